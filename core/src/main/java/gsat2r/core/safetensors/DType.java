@@ -2,9 +2,20 @@ package gsat2r.core.safetensors;
 
 import java.util.Locale;
 
-/** The element types of the safetensors format that this project reads (names as in the header). */
+/**
+ * The element types of the safetensors format that this project reads (names as in the header).
+ * Every type here can be opened, inspected and copied as raw bytes; {@link #isFloating() floating}
+ * types also widen to fp32 ({@link SafeTensors#floats}) and {@link #isInteger() integer} types to
+ * {@code long} ({@link SafeTensors#longs}). The sub-byte types of newer safetensors versions
+ * (F4, F6_*) are not supported: their sizes are not whole bytes.
+ */
 public enum DType {
-    F64(8), F32(4), F16(2), BF16(2), I64(8), I32(4), I16(2), I8(1), U8(1), BOOL(1);
+    F64(8), F32(4), F16(2), BF16(2), I64(8), I32(4), I16(2), I8(1), U8(1), BOOL(1),
+    U64(8), U32(4), U16(2),
+    /** 8-bit float, 4 exponent bits, 3 mantissa bits, no infinities ("e4m3fn"). */
+    F8_E4M3(1),
+    /** 8-bit float, 5 exponent bits, 2 mantissa bits: the upper byte of an IEEE half. */
+    F8_E5M2(1);
 
     private final int byteSize;
 
@@ -17,7 +28,15 @@ public enum DType {
     }
 
     public boolean isFloating() {
-        return this == F64 || this == F32 || this == F16 || this == BF16;
+        return switch (this) {
+            case F64, F32, F16, BF16, F8_E4M3, F8_E5M2 -> true;
+            default -> false;
+        };
+    }
+
+    /** Integer and boolean types (BOOL reads as 0 or 1). */
+    public boolean isInteger() {
+        return !isFloating();
     }
 
     /** The header spelling, e.g. {@code "BF16"}. */

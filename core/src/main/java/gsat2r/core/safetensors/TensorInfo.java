@@ -35,4 +35,21 @@ public record TensorInfo(String name, DType dtype, long[] shape, Path file, long
     public String shapeString() {
         return Arrays.toString(shape);
     }
+
+    /** Records compare arrays by identity; two entries are equal when they describe the same bytes the same way. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TensorInfo t && name.equals(t.name) && dtype == t.dtype && Arrays.equals(shape, t.shape)
+                && file.equals(t.file) && dataOffset == t.dataOffset && byteSize == t.byteSize;
+    }
+
+    @Override
+    public int hashCode() {
+        return ((name.hashCode() * 31 + dtype.hashCode()) * 31 + Arrays.hashCode(shape)) * 31 + Long.hashCode(dataOffset);
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + dtype + shapeString() + " @" + file.getFileName() + ":" + dataOffset + "+" + byteSize;
+    }
 }
