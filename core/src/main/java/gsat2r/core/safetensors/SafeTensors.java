@@ -1,6 +1,8 @@
 package gsat2r.core.safetensors;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -114,9 +116,10 @@ public final class SafeTensors implements AutoCloseable {
                 throw new T2rException(index + ": weight_map entry '" + printable(e.getKey()) + "' is not a file name");
             }
             String shard = e.getValue().asText();
-            // Shards live beside the index: a path (../x, /etc/x, a\\b) could reach any file.
+            // Shards live beside the index: a path (../x, /etc/x, a\\b) could reach any file, and a
+            // control character has no business in a shard name (it would break our messages too).
             if (shard.contains("/") || shard.contains("\\") || shard.equals("..") || shard.equals(".")
-                    || shard.isEmpty() || shard.indexOf('\0') >= 0) {
+                    || shard.isEmpty() || shard.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
                 throw new T2rException(index + ": weight_map entry '" + printable(e.getKey()) + "' names '"
                         + printable(shard) + "', which is not a file name in this directory");
             }
@@ -453,9 +456,18 @@ public final class SafeTensors implements AutoCloseable {
 
     /** Jackson's words for a JSON problem, with its duplicate-key message said plainly. */
     private static String jsonProblem(IOException e) {
-        String m = oneLine(e);
+        if (!(e instanceof JsonProcessingException jpe)) return oneLine(e);
+        String m = printable(firstLine(jpe.getOriginalMessage()));
         if (m.startsWith("Duplicate field ")) return "duplicate key " + m.substring("Duplicate field ".length());
-        return m;
+        JsonLocation at = jpe.getLocation();
+        long offset = at == null ? -1 : at.getCharOffset() >= 0 ? at.getCharOffset() : at.getByteOffset();
+        return offset >= 0 ? m + " at character " + offset : m;
+    }
+
+    private static String firstLine(String m) {
+        if (m == null) return "malformed";
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
     }
 
     /** Text from a file, safe to put in a one-line message: control characters and lone surrogates escaped, at most 200 chars. */
