@@ -137,4 +137,26 @@ class RandomCheckpointTest {
         assertThrows(T2rException.class, () -> new LlamaShape(64, 1, 6, 4, 16, 96, 10, true), "6 heads over 4 kv heads");
         assertEquals(1_235_814_400L, LlamaShape.preset("llama-3.2-1b").parameterCount(), "Llama-3.2-1B's published size");
     }
+
+    /**
+     * transformers 5.17 saved a LlamaForCausalLM of tiny-llama's shape with max_shard_size=12MB; its
+     * config.json and index (test resources, metadata only) are what we write for the same shape.
+     */
+    @Test
+    void tinyLlamaShapeGivesTransformersOwnConfigAndIndex() throws Exception {
+        LlamaShape shape = LlamaShape.preset("tiny-llama");
+        Options o = Options.defaults().withMaxShardBytes(ShardedSafeTensorsWriter.parseSize("12MB"));
+        String config = gsat2r.core.io.PythonJson.dumps(RandomCheckpoint.config(shape, o)) + "\n";
+        assertEquals(resource("tiny-llama.config.json"), config);
+        try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.create(tmp.resolve("unused"),
+                RandomCheckpoint.tensorSpecs(shape, o.dtype()), o.maxShardBytes())) {
+            assertEquals(resource("tiny-llama.index.json"), w.indexJson());
+        }
+    }
+
+    private static String resource(String name) throws Exception {
+        try (var in = RandomCheckpointTest.class.getResourceAsStream("transformers/" + name)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
 }
