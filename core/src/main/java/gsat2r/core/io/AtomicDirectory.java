@@ -11,8 +11,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * An output directory that appears whole or not at all. Everything is written into a hidden temp
@@ -34,9 +32,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * }</pre>
  */
 public final class AtomicDirectory implements AutoCloseable {
-
-    private static final Set<Path> LIVE_TEMPS = ConcurrentHashMap.newKeySet();
-    private static volatile boolean hookInstalled;
 
     private final Path target;
     private final Path temp;
@@ -60,12 +55,11 @@ public final class AtomicDirectory implements AutoCloseable {
         if (abs.getFileName() == null) throw new T2rException(target + ": cannot write a file system root");
         checkTarget(target, abs, replace);
         AtomicFiles.createDirectories(abs.getParent());
-        installShutdownHook();
         for (int attempt = 0; ; attempt++) {
             Path temp = AtomicFiles.tempSibling(abs, "tmp");
             try {
                 Files.createDirectory(temp);
-                LIVE_TEMPS.add(temp);
+                AtomicFiles.deleteOnShutdown(temp);
                 return new AtomicDirectory(abs, temp, replace);
             } catch (IOException e) {
                 if (attempt >= 3) {
@@ -107,7 +101,7 @@ public final class AtomicDirectory implements AutoCloseable {
                     + AtomicFiles.oneLine(e) + "); it is still in " + temp, e);
         }
         committed = true;
-        LIVE_TEMPS.remove(temp);
+        AtomicFiles.keepOnShutdown(temp);
         AtomicFiles.fsyncDirectory(target.getParent());
         return target;
     }
@@ -136,7 +130,7 @@ public final class AtomicDirectory implements AutoCloseable {
         closed = true;
         if (!committed) {
             deleteTree(temp);
-            LIVE_TEMPS.remove(temp);
+            AtomicFiles.keepOnShutdown(temp);
         }
     }
 
@@ -202,21 +196,6 @@ public final class AtomicDirectory implements AutoCloseable {
             Files.deleteIfExists(p);
         } catch (IOException ignored) {
             // Best effort, see deleteTree.
-        }
-    }
-
-    private static void installShutdownHook() {
-        if (hookInstalled) return;
-        synchronized (AtomicDirectory.class) {
-            if (hookInstalled) return;
-            try {
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                    for (Path p : LIVE_TEMPS) deleteTree(p);
-                }, "gsat2r-atomic-directory-cleanup"));
-            } catch (IllegalStateException shuttingDown) {
-                // The JVM is already going down; nothing will be committed either.
-            }
-            hookInstalled = true;
         }
     }
 }

@@ -19,6 +19,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HexFormat;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -28,6 +30,39 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
+
+    private static final Set<Path> DELETE_ON_SHUTDOWN = ConcurrentHashMap.newKeySet();
+    private static volatile boolean hookInstalled;
+
+    /**
+     * Registers a temp file or directory to be deleted if the JVM shuts down (Ctrl-C, SIGTERM, end
+     * of main) before {@link #keepOnShutdown} withdraws it, so an interrupted command leaves no
+     * half-written output behind.
+     */
+    public static void deleteOnShutdown(Path temp) {
+        installShutdownHook();
+        DELETE_ON_SHUTDOWN.add(temp);
+    }
+
+    /** Withdraws a {@link #deleteOnShutdown} registration (the temp was renamed into place or deleted). */
+    public static void keepOnShutdown(Path temp) {
+        DELETE_ON_SHUTDOWN.remove(temp);
+    }
+
+    private static void installShutdownHook() {
+        if (hookInstalled) return;
+        synchronized (AtomicFiles.class) {
+            if (hookInstalled) return;
+            try {
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    for (Path p : DELETE_ON_SHUTDOWN) AtomicDirectory.deleteTree(p);
+                }, "gsat2r-temp-cleanup"));
+            } catch (IllegalStateException shuttingDown) {
+                // The JVM is already going down; nothing will be committed either.
+            }
+            hookInstalled = true;
+        }
+    }
 
     /** Writes {@code content} to {@code target} atomically, replacing an existing file. */
     public static void write(Path target, byte[] content) {

@@ -92,6 +92,7 @@ public final class SafeTensorsWriter implements TensorWriter {
         } catch (IOException e) {
             throw new T2rException(target + ": cannot create (" + AtomicFiles.oneLine(e) + ")", e);
         }
+        AtomicFiles.deleteOnShutdown(temp);
         long dataBytes = 0;
         for (TensorSpec s : list) dataBytes += s.byteSize();
         SafeTensorsWriter w = new SafeTensorsWriter(target, temp, list, ch, header.length + dataBytes);
@@ -235,6 +236,7 @@ public final class SafeTensorsWriter implements TensorWriter {
         } catch (IOException e) {
             throw fail("cannot finish (" + AtomicFiles.oneLine(e) + ")", e);
         }
+        AtomicFiles.keepOnShutdown(temp);
         committed = true;
         AtomicFiles.fsyncDirectory(target.toAbsolutePath().getParent());
     }
@@ -251,8 +253,10 @@ public final class SafeTensorsWriter implements TensorWriter {
         }
         try {
             Files.deleteIfExists(temp);
+            AtomicFiles.keepOnShutdown(temp);
         } catch (IOException ignored) {
-            // Left as a hidden temp file; the error that made us abort is the one to report.
+            // Left as a hidden temp file (the shutdown hook tries again); the error that made us
+            // abort is the one to report.
         }
     }
 
