@@ -253,7 +253,8 @@ public record LlamaConfig(Family family, int hiddenSize, int intermediateSize, i
         Integer window = null;
         if (family == Family.MISTRAL) {
             // MistralConfig's default when the key is absent; an explicit null means full attention.
-            window = root.has("sliding_window") ? optionalInt(root, "sliding_window") : family.defaultSlidingWindow;
+            window = root.has("sliding_window") ? optionalInt(root, "sliding_window")
+                    : Integer.valueOf(family.defaultSlidingWindow);
         }
         String dtype = optionalText(root, "dtype");
         if (dtype == null) dtype = optionalText(root, "torch_dtype");

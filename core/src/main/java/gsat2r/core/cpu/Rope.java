@@ -1,6 +1,7 @@
 package gsat2r.core.cpu;
 
 import gsat2r.core.config.RopeParameters;
+import gsat2r.core.safetensors.DType;
 
 /**
  * Rotary position embeddings in Hugging Face's {@code rotate_half} convention: in each head of
@@ -62,6 +63,30 @@ public final class Rope {
             out[i] = medium ? smoothed : scaled;
         }
         return out;
+    }
+
+    /**
+     * Rounds inverse frequencies to the storage type {@code type} and back (in place; returns the array):
+     * what happens to transformers' {@code inv_freq} buffer when a model is loaded in bf16 or f16. F32
+     * and F64 leave the values as they are.
+     */
+    public static float[] roundTo(float[] invFreq, DType type) {
+        for (int i = 0; i < invFreq.length; i++) {
+            invFreq[i] = switch (type) {
+                case BF16 -> roundToBfloat16(invFreq[i]);
+                case F16 -> Float.float16ToFloat(Float.floatToFloat16(invFreq[i]));
+                case F32, F64 -> invFreq[i];
+                default -> throw new IllegalArgumentException("inv_freq cannot be held in " + type);
+            };
+        }
+        return invFreq;
+    }
+
+    /** fp32 → bf16 → fp32 with round-to-nearest-even, as torch converts (finite values). */
+    static float roundToBfloat16(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        int rounded = bits + 0x7fff + ((bits >>> 16) & 1);
+        return Float.intBitsToFloat(rounded & 0xffff0000);
     }
 
     /**
