@@ -14,7 +14,7 @@ package gsat2r.core.cpu;
  * <p>Vectorization: keys are copied per kv head into transposed rows ({@code kT[d][j]}) so that the
  * scores of one query are accumulated in the axpy form {@code s[j] += q_d · kT[d][j]}, and values into
  * rows of their own so that {@code o[d] += p_j · v_j[d]} indexes both arrays alike (see {@link Matmul} for
- * why C2 needs that). Each score is still the sequential sum over d, the same arithmetic as
+ * why C2 needs that). Each score is the same sum over d (sequential, in pairs) as
  * {@link #decode}'s, so token-by-token decoding reproduces the forward exactly.
  */
 public final class Attention {
@@ -171,7 +171,12 @@ public final class Attention {
             for (int j = lo; j <= position; j++) {
                 int ko = (j % capacity) * kw + g * headDim;
                 float dot = 0f;
-                for (int d = 0; d < headDim; d++) dot += q[qo + d] * kCache[ko + d];
+                int pairs = headDim / 2;
+                for (int pair = 0; pair < pairs; pair++) {
+                    int d = 2 * pair;
+                    dot += q[qo + d] * kCache[ko + d] + q[qo + d + 1] * kCache[ko + d + 1];
+                }
+                if ((headDim & 1) != 0) dot += q[qo + headDim - 1] * kCache[ko + headDim - 1];
                 s[j] = dot * scale;
             }
             softmaxInPlace(s, lo, position);
@@ -190,12 +195,22 @@ public final class Attention {
         return window > 0 ? Math.max(0, i - window + 1) : 0;
     }
 
-    /** {@code s[j] = scale · Σ_d q[qo+d] kT[d][j]} for {@code lo ≤ j ≤ i}, the sum sequential over d. */
+    /**
+     * {@code s[j] = scale · Σ_d q[qo+d] kT[d][j]} for {@code lo ≤ j ≤ i}, the sum over d sequential in
+     * pairs ({@code s + (q_d k_d + q_d+1 k_d+1)}, as {@link #decode} sums): pairs halve the passes over s.
+     */
     private static void scores(float[] s, float[] q, int qo, float[][] kT, int lo, int i, int headDim, float scale) {
         java.util.Arrays.fill(s, lo, i + 1, 0f);
-        for (int d = 0; d < headDim; d++) {
-            float qd = q[qo + d];
-            float[] row = kT[d];
+        int pairs = headDim / 2;
+        for (int pair = 0; pair < pairs; pair++) {
+            int d = 2 * pair;
+            float qd = q[qo + d], qe = q[qo + d + 1];
+            float[] row = kT[d], next = kT[d + 1];
+            for (int j = lo; j <= i; j++) s[j] += qd * row[j] + qe * next[j];
+        }
+        if ((headDim & 1) != 0) {
+            float qd = q[qo + headDim - 1];
+            float[] row = kT[headDim - 1];
             for (int j = lo; j <= i; j++) s[j] += qd * row[j];
         }
         for (int j = lo; j <= i; j++) s[j] *= scale;

@@ -74,6 +74,20 @@ class RopeTest {
     }
 
     @Test
+    void roundingToBf16IsNearestEven() {
+        float ulp = 1f / 128; // bf16 keeps 7 fraction bits: values near 1 step by 2^-7
+        assertEquals(1f, Rope.roundToBfloat16(1f + ulp / 2), "tie rounds to even (down)");
+        assertEquals(1f + 2 * ulp, Rope.roundToBfloat16(1f + 3 * ulp / 2), "tie rounds to even (up)");
+        assertEquals(1f + ulp, Rope.roundToBfloat16(1f + ulp * 0.75f), "nearest");
+        float[] inv = Rope.roundTo(new float[] {0.1f, 3e-5f}, gsat2r.core.safetensors.DType.BF16);
+        assertEquals(0.10009765625f, inv[0]);
+        assertEquals(Float.intBitsToFloat(0x37fc0000), inv[1], "0x37fba882: low half above the tie, rounds up");
+        float[] same = {0.1f};
+        Rope.roundTo(same, gsat2r.core.safetensors.DType.F32);
+        assertEquals(0.1f, same[0]);
+    }
+
+    @Test
     void tablesAreCosAndSinOfTheFp32Angle() {
         float[] inv = Rope.inverseFrequencies(RopeParameters.defaults(10000), 8);
         int pos0 = 4090, count = 9;
