@@ -11,11 +11,6 @@ final class Reference {
     private Reference() {}
 
     /**
-     * Central differences {@code (f(x + ε e_i) − f(x − ε e_i)) / 2ε} for every i. With float64 and
-     * ε = 1e-5 the truncation error is O(ε²·f''') ≈ 1e-10 and the rounding error O(1e-16/ε) ≈ 1e-11:
-     * far below the fp32 errors these gradients are compared at.
-     */
-    /**
      * Asserts {@code relL2(actual, reference) <= tol} (NaN never passes) and prints the measured error, so
      * that the surefire report shows how much margin every check has.
      */
@@ -26,6 +21,11 @@ final class Reference {
         return e;
     }
 
+    /**
+     * Central differences {@code (f(x + ε e_i) − f(x − ε e_i)) / 2ε} for every i. With float64 and
+     * ε = 1e-5 the truncation error is O(ε²·f''') ≈ 1e-10 and the rounding error O(1e-16/ε) ≈ 1e-11:
+     * far below the fp32 errors these gradients are compared at.
+     */
     static double[] gradient(ToDoubleFunction<double[]> f, double[] x) {
         double eps = 1e-5;
         double[] g = new double[x.length];
