@@ -1,0 +1,243 @@
+package gsat2r.core.model.llama;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.config.LlamaConfig;
+import gsat2r.core.cpu.Attention;
+import gsat2r.core.cpu.Embedding;
+import gsat2r.core.cpu.Linear;
+import gsat2r.core.cpu.RmsNorm;
+import gsat2r.core.cpu.Rope;
+import gsat2r.core.cpu.SwiGlu;
+import gsat2r.core.model.LanguageModel;
+import gsat2r.core.safetensors.DType;
+import gsat2r.core.safetensors.SafeTensors;
+
+import java.nio.file.Path;
+
+/**
+ * The fp32 CPU reference of a Hugging Face {@code LlamaForCausalLM} / {@code MistralForCausalLM}:
+ * <pre>
+ * h = embed(ids)
+ * per layer:  h += o_proj(attention(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))   n = input_layernorm(h)
+ *             h += down_proj(silu(gate_proj(n)) ⊙ up_proj(n))                       n = post_attention_layernorm(h)
+ * logits = lm_head(norm(h))
+ * </pre>
+ * built from the ops of {@code gsat2r.core.cpu}. Weights are held in fp32 whatever the checkpoint's
+ * type (bf16 and f16 widen exactly), as transformers does when asked for fp32.
+ */
+public final class LlamaModel implements LanguageModel {
+    private final LlamaConfig config;
+    private final LlamaWeights weights;
+    private final float[] invFreq;
+    private final DType ropeFrequencyType;
+    private final int window;
+    private final float scale, eps;
+
+    /**
+     * A model from weights in memory. {@code ropeFrequencyType} is the type RoPE's {@code inv_freq} is
+     * held in before the fp32 angles are computed: F32 for exact frequencies, or the checkpoint's type to
+     * reproduce transformers as it runs a checkpoint loaded in its own dtype (see {@link #load(Path)}).
+     */
+    public LlamaModel(LlamaConfig config, LlamaWeights weights, DType ropeFrequencyType) {
+        weights.checkAgainst(config);
+        this.config = config;
+        this.weights = weights;
+        this.ropeFrequencyType = ropeFrequencyType;
+        this.invFreq = Rope.roundTo(Rope.inverseFrequencies(config.rope(), config.headDim()), ropeFrequencyType);
+        this.window = config.slidingWindow() == null ? 0 : config.slidingWindow();
+        this.scale = Attention.defaultScale(config.headDim());
+        this.eps = (float) config.rmsNormEps();
+    }
+
+    /**
+     * Loads {@code dir/config.json} and the safetensors checkpoint beside it (one file or sharded), and
+     * computes as Hugging Face transformers 5 does after {@code from_pretrained(dir)} (which loads in the
+     * checkpoint's dtype) and {@code .float()}: weights widened to fp32, every operation in fp32, but
+     * RoPE's {@code inv_freq} rounded to the checkpoint's dtype, because transformers rebuilds that
+     * buffer in the dtype the model was loaded in and widening it afterwards cannot restore the lost
+     * bits. On the shared tiny-llama (bf16) this rounding moves the last logits by 1e-4 relative,
+     * against 3e-7 when reproduced. The checkpoint's dtype is config.json's {@code dtype}
+     * ({@code torch_dtype}), else that of the embedding tensor, as {@code dtype="auto"} decides.
+     */
+    public static LlamaModel load(Path dir) {
+        return load(dir, null);
+    }
+
+    /**
+     * As {@link #load(Path)}, with RoPE's {@code inv_freq} held in {@code ropeFrequencyType} (F32 gives
+     * exact frequencies, as transformers computes them when loading with {@code dtype=torch.float32});
+     * null means the checkpoint's dtype.
+     */
+    public static LlamaModel load(Path dir, DType ropeFrequencyType) {
+        LlamaConfig config = LlamaConfig.load(dir);
+        try (SafeTensors st = SafeTensors.open(dir)) {
+            LlamaWeights weights = LlamaWeights.load(st, config);
+            DType type = ropeFrequencyType;
+            if (type == null) type = config.storageType();
+            if (type == null) type = st.info(LlamaTensor.EMBED_TOKENS.hfName(0)).dtype();
+            return new LlamaModel(config, weights, type);
+        }
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public LlamaWeights weights() {
+        return weights;
+    }
+
+    /** The type RoPE's inverse frequencies are held in (see {@link #load(Path)}). */
+    public DType ropeFrequencyType() {
+        return ropeFrequencyType;
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public float[][] forward(int[] ids) {
+        float[] flat = logits(ids);
+        int V = config.vocabSize();
+        float[][] rows = new float[ids.length][];
+        for (int t = 0; t < ids.length; t++) rows[t] = java.util.Arrays.copyOfRange(flat, t * V, (t + 1) * V);
+        return rows;
+    }
+
+    /** Logits of every position as one row-major {@code [T, vocab]} block (what losses consume). */
+    public float[] logits(int[] ids) {
+        return run(ids, 0, null, null, true);
+    }
+
+    /**
+     * What the forward computes per layer, for distillation (e.g. attention transfer, layer-wise targets):
+     * {@code residuals[l]} is the hidden state entering layer {@code l} ({@code residuals[L]} the one
+     * leaving the last layer, before the final norm), {@code attentionOutputs[l]} the self-attention output
+     * of layer l after {@code o_proj} (what is added to the residual), each {@code [T, hidden]}; and the
+     * logits {@code [T, vocab]}.
+     */
+    public record Trace(int length, float[][] residuals, float[][] attentionOutputs, float[] logits) {}
+
+    public Trace trace(int[] ids) {
+        int L = config.numHiddenLayers();
+        Capture c = new Capture(new float[L + 1][], new float[L][]);
+        float[] logits = run(ids, 0, null, c, true);
+        return new Trace(ids.length, c.residuals(), c.attentionOutputs(), logits);
+    }
+
+    /** Where {@link #run} copies the per-layer states a trace asks for. */
+    private record Capture(float[][] residuals, float[][] attentionOutputs) {}
+
+    @Override
+    public Decoder newDecoder() {
+        return new KvDecoder();
+    }
+
+    /** Token-by-token decoding with a KV cache; its logits equal {@link #forward}'s (same arithmetic). */
+    private final class KvDecoder implements Decoder {
+        private final KvCache cache = new KvCache(config.numHiddenLayers(), config.keyValueDim(), window);
+        private int position;
+
+        @Override
+        public float[] prefill(int[] ids) {
+            float[] logits = run(ids, position, cache, null, false);
+            position += ids.length;
+            return logits;
+        }
+
+        @Override
+        public float[] next(int id) {
+            return prefill(new int[] {id});
+        }
+
+        @Override
+        public int position() {
+            return position;
+        }
+    }
+
+    /**
+     * The forward pass over {@code ids} at positions {@code pos0 ..}. Without a cache: a whole sequence
+     * from position 0. With one: new tokens of a decoder, whose keys and values go to the cache; a fresh
+     * cache is filled from the batched attention, a warm one attends row by row. Returns the logits of
+     * every position ({@code allLogits}) or of the last only.
+     */
+    private float[] run(int[] ids, int pos0, KvCache cache, Capture capture, boolean allLogits) {
+        checkIds(ids);
+        int T = ids.length, d = config.hiddenSize(), V = config.vocabSize(), I = config.intermediateSize();
+        int H = config.numAttentionHeads(), Hkv = config.numKeyValueHeads(), dh = config.headDim();
+        int qd = config.queryDim(), kvd = config.keyValueDim();
+
+        float[] h = new float[T * d];
+        Embedding.forward(h, 0, ids, 0, T, weights.embedding(), 0, V, d);
+        float[] cos = new float[T * dh / 2], sin = new float[T * dh / 2];
+        Rope.tables(invFreq, pos0, T, cos, sin);
+        if (cache != null) cache.ensure(pos0, pos0 + T);
+
+        float[] n = new float[T * d], q = new float[T * qd], k = new float[T * kvd], v = new float[T * kvd];
+        float[] att = new float[T * qd], out = new float[T * d], gate = new float[T * I], up = new float[T * I];
+        for (int l = 0; l < config.numHiddenLayers(); l++) {
+            LlamaWeights.Layer w = weights.layers().get(l);
+            if (capture != null) capture.residuals()[l] = h.clone();
+
+            RmsNorm.forward(n, 0, h, 0, w.inputNorm(), 0, null, 0, T, d, eps);
+            Linear.forward(q, 0, n, 0, w.wq(), 0, w.bq(), 0, T, d, qd);
+            Linear.forward(k, 0, n, 0, w.wk(), 0, w.bk(), 0, T, d, kvd);
+            Linear.forward(v, 0, n, 0, w.wv(), 0, w.bv(), 0, T, d, kvd);
+            Rope.forward(q, 0, q, 0, cos, sin, 0, T, H, dh);
+            Rope.forward(k, 0, k, 0, cos, sin, 0, T, Hkv, dh);
+            attend(l, att, q, k, v, T, pos0, cache);
+            Linear.forward(out, 0, att, 0, w.wo(), 0, w.bo(), 0, T, qd, d);
+            if (capture != null) capture.attentionOutputs()[l] = out.clone();
+            addInPlace(h, out);
+
+            RmsNorm.forward(n, 0, h, 0, w.postAttentionNorm(), 0, null, 0, T, d, eps);
+            Linear.forward(gate, 0, n, 0, w.wGate(), 0, w.bGate(), 0, T, d, I);
+            Linear.forward(up, 0, n, 0, w.wUp(), 0, w.bUp(), 0, T, d, I);
+            SwiGlu.forward(gate, 0, gate, 0, up, 0, T * I);
+            Linear.forward(out, 0, gate, 0, w.wDown(), 0, w.bDown(), 0, T, I, d);
+            addInPlace(h, out);
+        }
+        if (capture != null) capture.residuals()[config.numHiddenLayers()] = h.clone();
+
+        int rows = allLogits ? T : 1, first = T - rows;
+        RmsNorm.forward(n, 0, h, first * d, weights.finalNorm(), 0, null, 0, rows, d, eps);
+        float[] logits = new float[rows * V];
+        Linear.forward(logits, 0, n, 0, weights.lmHead(), 0, null, 0, rows, d, V);
+        return logits;
+    }
+
+    /** Attention of layer {@code l} for rows at positions {@code pos0 ..}, keeping k and v when decoding. */
+    private void attend(int l, float[] att, float[] q, float[] k, float[] v, int T, int pos0, KvCache cache) {
+        int H = config.numAttentionHeads(), Hkv = config.numKeyValueHeads(), dh = config.headDim();
+        int qd = config.queryDim(), kvd = config.keyValueDim();
+        if (cache == null || pos0 == 0) {
+            Attention.forward(att, 0, null, 0, q, 0, k, 0, v, 0, T, H, Hkv, dh, window, scale);
+            if (cache != null) {
+                for (int t = Math.max(0, T - cache.capacity()); t < T; t++) cache.put(l, t, k, t * kvd, v, t * kvd);
+            }
+            return;
+        }
+        for (int t = 0; t < T; t++) {
+            cache.put(l, pos0 + t, k, t * kvd, v, t * kvd);
+            Attention.decode(att, t * qd, q, t * qd, cache.keys(l), cache.values(l), cache.capacity(), pos0 + t,
+                    H, Hkv, dh, window, scale);
+        }
+    }
+
+    private void checkIds(int[] ids) {
+        if (ids.length == 0) throw new T2rException("no tokens to run the model on");
+        for (int id : ids) {
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new T2rException("token id " + id + " is outside the vocabulary of this "
+                        + config.architecture() + " (0.." + (config.vocabSize() - 1) + ")");
+            }
+        }
+    }
+
+    private static void addInPlace(float[] h, float[] x) {
+        for (int i = 0; i < h.length; i++) h[i] += x[i];
+    }
+}
