@@ -9,9 +9,6 @@ import java.net.JarURLConnection;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -82,8 +79,10 @@ final class DemoModel {
                 for (Entry e : entries) copy(e, tmp.resolve(e.name()));
                 try {
                     Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-                } catch (FileAlreadyExistsException | DirectoryNotEmptyException | AtomicMoveNotSupportedException e) {
-                    if (!Files.isDirectory(target)) throw e;  // otherwise another process won the race: use its copy
+                } catch (IOException e) {
+                    // rename(2) onto a complete directory fails (ENOTEMPTY, which Java reports as a plain
+                    // FileSystemException): another process won the race; use its copy.
+                    if (!Files.isDirectory(target)) throw e;
                 }
             } finally {
                 deleteTree(tmp);
