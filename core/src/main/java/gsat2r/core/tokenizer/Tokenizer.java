@@ -3,6 +3,7 @@ package gsat2r.core.tokenizer;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import gsat2r.core.T2rException;
 
 import java.io.IOException;
@@ -36,7 +37,7 @@ public final class Tokenizer implements AutoCloseable {
 
     private final Path dir;
     private final TokenizerJson json;
-    private final HuggingFaceTokenizer native_;
+    private final HuggingFaceTokenizer hf;
     private final OptionalInt bosId;
     private final int[] eosIds;
     private final boolean prependBos;
@@ -46,7 +47,7 @@ public final class Tokenizer implements AutoCloseable {
                       boolean prependBos, boolean appendEos) {
         this.dir = dir;
         this.json = json;
-        this.native_ = tokenizer;
+        this.hf = tokenizer;
         this.bosId = bosId;
         this.eosIds = eosIds;
         this.prependBos = prependBos;
@@ -104,7 +105,7 @@ public final class Tokenizer implements AutoCloseable {
 
     /** Token ids of {@code text}, with the special tokens the tokenizer adds to a single sequence (BOS). */
     public int[] encode(String text) {
-        int[] ids = toInts(native_.encode(text, true, false));
+        int[] ids = toInts(hf.encode(text, true, false));
         if (!prependBos && !appendEos) return ids;
         int[] out = new int[ids.length + (prependBos ? 1 : 0) + (appendEos ? 1 : 0)];
         int n = 0;
@@ -116,7 +117,7 @@ public final class Tokenizer implements AutoCloseable {
 
     /** Token ids of {@code text} alone, without any special token added. */
     public int[] encodePlain(String text) {
-        return toInts(native_.encode(text, false, false));
+        return toInts(hf.encode(text, false, false));
     }
 
     /** The text of {@code ids}, leaving out special tokens (BOS, EOS, ...). */
@@ -130,7 +131,7 @@ public final class Tokenizer implements AutoCloseable {
             checkId(ids[i]);
             longs[i] = ids[i];
         }
-        return native_.decode(longs, skipSpecialTokens);
+        return hf.decode(longs, skipSpecialTokens);
     }
 
     /** The token string of one id as the vocabulary stores it (e.g. {@code "Ġthe"}, {@code "<0xE4>"}). */
@@ -182,7 +183,7 @@ public final class Tokenizer implements AutoCloseable {
 
     @Override
     public void close() {
-        native_.close();
+        hf.close();
     }
 
     private void checkId(int id) {
@@ -200,7 +201,7 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     private static JsonNode optionalJson(Path file) {
-        return Files.isRegularFile(file) ? TokenizerJson.readJson(file) : com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+        return Files.isRegularFile(file) ? TokenizerJson.readJson(file) : MissingNode.getInstance();
     }
 
     /** The first of the candidates that names a token: an id, or a token string / {"content": ...} object. */
