@@ -1,7 +1,134 @@
 package gsat2r.cli;
 
-public final class T2r {
+import gsat2r.core.model.LanguageModel;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.function.Function;
+
+/**
+ * The {@code t2r} command line. Exit status: 0 on success, 2 on a usage error (picocli's message and a
+ * hint on stderr), 1 on any other error with one line {@code error: <message>} on stderr; stack
+ * traces only with {@code --verbose}.
+ */
+@Command(name = "t2r",
+        mixinStandardHelpOptions = true,
+        versionProvider = T2r.Version.class,
+        description = "Convert Llama/Mistral checkpoints into Gated Slot Attention students; run, compare and export them.",
+        subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, CommandLine.HelpCommand.class},
+        usageHelpAutoWidth = true)
+public final class T2r implements Runnable {
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print progress notes and, on an error, its stack trace.")
+    boolean verbose;
+
+    @Spec
+    CommandSpec spec;
+
+    private final Function<Path, LanguageModel> modelLoader;
+    private final Path cacheRoot;
+
+    /** @param modelLoader turns a model directory into a model ({@link ModelLoader#load} in the real program) */
+    public T2r(Function<Path, LanguageModel> modelLoader, Path cacheRoot) {
+        this.modelLoader = modelLoader;
+        this.cacheRoot = cacheRoot;
+    }
+
     public static void main(String[] args) {
-        System.out.println("t2r");
+        PrintWriter out = new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.out), StandardCharsets.UTF_8));
+        PrintWriter err = new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.err), StandardCharsets.UTF_8));
+        int status = execute(new T2r(ModelLoader::load, DemoModel.defaultCacheRoot()), args, out, err);
+        System.exit(status);
+    }
+
+    /** Runs one command line; returns its exit status. Nothing escapes as an exception. */
+    public static int execute(T2r app, String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(app);
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setParameterExceptionHandler(T2r::usageError);
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> app.failure(e, err));
+        try {
+            return cl.execute(args);
+        } catch (Throwable e) {                 // Errors (out of memory, a native library) pass through picocli
+            return app.failure(e, err);
+        } finally {
+            out.flush();
+            err.flush();
+        }
+    }
+
+    /** A missing subcommand is a usage error. */
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "Missing required subcommand");
+    }
+
+    Path cacheRoot() {
+        return cacheRoot;
+    }
+
+    boolean verbose() {
+        return verbose;
+    }
+
+    /** Resolves {@code --model}: "demo" is the model shipped in the jar, anything else a directory. */
+    Path modelDir(String spec) {
+        return ModelDirs.resolve(spec, new DemoModel(cacheRoot, this::note));
+    }
+
+    LanguageModel loadModel(Path dir) {
+        note("loading model " + dir);
+        return modelLoader.apply(dir);
+    }
+
+    /** A progress note on stderr, only with --verbose. */
+    void note(String message) {
+        if (verbose) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("t2r: " + message);
+            err.flush();
+        }
+    }
+
+    private int failure(Throwable e, PrintWriter err) {
+        err.println("error: " + ErrorMessages.oneLine(e));
+        if (verbose) e.printStackTrace(err);
+        err.flush();
+        return 1;
+    }
+
+    private static int usageError(ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        PrintWriter err = cmd.getErr();
+        err.println(e.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
+        err.flush();
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
+    }
+
+    /** The version written into the jar at build time. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() throws IOException {
+            try (InputStream in = T2r.class.getResourceAsStream("version.txt")) {
+                String v = in == null ? "unknown" : new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
+                return new String[] {"t2r " + v, "Java " + Runtime.version()};
+            }
+        }
     }
 }

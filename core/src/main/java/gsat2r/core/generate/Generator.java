@@ -1,0 +1,106 @@
+package gsat2r.core.generate;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.model.LanguageModel;
+import gsat2r.core.tokenizer.StreamingDecoder;
+import gsat2r.core.tokenizer.Tokenizer;
+
+import java.util.Arrays;
+import java.util.function.Consumer;
+
+/**
+ * Autoregressive generation: feeds the prompt to a fresh {@link LanguageModel.Decoder}, then samples
+ * one token at a time until an end-of-sequence id or the token budget, streaming the new text to a
+ * callback as whole characters (see {@link StreamingDecoder}).
+ */
+public final class Generator {
+
+    /** Why generation stopped. */
+    public enum Stop { EOS, MAX_NEW_TOKENS }
+
+    /**
+     * @param promptIds the prompt as fed to the model
+     * @param newIds    the sampled ids, the end-of-sequence id included when that is why it stopped
+     * @param text      the new tokens' text, as the continuation of the prompt (what the callback got)
+     */
+    public record Result(int[] promptIds, int[] newIds, String text, Stop stop) {
+        public Result {
+            promptIds = promptIds.clone();
+            newIds = newIds.clone();
+        }
+
+        @Override
+        public int[] promptIds() {
+            return promptIds.clone();
+        }
+
+        @Override
+        public int[] newIds() {
+            return newIds.clone();
+        }
+
+        /** Prompt then new ids. */
+        public int[] allIds() {
+            int[] all = Arrays.copyOf(promptIds, promptIds.length + newIds.length);
+            System.arraycopy(newIds, 0, all, promptIds.length, newIds.length);
+            return all;
+        }
+    }
+
+    private final LanguageModel model;
+    private final Tokenizer tokenizer;
+
+    public Generator(LanguageModel model, Tokenizer tokenizer) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * Generates up to {@code maxNewTokens} tokens after {@code promptIds}, stopping early at any of
+     * the tokenizer's {@link Tokenizer#eosIds() EOS ids} (that id is kept in {@code newIds}, its text
+     * is not emitted). Each text increment goes to {@code onText} as soon as it is whole.
+     */
+    public Result generate(int[] promptIds, int maxNewTokens, Sampler sampler, Consumer<String> onText) {
+        if (promptIds.length == 0) throw new T2rException("the prompt is empty: there is no token to start from");
+        if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens < 0: " + maxNewTokens);
+        int vocab = model.vocabSize();
+        for (int id : promptIds) {
+            if (id < 0 || id >= vocab) {
+                throw new T2rException("prompt token id " + id + " is outside the model's vocabulary (size " + vocab + ")");
+            }
+        }
+        StreamingDecoder text = new StreamingDecoder(tokenizer, promptIds);
+        int[] out = new int[maxNewTokens];
+        int n = 0;
+        Stop stop = Stop.MAX_NEW_TOKENS;
+        if (maxNewTokens > 0) {
+            LanguageModel.Decoder decoder = model.newDecoder();
+            float[] logits = decoder.prefill(promptIds);
+            while (true) {
+                checkRow(logits, vocab, decoder.position());
+                int id = sampler.sample(logits);
+                out[n++] = id;
+                if (tokenizer.isEos(id)) {
+                    stop = Stop.EOS;
+                    break;
+                }
+                emit(text.push(id), onText);
+                if (n == maxNewTokens) break;
+                logits = decoder.next(id);          // only when another token is wanted
+            }
+        }
+        emit(text.finish(), onText);
+        return new Result(promptIds, Arrays.copyOf(out, n), text.text(), stop);
+    }
+
+    private static void emit(String increment, Consumer<String> onText) {
+        if (!increment.isEmpty()) onText.accept(increment);
+    }
+
+    private static void checkRow(float[] logits, int vocab, int position) {
+        if (logits == null || logits.length != vocab) {
+            throw new IllegalStateException("the model returned " + (logits == null ? "no logits" : logits.length + " logits")
+                    + " at position " + position + ", expected " + vocab);
+        }
+    }
+}
