@@ -35,6 +35,16 @@ extern "C" __global__ void fill_f32(float* x, long long n, float value) {
 }
 
 // dst[i] = src[i] over n16 16-byte words (both 16-byte aligned): the memory-bandwidth probe.
+// Four independent loads per thread are in flight before the first store.
 extern "C" __global__ void copy_16b(int4* dst, const int4* src, long long n16) {
-    for (long long i = global_thread(); i < n16; i += grid_threads()) dst[i] = src[i];
+    const long long stride = grid_threads();
+    long long i = global_thread();
+    for (; i + 3 * stride < n16; i += 4 * stride) {
+        const int4 a = src[i], b = src[i + stride], c = src[i + 2 * stride], d = src[i + 3 * stride];
+        dst[i] = a;
+        dst[i + stride] = b;
+        dst[i + 2 * stride] = c;
+        dst[i + 3 * stride] = d;
+    }
+    for (; i < n16; i += stride) dst[i] = src[i];
 }

@@ -36,6 +36,25 @@ __device__ __forceinline__ void lse_add(float& m, float& s, float x) {
     else if (x != x) s = x;  // NaN keeps itself visible
 }
 
+// Adds N values with one rescale: the pack's max first, then one exp per value.
+template <int N>
+__device__ __forceinline__ void lse_add_pack(float& m, float& s, const float (&v)[N]) {
+    float pm = v[0];
+#pragma unroll
+    for (int j = 1; j < N; j++) pm = fmaxf(pm, v[j]);  // fmaxf drops NaN; the sum below keeps it
+    if (pm > m) {
+        s *= expf(m - pm);
+        m = pm;
+    }
+    if (m == -INFINITY) {
+#pragma unroll
+        for (int j = 0; j < N; j++) if (v[j] != v[j]) s = v[j];
+        return;
+    }
+#pragma unroll
+    for (int j = 0; j < N; j++) s += expf(v[j] - m);
+}
+
 // Softmax cross-entropy. loss[row] = logsumexp(x) - x[target] (fp32, one per row);
 // dlogits = grad_scale * (softmax(x) - onehot(target)) when dlogits != null.
 // target < 0 ignores the row (loss 0, gradient 0); target >= V gives a NaN loss.
@@ -58,8 +77,10 @@ __device__ void cross_entropy(float* loss, T* dlogits, const T* logits, const in
     float m = -INFINITY, s = 0.f;
     for (int p = threadIdx.x; p < packs; p += blockDim.x) {
         const Pack<T> a = Pack<T>::load(x + p * N);
+        float v[N];
 #pragma unroll
-        for (int j = 0; j < N; j++) lse_add(m, s, to_float(a.v[j]));
+        for (int j = 0; j < N; j++) v[j] = to_float(a.v[j]);
+        lse_add_pack<N>(m, s, v);
     }
     for (int i = packs * N + threadIdx.x; i < V; i += blockDim.x) lse_add(m, s, to_float(x[i]));
     block_lse_merge(m, s);
@@ -105,6 +126,34 @@ __device__ __forceinline__ void kl_add(KlState& st, float a, float b) {
         st.za = a;
     }
     lse_add(st.mb, st.zb, b);
+}
+
+// N values of teacher and student with one rescale each (see lse_add_pack).
+template <int N>
+__device__ __forceinline__ void kl_add_pack(KlState& st, const float (&a)[N], const float (&b)[N]) {
+    float pm = a[0];
+#pragma unroll
+    for (int j = 1; j < N; j++) pm = fmaxf(pm, a[j]);
+    if (pm > st.ma) {
+        const float f = expf(st.ma - pm);
+        st.za *= f;
+        st.wa *= f;
+        st.ma = pm;
+    }
+    if (st.ma == -INFINITY) {
+#pragma unroll
+        for (int j = 0; j < N; j++) if (a[j] != a[j]) st.za = a[j];
+    } else {
+#pragma unroll
+        for (int j = 0; j < N; j++) {
+            const float e = expf(a[j] - st.ma);
+            if (e != 0.f) {  // p_i = 0 adds nothing, even where b_i = -inf; NaN still passes
+                st.za += e;
+                st.wa += e * (a[j] - b[j]);
+            }
+        }
+    }
+    lse_add_pack<N>(st.mb, st.zb, b);
 }
 
 __device__ __forceinline__ void kl_merge(KlState& st, const KlState& o) {
@@ -168,8 +217,13 @@ __device__ void kl_div(float* loss, T* dstudent, const T* student, const T* teac
     KlState st{-INFINITY, 0.f, 0.f, -INFINITY, 0.f};
     for (int p = threadIdx.x; p < packs; p += blockDim.x) {
         const Pack<T> a = Pack<T>::load(tx + p * N), b = Pack<T>::load(sx + p * N);
+        float av[N], bv[N];
 #pragma unroll
-        for (int j = 0; j < N; j++) kl_add(st, to_float(a.v[j]) * inv_temp, to_float(b.v[j]) * inv_temp);
+        for (int j = 0; j < N; j++) {
+            av[j] = to_float(a.v[j]) * inv_temp;
+            bv[j] = to_float(b.v[j]) * inv_temp;
+        }
+        kl_add_pack<N>(st, av, bv);
     }
     for (int i = packs * N + threadIdx.x; i < V; i += blockDim.x) kl_add(st, to_float(tx[i]) * inv_temp, to_float(sx[i]) * inv_temp);
     block_kl_merge(st);

@@ -13,14 +13,32 @@ __device__ void rmsnorm_fwd(T* out, float* rstd, const T* x, const T* w, int row
     if (row >= rows) return;
     const T* xr = x + (long long)row * dim;
     T* yr = out + (long long)row * dim;
+    // 16-byte packs when rows are 16-byte aligned; the second pass re-reads x from L1.
+    constexpr int N = Pack<T>::N;
+    const int packs = (dim % N == 0 && aligned16(x) && aligned16(w) && aligned16(out)) ? dim / N : 0;
     float ss = 0.f;
-    for (int i = lane; i < dim; i += 32) {
+    for (int p = lane; p < packs; p += 32) {
+        const Pack<T> a = Pack<T>::load(xr + p * N);
+#pragma unroll
+        for (int j = 0; j < N; j++) {
+            const float v = to_float(a.v[j]);
+            ss += v * v;
+        }
+    }
+    for (int i = packs * N + lane; i < dim; i += 32) {
         const float v = to_float(xr[i]);
         ss += v * v;
     }
     ss = warp_sum(ss);
     const float r = rsqrtf(ss / dim + eps);
-    for (int i = lane; i < dim; i += 32) yr[i] = from_float<T>(to_float(xr[i]) * r * to_float(w[i]));
+    for (int p = lane; p < packs; p += 32) {
+        const Pack<T> a = Pack<T>::load(xr + p * N), g = Pack<T>::load(w + p * N);
+        Pack<T> y;
+#pragma unroll
+        for (int j = 0; j < N; j++) y.v[j] = from_float<T>(to_float(a.v[j]) * r * to_float(g.v[j]));
+        y.store(yr + p * N);
+    }
+    for (int i = packs * N + lane; i < dim; i += 32) yr[i] = from_float<T>(to_float(xr[i]) * r * to_float(w[i]));
     if (lane == 0 && rstd != nullptr) rstd[row] = r;
 }
 

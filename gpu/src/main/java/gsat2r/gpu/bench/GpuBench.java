@@ -41,6 +41,7 @@ public final class GpuBench {
         try (Gpu gpu = Gpu.open()) {
             GpuBench b = new GpuBench(gpu);
             System.out.println("device: " + gpu.info() + ", cuBLASLt " + CublasLt.version());
+            b.launchOverhead();
             b.bandwidth();
             b.bigMatmuls();
             b.tinyLlamaMatmuls();
@@ -59,21 +60,56 @@ public final class GpuBench {
         return gpu.upload(randomFloats(n, scale), t);
     }
 
-    /** Median milliseconds of {@code reps} timed runs after {@code warmup} untimed ones. */
+    /**
+     * Median milliseconds of one run of {@code work}: after warm-up (JIT and clocks), runs are timed
+     * in batches back to back between two events, each batch at least ~2 ms of GPU time, so that
+     * the host's launch cost hides behind the queue; the median over {@code reps} batches, divided
+     * by the batch size.
+     */
     private double time(int warmup, int reps, Runnable work) {
         for (int i = 0; i < warmup; i++) work.run();
         gpu.synchronize();
-        double[] ms = new double[reps];
         try (CudaEvent start = gpu.newEvent(); CudaEvent stop = gpu.newEvent()) {
-            for (int i = 0; i < reps; i++) {
+            int inner = 1;
+            while (true) {
                 start.record(gpu.stream());
-                work.run();
+                for (int i = 0; i < inner; i++) work.run();
                 stop.record(gpu.stream());
-                ms[i] = stop.elapsedMillisSince(start);
+                if (stop.elapsedMillisSince(start) >= 2.0 || inner >= 4096) break;
+                inner *= 2;
             }
+            double[] ms = new double[reps];
+            for (int r = 0; r < reps; r++) {
+                start.record(gpu.stream());
+                for (int i = 0; i < inner; i++) work.run();
+                stop.record(gpu.stream());
+                ms[r] = stop.elapsedMillisSince(start) / inner;
+            }
+            Arrays.sort(ms);
+            return ms[reps / 2];
         }
-        Arrays.sort(ms);
-        return ms[reps / 2];
+    }
+
+    /** Host cost of one kernel launch from Java (argument checks, marshalling, cuLaunchKernel), and the back-to-back rate. */
+    private void launchOverhead() {
+        try (DeviceBuffer x = gpu.f32(256)) {
+            for (int i = 0; i < 30_000; i++) Convert.fill(gpu, x, i);
+            gpu.synchronize();
+            int n = 500;  // fewer than the driver's queue holds, so the host does not wait for the GPU
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) Convert.fill(gpu, x, i);
+            long t1 = System.nanoTime();
+            gpu.synchronize();
+            add("launch from Java, host side (fill 256 floats)", (t1 - t0) / 1e6 / n, 1e9 / ((t1 - t0) / (double) n) / 1e6, "M launches/s",
+                    "checks + FFM + cuLaunchKernel");
+            int m = 20_000;
+            long t2 = System.nanoTime();
+            for (int i = 0; i < m; i++) Convert.fill(gpu, x, i);
+            gpu.synchronize();
+            long t3 = System.nanoTime();
+            add("tiny kernels back to back (fill 256 floats)", (t3 - t2) / 1e6 / m, 1e9 / ((t3 - t2) / (double) m) / 1e6, "M launches/s",
+                    "host or GPU bound, whichever is slower");
+        }
     }
 
     private void add(String name, double ms, double rate, String unit, String note) {
@@ -84,9 +120,9 @@ public final class GpuBench {
     private void bandwidth() {
         long bytes = 1L << 30;
         try (DeviceBuffer src = randomBuffer(ElementType.F32, bytes / 4, 1); DeviceBuffer dst = gpu.f32(bytes / 4)) {
-            double ms = time(3, 20, () -> Convert.copy16(gpu, dst, src));
+            double ms = time(20, 15, () -> Convert.copy16(gpu, dst, src));
             add("copy kernel 1 GiB (read + write)", ms, 2.0 * bytes / (ms * 1e-3) / 1e9, "GB/s", "16-byte loads/stores");
-            double ms2 = time(3, 20, () -> dst.copyFrom(src));
+            double ms2 = time(20, 15, () -> dst.copyFrom(src));
             add("cuMemcpyDtoDAsync 1 GiB (read + write)", ms2, 2.0 * bytes / (ms2 * 1e-3) / 1e9, "GB/s", "driver copy");
         }
     }
@@ -136,32 +172,32 @@ public final class GpuBench {
         int tokens = 16 * 512, d = 384, f = 1024, vocab = 8192;
         try (DeviceBuffer x = randomBuffer(ElementType.BF16, (long) tokens * d, 2); DeviceBuffer w = randomBuffer(ElementType.BF16, d, 1);
              DeviceBuffer y = gpu.bf16((long) tokens * d); DeviceBuffer rstd = gpu.f32(tokens); DeviceBuffer dw = gpu.f32(d)) {
-            double ms = time(5, 50, () -> RmsNorm.forward(gpu, y, rstd, x, w, tokens, d, 1e-5f));
+            double ms = time(20, 15, () -> RmsNorm.forward(gpu, y, rstd, x, w, tokens, d, 1e-5f));
             add("rmsnorm fwd 8192x384 bf16", ms, (2.0 * tokens * d * 2 + tokens * 4) / (ms * 1e-3) / 1e9, "GB/s", "");
             dw.zero();
-            double ms2 = time(5, 50, () -> RmsNorm.backward(gpu, y, dw, x, x, w, rstd, tokens, d, false));
+            double ms2 = time(20, 15, () -> RmsNorm.backward(gpu, y, dw, x, x, w, rstd, tokens, d, false));
             add("rmsnorm bwd 8192x384 bf16", ms2, (3.0 * tokens * d * 2) / (ms2 * 1e-3) / 1e9, "GB/s", "");
         }
         try (DeviceBuffer table = randomBuffer(ElementType.BF16, (long) vocab * d, 1); DeviceBuffer out = gpu.bf16((long) tokens * d);
              DeviceBuffer ids = gpu.upload(random.ints(tokens, 0, vocab).toArray())) {
-            double ms = time(5, 50, () -> Embedding.forward(gpu, out, ids, table, tokens, d, vocab));
+            double ms = time(20, 15, () -> Embedding.forward(gpu, out, ids, table, tokens, d, vocab));
             add("embedding fwd 8192x384 bf16", ms, (2.0 * tokens * d * 2) / (ms * 1e-3) / 1e9, "GB/s", "");
         }
         long n = (long) tokens * f;
         try (DeviceBuffer g = randomBuffer(ElementType.BF16, n, 3); DeviceBuffer u = randomBuffer(ElementType.BF16, n, 1);
              DeviceBuffer o = gpu.bf16(n); DeviceBuffer dg = gpu.bf16(n); DeviceBuffer du = gpu.bf16(n)) {
-            double ms = time(5, 50, () -> SwiGlu.forward(gpu, o, g, u, n));
+            double ms = time(20, 15, () -> SwiGlu.forward(gpu, o, g, u, n));
             add("swiglu fwd 8192x1024 bf16", ms, 3.0 * n * 2 / (ms * 1e-3) / 1e9, "GB/s", "");
-            double ms2 = time(5, 50, () -> SwiGlu.backward(gpu, dg, du, o, g, u, n));
+            double ms2 = time(20, 15, () -> SwiGlu.backward(gpu, dg, du, o, g, u, n));
             add("swiglu bwd 8192x1024 bf16", ms2, 5.0 * n * 2 / (ms2 * 1e-3) / 1e9, "GB/s", "");
         }
         long logits = (long) tokens * vocab;
         try (DeviceBuffer s = randomBuffer(ElementType.BF16, logits, 4); DeviceBuffer t = randomBuffer(ElementType.BF16, logits, 4);
              DeviceBuffer ds = gpu.bf16(logits); DeviceBuffer loss = gpu.f32(tokens);
              DeviceBuffer targets = gpu.upload(random.ints(tokens, 0, vocab).toArray())) {
-            double ms = time(5, 30, () -> CrossEntropy.forwardBackward(gpu, loss, ds, s, targets, tokens, vocab, 1f / tokens));
+            double ms = time(20, 15, () -> CrossEntropy.forwardBackward(gpu, loss, ds, s, targets, tokens, vocab, 1f / tokens));
             add("cross-entropy + dlogits 8192x8192 bf16", ms, 2.0 * logits * 2 / (ms * 1e-3) / 1e9, "GB/s", "read + write once");
-            double ms2 = time(5, 30, () -> KlDivergence.forwardBackward(gpu, loss, ds, s, t, null, tokens, vocab, 2f, 4f / tokens));
+            double ms2 = time(20, 15, () -> KlDivergence.forwardBackward(gpu, loss, ds, s, t, null, tokens, vocab, 2f, 4f / tokens));
             add("KL(T=2) + dstudent 8192x8192 bf16", ms2, 3.0 * logits * 2 / (ms2 * 1e-3) / 1e9, "GB/s", "read 2 + write once");
         }
         long params = 15_700_000;
@@ -171,7 +207,7 @@ public final class GpuBench {
             v.zero();
             long[] step = {1};
             AdamW.Hyper h = AdamW.Hyper.defaults(1e-4f, 0.1f);
-            double ms = time(3, 30, () -> AdamW.step(gpu, h, step[0]++, p, pb, gr, m, v, null));
+            double ms = time(20, 15, () -> AdamW.step(gpu, h, step[0]++, p, pb, gr, m, v, null));
             add("AdamW 15.7M params (+bf16 copy)", ms, (4.0 * 4 + 3 * 4 + 2) * params / (ms * 1e-3) / 1e9, "GB/s", "");
         }
     }

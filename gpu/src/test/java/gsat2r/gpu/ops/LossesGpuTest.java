@@ -7,6 +7,7 @@ import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
 import gsat2r.gpu.GpuTestSupport;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -80,6 +81,31 @@ class LossesGpuTest extends GpuTestSupport {
                 for (float l : lossB.toFloatArray()) assertTrue(Math.abs(l) < 1e-5, "KL(p||p) = " + l);
                 KlDivergence.forwardBackward(g, lossB, sb, sb, tb, mb, rows, vocab, temperature, scale);
                 check("kl.inplace." + tag, sb.toFloatArray(), grad, tol(t));
+            }
+        }
+    }
+
+    /** A NaN among the logits, or a target outside the vocabulary, must show up as a NaN loss, never as a plausible number. */
+    @Test
+    void badValuesAreLoud() {
+        Gpu g = gpu();
+        for (int vocab : new int[] {8192, 1001}) {
+            int rows = 4;
+            float[] logits = randn(RNG, rows * vocab, 1);
+            logits[0 * vocab + 7] = Float.NaN;          // row 0: NaN first in its thread's slice
+            logits[1 * vocab + vocab - 1] = Float.NaN;  // row 1: NaN last
+            int[] targets = {1, 2, vocab, 3};           // row 2: target out of range; row 3 fine
+            try (DeviceBuffer lb = upload(logits, ElementType.F32); DeviceBuffer tb = g.upload(targets);
+                 DeviceBuffer loss = poisoned(ElementType.F32, rows); DeviceBuffer other = upload(randn(RNG, rows * vocab, 1), ElementType.F32)) {
+                CrossEntropy.forwardBackward(g, loss, null, lb, tb, rows, vocab, 1f);
+                float[] l = loss.toFloatArray();
+                assertTrue(Float.isNaN(l[0]) && Float.isNaN(l[1]) && Float.isNaN(l[2]) && Float.isFinite(l[3]), java.util.Arrays.toString(l));
+                KlDivergence.forwardBackward(g, loss, null, other, lb, null, rows, vocab, 1f, 1f);  // NaN in the teacher
+                l = loss.toFloatArray();
+                assertTrue(Float.isNaN(l[0]) && Float.isNaN(l[1]) && Float.isFinite(l[2]), java.util.Arrays.toString(l));
+                KlDivergence.forwardBackward(g, loss, null, lb, other, null, rows, vocab, 1f, 1f);  // NaN in the student
+                l = loss.toFloatArray();
+                assertTrue(Float.isNaN(l[0]) && Float.isNaN(l[1]) && Float.isFinite(l[2]), java.util.Arrays.toString(l));
             }
         }
     }
