@@ -1,0 +1,10 @@
+// The one translation unit of the module's fatbin (gsat2r/gpu/kernels.fatbin): nvcc -fatbin
+// compiles a single source, and one module means one cuModuleLoadData at start. Each op family
+// lives in its own file, forward and backward side by side.
+#include "embedding.cu"
+#include "rmsnorm.cu"
+#include "rope.cu"
+#include "swiglu.cu"
+#include "losses.cu"
+#include "optim.cu"
+#include "convert.cu"

@@ -1,0 +1,175 @@
+package gsat2r.gpu.cuda;
+
+import static gsat2r.gpu.cuda.CudaDriver.check;
+import static gsat2r.gpu.cuda.CudaDriver.rethrow;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A kernel of a loaded module. {@link #launch} passes arguments by value the way cuLaunchKernel
+ * wants them: an array of pointers, one per parameter, each to the parameter's bytes.
+ *
+ * <p>Argument types: {@link DevicePointer} or {@code null} (a device pointer, 8 bytes), {@link Long}
+ * (8), {@link Integer} (4), {@link Float} (4), {@link Double} (8). When the driver can say how
+ * large each parameter is (cuFuncGetParamInfo, driver 12.4+), the count and sizes are checked at
+ * every launch, so an {@code int} passed where the kernel takes a {@code long long} fails loudly.
+ *
+ * <p>Set the system property {@code gsat2r.gpu.syncLaunches=true} to synchronize after every
+ * launch: a kernel fault is then reported by the launch that caused it (slow; for debugging).
+ */
+public final class CudaFunction {
+    static final boolean SYNC_LAUNCHES = Boolean.getBoolean("gsat2r.gpu.syncLaunches");
+    private static final int MAX_ARGS = 64;
+
+    /** CUfunction_attribute values used here (cuda.h). */
+    public static final int ATTR_MAX_THREADS_PER_BLOCK = 0;
+    public static final int ATTR_SHARED_SIZE_BYTES = 1;
+    public static final int ATTR_LOCAL_SIZE_BYTES = 3;
+    public static final int ATTR_NUM_REGS = 4;
+    public static final int ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+
+    private final CudaContext context;
+    private final MemorySegment handle;
+    private final String name;
+    private final long[] parameterSizes;  // null when the driver cannot tell
+    private int maxDynamicShared = 48 * 1024;
+
+    /** Per-thread scratch for the argument values and the pointer array (the driver copies both at launch). */
+    private static final ThreadLocal<MemorySegment> SCRATCH =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16L * MAX_ARGS, 16));
+
+    CudaFunction(CudaContext context, MemorySegment handle, String name) {
+        this.context = context;
+        this.handle = handle;
+        this.name = name;
+        this.parameterSizes = queryParameterSizes();
+    }
+
+    public String name() {
+        return name;
+    }
+
+    private long[] queryParameterSizes() {
+        if (CudaDriver.cuFuncGetParamInfo == null) return null;
+        List<Long> sizes = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment offset = arena.allocate(JAVA_LONG), size = arena.allocate(JAVA_LONG);
+            for (long i = 0; i < MAX_ARGS + 1; i++) {
+                int r = (int) CudaDriver.cuFuncGetParamInfo.invokeExact(handle, i, offset, size);
+                if (r == CudaDriver.CUDA_ERROR_INVALID_VALUE) break;  // past the last parameter
+                if (r != CudaDriver.CUDA_SUCCESS) return null;     // cannot tell: skip the checks
+                sizes.add(size.get(JAVA_LONG, 0));
+            }
+        } catch (Throwable t) {
+            return null;
+        }
+        return sizes.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /** The parameter sizes in bytes as the driver reports them, or null when it cannot. */
+    public long[] parameterSizes() {
+        return parameterSizes == null ? null : parameterSizes.clone();
+    }
+
+    public int attribute(int attribute) {
+        context.makeCurrent();
+        return CudaDriver.intOut("cuFuncGetAttribute(" + name + ", " + attribute + ")",
+                out -> (int) CudaDriver.cuFuncGetAttribute.invokeExact(out, attribute, handle));
+    }
+
+    public int registers() {
+        return attribute(ATTR_NUM_REGS);
+    }
+
+    /** Allows launches with more than 48 KiB of dynamic shared memory (up to the device's opt-in limit). */
+    public void setMaxDynamicSharedMemory(int bytes) {
+        if (bytes <= maxDynamicShared) return;
+        context.makeCurrent();
+        try {
+            check((int) CudaDriver.cuFuncSetAttribute.invokeExact(handle, ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                    "cuFuncSetAttribute(" + name + ", max dynamic shared memory " + bytes + " bytes)");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        maxDynamicShared = bytes;
+    }
+
+    /** One-dimensional launch: {@code grid} blocks of {@code block} threads. */
+    public void launch(CudaStream stream, int grid, int block, int sharedBytes, Object... args) {
+        launch(stream, Dim3.of(grid), Dim3.of(block), sharedBytes, args);
+    }
+
+    public void launch(CudaStream stream, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        if (args.length > MAX_ARGS) throw new IllegalArgumentException(name + ": more than " + MAX_ARGS + " arguments");
+        if (block.x() * (long) block.y() * block.z() > 1024) {
+            throw new IllegalArgumentException(name + ": block " + block + " has more than 1024 threads");
+        }
+        if (sharedBytes > maxDynamicShared) setMaxDynamicSharedMemory(sharedBytes);
+        checkArguments(args);
+        context.makeCurrent();
+        MemorySegment scratch = SCRATCH.get();
+        MemorySegment values = scratch.asSlice(0, 8L * MAX_ARGS);
+        MemorySegment pointers = scratch.asSlice(8L * MAX_ARGS, 8L * MAX_ARGS);
+        for (int i = 0; i < args.length; i++) {
+            long at = 8L * i;
+            switch (args[i]) {
+                case null -> values.set(JAVA_LONG, at, 0L);
+                case DevicePointer p -> values.set(JAVA_LONG, at, p.address());
+                case Long v -> values.set(JAVA_LONG, at, v);
+                case Integer v -> values.set(JAVA_INT, at, v);
+                case Float v -> values.set(JAVA_FLOAT, at, v);
+                case Double v -> values.set(JAVA_DOUBLE, at, v);
+                default -> throw new IllegalArgumentException(name + ": argument " + i + " of unsupported type "
+                        + args[i].getClass().getSimpleName());
+            }
+            pointers.setAtIndex(ADDRESS, i, values.asSlice(at, 8));
+        }
+        try {
+            int r = (int) CudaDriver.cuLaunchKernel.invokeExact(handle, grid.x(), grid.y(), grid.z(),
+                    block.x(), block.y(), block.z(), sharedBytes, stream.handle(), pointers, MemorySegment.NULL);
+            if (r != 0) throw CudaDriver.error(r, "cuLaunchKernel(" + name + ", grid " + grid + ", block " + block
+                    + ", " + sharedBytes + " B shared)");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (SYNC_LAUNCHES) {
+            try {
+                stream.synchronize();
+            } catch (CudaException e) {
+                throw new CudaException("kernel " + name + " failed: " + e.getMessage());
+            }
+        }
+    }
+
+    private static int sizeOf(Object arg) {
+        return switch (arg) {
+            case null -> 8;
+            case DevicePointer p -> 8;
+            case Long v -> 8;
+            case Double v -> 8;
+            case Integer v -> 4;
+            case Float v -> 4;
+            default -> -1;
+        };
+    }
+
+    private void checkArguments(Object[] args) {
+        if (parameterSizes == null) return;
+        boolean ok = args.length == parameterSizes.length;
+        for (int i = 0; ok && i < args.length; i++) ok = sizeOf(args[i]) == parameterSizes[i];
+        if (!ok) {
+            int[] given = Arrays.stream(args).mapToInt(CudaFunction::sizeOf).toArray();
+            throw new IllegalArgumentException("kernel " + name + " takes parameters of sizes "
+                    + Arrays.toString(parameterSizes) + " but was launched with sizes " + Arrays.toString(given));
+        }
+    }
+}

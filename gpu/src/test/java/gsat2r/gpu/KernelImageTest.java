@@ -1,0 +1,42 @@
+package gsat2r.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** The fatbin that the build made with nvcc is on the classpath and holds every kernel the launchers name. */
+class KernelImageTest {
+    static final List<String> KERNELS = new ArrayList<>();
+
+    static {
+        for (String base : List.of("embedding_fwd", "embedding_bwd", "rmsnorm_fwd", "rmsnorm_bwd", "rope_fwd", "rope_bwd",
+                "swiglu_fwd", "swiglu_bwd", "silu_fwd", "silu_bwd", "cross_entropy", "kl_div")) {
+            KERNELS.add(base + "_f32");
+            KERNELS.add(base + "_bf16");
+        }
+        KERNELS.addAll(List.of("adamw_f32", "sumsq_partials_f32", "norm_finalize_f32", "scale_f32", "sum_f32",
+                "cast_f32_to_bf16", "cast_bf16_to_f32", "fill_f32", "copy_16b"));
+    }
+
+    @Test
+    void fatbinHoldsMachineCodeForAmpereAndHopperAndPtx() {
+        byte[] image = Gpu.kernelImage();
+        int magic = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+        assertEquals(0xBA55ED50, magic, "fatbin magic");
+        String text = new String(image, StandardCharsets.ISO_8859_1);
+        // The compute_90 PTX is stored as text: one .entry per kernel.
+        Matcher m = Pattern.compile("\\.entry (\\w+)\\(").matcher(text);
+        List<String> entries = new ArrayList<>();
+        while (m.find()) entries.add(m.group(1));
+        for (String k : KERNELS) assertTrue(entries.contains(k), "PTX entry " + k + " missing; entries: " + entries);
+        assertTrue(text.contains(".target sm_90"), "compute_90 PTX");
+    }
+}

@@ -1,0 +1,126 @@
+package gsat2r.gpu.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import gsat2r.gpu.DeviceBuffer;
+import gsat2r.gpu.ElementType;
+import gsat2r.gpu.Gpu;
+import gsat2r.gpu.GpuTestSupport;
+import gsat2r.gpu.memory.Bf16;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** AdamW, global-norm clipping and the casts. */
+class OptimGpuTest extends GpuTestSupport {
+    private static final Random RNG = new Random(5);
+
+    @Test
+    void gradNormAndClipping() {
+        Gpu g = gpu();
+        int[] sizes = {1_000_003, 384, 7, 3 * 1024 * 1024};
+        float[][] grads = new float[sizes.length][];
+        double sumsq = 0;
+        for (int i = 0; i < sizes.length; i++) {
+            grads[i] = randn(RNG, sizes[i], 0.01);
+            for (float v : grads[i]) sumsq += (double) v * v;
+        }
+        double norm = Math.sqrt(sumsq);
+        DeviceBuffer[] bufs = new DeviceBuffer[sizes.length];
+        for (int i = 0; i < sizes.length; i++) bufs[i] = g.upload(grads[i], ElementType.F32);
+        try (DeviceBuffer out = poisoned(ElementType.F32, 2)) {
+            float maxNorm = (float) (norm / 3);
+            GradNorm.compute(g, List.of(bufs), maxNorm, out);
+            float[] o = out.toFloatArray();
+            check("grad_norm", new float[] {o[0]}, new double[] {norm}, F32_TOL);
+            check("clip_factor", new float[] {o[1]}, new double[] {maxNorm / (norm + 1e-6)}, F32_TOL);
+            GradNorm.compute(g, List.of(bufs), maxNorm, out);
+            float[] again = out.toFloatArray();
+            assertArrayEquals(o, again, "deterministic");
+            GradNorm.scale(g, List.of(bufs), out.view(1, 1));
+            double[] ref = new double[sizes[0]];
+            for (int i = 0; i < ref.length; i++) ref[i] = grads[0][i] * (maxNorm / (norm + 1e-6));
+            check("clip_scale", bufs[0].toFloatArray(), ref, F32_TOL);
+            GradNorm.compute(g, List.of(bufs), 0f, out);  // no clipping: factor 1
+            assertEquals(1f, out.toFloatArray()[1]);
+            GradNorm.compute(g, List.of(bufs), 1e9f, out);  // norm under the limit: factor 1
+            assertEquals(1f, out.toFloatArray()[1]);
+        } finally {
+            for (DeviceBuffer b : bufs) b.close();
+        }
+    }
+
+    @Test
+    void adamwMatchesTorchFormulaOverSteps() {
+        Gpu g = gpu();
+        int n = 100_003;
+        AdamW.Hyper h = new AdamW.Hyper(0.05f, 0.9f, 0.95f, 1e-8f, 0.1f);
+        float[] p0 = randn(RNG, n, 1);
+        double[] p = CpuReference.d(p0), m = new double[n], v = new double[n];
+        try (DeviceBuffer pb = g.upload(p0, ElementType.F32); DeviceBuffer bf = poisoned(ElementType.BF16, n);
+             DeviceBuffer mb = g.f32(n); DeviceBuffer vb = g.f32(n); DeviceBuffer gb = g.f32(n); DeviceBuffer clip = g.f32(1)) {
+            mb.zero();
+            vb.zero();
+            for (int step = 1; step <= 3; step++) {
+                float[] grad = randn(RNG, n, 0.1);
+                float factor = step == 2 ? 0.5f : 1f;  // step 2 runs with a clip factor from the device
+                gb.copyFrom(grad);
+                clip.copyFrom(new float[] {factor});
+                AdamW.step(g, h, step, pb, bf, gb, mb, vb, step == 2 ? clip : null);
+                double bc1 = 1 - Math.pow(h.beta1(), step), bc2 = 1 - Math.pow(h.beta2(), step);
+                for (int i = 0; i < n; i++) {
+                    double gi = (double) grad[i] * factor;
+                    m[i] = h.beta1() * m[i] + (1 - h.beta1()) * gi;
+                    v[i] = h.beta2() * v[i] + (1 - h.beta2()) * gi * gi;
+                    p[i] = p[i] * (1 - (double) h.lr() * h.weightDecay())
+                            - h.lr() / bc1 * m[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + h.eps());
+                }
+            }
+            float[] got = pb.toFloatArray();
+            double[] update = new double[n];
+            float[] gotUpdate = new float[n];
+            for (int i = 0; i < n; i++) {
+                update[i] = p[i] - p0[i];
+                gotUpdate[i] = got[i] - p0[i];
+            }
+            check("adamw.update", gotUpdate, update, F32_TOL);
+            check("adamw.m", mb.toFloatArray(), m, F32_TOL);
+            check("adamw.v", vb.toFloatArray(), v, F32_TOL);
+            assertArrayEquals(Bf16.round(got), bf.toFloatArray(), "bf16 copy is the rounded master weight");
+        }
+    }
+
+    @Test
+    void castsRoundToNearestEven() {
+        Gpu g = gpu();
+        int n = 1_000_001;
+        float[] a = randn(RNG, n, 10);
+        a[0] = Float.NaN;
+        a[1] = Float.POSITIVE_INFINITY;
+        a[2] = 1f + 0x1p-8f;           // a tie
+        a[3] = 1f + 3 * 0x1p-8f;       // a tie the other way
+        a[4] = Float.MIN_VALUE;        // subnormal
+        a[5] = -0f;
+        a[6] = Float.MAX_VALUE;
+        float[] expected = Bf16.round(a);
+        try (DeviceBuffer f = g.upload(a, ElementType.F32); DeviceBuffer b = poisoned(ElementType.BF16, n);
+             DeviceBuffer back = poisoned(ElementType.F32, n)) {
+            Convert.toBf16(g, b, f, n);
+            float[] got = b.toFloatArray();
+            for (int i = 0; i < n; i++) {
+                if (Float.floatToIntBits(got[i]) != Float.floatToIntBits(expected[i])) {
+                    throw new AssertionError("cast of " + a[i] + " gave " + got[i] + ", expected " + expected[i] + " at " + i);
+                }
+            }
+            Convert.toF32(g, back, b, n);
+            assertArrayEquals(got, back.toFloatArray());
+            // Unaligned views (the element path).
+            b.poison();
+            Convert.toBf16(g, b.view(1, n - 1), f.view(1, n - 1), n - 1);
+            float[] got2 = b.toFloatArray();
+            for (int i = 1; i < n; i++) assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(got2[i]), "at " + i);
+            System.out.println("GPU-METRIC cast_f32_to_bf16.bit_exact 0 0");
+        }
+    }
+}
