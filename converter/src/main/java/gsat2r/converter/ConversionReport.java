@@ -58,8 +58,10 @@ public record ConversionReport(Path teacherDir, Path studentDir, LlamaConfig tea
                 + (s.attn().isEmpty() ? "" : ", plus the KV cache of " + (s.numHiddenLayers() - gsaLayers)
                 + " attention layers"));
         for (long tokens : new long[] {2048, 32768}) {
-            lines.add(String.format(Locale.ROOT, "at %-6s   teacher KV cache %s (%s) vs student %s", tokens / 1024 + "K",
-                    bytes(teacherCacheBytes(tokens)), name(teacherType), bytes(studentStateBytes(tokens))));
+            lines.add(String.format(Locale.ROOT, "at %-7s teacher KV cache %s (%s%s) vs student %s", tokens / 1024 + "K",
+                    bytes(teacherCacheBytes(tokens)), name(teacherType),
+                    teacher.slidingWindow() == null ? "" : ", window " + teacher.slidingWindow(),
+                    bytes(studentStateBytes(tokens))));
         }
         String fla = s.flaCompatibility();
         if (fla != null) lines.add("note       exact in t2r only; fla 0.5.2 cannot build it as is: " + fla);
