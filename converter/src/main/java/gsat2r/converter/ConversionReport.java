@@ -52,7 +52,8 @@ public record ConversionReport(Path teacherDir, Path studentDir, LlamaConfig tea
                 s.hiddenSize(), gsaLayers, s.valueDim()));
         lines.add(String.format(Locale.ROOT, "weights    %s; %d teacher tensors reused, %d copied bit-exactly%s",
                 name(studentType), copiedTensors, bitExactCopies,
-                bitExactCopies < copiedTensors ? " (the others converted from " + name(teacherType) + ")" : ""));
+                bitExactCopies == copiedTensors ? "" : bitExactCopies == 0 ? " (converted from " + name(teacherType) + ")"
+                        : " (the others converted from " + name(teacherType) + ")"));
         lines.add("state      " + bytes(s.recurrentStateBytes()) + " of fp32 recurrent state per sequence (Hk + Hv of "
                 + gsaLayers + " GSA layers), whatever its length"
                 + (s.attn().isEmpty() ? "" : ", plus the KV cache of " + (s.numHiddenLayers() - gsaLayers)

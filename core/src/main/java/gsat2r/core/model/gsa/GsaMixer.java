@@ -2,6 +2,7 @@ package gsat2r.core.model.gsa;
 
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.cpu.Linear;
+import gsat2r.core.cpu.Parallel;
 import gsat2r.core.cpu.RmsNorm;
 import gsat2r.core.cpu.Silu;
 import gsat2r.core.gsa.GsaChunked;
@@ -217,20 +218,24 @@ public final class GsaMixer implements Mixer {
 
     /** {@code g = logsigmoid(f)/τ} and {@code s = 1 − exp(g)}, each rounded to fp32 as torch computes them. */
     private void gates(float[] f, float[] g, float[] s) {
-        for (int i = 0; i < f.length; i++) {
-            float ls = (float) logSigmoid(f[i]);
-            g[i] = ls / tau;
-            s[i] = 1f - (float) Math.exp(g[i]);
-        }
+        Parallel.forRange(f.length, 4096, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                float ls = (float) logSigmoid(f[i]);
+                g[i] = ls / tau;
+                s[i] = 1f - (float) Math.exp(g[i]);
+            }
+        });
     }
 
     /** {@code df = (dg − ds·exp(g)) / τ · σ(−f)}: s = 1 − exp(g) feeds the gradient of g too. */
     private float[] gatesBackward(float[] dg, float[] ds, float[] g, float[] f) {
         float[] df = new float[f.length];
-        for (int i = 0; i < f.length; i++) {
-            double total = dg[i] - (double) ds[i] * Math.exp(g[i]);
-            df[i] = (float) (total / tau * sigmoid(-f[i]));
-        }
+        Parallel.forRange(f.length, 4096, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                double total = dg[i] - (double) ds[i] * Math.exp(g[i]);
+                df[i] = (float) (total / tau * sigmoid(-f[i]));
+            }
+        });
         return df;
     }
 
