@@ -54,7 +54,11 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "heads", s.heads() + " query, " + s.kvHeads() + " key-value"
                 + (s.heads() != s.kvHeads() ? " (GQA, " + s.heads() / s.kvHeads() + " per group)" : ""));
         row(out, "head dim", Integer.toString(s.headDim()));
-        if (gsa) row(out, "GSA slots", Integer.toString(s.gsaSlots()));
+        if (gsa) {
+            row(out, "layer plan", s.layerPlan());
+            row(out, "GSA slots", Integer.toString(s.gsaSlots()));
+            row(out, "gate normalizer", number(s.gateNormalizer()));
+        }
         row(out, "intermediate", Integer.toString(s.intermediate()));
         row(out, "vocab", Integer.toString(s.vocab()));
         if (s.maxPositions() != null) row(out, "max positions", Integer.toString(s.maxPositions()));
@@ -78,6 +82,12 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "tokenizer", s.tokenizer());
         if (gsa) {
             row(out, "recurrent state", grouped(s.recurrentStateBytes()) + " bytes per sequence, any length (fp32)");
+            if (s.kvCacheBytesPerToken() > 0) {
+                row(out, "KV cache", grouped(s.kvCacheBytesPerToken()) + " bytes per token in the attention layers ("
+                        + s.kvDtype() + "; a window caps the tokens kept)");
+            }
+            row(out, "fla 0.5.2", s.flaCompatibility() == null ? "loads and computes it as is"
+                    : "cannot build it as is: " + s.flaCompatibility());
         } else {
             row(out, "KV cache", grouped(s.kvCacheBytesPerToken()) + " bytes per token (2 x " + s.layers() + " layers x "
                     + s.kvHeads() + " kv heads x " + s.headDim() + " x " + s.kvDtype() + ")");

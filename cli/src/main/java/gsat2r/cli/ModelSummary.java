@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
+import gsat2r.core.config.GsaConfig;
 import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.TensorInfo;
@@ -27,7 +28,8 @@ import java.util.TreeMap;
  * <p>Config keys and defaults follow transformers' LlamaConfig / MistralConfig (num_key_value_heads
  * defaults to num_attention_heads, head_dim to hidden_size / num_attention_heads, rope_theta to
  * 10000; rope settings in either the transformers 4 form, rope_theta + rope_scaling, or the
- * transformers 5 form, rope_parameters) and fla's GSAConfig for {@code model_type "gsa"}.
+ * transformers 5 form, rope_parameters); a GSA student ({@code model_type "gsa"}) is read with
+ * {@link GsaConfig}, fla's defaults and validation included.
  */
 record ModelSummary(
         String dir,
@@ -46,6 +48,9 @@ record ModelSummary(
         Integer slidingWindow,
         boolean tiedEmbeddings,
         Integer gsaSlots,
+        Double gateNormalizer,
+        String layerPlan,
+        String flaCompatibility,
         String configDtype,
         long parameters,
         Map<String, Long> parametersByDtype,
@@ -68,20 +73,21 @@ record ModelSummary(
         String architecture = c.path("architectures").path(0).asText(modelType);
         boolean gsa = modelType.equals("gsa");
 
-        int layers = config.positiveInt("num_hidden_layers");
-        int hidden = config.positiveInt("hidden_size");
-        int heads = config.positiveInt(gsa ? "num_heads" : "num_attention_heads");
-        int kvHeads = config.optionalPositiveInt(gsa ? "num_kv_heads" : "num_key_value_heads", heads);
-        int headDim = config.optionalPositiveInt("head_dim", hidden / heads);
+        GsaConfig student = gsa ? GsaConfig.load(configFile) : null;
+        int layers = gsa ? student.numHiddenLayers() : config.positiveInt("num_hidden_layers");
+        int hidden = gsa ? student.hiddenSize() : config.positiveInt("hidden_size");
+        int heads = gsa ? student.numHeads() : config.positiveInt("num_attention_heads");
+        int kvHeads = gsa ? student.numKvHeads() : config.optionalPositiveInt("num_key_value_heads", heads);
+        int headDim = gsa ? student.headKDim() : config.optionalPositiveInt("head_dim", hidden / heads);
         if (heads % kvHeads != 0) {
             throw new T2rException(configFile + ": " + heads + " attention heads are not a multiple of " + kvHeads + " key-value heads");
         }
-        int intermediate = config.positiveInt("intermediate_size");
-        int vocab = config.positiveInt("vocab_size");
-        Integer maxPositions = config.optionalInt("max_position_embeddings");
-        Integer slidingWindow = config.optionalInt("sliding_window");
-        boolean tied = c.path("tie_word_embeddings").asBoolean(false);
-        Integer slots = gsa ? config.positiveInt("num_slots") : null;
+        int intermediate = gsa ? student.intermediateSize() : config.positiveInt("intermediate_size");
+        int vocab = gsa ? student.vocabSize() : config.positiveInt("vocab_size");
+        Integer maxPositions = gsa ? Integer.valueOf(student.maxPositionEmbeddings()) : config.optionalInt("max_position_embeddings");
+        Integer slidingWindow = gsa ? null : config.optionalInt("sliding_window");
+        boolean tied = gsa ? student.tieWordEmbeddings() : c.path("tie_word_embeddings").asBoolean(false);
+        Integer slots = gsa ? student.numSlots() : null;
 
         JsonNode rope = c.path("rope_parameters").isObject() ? c.path("rope_parameters") : c.path("rope_scaling");
         Double theta = gsa ? null
@@ -115,13 +121,15 @@ record ModelSummary(
         DType kvDtype = configDtype != null && DType.fromUser(configDtype) != null ? DType.fromUser(configDtype)
                 : byDtype.entrySet().stream().filter(e -> DType.fromHeader(e.getKey()).isFloating())
                         .max(Map.Entry.comparingByValue()).map(e -> DType.fromHeader(e.getKey())).orElse(DType.F32);
-        int attentionLayers = gsa ? 0 : layers;
-        long kvBytes = 2L * attentionLayers * kvHeads * headDim * kvDtype.byteSize();
-        // A GSA layer keeps Hk [dk x M] and Hv [M x dv] per head in fp32, whatever the sequence length.
-        long stateBytes = gsa ? (long) layers * heads * ((long) headDim * slots + (long) slots * headDim) * 4 : 0;
+        // A GSA student keeps Hk [dk x M] and Hv [M x dv] per GSA layer and kv head in fp32, whatever the
+        // sequence length; its hybrid attention layers (if any) keep a KV cache like a teacher's.
+        long kvBytes = gsa ? student.attentionCacheBytes(1, kvDtype.byteSize())
+                : 2L * layers * kvHeads * headDim * kvDtype.byteSize();
+        long stateBytes = gsa ? student.recurrentStateBytes() : 0;
 
         return new ModelSummary(dir.toString(), architecture, modelType, layers, hidden, heads, kvHeads, headDim, intermediate, vocab,
-                maxPositions, theta, scaling, slidingWindow, tied, slots, configDtype, parameters, byDtype, shards,
+                maxPositions, theta, scaling, slidingWindow, tied, slots, gsa ? student.gateLogitNormalizer() : null,
+                gsa ? student.layerPlan() : null, gsa ? student.flaCompatibility() : null, configDtype, parameters, byDtype, shards,
                 tokenizer, kvDtype.headerName(), kvBytes, stateBytes);
     }
 

@@ -1,0 +1,96 @@
+package gsat2r.cli;
+
+import gsat2r.converter.ConversionReport;
+import gsat2r.converter.ConvertOptions;
+import gsat2r.converter.Converter;
+import gsat2r.converter.GateInit;
+import gsat2r.core.T2rException;
+import gsat2r.core.safetensors.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code t2r convert}: a Llama/Mistral teacher into a GSA student in fla's checkpoint layout, written
+ * atomically; prints what it did (parameters added, state per sequence against the teacher's KV cache).
+ */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = "Convert a Llama/Mistral teacher into a Gated Slot Attention student (fla's GSAForCausalLM layout).")
+final class ConvertCommand implements Callable<Integer> {
+
+    @ParentCommand
+    T2r t2r;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--teacher", required = true, paramLabel = "DIR",
+            description = "Teacher model directory (config.json, safetensors, tokenizer), or 'demo'.")
+    String teacher;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Student directory to write (must not exist or be empty, unless --force).")
+    Path out;
+
+    @Option(names = "--slots", paramLabel = "M", defaultValue = "64", description = "Memory slots per kv head (default ${DEFAULT-VALUE}).")
+    int slots;
+
+    @Option(names = "--gate-normalizer", paramLabel = "TAU", defaultValue = "8",
+            description = "tau in g = logsigmoid(f)/tau (default ${DEFAULT-VALUE}).")
+    double gateNormalizer;
+
+    @Option(names = "--gate-init", paramLabel = "INIT", defaultValue = "random",
+            description = "How f_proj starts: random (N(0, 0.02), default) or key-pool (pooled from the teacher's k_proj).")
+    String gateInit;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the random draws (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--dtype", paramLabel = "TYPE",
+            description = "Weights' storage type: bf16 or f32 (default: the teacher's, so reused tensors are copied bit-exactly).")
+    String dtype;
+
+    @Option(names = "--keep-attention", paramLabel = "LAYERS", split = ",",
+            description = "Layers that keep the teacher's softmax attention (a hybrid student), e.g. 0,7.")
+    List<Integer> keepAttention;
+
+    @Option(names = "--force", description = "Replace --out if it exists and is not empty.")
+    boolean force;
+
+    @Override
+    public Integer call() {
+        ConvertOptions options;
+        try {
+            options = new ConvertOptions(slots, gateNormalizer, GateInit.parse(gateInit), seed, dtype(),
+                    keepAttention == null ? List.of() : keepAttention);
+        } catch (T2rException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        Path teacherDir = t2r.modelDir(teacher);
+        t2r.note("converting " + teacherDir + " into " + out);
+        long start = System.nanoTime();
+        ConversionReport report = Converter.convert(teacherDir, out, options, force);
+        PrintWriter w = t2r.spec.commandLine().getOut();
+        for (String line : report.summary()) w.println(line);
+        w.printf(Locale.ROOT, "took       %.1f s%n", (System.nanoTime() - start) / 1e9);
+        w.flush();
+        return 0;
+    }
+
+    private DType dtype() {
+        if (dtype == null) return null;
+        return switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "f32", "fp32", "float32" -> DType.F32;
+            default -> throw new T2rException("--dtype must be bf16 or f32, got '" + dtype + "'");
+        };
+    }
+}

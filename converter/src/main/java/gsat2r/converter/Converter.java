@@ -1,0 +1,261 @@
+package gsat2r.converter;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.T2rException;
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.config.LlamaConfig;
+import gsat2r.core.config.RopeParameters;
+import gsat2r.core.io.AtomicDirectory;
+import gsat2r.core.io.AtomicFiles;
+import gsat2r.core.model.gsa.GsaCheckpoint;
+import gsat2r.core.model.gsa.GsaLayout;
+import gsat2r.core.model.gsa.ParameterView;
+import gsat2r.core.model.llama.LlamaTensor;
+import gsat2r.core.safetensors.DType;
+import gsat2r.core.safetensors.Floats;
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.safetensors.ShardedSafeTensorsWriter;
+import gsat2r.core.safetensors.TensorInfo;
+import gsat2r.core.safetensors.TensorSink;
+import gsat2r.core.safetensors.TensorWriter;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * Converts a Hugging Face Llama/Mistral teacher into a GSA student in fla's checkpoint layout.
+ *
+ * <p>What the student gets: the teacher's embeddings, every norm ({@code input_layernorm} becomes
+ * {@code attn_norm}, {@code post_attention_layernorm} {@code mlp_norm}), q/k/v/o projections, the MLP,
+ * the final norm and an untied {@code lm_head}, each copied bit-exactly (bytes straight from the
+ * mapped teacher file) when the output dtype is the teacher's, else converted to it; and, per GSA
+ * layer, a new {@code f_proj [Hkv·M, d]} ({@link GateInit}) and {@code g_norm} of ones. Layers named
+ * in {@link ConvertOptions#keepAttention()} stay softmax attention: fla's {@code attn} spec with the
+ * teacher's heads, kv heads, RoPE theta and sliding window (plus our {@code head_dim} and
+ * {@code rope_scaling} extensions when the teacher needs them, which fla ignores). A teacher whose
+ * {@code heads·head_dim} is not {@code hidden_size} gets {@code expand_k = expand_v =
+ * heads·head_dim/hidden} (exact in t2r; fla 0.5.2 sizes g_norm by hidden_size and cannot run it).
+ *
+ * <p>How: everything is checked first (the teacher's config, every shard's header, every tensor's
+ * shape; what cannot be converted is refused with one line), then the student is written into an
+ * {@link AtomicDirectory} (temp sibling, renamed at the end: a failure leaves no output), streaming one
+ * tensor at a time, and with config.json, generation_config.json and the tokenizer files copied.
+ */
+public final class Converter {
+    private Converter() {}
+
+    /** Tokenizer files copied from the teacher when present. */
+    public static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
+            "chat_template.jinja", "chat_template.json");
+    public static final String GENERATION_CONFIG = "generation_config.json";
+
+    /** Elements per piece when a tensor is converted to another dtype on its way through. */
+    private static final int PIECE = 1 << 16;
+
+    /**
+     * Converts the teacher in {@code teacherDir} into a new student directory {@code outDir}
+     * ({@code replace}: an existing non-empty one is replaced, the CLI's --force).
+     */
+    public static ConversionReport convert(Path teacherDir, Path outDir, ConvertOptions options, boolean replace) {
+        LlamaConfig teacher = LlamaConfig.load(teacherDir);
+        try (SafeTensors st = SafeTensors.open(teacherDir)) {
+            DType teacherType = teacherType(st);
+            DType outType = options.dtype() != null ? options.dtype()
+                    : teacherType == DType.BF16 ? DType.BF16 : DType.F32;
+            String name = teacherDir.toAbsolutePath().normalize().getFileName() == null ? teacherDir.toString()
+                    : teacherDir.toAbsolutePath().normalize().getFileName().toString();
+            GsaConfig student = studentConfig(teacher, options, name)
+                    .withDtype(GsaCheckpoint.dtypeName(outType));
+            GsaLayout layout = new GsaLayout(student);
+            List<Source> plan = plan(layout, teacher, st);
+
+            int copied = 0, bitExact = 0;
+            try (AtomicDirectory out = AtomicDirectory.create(outDir, replace)) {
+                Random rnd = new Random(options.seed());
+                try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.create(out.path(),
+                        GsaCheckpoint.specs(layout, outType), ShardedSafeTensorsWriter.DEFAULT_MAX_SHARD_BYTES)) {
+                    for (Source s : plan) {
+                        ParameterView v = s.view();
+                        switch (v.kind()) {
+                            case F_PROJ -> {
+                                String keys = LlamaTensor.K_PROJ.hfName(v.layer());
+                                TensorInfo k = st.info(keys);
+                                GateInit.KeyProjection kp = new GateInit.KeyProjection(st.bytes(keys), k.dtype(),
+                                        student.numKvHeads(), student.headKDim(), student.hiddenSize());
+                                try (TensorSink sink = w.stream(v.name())) {
+                                    options.gateInit().write(sink, student.numKvHeads(), student.numSlots(),
+                                            student.hiddenSize(), kp, rnd);
+                                }
+                            }
+                            case G_NORM -> {
+                                float[] ones = new float[v.size()];
+                                java.util.Arrays.fill(ones, 1f);
+                                w.write(v.name(), ones);
+                            }
+                            default -> {
+                                if (copy(w, v.name(), st, s.teacherName(), outType)) bitExact++;
+                                copied++;
+                            }
+                        }
+                    }
+                    w.commit();
+                }
+                student.write(out.path());
+                copyIfPresent(teacherDir, out.path(), GENERATION_CONFIG);
+                for (String f : TOKENIZER_FILES) copyIfPresent(teacherDir, out.path(), f);
+                out.commit();
+            }
+            long teacherParams = teacher.parameterCount().total();
+            return new ConversionReport(teacherDir, outDir, teacher, teacherType, student, outType, options,
+                    teacherParams, layout.size(), copied, bitExact);
+        }
+    }
+
+    /**
+     * The student's config for {@code teacher}: the teacher's sizes, {@code M} slots and τ from the
+     * options, and an attention spec for the kept layers. Refuses, with one line, what fla's layers
+     * cannot hold.
+     */
+    public static GsaConfig studentConfig(LlamaConfig teacher, ConvertOptions o, String teacherName) {
+        int L = teacher.numHiddenLayers(), d = teacher.hiddenSize();
+        if (teacher.attentionBias()) {
+            throw new T2rException("the teacher has attention biases (attention_bias: true); fla's GSA layers have no "
+                    + "q/k/v biases and its attention layers no o_proj bias: cannot convert");
+        }
+        if (teacher.mlpBias()) {
+            throw new T2rException("the teacher has MLP biases (mlp_bias: true); fla's GatedMLP has none: cannot convert");
+        }
+        for (int l : o.keepAttention()) {
+            if (l < 0 || l >= L) {
+                throw new T2rException("--keep-attention: layer " + l + " does not exist (the teacher has layers 0.."
+                        + (L - 1) + ")");
+            }
+        }
+        if (o.keepAttention().size() == L) {
+            throw new T2rException("--keep-attention keeps all " + L + " layers: the student would have no GSA layer");
+        }
+        List<GsaConfig.AttentionSpec> attn = new ArrayList<>();
+        if (!o.keepAttention().isEmpty()) {
+            RopeParameters rope = teacher.rope();
+            attn.add(new GsaConfig.AttentionSpec(o.keepAttention(), teacher.numAttentionHeads(),
+                    teacher.numKeyValueHeads(), false, teacher.slidingWindow(), rope.theta(),
+                    teacher.queryDim() == d ? null : Integer.valueOf(teacher.headDim()),
+                    rope.type() == RopeParameters.Type.DEFAULT ? null : rope, null));
+        }
+        int qd = teacher.queryDim();
+        double expand = GsaConfig.expandFor(d, qd);
+        ObjectNode provenance = JsonNodeFactory.instance.objectNode();
+        provenance.put("converted_by", "t2r convert");
+        provenance.put("teacher", teacherName);
+        provenance.put("teacher_architecture", teacher.architecture());
+        provenance.put("gate_init", o.gateInit().cliName());
+        provenance.put("seed", o.seed());
+        return new GsaConfig(d, L, teacher.numAttentionHeads(), teacher.numKeyValueHeads(), o.slots(),
+                o.gateNormalizer(), expand, expand, teacher.intermediateSize(), 4, teacher.rmsNormEps(),
+                teacher.vocabSize(), teacher.tieWordEmbeddings(), teacher.bosTokenIds(), teacher.eosTokenIds(),
+                teacher.maxPositionEmbeddings(), attn, null, provenance);
+    }
+
+    /** A student tensor and the teacher tensor it is copied from (null: new, made by the converter). */
+    record Source(ParameterView view, String teacherName) {}
+
+    /**
+     * Pairs every student tensor with its teacher tensor and checks shapes against the teacher's files;
+     * refuses teacher tensors that the student would drop (config and weights disagree).
+     */
+    static List<Source> plan(GsaLayout layout, LlamaConfig teacher, SafeTensors st) {
+        List<Source> plan = new ArrayList<>();
+        Set<String> used = new HashSet<>();
+        for (ParameterView v : layout.views()) {
+            LlamaTensor t = switch (v.kind()) {
+                case EMBEDDINGS -> LlamaTensor.EMBED_TOKENS;
+                case ATTN_NORM -> LlamaTensor.INPUT_NORM;
+                case Q_PROJ -> LlamaTensor.Q_PROJ;
+                case K_PROJ -> LlamaTensor.K_PROJ;
+                case V_PROJ -> LlamaTensor.V_PROJ;
+                case O_PROJ -> LlamaTensor.O_PROJ;
+                case MLP_NORM -> LlamaTensor.POST_ATTENTION_NORM;
+                case GATE_PROJ -> LlamaTensor.GATE_PROJ;
+                case UP_PROJ -> LlamaTensor.UP_PROJ;
+                case DOWN_PROJ -> LlamaTensor.DOWN_PROJ;
+                case FINAL_NORM -> LlamaTensor.FINAL_NORM;
+                case LM_HEAD -> LlamaTensor.LM_HEAD;
+                case F_PROJ, G_NORM -> null;
+                case Q_BIAS, K_BIAS, V_BIAS -> throw new IllegalStateException("a converted student has no biases");
+            };
+            if (t == null) {
+                plan.add(new Source(v, null));
+                if (v.kind() == ParameterView.Kind.F_PROJ) {
+                    st.expect(LlamaTensor.K_PROJ.hfName(v.layer()), LlamaTensor.K_PROJ.shape(teacher));
+                }
+                continue;
+            }
+            String name = t.hfName(Math.max(v.layer(), 0));
+            TensorInfo info = st.expect(name, t.shape(teacher));
+            if (!java.util.Arrays.equals(info.shape(), v.shape())) {
+                throw new IllegalStateException(name + " " + info.shapeString() + " does not fit " + v);
+            }
+            if (!info.dtype().isFloating()) {
+                throw new T2rException(info.file() + ": tensor '" + name + "' is " + info.dtype() + ", not a float type");
+            }
+            used.add(name);
+            plan.add(new Source(v, name));
+        }
+        for (String name : st.tensors().keySet()) {
+            boolean ignorable = name.endsWith(".rotary_emb.inv_freq")
+                    || (teacher.tieWordEmbeddings() && name.equals(LlamaTensor.LM_HEAD.hfName(0)));
+            if (!used.contains(name) && !ignorable) {
+                throw new T2rException(st.info(name).file() + ": unexpected tensor '" + name + "' for a "
+                        + teacher.architecture() + " with this config.json: the student would drop it");
+            }
+        }
+        return plan;
+    }
+
+    /**
+     * Writes teacher tensor {@code from} as student tensor {@code to}: its bytes as they are when the
+     * dtypes agree (returns true), else converted piece by piece.
+     */
+    private static boolean copy(TensorWriter w, String to, SafeTensors st, String from, DType outType) {
+        TensorInfo info = st.info(from);
+        MemorySegment bytes = st.bytes(from);
+        if (info.dtype() == outType) {
+            w.write(to, bytes);
+            return true;
+        }
+        long n = info.numel();
+        float[] buf = new float[(int) Math.min(PIECE, n)];
+        try (TensorSink sink = w.stream(to)) {
+            for (long i = 0; i < n; i += PIECE) {
+                int count = (int) Math.min(PIECE, n - i);
+                Floats.decode(info.dtype(), bytes, i * info.dtype().byteSize(), buf, 0, count);
+                sink.putFloats(buf, 0, count);
+            }
+        }
+        return false;
+    }
+
+    /** The teacher's storage type: that of its embedding tensor (what its files hold, whatever config.json says). */
+    static DType teacherType(SafeTensors st) {
+        return st.info(LlamaTensor.EMBED_TOKENS.hfName(0)).dtype();
+    }
+
+    private static void copyIfPresent(Path from, Path to, String file) {
+        Path src = from.resolve(file);
+        if (!Files.isRegularFile(src)) return;
+        try {
+            Files.copy(src, to.resolve(file));
+        } catch (IOException e) {
+            throw new T2rException(src + ": cannot copy into the student (" + AtomicFiles.oneLine(e) + ")", e);
+        }
+    }
+}

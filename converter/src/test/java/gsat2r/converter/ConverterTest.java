@@ -1,0 +1,287 @@
+package gsat2r.converter;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.config.LlamaConfig;
+import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.gsa.GsaModel;
+import gsat2r.core.model.gsa.ParameterView;
+import gsat2r.core.model.llama.LlamaModel;
+import gsat2r.core.safetensors.DType;
+import gsat2r.core.safetensors.Floats;
+import gsat2r.core.safetensors.HeapTensor;
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.safetensors.ShardedSafeTensorsWriter;
+import gsat2r.core.testing.Fixtures;
+import gsat2r.core.testing.Numerics;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Conversion of the transformers-made tiny teachers of core's fixtures: hf-tiny-mistral (fp32, 1 kv
+ * head, head_dim 32 ≠ 96/4, sliding window 16, untied, with a tokenizer) and hf-tiny-llama (bf16, GQA,
+ * tied, llama3 RoPE scaling).
+ */
+class ConverterTest {
+    @TempDir
+    Path tmp;
+
+    private Path teacher(String fixture) {
+        return Fixtures.copy(fixture, tmp.resolve("teacher-" + fixture));
+    }
+
+    @Test
+    void mistralStudentReusesEveryTeacherTensorBitExactly() throws IOException {
+        Path teacher = teacher("hf-tiny-mistral"), out = tmp.resolve("student");
+        ConversionReport r = Converter.convert(teacher, out, ConvertOptions.defaults(), false);
+        GsaConfig c = GsaConfig.load(out);
+        assertEquals(4, c.numHeads());
+        assertEquals(1, c.numKvHeads());
+        assertEquals(64, c.numSlots());
+        assertEquals(32, c.headKDim(), "head_dim 32 kept through expand_k = 128/96");
+        assertEquals(32, c.headVDim());
+        assertEquals(1e-6, c.normEps());
+        assertEquals("float32", c.dtype());
+        assertNotNull(c.flaCompatibility(), "value dim 128 != hidden 96: not loadable by fla");
+        assertEquals(r.copiedTensors(), r.bitExactCopies());
+
+        try (SafeTensors t = SafeTensors.open(teacher); SafeTensors s = SafeTensors.open(out)) {
+            assertIdentical(t, "model.embed_tokens.weight", s, "model.embeddings.weight");
+            assertIdentical(t, "model.norm.weight", s, "model.norm.weight");
+            assertIdentical(t, "lm_head.weight", s, "lm_head.weight");
+            for (int l = 0; l < 2; l++) {
+                String tp = "model.layers." + l + ".", sp = "model.layers." + l + ".";
+                assertIdentical(t, tp + "input_layernorm.weight", s, sp + "attn_norm.weight");
+                assertIdentical(t, tp + "post_attention_layernorm.weight", s, sp + "mlp_norm.weight");
+                for (String p : List.of("q", "k", "v", "o")) {
+                    assertIdentical(t, tp + "self_attn." + p + "_proj.weight", s, sp + "attn." + p + "_proj.weight");
+                }
+                for (String p : List.of("gate", "up", "down")) {
+                    assertIdentical(t, tp + "mlp." + p + "_proj.weight", s, sp + "mlp." + p + "_proj.weight");
+                }
+                assertArrayEquals(new long[] {64, 96}, s.info(sp + "attn.f_proj.weight").shape());
+                float[] gNorm = s.floats(sp + "attn.g_norm.weight");
+                assertEquals(128, gNorm.length);
+                for (float g : gNorm) assertEquals(1f, g);
+                float[] f = s.floats(sp + "attn.f_proj.weight");
+                double ss = 0;
+                for (float x : f) ss += x * x;
+                assertEquals(GateInit.RANDOM_STD, Math.sqrt(ss / f.length), 0.002, "f_proj ~ N(0, 0.02)");
+            }
+        }
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+            assertEquals(-1, Files.mismatch(teacher.resolve(f), out.resolve(f)), f);
+        }
+        try (GsaModel m = GsaModel.load(out)) {
+            float[][] logits = m.forward(new int[] {1, 5, 9, 200, 17, 3});
+            for (float[] row : logits) Numerics.assertAllFinite("student logits", row);
+        }
+        List<String> summary = r.summary();
+        assertTrue(summary.stream().anyMatch(s -> s.startsWith("parameters ") && s.contains("+12,544")), summary.toString());
+        assertTrue(summary.stream().anyMatch(s -> s.startsWith("note ")), summary.toString());
+    }
+
+    private static void assertIdentical(SafeTensors t, String tn, SafeTensors s, String sn) {
+        assertEquals(t.info(tn).dtype(), s.info(sn).dtype(), sn);
+        assertArrayEquals(t.info(tn).shape(), s.info(sn).shape(), sn);
+        assertEquals(-1, t.bytes(tn).mismatch(s.bytes(sn)), sn + " is not byte-identical to " + tn);
+    }
+
+    /**
+     * Kept attention layers are the teacher's attention exactly: for a hybrid student, the mixer of a
+     * kept layer on the teacher's normed residual reproduces the teacher's attention output (sliding
+     * window, head_dim ≠ hidden/heads, llama3 RoPE scaling through the t2r extensions).
+     */
+    @Test
+    void keptAttentionLayersComputeTheTeachersAttention() {
+        for (String fixture : List.of("hf-tiny-mistral", "hf-tiny-llama")) {
+            Path teacher = teacher(fixture), out = tmp.resolve("hybrid-" + fixture);
+            Converter.convert(teacher, out, ConvertOptions.defaults().withKeepAttention(List.of(1)).withDtype(DType.F32),
+                    false);
+            GsaModel s = GsaModel.load(out);
+            assertTrue(s.config().isGsaLayer(0));
+            assertFalse(s.config().isGsaLayer(1));
+            LlamaModel t = LlamaModel.load(teacher, DType.F32);   // exact RoPE frequencies, as fla computes them
+            int[] ids = new int[40];
+            for (int i = 0; i < ids.length; i++) ids[i] = (i * 37 + 11) % t.vocabSize();
+            LlamaModel.Trace trace = t.trace(ids);
+            float[] x = s.attnNorm(1, trace.residuals()[1], ids.length);
+            float[] mixed = s.layerForward(1, x, 1, ids.length).out();
+            double err = Numerics.relL2(mixed, trace.attentionOutputs()[1]);
+            System.out.printf("%s: kept attention layer vs teacher %.2e%n", fixture, err);
+            Numerics.assertRelL2(fixture + " kept attention layer", mixed, trace.attentionOutputs()[1], 1e-6);
+        }
+    }
+
+    @Test
+    void llamaStudentInBf16AndF32() {
+        Path teacher = teacher("hf-tiny-llama");
+        ConversionReport bf16 = Converter.convert(teacher, tmp.resolve("bf16"), ConvertOptions.defaults(), false);
+        assertEquals(DType.BF16, bf16.studentType());
+        assertEquals(bf16.copiedTensors(), bf16.bitExactCopies());
+        GsaConfig c = GsaConfig.load(tmp.resolve("bf16"));
+        assertTrue(c.tieWordEmbeddings());
+        assertNull(c.flaCompatibility(), "4 heads x 16 = hidden 64: fla builds it as is");
+
+        ConversionReport f32 = Converter.convert(teacher, tmp.resolve("f32"), ConvertOptions.defaults().withDtype(DType.F32),
+                false);
+        assertEquals(0, f32.bitExactCopies());
+        try (SafeTensors t = SafeTensors.open(teacher); SafeTensors s = SafeTensors.open(tmp.resolve("f32"))) {
+            assertEquals(DType.F32, s.info("model.embeddings.weight").dtype());
+            assertArrayEquals(t.floats("model.embed_tokens.weight"), s.floats("model.embeddings.weight"),
+                    "bf16 widens to f32 exactly");
+            assertFalse(s.has("lm_head.weight"), "tied");
+        }
+        try (SafeTensors a = SafeTensors.open(tmp.resolve("bf16")); SafeTensors b = SafeTensors.open(tmp.resolve("f32"))) {
+            float[] fa = a.floats("model.layers.1.attn.f_proj.weight"), fb = b.floats("model.layers.1.attn.f_proj.weight");
+            for (int i = 0; i < fa.length; i++) assertEquals(Floats.fromBF16(Floats.toBF16(fb[i])), fa[i], "same draws");
+        }
+    }
+
+    /** key-pool with M ≤ dk: each f_proj row is exactly the mean of its band of the teacher's W_k rows. */
+    @Test
+    void keyPoolAveragesBandsOfTheKeyProjection() {
+        Path teacher = teacher("hf-tiny-llama");
+        ConvertOptions o = ConvertOptions.defaults().withGateInit(GateInit.KEY_POOL).withSlots(6).withDtype(DType.F32);
+        Converter.convert(teacher, tmp.resolve("s"), o, false);
+        LlamaConfig tc = LlamaConfig.load(teacher);
+        int d = tc.hiddenSize(), dk = tc.headDim(), M = 6;
+        try (SafeTensors t = SafeTensors.open(teacher); SafeTensors s = SafeTensors.open(tmp.resolve("s"))) {
+            float[] wk = t.floats("model.layers.0.self_attn.k_proj.weight");
+            float[] f = s.floats("model.layers.0.attn.f_proj.weight");
+            assertEquals(tc.numKeyValueHeads() * M * d, f.length);
+            for (int kv = 0; kv < tc.numKeyValueHeads(); kv++) {
+                for (int m = 0; m < M; m++) {
+                    int lo = m * dk / M, hi = ((m + 1) * dk + M - 1) / M;   // [0,3) [2,6) [5,8) ... for dk 16
+                    for (int i = 0; i < d; i++) {
+                        double mean = 0;
+                        for (int r = lo; r < hi; r++) mean += wk[(kv * dk + r) * d + i];
+                        assertEquals((float) (mean / (hi - lo)), f[(kv * M + m) * d + i], kv + "," + m + "," + i);
+                    }
+                }
+            }
+        }
+        // M > dk: bands repeat, and noise keeps the rows apart.
+        Converter.convert(teacher, tmp.resolve("s64"), o.withSlots(64), false);
+        try (SafeTensors s = SafeTensors.open(tmp.resolve("s64"))) {
+            float[] f = s.floats("model.layers.0.attn.f_proj.weight");
+            for (int m = 1; m < 64; m++) {
+                assertFalse(java.util.Arrays.equals(f, (m - 1) * d, m * d, f, m * d, (m + 1) * d), "rows " + (m - 1) + ", " + m);
+            }
+        }
+    }
+
+    @Test
+    void sameSeedSameStudentOtherSeedOtherGates() throws IOException {
+        Path teacher = teacher("hf-tiny-llama");
+        Converter.convert(teacher, tmp.resolve("a"), ConvertOptions.defaults(), false);
+        Converter.convert(teacher, tmp.resolve("b"), ConvertOptions.defaults(), false);
+        assertEquals(-1, Files.mismatch(tmp.resolve("a/model.safetensors"), tmp.resolve("b/model.safetensors")));
+        assertEquals(-1, Files.mismatch(tmp.resolve("a/config.json"), tmp.resolve("b/config.json")));
+        ConvertOptions other = new ConvertOptions(64, 8, GateInit.RANDOM, 7, null, List.of());
+        Converter.convert(teacher, tmp.resolve("c"), other, false);
+        try (SafeTensors a = SafeTensors.open(tmp.resolve("a")); SafeTensors c = SafeTensors.open(tmp.resolve("c"))) {
+            assertFalse(java.util.Arrays.equals(a.floats("model.layers.0.attn.f_proj.weight"),
+                    c.floats("model.layers.0.attn.f_proj.weight")));
+            assertEquals(-1, a.bytes("model.embeddings.weight").mismatch(c.bytes("model.embeddings.weight")));
+        }
+    }
+
+    @Test
+    void truncatedShardFailsNamingTheFileAndLeavesNoOutput() throws IOException {
+        Path src = teacher("hf-tiny-llama"), teacher = tmp.resolve("sharded");
+        Files.createDirectories(teacher);
+        Map<String, HeapTensor> tensors = new LinkedHashMap<>();
+        try (SafeTensors st = SafeTensors.open(src)) {
+            for (String name : st.tensors().keySet()) {
+                tensors.put(name, HeapTensor.ofBytes(st.info(name).dtype(), st.bytes(name).toArray(
+                        java.lang.foreign.ValueLayout.JAVA_BYTE), st.info(name).shape()));
+            }
+        }
+        ShardedSafeTensorsWriter.write(teacher, tensors, 60_000);
+        Files.copy(src.resolve("config.json"), teacher.resolve("config.json"));
+        Path shard = teacher.resolve("model-00002-of-00004.safetensors");
+        assertTrue(Files.isRegularFile(shard));
+        try (RandomAccessFile f = new RandomAccessFile(shard.toFile(), "rw")) {
+            f.setLength(f.length() - 100);
+        }
+        Path out = tmp.resolve("out");
+        T2rException e = assertThrows(T2rException.class,
+                () -> Converter.convert(teacher, out, ConvertOptions.defaults(), false));
+        assertTrue(e.getMessage().startsWith(shard.toString()), e.getMessage());
+        assertFalse(Files.exists(out));
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertEquals(List.of(), s.filter(p -> p.getFileName().toString().startsWith(".")).toList(), "no temp dirs");
+        }
+    }
+
+    @Test
+    void refusesWhatCannotBeConvertedWithOneLine() throws IOException {
+        Path teacher = teacher("hf-tiny-llama"), out = tmp.resolve("out");
+        assertRefused(teacher, out, ConvertOptions.defaults().withKeepAttention(List.of(2)),
+                "--keep-attention: layer 2 does not exist (the teacher has layers 0..1)");
+        assertRefused(teacher, out, ConvertOptions.defaults().withKeepAttention(List.of(0, 1)),
+                "--keep-attention keeps all 2 layers: the student would have no GSA layer");
+        String config = Files.readString(teacher.resolve("config.json"));
+        Files.writeString(teacher.resolve("config.json"), config.replace("\"attention_bias\": false", "\"attention_bias\": true"));
+        assertRefused(teacher, out, ConvertOptions.defaults(), "the teacher has attention biases (attention_bias: true)");
+        Files.writeString(teacher.resolve("config.json"), config.replace("\"mlp_bias\": false", "\"mlp_bias\": true"));
+        assertRefused(teacher, out, ConvertOptions.defaults(), "the teacher has MLP biases");
+        Files.writeString(teacher.resolve("config.json"), config.replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1"));
+        assertRefused(teacher, out, ConvertOptions.defaults(), teacher.resolve("model.safetensors")
+                + ": unexpected tensor 'model.layers.1.");
+        Files.writeString(teacher.resolve("config.json"), config.replace("\"intermediate_size\": 128", "\"intermediate_size\": 96"));
+        assertRefused(teacher, out, ConvertOptions.defaults(), teacher.resolve("model.safetensors")
+                + ": tensor 'model.layers.0.mlp.gate_proj.weight' has shape [128, 64], expected [96, 64]");
+        assertThrows(T2rException.class, () -> new ConvertOptions(0, 8, GateInit.RANDOM, 0, null, List.of()));
+        assertThrows(T2rException.class, () -> new ConvertOptions(64, 8, GateInit.RANDOM, 0, DType.F16, List.of()));
+        assertEquals(GateInit.KEY_POOL, GateInit.parse("key-pool"));
+    }
+
+    private void assertRefused(Path teacher, Path out, ConvertOptions o, String messageStart) throws IOException {
+        T2rException e = assertThrows(T2rException.class, () -> Converter.convert(teacher, out, o, false));
+        assertTrue(e.getMessage().startsWith(messageStart), e.getMessage());
+        assertEquals(1, e.getMessage().lines().count());
+        assertFalse(Files.exists(out));
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertEquals(List.of(), s.filter(p -> p.getFileName().toString().startsWith(".")).toList());
+        }
+    }
+
+    @Test
+    void studentDecodesWithConstantState() {
+        Path teacher = teacher("hf-tiny-mistral"), out = tmp.resolve("s");
+        Converter.convert(teacher, out, ConvertOptions.defaults(), false);
+        GsaModel m = GsaModel.load(out);
+        GsaModel.StudentDecoder dec = m.newDecoder();
+        int[] ids = {1, 40, 41, 42, 43, 44, 45, 46};
+        float[] last = dec.prefill(ids);
+        long bytes = dec.stateBytes();
+        Numerics.assertRelL2("prefill vs forward", last, m.forward(ids)[ids.length - 1], 1e-5);
+        for (int i = 0; i < 100; i++) last = dec.next(50 + i);
+        assertEquals(bytes, dec.stateBytes());
+        assertEquals(m.config().recurrentStateBytes(), bytes);
+        Numerics.assertAllFinite("logits", last);
+        assertEquals(2L * 1 * 64 * (32 + 32) * 4, bytes);
+        LanguageModel lm = m;
+        assertEquals(384, lm.vocabSize());
+        assertEquals(ParameterView.Kind.F_PROJ, m.layout().find("model.layers.0.attn.f_proj.weight").kind());
+    }
+}

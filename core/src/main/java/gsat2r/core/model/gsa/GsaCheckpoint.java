@@ -1,0 +1,99 @@
+package gsat2r.core.model.gsa;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.io.AtomicDirectory;
+import gsat2r.core.safetensors.DType;
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.safetensors.ShardedSafeTensorsWriter;
+import gsat2r.core.safetensors.TensorInfo;
+import gsat2r.core.safetensors.TensorSpec;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reads and writes students in fla's checkpoint layout: {@code config.json} ({@link GsaConfig}) and
+ * safetensors under the keys of {@link GsaLayout}, one file or shards with an index, as fla's
+ * {@code save_pretrained} writes them.
+ */
+public final class GsaCheckpoint {
+    private GsaCheckpoint() {}
+
+    /**
+     * Loads {@code dir}: every tensor the config implies, shape-checked (one line naming the file and
+     * the tensor otherwise), widened to fp32 into the model's parameter buffer one tensor at a time. A
+     * tensor the config does not account for is refused (config and weights disagree), except an
+     * {@code lm_head.weight} saved beside tied embeddings, which fla ignores too.
+     */
+    public static GsaModel read(Path dir) {
+        GsaConfig config = GsaConfig.load(dir);
+        GsaLayout layout = new GsaLayout(config);
+        float[] params = new float[layout.size()];
+        try (SafeTensors st = SafeTensors.open(dir)) {
+            Set<String> used = new HashSet<>();
+            for (ParameterView v : layout.views()) {
+                TensorInfo info = st.expect(v.name(), v.shape());
+                if (!info.dtype().isFloating()) {
+                    throw new T2rException(info.file() + ": tensor '" + v.name() + "' is " + info.dtype()
+                            + ", expected a floating type");
+                }
+                SafeTensors.toFloats(info.dtype(), st.bytes(v.name()), params, v.offset(), v.size(), v.name());
+                used.add(v.name());
+            }
+            for (String name : st.tensors().keySet()) {
+                boolean ignorable = config.tieWordEmbeddings() && name.equals("lm_head.weight");
+                if (!used.contains(name) && !ignorable) {
+                    throw new T2rException(st.info(name).file() + ": unexpected tensor '" + name
+                            + "' for this config.json (" + config.layerPlan() + ")");
+                }
+            }
+        }
+        return new GsaModel(config, params);
+    }
+
+    /** The tensor specs of a checkpoint of {@code layout} stored in {@code dtype}, in layout order. */
+    public static List<TensorSpec> specs(GsaLayout layout, DType dtype) {
+        List<TensorSpec> specs = new ArrayList<>();
+        for (ParameterView v : layout.views()) specs.add(TensorSpec.of(v.name(), dtype, v.shape()));
+        return specs;
+    }
+
+    /** The config.json spelling of a storage type. */
+    public static String dtypeName(DType dtype) {
+        return switch (dtype) {
+            case F32 -> "float32";
+            case BF16 -> "bfloat16";
+            case F16 -> "float16";
+            default -> throw new T2rException("a student is stored in f32, bf16 or f16, not " + dtype);
+        };
+    }
+
+    /**
+     * Writes {@code model}'s config.json and weights (in {@code dtype}) into the existing directory
+     * {@code dir}; for callers that manage their own {@link AtomicDirectory} (and add files to it).
+     */
+    public static void writeInto(GsaModel model, Path dir, DType dtype) {
+        GsaLayout layout = model.layout();
+        model.config().withDtype(dtypeName(dtype)).write(dir);
+        float[] p = model.parameters();
+        try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.create(dir, specs(layout, dtype),
+                ShardedSafeTensorsWriter.DEFAULT_MAX_SHARD_BYTES)) {
+            for (ParameterView v : layout.views()) {
+                w.write(v.name(), sink -> sink.putFloats(p, v.offset(), v.size()));
+            }
+            w.commit();
+        }
+    }
+
+    /** Writes a new checkpoint directory atomically (see {@link GsaModel#save}). */
+    public static void save(GsaModel model, Path dir, DType dtype, boolean replace) {
+        try (AtomicDirectory out = AtomicDirectory.create(dir, replace)) {
+            writeInto(model, out.path(), dtype);
+            out.commit();
+        }
+    }
+}

@@ -1,0 +1,250 @@
+package gsat2r.core.model.gsa;
+
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.cpu.Linear;
+import gsat2r.core.cpu.Parallel;
+import gsat2r.core.cpu.RmsNorm;
+import gsat2r.core.cpu.Silu;
+import gsat2r.core.gsa.GsaChunked;
+import gsat2r.core.gsa.GsaGradients;
+import gsat2r.core.gsa.GsaInputs;
+import gsat2r.core.gsa.GsaRecurrent;
+import gsat2r.core.gsa.GsaShape;
+import gsat2r.core.gsa.GsaState;
+import gsat2r.core.model.gsa.ParameterView.Kind;
+
+import java.util.List;
+
+/**
+ * The Gated Slot Attention layer exactly as fla 0.5.2's {@code GatedSlotAttention} computes it in
+ * fp32 (swish feature map, no short convolution, no output gate), on normed inputs {@code x [N, d]}:
+ *
+ * <pre>
+ *   q = silu(x Wqᵀ) [N, H·dk]    k = silu(x Wkᵀ) [N, Hkv·dk]    v = silu(x Wvᵀ) [N, Hkv·dv]
+ *   g = logsigmoid(x Wfᵀ) / τ    s = 1 − exp(g)                  [N, Hkv·M]
+ *   o = GSA(q, k, v, s, g)        (scale 1; query head h reads kv head h / (H/Hkv))
+ *   out = (RMSNorm_1e-5(silu(o)) ⊙ g_norm) Woᵀ
+ * </pre>
+ *
+ * Each step is rounded to fp32 as torch rounds it. {@link #forward} runs {@link GsaChunked} (the
+ * training path); {@link #step} runs one token with {@link GsaRecurrent} (decoding). Backward is the
+ * chain rule through the same steps, with the GSA operator's own backward in the middle:
+ * {@code dg_total = dg − ds ⊙ exp(g)} (s depends on g), {@code df = dg_total/τ ⊙ σ(−f)}.
+ */
+public final class GsaMixer implements Mixer {
+    private final int d, heads, kvHeads, dk, dv, slots;
+    private final float tau;
+    private final ParameterView wq, wk, wv, wf, gNorm, wo;
+
+    GsaMixer(GsaLayout layout, int layer) {
+        GsaConfig c = layout.config();
+        this.d = c.hiddenSize();
+        this.heads = c.numHeads();
+        this.kvHeads = c.numKvHeads();
+        this.dk = c.headKDim();
+        this.dv = c.headVDim();
+        this.slots = c.numSlots();
+        this.tau = (float) c.gateLogitNormalizer();
+        this.wq = layout.get(Kind.Q_PROJ, layer);
+        this.wk = layout.get(Kind.K_PROJ, layer);
+        this.wv = layout.get(Kind.V_PROJ, layer);
+        this.wf = layout.get(Kind.F_PROJ, layer);
+        this.gNorm = layout.get(Kind.G_NORM, layer);
+        this.wo = layout.get(Kind.O_PROJ, layer);
+    }
+
+    @Override
+    public List<ParameterView> views() {
+        return List.of(wq, wk, wv, wf, gNorm, wo);
+    }
+
+    /** The operator's sizes for B sequences of T tokens. */
+    public GsaShape shape(int batch, int seqLen) {
+        return new GsaShape(batch, seqLen, heads, kvHeads, dk, dv, slots);
+    }
+
+    /** A zero recurrent state for {@code batch} sequences. */
+    public GsaState newState(int batch) {
+        return GsaState.zeros(batch, kvHeads, dk, slots, dv);
+    }
+
+    /** What {@link #backward} needs: the projections before their activations, the operator's pass, the output norm's input and rstd. */
+    public static final class Pass implements Mixer.Pass {
+        final int batch, seqLen;
+        final float[] x, qPre, kPre, vPre, fPre, o, a, rstd, y, out;
+        final GsaChunked.Forward op;
+
+        Pass(int batch, int seqLen, float[] x, float[] qPre, float[] kPre, float[] vPre, float[] fPre,
+             GsaChunked.Forward op, float[] a, float[] rstd, float[] y, float[] out) {
+            this.batch = batch;
+            this.seqLen = seqLen;
+            this.x = x;
+            this.qPre = qPre;
+            this.kPre = kPre;
+            this.vPre = vPre;
+            this.fPre = fPre;
+            this.op = op;
+            this.o = op.o();
+            this.a = a;
+            this.rstd = rstd;
+            this.y = y;
+            this.out = out;
+        }
+
+        @Override
+        public float[] out() {
+            return out;
+        }
+
+        @Override
+        public int batch() {
+            return batch;
+        }
+
+        @Override
+        public int seqLen() {
+            return seqLen;
+        }
+
+        /** The recurrent state after the last token of every sequence. */
+        public GsaState finalState() {
+            return op.finalState();
+        }
+
+        /** The GSA operator output before the output norm, {@code o [B·T, H·dv]}. */
+        public float[] operatorOutput() {
+            return o;
+        }
+    }
+
+    @Override
+    public Pass forward(float[] p, float[] x, int batch, int seqLen) {
+        return forward(p, x, batch, seqLen, null);
+    }
+
+    /** {@link #forward(float[], float[], int, int)} from the state {@code initial} (null: zeros; not modified). */
+    public Pass forward(float[] p, float[] x, int batch, int seqLen, GsaState initial) {
+        int n = batch * seqLen;
+        GsaShape shape = shape(batch, seqLen);
+        float[] qPre = project(p, wq, x, n), kPre = project(p, wk, x, n), vPre = project(p, wv, x, n);
+        float[] fPre = project(p, wf, x, n);
+        float[] q = silu(qPre), k = silu(kPre), v = silu(vPre);
+        float[] g = new float[fPre.length], s = new float[fPre.length];
+        gates(fPre, g, s);
+        GsaChunked.Forward op = GsaChunked.forward(new GsaInputs(shape, q, k, v, s, g, 1f), initial);
+        float[] a = silu(op.o());
+        float[] rstd = new float[n], y = new float[n * heads * dv], out = new float[n * d];
+        RmsNorm.forward(y, 0, a, 0, p, gNorm.offset(), rstd, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
+        Linear.forward(out, 0, y, 0, p, wo.offset(), null, 0, n, heads * dv, d);
+        return new Pass(batch, seqLen, x, qPre, kPre, vPre, fPre, op, a, rstd, y, out);
+    }
+
+    /**
+     * One decoding step for {@code B = state.batch()} sequences: {@code x [B, d]} holds each
+     * sequence's next (normed) token; updates {@code state} and returns the output {@code [B, d]}.
+     */
+    public float[] step(float[] p, float[] x, GsaState state) {
+        int n = state.batch();
+        float[] q = silu(project(p, wq, x, n)), k = silu(project(p, wk, x, n)), v = silu(project(p, wv, x, n));
+        float[] fPre = project(p, wf, x, n);
+        float[] g = new float[fPre.length], s = new float[fPre.length];
+        gates(fPre, g, s);
+        float[] o = GsaRecurrent.step(state, heads, q, k, v, s, g, 1f);
+        float[] a = silu(o);
+        float[] y = new float[n * heads * dv], out = new float[n * d];
+        RmsNorm.forward(y, 0, a, 0, p, gNorm.offset(), null, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
+        Linear.forward(out, 0, y, 0, p, wo.offset(), null, 0, n, heads * dv, d);
+        return out;
+    }
+
+    @Override
+    public void backward(Mixer.Pass mixerPass, float[] dOut, float[] dx, float[] p, float[] grads,
+                         ParameterGroup trainable) {
+        Pass f = (Pass) mixerPass;
+        int n = f.batch * f.seqLen, width = heads * dv;
+        // out = y Woᵀ
+        float[] dy = new float[n * width];
+        Linear.backward(dy, 0, grad(grads, wo, trainable), wo.offset(), null, 0, dOut, 0, f.y, 0, p, wo.offset(),
+                n, width, d);
+        // y = RMSNorm(a) ⊙ g_norm, a = silu(o)
+        float[] da = new float[n * width];
+        RmsNorm.backward(da, 0, grad(grads, gNorm, trainable), gNorm.offset(), dy, 0, f.a, 0, p, gNorm.offset(),
+                f.rstd, 0, n, width);
+        float[] dO = new float[n * width];
+        Silu.backward(dO, 0, da, 0, f.o, 0, n * width);
+        // The operator, then its inputs' activations.
+        GsaGradients gg = GsaChunked.backward(f.op, dO, null);
+        float[] dqPre = siluBackward(gg.dq(), f.qPre), dkPre = siluBackward(gg.dk(), f.kPre);
+        float[] dvPre = siluBackward(gg.dv(), f.vPre);
+        float[] dfPre = gatesBackward(gg.dg(), gg.ds(), f.op.inputs().g(), f.fPre);
+        projectBackward(dx, grads, trainable, wq, dqPre, f.x, p, n);
+        projectBackward(dx, grads, trainable, wk, dkPre, f.x, p, n);
+        projectBackward(dx, grads, trainable, wv, dvPre, f.x, p, n);
+        projectBackward(dx, grads, trainable, wf, dfPre, f.x, p, n);
+    }
+
+    // ------------------------------------------------------------------ the steps
+
+    /** {@code x Wᵀ} for a {@code [rows, d]} x and the weight {@code w [out, d]}. */
+    private float[] project(float[] p, ParameterView w, float[] x, int rows) {
+        int out = (int) w.shape()[0];
+        float[] y = new float[rows * out];
+        Linear.forward(y, 0, x, 0, p, w.offset(), null, 0, rows, d, out);
+        return y;
+    }
+
+    private void projectBackward(float[] dx, float[] grads, ParameterGroup trainable, ParameterView w, float[] dy,
+                                 float[] x, float[] p, int rows) {
+        float[] dw = grad(grads, w, trainable);
+        if (dx == null && dw == null) return;
+        Linear.backward(dx, 0, dw, w.offset(), null, 0, dy, 0, x, 0, p, w.offset(), rows, d, (int) w.shape()[0]);
+    }
+
+    static float[] grad(float[] grads, ParameterView v, ParameterGroup trainable) {
+        return trainable != null && trainable.contains(v) ? grads : null;
+    }
+
+    private static float[] silu(float[] x) {
+        float[] y = new float[x.length];
+        Silu.forward(y, 0, x, 0, x.length);
+        return y;
+    }
+
+    private static float[] siluBackward(float[] dy, float[] x) {
+        float[] dx = new float[x.length];
+        Silu.backward(dx, 0, dy, 0, x, 0, x.length);
+        return dx;
+    }
+
+    /** {@code g = logsigmoid(f)/τ} and {@code s = 1 − exp(g)}, each rounded to fp32 as torch computes them. */
+    private void gates(float[] f, float[] g, float[] s) {
+        Parallel.forRange(f.length, 4096, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                float ls = (float) logSigmoid(f[i]);
+                g[i] = ls / tau;
+                s[i] = 1f - (float) Math.exp(g[i]);
+            }
+        });
+    }
+
+    /** {@code df = (dg − ds·exp(g)) / τ · σ(−f)}: s = 1 − exp(g) feeds the gradient of g too. */
+    private float[] gatesBackward(float[] dg, float[] ds, float[] g, float[] f) {
+        float[] df = new float[f.length];
+        Parallel.forRange(f.length, 4096, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                double total = dg[i] - (double) ds[i] * Math.exp(g[i]);
+                df[i] = (float) (total / tau * sigmoid(-f[i]));
+            }
+        });
+        return df;
+    }
+
+    /** {@code log σ(x) = min(x, 0) − log1p(exp(−|x|))}, stable for any x. */
+    static double logSigmoid(double x) {
+        return Math.min(x, 0) - Math.log1p(Math.exp(-Math.abs(x)));
+    }
+
+    static double sigmoid(double x) {
+        return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    }
+}
