@@ -162,10 +162,17 @@ class T2rTest {
     }
 
     @Test
-    void theDemoModelMissingFromTheBuildIsOneErrorLine() {
-        String message = assertOneErrorLine(t2r("logits", "--ids", "1"));
-        assertTrue(message.startsWith("the demo model is not in this build"), message);
-        assertTrue(assertOneErrorLine(t2r("generate", "--model", "demo", "--prompt", "x")).startsWith("the demo model is not in this build"));
+    void withoutModelTheShippedDemoTeacherIsUnpackedAndLoaded() {
+        java.util.List<Path> asked = new java.util.ArrayList<>();
+        CliRun r = CliRun.run(dir -> {
+            asked.add(dir);
+            return fake;
+        }, cache, "logits", "--ids", "1");
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(1, asked.size());
+        assertTrue(asked.getFirst().startsWith(cache), "unpacked under the cache root: " + asked.getFirst());
+        assertTrue(java.nio.file.Files.isRegularFile(asked.getFirst().resolve("model.safetensors")));
+        assertTrue(java.nio.file.Files.isRegularFile(asked.getFirst().resolve("tokenizer.json")));
     }
 
     @Test
