@@ -55,6 +55,10 @@ record RecipeChanges(List<String> adjustable, List<String> fixed) {
                 return;
             }
             for (int i = 0; i < a.size(); i++) diff(path + "[" + i + "]", a.get(i), b.get(i), out);
+        } else if (a.isNumber()) {
+            boolean same = a.isIntegralNumber() && b.isIntegralNumber() ? a.asLong() == b.asLong()
+                    : Double.compare(a.asDouble(), b.asDouble()) == 0;
+            if (!same) out.add(path + ": " + text(a) + " -> " + text(b));
         } else if (!a.equals(b)) {
             out.add(path + ": " + text(a) + " -> " + text(b));
         }
