@@ -27,7 +27,8 @@ import java.util.function.Function;
         mixinStandardHelpOptions = true,
         versionProvider = T2r.Version.class,
         description = "Convert Llama/Mistral checkpoints into Gated Slot Attention students; run, compare and export them.",
-        subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, DataCommand.class, FinetuneCommand.class,
+                CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class T2r implements Runnable {
 
