@@ -479,7 +479,7 @@ public final class RecipeReader {
             List<Path> validation = d.strings("validation", false).stream().map(this::path).toList();
             String field = d.string("text_field", "text", false);
             double fraction = d.number("validation_fraction", v -> v >= 0 && v < 1, "in [0, 1)", 0.0, false);
-            if (!validation.isEmpty() && fraction > 0) {
+            if (d.node.has("validation") && d.node.has("validation_fraction")) {
                 d.problem("validation_fraction", "give either validation files or validation_fraction, not both");
             }
             d.finish();
