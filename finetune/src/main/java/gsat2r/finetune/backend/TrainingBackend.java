@@ -65,7 +65,10 @@ public interface TrainingBackend extends AutoCloseable {
     /** Applies one AdamW update to every trainable parameter (see {@link AdamWStep}), then zeroes the gradients. */
     void optimizerStep(AdamWStep step);
 
-    /** Folds LoRA adapters into their base weights, {@code W += (α/R)·B·A}, and removes them; no-op without adapters. */
+    /**
+     * Folds LoRA adapters into their base weights, {@code W += (α/R)·B·A}, and removes them (with their
+     * gradients and moments: nothing is trainable until the next {@link #setTrainable}); no-op without adapters.
+     */
     void mergeLora();
 
     /**
