@@ -107,6 +107,10 @@ public final class Trainer {
     public static Result run(Options options, Backends backends, TrainingListener listener) {
         Recipe recipe = RecipeReader.read(options.recipe());
         RecipeReader.checkPaths(recipe);
+        // Find the converter and the backend before anything is written, so that a build without them fails cleanly.
+        String studentType = recipe.student() instanceof Recipe.StudentDir(Path dir) ? modelType(dir)
+                : backends.converterFor(modelType(recipe.teacher())).studentModelType();
+        BackendFactory factory = backends.factoryFor(recipe.device(), studentType);
         RunDirectory run;
         if (options.resume()) {
             run = RunDirectory.resume(options.out(), recipe, listener::note);
@@ -123,7 +127,10 @@ public final class Trainer {
         Path student = studentDir(recipe, run, backends, listener);
         try (PreparedDataset data = dataset(recipe, run, listener)) {
             checkTokenizer(recipe, student, data);
-            BackendFactory factory = backends.factoryFor(recipe.device(), modelType(student));
+            if (!modelType(student).equals(studentType)) {
+                throw new T2rException(student.resolve("config.json") + ": model_type \"" + modelType(student)
+                        + "\", but the converter said it writes \"" + studentType + "\"");
+            }
             listener.note("opening the " + factory.name() + " backend");
             try (TrainingBackend backend = factory.open(new BackendRequest(recipe.teacher(), student, recipe.device(),
                     recipe.microBatch(), recipe.seqLen(), recipe.recompute(), recipe.needsTeacher()))) {

@@ -343,6 +343,19 @@ class TrainerTest {
     }
 
     @Test
+    void aBuildWithoutBackendOrConverterFailsBeforeWritingAnything() throws IOException {
+        Path recipe = ToyRuns.recipe(root, "nobackend.json", 3, 100);
+        Path out = tmp.resolve("none");
+        String m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, out, false, false),
+                new Backends(List.of(), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
+        assertEquals("no cpu training backend for a student of model_type \"toy-lm\" in this build (available: none)", m);
+        m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, out, false, false),
+                new Backends(List.of(new ToyBackendFactory()), List.of()), new TrainingListener() {})).getMessage();
+        assertEquals("no student converter for a teacher of model_type \"toy-lm\" in this build (available: none)", m);
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
     void missingFilesAreNamedBeforeAnythingRuns() throws IOException {
         Path base = ToyRuns.recipe(root, "missing-base.json", 3, 100);
         Path recipe = tmp.resolve("missing.json");

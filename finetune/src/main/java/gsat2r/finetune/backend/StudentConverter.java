@@ -15,6 +15,9 @@ public interface StudentConverter {
 
     boolean supports(String teacherModelType);
 
+    /** The {@code model_type} of the students it writes ({@code "gsa"}), so that a run can find their backend before converting. */
+    String studentModelType();
+
     /** Writes the complete student (config.json, weights, tokenizer files) into {@code out}, an existing empty directory. */
     void convert(Path teacher, ConversionOptions options, Path out);
 }

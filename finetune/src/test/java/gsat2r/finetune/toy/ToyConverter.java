@@ -18,6 +18,11 @@ public final class ToyConverter implements StudentConverter {
     }
 
     @Override
+    public String studentModelType() {
+        return ToyModel.MODEL_TYPE;
+    }
+
+    @Override
     public void convert(Path teacher, ConversionOptions options, Path out) {
         ToyModels.convert(teacher, options, out);
     }
