@@ -1,0 +1,81 @@
+package gsat2r.cli;
+
+import gsat2r.core.data.PreparedDataset;
+import gsat2r.core.tokenizer.TestTokenizers;
+import gsat2r.core.model.LanguageModel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DataPrepareCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    static final Function<Path, LanguageModel> NO_MODELS = dir -> {
+        throw new AssertionError("no model is loaded by t2r data prepare");
+    };
+
+    CliRun t2r(String... args) {
+        return CliRun.run(NO_MODELS, tmp.resolve("cache"), args);
+    }
+
+    @Test
+    void preparesShardsAndReportsProgress() throws IOException {
+        Path in = tmp.resolve("docs.jsonl");
+        Files.write(in, List.of("{\"body\": \"In the beginning.\"}", "{\"body\": \"And the earth was without form.\"}",
+                "{\"body\": \"\"}", "{\"body\": \"And darkness was upon the face of the deep.\"}"));
+        Path val = tmp.resolve("val.txt");
+        Files.writeString(val, "Let there be light.");
+        Path out = tmp.resolve("ds");
+        CliRun r = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input", in.toString(),
+                "--validation", val.toString(), "--text-field", "body", "--out", out.toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().startsWith("wrote " + out + ": train 3 documents, "), r.toString());
+        assertTrue(r.out().contains("validation 1 documents") && r.out().contains("1 empty documents skipped"), r.toString());
+        assertTrue(r.err().contains("docs/s") && r.err().contains("tokens/s"), r.toString());
+        try (PreparedDataset ds = PreparedDataset.open(out)) {
+            assertEquals(3, ds.train().documents());
+            assertEquals(1, ds.validation().documents());
+        }
+        // Again without --force: refused, nothing changed; with --force: replaced.
+        CliRun again = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input", in.toString(),
+                "--text-field", "body", "--out", out.toString());
+        assertEquals(1, again.exit());
+        assertTrue(again.err().startsWith("error: " + out + ": directory exists and is not empty (use --force"), again.toString());
+        CliRun forced = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input", in.toString(),
+                "--text-field", "body", "--out", out.toString(), "--force");
+        assertEquals(0, forced.exit(), forced.toString());
+    }
+
+    @Test
+    void errorsAreOneLineOrUsage() throws IOException {
+        Path in = tmp.resolve("docs.jsonl");
+        Files.write(in, List.of("{\"text\": \"ok\"}", "not json"));
+        CliRun bad = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input", in.toString(),
+                "--out", tmp.resolve("ds").toString());
+        assertEquals(1, bad.exit());
+        assertEquals(1, bad.errLines().stream().filter(l -> l.startsWith("error: ")).count(), bad.toString());
+        assertTrue(bad.err().contains("error: " + in + ":2: not a JSON object"), bad.toString());
+        assertFalse(bad.err().contains("\tat "), bad.toString());
+        assertFalse(Files.exists(tmp.resolve("ds")));
+
+        CliRun usage = t2r("data", "prepare", "--tokenizer", "x", "--out", "y");
+        assertEquals(2, usage.exit());
+        assertTrue(usage.err().contains("Missing required option: '--input=FILE'"), usage.toString());
+        CliRun fraction = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input",
+                in.toString(), "--out", tmp.resolve("z").toString(), "--validation-fraction", "1.5");
+        assertEquals(1, fraction.exit());
+        assertTrue(fraction.err().startsWith("error: --validation-fraction must be in [0, 1), got 1.5"), fraction.toString());
+        assertEquals(2, t2r("data").exit());
+    }
+}

@@ -1,0 +1,70 @@
+package gsat2r.cli;
+
+import gsat2r.finetune.toy.ToyRuns;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code t2r finetune} in-process on the toy model (the toy backend is found through ServiceLoader on the test class path). */
+class FinetuneCommandTest {
+
+    @TempDir
+    static Path root;
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void files() {
+        ToyRuns.create(root);
+    }
+
+    CliRun t2r(String... args) {
+        return CliRun.run(DataPrepareCommandTest.NO_MODELS, tmp.resolve("cache"), args);
+    }
+
+    @Test
+    void runsARecipeWithProgressAndPrintsTheStudentDirectory() throws IOException {
+        Path recipe = ToyRuns.recipe(root, "cli.json", 5, 5);
+        Path out = tmp.resolve("run");
+        CliRun r = t2r("finetune", "--recipe", recipe.toString(), "--out", out.toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(out.toAbsolutePath().resolve("final") + "\n", r.out());
+        String err = r.err();
+        assertTrue(err.contains("t2r: converting "), err);
+        assertTrue(err.contains("t2r: stage 1/3 'at' (attention-transfer): 5 steps, trainable attention"), err);
+        assertTrue(err.matches("(?s).*t2r: at \\[1/3] step 1/5  loss [0-9.]+  lr 5\\.00e-03  gnorm [0-9.e+-]+  [0-9.k]+ tok/s  ETA .*"), err);
+        assertTrue(err.matches("(?s).*t2r: kd \\[2/3] step 5/5  loss [0-9.]+  kl [0-9.]+  ce [0-9.]+ .*"), err);
+        assertTrue(err.contains("t2r: kd step 5: validation  loss "), err);
+        assertTrue(err.contains("  top1 "), err);
+        assertTrue(err.contains("t2r: checkpoint " + out.toAbsolutePath().resolve("checkpoints/step-00000005")), err);
+        assertTrue(Files.isRegularFile(out.resolve("final/model.safetensors")));
+
+        CliRun again = t2r("finetune", "--recipe", recipe.toString(), "--out", out.toString(), "--resume");
+        assertEquals(0, again.exit(), again.toString());
+        assertTrue(again.err().contains("t2r: the run is already finished"), again.toString());
+    }
+
+    @Test
+    void recipeErrorsAreOneLineAndOptionsAreChecked() throws IOException {
+        Path recipe = tmp.resolve("recipe.json");
+        Files.writeString(recipe, Files.readString(ToyRuns.recipe(root, "cli-bad.json", 5, 5)).replace("\"lr\": 0.003", "\"lr\": 0"));
+        CliRun r = t2r("finetune", "--recipe", recipe.toString(), "--out", tmp.resolve("out").toString());
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals("error: " + recipe + ": stages[2].lr: must be > 0 (got 0)", r.err().strip());
+        assertFalse(Files.exists(tmp.resolve("out")), "nothing is written for an invalid recipe");
+
+        CliRun both = t2r("finetune", "--recipe", recipe.toString(), "--out", "x", "--resume", "--force");
+        assertEquals(2, both.exit(), both.toString());
+        assertTrue(both.err().contains("mutually exclusive"), both.toString());
+        CliRun missing = t2r("finetune", "--recipe", tmp.resolve("nope.json").toString(), "--out", "x");
+        assertEquals("error: " + tmp.resolve("nope.json") + ": no such file", missing.err().strip());
+    }
+}

@@ -1,0 +1,428 @@
+package gsat2r.finetune;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.T2rException;
+import gsat2r.core.data.DataPreparer;
+import gsat2r.core.data.PackedSequences;
+import gsat2r.core.data.PreparedDataset;
+import gsat2r.core.data.SequenceOrder;
+import gsat2r.core.data.SplitMix64;
+import gsat2r.core.io.AtomicDirectory;
+import gsat2r.core.io.AtomicFiles;
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.finetune.backend.BackendFactory;
+import gsat2r.finetune.backend.BackendOutOfMemoryException;
+import gsat2r.finetune.backend.BackendRequest;
+import gsat2r.finetune.backend.Backends;
+import gsat2r.finetune.backend.LossSums;
+import gsat2r.finetune.backend.Objective;
+import gsat2r.finetune.backend.ParameterInfo;
+import gsat2r.finetune.backend.StudentConverter;
+import gsat2r.finetune.backend.TokenBatch;
+import gsat2r.finetune.backend.TrainableSet;
+import gsat2r.finetune.backend.TrainingBackend;
+import gsat2r.finetune.optim.GradientClipping;
+import gsat2r.finetune.recipe.Recipe;
+import gsat2r.finetune.recipe.RecipeReader;
+import gsat2r.finetune.recipe.Stage;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SequencedMap;
+
+/**
+ * Runs a recipe ({@code t2r finetune}): converts the student and tokenizes the data when the recipe
+ * asks for it, then trains the stages in order on a {@link TrainingBackend}, writing metrics,
+ * checkpoints and finally the student.
+ *
+ * <p>One optimizer step of a stage: the next {@code batch} training sequences (in the seeded order of
+ * {@link SequenceOrder}) are cut into {@code grad_accum} micro-batches of {@code micro_batch}; each runs
+ * forward and backward with gradient scale {@code 1 / (batch · seq_len)}, so the accumulated gradient
+ * is that of the step's mean loss; the global gradient norm is checked (a NaN or infinite loss or norm
+ * stops the run before the update, naming stage and step, with the last good checkpoint intact), the
+ * gradients are clipped to {@code grad_clip} and AdamW is applied at the step's learning rate (warmup
+ * then cosine, {@link gsat2r.finetune.optim.WarmupCosine}). A stage with {@code lora:R} merges its
+ * adapters when it ends. Each stage starts with fresh AdamW moments for its trainable set.
+ *
+ * <p>Exact resume: a checkpoint holds the backend state (weights, adapters, moments), the data
+ * position (sequences consumed), the stage and step, and metrics.jsonl as it was. Everything else is
+ * recomputed from the recipe, so a resumed run takes the same steps on the same data with the same
+ * arithmetic as an uninterrupted one, and ends with the same bits (metrics.jsonl differs only in its
+ * {@code elapsed_s} values).
+ */
+public final class Trainer {
+
+    /** {@code resume}: continue the run in {@code out}; {@code force}: replace an earlier run there. */
+    public record Options(Path recipe, Path out, boolean resume, boolean force) {}
+
+    /** The finished run: where the student is, whether it was already finished, steps and tokens trained. */
+    public record Result(Path finalDir, boolean alreadyFinished, long globalSteps, long tokens,
+                         SequencedMap<String, Double> lastEvaluation) {}
+
+    /** Purpose tag for the seeds of LoRA adapters, one per stage ({@link SplitMix64#derive}). */
+    static final long LORA_SEED = 0x4C4F5241L;                  // "LORA"
+    private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "generation_config.json");
+
+    private final Recipe recipe;
+    private final RunDirectory run;
+    private final TrainingBackend backend;
+    private final PackedSequences train;
+    private final SequenceOrder order;
+    private final PackedSequences validation;
+    private final long validationWindows;
+    private final Checkpoints checkpoints;
+    private final TrainingListener listener;
+    private MetricsLog metrics;            // opened once metrics.jsonl is restored or started
+    private final Path studentDir;
+    private final long t0 = System.nanoTime();
+    private double baseElapsed;
+    private long processTokens;
+    private TrainerState state;
+    private SequencedMap<String, Double> lastEvaluation = new LinkedHashMap<>();
+
+    private Trainer(Recipe recipe, RunDirectory run, TrainingBackend backend, PreparedDataset data, Path studentDir,
+                    TrainingListener listener) {
+        this.recipe = recipe;
+        this.run = run;
+        this.backend = backend;
+        this.studentDir = studentDir;
+        this.listener = listener;
+        this.train = new PackedSequences(data.train(), recipe.seqLen()).requireNonEmpty(recipe.file() + ": data");
+        this.order = new SequenceOrder(recipe.seed(), train.count());
+        this.validation = new PackedSequences(data.validation(), recipe.seqLen());
+        long wanted = (recipe.evalTokens() + recipe.seqLen() - 1) / recipe.seqLen();
+        this.validationWindows = Math.min(validation.count(), wanted);
+        this.checkpoints = new Checkpoints(run.dir());
+    }
+
+    public static Result run(Options options, Backends backends, TrainingListener listener) {
+        Recipe recipe = RecipeReader.read(options.recipe());
+        RecipeReader.checkPaths(recipe);
+        // Find the converter and the backend before anything is written, so that a build without them fails cleanly.
+        String studentType = recipe.student() instanceof Recipe.StudentDir(Path dir) ? modelType(dir)
+                : backends.converterFor(modelType(recipe.teacher())).studentModelType();
+        BackendFactory factory = backends.factoryFor(recipe.device(), studentType);
+        RunDirectory run;
+        if (options.resume()) {
+            run = RunDirectory.resume(options.out(), recipe, listener::note);
+            run.deleteLeftovers();
+            new Checkpoints(run.dir()).deleteLeftovers();
+            if (Files.isDirectory(run.finalDir())) {
+                listener.note("the run is already finished: " + run.finalDir());
+                return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
+                        new LinkedHashMap<>());
+            }
+        } else {
+            run = RunDirectory.create(options.out(), recipe, options.force());
+        }
+        Path student = studentDir(recipe, run, backends, listener);
+        try (PreparedDataset data = dataset(recipe, run, listener)) {
+            checkTokenizer(recipe, student, data);
+            if (!modelType(student).equals(studentType)) {
+                throw new T2rException(student.resolve("config.json") + ": model_type \"" + modelType(student)
+                        + "\", but the converter said it writes \"" + studentType + "\"");
+            }
+            listener.note("opening the " + factory.name() + " backend");
+            try (TrainingBackend backend = factory.open(new BackendRequest(recipe.teacher(), student, recipe.device(),
+                    recipe.microBatch(), recipe.seqLen(), recipe.recompute(), recipe.needsTeacher()))) {
+                if (data.vocabSize() > backend.vocabSize()) {
+                    throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
+                            + backend.vocabSize() + " entries");
+                }
+                Trainer t = new Trainer(recipe, run, backend, data, student, listener);
+                try {
+                    return t.train(options.resume());
+                } finally {
+                    if (t.metrics != null) t.metrics.close();
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ setting up
+
+    private static Path studentDir(Recipe recipe, RunDirectory run, Backends backends, TrainingListener listener) {
+        if (recipe.student() instanceof Recipe.StudentDir(Path dir)) return dir;
+        Recipe.Convert convert = (Recipe.Convert) recipe.student();
+        Path init = run.studentInit();
+        if (Files.isDirectory(init)) return init;
+        StudentConverter converter = backends.converterFor(modelType(recipe.teacher()));
+        var o = convert.options();
+        listener.note(String.format(Locale.ROOT, "converting %s into a GSA student (%d slots, gate normalizer %s, gate init %s, seed %d) in %s",
+                recipe.teacher(), o.slots(), o.gateNormalizer(), o.gateInit(), o.seed(), init));
+        try (AtomicDirectory out = AtomicDirectory.create(init, false)) {
+            converter.convert(recipe.teacher(), o, out.path());
+            return out.commit();
+        }
+    }
+
+    private static PreparedDataset dataset(Recipe recipe, RunDirectory run, TrainingListener listener) {
+        switch (recipe.data()) {
+            case Recipe.PreparedData(Path dir) -> {
+                return PreparedDataset.open(dir);
+            }
+            case Recipe.RawData raw -> {
+                Path dir = run.data();
+                if (!PreparedDataset.isPrepared(dir)) {
+                    listener.note("tokenizing the data into " + dir);
+                    DataPreparer.prepare(new DataPreparer.Request(recipe.teacher(), raw.train(), raw.validation(), raw.textField(),
+                            raw.validationFraction(), DataPreparer.DEFAULT_SHARD_TOKENS, dir, false), listener::dataProgress);
+                }
+                return PreparedDataset.open(dir);
+            }
+        }
+    }
+
+    /** The data, the teacher and the student must all use the same tokenizer (compared by SHA-256 of tokenizer.json). */
+    private static void checkTokenizer(Recipe recipe, Path student, PreparedDataset data) {
+        String teacher = PreparedDataset.tokenizerHash(recipe.teacher());
+        if (!teacher.equals(data.tokenizerHash())) {
+            throw new T2rException(data.dir() + ": was tokenized with another tokenizer (sha256 " + data.tokenizerHash().substring(0, 12)
+                    + "…) than the teacher's " + recipe.teacher().resolve("tokenizer.json") + " (" + teacher.substring(0, 12)
+                    + "…); prepare it again with --tokenizer " + recipe.teacher());
+        }
+        if (Files.isRegularFile(student.resolve("tokenizer.json")) && !PreparedDataset.tokenizerHash(student).equals(teacher)) {
+            throw new T2rException(student.resolve("tokenizer.json") + ": differs from the teacher's tokenizer.json");
+        }
+    }
+
+    static String modelType(Path modelDir) {
+        Path config = modelDir.resolve("config.json");
+        try {
+            JsonNode c = Json.COMPACT.readTree(config.toFile());
+            String t = c.path("model_type").asText("");
+            if (t.isEmpty()) throw new T2rException(config + ": no \"model_type\"");
+            return t;
+        } catch (IOException e) {
+            throw new T2rException(config + ": cannot read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ the loop
+
+    private Result train(boolean resume) {
+        Optional<Checkpoints.Entry> from = resume ? checkpoints.latest() : Optional.empty();
+        Path restore = null;
+        if (from.isPresent()) {
+            Checkpoints.Entry e = from.get();
+            state = TrainerState.fromJson(Checkpoints.readTrainer(e), e.dir().resolve(Checkpoints.TRAINER));
+            checkState(e);
+            try {
+                AtomicFiles.write(run.metrics(), Files.readAllBytes(e.dir().resolve(Checkpoints.METRICS)));
+            } catch (IOException ex) {
+                throw new T2rException(e.dir().resolve(Checkpoints.METRICS) + ": cannot read (" + ex.getMessage() + ")", ex);
+            }
+            restore = e.dir().resolve(Checkpoints.STATE);
+            listener.note("resuming from " + e.dir() + " (stage " + (state.stage() + 1) + ", global step " + state.globalStep() + ")");
+        } else {
+            state = TrainerState.start();
+            if (resume) listener.note("no checkpoint yet in " + checkpoints.dir() + "; starting from the beginning");
+            AtomicFiles.write(run.metrics(), new byte[0]);
+        }
+        metrics = new MetricsLog(run.metrics());
+        baseElapsed = state.elapsedSeconds();
+        if (validationWindows == 0 && recipe.evalTokens() > 0) {
+            listener.note("the validation split has no sequence of " + (recipe.seqLen() + 1) + " tokens; evaluation is skipped");
+        }
+
+        List<Stage> stages = recipe.stages();
+        for (int si = state.stage(); si < stages.size(); si++) {
+            Stage stage = stages.get(si);
+            List<ParameterInfo> trainable = backend.setTrainable(stage.trainable(), SplitMix64.derive(recipe.seed(), LORA_SEED, si));
+            if (restore != null) {
+                try (SafeTensors s = SafeTensors.open(restore)) {
+                    backend.readState(s);
+                }
+                restore = null;
+            }
+            long count = trainable.stream().mapToLong(ParameterInfo::numel).sum();
+            listener.note(String.format(Locale.ROOT, "stage %d/%d '%s' (%s): %d steps, trainable %s (%,d parameters)",
+                    si + 1, stages.size(), stage.name(), stage.objective().type(), stage.steps(), stage.trainable().spelling(), count));
+            for (long n = state.stageStep() + 1; n <= stage.steps(); n++) step(stage, n);
+            if (stage.trainable() instanceof TrainableSet.Lora) backend.mergeLora();
+            state = state.nextStage();
+        }
+        return new Result(writeFinal(), false, state.globalStep(), state.tokens(), lastEvaluation);
+    }
+
+    private void checkState(Checkpoints.Entry e) {
+        boolean ok = state.stage() >= 0 && state.stage() <= recipe.stages().size()
+                && (state.stage() == recipe.stages().size() || state.stageStep() <= recipe.stages().get(state.stage()).steps())
+                && state.sequences() == state.globalStep() * recipe.batch();
+        if (!ok) throw new T2rException(e.dir().resolve(Checkpoints.TRAINER) + ": does not fit the recipe (stage " + state.stage()
+                + ", step " + state.stageStep() + ", " + state.sequences() + " sequences)");
+    }
+
+    private void step(Stage stage, long n) {
+        int micro = recipe.microBatch();
+        long positions = recipe.tokensPerStep();
+        try {
+            LossSums sums = null;
+            for (int j = 0; j < recipe.gradAccum(); j++) {
+                TokenBatch batch = trainBatch(state.sequences() + (long) j * micro, micro);
+                LossSums s = backend.forwardBackward(stage.objective(), batch, 1.0 / positions);
+                sums = sums == null ? s : sums.plus(s);
+            }
+            double loss = sums.loss() / positions;
+            double norm = backend.gradientNorm();
+            if (!Double.isFinite(loss) || !Double.isFinite(norm)) throw nonFinite(stage, n, loss, norm);
+            double clip = GradientClipping.factor(norm, stage.gradClip());
+            double lr = stage.schedule().lr(n);
+            backend.optimizerStep(stage.adamW(n, clip));
+            state = state.afterStep(recipe.batch(), recipe.seqLen(), elapsed());
+            processTokens += positions;
+            logStep(stage, n, sums, lr, norm);
+            if (stage.evaluatesAt(n) && validationWindows > 0) evaluate(stage, n);
+            if (recipe.checkpointInterval() > 0 && state.globalStep() % recipe.checkpointInterval() == 0) checkpoint(stage);
+        } catch (BackendOutOfMemoryException e) {
+            throw new T2rException(where(stage, n) + ": " + e.getMessage() + "; a micro-batch is " + micro + " x " + recipe.seqLen()
+                    + " tokens: lower micro_batch (raise grad_accum to keep batch " + recipe.batch() + ") or seq_len"
+                    + (recipe.recompute() ? "" : ", or set \"recompute\": true to keep fewer activations"), e);
+        } catch (OutOfMemoryError e) {
+            throw new T2rException(where(stage, n) + ": out of Java heap memory (the limit is "
+                    + BackendOutOfMemoryException.gib(Runtime.getRuntime().maxMemory()) + "); lower micro_batch (now " + micro
+                    + "; raise grad_accum to keep batch " + recipe.batch() + ") or seq_len, or give Java more memory with"
+                    + " T2R_JAVA_OPTS=-Xmx<size>", e);
+        }
+    }
+
+    private String where(Stage stage, long n) {
+        return recipe.file() + ": stage '" + stage.name() + "' (" + (stage.index() + 1) + " of " + recipe.stages().size()
+                + "), step " + n + " of " + stage.steps() + " (global step " + (state.globalStep() + 1) + ")";
+    }
+
+    private T2rException nonFinite(Stage stage, long n, double loss, double norm) {
+        String what = !Double.isFinite(loss) ? "the loss is " + loss : "the gradient norm is " + norm;
+        ObjectNode line = Json.COMPACT.createObjectNode();
+        line.put("type", "error");
+        line.put("stage", stage.name());
+        line.put("stage_index", stage.index());
+        line.put("step", n);
+        line.put("global_step", state.globalStep() + 1);
+        line.put("message", what);
+        line.put("elapsed_s", elapsed());
+        metrics.append(line);
+        String lrField = "stages[" + stage.index() + "].lr";
+        String advice = checkpoints.latest()
+                .map(e -> "the last good checkpoint is " + e.dir() + " (global step " + e.globalStep() + "): lower " + lrField
+                        + " (now " + stage.lr() + ") or lengthen its warmup, then continue with --resume")
+                .orElse("no checkpoint was written yet: lower " + lrField + " (now " + stage.lr() + ") or lengthen its warmup and start again");
+        return new T2rException(where(stage, n) + ": " + what + "; stopped without applying this update; " + advice);
+    }
+
+    /** Micro-batch of {@code rows} training sequences, the k-th, (k+1)-th, ... of the run's order. */
+    private TokenBatch trainBatch(long firstSequence, int rows) {
+        int T = recipe.seqLen();
+        int[] tokens = new int[rows * (T + 1)];
+        for (int r = 0; r < rows; r++) train.window(order.windowAt(firstSequence + r), tokens, r * (T + 1));
+        return new TokenBatch(rows, T, tokens);
+    }
+
+    private double elapsed() {
+        return baseElapsed + (System.nanoTime() - t0) / 1e9;
+    }
+
+    private void logStep(Stage stage, long n, LossSums sums, double lr, double norm) {
+        long positions = sums.positions();
+        SequencedMap<String, Double> terms = new LinkedHashMap<>();
+        sums.sums().forEach((k, v) -> terms.put(k, v / positions));
+        ObjectNode line = Json.COMPACT.createObjectNode();
+        line.put("type", "step");
+        line.put("stage", stage.name());
+        line.put("stage_index", stage.index());
+        line.put("step", n);
+        line.put("global_step", state.globalStep());
+        terms.forEach(line::put);
+        line.put("lr", lr);
+        line.put("grad_norm", norm);
+        line.put("tokens", state.tokens());
+        line.put("elapsed_s", state.elapsedSeconds());
+        metrics.append(line);
+
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        double rate = seconds > 0 ? processTokens / seconds : 0;
+        long remainingSteps = recipe.totalSteps() - state.globalStep();
+        double eta = rate > 0 ? remainingSteps * recipe.tokensPerStep() / rate : Double.NaN;
+        listener.step(new TrainingListener.StepReport(stage.name(), stage.index(), recipe.stages().size(), n, stage.steps(),
+                state.globalStep(), recipe.totalSteps(), terms.get("loss"), terms, lr, norm, state.tokens(), rate, eta));
+    }
+
+    private void evaluate(Stage stage, long n) {
+        int micro = recipe.microBatch(), T = recipe.seqLen();
+        LossSums sums = null;
+        for (long start = 0; start < validationWindows; start += micro) {
+            int rows = (int) Math.min(micro, validationWindows - start);
+            int[] tokens = new int[rows * (T + 1)];
+            for (int r = 0; r < rows; r++) validation.window(start + r, tokens, r * (T + 1));
+            LossSums s = backend.evaluate(stage.objective(), new TokenBatch(rows, T, tokens));
+            sums = sums == null ? s : sums.plus(s);
+        }
+        SequencedMap<String, Double> values = new LinkedHashMap<>();
+        for (Map.Entry<String, Double> e : sums.sums().entrySet()) values.put("val_" + e.getKey(), e.getValue() / sums.positions());
+        if (values.containsKey("val_ce")) values.put("val_ppl", Math.exp(values.get("val_ce")));
+        ObjectNode line = Json.COMPACT.createObjectNode();
+        line.put("type", "eval");
+        line.put("stage", stage.name());
+        line.put("stage_index", stage.index());
+        line.put("step", n);
+        line.put("global_step", state.globalStep());
+        values.forEach(line::put);
+        line.put("positions", sums.positions());
+        line.put("elapsed_s", elapsed());
+        metrics.append(line);
+        lastEvaluation = values;
+        listener.evaluation(new TrainingListener.EvalReport(stage.name(), stage.index(), n, values));
+    }
+
+    private void checkpoint(Stage stage) {
+        metrics.force();
+        byte[] lines;
+        try {
+            lines = Files.readAllBytes(run.metrics());
+        } catch (IOException e) {
+            throw new T2rException(run.metrics() + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        state = state.withElapsed(elapsed());
+        ObjectNode json = state.toJson(stage.name(), recipe.seed(), train.count(), lines.length);
+        Path dir = checkpoints.write(backend, json, lines, state.globalStep(), recipe.keepCheckpoints(),
+                Map.of("format", "pt", "content", "gsa-t2r training state", "global_step", Long.toString(state.globalStep())));
+        listener.checkpoint(dir, state.globalStep());
+    }
+
+    private Path writeFinal() {
+        Path target = run.finalDir();
+        try (AtomicDirectory out = AtomicDirectory.create(target, false)) {
+            backend.saveStudent(out.path());
+            for (String f : TOKENIZER_FILES) {
+                Path from = studentDir.resolve(f);
+                if (!Files.isRegularFile(from)) from = recipe.teacher().resolve(f);
+                Path to = out.path().resolve(f);
+                if (Files.isRegularFile(from) && !Files.exists(to)) Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
+            }
+            ObjectNode summary = Json.COMPACT.createObjectNode();
+            summary.put("format", "gsa-t2r training summary");
+            summary.put("recipe_file", recipe.file().toAbsolutePath().normalize().toString());
+            summary.put("global_steps", state.globalStep());
+            summary.put("tokens", state.tokens());
+            summary.put("elapsed_seconds", elapsed());
+            ObjectNode eval = summary.putObject("last_evaluation");
+            lastEvaluation.forEach(eval::put);
+            summary.set("recipe", recipe.resolved());
+            AtomicFiles.writeString(out.path().resolve("training.json"), Json.PRETTY.writeValueAsString(summary) + "\n");
+            Path done = out.commit();
+            listener.note("wrote the student to " + done);
+            return done;
+        } catch (IOException e) {
+            throw new T2rException(target + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package gsat2r.finetune.recipe;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import gsat2r.finetune.backend.ConversionOptions;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A validated training recipe (see {@code docs/recipes.md} for every field). Paths are resolved against
+ * the recipe file's directory. {@code resolved} is the recipe as JSON with defaults filled in and
+ * paths absolute: what a run stores in {@code run.json} and compares on {@code --resume}.
+ */
+public record Recipe(Path file, String description, Path teacher, Student student, Data data, int seqLen, int batch,
+                     int microBatch, int gradAccum, long seed, String device, long checkpointInterval,
+                     int keepCheckpoints, long evalTokens, boolean recompute, List<Stage> stages, JsonNode resolved) {
+
+    public Recipe {
+        stages = List.copyOf(stages);
+    }
+
+    /** Tokens of one optimizer step. */
+    public long tokensPerStep() {
+        return (long) batch * seqLen;
+    }
+
+    public long totalSteps() {
+        return stages.stream().mapToLong(Stage::steps).sum();
+    }
+
+    /** Whether any stage runs the teacher. */
+    public boolean needsTeacher() {
+        return stages.stream().anyMatch(s -> s.objective().needsTeacher());
+    }
+
+    /** The student: an existing model directory, or conversion options applied to the teacher. */
+    public sealed interface Student {}
+
+    public record StudentDir(Path dir) implements Student {}
+
+    public record Convert(ConversionOptions options) implements Student {}
+
+    /** The data: a prepared dataset directory, or raw files tokenized at the start of the run. */
+    public sealed interface Data {}
+
+    public record PreparedData(Path dir) implements Data {}
+
+    public record RawData(List<Path> train, List<Path> validation, String textField, double validationFraction) implements Data {
+        public RawData {
+            train = List.copyOf(train);
+            validation = List.copyOf(validation);
+        }
+    }
+}

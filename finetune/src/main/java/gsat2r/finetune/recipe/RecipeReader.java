@@ -1,0 +1,621 @@
+package gsat2r.finetune.recipe;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.T2rException;
+import gsat2r.finetune.backend.ConversionOptions;
+import gsat2r.finetune.backend.Objective;
+import gsat2r.finetune.backend.TrainableSet;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.DoublePredicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads and validates a recipe. Every problem is found up front, before anything runs, and named by
+ * its field path: {@code recipe.json: stages[1].lr: must be > 0}. All problems are reported together,
+ * joined by {@code "; "} on one line. Unknown fields are errors (a misspelt field would otherwise be
+ * silently ignored), with a suggestion when a known field is close. Structure only: whether the files
+ * exist is checked when a run starts ({@link #checkPaths}).
+ */
+public final class RecipeReader {
+
+    public static final List<String> STAGE_TYPES = List.of("attention-transfer", "distill", "finetune");
+    public static final List<String> DEVICES = List.of("cpu", "cuda");
+    public static final List<String> GATE_INITS = List.of("random", "key-pool");
+    public static final List<String> DTYPES = List.of("float32", "bfloat16");
+
+    // Defaults (docs/recipes.md lists them too).
+    static final int DEFAULT_SLOTS = 64;
+    static final double DEFAULT_GATE_NORMALIZER = 8;
+    static final long DEFAULT_CHECKPOINT_INTERVAL = 500;
+    static final int DEFAULT_KEEP_CHECKPOINTS = 2;
+    static final long DEFAULT_EVAL_TOKENS = 65536;
+    static final double DEFAULT_MIN_LR_RATIO = 0.1;
+    static final double DEFAULT_BETA1 = 0.9, DEFAULT_BETA2 = 0.95, DEFAULT_EPS = 1e-8, DEFAULT_GRAD_CLIP = 1.0;
+
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+    private static final Pattern LORA = Pattern.compile("lora:(\\d+)");
+
+    private RecipeReader() {}
+
+    public static Recipe read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new T2rException(file + ": no such file", e);
+        } catch (IOException e) {
+            throw new T2rException(file + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        return parse(file, text);
+    }
+
+    /** Parses recipe text as if it were the file {@code file} (paths resolve against its directory). */
+    public static Recipe parse(Path file, String text) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            throw new T2rException(file + ": not valid JSON" + where + " (" + e.getOriginalMessage() + ")", e);
+        }
+        Problems problems = new Problems(file);
+        if (root == null || !root.isObject()) {
+            problems.add("", "must be a JSON object");
+            throw problems.failure();
+        }
+        Recipe recipe = new Builder(file, problems).build((ObjectNode) root);
+        if (!problems.list.isEmpty()) throw problems.failure();
+        return recipe;
+    }
+
+    /** Checks that the files a recipe names exist, with the same kind of message. */
+    public static void checkPaths(Recipe r) {
+        Problems problems = new Problems(r.file());
+        requireDir(problems, "teacher", r.teacher(), "config.json");
+        if (r.student() instanceof Recipe.StudentDir(Path dir)) requireDir(problems, "student", dir, "config.json");
+        switch (r.data()) {
+            case Recipe.PreparedData(Path dir) -> requireDir(problems, "data.prepared", dir, "dataset.json");
+            case Recipe.RawData raw -> {
+                for (int i = 0; i < raw.train().size(); i++) requireFile(problems, "data.train[" + i + "]", raw.train().get(i));
+                for (int i = 0; i < raw.validation().size(); i++) {
+                    requireFile(problems, "data.validation[" + i + "]", raw.validation().get(i));
+                }
+            }
+        }
+        if (!problems.list.isEmpty()) throw problems.failure();
+    }
+
+    private static void requireDir(Problems p, String field, Path dir, String marker) {
+        if (!Files.isDirectory(dir)) p.add(field, dir + ": no such directory");
+        else if (!Files.isRegularFile(dir.resolve(marker))) p.add(field, dir + ": has no " + marker);
+    }
+
+    private static void requireFile(Problems p, String field, Path f) {
+        if (!Files.isRegularFile(f)) p.add(field, f + ": no such file");
+    }
+
+    /** The problems found so far, each "path: message". */
+    static final class Problems {
+        final Path file;
+        final List<String> list = new ArrayList<>();
+
+        Problems(Path file) {
+            this.file = file;
+        }
+
+        void add(String path, String message) {
+            list.add(path.isEmpty() ? message : path + ": " + message);
+        }
+
+        T2rException failure() {
+            return new T2rException(file + ": " + String.join("; ", list));
+        }
+    }
+
+    /** A JSON object being read: records which fields were used, so that the rest can be reported as unknown. */
+    private static final class Obj {
+        final ObjectNode node;
+        final String path;
+        final Problems problems;
+        final Set<String> known = new LinkedHashSet<>();
+
+        Obj(ObjectNode node, String path, Problems problems) {
+            this.node = node;
+            this.path = path;
+            this.problems = problems;
+        }
+
+        String at(String key) {
+            return path.isEmpty() ? key : path + "." + key;
+        }
+
+        JsonNode get(String key) {
+            known.add(key);
+            JsonNode n = node.get(key);
+            return n == null || n.isNull() ? null : n;
+        }
+
+        boolean has(String key) {
+            known.add(key);
+            return get(key) != null;
+        }
+
+        void problem(String key, String message) {
+            problems.add(at(key), message);
+        }
+
+        String string(String key, String dflt, boolean required) {
+            JsonNode n = get(key);
+            if (n == null) {
+                if (required) problem(key, "required");
+                return dflt;
+            }
+            if (!n.isTextual() || n.textValue().isBlank()) {
+                problem(key, "must be a non-empty string");
+                return dflt;
+            }
+            return n.textValue();
+        }
+
+        String choice(String key, List<String> choices, String dflt, boolean required) {
+            String s = string(key, dflt, required);
+            if (s != null && !choices.contains(s) && get(key) != null) {
+                problem(key, "must be one of " + String.join(", ", choices) + " (got \"" + s + "\")");
+                return dflt;
+            }
+            return s;
+        }
+
+        Long integer(String key, long min, Long dflt, boolean required) {
+            JsonNode n = get(key);
+            if (n == null) {
+                if (required) problem(key, "required");
+                return dflt;
+            }
+            if (!n.isNumber() || !isIntegral(n)) {
+                problem(key, "must be an integer" + (min > Long.MIN_VALUE ? " >= " + min : ""));
+                return dflt;
+            }
+            long v = n.asLong();
+            if (v < min) {
+                problem(key, "must be >= " + min + " (got " + v + ")");
+                return dflt;
+            }
+            return v;
+        }
+
+        Double number(String key, DoublePredicate valid, String rule, Double dflt, boolean required) {
+            JsonNode n = get(key);
+            if (n == null) {
+                if (required) problem(key, "required");
+                return dflt;
+            }
+            if (!n.isNumber()) {
+                problem(key, "must be a number " + rule);
+                return dflt;
+            }
+            double v = n.asDouble();
+            if (!Double.isFinite(v) || !valid.test(v)) {
+                problem(key, "must be " + rule + " (got " + n.asText() + ")");
+                return dflt;
+            }
+            return v;
+        }
+
+        Boolean bool(String key, boolean dflt) {
+            JsonNode n = get(key);
+            if (n == null) return dflt;
+            if (!n.isBoolean()) {
+                problem(key, "must be true or false");
+                return dflt;
+            }
+            return n.booleanValue();
+        }
+
+        Obj object(String key, boolean required) {
+            JsonNode n = get(key);
+            if (n == null) {
+                if (required) problem(key, "required");
+                return null;
+            }
+            if (!n.isObject()) {
+                problem(key, "must be an object");
+                return null;
+            }
+            return new Obj((ObjectNode) n, at(key), problems);
+        }
+
+        /** A string or an array of strings. */
+        List<String> strings(String key, boolean required) {
+            JsonNode n = get(key);
+            if (n == null) {
+                if (required) problem(key, "required");
+                return List.of();
+            }
+            List<String> out = new ArrayList<>();
+            if (n.isTextual()) {
+                out.add(n.textValue());
+            } else if (n.isArray() && !n.isEmpty()) {
+                for (int i = 0; i < n.size(); i++) {
+                    if (!n.get(i).isTextual() || n.get(i).textValue().isBlank()) {
+                        problems.add(at(key) + "[" + i + "]", "must be a non-empty string");
+                    } else {
+                        out.add(n.get(i).textValue());
+                    }
+                }
+            } else {
+                problem(key, "must be a file name or a non-empty array of file names");
+            }
+            return out;
+        }
+
+        /** Reports the fields nobody asked for. */
+        void finish() {
+            var names = node.fieldNames();
+            while (names.hasNext()) {
+                String name = names.next();
+                if (known.contains(name) || name.equals("$schema") || name.equals("$comment")) continue;
+                String hint = closest(name, known);
+                problem(name, "unknown field" + (hint == null ? "" : " (did you mean " + hint + "?)"));
+            }
+        }
+    }
+
+    private static boolean isIntegral(JsonNode n) {
+        if (n.isIntegralNumber()) return n.canConvertToLong();
+        double d = n.asDouble();
+        return Double.isFinite(d) && d == Math.rint(d) && Math.abs(d) < 0x1p63;
+    }
+
+    /** The known field within edit distance 2 of {@code name}, if one. */
+    static String closest(String name, Set<String> known) {
+        String best = null;
+        int bestDistance = 3;
+        for (String k : known) {
+            int d = distance(name, k);
+            if (d < bestDistance) {
+                best = k;
+                bestDistance = d;
+            }
+        }
+        return best;
+    }
+
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    /** Reads the fields in document order of docs/recipes.md, filling in defaults and the resolved JSON. */
+    private static final class Builder {
+        final Path file;
+        final Path base;
+        final Problems problems;
+        final ObjectNode resolved = JSON.createObjectNode();
+
+        Builder(Path file, Problems problems) {
+            this.file = file;
+            this.base = file.toAbsolutePath().normalize().getParent();
+            this.problems = problems;
+        }
+
+        Path path(String s) {
+            return s == null ? null : base.resolve(s).normalize();
+        }
+
+        Recipe build(ObjectNode root) {
+            Obj r = new Obj(root, "", problems);
+            String description = r.string("description", "", false);
+            Path teacher = path(r.string("teacher", null, true));
+            long seed = r.integer("seed", Long.MIN_VALUE, 0L, false);
+            Recipe.Student student = student(r, seed);
+            Recipe.Data data = data(r);
+            int seqLen = (int) (long) r.integer("seq_len", 1, 1L, true);
+            if (seqLen > 1 << 20) r.problem("seq_len", "must be at most " + (1 << 20));
+
+            Long batch = r.integer("batch", 1, null, false);
+            Long micro = r.integer("micro_batch", 1, null, false);
+            Long accum = r.integer("grad_accum", 1, null, false);
+            long[] bma = batching(r, batch, micro, accum);
+
+            String device = r.choice("device", DEVICES, "cpu", false);
+            long checkpointInterval = r.integer("checkpoint_interval", 0, DEFAULT_CHECKPOINT_INTERVAL, false);
+            int keep = (int) (long) r.integer("keep_checkpoints", 1, (long) DEFAULT_KEEP_CHECKPOINTS, false);
+            long evalTokens = r.integer("eval_tokens", 0, DEFAULT_EVAL_TOKENS, false);
+            boolean recompute = r.bool("recompute", false);
+
+            List<Stage> stages = stages(r, bma[0] * seqLen);
+            r.finish();
+
+            resolved.put("description", description);
+            resolved.put("teacher", String.valueOf(teacher));
+            resolved.put("seq_len", seqLen);
+            resolved.put("batch", bma[0]);
+            resolved.put("micro_batch", bma[1]);
+            resolved.put("grad_accum", bma[2]);
+            resolved.put("seed", seed);
+            resolved.put("device", device);
+            resolved.put("checkpoint_interval", checkpointInterval);
+            resolved.put("keep_checkpoints", keep);
+            resolved.put("eval_tokens", evalTokens);
+            resolved.put("recompute", recompute);
+            ObjectNode ordered = JSON.createObjectNode();        // a fixed field order, whatever the file's
+            for (String k : List.of("description", "teacher", "student", "data", "seq_len", "batch", "micro_batch", "grad_accum",
+                    "seed", "device", "checkpoint_interval", "keep_checkpoints", "eval_tokens", "recompute", "stages")) {
+                if (resolved.has(k)) ordered.set(k, resolved.get(k));
+            }
+            return new Recipe(file, description, teacher, student, data, seqLen, (int) bma[0], (int) bma[1], (int) bma[2],
+                    seed, device, checkpointInterval, keep, evalTokens, recompute, stages, ordered);
+        }
+
+        /** batch = micro_batch · grad_accum, any two given (grad_accum defaults to 1). */
+        long[] batching(Obj r, Long batch, Long micro, Long accum) {
+            if (batch == null && micro == null) {
+                r.problem("batch", "required (or micro_batch)");
+                return new long[] {1, 1, 1};
+            }
+            long b, m, a;
+            if (batch == null) {
+                m = micro;
+                a = accum == null ? 1 : accum;
+                b = m * a;
+            } else if (micro == null) {
+                a = accum == null ? 1 : accum;
+                b = batch;
+                m = b / a;
+                if (b % a != 0) {
+                    r.problem("batch", "must be a multiple of grad_accum (" + b + " / " + a + ")");
+                    m = Math.max(1, m);
+                }
+            } else {
+                b = batch;
+                m = micro;
+                a = accum == null ? b / m : accum;
+                if (accum == null && b % m != 0) r.problem("batch", "must be a multiple of micro_batch (" + b + " / " + m + ")");
+                else if (b != m * a) {
+                    r.problem("batch", "must equal micro_batch * grad_accum (" + b + " != " + m + " * " + a + ")");
+                }
+            }
+            if (b > 1 << 20) r.problem("batch", "must be at most " + (1 << 20));
+            return new long[] {b, Math.max(1, m), Math.max(1, a)};
+        }
+
+        Recipe.Student student(Obj r, long seed) {
+            JsonNode n = r.get("student");
+            if (n != null && n.isTextual()) {
+                Path dir = path(n.textValue());
+                resolved.put("student", dir.toString());
+                return new Recipe.StudentDir(dir);
+            }
+            Obj s;
+            if (n == null) {
+                s = new Obj(JSON.createObjectNode(), "student", problems);
+            } else if (n.isObject()) {
+                s = new Obj((ObjectNode) n, "student", problems);
+            } else {
+                r.problem("student", "must be a model directory or an object of conversion options");
+                return new Recipe.Convert(new ConversionOptions(DEFAULT_SLOTS, DEFAULT_GATE_NORMALIZER, "random", List.of(), seed, "float32"));
+            }
+            int slots = (int) (long) s.integer("slots", 1, (long) DEFAULT_SLOTS, false);
+            double tau = s.number("gate_normalizer", v -> v > 0, "> 0", DEFAULT_GATE_NORMALIZER, false);
+            String init = s.choice("gate_init", GATE_INITS, "random", false);
+            List<Integer> keep = new ArrayList<>();
+            JsonNode k = s.get("keep_attention");
+            if (k != null) {
+                if (!k.isArray()) {
+                    s.problem("keep_attention", "must be an array of layer indices");
+                } else {
+                    Set<Integer> seen = new HashSet<>();
+                    for (int i = 0; i < k.size(); i++) {
+                        JsonNode e = k.get(i);
+                        if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() > Integer.MAX_VALUE) {
+                            problems.add("student.keep_attention[" + i + "]", "must be a layer index >= 0");
+                        } else if (!seen.add(e.asInt())) {
+                            problems.add("student.keep_attention[" + i + "]", "layer " + e.asInt() + " listed twice");
+                        } else {
+                            keep.add(e.asInt());
+                        }
+                    }
+                }
+            }
+            long studentSeed = s.integer("seed", Long.MIN_VALUE, seed, false);
+            String dtype = s.choice("dtype", DTYPES, "float32", false);
+            s.finish();
+            ObjectNode o = resolved.putObject("student");
+            o.put("slots", slots);
+            o.put("gate_normalizer", tau);
+            o.put("gate_init", init);
+            ArrayNode ka = o.putArray("keep_attention");
+            keep.forEach(ka::add);
+            o.put("seed", studentSeed);
+            o.put("dtype", dtype);
+            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, studentSeed, dtype));
+        }
+
+        Recipe.Data data(Obj r) {
+            Obj d = r.object("data", true);
+            if (d == null) return new Recipe.PreparedData(base);
+            ObjectNode o = resolved.putObject("data");
+            if (d.has("prepared")) {
+                Path dir = path(d.string("prepared", null, true));
+                for (String other : List.of("train", "validation", "text_field", "validation_fraction")) {
+                    if (d.has(other)) d.problem(other, "not allowed with data.prepared (the dataset is already split and tokenized)");
+                }
+                d.finish();
+                o.put("prepared", String.valueOf(dir));
+                return new Recipe.PreparedData(dir == null ? base : dir);
+            }
+            List<Path> train = d.strings("train", true).stream().map(this::path).toList();
+            List<Path> validation = d.strings("validation", false).stream().map(this::path).toList();
+            String field = d.string("text_field", "text", false);
+            double fraction = d.number("validation_fraction", v -> v >= 0 && v < 1, "in [0, 1)", 0.0, false);
+            if (d.node.has("validation") && d.node.has("validation_fraction")) {
+                d.problem("validation_fraction", "give either validation files or validation_fraction, not both");
+            }
+            d.finish();
+            ArrayNode ta = o.putArray("train");
+            train.forEach(p -> ta.add(p.toString()));
+            ArrayNode va = o.putArray("validation");
+            validation.forEach(p -> va.add(p.toString()));
+            o.put("text_field", field);
+            o.put("validation_fraction", fraction);
+            return new Recipe.RawData(train, validation, field, fraction);
+        }
+
+        List<Stage> stages(Obj r, long tokensPerStep) {
+            JsonNode n = r.get("stages");
+            List<Stage> out = new ArrayList<>();
+            ArrayNode resolvedStages = resolved.putArray("stages");
+            if (n == null) {
+                r.problem("stages", "required");
+                return out;
+            }
+            if (!n.isArray() || n.isEmpty()) {
+                r.problem("stages", "must be a non-empty array of stages");
+                return out;
+            }
+            Set<String> names = new HashSet<>();
+            for (int i = 0; i < n.size(); i++) {
+                String at = "stages[" + i + "]";
+                if (!n.get(i).isObject()) {
+                    problems.add(at, "must be an object");
+                    continue;
+                }
+                Stage s = stage(new Obj((ObjectNode) n.get(i), at, problems), i, tokensPerStep, resolvedStages.addObject());
+                if (s != null && !names.add(s.name())) {
+                    problems.add(at + ".name", "\"" + s.name() + "\" names an earlier stage too; give each stage a distinct name");
+                }
+                if (s != null) out.add(s);
+            }
+            return out;
+        }
+
+        Stage stage(Obj s, int index, long tokensPerStep, ObjectNode o) {
+            String type = s.choice("type", STAGE_TYPES, null, true);
+            String name = s.string("name", type == null ? "stage-" + index : type, false);
+            Long steps = s.integer("steps", 1, null, false);
+            Long tokens = s.integer("tokens", 1, null, false);
+            if (steps != null && tokens != null) s.problem("steps", "give steps or tokens, not both");
+            if (steps == null && tokens == null && !s.node.has("steps") && !s.node.has("tokens")) {
+                s.problem("steps", "required (or tokens)");
+            }
+            long resolvedSteps = steps != null ? steps : tokens != null ? Math.max(1, (tokens + tokensPerStep - 1) / tokensPerStep) : 1;
+            double lr = s.number("lr", v -> v > 0, "> 0", 1e-4, true);
+            Long warmupSteps = s.integer("warmup_steps", 0, null, false);
+            Double warmupFraction = s.number("warmup_fraction", v -> v >= 0 && v < 1, "in [0, 1)", null, false);
+            long warmup = 0;
+            if (warmupSteps != null && warmupFraction != null) s.problem("warmup_steps", "give warmup_steps or warmup_fraction, not both");
+            else if (warmupSteps != null) warmup = warmupSteps;
+            else if (warmupFraction != null) warmup = Math.round(warmupFraction * resolvedSteps);
+            boolean lengthKnown = steps != null || tokens != null;
+            if (lengthKnown && (warmup >= resolvedSteps && resolvedSteps > 1 || warmup > 0 && resolvedSteps == 1)) {
+                s.problem(warmupSteps != null ? "warmup_steps" : "warmup_fraction",
+                        "warmup (" + warmup + " steps) must be shorter than the stage (" + resolvedSteps + " steps)");
+            }
+            double minRatio = s.number("min_lr_ratio", v -> v >= 0 && v <= 1, "in [0, 1]", DEFAULT_MIN_LR_RATIO, false);
+            double wd = s.number("weight_decay", v -> v >= 0, ">= 0", 0.0, false);
+            double beta1 = DEFAULT_BETA1, beta2 = DEFAULT_BETA2;
+            JsonNode betas = s.get("betas");
+            if (betas != null) {
+                if (!betas.isArray() || betas.size() != 2 || !betas.get(0).isNumber() || !betas.get(1).isNumber()) {
+                    s.problem("betas", "must be two numbers [beta1, beta2]");
+                } else {
+                    beta1 = betas.get(0).asDouble();
+                    beta2 = betas.get(1).asDouble();
+                    if (!(beta1 >= 0 && beta1 < 1)) problems.add(s.at("betas") + "[0]", "must be in [0, 1) (got " + beta1 + ")");
+                    if (!(beta2 >= 0 && beta2 < 1)) problems.add(s.at("betas") + "[1]", "must be in [0, 1) (got " + beta2 + ")");
+                }
+            }
+            double eps = s.number("eps", v -> v > 0, "> 0", DEFAULT_EPS, false);
+            double clip = s.number("grad_clip", v -> v >= 0, ">= 0 (0 switches clipping off)", DEFAULT_GRAD_CLIP, false);
+            String defaultTrainable = "attention-transfer".equals(type) ? "attention" : "all";
+            String trainableText = s.string("trainable", defaultTrainable, false);
+            Double loraAlpha = s.number("lora_alpha", v -> v > 0, "> 0", null, false);
+            TrainableSet trainable = trainable(s, trainableText, loraAlpha, type);
+            long evalInterval = s.integer("eval_interval", 0, 0L, false);
+            Double temperature = s.number("temperature", v -> v > 0, "> 0", null, false);
+            Double ceWeight = s.number("ce_weight", v -> v >= 0 && v <= 1, "in [0, 1]", null, false);
+            if (!"distill".equals(type)) {
+                if (temperature != null) s.problem("temperature", "only for distill stages");
+                if (ceWeight != null) s.problem("ce_weight", "only for distill stages");
+            }
+            s.finish();
+            if (type == null) return null;
+            Objective objective = switch (type) {
+                case "attention-transfer" -> new Objective.AttentionTransfer();
+                case "distill" -> new Objective.Distill(temperature == null ? 1.0 : temperature, ceWeight == null ? 0.0 : ceWeight);
+                default -> new Objective.LanguageModeling();
+            };
+            o.put("name", name);
+            o.put("type", type);
+            o.put("steps", resolvedSteps);
+            o.put("lr", lr);
+            o.put("warmup_steps", warmup);
+            o.put("min_lr_ratio", minRatio);
+            o.put("weight_decay", wd);
+            o.putArray("betas").add(beta1).add(beta2);
+            o.put("eps", eps);
+            o.put("grad_clip", clip);
+            o.put("trainable", trainable == null ? trainableText : trainable.spelling());
+            if (trainable instanceof TrainableSet.Lora l) o.put("lora_alpha", l.alpha());
+            o.put("eval_interval", evalInterval);
+            if (objective instanceof Objective.Distill d) {
+                o.put("temperature", d.temperature());
+                o.put("ce_weight", d.ceWeight());
+            }
+            if (trainable == null) return null;
+            return new Stage(index, name, objective, resolvedSteps, lr, warmup, minRatio, wd, beta1, beta2, eps, clip,
+                    trainable, evalInterval);
+        }
+
+        TrainableSet trainable(Obj s, String text, Double loraAlpha, String type) {
+            TrainableSet t;
+            Matcher m = LORA.matcher(text);
+            if (text.equals("gates")) t = new TrainableSet.Gates();
+            else if (text.equals("attention")) t = new TrainableSet.Attention();
+            else if (text.equals("all")) t = new TrainableSet.All();
+            else if (m.matches() && m.group(1).length() <= 5 && Integer.parseInt(m.group(1)) >= 1) {
+                int rank = Integer.parseInt(m.group(1));
+                t = new TrainableSet.Lora(rank, loraAlpha == null ? 2.0 * rank : loraAlpha);
+            } else {
+                s.problem("trainable", "must be gates, attention, all or lora:R with a rank R >= 1 (got \"" + text + "\")");
+                return null;
+            }
+            if (loraAlpha != null && !(t instanceof TrainableSet.Lora)) s.problem("lora_alpha", "only with trainable lora:R");
+            if ("attention-transfer".equals(type) && t instanceof TrainableSet.All) {
+                s.problem("trainable", "attention transfer trains GSA layers only: use gates, attention or lora:R");
+            }
+            return t;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package gsat2r.finetune.recipe;
+
+import gsat2r.finetune.backend.AdamWStep;
+import gsat2r.finetune.backend.Objective;
+import gsat2r.finetune.backend.TrainableSet;
+import gsat2r.finetune.optim.WarmupCosine;
+
+/**
+ * One stage of a recipe, with its defaults applied and its length in optimizer steps resolved
+ * ({@code tokens} is rounded up to whole steps of {@code batch · seq_len} tokens).
+ */
+public record Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps,
+                    double minLrRatio, double weightDecay, double beta1, double beta2, double eps, double gradClip,
+                    TrainableSet trainable, long evalInterval) {
+
+    public WarmupCosine schedule() {
+        return new WarmupCosine(lr, warmupSteps, steps, minLrRatio);
+    }
+
+    /** The AdamW update of step n (1-based within the stage) with the clipping factor {@code gradScale}. */
+    public AdamWStep adamW(long n, double gradScale) {
+        return new AdamWStep(n, schedule().lr(n), beta1, beta2, eps, weightDecay, gradScale);
+    }
+
+    /** Whether step n ends with an evaluation: every {@code evalInterval} steps, and at the last step. */
+    public boolean evaluatesAt(long n) {
+        return n == steps || (evalInterval > 0 && n % evalInterval == 0);
+    }
+}

@@ -1,0 +1,42 @@
+package gsat2r.finetune;
+
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.safetensors.TensorSpec;
+import gsat2r.core.safetensors.TensorWriter;
+import gsat2r.finetune.backend.AdamWStep;
+import gsat2r.finetune.backend.LossSums;
+import gsat2r.finetune.backend.Objective;
+import gsat2r.finetune.backend.ParameterInfo;
+import gsat2r.finetune.backend.TokenBatch;
+import gsat2r.finetune.backend.TrainableSet;
+import gsat2r.finetune.backend.TrainingBackend;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** A backend that passes every call on, for tests that change one behaviour (a failure, a count). */
+class ForwardingBackend implements TrainingBackend {
+    final TrainingBackend inner;
+
+    ForwardingBackend(TrainingBackend inner) {
+        this.inner = inner;
+    }
+
+    @Override public String description() { return inner.description(); }
+    @Override public int vocabSize() { return inner.vocabSize(); }
+    @Override public List<ParameterInfo> parameters() { return inner.parameters(); }
+    @Override public List<ParameterInfo> setTrainable(TrainableSet set, long seed) { return inner.setTrainable(set, seed); }
+    @Override public LossSums forwardBackward(Objective o, TokenBatch b, double s) { return inner.forwardBackward(o, b, s); }
+    @Override public LossSums evaluate(Objective o, TokenBatch b) { return inner.evaluate(o, b); }
+    @Override public double gradientNorm() { return inner.gradientNorm(); }
+    @Override public void optimizerStep(AdamWStep step) { inner.optimizerStep(step); }
+    @Override public void mergeLora() { inner.mergeLora(); }
+    @Override public List<TensorSpec> stateSpecs() { return inner.stateSpecs(); }
+    @Override public void writeState(TensorWriter out) { inner.writeState(out); }
+    @Override public void readState(SafeTensors in) { inner.readState(in); }
+    @Override public void saveStudent(Path dir) { inner.saveStudent(dir); }
+    @Override public float[] readParameter(String name) { return inner.readParameter(name); }
+    @Override public void writeParameter(String name, float[] values) { inner.writeParameter(name, values); }
+    @Override public float[] readGradient(String name) { return inner.readGradient(name); }
+    @Override public void close() { inner.close(); }
+}

@@ -1,0 +1,166 @@
+package gsat2r.finetune.recipe;
+
+import gsat2r.core.T2rException;
+import gsat2r.finetune.backend.Objective;
+import gsat2r.finetune.backend.TrainableSet;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RecipeReaderTest {
+
+    static final Path FILE = Path.of("/runs/recipes/recipe.json");
+
+    static final String GOOD = """
+            {
+              "teacher": "../models/kjv-llama",
+              "student": {"slots": 32, "gate_init": "key-pool", "keep_attention": [1]},
+              "data": {"train": "../data/kjv/train.jsonl.xz", "validation": ["../data/kjv/validation.jsonl"]},
+              "seq_len": 256,
+              "batch": 16, "micro_batch": 4,
+              "seed": 7,
+              "stages": [
+                {"type": "attention-transfer", "steps": 100, "lr": 1e-3, "warmup_steps": 10},
+                {"name": "kd", "type": "distill", "tokens": 1000000, "lr": 3e-4, "warmup_fraction": 0.1, "temperature": 2,
+                 "ce_weight": 0.25, "trainable": "lora:8", "eval_interval": 50, "betas": [0.9, 0.99], "weight_decay": 0.1},
+                {"type": "finetune", "steps": 5, "lr": 1e-5, "trainable": "gates", "grad_clip": 0}
+              ]
+            }
+            """;
+
+    static Recipe parse(String json) {
+        return RecipeReader.parse(FILE, json);
+    }
+
+    static String error(String json) {
+        return assertThrows(T2rException.class, () -> parse(json)).getMessage();
+    }
+
+    @Test
+    void aFullRecipeResolvesWithDefaultsAndPathsRelativeToTheFile() {
+        Recipe r = parse(GOOD);
+        assertEquals(Path.of("/runs/models/kjv-llama"), r.teacher());
+        Recipe.Convert c = assertInstanceOf(Recipe.Convert.class, r.student());
+        assertEquals(32, c.options().slots());
+        assertEquals(8.0, c.options().gateNormalizer());
+        assertEquals("key-pool", c.options().gateInit());
+        assertEquals(java.util.List.of(1), c.options().keepAttention());
+        assertEquals(7, c.options().seed(), "the student's seed defaults to the recipe's");
+        Recipe.RawData d = assertInstanceOf(Recipe.RawData.class, r.data());
+        assertEquals(java.util.List.of(Path.of("/runs/data/kjv/train.jsonl.xz")), d.train());
+        assertEquals(java.util.List.of(Path.of("/runs/data/kjv/validation.jsonl")), d.validation());
+        assertEquals("text", d.textField());
+        assertEquals(16, r.batch());
+        assertEquals(4, r.microBatch());
+        assertEquals(4, r.gradAccum());
+        assertEquals("cpu", r.device());
+        assertEquals(500, r.checkpointInterval());
+        assertEquals(2, r.keepCheckpoints());
+        assertEquals(65536, r.evalTokens());
+
+        Stage at = r.stages().get(0);
+        assertEquals("attention-transfer", at.name());
+        assertInstanceOf(Objective.AttentionTransfer.class, at.objective());
+        assertInstanceOf(TrainableSet.Attention.class, at.trainable(), "attention transfer trains the attention layers by default");
+        assertEquals(0.1, at.minLrRatio());
+        assertEquals(0.9, at.beta1());
+        assertEquals(0.95, at.beta2());
+        assertEquals(1.0, at.gradClip());
+
+        Stage kd = r.stages().get(1);
+        assertEquals(245, kd.steps(), "1,000,000 tokens / (16 x 256) rounded up");
+        assertEquals(25, kd.warmupSteps(), "0.1 of 245 steps, rounded");
+        assertEquals(new Objective.Distill(2, 0.25), kd.objective());
+        assertEquals(new TrainableSet.Lora(8, 16), kd.trainable(), "lora_alpha defaults to 2R");
+        assertEquals(0.99, kd.beta2());
+        assertEquals(50, kd.evalInterval());
+        assertTrue(kd.evaluatesAt(50) && kd.evaluatesAt(245) && !kd.evaluatesAt(51));
+
+        Stage ft = r.stages().get(2);
+        assertInstanceOf(Objective.LanguageModeling.class, ft.objective());
+        assertEquals(0.0, ft.gradClip());
+        assertTrue(ft.evaluatesAt(5) && !ft.evaluatesAt(4), "eval_interval 0: only at the end of the stage");
+
+        assertEquals(350, r.totalSteps());
+        assertEquals("/runs/models/kjv-llama", r.resolved().path("teacher").asText());
+        assertEquals(245, r.resolved().path("stages").get(1).path("steps").asLong());
+        assertTrue(r.needsTeacher());
+    }
+
+    @Test
+    void studentDirectoryAndPreparedData() {
+        Recipe r = parse("""
+                {"teacher": "t", "student": "s", "data": {"prepared": "/data/p"}, "seq_len": 8, "micro_batch": 2, "grad_accum": 3,
+                 "stages": [{"type": "finetune", "steps": 1, "lr": 1}]}""");
+        assertEquals(new Recipe.StudentDir(Path.of("/runs/recipes/s")), r.student());
+        assertEquals(new Recipe.PreparedData(Path.of("/data/p")), r.data());
+        assertEquals(6, r.batch());
+        assertTrue(!r.needsTeacher());
+    }
+
+    @Test
+    void errorsNameTheFileAndTheField() {
+        assertEquals(FILE + ": stages[1].lr: must be > 0 (got -0.1)", error(GOOD.replace("\"lr\": 3e-4", "\"lr\": -0.1")));
+        assertEquals(FILE + ": teacher: required", error(GOOD.replace("\"teacher\": \"../models/kjv-llama\",", "")));
+        assertEquals(FILE + ": stages[0].warmup_step: unknown field (did you mean warmup_steps?)",
+                error(GOOD.replace("\"warmup_steps\": 10", "\"warmup_step\": 10")));
+        assertEquals(FILE + ": stages[0].learning_rate: unknown field",
+                error(GOOD.replace("\"lr\": 1e-3, \"warmup_steps\"", "\"lr\": 1e-3, \"learning_rate\": 1, \"warmup_steps\"")));
+        assertEquals(FILE + ": stages[2].type: must be one of attention-transfer, distill, finetune (got \"pretrain\")",
+                error(GOOD.replace("\"type\": \"finetune\"", "\"type\": \"pretrain\"")));
+        assertEquals(FILE + ": stages[0].warmup_steps: warmup (100 steps) must be shorter than the stage (100 steps)",
+                error(GOOD.replace("\"warmup_steps\": 10", "\"warmup_steps\": 100")));
+        assertEquals(FILE + ": batch: must equal micro_batch * grad_accum (16 != 4 * 3)",
+                error(GOOD.replace("\"micro_batch\": 4", "\"micro_batch\": 4, \"grad_accum\": 3")));
+        assertEquals(FILE + ": stages[2].trainable: must be gates, attention, all or lora:R with a rank R >= 1 (got \"lora:0\")",
+                error(GOOD.replace("\"trainable\": \"gates\"", "\"trainable\": \"lora:0\"")));
+        assertEquals(FILE + ": stages[2].temperature: only for distill stages",
+                error(GOOD.replace("\"grad_clip\": 0", "\"grad_clip\": 0, \"temperature\": 2")));
+        assertEquals(FILE + ": stages[0].trainable: attention transfer trains GSA layers only: use gates, attention or lora:R",
+                error(GOOD.replace("\"warmup_steps\": 10}", "\"warmup_steps\": 10, \"trainable\": \"all\"}")));
+        assertEquals(FILE + ": seq_len: must be an integer >= 1", error(GOOD.replace("\"seq_len\": 256", "\"seq_len\": 2.5")));
+        assertEquals(FILE + ": device: must be one of cpu, cuda (got \"tpu\")", error(GOOD.replace("\"seed\": 7", "\"seed\": 7, \"device\": \"tpu\"")));
+        assertEquals(FILE + ": stages[1].ce_weight: must be in [0, 1] (got 1.5)", error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 1.5")));
+        assertEquals(FILE + ": stages[1].betas[1]: must be in [0, 1) (got 1.0)", error(GOOD.replace("[0.9, 0.99]", "[0.9, 1.0]")));
+        assertEquals(FILE + ": student.gate_init: must be one of random, key-pool (got \"zeros\")",
+                error(GOOD.replace("\"key-pool\"", "\"zeros\"")));
+        assertEquals(FILE + ": data.validation_fraction: give either validation files or validation_fraction, not both",
+                error(GOOD.replace("\"validation\": [", "\"validation_fraction\": 0.1, \"validation\": [")));
+        assertEquals(FILE + ": stages[1].steps: give steps or tokens, not both",
+                error(GOOD.replace("\"tokens\": 1000000", "\"tokens\": 1000000, \"steps\": 3")));
+        assertEquals(FILE + ": stages[0].steps: required (or tokens)", error(GOOD.replace("\"steps\": 100, ", "")));
+        assertEquals(FILE + ": stages: must be a non-empty array of stages",
+                error("{\"teacher\": \"t\", \"data\": {\"prepared\": \"p\"}, \"seq_len\": 4, \"batch\": 1, \"stages\": []}"));
+    }
+
+    @Test
+    void severalErrorsAreReportedTogetherOnOneLine() {
+        String e = error(GOOD.replace("\"lr\": 3e-4", "\"lr\": 0").replace("\"seq_len\": 256", "\"seq_len\": 0")
+                .replace("\"steps\": 5", "\"steps\": -1"));
+        assertEquals(FILE + ": seq_len: must be >= 1 (got 0); stages[1].lr: must be > 0 (got 0); stages[2].steps: must be >= 1 (got -1)", e);
+        assertTrue(!e.contains("\n"));
+    }
+
+    @Test
+    void duplicateStageNamesAndBadJsonAreRefused() {
+        String twice = GOOD.replace("\"name\": \"kd\", \"type\": \"distill\"", "\"type\": \"attention-transfer\"")
+                .replace(", \"temperature\": 2,\n                 \"ce_weight\": 0.25", ",\n                 \"lora_alpha\": 4");
+        String e = error(twice);
+        assertTrue(e.contains("stages[1].name: \"attention-transfer\" names an earlier stage too"), e);
+        assertTrue(error("{\"teacher\": 1,,}").startsWith(FILE + ": not valid JSON at line 1"), error("{\"teacher\": 1,,}"));
+        assertTrue(error("{\"teacher\": \"a\", \"teacher\": \"b\"}").contains("Duplicate field 'teacher'"));
+        assertEquals(FILE + ": must be a JSON object", error("[1, 2]"));
+    }
+
+    @Test
+    void tokensAcceptWholeNumbersInExponentForm() {
+        Recipe r = parse(GOOD.replace("\"tokens\": 1000000", "\"tokens\": 1e6"));
+        assertEquals(245, r.stages().get(1).steps());
+        assertEquals(FILE + ": stages[1].tokens: must be an integer >= 1", error(GOOD.replace("\"tokens\": 1000000", "\"tokens\": 1.5")));
+    }
+}

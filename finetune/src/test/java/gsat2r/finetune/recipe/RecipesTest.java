@@ -1,0 +1,142 @@
+package gsat2r.finetune.recipe;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.networknt.schema.JsonSchema;
+import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.SpecVersion;
+import com.networknt.schema.ValidationMessage;
+import gsat2r.core.T2rException;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The shipped recipes and the JSON Schema: every recipe passes both RecipeReader and the schema (checked
+ * by an independent validator), and the schema rejects what the reader rejects, and accepts what it accepts.
+ */
+class RecipesTest {
+
+    static final Path RECIPES = Path.of("..", "recipes");
+    static final JsonMapper JSON = JsonMapper.builder().build();
+    static JsonSchema schema;
+    static String demo;
+
+    @BeforeAll
+    static void load() throws IOException {
+        schema = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012)
+                .getSchema(JSON.readTree(RECIPES.resolve("recipe.schema.json").toFile()));
+        demo = Files.readString(RECIPES.resolve("demo.json"));
+    }
+
+    static Set<ValidationMessage> schemaErrors(String json) throws IOException {
+        return schema.validate(JSON.readTree(json));
+    }
+
+    @Test
+    void everyShippedRecipeIsValid() throws IOException {
+        List<Path> recipes;
+        try (Stream<Path> s = Files.list(RECIPES)) {
+            recipes = s.filter(p -> p.toString().endsWith(".json") && !p.getFileName().toString().equals("recipe.schema.json")).sorted().toList();
+        }
+        assertEquals(List.of("demo.json", "llama-3-8b.json", "llama-3.2-1b.json", "mistral-7b.json", "tiny-llama.json"),
+                recipes.stream().map(p -> p.getFileName().toString()).toList());
+        for (Path p : recipes) {
+            assertEquals(Set.of(), schemaErrors(Files.readString(p)), p.toString());
+            Recipe r = RecipeReader.read(p);
+            assertFalse(r.description().isBlank(), p + " says what it is");
+        }
+    }
+
+    @Test
+    void theDemoNamesFilesOfThisRepositoryAndItsBudget() {
+        Recipe r = RecipeReader.read(RECIPES.resolve("demo.json"));
+        RecipeReader.checkPaths(r);                       // models/kjv-llama and data/kjv are in the repository
+        assertEquals("cpu", r.device());
+        assertEquals(88, r.totalSteps());
+        assertEquals(88L * 8 * 256, r.totalSteps() * r.tokensPerStep());
+    }
+
+    @Test
+    void tinyLlamaStaysWithinTwentyMillionTokens() {
+        Recipe r = RecipeReader.read(RECIPES.resolve("tiny-llama.json"));
+        long tokens = r.totalSteps() * r.tokensPerStep();
+        assertTrue(tokens <= 20_000_000L, tokens + " tokens");
+        assertEquals(List.of("attention-transfer", "distill"), r.stages().stream().map(s -> s.objective().type()).toList());
+        assertEquals("cuda", r.device());
+    }
+
+    @Test
+    void schemaAndReaderRejectTheSameMistakes() throws IOException {
+        String[][] mistakes = {
+                {"\"lr\": 2e-3", "\"lr\": 0"},
+                {"\"seq_len\": 256", "\"seq_len\": 0"},
+                {"\"seq_len\": 256,", ""},
+                {"\"device\": \"cpu\"", "\"device\": \"tpu\""},
+                {"\"steps\": 40,", "\"steps\": 40, \"tokens\": 1000,"},
+                {"\"steps\": 40,", ""},
+                {"\"warmup_steps\": 4,\n      \"min_lr_ratio\": 0.1,\n      \"weight_decay\": 0.0,\n      \"trainable\": \"attention\",\n      \"eval_interval\": 20",
+                        "\"warmup_steps\": 4, \"warmup_fraction\": 0.1, \"trainable\": \"attention\""},
+                {"\"trainable\": \"attention\",\n      \"eval_interval\": 20", "\"trainable\": \"all\",\n      \"eval_interval\": 20"},
+                {"\"trainable\": \"attention\",\n      \"eval_interval\": 20", "\"trainable\": \"attention\", \"temperature\": 2,\n      \"eval_interval\": 20"},
+                {"\"trainable\": \"attention\",\n      \"temperature\"", "\"trainable\": \"attention\", \"lora_alpha\": 4,\n      \"temperature\""},
+                {"\"trainable\": \"attention\",\n      \"temperature\"", "\"trainable\": \"lora:0\",\n      \"temperature\""},
+                {"\"ce_weight\": 0.0", "\"ce_weight\": 2"},
+                {"\"min_lr_ratio\": 0.1,\n      \"weight_decay\": 0.0,\n      \"trainable\": \"attention\",\n      \"temperature\"",
+                        "\"min_lr_ratio\": 1.5,\n      \"weight_decay\": 0.0,\n      \"trainable\": \"attention\",\n      \"temperature\""},
+                {"\"eval_tokens\": 4096", "\"eval_tokens\": 4096, \"evaluation_tokens\": 1"},
+                {"\"validation\": \"../data/kjv/validation.jsonl\"", "\"validation\": \"../data/kjv/validation.jsonl\", \"validation_fraction\": 0.1"},
+                {"\"gate_init\": \"random\"", "\"gate_init\": \"zeros\""},
+                {"\"slots\": 64", "\"slots\": 0"},
+                {"\"batch\": 8,\n  \"micro_batch\": 4,", ""},
+                {"\"keep_checkpoints\": 2", "\"keep_checkpoints\": 0"},
+                {"\"name\": \"distill\",", "\"name\": \"distill\", \"betas\": [0.9, 1.5],"},
+        };
+        for (String[] m : mistakes) {
+            assertTrue(demo.contains(m[0]), "the mutation must apply: " + m[0]);
+            String bad = demo.replace(m[0], m[1]);
+            boolean readerRejects;
+            try {
+                RecipeReader.parse(RECIPES.resolve("demo.json"), bad);
+                readerRejects = false;
+            } catch (T2rException e) {
+                readerRejects = true;
+            }
+            assertTrue(readerRejects, "RecipeReader accepts: " + m[1]);
+            assertFalse(schemaErrors(bad).isEmpty(), "the schema accepts: " + m[1]);
+        }
+    }
+
+    @Test
+    void schemaAndReaderAcceptTheSameVariants() throws IOException {
+        String[][] variants = {
+                {"\"student\": {\"slots\": 64, \"gate_normalizer\": 8, \"gate_init\": \"random\", \"seed\": 0, \"dtype\": \"float32\"}", "\"student\": \"../models/some-student\""},
+                {"\"student\": {\"slots\": 64, \"gate_normalizer\": 8, \"gate_init\": \"random\", \"seed\": 0, \"dtype\": \"float32\"},", ""},
+                {"\"data\": {\"train\": \"../data/kjv/train.jsonl.xz\", \"validation\": \"../data/kjv/validation.jsonl\"}", "\"data\": {\"prepared\": \"../data/prepared\"}"},
+                {"\"data\": {\"train\": \"../data/kjv/train.jsonl.xz\", \"validation\": \"../data/kjv/validation.jsonl\"}",
+                        "\"data\": {\"train\": [\"a.jsonl\", \"b.txt.xz\"], \"validation_fraction\": 0.01, \"text_field\": \"body\"}"},
+                {"\"steps\": 40,", "\"tokens\": 100000,"},
+                {"\"batch\": 8,\n  \"micro_batch\": 4,", "\"micro_batch\": 4, \"grad_accum\": 2,"},
+                {"\"trainable\": \"attention\",\n      \"temperature\"", "\"trainable\": \"lora:16\", \"lora_alpha\": 8,\n      \"temperature\""},
+                {"\"type\": \"distill\",", "\"type\": \"distill\", \"betas\": [0.9, 0.999], \"eps\": 1e-6, \"grad_clip\": 0,"},
+                {"\"name\": \"distill\",\n      \"type\": \"distill\",", "\"name\": \"ft\",\n      \"type\": \"finetune\","},
+        };
+        for (String[] v : variants) {
+            assertTrue(demo.contains(v[0]), "the variant must apply: " + v[0]);
+            String good = demo.replace(v[0], v[1]);
+            if (v[1].contains("finetune")) good = good.replace(",\n      \"temperature\": 1.0,\n      \"ce_weight\": 0.0", "");
+            RecipeReader.parse(RECIPES.resolve("demo.json"), good);
+            assertEquals(Set.of(), schemaErrors(good), v[1]);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package gsat2r.finetune.toy;
+
+import gsat2r.finetune.backend.BackendFactory;
+import gsat2r.finetune.backend.ConversionOptions;
+import gsat2r.finetune.backend.TrainingBackendContract;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** The toy backend meets the backend contract (its arithmetic is float64, so the gradient check is tight). */
+class ToyBackendContractTest extends TrainingBackendContract {
+
+    @TempDir
+    static Path models;
+    static Path teacher, student;
+
+    @BeforeAll
+    static void models() {
+        teacher = ToyModels.teacher(models.resolve("teacher"), 8, 2, 1);
+        student = models.resolve("student");
+        ToyModels.convert(teacher, new ConversionOptions(4, 8, "random", List.of(), 2, "float32"), student);
+    }
+
+    @Override
+    protected BackendFactory factory() {
+        return new ToyBackendFactory();
+    }
+
+    @Override
+    protected Path teacherDir() {
+        return teacher;
+    }
+
+    @Override
+    protected Path studentDir() {
+        return student;
+    }
+
+    @Override
+    protected double gradientTolerance() {
+        return 1e-4;
+    }
+
+    @Override
+    protected double differenceStep() {
+        return 1e-3;
+    }
+
+    @Override
+    protected double mergeTolerance() {
+        return 1e-6;
+    }
+}

@@ -1,0 +1,29 @@
+package gsat2r.finetune.toy;
+
+import gsat2r.finetune.backend.ConversionOptions;
+import gsat2r.finetune.backend.StudentConverter;
+
+import java.nio.file.Path;
+
+/** Converts toy teachers into toy students ({@link ToyModels#convert}). */
+public final class ToyConverter implements StudentConverter {
+    @Override
+    public String name() {
+        return "toy";
+    }
+
+    @Override
+    public boolean supports(String teacherModelType) {
+        return teacherModelType.equals(ToyModel.MODEL_TYPE);
+    }
+
+    @Override
+    public String studentModelType() {
+        return ToyModel.MODEL_TYPE;
+    }
+
+    @Override
+    public void convert(Path teacher, ConversionOptions options, Path out) {
+        ToyModels.convert(teacher, options, out);
+    }
+}
