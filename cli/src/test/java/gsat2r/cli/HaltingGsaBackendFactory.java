@@ -1,0 +1,89 @@
+package gsat2r.cli;
+
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.safetensors.TensorSpec;
+import gsat2r.core.safetensors.TensorWriter;
+import gsat2r.finetune.backend.AdamWStep;
+import gsat2r.finetune.backend.BackendFactory;
+import gsat2r.finetune.backend.BackendRequest;
+import gsat2r.finetune.backend.LossSums;
+import gsat2r.finetune.backend.Objective;
+import gsat2r.finetune.backend.ParameterInfo;
+import gsat2r.finetune.backend.TokenBatch;
+import gsat2r.finetune.backend.TrainableSet;
+import gsat2r.finetune.backend.TrainingBackend;
+import gsat2r.finetune.cpu.CpuGsaBackendFactory;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The real CPU GSA backend, except that the N-th {@link TrainingBackend#optimizerStep} of the process
+ * ({@code -Dgsat2r.test.haltAtStep=N}) blocks for ever, so that a test can SIGKILL a {@code t2r finetune}
+ * at a known point without racing it. Not registered in this module's services: {@link FinetuneGsaKillTest}
+ * puts a services file naming it first on the child JVM's class path, so the trainer picks it before
+ * the real factory.
+ */
+public final class HaltingGsaBackendFactory implements BackendFactory {
+    static final String HALT_PROPERTY = "gsat2r.test.haltAtStep";
+
+    private final CpuGsaBackendFactory real = new CpuGsaBackendFactory();
+
+    @Override
+    public String name() {
+        return "cpu-gsa (halting at optimizer step " + Long.getLong(HALT_PROPERTY, -1) + ")";
+    }
+
+    @Override
+    public boolean supports(String device, String studentModelType) {
+        return real.supports(device, studentModelType);
+    }
+
+    @Override
+    public TrainingBackend open(BackendRequest request) {
+        return new Halting(real.open(request), Long.getLong(HALT_PROPERTY, -1));
+    }
+
+    private static final class Halting implements TrainingBackend {
+        private final TrainingBackend inner;
+        private final long haltAt;
+        private long steps;
+
+        Halting(TrainingBackend inner, long haltAt) {
+            this.inner = inner;
+            this.haltAt = haltAt;
+        }
+
+        @Override
+        public void optimizerStep(AdamWStep step) {
+            if (++steps == haltAt) {
+                while (true) {
+                    try {
+                        Thread.sleep(60_000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+            inner.optimizerStep(step);
+        }
+
+        @Override public String description() { return inner.description(); }
+        @Override public int vocabSize() { return inner.vocabSize(); }
+        @Override public List<ParameterInfo> parameters() { return inner.parameters(); }
+        @Override public List<ParameterInfo> setTrainable(TrainableSet set, long seed) { return inner.setTrainable(set, seed); }
+        @Override public LossSums forwardBackward(Objective o, TokenBatch b, double s) { return inner.forwardBackward(o, b, s); }
+        @Override public LossSums evaluate(Objective o, TokenBatch b) { return inner.evaluate(o, b); }
+        @Override public double gradientNorm() { return inner.gradientNorm(); }
+        @Override public void mergeLora() { inner.mergeLora(); }
+        @Override public List<TensorSpec> stateSpecs() { return inner.stateSpecs(); }
+        @Override public void writeState(TensorWriter out) { inner.writeState(out); }
+        @Override public void readState(SafeTensors in) { inner.readState(in); }
+        @Override public void saveStudent(Path dir) { inner.saveStudent(dir); }
+        @Override public float[] readParameter(String name) { return inner.readParameter(name); }
+        @Override public void writeParameter(String name, float[] values) { inner.writeParameter(name, values); }
+        @Override public float[] readGradient(String name) { return inner.readGradient(name); }
+        @Override public void close() { inner.close(); }
+    }
+}
