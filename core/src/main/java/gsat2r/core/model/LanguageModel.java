@@ -30,5 +30,14 @@ public interface LanguageModel extends AutoCloseable {
 
         /** Number of tokens fed so far. */
         int position();
+
+        /**
+         * Bytes of decoding state this decoder holds now (the KV cache of attention layers as allocated,
+         * the recurrent state of GSA layers), or -1 when the model does not say. What {@code t2r eval}
+         * compares: a KV cache grows with the context, a recurrent state does not.
+         */
+        default long stateBytes() {
+            return -1;
+        }
     }
 }

@@ -23,6 +23,13 @@ final class KvCache {
         return capacity;
     }
 
+    /** Bytes of the key and value arrays allocated now, over all layers (fp32). */
+    long bytes() {
+        long floats = 0;
+        for (int l = 0; l < layers; l++) floats += (long) keys[l].length + values[l].length;
+        return floats * Float.BYTES;
+    }
+
     float[] keys(int layer) {
         return keys[layer];
     }

@@ -156,6 +156,12 @@ public final class LlamaModel implements LanguageModel {
         public int position() {
             return position;
         }
+
+        /** The KV cache as allocated: it grows by doubling, so up to twice the positions held (a window caps it). */
+        @Override
+        public long stateBytes() {
+            return cache.bytes();
+        }
     }
 
     /**
