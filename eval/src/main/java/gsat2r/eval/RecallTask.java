@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
  * Multi-query associative recall (MQAR, as in Zoology / Based): n key-value pairs of words, then the
  * n keys again in a random order, each followed by its value. Text and tokens:
  * <pre>
- *   [BOS] " k1 v1, k2 v2, …, kn vn, q1 a1, q2 a2, …, qn an"
+ *   [BOS] " k1 v1, k2 v2, …, kn vn, q1 a1, q2 a2, …, qn an"   (the leading space: see WordPool)
  *   [BOS] k1 v1 , k2 v2 , … kn vn , q1 a1 , … qn an            (one token each: 6n tokens after BOS)
  * </pre>
  * The model reads the whole sequence once; a query is right when the model's most likely next token
@@ -59,7 +59,8 @@ final class RecallTask {
                 }
                 ids[at++] = pool.ids()[keys[pair]];
                 ids[at++] = pool.ids()[values[pair]];
-                text.append(' ').append(pool.words()[keys[pair]]).append(' ').append(pool.words()[values[pair]]);
+                text.append(text.isEmpty() ? pool.lead() : " ").append(pool.words()[keys[pair]])
+                        .append(' ').append(pool.words()[values[pair]]);
             }
         }
         return new Prompt(ids, queryPositions, answers, text.toString());

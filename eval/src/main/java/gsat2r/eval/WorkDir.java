@@ -40,11 +40,19 @@ public final class WorkDir {
         if (!Files.isRegularFile(file)) return null;
         try {
             JsonNode saved = Json.MAPPER.readTree(file.toFile());
-            if (saved == null || !fingerprint.equals(saved.get("fingerprint"))) return null;
+            if (saved == null || !canonical(fingerprint).equals(saved.get("fingerprint"))) return null;
             return Json.MAPPER.treeToValue(saved.get("result"), type);
         } catch (IOException | RuntimeException unreadable) {
             return null;                                // computed again, and overwritten
         }
+    }
+
+    /**
+     * The fingerprint as it reads back from its text: a number put as a long reads back as an int
+     * when it fits, and JSON trees of different number types are not equal.
+     */
+    private static JsonNode canonical(JsonNode fingerprint) throws IOException {
+        return Json.MAPPER.readTree(Json.MAPPER.writeValueAsString(fingerprint));
     }
 
     void save(String key, JsonNode fingerprint, Object result) {
