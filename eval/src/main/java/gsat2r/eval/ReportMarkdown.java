@@ -214,11 +214,12 @@ final class ReportMarkdown {
         StringBuilder b = new StringBuilder();
         JsonNode arch = ReportWriter.field(m, "architecture"), layers = ReportWriter.field(m, "layers"),
                 hidden = ReportWriter.field(m, "hidden"), slots = ReportWriter.field(m, "gsa_slots"),
-                params = ReportWriter.field(m, "parameters");
+                params = ReportWriter.field(m, "parameters"), plan = ReportWriter.field(m, "layer_plan");
         if (arch != null) b.append(arch.asText());
         if (layers != null) b.append(b.isEmpty() ? "" : ", ").append(layers.asInt()).append(" layers");
         if (hidden != null) b.append(", hidden ").append(hidden.asInt());
         if (slots != null) b.append(", ").append(slots.asInt()).append(" slots");
+        if (plan != null) b.append(" (").append(plan.asText()).append(')');
         if (params != null) b.append(String.format(Locale.ROOT, ", %.1fM parameters", params.asLong() / 1e6));
         if (b.isEmpty()) b.append("vocabulary ").append(m.vocabSize());
         return b.toString();

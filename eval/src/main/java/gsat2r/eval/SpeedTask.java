@@ -83,7 +83,7 @@ final class SpeedTask {
 
     private static void warmUp(LanguageModel model, int[] ids) {
         LanguageModel.Decoder d = model.newDecoder();
-        d.prefill(Arrays.copyOf(ids, Math.min(64, ids.length)));
-        for (int i = 0; i < 8; i++) d.next(ids[i]);
+        d.prefill(Arrays.copyOf(ids, Math.min(256, ids.length)));
+        for (int i = 0; i < DECODE_TOKENS; i++) d.next(ids[i]);
     }
 }

@@ -16,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Multiple choice as lm-evaluation-harness scores it, against log-likelihoods worked out in the test
@@ -131,6 +132,19 @@ class MultipleChoiceTaskTest {
         int best = 0;
         for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
         return best;
+    }
+
+    @Test
+    void theShippedExampleTaskReads() {
+        List<MultipleChoiceTask.Item> items = MultipleChoiceTask.read(Path.of("..", "data", "kjv", "next-sentence.jsonl"));
+        assertEquals(200, items.size());
+        for (MultipleChoiceTask.Item it : items) {
+            assertEquals(4, it.choices().size());
+            assertEquals(" ", it.delimiter());
+        }
+        long[] labels = new long[4];
+        items.forEach(it -> labels[it.label()]++);
+        for (long n : labels) assertTrue(n > 30, "the right answer is spread over the positions: " + Arrays.toString(labels));
     }
 
     @Test
