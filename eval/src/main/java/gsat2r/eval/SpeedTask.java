@@ -35,50 +35,55 @@ final class SpeedTask {
     }
 
     static SpeedResult run(LanguageModel teacher, LanguageModel student, int maxContext, long seed, Progress progress) {
+        return run(teacher, student, maxContext, seed, progress, TIME_LIMIT_S);
+    }
+
+    static SpeedResult run(LanguageModel teacher, LanguageModel student, int maxContext, long seed, Progress progress,
+                           double timeLimitS) {
         List<Integer> grid = grid(maxContext);
         long total = 2L * grid.stream().mapToLong(n -> n + DECODE_TOKENS).sum();
         Progress.Task task = progress.start("speed", total, "tokens");
-        List<SpeedResult.Measurement> t = measure(teacher, grid, seed, task);
-        List<SpeedResult.Measurement> s = measure(student, grid, seed, task);
-        task.finish();
+        int[] ids = new int[grid.getLast() + DECODE_TOKENS];
+        SplittableRandom rnd = Seeds.random(seed, "speed", 0);
+        for (int i = 0; i < ids.length; i++) ids[i] = rnd.nextInt(Math.min(teacher.vocabSize(), student.vocabSize()));
+        warmUp(teacher, ids);
+        warmUp(student, ids);
+        // The two models take turns at each point, so that a change in the machine's load hits both alike.
         List<SpeedResult.Point> points = new ArrayList<>();
-        for (int i = 0; i < grid.size(); i++) points.add(new SpeedResult.Point(grid.get(i), t.get(i), s.get(i)));
-        return new SpeedResult(DECODE_TOKENS, TIME_LIMIT_S, points);
+        boolean teacherStopped = false, studentStopped = false;
+        for (int n : grid) {
+            Timed t = teacherStopped ? null : measure(teacher, ids, n);
+            task.advance(n + DECODE_TOKENS, t == null ? 0 : n + DECODE_TOKENS);
+            Timed s = studentStopped ? null : measure(student, ids, n);
+            task.advance(n + DECODE_TOKENS, s == null ? 0 : n + DECODE_TOKENS);
+            teacherStopped |= t == null || t.seconds() > timeLimitS;
+            studentStopped |= s == null || s.seconds() > timeLimitS;
+            points.add(new SpeedResult.Point(n, t == null ? null : t.measurement(), s == null ? null : s.measurement()));
+        }
+        task.finish();
+        return new SpeedResult(DECODE_TOKENS, timeLimitS, points);
     }
 
-    /** One model over the grid; null measurements where the time limit stopped it. */
-    private static List<SpeedResult.Measurement> measure(LanguageModel model, List<Integer> grid, long seed, Progress.Task task) {
-        SplittableRandom rnd = Seeds.random(seed, "speed", 0);
-        int[] ids = new int[grid.getLast() + DECODE_TOKENS];
-        for (int i = 0; i < ids.length; i++) ids[i] = rnd.nextInt(model.vocabSize());
-        warmUp(model, ids);
-        List<SpeedResult.Measurement> out = new ArrayList<>();
-        boolean stopped = false;
-        for (int n : grid) {
-            if (stopped) {
-                out.add(null);
-                task.advance(n + DECODE_TOKENS, 0);
-                continue;
-            }
-            LanguageModel.Decoder decoder = model.newDecoder();
-            long t0 = System.nanoTime();
-            decoder.prefill(Arrays.copyOf(ids, n));
-            long t1 = System.nanoTime();
-            long bytes = decoder.stateBytes();
-            long[] steps = new long[DECODE_TOKENS];
-            for (int i = 0; i < DECODE_TOKENS; i++) {
-                long s0 = System.nanoTime();
-                decoder.next(ids[n + i]);
-                steps[i] = System.nanoTime() - s0;
-            }
-            long t2 = System.nanoTime();
-            Arrays.sort(steps);
-            double median = (steps[(DECODE_TOKENS - 1) / 2] + steps[DECODE_TOKENS / 2]) / 2.0;
-            out.add(new SpeedResult.Measurement(n / ((t1 - t0) / 1e9), 1e9 / median, bytes < 0 ? null : bytes));
-            task.advance(n + DECODE_TOKENS, n + DECODE_TOKENS);
-            stopped = (t2 - t0) / 1e9 > TIME_LIMIT_S;
+    private record Timed(SpeedResult.Measurement measurement, double seconds) {}
+
+    /** Prefill {@code n} tokens, then decode {@value #DECODE_TOKENS} one at a time. */
+    private static Timed measure(LanguageModel model, int[] ids, int n) {
+        LanguageModel.Decoder decoder = model.newDecoder();
+        long t0 = System.nanoTime();
+        decoder.prefill(Arrays.copyOf(ids, n));
+        long t1 = System.nanoTime();
+        long bytes = decoder.stateBytes();
+        long[] steps = new long[DECODE_TOKENS];
+        for (int i = 0; i < DECODE_TOKENS; i++) {
+            long s0 = System.nanoTime();
+            decoder.next(ids[n + i]);
+            steps[i] = System.nanoTime() - s0;
         }
-        return out;
+        long t2 = System.nanoTime();
+        Arrays.sort(steps);
+        double median = (steps[(DECODE_TOKENS - 1) / 2] + steps[DECODE_TOKENS / 2]) / 2.0;
+        return new Timed(new SpeedResult.Measurement(n / ((t1 - t0) / 1e9), 1e9 / median, bytes < 0 ? null : bytes),
+                (t2 - t0) / 1e9);
     }
 
     private static void warmUp(LanguageModel model, int[] ids) {

@@ -32,4 +32,24 @@ class SpeedTaskTest {
         }
         assertEquals(SpeedTask.DECODE_TOKENS, r.decodeTokens());
     }
+
+    @Test
+    void aModelStopsAfterAPointOverTheTimeLimit() {
+        TestModels.Induction fast = new TestModels.Induction(50, 4);
+        var slow = TestModels.transformed(fast, row -> {
+            try {
+                Thread.sleep(2);                                 // 2 ms a step: 32 decode steps take over 50 ms
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return row;
+        });
+        SpeedResult r = SpeedTask.run(fast, slow, 2048, 0, Progress.silent(), 0.05);
+        assertEquals(List.of(512, 1024, 2048), r.points().stream().map(SpeedResult.Point::context).toList());
+        assertTrue(r.points().stream().allMatch(p -> p.teacher() != null), "the fast model runs the whole grid");
+        assertTrue(r.points().getFirst().student() != null, "the slow one measures its first point");
+        assertNull(r.points().get(1).student(), "and stops there");
+        assertNull(r.points().get(2).student());
+        assertEquals(0.05, r.timeLimitS());
+    }
 }
