@@ -64,7 +64,10 @@ public final class T2rModel implements AutoCloseable {
         try {
             root = JsonMapper.builder().build().readTree(config.toFile());
         } catch (JacksonException e) {
-            throw new T2rException(config + ": not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+            String where = e.getLocation() == null ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+            throw new T2rException(config + ": not valid JSON" + where + ": "
+                    + e.getOriginalMessage().lines().findFirst().orElse(""));
         } catch (IOException e) {
             throw new T2rException(config + ": cannot read: " + e.getMessage(), e);
         }
