@@ -1,7 +1,6 @@
 package gsat2r.export.samediff;
 
 import gsat2r.core.T2rException;
-import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -38,17 +37,12 @@ public final class SameDiffStudent {
     private SameDiffStudent(SameDiff graph) {
         this.graph = graph;
         this.hasPosition = graph.hasVariable(StepGraph.POSITION);
-        int cap = Integer.MAX_VALUE;
         for (String in : graph.inputs()) {
-            if (!in.startsWith("state.")) continue;
-            stateNames.add(in);
-            if (in.endsWith(".keys")) {
-                SDVariable v = graph.getVariable(in);
-                // A full-attention ring cannot go past its rows; a windowed one can (it only keeps the window).
-                cap = (int) Math.min(cap, v.getShape()[0]);
-            }
+            if (in.startsWith("state.")) stateNames.add(in);
         }
-        this.capacity = cap;
+        // A full-attention ring cannot go past its rows (a windowed one can: it only keeps the window).
+        this.capacity = graph.hasVariable(StepGraph.MAX_POSITIONS)
+                ? graph.getVariable(StepGraph.MAX_POSITIONS).getArr().getInt(0) : Integer.MAX_VALUE;
         reset();
     }
 
@@ -72,13 +66,17 @@ public final class SameDiffStudent {
         return position;
     }
 
-    /** The ring rows of the smallest attention state (its window or max context), or MAX_VALUE without one. */
-    public int attentionRows() {
+    /** The most tokens a sequence can have: the export's --max-context with a full-attention layer, else MAX_VALUE. */
+    public int maxPositions() {
         return capacity;
     }
 
     /** Feeds one token; returns the logits that predict the next one ({@code [vocab]}). */
     public float[] step(int token) {
+        if (position >= capacity) {
+            throw new T2rException("the exported graph holds " + capacity + " positions in its full-attention layers "
+                    + "(export --max-context); reset() to start a new sequence");
+        }
         Map<String, INDArray> feed = new HashMap<>(state);
         feed.put(StepGraph.TOKEN, Nd4j.createFromArray(new int[] {token}));
         if (hasPosition) feed.put(StepGraph.POSITION, Nd4j.createFromArray(new int[] {position}));

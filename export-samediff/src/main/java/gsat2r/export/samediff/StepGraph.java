@@ -34,10 +34,13 @@ import java.util.List;
  * <p>Names: placeholders {@code token} (INT32 [1]), {@code position} (INT32 [1], only with attention
  * layers), {@code state.L.hk}, {@code state.L.hv} (GSA layer L), {@code state.L.keys},
  * {@code state.L.values} (attention layer L, [C, kv_heads·head_dim]); outputs {@code logits} [1, V] and
- * {@code next.L.*}, the new value of each {@code state.L.*}.
+ * {@code next.L.*}, the new value of each {@code state.L.*}; a constant {@code max_positions} (INT scalar)
+ * when a full-attention layer limits the sequence to {@code maxContext} tokens.
  */
 final class StepGraph {
     static final String TOKEN = "token", POSITION = "position", LOGITS = "logits";
+    /** A constant INT scalar, present when a full-attention layer bounds the positions the graph can take. */
+    static final String MAX_POSITIONS = "max_positions";
 
     /** One state tensor: its placeholder name, output name and shape. */
     record StateTensor(String input, String output, long[] shape) {}
@@ -85,6 +88,8 @@ final class StepGraph {
             SDVariable up = linear(n, weight(p + "mlp.up_proj.weight", I, d));
             h = h.add(linear(gate.mul(up), weight(p + "mlp.down_proj.weight", d, I)));
         }
+        boolean fullAttention = c.attn().stream().anyMatch(s -> s.window() == 0);
+        if (fullAttention) sd.constant(MAX_POSITIONS, Nd4j.scalar(DataType.INT, maxContext));
         SDVariable last = rmsNorm(h, weight("model.norm.weight", d), (float) c.normEps());
         SDVariable out = c.tieWordEmbeddings() ? emb : weight("lm_head.weight", V, d);
         sd.mmul(LOGITS, last, out, false, true, false);                            // [1, V]

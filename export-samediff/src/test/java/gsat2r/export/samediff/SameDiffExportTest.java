@@ -39,7 +39,7 @@ class SameDiffExportTest {
     }
 
     /** Prompt then greedy generation through the graph, checked step by step against the Java decoder. */
-    private double check(GsaConfig config, long seed, int maxContext, int promptLength, int newTokens) {
+    private SameDiffStudent check(GsaConfig config, long seed, int maxContext, int promptLength, int newTokens) {
         Path dir = Students.write(config, seed, tmp.resolve("student-" + seed));
         Path out = tmp.resolve("student-" + seed + ".sd");
         String summary = exporter().export(new Exporter.Request(dir, out, maxContext, false), note -> { });
@@ -68,7 +68,7 @@ class SameDiffExportTest {
         assertTrue(worst <= TOLERANCE, "max |Δlogit| / max |logit| = " + worst);
         System.out.printf("samediff export %s: %d steps, worst relative logit error %.2e%n", config.layerPlan(),
                 prompt.length + expected.length - 1, worst);
-        return worst;
+        return graph;
     }
 
     @Test
@@ -78,9 +78,13 @@ class SameDiffExportTest {
 
     @Test
     void hybridStudentWithWindowAndFullAttention() {
-        // Window 6 wraps its ring three times; full attention holds max-context 32 positions.
-        check(Students.hybridConfig(6), 42, 0, 8, 12);
-        check(Students.hybridConfig(null), 43, 32, 8, 12);
+        // Window 6 wraps its ring three times; full attention holds max-context 20 positions.
+        assertEquals(Integer.MAX_VALUE, check(Students.hybridConfig(6), 42, 0, 8, 12).maxPositions());
+        SameDiffStudent full = check(Students.hybridConfig(null), 43, 20, 8, 12);      // 19 tokens fed
+        assertEquals(20, full.maxPositions());
+        full.step(5);
+        T2rException e = assertThrows(T2rException.class, () -> full.step(5));
+        assertTrue(e.getMessage().startsWith("the exported graph holds 20 positions"), e.getMessage());
     }
 
     @Test
