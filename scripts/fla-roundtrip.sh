@@ -8,7 +8,7 @@
 #       copies each student (config, weights, tokenizer) to .carry/roundtrip/NAME/ and saves beside it
 #       `t2r logits --all-positions --format json` of two texts, xz-compressed: a short one (T <= 64: fla's
 #       fp32 fused-recurrent kernel) and a long one (T > 128: fla's chunk kernels, tf32). Prints the size
-#       that will travel. Leave out --logits-here (below) to make the logits on the GPU machine instead.
+#       that will travel.
 #
 #   on the GPU machine (carry .carry, which holds fla/ and roundtrip/):
 #     bash scripts/fla-roundtrip.sh check [NAME ...]          (default: every folder of .carry/roundtrip)
@@ -17,8 +17,9 @@
 #       cli/target/gsa-t2r-cli-*.jar or t2r.jar); then runs scripts/fla_roundtrip.py (PYTHONPATH=.carry)
 #       and prints a table last. Exit status 0 when every check is OK.
 #
-# `prepare --no-logits STUDENT NAME` copies the student only (its logits are then made on the device,
-# which needs the Java bundle and the cli jar to travel too: only small students fit beside them).
+# `prepare --no-logits STUDENT NAME` copies the student only: `check` then makes its logits on the GPU
+# machine with the Java bundle and the cli jar, which must travel too (only small students fit beside them).
+# The device call sends the main checkout: carry [".carry/fla", ".carry/roundtrip"].
 set -uo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 ROOT=$PWD

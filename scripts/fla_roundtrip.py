@@ -149,7 +149,6 @@ def build_fla_model(student, cfg):
 
 
 def compare(ours, theirs):
-    import torch
     diff = (ours - theirs).abs()
     max_abs = float(diff.max())
     max_rel = max_abs / float(theirs.abs().max())

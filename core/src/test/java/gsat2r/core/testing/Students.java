@@ -77,5 +77,4 @@ public final class Students {
         for (int i = 0; i < n; i++) ids[i] = 3 + rnd.nextInt(VOCAB - 3);
         return ids;
     }
-
 }
