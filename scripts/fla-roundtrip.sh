@@ -117,5 +117,5 @@ check() {
 case "${1:-}" in
     prepare) shift; prepare "$@" ;;
     check) shift; check "$@" ;;
-    *) sed -n '2,23p' "$0"; exit 2 ;;
+    *) sed -n '2,22p' "$0"; exit 2 ;;
 esac
