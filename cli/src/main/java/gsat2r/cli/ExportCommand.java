@@ -19,8 +19,9 @@ import java.util.concurrent.Callable;
  * folder has been built.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Export a GSA student. --format samediff: its recurrent decode step (token and state in, logits",
-                "and new state out) as a SameDiff graph for DL4J applications, plus FILE.json describing it."})
+        description = {"Export a GSA student (samediff: its decode step as a SameDiff graph for DL4J).",
+                "--format samediff writes the recurrent decode step (token and state in, logits and new state out)",
+                "as a SameDiff graph, plus FILE.json describing its inputs, outputs and state shapes."})
 final class ExportCommand implements Callable<Integer> {
 
     @ParentCommand
