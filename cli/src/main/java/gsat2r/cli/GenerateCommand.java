@@ -2,9 +2,12 @@ package gsat2r.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import gsat2r.core.model.LanguageModel;
+import gsat2r.api.Session;
+import gsat2r.api.T2rModel;
+import gsat2r.core.T2rException;
 import gsat2r.core.generate.Generator;
 import gsat2r.core.generate.Sampler;
+import gsat2r.core.model.LanguageModel;
 import gsat2r.core.tokenizer.Tokenizer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -22,6 +25,12 @@ import java.util.concurrent.Callable;
 /**
  * {@code t2r generate}: continues a prompt. Text format echoes the prompt and streams the new text as
  * it is generated; json prints {@code {"ids": [prompt and new ids], "text": new text}} at the end.
+ *
+ * <p>{@code --save-state FILE} writes the decoding state after the prompt (before the first new token:
+ * what caching a system prompt needs; with {@code --max-new-tokens 0} nothing is generated);
+ * {@code --load-state FILE} starts from such a state, the prompt (optional then) being appended after
+ * the saved tokens as plain text (no BOS). Runs through the embedding API's {@link Session}, so a
+ * restored state gives the tokens one uninterrupted run would (greedy, or the same --seed).
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Continue a prompt with a model, streaming the text as it is generated.")
@@ -52,8 +61,16 @@ final class GenerateCommand implements Callable<Integer> {
         TokenIds ids;
     }
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     Input input;
+
+    @Option(names = "--save-state", paramLabel = "FILE",
+            description = "Write the decoding state after the prompt to FILE (atomically), e.g. to cache a system prompt.")
+    Path saveState;
+
+    @Option(names = "--load-state", paramLabel = "FILE",
+            description = "Continue from a state saved by --save-state with the same model; --prompt/--ids are appended after it.")
+    Path loadState;
 
     @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "64",
             description = "At most this many new tokens (default ${DEFAULT-VALUE}); generation also stops at EOS.")
@@ -80,23 +97,40 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws JsonProcessingException {
         Sampler sampler = sampler();
+        if (input == null && loadState == null) {
+            throw usage("give --prompt or --ids, or --load-state FILE to continue a saved state");
+        }
         Path dir = t2r.modelDir(model);
         PrintWriter out = t2r.spec.commandLine().getOut();
-        try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel m = t2r.loadModel(dir)) {
-            int[] promptIds = input.ids != null ? input.ids.ids() : tokenizer.encode(input.prompt);
-            LogitsCommand.checkIds(promptIds, m.vocabSize());
-            Generator generator = new Generator(m, tokenizer);
+        try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel lm = t2r.loadModel(dir)) {
+            T2rModel m = T2rModel.of(lm, tokenizer);
+            Session session = loadState != null ? m.restore(loadState) : m.newSession();
+            if (loadState != null) t2r.note("continuing " + session.length() + " tokens from " + loadState);
+            int[] promptIds = new int[0];
+            if (input != null) {
+                promptIds = input.ids != null ? input.ids.ids()
+                        : session.length() == 0 ? m.encode(input.prompt) : m.encodeContinuation(input.prompt);
+                LogitsCommand.checkIds(promptIds, m.vocabSize());
+                if (promptIds.length == 0 && session.length() == 0) {
+                    throw new T2rException("the prompt is empty: there is no token to start from");
+                }
+                if (promptIds.length > 0) session.append(promptIds);
+            }
+            if (saveState != null) {
+                session.save(saveState);
+                t2r.note("saved the state after " + session.length() + " tokens to " + saveState);
+            }
             Generator.Result result;
             if (format == Format.text) {
-                out.print(input.prompt != null ? input.prompt : tokenizer.decode(promptIds));
+                if (input != null) out.print(input.prompt != null ? input.prompt : m.decode(promptIds));
                 out.flush();
-                result = generator.generate(promptIds, maxNewTokens, sampler, piece -> {
+                result = session.generate(maxNewTokens, sampler, piece -> {
                     out.print(piece);
                     out.flush();
                 });
                 out.println();
             } else {
-                result = generator.generate(promptIds, maxNewTokens, sampler, piece -> { });
+                result = session.generate(maxNewTokens, sampler, piece -> { });
                 out.println(JsonMapper.builder().build().writeValueAsString(new Output(result.allIds(), result.text())));
             }
             t2r.note(result.newIds().length + " new tokens, stopped at " + (result.stop() == Generator.Stop.EOS ? "EOS" : "--max-new-tokens"));

@@ -8,6 +8,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -15,7 +16,8 @@ import java.util.concurrent.Callable;
 
 /** {@code t2r inspect DIR}: a model's architecture, size and files, without loading its weights. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Describe a model directory (architecture, sizes, files, tokenizer) without loading its weights.")
+        description = {"Describe a model directory (architecture, sizes, files, tokenizer) without loading its weights,",
+                "or a decoding-state file written by 'generate --save-state' (model fingerprint, tokens, layers)."})
 final class InspectCommand implements Callable<Integer> {
 
     enum Format { text, json }
@@ -23,7 +25,8 @@ final class InspectCommand implements Callable<Integer> {
     @ParentCommand
     T2r t2r;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "A model directory, or 'demo' for the model inside t2r.")
+    @Parameters(index = "0", paramLabel = "DIR",
+            description = "A model directory, 'demo' for the model inside t2r, or a state file of 'generate --save-state'.")
     String model;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
@@ -32,6 +35,7 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (!ModelDirs.DEMO.equals(model) && Files.isRegularFile(Path.of(model))) return inspectState(Path.of(model));
         Path dir = t2r.modelDir(model);
         ModelSummary s = ModelSummary.read(dir);
         PrintWriter out = t2r.spec.commandLine().getOut();
@@ -40,6 +44,19 @@ final class InspectCommand implements Callable<Integer> {
                     .writerWithDefaultPrettyPrinter().writeValueAsString(s));
         } else {
             print(s, out);
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** A decoding-state file of {@code t2r generate --save-state}. */
+    private int inspectState(Path file) throws Exception {
+        StateSummary s = StateSummary.read(file);
+        PrintWriter out = t2r.spec.commandLine().getOut();
+        if (format == Format.json) {
+            out.println(JsonMapper.builder().build().writerWithDefaultPrettyPrinter().writeValueAsString(s));
+        } else {
+            s.print(out);
         }
         out.flush();
         return 0;

@@ -69,13 +69,27 @@ public final class Generator {
                 throw new T2rException("prompt token id " + id + " is outside the model's vocabulary (size " + vocab + ")");
             }
         }
-        StreamingDecoder text = new StreamingDecoder(tokenizer, promptIds);
+        if (maxNewTokens == 0) return continueFrom(null, promptIds, null, 0, sampler, onText);
+        LanguageModel.Decoder decoder = model.newDecoder();
+        return continueFrom(decoder, promptIds, decoder.prefill(promptIds), maxNewTokens, sampler, onText);
+    }
+
+    /**
+     * The sampling loop on its own, for a decoder that has already consumed {@code context} and whose
+     * next-token logits are {@code logits} (a restored state, a session): samples up to
+     * {@code maxNewTokens} tokens, feeding each to {@code decoder} except the last one sampled (a caller
+     * that goes on must feed it first). {@code Result.promptIds} is {@code context}; the text streams as
+     * the continuation of {@code context}.
+     */
+    public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
+                               Sampler sampler, Consumer<String> onText) {
+        if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens < 0: " + maxNewTokens);
+        int vocab = model.vocabSize();
+        StreamingDecoder text = new StreamingDecoder(tokenizer, context);
         int[] out = new int[maxNewTokens];
         int n = 0;
         Stop stop = Stop.MAX_NEW_TOKENS;
         if (maxNewTokens > 0) {
-            LanguageModel.Decoder decoder = model.newDecoder();
-            float[] logits = decoder.prefill(promptIds);
             while (true) {
                 checkRow(logits, vocab, decoder.position());
                 int id = sampler.sample(logits);
@@ -90,7 +104,7 @@ public final class Generator {
             }
         }
         emit(text.finish(), onText);
-        return new Result(promptIds, Arrays.copyOf(out, n), text.text(), stop);
+        return new Result(context, Arrays.copyOf(out, n), text.text(), stop);
     }
 
     private static void emit(String increment, Consumer<String> onText) {

@@ -17,6 +17,15 @@ public interface LanguageModel extends AutoCloseable {
      */
     Decoder newDecoder();
 
+    /**
+     * What identifies this model's computation (see {@link ModelFingerprint}); a saved
+     * {@link DecoderState} is only restored into a model with the same fingerprint. Computed anew on
+     * each call (it hashes the weights).
+     */
+    default ModelFingerprint fingerprint() {
+        throw new gsat2r.core.T2rException(getClass().getSimpleName() + " has no fingerprint: its decoding state cannot be saved");
+    }
+
     @Override
     default void close() {}
 
@@ -30,5 +39,28 @@ public interface LanguageModel extends AutoCloseable {
 
         /** Number of tokens fed so far. */
         int position();
+
+        /**
+         * Bytes of decoding state this decoder holds now (the KV cache of attention layers as allocated,
+         * the recurrent state of GSA layers), or -1 when the model does not say. What {@code t2r eval}
+         * compares: a KV cache grows with the context, a recurrent state does not.
+         */
+        default long stateBytes() {
+            return -1;
+        }
+
+        /** A copy of this decoder's state (see {@link DecoderState}); the decoder goes on unchanged. */
+        default DecoderState saveState() {
+            throw new gsat2r.core.T2rException(getClass().getSimpleName() + " cannot save its decoding state");
+        }
+
+        /**
+         * Replaces this decoder's state with {@code state}, taken from a decoder of the same model
+         * (same layers and sizes, else a {@link gsat2r.core.T2rException} says what differs). The
+         * decoder then continues as the one the state was taken from.
+         */
+        default void restoreState(DecoderState state) {
+            throw new gsat2r.core.T2rException(getClass().getSimpleName() + " cannot restore a decoding state");
+        }
     }
 }

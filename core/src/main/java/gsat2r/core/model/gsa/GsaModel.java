@@ -6,7 +6,9 @@ import gsat2r.core.cpu.Embedding;
 import gsat2r.core.cpu.Linear;
 import gsat2r.core.cpu.RmsNorm;
 import gsat2r.core.gsa.GsaState;
+import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.ModelFingerprint;
 import gsat2r.core.model.gsa.ParameterView.Kind;
 import gsat2r.core.safetensors.DType;
 
@@ -371,6 +373,48 @@ public final class GsaModel implements LanguageModel {
             return position;
         }
 
+        @Override
+        public DecoderState saveState() {
+            List<DecoderState.LayerState> layers = new ArrayList<>(blocks.size());
+            for (int l = 0; l < blocks.size(); l++) {
+                layers.add(states[l] != null ? new DecoderState.Recurrent(l, states[l].copy()) : caches[l].save(l, position));
+            }
+            return new DecoderState(position, layers);
+        }
+
+        @Override
+        public void restoreState(DecoderState state) {
+            if (state.layers().size() != blocks.size()) {
+                throw new T2rException("the state has " + state.layers().size() + " layers, this GSA student "
+                        + blocks.size());
+            }
+            for (DecoderState.LayerState s : state.layers()) {          // check every layer before changing any
+                int l = s.layer();
+                boolean fits = switch (s) {
+                    case DecoderState.Recurrent r -> states[l] != null && states[l].sameSizes(r.state());
+                    case DecoderState.KeyValue kv -> caches[l] != null;
+                };
+                if (!fits) {
+                    throw new T2rException("layer " + l + ": the state holds " + describe(s) + ", this student's layer "
+                            + l + " is " + (states[l] != null ? "GSA with " + states[l] : "softmax attention"));
+                }
+            }
+            for (DecoderState.LayerState s : state.layers()) {
+                switch (s) {
+                    case DecoderState.Recurrent r -> states[r.layer()].restore(r.state());
+                    case DecoderState.KeyValue kv -> caches[kv.layer()].restore(kv, state.position());
+                }
+            }
+            position = state.position();
+        }
+
+        private static String describe(DecoderState.LayerState s) {
+            return switch (s) {
+                case DecoderState.Recurrent r -> "a GSA state " + r.state();
+                case DecoderState.KeyValue kv -> kv.rows() + " key/value rows of " + kv.rowWidth() + " floats";
+            };
+        }
+
         /** The recurrent state of GSA layer {@code layer} (live; null for an attention layer). */
         public GsaState state(int layer) {
             return states[layer];
@@ -385,6 +429,19 @@ public final class GsaModel implements LanguageModel {
             }
             return bytes;
         }
+    }
+
+    /**
+     * The config as computed with ({@code config.json}'s keys less the storage {@code dtype} and the
+     * {@code t2r} provenance) and the fp32 parameter array (fla's tensor order).
+     */
+    @Override
+    public ModelFingerprint fingerprint() {
+        var json = config.toJson();
+        json.remove("dtype");
+        json.remove("t2r");
+        return new ModelFingerprint("gsa", ModelFingerprint.sha256(gsat2r.core.io.PythonJson.dumps(json)),
+                new ModelFingerprint.WeightHasher().add(params).hex());
     }
 
     // ------------------------------------------------------------------ helpers

@@ -1,5 +1,8 @@
 package gsat2r.core.model.gsa;
 
+import gsat2r.core.T2rException;
+import gsat2r.core.model.DecoderState;
+
 /**
  * The KV cache of one attention layer of a decoding sequence: keys (after RoPE) and values as rows of
  * {@code kv_heads · head_dim} floats, position p in row {@code p % capacity}. With a window W it never
@@ -54,5 +57,37 @@ final class KvRing {
         int at = (position % capacity) * rowWidth;
         System.arraycopy(k, kOff, keys, at, rowWidth);
         System.arraycopy(v, vOff, values, at, rowWidth);
+    }
+
+    /** The rows that decoding from {@code position} on still reads: all positions, or the last {@code window}. */
+    int rowsKept(int position) {
+        return window > 0 ? Math.min(position, window) : position;
+    }
+
+    /** A copy of the rows kept after {@code position} tokens, oldest first. */
+    DecoderState.KeyValue save(int layer, int position) {
+        int rows = rowsKept(position);
+        float[] k = new float[rows * rowWidth], v = new float[rows * rowWidth];
+        for (int i = 0; i < rows; i++) {
+            int at = ((position - rows + i) % capacity) * rowWidth;
+            System.arraycopy(keys, at, k, i * rowWidth, rowWidth);
+            System.arraycopy(values, at, v, i * rowWidth, rowWidth);
+        }
+        return new DecoderState.KeyValue(layer, rowWidth, rows, k, v);
+    }
+
+    /** Replaces the contents with {@code state}, the rows kept after {@code position} tokens. */
+    void restore(DecoderState.KeyValue state, int position) {
+        if (state.rowWidth() != rowWidth || state.rows() != rowsKept(position)) {
+            throw new T2rException("attention layer " + state.layer() + ": the state holds " + state.rows() + " rows of "
+                    + state.rowWidth() + " floats, this model keeps " + rowsKept(position) + " rows of " + rowWidth
+                    + " after " + position + " tokens");
+        }
+        keys = new float[0];
+        values = new float[0];
+        capacity = 0;
+        ensure(0, position);
+        int rows = state.rows();
+        for (int i = 0; i < rows; i++) put(position - rows + i, state.keys(), i * rowWidth, state.values(), i * rowWidth);
     }
 }

@@ -1,5 +1,11 @@
 package gsat2r.core.model.llama;
 
+import gsat2r.core.T2rException;
+import gsat2r.core.model.DecoderState;
+
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Keys and values (after RoPE) of the positions a decoder has seen, per layer, as rows of
  * {@code kvHeads · headDim} floats; position {@code p} lives in row {@code p % capacity}. With a
@@ -21,6 +27,13 @@ final class KvCache {
 
     int capacity() {
         return capacity;
+    }
+
+    /** Bytes of the key and value arrays allocated now, over all layers (fp32). */
+    long bytes() {
+        long floats = 0;
+        for (int l = 0; l < layers; l++) floats += (long) keys[l].length + values[l].length;
+        return floats * Float.BYTES;
     }
 
     float[] keys(int layer) {
@@ -54,5 +67,59 @@ final class KvCache {
         int at = (position % capacity) * rowWidth;
         System.arraycopy(k, kOff, keys[layer], at, rowWidth);
         System.arraycopy(v, vOff, values[layer], at, rowWidth);
+    }
+
+    /** The rows that decoding from {@code position} on still reads: all positions, or the last {@code window}. */
+    int rowsKept(int position) {
+        return window > 0 ? Math.min(position, window) : position;
+    }
+
+    /** Copies of every layer's rows kept after {@code position} tokens, oldest first. */
+    List<DecoderState.LayerState> save(int position) {
+        int rows = rowsKept(position);
+        List<DecoderState.LayerState> out = new ArrayList<>(layers);
+        for (int l = 0; l < layers; l++) {
+            float[] k = new float[rows * rowWidth], v = new float[rows * rowWidth];
+            for (int i = 0; i < rows; i++) {
+                int at = ((position - rows + i) % capacity) * rowWidth;
+                System.arraycopy(keys[l], at, k, i * rowWidth, rowWidth);
+                System.arraycopy(values[l], at, v, i * rowWidth, rowWidth);
+            }
+            out.add(new DecoderState.KeyValue(l, rowWidth, rows, k, v));
+        }
+        return out;
+    }
+
+    /** Replaces the contents with {@code state}'s layers (all of them key/value rows kept after {@code position} tokens). */
+    void restore(List<DecoderState.LayerState> state, int position) {
+        if (state.size() != layers) {
+            throw new T2rException("the state has " + state.size() + " layers, this model " + layers);
+        }
+        int rows = rowsKept(position);
+        for (DecoderState.LayerState s : state) {
+            if (!(s instanceof DecoderState.KeyValue kv) || kv.rowWidth() != rowWidth || kv.rows() != rows) {
+                throw new T2rException("layer " + s.layer() + ": the state holds " + describe(s) + ", this model keeps "
+                        + rows + " key/value rows of " + rowWidth + " floats after " + position + " tokens");
+            }
+        }
+        for (int l = 0; l < layers; l++) {
+            keys[l] = new float[0];
+            values[l] = new float[0];
+        }
+        capacity = 0;
+        ensure(0, position);
+        for (DecoderState.LayerState s : state) {
+            DecoderState.KeyValue kv = (DecoderState.KeyValue) s;
+            for (int i = 0; i < rows; i++) {
+                put(kv.layer(), position - rows + i, kv.keys(), i * rowWidth, kv.values(), i * rowWidth);
+            }
+        }
+    }
+
+    static String describe(DecoderState.LayerState s) {
+        return switch (s) {
+            case DecoderState.KeyValue kv -> kv.rows() + " key/value rows of " + kv.rowWidth() + " floats";
+            case DecoderState.Recurrent r -> "a GSA recurrent state " + r.state();
+        };
     }
 }

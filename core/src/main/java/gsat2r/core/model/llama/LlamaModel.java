@@ -8,7 +8,9 @@ import gsat2r.core.cpu.Linear;
 import gsat2r.core.cpu.RmsNorm;
 import gsat2r.core.cpu.Rope;
 import gsat2r.core.cpu.SwiGlu;
+import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.ModelFingerprint;
 import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 
@@ -156,6 +158,40 @@ public final class LlamaModel implements LanguageModel {
         public int position() {
             return position;
         }
+
+        /** The KV cache as allocated: it grows by doubling, so up to twice the positions held (a window caps it). */
+        @Override
+        public long stateBytes() {
+            return cache.bytes();
+        }
+
+        @Override
+        public DecoderState saveState() {
+            return new DecoderState(position, cache.save(position));
+        }
+
+        @Override
+        public void restoreState(DecoderState state) {
+            cache.restore(state.layers(), state.position());
+            position = state.position();
+        }
+    }
+
+    /**
+     * The config as computed with (every field of {@link LlamaConfig} and the type of RoPE's
+     * frequencies) and the fp32 weights: embeddings, then per layer the tensors of {@link LlamaTensor}'s
+     * order, then the final norm and the output projection (the embeddings again when tied).
+     */
+    @Override
+    public ModelFingerprint fingerprint() {
+        ModelFingerprint.WeightHasher h = new ModelFingerprint.WeightHasher().add(weights.embedding());
+        for (LlamaWeights.Layer layer : weights.layers()) {
+            for (LlamaTensor t : LlamaTensor.values()) {
+                if (t.scope() == LlamaTensor.Scope.LAYER) h.add(layer.get(t));
+            }
+        }
+        h.add(weights.finalNorm()).add(weights.lmHead());
+        return new ModelFingerprint("llama", ModelFingerprint.sha256(config + "; rope inv_freq " + ropeFrequencyType), h.hex());
     }
 
     /**

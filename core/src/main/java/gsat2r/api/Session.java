@@ -1,0 +1,139 @@
+package gsat2r.api;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.generate.Generator;
+import gsat2r.core.generate.Sampler;
+import gsat2r.core.model.LanguageModel;
+import gsat2r.core.state.StateFile;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.function.Consumer;
+
+/**
+ * One sequence decoded by a {@link T2rModel}: the tokens so far, the decoder's state after them (a
+ * constant-size recurrent state per GSA layer, a KV cache per attention layer) and the next-token
+ * logits. Feed text or ids with {@link #append}, sample with {@link #generate}, keep the state with
+ * {@link #save} (a file any process with the same model can {@link T2rModel#restore}) or {@link #fork}
+ * (a copy in memory). Not thread-safe; open one session per sequence.
+ *
+ * <p>Restoring a saved state continues bit for bit as this session would have: same tokens with greedy
+ * decoding or the same seeded {@link Sampler}. Appending {@code A} then {@code B} equals appending
+ * {@code A+B} up to fp32 rounding (the chunked GSA form splits them into other chunks).
+ */
+public final class Session {
+    private final T2rModel owner;
+    private final LanguageModel.Decoder decoder;
+    private int[] tokens;
+    private int length;
+    private float[] logits;
+    /** Whether the last token is sampled but not yet fed to the decoder (it is fed before anything else). */
+    private boolean pending;
+
+    Session(T2rModel owner, LanguageModel.Decoder decoder, int[] tokens, float[] logits) {
+        this.owner = owner;
+        this.decoder = decoder;
+        this.tokens = Arrays.copyOf(tokens, Math.max(16, tokens.length * 2));
+        this.length = tokens.length;
+        this.logits = logits;
+    }
+
+    /** The token ids of the sequence so far (fed and sampled). */
+    public int[] tokens() {
+        return Arrays.copyOf(tokens, length);
+    }
+
+    /** Number of tokens in the sequence. */
+    public int length() {
+        return length;
+    }
+
+    /**
+     * Feeds {@code text}: encoded with the tokenizer's special tokens (BOS) when the session is empty,
+     * as plain text after that. Returns the next-token logits (a copy).
+     */
+    public float[] append(String text) {
+        int[] ids = length == 0 ? owner.encode(text) : owner.encodeContinuation(text);
+        if (ids.length == 0) throw new T2rException("the text encodes to no tokens");
+        return append(ids);
+    }
+
+    /** Feeds token ids; returns the next-token logits (a copy). */
+    public float[] append(int... ids) {
+        if (ids.length == 0) throw new T2rException("no tokens to append");
+        int vocab = owner.vocabSize();
+        for (int id : ids) {
+            if (id < 0 || id >= vocab) throw new T2rException("token id " + id + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+        }
+        flush();
+        logits = decoder.prefill(ids);
+        add(ids);
+        return logits.clone();
+    }
+
+    /** The next-token logits after the last token (a copy); the session must not be empty. */
+    public float[] logits() {
+        requireTokens();
+        flush();
+        return logits.clone();
+    }
+
+    /**
+     * Samples up to {@code maxNewTokens} tokens (stopping after an end-of-sequence token, which is kept),
+     * appending them to the session; the text streams to {@code onText} in whole characters.
+     */
+    public Generator.Result generate(int maxNewTokens, Sampler sampler, Consumer<String> onText) {
+        requireTokens();
+        flush();
+        Generator.Result r = new Generator(owner.model(), owner.requireTokenizer())
+                .continueFrom(decoder, tokens(), logits, maxNewTokens, sampler, onText);
+        int[] added = r.newIds();
+        if (added.length > 0) {
+            add(added);
+            pending = true;           // continueFrom fed every new token but the last
+        }
+        return r;
+    }
+
+    /** Samples one token from the current logits and appends it (no tokenizer needed). */
+    public int step(Sampler sampler) {
+        requireTokens();
+        flush();
+        int id = sampler.sample(logits);
+        add(new int[] {id});
+        pending = true;
+        return id;
+    }
+
+    /** Writes the session's state to {@code file} atomically (see {@link StateFile} for the format). */
+    public void save(Path file) {
+        flush();
+        StateFile.write(file, new StateFile.Contents(owner.fingerprint(), tokens(), length == 0 ? null : logits.clone(),
+                owner.vocabSize(), decoder.saveState(), "t2r"));
+    }
+
+    /** An independent copy of this session (e.g. to answer several questions after one cached prompt). */
+    public Session fork() {
+        flush();
+        LanguageModel.Decoder copy = owner.model().newDecoder();
+        copy.restoreState(decoder.saveState());
+        return new Session(owner, copy, tokens(), logits == null ? null : logits.clone());
+    }
+
+    private void flush() {
+        if (pending) {
+            pending = false;
+            logits = decoder.next(tokens[length - 1]);
+        }
+    }
+
+    private void add(int[] ids) {
+        if (length + ids.length > tokens.length) tokens = Arrays.copyOf(tokens, Math.max(2 * tokens.length, length + ids.length));
+        System.arraycopy(ids, 0, tokens, length, ids.length);
+        length += ids.length;
+    }
+
+    private void requireTokens() {
+        if (length == 0) throw new T2rException("the session is empty: append a prompt first");
+    }
+}

@@ -1,0 +1,150 @@
+package gsat2r.api;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import gsat2r.core.T2rException;
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.ModelFingerprint;
+import gsat2r.core.model.gsa.GsaModel;
+import gsat2r.core.model.llama.LlamaModel;
+import gsat2r.core.state.StateFile;
+import gsat2r.core.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A model ready to embed in an application: a GSA student (or a Llama/Mistral teacher) with its
+ * tokenizer. Open {@link Session}s on it to feed text or token ids, generate, and save or restore the
+ * decoding state. Thread-safe for concurrent sessions (each session is one sequence and is not itself
+ * thread-safe); the weights must not change while sessions use them.
+ *
+ * <pre>{@code
+ * try (T2rModel model = T2rModel.load(Path.of("student"))) {
+ *     Session s = model.newSession();
+ *     s.append("In the beginning");
+ *     System.out.println(s.generate(40, Sampler.greedy(), piece -> { }).text());
+ * }
+ * }</pre>
+ */
+public final class T2rModel implements AutoCloseable {
+    private final LanguageModel model;
+    private final Tokenizer tokenizer;
+    private volatile ModelFingerprint fingerprint;
+
+    private T2rModel(LanguageModel model, Tokenizer tokenizer) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * Loads a model directory: {@code config.json} ({@code model_type "gsa"}: a GSA student in fla's
+     * layout; otherwise a Llama/Mistral teacher), its safetensors weights and, when present, its
+     * {@code tokenizer.json} (without one, only the token-id methods work).
+     */
+    public static T2rModel load(Path dir) {
+        LanguageModel m = loadLanguageModel(dir);
+        Tokenizer t = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
+        return new T2rModel(m, t);
+    }
+
+    /** Wraps a model already in memory (e.g. one being trained); {@code tokenizer} may be null. */
+    public static T2rModel of(LanguageModel model, Tokenizer tokenizer) {
+        return new T2rModel(model, tokenizer);
+    }
+
+    /** The model of a directory, chosen by {@code config.json}'s {@code model_type} (the one model factory). */
+    public static LanguageModel loadLanguageModel(Path dir) {
+        Path config = dir.resolve("config.json");
+        if (!Files.isRegularFile(config)) throw new T2rException(config + ": no such file (not a model directory?)");
+        JsonNode root;
+        try {
+            root = JsonMapper.builder().build().readTree(config.toFile());
+        } catch (JacksonException e) {
+            String where = e.getLocation() == null ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+            throw new T2rException(config + ": not valid JSON" + where + ": "
+                    + e.getOriginalMessage().lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            throw new T2rException(config + ": cannot read: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject()) throw new T2rException(config + ": not a JSON object");
+        return GsaConfig.MODEL_TYPE.equals(GsaConfig.modelType(root)) ? GsaModel.load(dir) : LlamaModel.load(dir);
+    }
+
+    public LanguageModel model() {
+        return model;
+    }
+
+    /** The tokenizer, or null when the model directory has none. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public int vocabSize() {
+        return model.vocabSize();
+    }
+
+    /** What a saved state is checked against (hashed once, on first use). */
+    public ModelFingerprint fingerprint() {
+        ModelFingerprint f = fingerprint;
+        if (f == null) fingerprint = f = model.fingerprint();
+        return f;
+    }
+
+    /** A new, empty sequence. */
+    public Session newSession() {
+        return new Session(this, model.newDecoder(), new int[0], null);
+    }
+
+    /**
+     * A session continuing the state saved in {@code stateFile} (by {@link Session#save} or
+     * {@code t2r generate --save-state}); refused with one line naming the file when the file is damaged
+     * or was saved by another model.
+     */
+    public Session restore(Path stateFile) {
+        StateFile.Contents c = StateFile.read(stateFile);
+        c.requireModel(fingerprint(), stateFile);
+        if (c.vocabSize() != vocabSize()) {
+            throw new T2rException(stateFile + ": saved with a vocabulary of " + c.vocabSize() + ", this model has " + vocabSize());
+        }
+        LanguageModel.Decoder decoder = model.newDecoder();
+        try {
+            decoder.restoreState(c.state());
+        } catch (T2rException e) {
+            throw new T2rException(stateFile + ": does not fit this model: " + e.getMessage(), e);
+        }
+        return new Session(this, decoder, c.tokens(), c.logits());
+    }
+
+    /** Token ids of {@code text} with the tokenizer's special tokens (BOS), as at the start of a sequence. */
+    public int[] encode(String text) {
+        return requireTokenizer().encode(text);
+    }
+
+    /** Token ids of {@code text} alone (no special tokens), as when text continues a sequence. */
+    public int[] encodeContinuation(String text) {
+        return requireTokenizer().encodePlain(text);
+    }
+
+    public String decode(int[] ids) {
+        return requireTokenizer().decode(ids);
+    }
+
+    Tokenizer requireTokenizer() {
+        if (tokenizer == null) throw new T2rException("this model has no tokenizer.json: use token ids");
+        return tokenizer;
+    }
+
+    @Override
+    public void close() {
+        try {
+            model.close();
+        } finally {
+            if (tokenizer != null) tokenizer.close();
+        }
+    }
+}

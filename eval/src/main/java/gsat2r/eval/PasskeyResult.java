@@ -1,0 +1,24 @@
+package gsat2r.eval;
+
+import java.util.List;
+
+/**
+ * What {@link PasskeyTask} measured.
+ *
+ * @param depths  where the passkey sits in the filler (0 = start, 1 = end)
+ * @param samples prompts per length (they cycle through the depths)
+ * @param example the text of the shortest prompt, with its passkey
+ */
+public record PasskeyResult(List<Double> depths, int samples, String example, List<Point> points) {
+
+    /** Prompts of about {@code length} tokens ({@code meanLength} measured, answer included). */
+    public record Point(int length, double meanLength, int prompts, Score teacher, Score student) {}
+
+    /**
+     * @param accuracy        share of prompts where greedy decoding reproduces the passkey's tokens
+     * @param tokenAccuracy   share of the passkey's tokens that are the greedy choice (teacher-forced)
+     * @param answerLogProb   mean log-probability of the passkey's tokens (nats per token, teacher-forced)
+     * @param accuracyByDepth accuracy per depth (null where no prompt had that depth)
+     */
+    public record Score(double accuracy, double tokenAccuracy, double answerLogProb, List<Double> accuracyByDepth) {}
+}
