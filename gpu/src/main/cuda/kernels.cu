@@ -8,3 +8,6 @@
 #include "losses.cu"
 #include "optim.cu"
 #include "convert.cu"
+#include "attention.cu"
+#include "gsa.cu"
+#include "gsa_gates.cu"

@@ -1,0 +1,47 @@
+package gsat2r.gpu.ops;
+
+import gsat2r.gpu.Gpu;
+import gsat2r.gpu.cuda.CudaEvent;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Per-kernel timing for benchmarks: while enabled, the attention and GSA launchers bracket each
+ * kernel with CUDA events and wait for it, accumulating milliseconds per kernel name (so it slows
+ * the pipeline down: enable it only for a breakdown run, never while timing end to end).
+ */
+public final class KernelTimes {
+    private KernelTimes() {}
+
+    private static volatile boolean enabled;
+    private static final Map<String, double[]> TOTALS = new LinkedHashMap<>();
+
+    public static void enable(boolean on) {
+        enabled = on;
+    }
+
+    /** Kernel name → {total ms, launches} since the last drain, in first-launch order; clears them. */
+    public static synchronized Map<String, double[]> drain() {
+        Map<String, double[]> copy = new LinkedHashMap<>(TOTALS);
+        TOTALS.clear();
+        return copy;
+    }
+
+    static void run(Gpu gpu, String name, Runnable launch) {
+        if (!enabled) {
+            launch.run();
+            return;
+        }
+        try (CudaEvent start = gpu.newEvent(); CudaEvent stop = gpu.newEvent()) {
+            start.record(gpu.stream());
+            launch.run();
+            stop.record(gpu.stream());
+            double ms = stop.elapsedMillisSince(start);
+            synchronized (KernelTimes.class) {
+                double[] t = TOTALS.computeIfAbsent(name, k -> new double[2]);
+                t[0] += ms;
+                t[1] += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package gsat2r.gpu.ops;
+
+import gsat2r.gpu.DeviceBuffer;
+import gsat2r.gpu.ElementType;
+import gsat2r.gpu.Gpu;
+import gsat2r.gpu.GpuTestSupport;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Flash attention (forward with log-sum-exp, backward, decode from a ring-buffer cache) against
+ * {@code gsat2r.core.cpu.Attention}, sequence by sequence, on the values the device stores: odd
+ * lengths (1, 63, 65, 200), head dims 64 and 128, GQA ratios 1, 3, 4, full and sliding windows.
+ * Tolerances: fp32 1e-4, bf16 2e-2 (relative L2).
+ */
+class AttentionGpuTest extends GpuTestSupport {
+    private static final Random RNG = new Random(41);
+
+    record Case(int batch, int seqLen, int heads, int kvHeads, int headDim, int window) {}
+
+    private static final Case[] CASES = {
+        new Case(2, 65, 2, 2, 64, 0),
+        new Case(1, 63, 3, 1, 64, 0),
+        new Case(1, 200, 4, 1, 128, 0),
+        new Case(2, 130, 4, 4, 128, 17),
+        new Case(1, 200, 8, 2, 64, 64),
+        new Case(3, 1, 3, 1, 128, 0),
+        new Case(1, 150, 6, 2, 64, 100),
+    };
+
+    private static double tolerance(ElementType t) {
+        return t == ElementType.BF16 ? 2e-2 : 1e-4;
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ElementType.class, names = {"F32", "BF16"})
+    void forwardBackwardMatchCpuAttention(ElementType t) {
+        Gpu g = gpu();
+        for (Case c : CASES) {
+            int B = c.batch(), T = c.seqLen(), H = c.heads(), Hkv = c.kvHeads(), D = c.headDim();
+            float scale = gsat2r.core.cpu.Attention.defaultScale(D);
+            Attention.Shape s = new Attention.Shape(B, T, H, Hkv, D, c.window(), scale);
+            String tag = t + ".B" + B + "T" + T + "H" + H + "/" + Hkv + "D" + D + "W" + c.window();
+            float[] q = stored(randn(RNG, (int) s.qSize(), 1.5), t);
+            float[] k = stored(randn(RNG, (int) s.kvSize(), 1.5), t);
+            float[] v = stored(randn(RNG, (int) s.kvSize(), 1), t);
+            float[] dO = stored(randn(RNG, (int) s.qSize(), 1), t);
+            int qw = T * H * D, kw = T * Hkv * D;
+            float[] o = new float[q.length], lse = new float[B * T * H];
+            float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
+            for (int b = 0; b < B; b++) {
+                gsat2r.core.cpu.Attention.forward(o, b * qw, lse, b * T * H, q, b * qw, k, b * kw, v, b * kw, T, H, Hkv, D, c.window(), scale);
+                gsat2r.core.cpu.Attention.backward(dq, b * qw, dk, b * kw, dv, b * kw, dO, b * qw, q, b * qw, k, b * kw, v, b * kw,
+                        lse, b * T * H, T, H, Hkv, D, c.window(), scale);
+            }
+            try (DeviceBuffer qb = upload(q, t); DeviceBuffer kb = upload(k, t); DeviceBuffer vb = upload(v, t);
+                 DeviceBuffer dOb = upload(dO, t); DeviceBuffer ob = poisoned(t, s.qSize());
+                 DeviceBuffer lseb = poisoned(ElementType.F32, s.rows()); DeviceBuffer dqb = poisoned(t, s.qSize());
+                 DeviceBuffer dkb = poisoned(t, s.kvSize()); DeviceBuffer dvb = poisoned(t, s.kvSize())) {
+                Attention.forward(g, s, ob, lseb, qb, kb, vb);
+                check("attention_fwd.o." + tag, ob.toFloatArray(), o, tolerance(t));
+                check("attention_fwd.lse." + tag, lseb.toFloatArray(), lse, t == ElementType.BF16 ? 1e-3 : 1e-5);
+                Attention.backward(g, s, dqb, dkb, dvb, dOb, qb, kb, vb, ob, lseb);
+                check("attention_bwd.dq." + tag, dqb.toFloatArray(), dq, tolerance(t));
+                check("attention_bwd.dk." + tag, dkb.toFloatArray(), dk, tolerance(t));
+                check("attention_bwd.dv." + tag, dvb.toFloatArray(), dv, tolerance(t));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ElementType.class, names = {"F32", "BF16"})
+    void decodeReadsARingBufferCache(ElementType t) {
+        Gpu g = gpu();
+        int B = 2, H = 6, Hkv = 2;
+        for (int D : new int[] {64, 128}) {
+            for (int window : new int[] {0, 40}) {
+                int position = 99, capacity = window > 0 ? window : position + 1;
+                float scale = gsat2r.core.cpu.Attention.defaultScale(D);
+                Attention.Shape s = new Attention.Shape(B, 1, H, Hkv, D, window, scale);
+                int row = Hkv * D;
+                float[] kc = stored(randn(RNG, B * capacity * row, 1.5), t), vc = stored(randn(RNG, B * capacity * row, 1), t);
+                float[] q = stored(randn(RNG, B * H * D, 1.5), t);
+                float[] ref = new float[B * H * D];
+                for (int b = 0; b < B; b++) {
+                    float[] kOne = java.util.Arrays.copyOfRange(kc, b * capacity * row, (b + 1) * capacity * row);
+                    float[] vOne = java.util.Arrays.copyOfRange(vc, b * capacity * row, (b + 1) * capacity * row);
+                    gsat2r.core.cpu.Attention.decode(ref, b * H * D, q, b * H * D, kOne, vOne, capacity, position, H, Hkv, D, window, scale);
+                }
+                try (DeviceBuffer qb = upload(q, t); DeviceBuffer kb = upload(kc, t); DeviceBuffer vb = upload(vc, t);
+                     DeviceBuffer ob = poisoned(t, (long) B * H * D)) {
+                    Attention.decode(g, s, ob, qb, kb, vb, capacity, position);
+                    check("attention_decode." + t + ".D" + D + "W" + window, ob.toFloatArray(), ref, tolerance(t));
+                }
+            }
+        }
+    }
+}
