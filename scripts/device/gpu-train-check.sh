@@ -21,6 +21,8 @@ if [ -f "$TAR" ]; then
     rm -rf "$B.new" && mkdir -p "$B.new" && tar -xJf "$TAR" -C "$B.new" --strip-components=1 && rm -rf "$B" && mv "$B.new" "$B"
 fi
 [ -x "$B/bin/t2r" ] || { echo "error: no bundle at $B and none at $TAR" >&2; exit 2; }
+# the device scripts beside the bundle (bash /tmp/t2r-bundle/scripts/distill-tiny-llama.sh works without them in the checkout)
+mkdir -p "$B/scripts" && cp "$(dirname "${BASH_SOURCE[0]}")"/*.sh "$B/scripts/" 2>/dev/null
 JAVA=$B/jre/bin/java
 CP="$B/test-classes:$(ls "$B"/testlib/*.jar "$B"/lib/*.jar | tr '\n' ':')"
 JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -XX:+UseParallelGC -Djava.awt.headless=true)
