@@ -2,7 +2,7 @@
 # Builds the CPU simulator tests of the attention and GSA kernels (gpu/src/test/sim) with g++ and
 # runs them with a few scheduling seeds. Needs g++ and the CUDA headers (cuda_bf16.h), no GPU.
 #
-#   scripts/cuda-sim-test.sh [TEST] [SEEDS...]      TEST: gsa | attention | gates (default all)
+#   scripts/cuda-sim-test.sh [TEST] [SEEDS...]      TEST: gsa | attention | gates | train (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CUDA_INC=${CUDA_HOME:-/usr/local/cuda}/include
@@ -12,7 +12,7 @@ TESTS=${1:-all}
 shift || true
 SEEDS=("$@")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(1 2)
-for t in gsa attention gates; do
+for t in gsa attention gates train; do
     [ "$TESTS" = all ] || [ "$TESTS" = "$t" ] || continue
     src=gpu/src/test/sim/${t}_sim_test.cpp
     [ -f "$src" ] || continue

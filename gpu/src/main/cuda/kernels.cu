@@ -11,3 +11,4 @@
 #include "attention.cu"
 #include "gsa.cu"
 #include "gsa_gates.cu"
+#include "train.cu"

@@ -34,8 +34,6 @@ import java.util.concurrent.Callable;
                         + ".<out>.partial/ beside it, so that re-running the same command after an interruption resumes."})
 final class EvalCommand implements Callable<Integer> {
 
-    enum Device { cpu, cuda }
-
     static final int DEFAULT_CONTEXT = 2048;
     static final int CPU_SPEED_CONTEXT = 4096, GPU_SPEED_CONTEXT = 32768;
 
@@ -70,7 +68,7 @@ final class EvalCommand implements Callable<Integer> {
                     + ", or the teacher's max_position_embeddings when smaller).")
     Integer context;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu", description = "cpu (default) or cuda.")
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu", description = "cpu (default) or cuda (both models on the GPU; precision: -Dgsat2r.cuda.precision=bf16|fp32).")
     Device device;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the random prompts (default ${DEFAULT-VALUE}).")
@@ -96,10 +94,6 @@ final class EvalCommand implements Callable<Integer> {
         if (maxTokens < 1) throw new T2rException("--max-tokens must be at least 1, not " + maxTokens);
         if (context != null && context < 16) throw new T2rException("--context must be at least 16 tokens, not " + context);
         if (speedContext != null && speedContext < 1) throw new T2rException("--speed-context must be positive, not " + speedContext);
-        if (device == Device.cuda) {
-            throw new T2rException("--device cuda: whole models do not run on the GPU yet (the CUDA engine has the kernels, "
-                    + "not the model forward); use --device cpu");
-        }
         boolean lm = taskList.stream().anyMatch(t -> t.kind() == TaskSpec.Kind.LM);
         if (lm && data == null) throw new T2rException("--data FILE is needed for the lm task (or leave lm out of --tasks)");
         if (data != null && !Files.isRegularFile(data)) throw new T2rException(data + ": no such file");
@@ -114,7 +108,7 @@ final class EvalCommand implements Callable<Integer> {
 
         try (Tokenizer tokenizer = Tokenizer.load(teacherDir)) {
             checkSameTokenizer(tokenizer, studentDir);
-            try (LanguageModel t = t2r.loadModel(teacherDir); LanguageModel s = t2r.loadModel(studentDir)) {
+            try (LanguageModel t = t2r.loadModel(teacherDir, device); LanguageModel s = t2r.loadModel(studentDir, device)) {
                 Progress progress = Progress.to(t2r.spec.commandLine().getErr());
                 progress.note("teacher " + teacherDir + ", student " + studentDir + "; tasks " + taskList + ", context " + ctx
                         + "; finished tasks are kept in " + WorkDir.beside(out).path());

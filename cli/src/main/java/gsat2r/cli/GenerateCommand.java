@@ -91,6 +91,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "Random seed; the same seed gives the same text (default: random).")
     Long seed;
 
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
+            description = "cpu (default) or cuda: run the model on the GPU (precision: -Dgsat2r.cuda.precision=bf16|fp32, bf16 by default).")
+    Device device;
+
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text", description = "text (default, streamed) or json.")
     Format format;
 
@@ -102,7 +106,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         Path dir = t2r.modelDir(model);
         PrintWriter out = t2r.spec.commandLine().getOut();
-        try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel lm = t2r.loadModel(dir)) {
+        try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel lm = t2r.loadModel(dir, device)) {
             T2rModel m = T2rModel.of(lm, tokenizer);
             Session session = loadState != null ? m.restore(loadState) : m.newSession();
             if (loadState != null) t2r.note("continuing " + session.length() + " tokens from " + loadState);

@@ -45,6 +45,10 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--all-positions", description = "One row of logits per position instead of the last position only.")
     boolean allPositions;
 
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
+            description = "cpu (default) or cuda: run the model on the GPU (precision: -Dgsat2r.cuda.precision=bf16|fp32, bf16 by default).")
+    Device device;
+
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "json", description = "json (the only format).")
     Format format;
 
@@ -61,7 +65,7 @@ final class LogitsCommand implements Callable<Integer> {
         }
         if (ids.length == 0) throw new T2rException("--text: the text encodes to no tokens; there is nothing to score");
         float[][] logits;
-        try (LanguageModel m = t2r.loadModel(dir)) {
+        try (LanguageModel m = t2r.loadModel(dir, device)) {
             checkIds(ids, m.vocabSize());
             logits = m.forward(ids);
             if (logits.length != ids.length) {

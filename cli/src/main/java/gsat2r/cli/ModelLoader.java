@@ -20,4 +20,13 @@ public final class ModelLoader {
     public static LanguageModel load(Path dir) {
         return T2rModel.loadLanguageModel(dir);
     }
+
+    /**
+     * The model of {@code dir} on the GPU ({@code --device cuda}): a Llama/Mistral teacher or a GSA student,
+     * in the precision of {@code gsat2r.cuda.precision} (bf16 by default). Without a usable CUDA driver this
+     * fails with one line saying so.
+     */
+    public static LanguageModel loadOnGpu(Path dir) {
+        return gsat2r.gputrain.GpuLanguageModels.load(dir);
+    }
 }

@@ -97,6 +97,13 @@ public final class T2r implements Runnable {
         return modelLoader.apply(dir);
     }
 
+    /** {@link #loadModel(Path)} on the CPU; on {@code cuda}, the model's GPU implementation. */
+    LanguageModel loadModel(Path dir, Device device) {
+        if (device != Device.cuda) return loadModel(dir);
+        note("loading model " + dir + " on the GPU");
+        return ModelLoader.loadOnGpu(dir);
+    }
+
     /** A progress note on stderr, only with --verbose. */
     void note(String message) {
         if (verbose) {

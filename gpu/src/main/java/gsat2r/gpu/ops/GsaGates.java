@@ -85,6 +85,24 @@ public final class GsaGates {
                 accumulate ? 1 : 0);
     }
 
+    /**
+     * As {@link #outputGateBackward}, but the same bits every run (no atomics); {@code dw} may be null
+     * (the gate's weight frozen).
+     */
+    public static void outputGateBackwardDeterministic(Gpu gpu, DeviceBuffer dO, DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer o,
+                                                       DeviceBuffer w, DeviceBuffer rstd, int rows, int dim, boolean accumulate) {
+        Checks.positive("rows", rows);
+        Checks.positive("dim", dim);
+        ElementType t = Checks.storage("o", o);
+        Checks.buffer("o", o, t, (long) rows * dim);
+        Checks.buffer("dy", dy, t, (long) rows * dim);
+        Checks.buffer("dO", dO, t, (long) rows * dim);
+        Checks.buffer("w", w, t, dim);
+        if (dw != null) Checks.buffer("dw", dw, ElementType.F32, dim);
+        Checks.buffer("rstd", rstd, ElementType.F32, rows);
+        RmsNorm.deterministicRowNorm(gpu, "gsa_ogate_bwd_det", t, dO, dw, dy, o, w, rstd, rows, dim, accumulate);
+    }
+
     private static void requirePositive(float tau) {
         if (!(tau > 0) || !Float.isFinite(tau)) throw new IllegalArgumentException("gate logit normaliser must be positive, got " + tau);
     }

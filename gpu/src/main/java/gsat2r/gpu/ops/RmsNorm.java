@@ -49,4 +49,40 @@ public final class RmsNorm {
         gpu.kernel("rmsnorm_bwd", t).launch(gpu.stream(), grid, 32 * WARPS, (int) shared,
                 dx, dw, dout, x, w, rstd, rows, dim, accumulate ? 1 : 0);
     }
+
+    /**
+     * As {@link #backward}, but the same bits every run: no atomics. dx is overwritten (or added when
+     * {@code accumulate}; dx may be dout); {@code dw} (fp32, may be null when the weight is frozen)
+     * accumulates the per-block sums, added in block order.
+     */
+    public static void backwardDeterministic(Gpu gpu, DeviceBuffer dx, DeviceBuffer dw, DeviceBuffer dout, DeviceBuffer x,
+                                             DeviceBuffer w, DeviceBuffer rstd, int rows, int dim, boolean accumulate) {
+        Checks.positive("rows", rows);
+        Checks.positive("dim", dim);
+        ElementType t = Checks.storage("x", x);
+        Checks.buffer("x", x, t, (long) rows * dim);
+        Checks.buffer("dout", dout, t, (long) rows * dim);
+        Checks.buffer("dx", dx, t, (long) rows * dim);
+        Checks.buffer("w", w, t, dim);
+        if (dw != null) Checks.buffer("dw", dw, ElementType.F32, dim);
+        Checks.buffer("rstd", rstd, ElementType.F32, rows);
+        deterministicRowNorm(gpu, "rmsnorm_bwd_det", t, dx, dw, dout, x, w, rstd, rows, dim, accumulate);
+    }
+
+    /** The launch shared by the deterministic RMSNorm and output-gate backward kernels (train.cu). */
+    static void deterministicRowNorm(Gpu gpu, String kernel, ElementType t, DeviceBuffer dx, DeviceBuffer dw, DeviceBuffer dout,
+                                     DeviceBuffer x, DeviceBuffer w, DeviceBuffer rstd, int rows, int dim, boolean accumulate) {
+        int limit = gpu.info().maxSharedMemoryPerBlockOptin();
+        int warps = (int) Math.min(WARPS, limit / (4L * dim));
+        if (warps < 1) throw new IllegalArgumentException(kernel + ": dim " + dim + " needs " + 4L * dim
+                + " bytes of shared memory per warp, the device allows " + limit);
+        int grid = Math.max(1, Math.min((rows + warps - 1) / warps, 2 * gpu.info().multiprocessors()));
+        try (DeviceBuffer partials = gpu.f32((long) grid * dim)) {
+            gpu.kernel(kernel, t).launch(gpu.stream(), grid, 32 * warps, warps * dim * 4, dx, partials, dout, x, w, rstd, rows, dim,
+                    accumulate ? 1 : 0);
+            if (dw != null) {
+                gpu.kernel("colsum_add_f32").launch(gpu.stream(), Checks.gridFor(gpu, dim, 1), Checks.THREADS, 0, dw, partials, grid, dim);
+            }
+        }
+    }
 }
