@@ -121,6 +121,9 @@ public final class HostDataParallel {
 
     // ------------------------------------------------------------------ gradient reduction
 
+    /** {@link Reduction#launchWatermarks()} of a bucket that {@link Reduction#finishBackward()} sent, and of one not sent yet. */
+    public static final int AT_THE_END = -1, NOT_LAUNCHED = -2;
+
     /** Starts the reduction of this step's gradients (call before the backward of the step's last micro-batch). */
     public Reduction startReduction() {
         if (pending != null) throw new IllegalStateException("the previous gradient reduction was not awaited");
@@ -134,7 +137,9 @@ public final class HostDataParallel {
         private final int[] launchWatermarks = new int[plan.buckets().size()];
         private boolean backwardOver;
 
-        private Reduction() {}
+        private Reduction() {
+            Arrays.fill(launchWatermarks, NOT_LAUNCHED);
+        }
 
         /** The gradients of tensors {@code [firstFinalTensor, tensors)} are final: launches the buckets this completes. */
         public void gradientsFinalFrom(int firstFinalTensor) {
@@ -145,7 +150,7 @@ public final class HostDataParallel {
         /** The backward is over: launches every bucket not launched yet. */
         public void finishBackward() {
             if (backwardOver) return;
-            launchUpTo(plan.buckets().size(), -1);
+            launchUpTo(plan.buckets().size(), AT_THE_END);
             backwardOver = true;
         }
 
@@ -166,7 +171,10 @@ public final class HostDataParallel {
             }
         }
 
-        /** Per bucket, the first-final-tensor index that launched it during the backward, or -1 when {@link #finishBackward} did. */
+        /**
+         * Per bucket, the first-final-tensor index that launched it during the backward, {@link #AT_THE_END}
+         * when {@link #finishBackward} did, {@link #NOT_LAUNCHED} when it has not gone out yet.
+         */
         public int[] launchWatermarks() {
             return launchWatermarks.clone();
         }

@@ -14,14 +14,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /** Runs one body per rank on its own thread, over a local (thread) group or a TCP group on loopback. */
-final class Ranks {
+public final class Ranks {
     private Ranks() {}
 
-    interface Body<T> {
+    public interface Body<T> {
         T run(ProcessGroup group) throws Exception;
     }
 
-    static int freePort() {
+    public static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         } catch (java.io.IOException e) {
@@ -30,17 +30,17 @@ final class Ranks {
     }
 
     /** {@code world} TCP groups on 127.0.0.1 (each connects on its own thread). */
-    static List<ProcessGroup> tcp(int world, Duration rendezvous, Duration collective) {
+    public static List<ProcessGroup> tcp(int world, Duration rendezvous, Duration collective) {
         int port = freePort();
         return inParallel(world, r -> TcpGroup.connect(r, world, "127.0.0.1", port, rendezvous, collective));
     }
 
-    static List<ProcessGroup> groups(String kind, int world) {
+    public static List<ProcessGroup> groups(String kind, int world) {
         return kind.equals("tcp") ? tcp(world, Duration.ofSeconds(20), Duration.ofSeconds(20)) : LocalGroup.create(world, Duration.ofSeconds(20));
     }
 
     /** Runs {@code body} for every rank in parallel; returns the results in rank order, rethrowing the first failure. */
-    static <T> List<T> run(List<ProcessGroup> groups, Body<T> body) {
+    public static <T> List<T> run(List<ProcessGroup> groups, Body<T> body) {
         List<Outcome<T>> outcomes = runAll(groups, body);
         List<T> out = new ArrayList<>();
         for (Outcome<T> o : outcomes) {
@@ -53,10 +53,10 @@ final class Ranks {
         return out;
     }
 
-    record Outcome<T>(T value, Throwable failure) {}
+    public record Outcome<T>(T value, Throwable failure) {}
 
     /** Runs every rank to its end, successful or not. */
-    static <T> List<Outcome<T>> runAll(List<ProcessGroup> groups, Body<T> body) {
+    public static <T> List<Outcome<T>> runAll(List<ProcessGroup> groups, Body<T> body) {
         ExecutorService pool = Executors.newFixedThreadPool(groups.size());
         try {
             List<Future<T>> futures = new ArrayList<>();
@@ -77,7 +77,7 @@ final class Ranks {
         }
     }
 
-    static <T> List<T> inParallel(int world, Function<Integer, T> make) {
+    public static <T> List<T> inParallel(int world, Function<Integer, T> make) {
         ExecutorService pool = Executors.newFixedThreadPool(world);
         try {
             List<Future<T>> futures = new ArrayList<>();
@@ -102,7 +102,7 @@ final class Ranks {
         }
     }
 
-    static void closeAll(List<ProcessGroup> groups) {
+    public static void closeAll(List<ProcessGroup> groups) {
         for (ProcessGroup g : groups) g.close();
     }
 }
