@@ -77,11 +77,12 @@ public final class Trainer {
 
     /**
      * {@code resume}: continue the run in {@code out}; {@code force}: replace an earlier run there;
-     * {@code group}: the data-parallel group this process is a rank of, or null for a single process.
+     * {@code group}: the data-parallel group this process is a rank of, or null for a single process;
+     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend.
      */
-    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group) {
+    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
         public Options(Path recipe, Path out, boolean resume, boolean force) {
-            this(recipe, out, resume, force, null);
+            this(recipe, out, resume, force, null, 0);
         }
     }
 
@@ -191,7 +192,7 @@ public final class Trainer {
             listener.note("opening the " + factory.name() + " backend" + (group == null ? "" : " on each of " + group.worldSize()
                     + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum() + " accumulated)"));
             try (TrainingBackend backend = factory.open(new BackendRequest(recipe.teacher(), student, recipe.device(),
-                    recipe.microBatch(), recipe.seqLen(), recipe.recompute(), recipe.needsTeacher()))) {
+                    recipe.microBatch(), recipe.seqLen(), recipe.recompute(), recipe.needsTeacher(), options.deviceIndex()))) {
                 if (data.vocabSize() > backend.vocabSize()) {
                     throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
                             + backend.vocabSize() + " entries");

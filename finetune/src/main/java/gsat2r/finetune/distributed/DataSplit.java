@@ -34,9 +34,16 @@ public record DataSplit(int world, int microBatch, int gradAccum) {
             for (int b = 1; (long) b * world <= batch; b++) {
                 if (batch % ((long) b * world) == 0) fits.append(fits.isEmpty() ? "" : ", ").append(b);
             }
+            StringBuilder worlds = new StringBuilder();
+            for (int n = 1, listed = 0; n <= batch && listed < 12; n++) {
+                if (batch % n == 0) {
+                    worlds.append(worlds.isEmpty() ? "" : ", ").append(n);
+                    listed++;
+                }
+            }
             throw new T2rException(where + ": batch " + batch + " is not a multiple of micro_batch " + microBatch + " x " + world
-                    + " ranks = " + perMicroStep + (fits.isEmpty() ? "; no micro_batch fits: use at most " + batch + " ranks"
-                    : "; micro_batch values that fit " + world + " ranks: " + fits));
+                    + " ranks = " + perMicroStep + (fits.isEmpty() ? "; no micro_batch fits " + world + " ranks: use a number of ranks"
+                    + " that divides the batch (" + worlds + ")" : "; micro_batch values that fit " + world + " ranks: " + fits));
         }
         return new DataSplit(world, microBatch, (int) (batch / perMicroStep));
     }

@@ -96,7 +96,7 @@ class DataParallelCpuTest {
     static List<Trainer.Result> parallel(int world, Path recipe, Path out, boolean resume) {
         List<ProcessGroup> groups = LocalGroup.create(world);
         try {
-            return Ranks.run(groups, g -> Trainer.run(new Trainer.Options(recipe, out, resume, false, g), Backends.discover(),
+            return Ranks.run(groups, g -> Trainer.run(new Trainer.Options(recipe, out, resume, false, g, 0), Backends.discover(),
                     new TrainingListener() {}));
         } finally {
             Ranks.closeAll(groups);

@@ -53,7 +53,8 @@ class DataSplitTest {
         assertEquals("recipes/x.json: batch 24 is not a multiple of micro_batch 4 x 4 ranks = 16; micro_batch values that fit 4 ranks: 1, 2, 3, 6",
                 e.getMessage());
         T2rException tooMany = assertThrows(T2rException.class, () -> DataSplit.of(4, 1, 8, "r.json"));
-        assertEquals("r.json: batch 4 is not a multiple of micro_batch 1 x 8 ranks = 8; no micro_batch fits: use at most 4 ranks",
+        assertEquals("r.json: batch 4 is not a multiple of micro_batch 1 x 8 ranks = 8; no micro_batch fits 8 ranks: use a number of ranks"
+                + " that divides the batch (1, 2, 4)",
                 tooMany.getMessage());
     }
 
