@@ -1,24 +1,42 @@
 package gsat2r.cli;
 
+import gsat2r.core.T2rException;
 import gsat2r.core.data.DataPreparer;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
 import gsat2r.finetune.backend.Backends;
+import gsat2r.finetune.distributed.DistributedEnv;
+import gsat2r.finetune.distributed.ProcessGroup;
+import gsat2r.finetune.distributed.TcpGroup;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.net.ServerSocket;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 /**
- * {@code t2r finetune --recipe R --out DIR [--resume | --force]}: runs a training recipe
- * (docs/recipes.md). Progress goes to stderr, the final student's directory to stdout.
+ * {@code t2r finetune --recipe R --out DIR [--resume | --force] [--gpus N [--nnodes M --node-rank K
+ * --master-addr HOST --master-port PORT]]}: runs a training recipe (docs/recipes.md). Progress goes to
+ * stderr, the final student's directory to stdout.
+ *
+ * <p>Data parallel (docs/distributed.md): {@code --gpus N} starts N ranks on this node as child
+ * processes ({@link RankLauncher}), each this same command without {@code --gpus} and with RANK,
+ * WORLD_SIZE, … in its environment; a process started with those variables set (by the launcher, or by
+ * a cluster's own tooling, one process per GPU) joins the run as that rank.
  */
 @Command(name = "finetune", mixinStandardHelpOptions = true,
         description = "Distill and fine-tune a GSA student from its teacher as a JSON recipe says (see docs/recipes.md).")
@@ -45,22 +63,118 @@ final class FinetuneCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true)
     Mode mode;
 
+    @Option(names = "--gpus", paramLabel = "N",
+            description = "Train data-parallel with N processes on this node, one per GPU (device cpu: N CPU processes), started by t2r.")
+    Integer gpus;
+
+    @Option(names = "--nnodes", paramLabel = "M", defaultValue = "1",
+            description = "With --gpus: the number of nodes, each running this command with its --node-rank (default: ${DEFAULT-VALUE}).")
+    int nnodes;
+
+    @Option(names = "--node-rank", paramLabel = "K", defaultValue = "0",
+            description = "With --gpus: this node's index, 0 .. M-1; node 0 runs rank 0 (default: ${DEFAULT-VALUE}).")
+    int nodeRank;
+
+    @Option(names = "--master-addr", paramLabel = "HOST",
+            description = "With --gpus: the host of node 0, where the ranks meet (default: 127.0.0.1 on one node; required with --nnodes > 1).")
+    String masterAddr;
+
+    @Option(names = "--master-port", paramLabel = "PORT",
+            description = "With --gpus: the TCP port of the rendezvous on node 0 (default: a free port on one node, 29500 on several).")
+    Integer masterPort;
+
+    /** How long the other ranks get to stop on their own after one failed, before SIGTERM. */
+    static final Duration GRACE = Duration.ofSeconds(5);
+
     @Override
     public Integer call() {
         PrintWriter err = t2r.spec.commandLine().getErr();
         PrintWriter stdout = t2r.spec.commandLine().getOut();
+        Optional<DistributedEnv> env = DistributedEnv.from(System.getenv());
+        if (gpus != null) {
+            if (env.isPresent()) {
+                throw new T2rException("--gpus starts the ranks itself, but RANK and WORLD_SIZE are already set in the environment"
+                        + " (started by another launcher?): drop --gpus, or unset them");
+            }
+            return launch(stdout, err);
+        }
+        if (nnodes != 1 || nodeRank != 0 || masterAddr != null || masterPort != null) {
+            throw new T2rException("--nnodes, --node-rank, --master-addr and --master-port go with --gpus");
+        }
         ProgressLine progress = ProgressLine.forStderr(err);
         boolean resume = mode != null && mode.resume;
         boolean force = mode != null && mode.force;
         Trainer.Result r;
-        try {
-            r = Trainer.run(new Trainer.Options(recipe, out, resume, force), Backends.discover(), new Listener(progress));
+        DistributedEnv rank = env.filter(e -> e.worldSize() > 1).orElse(null);
+        try (ProcessGroup group = rank == null ? null : TcpGroup.connect(rank)) {
+            r = Trainer.run(new Trainer.Options(recipe, out, resume, force, group, rank == null ? 0 : rank.localRank()),
+                    Backends.discover(), new Listener(progress));
         } finally {
             progress.finish();
         }
-        stdout.println(r.finalDir());
-        stdout.flush();
+        if (rank == null || rank.rank() == 0) {
+            stdout.println(r.finalDir());
+            stdout.flush();
+        }
         return 0;
+    }
+
+    /** {@code --gpus N}: this node's ranks as child processes, supervised. */
+    private int launch(PrintWriter stdout, PrintWriter err) {
+        String addr = masterAddr;
+        if (addr == null) {
+            if (nnodes > 1) throw new T2rException("--master-addr is required with --nnodes " + nnodes + ": the host of node 0");
+            addr = "127.0.0.1";
+        }
+        int port = masterPort != null ? masterPort : nnodes > 1 ? 29500 : freePort();
+        RankLauncher.Plan plan = new RankLauncher.Plan(gpus, nnodes, nodeRank, addr, port);
+        List<String> base = childCommand(gpus);
+        try {
+            return new RankLauncher(plan, local -> base, stdout, err, GRACE).run();
+        } catch (RankLauncher.LaunchFailure f) {
+            err.println("error: " + f.getMessage());
+            err.flush();
+            return f.status;
+        }
+    }
+
+    /**
+     * The command of a rank: this JVM's java and options (minus a debugger agent), its class path, and
+     * {@code t2r finetune} with the same recipe, run directory and mode, without the launcher's options.
+     * The ranks of a node share its cores: each JVM is told it has {@code cores / N} of them (as torchrun
+     * sets OMP_NUM_THREADS), unless the options already say.
+     */
+    private List<String> childCommand(int perNode) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> jvm = ManagementFactory.getRuntimeMXBean().getInputArguments();
+        boolean processors = false;
+        for (String a : jvm) {
+            if (a.startsWith("-agentlib:jdwp") || a.startsWith("-Xrunjdwp")) continue;
+            processors |= a.startsWith("-XX:ActiveProcessorCount");
+            cmd.add(a);
+        }
+        if (!processors) cmd.add("-XX:ActiveProcessorCount=" + Math.max(1, Runtime.getRuntime().availableProcessors() / perNode));
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(T2r.class.getName());
+        if (t2r.verbose) cmd.add("--verbose");
+        cmd.add("finetune");
+        cmd.add("--recipe");
+        cmd.add(recipe.toAbsolutePath().toString());
+        cmd.add("--out");
+        cmd.add(out.toAbsolutePath().toString());
+        if (mode != null && mode.resume) cmd.add("--resume");
+        if (mode != null && mode.force) cmd.add("--force");
+        return cmd;
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Turns the trainer's reports into the progress line and note lines. */

@@ -63,6 +63,16 @@ final class RunDirectory {
         return dir.resolve(FINAL);
     }
 
+    /** The run in {@code dir} as rank 0 of a data-parallel run set it up (the other ranks only read it). */
+    static RunDirectory at(Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        if (!Files.isRegularFile(abs.resolve(RUN))) {
+            throw new T2rException(dir + ": rank 0 set up no run here (no " + RUN + "); in a multi-node run, --out must be on a file system"
+                    + " that every node sees");
+        }
+        return new RunDirectory(abs);
+    }
+
     /**
      * A new run in {@code dir}: it must not exist, or be empty; with {@code force}, an earlier run's
      * directory (one with run.json) is deleted first. Nothing else is ever deleted.

@@ -15,6 +15,7 @@ import gsat2r.finetune.backend.BackendFactory;
 import gsat2r.finetune.backend.BackendOutOfMemoryException;
 import gsat2r.finetune.backend.BackendRequest;
 import gsat2r.finetune.backend.Backends;
+import gsat2r.finetune.backend.DataParallelBackend;
 import gsat2r.finetune.backend.LossSums;
 import gsat2r.finetune.backend.Objective;
 import gsat2r.finetune.backend.ParameterInfo;
@@ -22,6 +23,10 @@ import gsat2r.finetune.backend.StudentConverter;
 import gsat2r.finetune.backend.TokenBatch;
 import gsat2r.finetune.backend.TrainableSet;
 import gsat2r.finetune.backend.TrainingBackend;
+import gsat2r.finetune.distributed.DataParallelOptions;
+import gsat2r.finetune.distributed.DataSplit;
+import gsat2r.finetune.distributed.LossSumsCodec;
+import gsat2r.finetune.distributed.ProcessGroup;
 import gsat2r.finetune.optim.GradientClipping;
 import gsat2r.finetune.recipe.Recipe;
 import gsat2r.finetune.recipe.RecipeReader;
@@ -31,6 +36,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -57,11 +63,28 @@ import java.util.SequencedMap;
  * recomputed from the recipe, so a resumed run takes the same steps on the same data with the same
  * arithmetic as an uninterrupted one, and ends with the same bits (metrics.jsonl differs only in its
  * {@code elapsed_s} values).
+ *
+ * <p>Data parallel (docs/distributed.md): with a {@link ProcessGroup} of N ranks in the options, every
+ * rank runs this trainer on its own {@link DataParallelBackend}. Rank 0 alone writes the run directory
+ * (run.json, the converted student, the tokenized data, metrics, checkpoints, the final student); the
+ * others wait for it and read them. Each rank reads its part of each step's sequences
+ * ({@link DataSplit}: N ranks with micro-batch b see what one process with micro-batch N·b sees), the
+ * backend sums the gradients across ranks and shards the optimizer, and the loss sums of all ranks are
+ * combined in the order one process would add them. A checkpoint holds the whole state, so a run
+ * resumes on any number of ranks. A failing rank aborts the group, so the others stop too.
  */
 public final class Trainer {
 
-    /** {@code resume}: continue the run in {@code out}; {@code force}: replace an earlier run there. */
-    public record Options(Path recipe, Path out, boolean resume, boolean force) {}
+    /**
+     * {@code resume}: continue the run in {@code out}; {@code force}: replace an earlier run there;
+     * {@code group}: the data-parallel group this process is a rank of, or null for a single process;
+     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend.
+     */
+    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
+        public Options(Path recipe, Path out, boolean resume, boolean force) {
+            this(recipe, out, resume, force, null, 0);
+        }
+    }
 
     /** The finished run: where the student is, whether it was already finished, steps and tokens trained. */
     public record Result(Path finalDir, boolean alreadyFinished, long globalSteps, long tokens,
@@ -81,6 +104,10 @@ public final class Trainer {
     private final long validationWindows;
     private final Checkpoints checkpoints;
     private final TrainingListener listener;
+    /** Data parallel: the group, its split of the data and the backend's data-parallel face; all null for one process. */
+    private final ProcessGroup group;
+    private final DataSplit split;
+    private final DataParallelBackend parallel;
     private MetricsLog metrics;            // opened once metrics.jsonl is restored or started
     private final Path studentDir;
     private final long t0 = System.nanoTime();
@@ -90,8 +117,11 @@ public final class Trainer {
     private SequencedMap<String, Double> lastEvaluation = new LinkedHashMap<>();
 
     private Trainer(Recipe recipe, RunDirectory run, TrainingBackend backend, PreparedDataset data, Path studentDir,
-                    TrainingListener listener) {
+                    TrainingListener listener, ProcessGroup group, DataSplit split) {
         this.recipe = recipe;
+        this.group = group;
+        this.split = split;
+        this.parallel = group == null ? null : (DataParallelBackend) backend;
         this.run = run;
         this.backend = backend;
         this.studentDir = studentDir;
@@ -105,40 +135,76 @@ public final class Trainer {
     }
 
     public static Result run(Options options, Backends backends, TrainingListener listener) {
+        ProcessGroup group = options.group() != null && options.group().worldSize() > 1 ? options.group() : null;
+        if (group == null) return runProcess(options, backends, listener, null);
+        try {
+            return runProcess(options, backends, listener, group);
+        } catch (RuntimeException | Error e) {
+            group.abort(e.getMessage() != null ? e.getMessage() : e.toString());
+            throw e;
+        }
+    }
+
+    /** One process's run: alone ({@code group} null), or as a rank of {@code group}. */
+    private static Result runProcess(Options options, Backends backends, TrainingListener listener, ProcessGroup group) {
         Recipe recipe = RecipeReader.read(options.recipe());
         RecipeReader.checkPaths(recipe);
+        DataSplit split = group == null ? null : DataSplit.of(recipe.batch(), recipe.microBatch(), group.worldSize(), recipe.file().toString());
+        boolean lead = group == null || group.rank() == 0;
+        if (!lead) listener = new TrainingListener() {};         // rank 0 reports for the group
         // Find the converter and the backend before anything is written, so that a build without them fails cleanly.
         String studentType = recipe.student() instanceof Recipe.StudentDir(Path dir) ? modelType(dir)
                 : backends.converterFor(modelType(recipe.teacher())).studentModelType();
         BackendFactory factory = backends.factoryFor(recipe.device(), studentType);
-        RunDirectory run;
-        if (options.resume()) {
-            run = RunDirectory.resume(options.out(), recipe, listener::note);
-            run.deleteLeftovers();
-            new Checkpoints(run.dir()).deleteLeftovers();
-            if (Files.isDirectory(run.finalDir())) {
-                listener.note("the run is already finished: " + run.finalDir());
-                return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
-                        new LinkedHashMap<>());
+        RunDirectory run = null;
+        boolean finished = false;
+        if (lead) {
+            if (options.resume()) {
+                run = RunDirectory.resume(options.out(), recipe, listener::note);
+                run.deleteLeftovers();
+                new Checkpoints(run.dir()).deleteLeftovers();
+                finished = Files.isDirectory(run.finalDir());
+            } else {
+                run = RunDirectory.create(options.out(), recipe, options.force());
             }
-        } else {
-            run = RunDirectory.create(options.out(), recipe, options.force());
+            if (!finished && group != null) {
+                // Everything the other ranks read: the converted student and the tokenized data.
+                studentDir(recipe, run, backends, listener);
+                dataset(recipe, run, listener).close();
+            }
+        }
+        if (group != null) {
+            finished = group.broadcast(new byte[] {(byte) (finished ? 1 : 0)}, 0)[0] == 1;
+            if (!lead) run = RunDirectory.at(options.out());
+        }
+        if (finished) {
+            listener.note("the run is already finished: " + run.finalDir());
+            return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
+                    new LinkedHashMap<>());
         }
         Path student = studentDir(recipe, run, backends, listener);
-        try (PreparedDataset data = dataset(recipe, run, listener)) {
+        try (PreparedDataset data = lead ? dataset(recipe, run, listener) : PreparedDataset.open(dataDir(recipe, run))) {
             checkTokenizer(recipe, student, data);
             if (!modelType(student).equals(studentType)) {
                 throw new T2rException(student.resolve("config.json") + ": model_type \"" + modelType(student)
                         + "\", but the converter said it writes \"" + studentType + "\"");
             }
-            listener.note("opening the " + factory.name() + " backend");
+            listener.note("opening the " + factory.name() + " backend" + (group == null ? "" : " on each of " + group.worldSize()
+                    + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum() + " accumulated)"));
             try (TrainingBackend backend = factory.open(new BackendRequest(recipe.teacher(), student, recipe.device(),
-                    recipe.microBatch(), recipe.seqLen(), recipe.recompute(), recipe.needsTeacher()))) {
+                    recipe.microBatch(), recipe.seqLen(), recipe.recompute(), recipe.needsTeacher(), options.deviceIndex()))) {
                 if (data.vocabSize() > backend.vocabSize()) {
                     throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
                             + backend.vocabSize() + " entries");
                 }
-                Trainer t = new Trainer(recipe, run, backend, data, student, listener);
+                if (group != null) {
+                    if (!(backend instanceof DataParallelBackend dp)) {
+                        throw new T2rException("the " + factory.name() + " backend cannot train data-parallel (yet): run device \""
+                                + recipe.device() + "\" as one process");
+                    }
+                    dp.joinDataParallel(group, DataParallelOptions.defaults());
+                }
+                Trainer t = new Trainer(recipe, run, backend, data, student, listener, group, split);
                 try {
                     return t.train(options.resume());
                 } finally {
@@ -150,6 +216,7 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ setting up
 
+    /** The student directory; converts the teacher into {@code OUT/student-init} first when the recipe asks and it is not there yet. */
     private static Path studentDir(Recipe recipe, RunDirectory run, Backends backends, TrainingListener listener) {
         if (recipe.student() instanceof Recipe.StudentDir(Path dir)) return dir;
         Recipe.Convert convert = (Recipe.Convert) recipe.student();
@@ -163,6 +230,14 @@ public final class Trainer {
             converter.convert(recipe.teacher(), o, out.path());
             return out.commit();
         }
+    }
+
+    /** Where the tokenized data is (a prepared directory, or OUT/data for raw files). */
+    private static Path dataDir(Recipe recipe, RunDirectory run) {
+        return switch (recipe.data()) {
+            case Recipe.PreparedData(Path dir) -> dir;
+            case Recipe.RawData raw -> run.data();
+        };
     }
 
     private static PreparedDataset dataset(Recipe recipe, RunDirectory run, TrainingListener listener) {
@@ -209,26 +284,42 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ the loop
 
+    private boolean lead() {
+        return group == null || group.rank() == 0;
+    }
+
+    /** The checkpoint to resume from: rank 0 chooses the newest, and tells the other ranks. */
+    private Optional<Checkpoints.Entry> resumePoint(boolean resume) {
+        Optional<Checkpoints.Entry> latest = resume && lead() ? checkpoints.latest() : Optional.empty();
+        if (group == null) return latest;
+        String step = new String(group.broadcast(Long.toString(latest.map(Checkpoints.Entry::globalStep).orElse(-1L))
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0), java.nio.charset.StandardCharsets.US_ASCII);
+        long global = Long.parseLong(step);
+        return global < 0 ? Optional.empty() : Optional.of(new Checkpoints.Entry(checkpoints.dir().resolve(Checkpoints.name(global)), global));
+    }
+
     private Result train(boolean resume) {
-        Optional<Checkpoints.Entry> from = resume ? checkpoints.latest() : Optional.empty();
+        Optional<Checkpoints.Entry> from = resumePoint(resume);
         Path restore = null;
         if (from.isPresent()) {
             Checkpoints.Entry e = from.get();
             state = TrainerState.fromJson(Checkpoints.readTrainer(e), e.dir().resolve(Checkpoints.TRAINER));
             checkState(e);
-            try {
-                AtomicFiles.write(run.metrics(), Files.readAllBytes(e.dir().resolve(Checkpoints.METRICS)));
-            } catch (IOException ex) {
-                throw new T2rException(e.dir().resolve(Checkpoints.METRICS) + ": cannot read (" + ex.getMessage() + ")", ex);
+            if (lead()) {
+                try {
+                    AtomicFiles.write(run.metrics(), Files.readAllBytes(e.dir().resolve(Checkpoints.METRICS)));
+                } catch (IOException ex) {
+                    throw new T2rException(e.dir().resolve(Checkpoints.METRICS) + ": cannot read (" + ex.getMessage() + ")", ex);
+                }
             }
             restore = e.dir().resolve(Checkpoints.STATE);
             listener.note("resuming from " + e.dir() + " (stage " + (state.stage() + 1) + ", global step " + state.globalStep() + ")");
         } else {
             state = TrainerState.start();
             if (resume) listener.note("no checkpoint yet in " + checkpoints.dir() + "; starting from the beginning");
-            AtomicFiles.write(run.metrics(), new byte[0]);
+            if (lead()) AtomicFiles.write(run.metrics(), new byte[0]);
         }
-        metrics = new MetricsLog(run.metrics());
+        if (lead()) metrics = new MetricsLog(run.metrics());
         baseElapsed = state.elapsedSeconds();
         if (validationWindows == 0 && recipe.evalTokens() > 0) {
             listener.note("the validation split has no sequence of " + (recipe.seqLen() + 1) + " tokens; evaluation is skipped");
@@ -251,7 +342,9 @@ public final class Trainer {
             if (stage.trainable() instanceof TrainableSet.Lora) backend.mergeLora();
             state = state.nextStage();
         }
-        return new Result(writeFinal(), false, state.globalStep(), state.tokens(), lastEvaluation);
+        Path done = lead() ? writeFinal() : run.finalDir();
+        if (group != null) group.barrier();             // every rank reports success only once the student is written
+        return new Result(done, false, state.globalStep(), state.tokens(), lastEvaluation);
     }
 
     private void checkState(Checkpoints.Entry e) {
@@ -267,10 +360,20 @@ public final class Trainer {
         long positions = recipe.tokensPerStep();
         try {
             LossSums sums = null;
-            for (int j = 0; j < recipe.gradAccum(); j++) {
-                TokenBatch batch = trainBatch(state.sequences() + (long) j * micro, micro);
-                LossSums s = backend.forwardBackward(stage.objective(), batch, 1.0 / positions);
-                sums = sums == null ? s : sums.plus(s);
+            if (group == null) {
+                for (int j = 0; j < recipe.gradAccum(); j++) {
+                    TokenBatch batch = trainBatch(state.sequences() + (long) j * micro, micro);
+                    LossSums s = backend.forwardBackward(stage.objective(), batch, 1.0 / positions);
+                    sums = sums == null ? s : sums.plus(s);
+                }
+            } else {
+                List<LossSums> mine = new ArrayList<>();
+                for (int j = 0; j < split.gradAccum(); j++) {
+                    TokenBatch batch = trainBatch(split.firstSequence(state.sequences(), j, group.rank()), micro);
+                    mine.add(j == split.gradAccum() - 1 ? parallel.forwardBackwardAndReduce(stage.objective(), batch, 1.0 / positions)
+                            : backend.forwardBackward(stage.objective(), batch, 1.0 / positions));
+                }
+                sums = combine(mine);
             }
             double loss = sums.loss() / positions;
             double norm = backend.gradientNorm();
@@ -285,7 +388,8 @@ public final class Trainer {
             if (recipe.checkpointInterval() > 0 && state.globalStep() % recipe.checkpointInterval() == 0) checkpoint(stage);
         } catch (BackendOutOfMemoryException e) {
             throw new T2rException(where(stage, n) + ": " + e.getMessage() + "; a micro-batch is " + micro + " x " + recipe.seqLen()
-                    + " tokens: lower micro_batch (raise grad_accum to keep batch " + recipe.batch() + ") or seq_len"
+                    + " tokens: lower micro_batch (" + (group == null ? "raise grad_accum" : "more are accumulated") + " to keep batch "
+                    + recipe.batch() + ") or seq_len"
                     + (recipe.recompute() ? "" : ", or set \"recompute\": true to keep fewer activations"), e);
         } catch (OutOfMemoryError e) {
             throw new T2rException(where(stage, n) + ": out of Java heap memory (the limit is "
@@ -310,7 +414,7 @@ public final class Trainer {
         line.put("global_step", state.globalStep() + 1);
         line.put("message", what);
         line.put("elapsed_s", elapsed());
-        metrics.append(line);
+        if (metrics != null) metrics.append(line);
         String lrField = "stages[" + stage.index() + "].lr";
         String advice = checkpoints.latest()
                 .map(e -> "the last good checkpoint is " + e.dir() + " (global step " + e.globalStep() + "): lower " + lrField
@@ -331,6 +435,22 @@ public final class Trainer {
         return baseElapsed + (System.nanoTime() - t0) / 1e9;
     }
 
+    /**
+     * The step's loss sums over all ranks: every rank's micro-batch sums, added in the order one process
+     * with micro-batch b would add them (micro-step by micro-step, rank by rank).
+     */
+    private LossSums combine(List<LossSums> mine) {
+        List<List<LossSums>> all = LossSumsCodec.decodeAll(group.allGather(LossSumsCodec.encode(mine)));
+        LossSums total = null;
+        int longest = all.stream().mapToInt(List::size).max().orElse(0);
+        for (int j = 0; j < longest; j++) {
+            for (List<LossSums> rank : all) {
+                if (j < rank.size() && rank.get(j) != null) total = total == null ? rank.get(j) : total.plus(rank.get(j));
+            }
+        }
+        return total;
+    }
+
     private void logStep(Stage stage, long n, LossSums sums, double lr, double norm) {
         long positions = sums.positions();
         SequencedMap<String, Double> terms = new LinkedHashMap<>();
@@ -346,7 +466,7 @@ public final class Trainer {
         line.put("grad_norm", norm);
         line.put("tokens", state.tokens());
         line.put("elapsed_s", state.elapsedSeconds());
-        metrics.append(line);
+        if (metrics != null) metrics.append(line);
 
         double seconds = (System.nanoTime() - t0) / 1e9;
         double rate = seconds > 0 ? processTokens / seconds : 0;
@@ -359,15 +479,26 @@ public final class Trainer {
     private void evaluate(Stage stage, long n) {
         int micro = recipe.microBatch(), T = recipe.seqLen();
         LossSums sums = null;
-        for (long start = 0; start < validationWindows; start += micro) {
-            int rows = (int) Math.min(micro, validationWindows - start);
-            int[] tokens = new int[rows * (T + 1)];
-            for (int r = 0; r < rows; r++) validation.window(start + r, tokens, r * (T + 1));
-            LossSums s = backend.evaluate(stage.objective(), new TokenBatch(rows, T, tokens));
-            sums = sums == null ? s : sums.plus(s);
+        if (group == null) {
+            for (long start = 0; start < validationWindows; start += micro) {
+                int rows = (int) Math.min(micro, validationWindows - start);
+                sums = plus(sums, evaluateWindows(stage, start, start + rows));
+            }
+        } else {
+            // Group g of N·b windows: rank r evaluates its b of them; the sums are added group by group, rank by rank.
+            List<LossSums> mine = new ArrayList<>();
+            for (long g = 0; g < split.evalGroups(validationWindows); g++) {
+                long[] w = split.evalWindows(validationWindows, g, group.rank());
+                mine.add(w[0] < w[1] ? evaluateWindows(stage, w[0], w[1]) : null);
+            }
+            sums = combine(mine);
         }
         SequencedMap<String, Double> values = new LinkedHashMap<>();
         for (Map.Entry<String, Double> e : sums.sums().entrySet()) values.put("val_" + e.getKey(), e.getValue() / sums.positions());
+        if (metrics == null) {                  // a data-parallel rank other than 0: rank 0 writes the line
+            lastEvaluation = values;
+            return;
+        }
         if (values.containsKey("val_ce")) values.put("val_ppl", Math.exp(values.get("val_ce")));
         ObjectNode line = Json.COMPACT.createObjectNode();
         line.put("type", "eval");
@@ -383,7 +514,24 @@ public final class Trainer {
         listener.evaluation(new TrainingListener.EvalReport(stage.name(), stage.index(), n, values));
     }
 
+    private static LossSums plus(LossSums a, LossSums b) {
+        return a == null ? b : a.plus(b);
+    }
+
+    /** The loss sums of validation windows {@code [from, to)}, one batch. */
+    private LossSums evaluateWindows(Stage stage, long from, long to) {
+        int T = recipe.seqLen(), rows = (int) (to - from);
+        int[] tokens = new int[rows * (T + 1)];
+        for (int r = 0; r < rows; r++) validation.window(from + r, tokens, r * (T + 1));
+        return backend.evaluate(stage.objective(), new TokenBatch(rows, T, tokens));
+    }
+
     private void checkpoint(Stage stage) {
+        if (!lead()) {                          // the others take part in gathering the optimizer state; rank 0 writes
+            backend.writeState(null);
+            state = state.withElapsed(elapsed());
+            return;
+        }
         metrics.force();
         byte[] lines;
         try {

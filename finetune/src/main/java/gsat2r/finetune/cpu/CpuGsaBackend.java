@@ -17,12 +17,15 @@ import gsat2r.core.safetensors.TensorSpec;
 import gsat2r.core.safetensors.TensorWriter;
 import gsat2r.finetune.backend.AdamWStep;
 import gsat2r.finetune.backend.BackendRequest;
+import gsat2r.finetune.backend.DataParallelBackend;
 import gsat2r.finetune.backend.LossSums;
 import gsat2r.finetune.backend.Objective;
 import gsat2r.finetune.backend.ParameterInfo;
 import gsat2r.finetune.backend.TokenBatch;
 import gsat2r.finetune.backend.TrainableSet;
-import gsat2r.finetune.backend.TrainingBackend;
+import gsat2r.finetune.distributed.DataParallelOptions;
+import gsat2r.finetune.distributed.HostDataParallel;
+import gsat2r.finetune.distributed.ProcessGroup;
 import gsat2r.finetune.optim.AdamW;
 
 import java.nio.file.Path;
@@ -55,8 +58,13 @@ import java.util.Map;
  * <p>Determinism: every op of {@code gsat2r.core.cpu} and {@code gsat2r.core.gsa} splits its work by
  * output elements only and sums in a fixed order, and every sum here is sequential in double: the same
  * calls give the same bits whatever the number of threads.
+ *
+ * <p>Data parallel ({@link DataParallelBackend}, docs/distributed.md): after {@link #joinDataParallel}
+ * a {@link HostDataParallel} sums the gradients across ranks, bucket by bucket while the student's
+ * backward goes on (it reports each block whose gradients are final), and runs AdamW sharded across the
+ * ranks; this backend then keeps no moments of its own.
  */
-public final class CpuGsaBackend implements TrainingBackend {
+public final class CpuGsaBackend implements DataParallelBackend {
 
     private final LlamaModel teacher;           // null when the run does not need it
     private final GsaModel student;
@@ -71,8 +79,10 @@ public final class CpuGsaBackend implements TrainingBackend {
     private LoraAdapters lora;
     /** AdamW moments of the non-LoRA trainable tensors, in the layout of the parameter buffer (allocated on first use). */
     private float[] momentM, momentV;
+    /** Set by {@link #joinDataParallel}: the gradient reduction and the sharded optimizer (then {@code Slot.m/v} are null). */
+    private HostDataParallel dp;
 
-    /** A trainable tensor: {@code values[offset, offset + size)}, its gradient and moments at the same offsets. */
+    /** A trainable tensor: {@code values[offset, offset + size)}, its gradient and moments at the same offsets (no moments when data parallel). */
     private record Slot(ParameterInfo info, float[] values, float[] grad, float[] m, float[] v, int offset, int size) {}
 
     public CpuGsaBackend(LlamaModel teacher, GsaModel student, GsaModel.Memory memory, Path studentDir) {
@@ -143,15 +153,15 @@ public final class CpuGsaBackend implements TrainingBackend {
                 lora = new LoraAdapters(student, l.rank(), l.scale(), seed);
                 group = lora.targets();
                 for (LoraAdapters.Adapter ad : lora.adapters()) {
-                    addSlot(new Slot(ad.infoA, ad.a, ad.gradA, new float[ad.a.length], new float[ad.a.length], 0, ad.a.length));
-                    addSlot(new Slot(ad.infoB, ad.b, ad.gradB, new float[ad.b.length], new float[ad.b.length], 0, ad.b.length));
+                    addSlot(new Slot(ad.infoA, ad.a, ad.gradA, moments(ad.a.length), moments(ad.a.length), 0, ad.a.length));
+                    addSlot(new Slot(ad.infoB, ad.b, ad.gradB, moments(ad.b.length), moments(ad.b.length), 0, ad.b.length));
                 }
             }
             case TrainableSet.Gates x -> group = student.group("gates");
             case TrainableSet.Attention x -> group = student.group("attention");
             case TrainableSet.All x -> group = student.group("all");
         }
-        if (lora == null) {
+        if (lora == null && dp == null) {
             int n = student.parameters().length;
             if (momentM == null) {
                 momentM = new float[n];
@@ -160,11 +170,51 @@ public final class CpuGsaBackend implements TrainingBackend {
                 Arrays.fill(momentM, 0f);
                 Arrays.fill(momentV, 0f);
             }
+        }
+        if (lora == null) {
             for (ParameterView v : group.views()) {
                 addSlot(new Slot(new ParameterInfo(v.name(), v.shape()), student.parameters(), g, momentM, momentV, v.offset(), v.size()));
             }
         }
+        if (dp != null) dp.setTrainable(slots.stream().map(s -> new HostDataParallel.Tensor(s.info(), s.values(), s.grad(), s.offset())).toList());
         return slots.stream().map(Slot::info).toList();
+    }
+
+    /** Moments of a LoRA adapter; none when data parallel (the sharded optimizer keeps them). */
+    private float[] moments(int size) {
+        return dp == null ? new float[size] : null;
+    }
+
+    // ------------------------------------------------------------------ data parallel
+
+    @Override
+    public void joinDataParallel(ProcessGroup processGroup, DataParallelOptions options) {
+        if (dp != null) throw new IllegalStateException("already a rank of a data-parallel group");
+        if (!slots.isEmpty() || lora != null) throw new IllegalStateException("join the data-parallel group before setTrainable");
+        dp = new HostDataParallel(processGroup, options);
+        momentM = momentV = null;
+    }
+
+    /** The data-parallel engine after {@link #joinDataParallel}, else null (for tests). */
+    public HostDataParallel dataParallel() {
+        return dp;
+    }
+
+    @Override
+    public LossSums forwardBackwardAndReduce(Objective objective, TokenBatch batch, double gradScale) {
+        if (dp == null) throw new IllegalStateException("not a rank of a data-parallel group: joinDataParallel first");
+        HostDataParallel.Reduction reduction = dp.startReduction();
+        LossSums sums = run(objective, batch, true, gradScale, lora == null ? reduction : null);
+        if (lora != null) lora.collectGradients();
+        reduction.finishBackward();
+        return sums;
+    }
+
+    /** The index of the first trainable tensor at or above parameter-buffer offset {@code offset} (slots follow the buffer's order). */
+    private int firstSlotAtOrAbove(int offset) {
+        int i = slots.size();
+        while (i > 0 && slots.get(i - 1).offset() >= offset) i--;
+        return i;
     }
 
     private void addSlot(Slot s) {
@@ -176,25 +226,26 @@ public final class CpuGsaBackend implements TrainingBackend {
 
     @Override
     public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale) {
-        LossSums sums = run(objective, batch, true, gradScale);
+        LossSums sums = run(objective, batch, true, gradScale, null);
         if (lora != null) lora.collectGradients();
         return sums;
     }
 
     @Override
     public LossSums evaluate(Objective objective, TokenBatch batch) {
-        return run(objective, batch, false, 0);
+        return run(objective, batch, false, 0, null);
     }
 
-    private LossSums run(Objective objective, TokenBatch batch, boolean backward, double gradScale) {
+    /** {@code reduction}: when not null, told during the backward which gradients are final (the data-parallel step's last micro-batch). */
+    private LossSums run(Objective objective, TokenBatch batch, boolean backward, double gradScale, HostDataParallel.Reduction reduction) {
         if (objective.needsTeacher() && teacher == null) {
             throw new IllegalStateException("the backend was opened without the teacher, which " + objective.type() + " needs");
         }
         if (lora != null) lora.materialize();
         return switch (objective) {
             case Objective.AttentionTransfer at -> attentionTransfer(batch, backward, gradScale);
-            case Objective.Distill d -> logitLoss(batch, d.temperature(), d.ceWeight(), true, backward, gradScale);
-            case Objective.LanguageModeling lm -> logitLoss(batch, 1, 1, false, backward, gradScale);
+            case Objective.Distill d -> logitLoss(batch, d.temperature(), d.ceWeight(), true, backward, gradScale, reduction);
+            case Objective.LanguageModeling lm -> logitLoss(batch, 1, 1, false, backward, gradScale, reduction);
         };
     }
 
@@ -263,7 +314,8 @@ public final class CpuGsaBackend implements TrainingBackend {
      * {@code (1 − w)·τ²·KL(teacher ‖ student at τ) + w·CE} per position when {@code withTeacher}, else CE;
      * terms {@code loss, kl, ce} (distill, plus {@code top1} when evaluating) or {@code loss, ce}.
      */
-    private LossSums logitLoss(TokenBatch batch, double tau, double w, boolean withTeacher, boolean backward, double gradScale) {
+    private LossSums logitLoss(TokenBatch batch, double tau, double w, boolean withTeacher, boolean backward, double gradScale,
+                               HostDataParallel.Reduction reduction) {
         int B = batch.sequences(), T = batch.length(), n = B * T, V = student.vocabSize();
         int[] ids = new int[n], targets = new int[n];
         for (int s = 0; s < B; s++) {
@@ -295,7 +347,8 @@ public final class CpuGsaBackend implements TrainingBackend {
         loss += w * ce;
         sums.put("loss", loss);
         if (withTeacher && !backward) sums.put("top1", (double) agreements(zs, zt, n, V));
-        if (backward) student.backward(a, dLogits, group);
+        if (backward && reduction == null) student.backward(a, dLogits, group);
+        if (backward && reduction != null) student.backward(a, dLogits, group, from -> reduction.gradientsFinalFrom(firstSlotAtOrAbove(from)));
         return new LossSums(batch.positions(), sums);
     }
 
@@ -316,6 +369,7 @@ public final class CpuGsaBackend implements TrainingBackend {
 
     @Override
     public double gradientNorm() {
+        if (dp != null) return dp.gradientNorm();
         double s = 0;
         for (Slot slot : slots) {
             float[] g = slot.grad();
@@ -326,6 +380,11 @@ public final class CpuGsaBackend implements TrainingBackend {
 
     @Override
     public void optimizerStep(AdamWStep step) {
+        if (dp != null) {
+            dp.optimizerStep(step);
+            if (lora != null) lora.invalidate();
+            return;
+        }
         for (Slot slot : slots) {
             AdamW.update(slot.values(), slot.grad(), slot.m(), slot.v(), slot.offset(), slot.size(), step,
                     step.weightDecayOf(slot.info()));
@@ -343,6 +402,7 @@ public final class CpuGsaBackend implements TrainingBackend {
         slotByName.clear();
         group = new ParameterGroup("none", List.of());
         student.zeroGradients();
+        if (dp != null) dp.setTrainable(List.of());
     }
 
     // ------------------------------------------------------------------ state
@@ -366,6 +426,10 @@ public final class CpuGsaBackend implements TrainingBackend {
 
     @Override
     public void writeState(TensorWriter out) {
+        if (dp != null && out == null) {            // a data-parallel rank other than 0: takes part in gathering the moments
+            dp.writeMoments(null);
+            return;
+        }
         float[] p = student.parameters();
         for (ParameterView v : student.layout().views()) {
             LoraAdapters.Adapter ad = lora == null ? null : lora.adapterOf(v.name());
@@ -377,6 +441,10 @@ public final class CpuGsaBackend implements TrainingBackend {
                 out.write("lora/" + ad.infoA.name(), ad.a);
                 out.write("lora/" + ad.infoB.name(), ad.b);
             }
+        }
+        if (dp != null) {
+            dp.writeMoments(out);
+            return;
         }
         for (Slot s : slots) {
             out.write("adam_m/" + s.info().name(), sink -> sink.putFloats(s.m(), s.offset(), s.size()));
@@ -398,6 +466,10 @@ public final class CpuGsaBackend implements TrainingBackend {
                 read(in, "lora/" + ad.infoB.name(), ad.infoB.shape(), ad.b, 0);
             }
             lora.invalidate();
+        }
+        if (dp != null) {
+            dp.readMoments(in);
+            return;
         }
         for (Slot s : slots) {
             read(in, "adam_m/" + s.info().name(), s.info().shape(), s.m(), s.offset());

@@ -21,6 +21,16 @@ public final class AdamW {
      * (the caller applies the decay rule, {@link AdamWStep#weightDecayOf}).
      */
     public static void update(float[] param, float[] grad, float[] m, float[] v, int off, int n, AdamWStep s, double weightDecay) {
+        update(param, off, grad, off, m, v, off, n, s, weightDecay);
+    }
+
+    /**
+     * The same update of {@code param[pOff .. pOff+n)} from {@code grad[gOff ..]} with moments
+     * {@code m[mOff ..]}, {@code v[mOff ..]}: for a shard of the optimizer state that holds the moments of
+     * a part of the parameters only (ZeRO stage 1). Element for element the same arithmetic.
+     */
+    public static void update(float[] param, int pOff, float[] grad, int gOff, float[] m, float[] v, int mOff, int n,
+                              AdamWStep s, double weightDecay) {
         float beta1 = (float) s.beta1(), beta2 = (float) s.beta2(), eps = (float) s.eps();
         float clip = (float) s.gradScale();
         float lr = (float) s.lr();
@@ -30,13 +40,14 @@ public final class AdamW {
         float sqrtBc2 = (float) Math.sqrt(bc2);
         float decay = (float) (1.0 - s.lr() * weightDecay);
         float oneMinusBeta1 = (float) (1.0 - s.beta1()), oneMinusBeta2 = (float) (1.0 - s.beta2());
-        for (int i = off; i < off + n; i++) {
-            float g = grad[i] * clip;
-            float mi = beta1 * m[i] + oneMinusBeta1 * g;
-            float vi = beta2 * v[i] + oneMinusBeta2 * g * g;
-            m[i] = mi;
-            v[i] = vi;
-            param[i] = param[i] * decay - stepSize * mi / ((float) Math.sqrt(vi) / sqrtBc2 + eps);
+        for (int i = 0; i < n; i++) {
+            int p = pOff + i, j = mOff + i;
+            float g = grad[gOff + i] * clip;
+            float mi = beta1 * m[j] + oneMinusBeta1 * g;
+            float vi = beta2 * v[j] + oneMinusBeta2 * g * g;
+            m[j] = mi;
+            v[j] = vi;
+            param[p] = param[p] * decay - stepSize * mi / ((float) Math.sqrt(vi) / sqrtBc2 + eps);
         }
     }
 }

@@ -10,13 +10,14 @@ import java.util.List;
 import java.util.Optional;
 
 /**
+ * (Public so that the NCCL bindings of {@code gsat2r.gpu.nccl} open theirs the same way.)
  * A shared library opened through {@link SymbolLookup#libraryLookup}, with downcall handles for
  * its functions. Opening tries each candidate (a soname the dynamic loader resolves, then absolute
  * paths) and remembers why each failed, so that "not found" can be reported in one line.
  */
 @SuppressWarnings("restricted")  // FFM: binding native symbols and sizing native pointers is the point of this class
-final class NativeLibrary {
-    static final Linker LINKER = Linker.nativeLinker();
+public final class NativeLibrary {
+    public static final Linker LINKER = Linker.nativeLinker();
 
     private final String name;
     private final SymbolLookup lookup;
@@ -27,9 +28,9 @@ final class NativeLibrary {
     }
 
     /** The outcome of {@link #open}: the library, or the reason none of the candidates loaded. */
-    record Opened(NativeLibrary library, String failure) {}
+    public record Opened(NativeLibrary library, String failure) {}
 
-    static Opened open(List<String> candidates) {
+    public static Opened open(List<String> candidates) {
         List<String> failures = new ArrayList<>();
         for (String candidate : candidates) {
             try {
@@ -41,16 +42,16 @@ final class NativeLibrary {
         return new Opened(null, "could not load " + String.join(" or ", failures));
     }
 
-    String name() {
+    public String name() {
         return name;
     }
 
-    Optional<MethodHandle> find(String symbol, FunctionDescriptor descriptor) {
+    public Optional<MethodHandle> find(String symbol, FunctionDescriptor descriptor) {
         return lookup.find(symbol).map(address -> LINKER.downcallHandle(address, descriptor));
     }
 
     /** The first of the given symbols that the library exports (versioned names first). */
-    MethodHandle bind(FunctionDescriptor descriptor, String... symbols) {
+    public MethodHandle bind(FunctionDescriptor descriptor, String... symbols) {
         for (String symbol : symbols) {
             Optional<MethodHandle> handle = find(symbol, descriptor);
             if (handle.isPresent()) return handle.get();

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 /**
  * The GSA student (fla 0.5.2's {@code GSAForCausalLM}) on the CPU in fp32, forward and backward:
@@ -229,6 +230,19 @@ public final class GsaModel implements LanguageModel {
      * every tensor of {@code trainable} (others are left alone). Tied embeddings get both their uses.
      */
     public void backward(Activations a, float[] dLogits, ParameterGroup trainable) {
+        backward(a, dLogits, trainable, from -> {});
+    }
+
+    /**
+     * {@link #backward(Activations, float[], ParameterGroup)} that also reports its progress: it calls
+     * {@code gradientsFinalFrom.accept(x)} whenever the gradients at every buffer offset ≥ x are final
+     * (nothing of this backward adds to them any more), with x decreasing: after the head, after the
+     * final norm, after each block, and {@code accept(0)} last. Backward runs in the reverse of the
+     * buffer's order (head, final norm, blocks L−1 … 0, embeddings), so a data-parallel trainer can
+     * start reducing the gradients of the upper layers while the lower ones are still being computed.
+     * With tied embeddings the embeddings (offset 0) are final only at the end.
+     */
+    public void backward(Activations a, float[] dLogits, ParameterGroup trainable, IntConsumer gradientsFinalFrom) {
         int n = a.ids.length, d = config.hiddenSize(), V = config.vocabSize(), L = blocks.size();
         if (dLogits.length != n * V) {
             throw new IllegalArgumentException("dLogits has " + dLogits.length + " floats, expected " + n * V);
@@ -239,16 +253,23 @@ public final class GsaModel implements LanguageModel {
         float[] dNormed = needHidden || trainable.contains(finalNorm) ? new float[n * d] : null;
         Linear.backward(dNormed, 0, GsaMixer.grad(g, output, trainable), output.offset(), null, 0, dLogits, 0,
                 a.finalNormed, 0, params, output.offset(), n, d, V);
-        if (dNormed == null) return;
+        if (output != embeddings) gradientsFinalFrom.accept(output.offset());
+        if (dNormed == null) {
+            gradientsFinalFrom.accept(0);
+            return;
+        }
         float[] dh = needHidden ? new float[n * d] : null;
         RmsNorm.backward(dh, 0, GsaMixer.grad(g, finalNorm, trainable), finalNorm.offset(), dNormed, 0,
                 a.hidden[L], 0, params, finalNorm.offset(), a.finalRstd, 0, n, d);
+        gradientsFinalFrom.accept(finalNorm.offset());
         for (int l = L - 1; l >= Math.max(lowest, 0) && dh != null; l--) {
             Block block = blocks.get(l);
             Block.Pass pass = a.passes[l] != null ? a.passes[l] : block.forward(params, a.hidden[l], a.batch, a.seqLen);
             dh = block.backward(pass, dh, l > lowest, params, g, trainable);
+            gradientsFinalFrom.accept(block.views().stream().mapToInt(ParameterView::offset).min().orElseThrow());
         }
         if (lowest < 0 && dh != null) Embedding.backward(g, embeddings.offset(), a.ids, 0, n, dh, 0, d);
+        gradientsFinalFrom.accept(0);
     }
 
     /**
