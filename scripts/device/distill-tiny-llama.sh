@@ -79,7 +79,7 @@ res = {}
 for s in ("student-init", "final"):
     f = f"{w}/eval-{s}/report.json"
     if os.path.exists(f):
-        lm = json.load(open(f))["lm"]
+        lm = json.load(open(f))["results"]["lm"]
         res[s] = {k: lm[k] for k in ("tokens", "teacher_perplexity", "student_perplexity", "kl", "top1_agreement")}
 json.dump(res, open(out, "w"), indent=1)
 PY
