@@ -1,6 +1,8 @@
 package gsat2r.core.model.llama;
 
 import gsat2r.core.cpu.Parallel;
+import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.gsa.GsaModel;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -8,29 +10,37 @@ import java.util.Locale;
 import java.util.Random;
 
 /**
- * Times the CPU teacher: the full forward (all-position logits) at T tokens, and greedy decoding through
- * the KV cache. Usage: {@code ForwardBenchmark MODEL_DIR [T] [runs]}. Prints the median of the runs
- * after two warm-up runs (C2 has compiled the kernels by then).
+ * Times a CPU model: the full forward (all-position logits) at T tokens, and decoding token by token
+ * (through the KV cache for a teacher, the recurrent state for a GSA student, whose full forward is the
+ * chunked one). Usage: {@code ForwardBenchmark MODEL_DIR [T] [runs]}; a directory whose config.json says
+ * {@code "model_type": "gsa"} is loaded as a student. Prints the median of the runs after two warm-up runs
+ * (C2 has compiled the kernels by then).
  */
 public final class ForwardBenchmark {
     public static void main(String[] args) {
         Path dir = Path.of(args.length > 0 ? args[0] : "../shared/models/tiny-llama");
         int T = args.length > 1 ? Integer.parseInt(args[1]) : 512;
         int runs = args.length > 2 ? Integer.parseInt(args[2]) : 7;
-        LlamaModel model = LlamaModel.load(dir);
+        boolean student;
+        try {
+            student = java.nio.file.Files.readString(dir.resolve("config.json")).matches("(?s).*\"model_type\"\\s*:\\s*\"gsa\".*");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        LanguageModel model = student ? GsaModel.load(dir) : LlamaModel.load(dir);
         Random rnd = new Random(1);
         int[] ids = new int[T];
         for (int i = 0; i < T; i++) ids[i] = rnd.nextInt(model.vocabSize());
-        for (int i = 0; i < 2; i++) model.logits(ids);
+        for (int i = 0; i < 2; i++) model.forward(ids);
         double[] seconds = new double[runs];
         for (int r = 0; r < runs; r++) {
             long t0 = System.nanoTime();
-            model.logits(ids);
+            model.forward(ids);
             seconds[r] = (System.nanoTime() - t0) / 1e9;
         }
         Arrays.sort(seconds);
         double median = seconds[runs / 2];
-        System.out.printf(Locale.ROOT, "forward T=%d: median %.3f s (min %.3f, max %.3f) over %d runs = %.0f tokens/s, %d threads%n",
+        System.out.printf(Locale.ROOT, (student ? "student (chunked) " : "teacher ") + "forward T=%d: median %.3f s (min %.3f, max %.3f) over %d runs = %.0f tokens/s, %d threads%n",
                 T, median, seconds[0], seconds[runs - 1], runs, T / median, Parallel.threads());
 
         int steps = 128;
