@@ -358,6 +358,11 @@ public final class CudaGsaBackend implements DataParallelBackend {
         return dp == null ? null : dp.transportName();
     }
 
+    /** How many gradient buckets a step reduces (0 when not data parallel), for logs and benchmarks. */
+    public int dataParallelBuckets() {
+        return dp == null ? 0 : dp.plan().buckets().size();
+    }
+
     /** The data-parallel engine after {@link #joinDataParallel}, else null (tests). */
     DeviceDataParallel dataParallel() {
         return dp;
