@@ -32,6 +32,10 @@ cp cli/target/gsa-t2r-cli-*.jar gpu-train/target/gsa-t2r-gpu-train-*.jar "$STAGE
 rm -f "$STAGE"/lib/gsa-t2r-cli-*-tests.jar "$STAGE"/lib/gsa-t2r-gpu-*-tests.jar "$STAGE"/lib/gsa-t2r-core-*-tests.jar \
       "$STAGE"/lib/gsa-t2r-eval-*-tests.jar "$STAGE"/lib/gsa-t2r-converter-*-tests.jar
 cp -r gpu-train/target/test-classes "$STAGE/test-classes"
+# the gpu module's NCCL tests (issue 8: a one-rank communicator on one GPU, one rank per GPU on more) and their support class
+mkdir -p "$STAGE/test-classes/gsat2r/gpu/nccl"
+cp gpu/target/test-classes/gsat2r/gpu/nccl/*.class "$STAGE/test-classes/gsat2r/gpu/nccl/"
+cp gpu/target/test-classes/gsat2r/gpu/GpuTestSupport*.class "$STAGE/test-classes/gsat2r/gpu/"
 # The finetune test jar (TrainingBackendContract) registers a toy backend and converter: tests only, off t2r's class path.
 mkdir -p "$STAGE/testlib"
 mv "$STAGE"/lib/*-tests.jar "$STAGE/testlib/"
