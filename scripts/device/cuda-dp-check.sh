@@ -6,7 +6,8 @@
 #          (threads, host transport) vs 1 rank accumulating their micro-batches (fp32 and bf16, 3 AdamW
 #          steps), a one-rank NCCL group vs no data parallelism (fp32, bit for bit), a checkpoint written by
 #          2 ranks resumed in one process; with 2 GPUs or more, one rank per GPU over NCCL vs one GPU with
-#          the whole batch (bf16);
+#          the whole batch (bf16); CudaDataParallelTrainerGpuTest: the same through the trainer (attention
+#          transfer, LoRA distillation, attention finetuning; checkpoints; resume of the 2-rank run in one process);
 #   e2e    with 2 GPUs or more: t2r finetune of the KJV demo recipe on cuda, --gpus N (micro-batch 8/N per
 #          rank) against one process, the last metrics side by side; with one GPU: --gpus 2 must stop with
 #          one error line (GPU 1 is not visible);
@@ -43,7 +44,8 @@ for phase in $PHASES; do
     tests)
         echo "== tests"
         timeout 300 "$JAVA" "${JOPTS[@]}" -Xmx16g -jar "$B/junit-platform-console-standalone.jar" execute --disable-banner \
-            --class-path "$CP" --select-class gsat2r.gputrain.CudaDataParallelGpuTest --include-tag gpu --details=tree \
+            --class-path "$CP" --select-class gsat2r.gputrain.CudaDataParallelGpuTest \
+            --select-class gsat2r.gputrain.CudaDataParallelTrainerGpuTest --include-tag gpu --details=tree \
             --reports-dir "$OUT/junit" > "$OUT/tests.log" 2>&1
         echo "tests exit $?" | tee -a "$OUT/summary.txt"
         ;;
