@@ -64,10 +64,6 @@ final class DeviceDataParallel implements AutoCloseable {
         shards = ShardLayout.of(layout, group.worldSize());
     }
 
-    ProcessGroup group() {
-        return group;
-    }
-
     String transportName() {
         return transport.name();
     }
@@ -78,17 +74,6 @@ final class DeviceDataParallel implements AutoCloseable {
 
     BucketPlan plan() {
         return plan;
-    }
-
-    ShardLayout shards() {
-        return shards;
-    }
-
-    /** Device bytes this engine holds: the flat buffer and the moments of the shard. */
-    long deviceBytes() {
-        long n = 0;
-        for (DeviceBuffer b : new DeviceBuffer[] {flat, m, v}) if (b != null) n += b.byteSize();
-        return n;
     }
 
     /**
@@ -196,10 +181,6 @@ final class DeviceDataParallel implements AutoCloseable {
         }
     }
 
-    boolean reductionPending() {
-        return pending != null;
-    }
-
     // ------------------------------------------------------------------ sharded AdamW
 
     /**
@@ -269,12 +250,6 @@ final class DeviceDataParallel implements AutoCloseable {
                 (first ? m : v).copyFrom(in.floats(name), (int) p.tensorOffset(), p.flatOffset() - shardStart, (int) p.length());
             }
         }
-    }
-
-    /** This rank's moments of tensor piece {@code [flatOffset, flatOffset + length)} (for tests), or null outside its shard. */
-    float[] shardMoment(boolean first, long flatOffset, long length) {
-        if (m == null || flatOffset < shardStart || flatOffset + length > shards.end(group.rank())) return null;
-        return (first ? m : v).view(flatOffset - shardStart, length).toFloatArray();
     }
 
     @Override
