@@ -2,7 +2,8 @@
 # Runs ON the GPU machine, from the repository root: unpacks the t2r bundle (scripts/device/make-train-bundle.sh)
 # to /tmp/t2r-bundle, then
 #   tests  the gpu-tagged tests of gpu-train (contract in fp32, CUDA vs CPU backend in fp32 and bf16,
-#          teacher and student logits and decoding against the CPU models);
+#          teacher and student logits and decoding against the CPU models), but for the data-parallel
+#          ones, which scripts/device/cuda-dp-check.sh runs;
 #   bench  DistillBench: one distill training step of tiny-llama's shape at 16x512 and 32x512 and of
 #          Llama-3.2-1B's at 8x512 and 16x512 (random weights), tokens/s and MFU;
 #   e2e    t2r finetune of the KJV demo recipe on cuda, t2r eval --device cuda (lm), t2r logits and
@@ -37,6 +38,7 @@ for phase in $PHASES; do
         echo "== tests"
         timeout 170 "$JAVA" "${JOPTS[@]}" -Xmx16g -jar "$B/junit-platform-console-standalone.jar" execute --disable-banner \
             --class-path "$CP" --scan-class-path "$B/test-classes" --include-tag gpu --details=tree \
+            --exclude-classname '.*DataParallel.*' \
             --reports-dir "$OUT/junit" > "$OUT/tests.log" 2>&1
         echo "tests exit $?" | tee -a "$OUT/summary.txt"
         grep -h '^GPU-METRIC' "$OUT/tests.log" > "$OUT/metrics.txt" || true

@@ -14,15 +14,20 @@ import gsat2r.core.safetensors.TensorWriter;
 import gsat2r.finetune.backend.AdamWStep;
 import gsat2r.finetune.backend.BackendOutOfMemoryException;
 import gsat2r.finetune.backend.BackendRequest;
+import gsat2r.finetune.backend.DataParallelBackend;
 import gsat2r.finetune.backend.LossSums;
 import gsat2r.finetune.backend.Objective;
 import gsat2r.finetune.backend.ParameterInfo;
 import gsat2r.finetune.backend.TokenBatch;
 import gsat2r.finetune.backend.TrainableSet;
 import gsat2r.finetune.backend.TrainingBackend;
+import gsat2r.finetune.distributed.BucketSchedule;
+import gsat2r.finetune.distributed.DataParallelOptions;
+import gsat2r.finetune.distributed.ProcessGroup;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
+import gsat2r.gpu.cuda.Cuda;
 import gsat2r.gpu.cuda.CudaContext;
 import gsat2r.gpu.cuda.CudaException;
 import gsat2r.gpu.ops.AdamW;
@@ -32,12 +37,16 @@ import gsat2r.gpu.ops.Elementwise;
 import gsat2r.gpu.ops.KlDivergence;
 import gsat2r.gpu.ops.Mse;
 import gsat2r.gpu.ops.Reduce;
+import gsat2r.gpu.nccl.Nccl;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -62,8 +71,13 @@ import java.util.function.Supplier;
  * cuBLASLt runs a fixed algorithm per shape), and every sum is fp64 in a fixed order: the same calls on a
  * fresh backend give the same bits. The training state uses exactly the CPU backend's tensor names
  * ({@code param/}, {@code lora/}, {@code adam_m/}, {@code adam_v/}), so a run may resume on another device.
+ *
+ * <p>Data parallel ({@link DataParallelBackend}, docs/distributed.md): after {@link #joinDataParallel} a
+ * {@link DeviceDataParallel} sums the gradients across ranks, bucket by bucket while the last micro-batch's
+ * backward runs (NCCL on a communication stream, or through the host where NCCL cannot be used:
+ * {@link TransportSelection}), and shards the AdamW moments across the ranks (ZeRO stage 1).
  */
-public final class CudaGsaBackend implements TrainingBackend {
+public final class CudaGsaBackend implements DataParallelBackend {
 
     private final Gpu gpu;
     private final Precision precision;
@@ -80,6 +94,10 @@ public final class CudaGsaBackend implements TrainingBackend {
     private DeviceBuffer momentM, momentV;     // full-size AdamW moments (non-LoRA sets)
     private LoraGpu lora;
     private final DeviceBuffer clipFactor, norm;
+    /** Set by {@link #joinDataParallel}: the gradient reduction and the sharded optimizer (then {@code momentM/V} stay null). */
+    private DeviceDataParallel dp;
+    /** Buffer offsets of the trainable tensors, ascending: maps the backward's "final from offset x" to tensor indices. */
+    private long[] trainableOffsets = new long[0];
 
     /** {@code [offset, offset + size)} of the flat buffers, with decay λ applied or not. */
     private record Run(long offset, long size, boolean decays) {}
@@ -107,7 +125,7 @@ public final class CudaGsaBackend implements TrainingBackend {
             TeacherGpu.checkSupported(teacherConfig, r.teacher());
         }
         StudentGpu.checkSupported(host.config(), r.student().resolve(GsaConfig.FILE_NAME));
-        Gpu gpu = Gpu.open();
+        Gpu gpu = Gpu.open(deviceOrdinal(r.deviceIndex()));
         TeacherGpu teacher = null;
         StudentGpu student = null;
         try {
@@ -126,6 +144,21 @@ public final class CudaGsaBackend implements TrainingBackend {
             closeQuietly(teacher, student, gpu);
             throw e;
         }
+    }
+
+    /**
+     * The GPU of a rank: {@code BackendRequest.deviceIndex} (its LOCAL_RANK); a single process (index 0) may
+     * pick another with {@code -Dgsat2r.gpu.device}. An index beyond the visible GPUs is a one-line error.
+     */
+    static int deviceOrdinal(int deviceIndex) {
+        Cuda.requireAvailable();
+        int ordinal = deviceIndex == 0 ? Integer.getInteger("gsat2r.gpu.device", 0) : deviceIndex;
+        int count = Cuda.deviceCount();
+        if (ordinal >= count) {
+            throw new T2rException("cuda: this rank needs GPU " + ordinal + " (LOCAL_RANK " + deviceIndex + "), but " + count
+                    + " GPU(s) are visible here (CUDA_VISIBLE_DEVICES?): use --gpus " + count + " or fewer");
+        }
+        return ordinal;
     }
 
     private static void closeQuietly(TeacherGpu teacher, StudentGpu student, Gpu gpu) {
@@ -243,18 +276,28 @@ public final class CudaGsaBackend implements TrainingBackend {
                 group = lora.targets();
                 trainable.addAll(lora.infos());
                 runs.add(new Run(0, lora.values.length(), true));
+                if (dp != null) {
+                    trainableOffsets = new long[0];          // adapters' gradients are final only after collectGradients
+                    guarded("the data-parallel buffers", () -> {
+                        dp.setTrainable(lora.infos().stream().map(p -> new DeviceDataParallel.Tensor(p, lora.factor(lora.values, p.name()), null,
+                                lora.factor(lora.grads, p.name()))).toList());
+                        return null;
+                    });
+                }
                 return List.copyOf(trainable);
             }
             case TrainableSet.Gates x -> group = student.layout.group("gates");
             case TrainableSet.Attention x -> group = student.layout.group("attention");
             case TrainableSet.All x -> group = student.layout.group("all");
         }
-        if (momentM == null) {
-            momentM = guarded("the AdamW moments", () -> gpu.f32(student.master.length()));
-            momentV = guarded("the AdamW moments", () -> gpu.f32(student.master.length()));
+        if (dp == null) {
+            if (momentM == null) {
+                momentM = guarded("the AdamW moments", () -> gpu.f32(student.master.length()));
+                momentV = guarded("the AdamW moments", () -> gpu.f32(student.master.length()));
+            }
+            momentM.zero();
+            momentV.zero();
         }
-        momentM.zero();
-        momentV.zero();
         for (ParameterView v : group.views()) {
             ParameterInfo info = new ParameterInfo(v.name(), v.shape());
             trainable.add(info);
@@ -266,7 +309,77 @@ public final class CudaGsaBackend implements TrainingBackend {
                 runs.add(new Run(v.offset(), v.size(), decays));
             }
         }
+        if (dp != null) {
+            List<ParameterView> views = group.views();
+            trainableOffsets = views.stream().mapToLong(ParameterView::offset).toArray();
+            for (int i = 1; i < trainableOffsets.length; i++) {
+                if (trainableOffsets[i] <= trainableOffsets[i - 1]) throw new IllegalStateException("trainable tensors out of buffer order");
+            }
+            guarded("the data-parallel buffers", () -> {
+                dp.setTrainable(views.stream().map(v -> new DeviceDataParallel.Tensor(new ParameterInfo(v.name(), v.shape()),
+                        student.masterView(v), student.work == student.master ? null : student.w(v), student.g(v))).toList());
+                return null;
+            });
+        }
         return List.copyOf(trainable);
+    }
+
+    // ------------------------------------------------------------------ data parallel
+
+    @Override
+    public void joinDataParallel(ProcessGroup processGroup, DataParallelOptions options) {
+        joinDataParallel(processGroup, options, TransportSelection.configured());
+    }
+
+    /** {@link #joinDataParallel(ProcessGroup, DataParallelOptions)} with the transport request given (tests, benchmarks). */
+    public void joinDataParallel(ProcessGroup processGroup, DataParallelOptions options, TransportSelection.Request request) {
+        if (dp != null) throw new IllegalStateException("already a rank of a data-parallel group");
+        if (!trainable.isEmpty() || lora != null) throw new IllegalStateException("join the data-parallel group before setTrainable");
+        TransportSelection.RankDevice me = new TransportSelection.RankDevice(processGroup.rank(), hostName(), gpu.context().pciAddress(),
+                Nccl.available() ? null : Nccl.unavailableReason());
+        TransportSelection.Decision decision = TransportSelection.decide(request,
+                TransportSelection.decodeAll(processGroup.allGather(me.encode())));
+        if (decision.note() != null && processGroup.rank() == 0) System.err.println("note: " + decision.note());
+        GradientTransport transport = decision.kind() == TransportSelection.Kind.NCCL
+                ? NcclTransport.join(gpu, processGroup) : new HostTransport(processGroup);
+        dp = new DeviceDataParallel(gpu, processGroup, options, transport);
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";      // one machine's ranks still agree with each other
+        }
+    }
+
+    /** {@code nccl} or {@code host} after {@link #joinDataParallel}, else null. */
+    public String dataParallelTransport() {
+        return dp == null ? null : dp.transportName();
+    }
+
+    /** How many gradient buckets a step reduces (0 when not data parallel), for logs and benchmarks. */
+    public int dataParallelBuckets() {
+        return dp == null ? 0 : dp.plan().buckets().size();
+    }
+
+    /** The data-parallel engine after {@link #joinDataParallel}, else null (tests). */
+    DeviceDataParallel dataParallel() {
+        return dp;
+    }
+
+    @Override
+    public LossSums forwardBackwardAndReduce(Objective objective, TokenBatch batch, double gradScale) {
+        if (dp == null) throw new IllegalStateException("not a rank of a data-parallel group: joinDataParallel first");
+        DeviceDataParallel.Reduction reduction = dp.startReduction();
+        IntConsumer finalFrom = lora != null ? from -> {} : from -> reduction.gradientsFinalFrom(BucketSchedule.firstTensorAtOrAbove(trainableOffsets, from));
+        LossSums sums = guarded("a training step on " + batch.sequences() + " x " + batch.length() + " tokens", () -> {
+            LossSums out = run(objective, batch, true, gradScale, finalFrom);
+            if (lora != null) lora.collectGradients();
+            return out;
+        });
+        reduction.finishBackward();
+        return sums;
     }
 
     // ------------------------------------------------------------------ objectives
@@ -274,7 +387,7 @@ public final class CudaGsaBackend implements TrainingBackend {
     @Override
     public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale) {
         return guarded("a training step on " + batch.sequences() + " x " + batch.length() + " tokens", () -> {
-            LossSums sums = run(objective, batch, true, gradScale);
+            LossSums sums = run(objective, batch, true, gradScale, from -> {});
             if (lora != null) lora.collectGradients();
             return sums;
         });
@@ -283,10 +396,11 @@ public final class CudaGsaBackend implements TrainingBackend {
     @Override
     public LossSums evaluate(Objective objective, TokenBatch batch) {
         return guarded("an evaluation on " + batch.sequences() + " x " + batch.length() + " tokens",
-                () -> run(objective, batch, false, 0));
+                () -> run(objective, batch, false, 0, from -> {}));
     }
 
-    private LossSums run(Objective objective, TokenBatch batch, boolean backward, double gradScale) {
+    /** {@code gradientsFinalFrom}: told during the backward which gradients are final (see {@link StudentGpu#backward}). */
+    private LossSums run(Objective objective, TokenBatch batch, boolean backward, double gradScale, IntConsumer gradientsFinalFrom) {
         if (objective.needsTeacher() && teacher == null) {
             throw new IllegalStateException("the backend was opened without the teacher, which " + objective.type() + " needs");
         }
@@ -294,8 +408,8 @@ public final class CudaGsaBackend implements TrainingBackend {
         try (DeviceBatch b = DeviceBatch.of(gpu, batch, student.vocabSize())) {
             return switch (objective) {
                 case Objective.AttentionTransfer at -> attentionTransfer(b, backward, gradScale);
-                case Objective.Distill d -> logitLoss(b, d.temperature(), d.ceWeight(), true, backward, gradScale);
-                case Objective.LanguageModeling lm -> logitLoss(b, 1, 1, false, backward, gradScale);
+                case Objective.Distill d -> logitLoss(b, d.temperature(), d.ceWeight(), true, backward, gradScale, gradientsFinalFrom);
+                case Objective.LanguageModeling lm -> logitLoss(b, 1, 1, false, backward, gradScale, gradientsFinalFrom);
             };
         }
     }
@@ -375,7 +489,8 @@ public final class CudaGsaBackend implements TrainingBackend {
      * gradient kernels write into the student's logits in place, so the op that reads them last writes
      * there, and the other (when both have gradients) into a scratch added afterwards.
      */
-    private LossSums logitLoss(DeviceBatch b, double tau, double w, boolean withTeacher, boolean backward, double gradScale) {
+    private LossSums logitLoss(DeviceBatch b, double tau, double w, boolean withTeacher, boolean backward, double gradScale,
+                               IntConsumer gradientsFinalFrom) {
         int n = b.tokens, V = student.vocabSize();
         double klWeight = withTeacher ? (1 - w) * tau * tau : 0;
         boolean klGrad = backward && klWeight > 0, ceGrad = backward && w > 0;
@@ -400,7 +515,7 @@ public final class CudaGsaBackend implements TrainingBackend {
                 Reduce.sumF64(gpu, sums.view(0, 2), List.of(ceRows), false);
                 if (klRows != null) Reduce.sumF64(gpu, sums.view(2, 2), List.of(klRows), false);
                 if (agree != null) Reduce.sumF64(gpu, sums.view(4, 2), List.of(agree), false);
-                if (backward && (klGrad || ceGrad)) student.backward(f, zs, group, memory == StudentGpu.Memory.RECOMPUTE);
+                if (backward && (klGrad || ceGrad)) student.backward(f, zs, group, memory == StudentGpu.Memory.RECOMPUTE, gradientsFinalFrom);
                 double[] values = Reduce.readDoubles(sums);
                 LinkedHashMap<String, Double> out = new LinkedHashMap<>();
                 out.put("loss", 0.0);
@@ -421,6 +536,7 @@ public final class CudaGsaBackend implements TrainingBackend {
 
     @Override
     public double gradientNorm() {
+        if (dp != null) dp.awaitReduction();            // every rank now holds the summed gradients: the same norm everywhere
         if (runs.isEmpty()) return 0;
         DeviceBuffer grads = lora != null ? lora.grads : student.grad;
         List<DeviceBuffer> parts = new ArrayList<>();
@@ -433,6 +549,14 @@ public final class CudaGsaBackend implements TrainingBackend {
     public void optimizerStep(AdamWStep step) {
         guarded("the optimizer step", () -> {
             clipFactor.copyFrom(new float[] {(float) step.gradScale()});
+            if (dp != null) {
+                dp.awaitReduction();
+                dp.optimizerStep(step, clipFactor);
+                (lora != null ? lora.grads : student.grad).zero();
+                if (lora != null) lora.invalidate();
+                gpu.synchronize();
+                return null;
+            }
             boolean isLora = lora != null;
             DeviceBuffer p = isLora ? lora.values : student.master, g = isLora ? lora.grads : student.grad;
             DeviceBuffer m = isLora ? lora.m : momentM, v = isLora ? lora.v : momentV;
@@ -460,6 +584,8 @@ public final class CudaGsaBackend implements TrainingBackend {
         runs.clear();
         group = new ParameterGroup("none", List.of());
         student.grad.zero();
+        trainableOffsets = new long[0];
+        if (dp != null) dp.clear();
     }
 
     // ------------------------------------------------------------------ state
@@ -480,12 +606,20 @@ public final class CudaGsaBackend implements TrainingBackend {
 
     @Override
     public void writeState(TensorWriter out) {
+        if (dp != null && out == null) {                // a data-parallel rank other than 0: takes part in gathering the moments
+            dp.writeMoments(null);
+            return;
+        }
         for (ParameterView v : student.layout.views()) {
             LoraGpu.Adapter ad = lora == null ? null : lora.adapterOf(v.name());
             float[] values = (ad != null ? ad.base : student.masterView(v)).toFloatArray();   // the base weight, not W + s·BA
             out.write("param/" + v.name(), values);
         }
         if (lora != null) for (ParameterInfo p : lora.infos()) out.write("lora/" + p.name(), lora.factor(lora.values, p.name()).toFloatArray());
+        if (dp != null) {
+            dp.writeMoments(out);
+            return;
+        }
         for (ParameterInfo p : trainable) {
             out.write("adam_m/" + p.name(), moment(true, p.name()).toFloatArray());
             out.write("adam_v/" + p.name(), moment(false, p.name()).toFloatArray());
@@ -502,9 +636,13 @@ public final class CudaGsaBackend implements TrainingBackend {
             for (ParameterInfo p : lora.infos()) read(in, "lora/" + p.name(), p.shape(), lora.factor(lora.values, p.name()));
             lora.invalidate();
         }
-        for (ParameterInfo p : trainable) {
-            read(in, "adam_m/" + p.name(), p.shape(), moment(true, p.name()));
-            read(in, "adam_v/" + p.name(), p.shape(), moment(false, p.name()));
+        if (dp != null) {
+            dp.readMoments(in);                        // this rank's shard of the whole state's moments
+        } else {
+            for (ParameterInfo p : trainable) {
+                read(in, "adam_m/" + p.name(), p.shape(), moment(true, p.name()));
+                read(in, "adam_v/" + p.name(), p.shape(), moment(false, p.name()));
+            }
         }
         student.refreshWork();
     }
@@ -592,6 +730,7 @@ public final class CudaGsaBackend implements TrainingBackend {
     @Override
     public void close() {
         try {
+            if (dp != null) dp.close();
             if (lora != null) lora.close();
             if (momentM != null) momentM.close();
             if (momentV != null) momentV.close();

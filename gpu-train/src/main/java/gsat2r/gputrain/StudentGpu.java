@@ -18,6 +18,7 @@ import gsat2r.gpu.ops.RmsNorm;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 /**
  * A GSA student on the GPU, forward and backward, the counterpart of {@link GsaModel} (whose layout it
@@ -51,6 +52,8 @@ final class StudentGpu implements StudentParams, AutoCloseable {
     final DeviceBuffer master, work, grad;
     private final List<BlockGpu> blocks = new ArrayList<>();
     private final ParameterView embeddings, finalNorm, output;
+    /** Per layer, the lowest buffer offset of its tensors: where the gradients are final after its backward. */
+    private final int[] blockOffsets;
     private final float eps;
 
     StudentGpu(Gpu gpu, GsaModel host, ElementType type, Path where) {
@@ -82,6 +85,11 @@ final class StudentGpu implements StudentParams, AutoCloseable {
         this.embeddings = layout.get(Kind.EMBEDDINGS, -1);
         this.finalNorm = layout.get(Kind.FINAL_NORM, -1);
         this.output = layout.outputProjection();
+        this.blockOffsets = new int[config.numHiddenLayers()];
+        for (int l = 0; l < blockOffsets.length; l++) {
+            int layer = l;
+            blockOffsets[l] = layout.views().stream().filter(v -> v.layer() == layer).mapToInt(ParameterView::offset).min().orElseThrow();
+        }
         this.eps = (float) config.normEps();
     }
 
@@ -203,17 +211,34 @@ final class StudentGpu implements StudentParams, AutoCloseable {
      * gradients of the tensors in {@code trainable} to {@link #grad}.
      */
     void backward(Forward f, DeviceBuffer dLogits, ParameterGroup trainable, boolean recomputed) {
+        backward(f, dLogits, trainable, recomputed, from -> {});
+    }
+
+    /**
+     * As {@link #backward(Forward, DeviceBuffer, ParameterGroup, boolean)}, calling
+     * {@code gradientsFinalFrom.accept(x)} whenever the kernels that write the gradients at every buffer
+     * offset ≥ x have all been queued on the stream (x decreasing: after the head, after the final norm,
+     * after each block, {@code accept(0)} last), as {@code GsaModel.backward} does on the host: work queued
+     * on the stream from the callback sees those gradients final, which is how a data-parallel backend
+     * starts reducing the top of the layout while the rest of the backward runs.
+     */
+    void backward(Forward f, DeviceBuffer dLogits, ParameterGroup trainable, boolean recomputed, IntConsumer gradientsFinalFrom) {
         DeviceBatch b = f.batch;
         int n = b.tokens, d = config.hiddenSize(), V = config.vocabSize(), L = blocks.size();
         int lowest = lowestTrainableLayer(trainable);
         boolean needHidden = lowest < L;
         if (trainable.contains(output)) Matmul.linearBackwardWeight(gpu, g(output), dLogits, f.normed, n, d, V, true);
-        if (!needHidden && !trainable.contains(finalNorm)) return;
+        if (output.offset() != embeddings.offset()) gradientsFinalFrom.accept(output.offset());   // tied: the head adds to the embeddings
+        if (!needHidden && !trainable.contains(finalNorm)) {
+            gradientsFinalFrom.accept(0);
+            return;
+        }
         try (Buffers s = buffers()) {
             DeviceBuffer dNormed = s.t((long) n * d), dh = s.t((long) n * d);
             Matmul.linearBackwardInput(gpu, dNormed, dLogits, w(output), n, d, V, false);
             RmsNorm.backwardDeterministic(gpu, dh, trainable.contains(finalNorm) ? g(finalNorm) : null, dNormed, f.hidden[L],
                     w(finalNorm), f.finalRstd, n, d, false);
+            gradientsFinalFrom.accept(finalNorm.offset());
             for (int l = L - 1; l >= Math.max(lowest, 0); l--) {
                 BlockGpu block = blocks.get(l);
                 BlockGpu.Pass pass = f.passes[l];
@@ -234,9 +259,11 @@ final class StudentGpu implements StudentParams, AutoCloseable {
                         f.passes[l] = null;
                     }
                 }
+                gradientsFinalFrom.accept(blockOffsets[l]);
             }
             if (lowest < 0) b.embeddingBackward(g(embeddings), dh, d);
         }
+        gradientsFinalFrom.accept(0);
     }
 
     // ------------------------------------------------------------------ decoding

@@ -1,6 +1,5 @@
 package gsat2r.finetune.distributed;
 
-import gsat2r.core.T2rException;
 import gsat2r.core.distributed.Collectives;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.TensorWriter;
@@ -8,7 +7,6 @@ import gsat2r.finetune.backend.AdamWStep;
 import gsat2r.finetune.backend.ParameterInfo;
 import gsat2r.finetune.optim.AdamW;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -92,7 +90,7 @@ public final class HostDataParallel {
         if (pending != null) throw new IllegalStateException("a gradient reduction is still in flight");
         List<ParameterInfo> infos = trainable.stream().map(Tensor::info).toList();
         FlatLayout next = FlatLayout.of(infos, options.alignment());
-        if (group.worldSize() > 1) checkSameEverywhere(infos);
+        if (group.worldSize() > 1) TrainableAgreement.require(group, infos);
         tensors = List.copyOf(trainable);
         layout = next;
         plan = BucketPlan.plan(layout, options.bucketCapBytes());
@@ -106,23 +104,10 @@ public final class HostDataParallel {
         for (BucketPlan.Bucket b : plan.buckets()) bucketBuffers[b.index()] = new float[Math.toIntExact(b.length())];
     }
 
-    private void checkSameEverywhere(List<ParameterInfo> infos) {
-        StringBuilder sb = new StringBuilder();
-        for (ParameterInfo p : infos) sb.append(p).append(';');
-        byte[] mine = sb.toString().getBytes(StandardCharsets.UTF_8);
-        List<byte[]> all = group.allGather(mine);
-        for (int r = 0; r < all.size(); r++) {
-            if (!Arrays.equals(all.get(r), mine)) {
-                throw new T2rException("rank " + r + " trains other tensors than rank " + group.rank()
-                        + " (different students or trainable sets on the ranks?)");
-            }
-        }
-    }
-
     // ------------------------------------------------------------------ gradient reduction
 
     /** {@link Reduction#launchWatermarks()} of a bucket that {@link Reduction#finishBackward()} sent, and of one not sent yet. */
-    public static final int AT_THE_END = -1, NOT_LAUNCHED = -2;
+    public static final int AT_THE_END = BucketSchedule.AT_THE_END, NOT_LAUNCHED = BucketSchedule.NOT_LAUNCHED;
 
     /** Starts the reduction of this step's gradients (call before the backward of the step's last micro-batch). */
     public Reduction startReduction() {
@@ -131,44 +116,36 @@ public final class HostDataParallel {
         return pending;
     }
 
-    /** The reduction of one step's gradients, bucket by bucket, in plan order. */
+    /** The reduction of one step's gradients, bucket by bucket, in plan order ({@link BucketSchedule}). */
     public final class Reduction {
         private final List<CompletableFuture<Void>> launched = new ArrayList<>();
-        private final int[] launchWatermarks = new int[plan.buckets().size()];
-        private boolean backwardOver;
+        private final BucketSchedule schedule = new BucketSchedule(plan, this::launch);
 
-        private Reduction() {
-            Arrays.fill(launchWatermarks, NOT_LAUNCHED);
-        }
+        private Reduction() {}
 
         /** The gradients of tensors {@code [firstFinalTensor, tensors)} are final: launches the buckets this completes. */
         public void gradientsFinalFrom(int firstFinalTensor) {
-            if (backwardOver) throw new IllegalStateException("the backward is already over");
-            launchUpTo(plan.completeBuckets(firstFinalTensor), firstFinalTensor);
+            schedule.gradientsFinalFrom(firstFinalTensor);
         }
 
         /** The backward is over: launches every bucket not launched yet. */
         public void finishBackward() {
-            if (backwardOver) return;
-            launchUpTo(plan.buckets().size(), AT_THE_END);
-            backwardOver = true;
+            schedule.finishBackward();
         }
 
-        private void launchUpTo(int count, int watermark) {
-            while (launched.size() < count) {
-                BucketPlan.Bucket b = plan.buckets().get(launched.size());
-                float[] buffer = bucketBuffers[b.index()];
-                for (int t = b.firstTensor(); t < b.endTensor(); t++) {
-                    Tensor x = tensors.get(t);
-                    FlatLayout.Entry e = layout.entry(t);
-                    System.arraycopy(x.grad(), x.offset(), buffer, (int) (e.offset() - b.start()), (int) e.numel());
-                }
-                launchWatermarks[b.index()] = watermark;
-                launched.add(group.async(() -> {
-                    collectives.allReduceSum(buffer, 0, buffer.length);
-                    return null;
-                }));
+        /** Copies bucket {@code k}'s gradients out and queues its all-reduce on the communication thread. */
+        private void launch(int k) {
+            BucketPlan.Bucket b = plan.buckets().get(k);
+            float[] buffer = bucketBuffers[b.index()];
+            for (int t = b.firstTensor(); t < b.endTensor(); t++) {
+                Tensor x = tensors.get(t);
+                FlatLayout.Entry e = layout.entry(t);
+                System.arraycopy(x.grad(), x.offset(), buffer, (int) (e.offset() - b.start()), (int) e.numel());
             }
+            launched.add(group.async(() -> {
+                collectives.allReduceSum(buffer, 0, buffer.length);
+                return null;
+            }));
         }
 
         /**
@@ -176,7 +153,7 @@ public final class HostDataParallel {
          * when {@link #finishBackward} did, {@link #NOT_LAUNCHED} when it has not gone out yet.
          */
         public int[] launchWatermarks() {
-            return launchWatermarks.clone();
+            return schedule.launchWatermarks();
         }
 
         private void await() {

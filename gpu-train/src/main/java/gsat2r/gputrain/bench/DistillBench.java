@@ -68,14 +68,7 @@ public final class DistillBench {
         for (int p = 0; p < presets.size(); p++) {
             String preset = presets.get(p);
             Path t = work.resolve(preset + "-teacher"), s = work.resolve(preset + "-student");
-            if (!Files.isDirectory(t)) {
-                System.out.println("== writing a random " + preset + " teacher into " + t);
-                RandomCheckpoint.write(t, RandomCheckpoint.LlamaShape.preset(preset), RandomCheckpoint.Options.defaults(), false);
-            }
-            if (!Files.isDirectory(s)) {
-                System.out.println("== converting it into a GSA student in " + s);
-                Converter.convert(t, s, new ConvertOptions(64, 8, GateInit.RANDOM, 0, null, List.of()), false);
-            }
+            prepare(preset, t, s);
             rows.addAll(run(preset, t, s, p < shapes.size() ? shapes.get(p) : "16x512", steps, warmup, peak));
         }
         System.out.println();
@@ -84,6 +77,18 @@ public final class DistillBench {
         for (Row r : rows) {
             System.out.printf(Locale.ROOT, "| %s | %s | %.2f | %,.0f | %.1f%% | %.2f | %.2f | %.2f GiB |%n", r.model(), r.shape(), r.stepMs(),
                     r.tokensPerSec(), 100 * r.mfu(), r.evalMs(), r.atMs(), r.peakBytes() / (double) (1L << 30));
+        }
+    }
+
+    /** A random teacher of {@code preset}'s shape in {@code teacher} and its GSA student (64 slots) in {@code student}, unless there already. */
+    static void prepare(String preset, Path teacher, Path student) {
+        if (!Files.isDirectory(teacher)) {
+            System.out.println("== writing a random " + preset + " teacher into " + teacher);
+            RandomCheckpoint.write(teacher, RandomCheckpoint.LlamaShape.preset(preset), RandomCheckpoint.Options.defaults(), false);
+        }
+        if (!Files.isDirectory(student)) {
+            System.out.println("== converting it into a GSA student in " + student);
+            Converter.convert(teacher, student, new ConvertOptions(64, 8, GateInit.RANDOM, 0, null, List.of()), false);
         }
     }
 

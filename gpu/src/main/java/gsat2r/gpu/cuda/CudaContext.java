@@ -90,6 +90,18 @@ public final class CudaContext implements AutoCloseable {
         static final int COMPUTE_CAPABILITY_MAJOR = 75;
         static final int COMPUTE_CAPABILITY_MINOR = 76;
         static final int MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+        static final int PCI_BUS_ID = 33;
+        static final int PCI_DEVICE_ID = 34;
+        static final int PCI_DOMAIN_ID = 50;
+    }
+
+    /**
+     * The device's PCI address, {@code domain:bus:device} in hex as nvidia-smi prints it: what identifies a
+     * physical GPU across processes whatever CUDA_VISIBLE_DEVICES renumbers (ordinals do not).
+     */
+    public String pciAddress() {
+        return String.format("%04x:%02x:%02x", attribute(device, DeviceAttribute.PCI_DOMAIN_ID),
+                attribute(device, DeviceAttribute.PCI_BUS_ID), attribute(device, DeviceAttribute.PCI_DEVICE_ID));
     }
 
     private static int attribute(int device, int attribute) {

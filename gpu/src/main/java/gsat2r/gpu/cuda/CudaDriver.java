@@ -63,6 +63,7 @@ final class CudaDriver {
     static final MethodHandle cuStreamCreate = bind(ret(ADDRESS, JAVA_INT), "cuStreamCreate");
     static final MethodHandle cuStreamDestroy = bind(ret(ADDRESS), "cuStreamDestroy_v2");
     static final MethodHandle cuStreamSynchronize = bind(ret(ADDRESS), "cuStreamSynchronize");
+    static final MethodHandle cuStreamWaitEvent = bind(ret(ADDRESS, ADDRESS, JAVA_INT), "cuStreamWaitEvent");
     static final MethodHandle cuEventCreate = bind(ret(ADDRESS, JAVA_INT), "cuEventCreate");
     static final MethodHandle cuEventDestroy = bind(ret(ADDRESS), "cuEventDestroy_v2");
     static final MethodHandle cuEventRecord = bind(ret(ADDRESS, ADDRESS), "cuEventRecord");

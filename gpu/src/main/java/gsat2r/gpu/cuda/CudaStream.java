@@ -45,6 +45,20 @@ public final class CudaStream implements AutoCloseable {
         }
     }
 
+    /**
+     * cuStreamWaitEvent: work submitted to this stream from now on waits until {@code event}'s most
+     * recent record (at the time of this call) has completed; the host does not wait. How two streams
+     * of one device are ordered (a communication stream after the compute stream's gradients).
+     */
+    public void waitFor(CudaEvent event) {
+        context.makeCurrent();
+        try {
+            check((int) CudaDriver.cuStreamWaitEvent.invokeExact(handle(), event.handle(), 0), "cuStreamWaitEvent");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     @Override
     public void close() {
         if (closed) return;
