@@ -11,7 +11,7 @@
 # Copies to $OUT (at most 8 files, each under 16 MiB): metrics.jsonl, run.log, eval.json, config.json,
 # model.safetensors.index.json and the shards. Prints a table last.
 #
-#   TOKENS_PER_S=... TRAIN_SECONDS=270 EVAL_TOKENS=65536 bash scripts/device/distill-tiny-llama.sh
+#   TOKENS_PER_S=... TRAIN_SECONDS=270 EVAL_TOKENS=65536 [GATE_INIT=random|key-pool] bash scripts/device/distill-tiny-llama.sh
 set -uo pipefail
 ROOT=$PWD
 OUT=${OUT:-$ROOT/distill-out}
@@ -31,11 +31,14 @@ done
 rm -rf "$W" && mkdir -p "$W"
 START=$(date +%s)
 
-python3 - "$ROOT/recipes/tiny-llama.json" "$W/tiny-llama-cuda.json" "$CARRY" "$RATE" "$TRAIN_SECONDS" > "$W/budget.txt" <<'PY'
+python3 - "$ROOT/recipes/tiny-llama.json" "$W/tiny-llama-cuda.json" "$CARRY" "$RATE" "$TRAIN_SECONDS" "${GATE_INIT:-}" > "$W/budget.txt" <<'PY'
 import json, sys
 src, dst, carry, rate, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+gate_init = sys.argv[6]
 r = json.load(open(src))
 r.pop("$schema", None)
+if gate_init:
+    r["student"]["gate_init"] = gate_init
 r["teacher"] = f"{carry}/tiny-llama"
 r["data"] = {"train": f"{carry}/english-mix/train.jsonl.xz", "validation": f"{carry}/english-mix/validation.jsonl"}
 r["device"] = "cuda"
@@ -50,10 +53,10 @@ for s in r["stages"]:
     s["tokens"] = steps * step_tokens
     s["warmup_steps"] = min(s.get("warmup_steps", 0), steps // 4)
     s["eval_interval"] = max(1, steps // 4)
-r["description"] = f"tiny-llama on cuda, budget scaled by {scale:.3f} of the recipe's {full} tokens"
+r["description"] = f"tiny-llama on cuda, gate init {r['student']['gate_init']}, budget scaled by {scale:.3f} of the recipe's {full} tokens"
 json.dump(r, open(dst, "w"), indent=1)
 total = sum(s["tokens"] for s in r["stages"])
-print(f"budget: {total:,} tokens ({scale:.1%} of the recipe's {full:,}): "
+print(f"gate init {r['student']['gate_init']}; budget: {total:,} tokens ({scale:.1%} of the recipe's {full:,}): "
       + ", ".join(f"{s['name']} {s['tokens']:,} ({s['tokens'] // step_tokens} steps of {step_tokens})" for s in r["stages"])
       + f"; assumed {rate:,.0f} tokens/s for {seconds:.0f} s")
 PY
