@@ -4,6 +4,7 @@ import gsat2r.core.gsa.GsaShape;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
+import gsat2r.gpu.cuda.CudaFunction;
 import gsat2r.gpu.cuda.Dim3;
 import java.util.ArrayList;
 import java.util.List;
@@ -160,6 +161,8 @@ public final class Gsa {
                     dInitial == null ? null : dInitial.hv(), endPart, dFinal == null ? null : dFinal.hk(),
                     dFinal == null ? null : dFinal.hv(), saved.hkStates, saved.hvStates, in.q(), dO, dok, saved.p, in.g(),
                     T, H, Hkv, K, V, saved.scale));
+            // two CTAs of the bf16 layout (113 KB at M = 64) share an H100 SM when the SM gives shared memory its maximum
+            gpu.kernel("gsa_bwd_chunk" + m, t).setPreferredSharedMemoryCarveout(100);
             KernelTimes.run(gpu, "gsa_bwd_chunk", () -> gpu.kernel("gsa_bwd_chunk" + m, t).launch(gpu.stream(), new Dim3(N, Hkv, B),
                     Dim3.of(THREADS), smem[2], grads.dq(), grads.dk(), grads.dv(), grads.ds(), grads.dg(), wsK, wsV, in.q(), in.k(),
                     in.v(), in.s(), in.g(), dO, saved.p, dok, gq, saved.hkStates, dhkS, dhvS, endPart, T, H, Hkv, K, V, saved.scale));
@@ -232,6 +235,23 @@ public final class Gsa {
             SHARED.put(key, sizes);
             return sizes;
         }
+    }
+
+    /**
+     * CTAs of gsa_bwd_chunk resident per SM on this device (its layout for M slots and the storage
+     * type, the preferred carveout the backward sets): 2 on an H100 in bf16, 1 in fp32.
+     */
+    public static int backwardChunkCtasPerSm(Gpu gpu, int slots, ElementType t) {
+        CudaFunction f = gpu.kernel("gsa_bwd_chunk_m" + slots, t);
+        int smem = sharedBytes(gpu, slots, t)[2];
+        f.setMaxDynamicSharedMemory(smem);
+        f.setPreferredSharedMemoryCarveout(100);
+        return f.maxActiveBlocksPerMultiprocessor(THREADS, smem);
+    }
+
+    /** Dynamic shared memory of gsa_bwd_chunk for M slots and a storage type, in bytes. */
+    public static int backwardChunkSharedBytes(Gpu gpu, int slots, ElementType t) {
+        return sharedBytes(gpu, slots, t)[2];
     }
 
     private static long pad4(long n) {

@@ -173,6 +173,18 @@ class GsaGpuTest extends GpuTestSupport {
         }
     }
 
+    /** The backward's chunk kernel is latency-bound: its bf16 layout is sized so that two CTAs share a Hopper SM. */
+    @Test
+    void backwardChunkKernelRunsTwoCtasPerSmOnHopper() {
+        Gpu gpu = gpu();
+        for (int slots : new int[] {16, 32, 64}) {
+            int ctas = Gsa.backwardChunkCtasPerSm(gpu, slots, ElementType.BF16);
+            metric("gsa_bwd_chunk.ctas_per_sm.m" + slots + "_bf16", ctas, "CTAs");
+            org.junit.jupiter.api.Assertions.assertTrue(ctas >= (gpu.info().computeMajor() == 9 ? 2 : 1),
+                    "gsa_bwd_chunk_m" + slots + "_bf16: " + ctas + " CTAs per SM on " + gpu.info());
+        }
+    }
+
     @Test
     void unsupportedSizesAreRefusedWithAClearMessage() {
         Gpu gpu = gpu();
