@@ -49,6 +49,7 @@ echo "bench exit $BENCH_RC"
 echo
 echo "================ gsa-bwd-check (logs in $OUT) ================"
 grep -A4 "entry function 'gsa_bwd_chunk_m64_bf16'" "$OUT/kernels-ptxas.txt" 2>/dev/null | grep -E "spill|registers" | sed 's/^/ptxas gsa_bwd_chunk_m64_bf16: /'
+grep -h "^OCCUPANCY" "$OUT/bench.log" | sed 's/^OCCUPANCY //'
 python3 - "$OUT" "$TEST_RC" <<'PY'
 import glob, os, re, sys, xml.etree.ElementTree as ET
 out, test_rc = sys.argv[1], sys.argv[2]
