@@ -323,6 +323,7 @@ __device__ void rows_pass1(float (&out)[M / 8][4], const T* X, long long xld, co
             }
         }
     }
+    __syncthreads();  // sAd lies over the tiles sX, sY (RowsSmem)
     // Inter-chunk part: scale · E_t ⊙ (X_t Hs).
 #pragma unroll
     for (int nt = 0; nt < F::MT; nt++) {
@@ -567,7 +568,10 @@ struct RowsSmem {
         x = c.take<T>(C * F::LDK);
         y = c.take<T>(C * F::LDK);
         h = c.take<T>(F::STATE_TILE);
-        pw = c.take<float>(4 * 16 * F::LDG);
+        // The warps' fp32 rows (after pass 1's loop, before the next tiles) lie over x and y: 68 KB
+        // in bf16 at M = 64, three CTAs per H100 SM.
+        static_assert(2 * C * F::LDK * (int)sizeof(T) >= 4 * 16 * F::LDG * (int)sizeof(float), "pw must fit in x, y");
+        pw = reinterpret_cast<float*>(x);
     }
 };
 

@@ -386,7 +386,7 @@ int main(int argc, char** argv) {
     auto want = [&](const char* name) { return only.empty() || only == name; };
     if (want("smem")) {
         // gsa_bwd_chunk's bf16 layout must let two CTAs share an H100 SM (228 KiB of shared memory,
-        // 1 KiB reserved per CTA): its speed rests on it.
+        // 1 KiB reserved per CTA), the row kernels' three: their speed rests on it.
         DeviceArray<int> sizes(4);
         const int Ms[3] = {16, 32, 64};
         for (int M : Ms) {
@@ -399,6 +399,10 @@ int main(int argc, char** argv) {
             if (!ok) failures++;
             std::printf("%s bf16 M%-2d gsa_bwd_chunk shared memory %6d bytes (two CTAs per sm_90 SM: <= %d)\n",
                         ok ? "ok  " : "FAIL", M, sizes[2], 114 * 1024 - 1024);
+            const bool ok3 = 3 * (sizes[1] + 1024) <= 228 * 1024;  // gsa_fwd_out, gsa_bwd_dp
+            if (!ok3) failures++;
+            std::printf("%s bf16 M%-2d gsa_fwd_out / gsa_bwd_dp shared memory %6d bytes (three CTAs per sm_90 SM: <= %d)\n",
+                        ok3 ? "ok  " : "FAIL", M, sizes[1], 76 * 1024 - 1024);
         }
     }
     if (want("step")) {

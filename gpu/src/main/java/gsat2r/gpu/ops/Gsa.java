@@ -108,6 +108,7 @@ public final class Gsa {
                     new Dim3(B * Hkv, K / STATE_BLOCK + V / STATE_BLOCK, 1), Dim3.of(THREADS), smem[0], hkS, hvS,
                     fin == null ? null : fin.hk(), fin == null ? null : fin.hv(), initial == null ? null : initial.hk(),
                     initial == null ? null : initial.hv(), in.k(), in.v(), in.s(), in.g(), T, Hkv, K, V));
+            gpu.kernel("gsa_fwd_out" + m, t).setPreferredSharedMemoryCarveout(100);  // three CTAs per H100 SM (bf16)
             KernelTimes.run(gpu, "gsa_fwd_out", () -> gpu.kernel("gsa_fwd_out" + m, t).launch(gpu.stream(), new Dim3(N, H, B),
                     Dim3.of(THREADS), smem[1], o, ok, p, in.q(), in.k(), in.v(), in.s(), in.g(), hkS, hvS, T, H, Hkv, K, V, scale));
             if (!forBackward) {
@@ -154,6 +155,7 @@ public final class Gsa {
              DeviceBuffer endPart = gpu.f32((long) B * Hkv * N * blocks * M);
              DeviceBuffer wsK = group ? gpu.f32((long) B * T * Hkv * K) : null;
              DeviceBuffer wsV = group ? gpu.f32((long) B * T * Hkv * V) : null) {
+            gpu.kernel("gsa_bwd_dp" + m, t).setPreferredSharedMemoryCarveout(100);  // three CTAs per H100 SM (bf16)
             KernelTimes.run(gpu, "gsa_bwd_dp", () -> gpu.kernel("gsa_bwd_dp" + m, t).launch(gpu.stream(), new Dim3(N, H, B),
                     Dim3.of(THREADS), smem[1], dok, gq, saved.p, saved.ok, dO, in.v(), in.s(), in.g(), saved.hvStates, T, H, Hkv, V));
             KernelTimes.run(gpu, "gsa_bwd_states", () -> gpu.kernel("gsa_bwd_states" + m, t).launch(gpu.stream(),
@@ -238,20 +240,29 @@ public final class Gsa {
     }
 
     /**
-     * CTAs of gsa_bwd_chunk resident per SM on this device (its layout for M slots and the storage
-     * type, the preferred carveout the backward sets): 2 on an H100 in bf16, 1 in fp32.
+     * CTAs of a GSA chunk kernel ({@code gsa_fwd_states}, {@code gsa_fwd_out}, {@code gsa_bwd_dp},
+     * {@code gsa_bwd_states}, {@code gsa_bwd_chunk}) resident per SM on this device, for M slots and a
+     * storage type, as the launchers run it (its layout, the largest shared carveout): the driver's
+     * occupancy calculator. On an H100 in bf16: 3 for gsa_fwd_out and gsa_bwd_dp, 2 for gsa_bwd_chunk.
      */
-    public static int backwardChunkCtasPerSm(Gpu gpu, int slots, ElementType t) {
-        CudaFunction f = gpu.kernel("gsa_bwd_chunk_m" + slots, t);
-        int smem = sharedBytes(gpu, slots, t)[2];
+    public static int ctasPerSm(Gpu gpu, String kernel, int slots, ElementType t) {
+        int which = switch (kernel) {
+            case "gsa_fwd_states", "gsa_bwd_states" -> 0;
+            case "gsa_fwd_out", "gsa_bwd_dp" -> 1;
+            case "gsa_bwd_chunk" -> 2;
+            default -> throw new IllegalArgumentException("not a GSA chunk kernel: " + kernel);
+        };
+        CudaFunction f = gpu.kernel(kernel + "_m" + slots, t);
+        int smem = sharedBytes(gpu, slots, t)[which];
         f.setMaxDynamicSharedMemory(smem);
-        f.setPreferredSharedMemoryCarveout(100);
+        if (which > 0) f.setPreferredSharedMemoryCarveout(100);
         return f.maxActiveBlocksPerMultiprocessor(THREADS, smem);
     }
 
-    /** Dynamic shared memory of gsa_bwd_chunk for M slots and a storage type, in bytes. */
-    public static int backwardChunkSharedBytes(Gpu gpu, int slots, ElementType t) {
-        return sharedBytes(gpu, slots, t)[2];
+    /** Dynamic shared memory of a GSA chunk kernel (as {@link #ctasPerSm}) for M slots and a storage type, in bytes. */
+    public static int sharedBytes(Gpu gpu, String kernel, int slots, ElementType t) {
+        int[] sizes = sharedBytes(gpu, slots, t);
+        return kernel.endsWith("states") ? sizes[0] : kernel.equals("gsa_bwd_chunk") ? sizes[2] : sizes[1];
     }
 
     private static long pad4(long n) {

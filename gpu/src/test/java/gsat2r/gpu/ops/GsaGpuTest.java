@@ -173,15 +173,22 @@ class GsaGpuTest extends GpuTestSupport {
         }
     }
 
-    /** The backward's chunk kernel is latency-bound: its bf16 layout is sized so that two CTAs share a Hopper SM. */
+    /**
+     * The chunk kernels are latency-bound: their bf16 layouts are sized so that several CTAs share a
+     * Hopper SM (gsa_bwd_chunk two, gsa_fwd_out and gsa_bwd_dp three).
+     */
     @Test
-    void backwardChunkKernelRunsTwoCtasPerSmOnHopper() {
+    void chunkKernelsRunSeveralCtasPerSmOnHopper() {
         Gpu gpu = gpu();
+        boolean hopper = gpu.info().computeMajor() == 9;
         for (int slots : new int[] {16, 32, 64}) {
-            int ctas = Gsa.backwardChunkCtasPerSm(gpu, slots, ElementType.BF16);
-            metric("gsa_bwd_chunk.ctas_per_sm.m" + slots + "_bf16", ctas, "CTAs");
-            org.junit.jupiter.api.Assertions.assertTrue(ctas >= (gpu.info().computeMajor() == 9 ? 2 : 1),
-                    "gsa_bwd_chunk_m" + slots + "_bf16: " + ctas + " CTAs per SM on " + gpu.info());
+            for (String kernel : new String[] {"gsa_fwd_out", "gsa_bwd_dp", "gsa_bwd_chunk"}) {
+                int ctas = Gsa.ctasPerSm(gpu, kernel, slots, ElementType.BF16);
+                metric(kernel + ".ctas_per_sm.m" + slots + "_bf16", ctas, "CTAs");
+                int want = !hopper ? 1 : kernel.equals("gsa_bwd_chunk") ? 2 : 3;
+                org.junit.jupiter.api.Assertions.assertTrue(ctas >= want,
+                        kernel + "_m" + slots + "_bf16: " + ctas + " CTAs per SM on " + gpu.info() + ", expected " + want);
+            }
         }
     }
 
