@@ -27,8 +27,10 @@ if [ "${SM90_ONLY:-0}" = 1 ]; then
         --compress-mode=none -Xptxas -v,-warn-spills,-warn-lmem-usage -o "$FATBIN" kernels.cu > "$TMP/ptxas-sm90.txt" 2>&1)
     cp "$TMP/ptxas-sm90.txt" "$TMP/gsa-t2r-gpu/kernels-ptxas.txt"
 fi
-python3 - "$TMP"/gsa-t2r-gpu/lib/gsa-t2r-gpu-*.jar "$FATBIN" <<'PY'
+# gsa-t2r-gpu-[0-9]*: the gpu module's jar, not gpu-train's (gsa-t2r-gpu-train-*.jar, also in lib).
+python3 - "$TMP"/gsa-t2r-gpu/lib/gsa-t2r-gpu-[0-9]*.jar "$FATBIN" <<'PY'
 import os, sys, zipfile
+assert len(sys.argv) == 3, f"expected one gpu jar and the kernel image, got {sys.argv[1:]}"
 jar, fatbin = sys.argv[1], sys.argv[2]
 tmp = jar + ".tmp"
 with zipfile.ZipFile(jar) as z, zipfile.ZipFile(tmp, "w") as out:

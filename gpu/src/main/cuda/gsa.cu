@@ -323,6 +323,7 @@ __device__ void rows_pass1(float (&out)[M / 8][4], const T* X, long long xld, co
             }
         }
     }
+    __syncthreads();  // sAd lies over the tiles sX, sY (RowsSmem)
     // Inter-chunk part: scale · E_t ⊙ (X_t Hs).
 #pragma unroll
     for (int nt = 0; nt < F::MT; nt++) {
@@ -567,7 +568,10 @@ struct RowsSmem {
         x = c.take<T>(C * F::LDK);
         y = c.take<T>(C * F::LDK);
         h = c.take<T>(F::STATE_TILE);
-        pw = c.take<float>(4 * 16 * F::LDG);
+        // The warps' fp32 rows (after pass 1's loop, before the next tiles) lie over x and y: 68 KB
+        // in bf16 at M = 64, three CTAs per H100 SM.
+        static_assert(2 * C * F::LDK * (int)sizeof(T) >= 4 * 16 * F::LDG * (int)sizeof(float), "pw must fit in x, y");
+        pw = reinterpret_cast<float*>(x);
     }
 };
 
@@ -930,40 +934,45 @@ __device__ void gsa_bwd_states(T* dhkS, T* dhvS, float* dHk0, float* dHv0, float
 // Column-side products (dk, dv, ds: warp w owns rows j) use the transposed score matrices,
 // held in shared memory: R1 (W, then A) and R2 (B, then dA).
 // ---------------------------------------------------------------------------------------------
+// Shared memory of gsa_bwd_chunk, with buffers shared between phases so that two CTAs fit an
+// H100 SM (bf16, M = 64: 113 KB; 228 KB per SM, 1 KB reserved per CTA):
+//   X / Xh   the raw (fp32) and block-scaled rows of p, then of dok (p is dead once its column
+//            product is done, before dok is loaded);
+//   R1       S̃_last during the V and K loops of the first head, W and A after them;
+//   t4       the dHk tile (K loop, first head) lies in Xh, which is refilled from X afterwards;
+//   Sd       the fp32 diagonal blocks of W and A, between the loops, in the tile t2.
 template <typename T, int M>
 struct ChunkBwdSmem {
     T* s;
     float* G;
     T* R1;
     T* R2;
-    T* Ph;
-    T* Dh;
-    float* Pr;
-    float* Dr;
+    T* Xh;
+    float* X;
     float* Sd;
     T* st;
-    T* sl;
     T* t1;
     T* t2;
     T* t3;
     T* t4;
     __device__ void carve(SmemCarver& c) {
         using F = Cfg<T, M>;
+        static_assert(C * F::LDK * (int)sizeof(T) >= 4 * 16 * F::LDA * (int)sizeof(float), "Sd must fit in t2");
+        static_assert(C * F::LDM >= F::STATE_TILE, "t4 must fit in Xh");
+        static_assert(F::LDC >= F::LDM, "S̃_last must fit in R1");
+        static_assert(2 * C * F::LDK * (int)sizeof(T) >= C * F::LDG * (int)sizeof(float), "ds (fp32) must fit in t1, t2");
         s = c.take<T>(C * F::LDM);
         G = c.take<float>(C * F::LDG);
         R1 = c.take<T>(C * F::LDC);
         R2 = c.take<T>(C * F::LDC);
-        Ph = c.take<T>(C * F::LDM);
-        Dh = c.take<T>(C * F::LDM);
-        Pr = c.take<float>(C * F::LDG);
-        Dr = c.take<float>(C * F::LDG);
-        Sd = c.take<float>(4 * 16 * F::LDA);
+        Xh = c.take<T>(C * F::LDM);
+        X = c.take<float>(C * F::LDG);
         st = c.take<T>(F::ST_ROWS * F::LDM);
-        sl = c.take<T>(C * F::LDM);
         t1 = c.take<T>(C * F::LDK);
         t2 = c.take<T>(C * F::LDK);
         t3 = c.take<T>(F::STATE_TILE);
-        t4 = c.take<T>(F::STATE_TILE);
+        t4 = Xh;
+        Sd = reinterpret_cast<float*>(t2);
     }
 };
 
@@ -1164,7 +1173,6 @@ __device__ void gsa_bwd_chunk(T* dq, T* dk, T* dv, T* ds, T* dg, float* wsK, flo
     chunk_cumsum<T, M>(sm.G, sm.st, g + rowK * M, (long long)Hkv * M, len);
     const bool fast = fast_diagonal<T, M>(sm.G);
     if (w > 0) scaled_slots<T, M>(sStw, sm.s, sm.G, 16 * w, 16 * w, 32 * w, 32);
-    scaled_slots<T, M>(sm.sl, sm.s, sm.G, C - 1, C, 0, blockDim.x);
 
     float dsAcc[F::MT][4];
     zero(dsAcc);
@@ -1180,27 +1188,40 @@ __device__ void gsa_bwd_chunk(T* dq, T* dk, T* dv, T* ds, T* dg, float* wsK, flo
         }
     };
 
+    T* sl = sm.R1;  // S̃_last (row stride LDM), the leaving-state terms of the first head
+    // X ← rows of src (p or dok, fp32 [C][M], row stride H·M), Xh ← X scaled to its row block's reference.
+    auto load_rows = [&](const float* src) {
+        load_slot_rows<M>(src, nullptr, (long long)H * M, len, [&](int t, int m, float4 a, float4) {
+            const float xv[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                const float f = __expf(sm.G[t * F::LDG + m + c] - sm.G[(t & ~15) * F::LDG + m + c]);
+                sm.X[t * F::LDG + m + c] = xv[c];
+                sm.Xh[t * F::LDM + m + c] = from_float<T>(xv[c] * f);
+            }
+        });
+    };
+    // Xh ← X scaled, as load_rows writes it (the same values, bit for bit).
+    auto scale_rows = [&]() {
+        for (int i = threadIdx.x; i < C * M; i += blockDim.x) {
+            const int t = i / M, m = i - t * M;
+            const float f = __expf(sm.G[t * F::LDG + m] - sm.G[(t & ~15) * F::LDG + m]);
+            sm.Xh[t * F::LDM + m] = from_float<T>(sm.X[t * F::LDG + m] * f);
+        }
+    };
+
     for (int hh = 0; hh < G; hh++) {
         const int h = kv * G + hh;
         const bool first = hh == 0, last = hh == G - 1;
         const long long rowQ = ((long long)b * T_ + t0) * H + h;
-        // p and dok: raw, and scaled to their row block's reference (P̂, dÔK).
+        // p: raw (X), and scaled to its row block's reference (P̂, Xh); S̃_last in R1 (first head).
         __syncthreads();
-        load_slot_rows<M>(p + rowQ * M, dok + rowQ * M, (long long)H * M, len, [&](int t, int m, float4 a, float4 d) {
-            const float pv[4] = {a.x, a.y, a.z, a.w}, dv_[4] = {d.x, d.y, d.z, d.w};
-#pragma unroll
-            for (int c = 0; c < 4; c++) {
-                const float f = __expf(sm.G[t * F::LDG + m + c] - sm.G[(t & ~15) * F::LDG + m + c]);
-                sm.Pr[t * F::LDG + m + c] = pv[c];
-                sm.Dr[t * F::LDG + m + c] = dv_[c];
-                sm.Ph[t * F::LDM + m + c] = from_float<T>(pv[c] * f);
-                sm.Dh[t * F::LDM + m + c] = from_float<T>(dv_[c] * f);
-            }
-        });
+        load_rows(p + rowQ * M);
+        if (first) scaled_slots<T, M>(sl, sm.s, sm.G, C - 1, C, 0, blockDim.x);
         __syncthreads();
         {
             float accB[8][4];
-            gated_scores<T, M>(accB, sm.Ph, sm.Pr, sStw, sm.s, sm.G, fast);
+            gated_scores<T, M>(accB, sm.Xh, sm.X, sStw, sm.s, sm.G, fast);
             store_scores<T, F::LDC, F::LDA>(sm.R2, accB, 1.f, nullptr);
         }
         // V blocks: W = dO vᵀ (rows t), dv = Bᵀ dO (rows j) [+ S̃_last dHv, ds += v dHvᵀ at the first head].
@@ -1241,7 +1262,7 @@ __device__ void gsa_bwd_chunk(T* dq, T* dk, T* dv, T* ds, T* dg, float* wsK, flo
 #pragma unroll
                 for (int ks = 0; ks < F::MK; ks++) {
                     FragA<T> fa;
-                    load_a<false>(fa, sm.sl + 16 * w * F::LDM + 16 * ks, F::LDM);
+                    load_a<false>(fa, sl + 16 * w * F::LDM + 16 * ks, F::LDM);
                     warp_mma_a<false, F::KT>(acc, fa, sm.t3 + 16 * ks * F::LDK, F::LDK);
                 }
                 float tmp[F::MT][4];
@@ -1263,13 +1284,18 @@ __device__ void gsa_bwd_chunk(T* dq, T* dk, T* dv, T* ds, T* dg, float* wsK, flo
         }
         __syncthreads();
         store_scores<T, F::LDC, F::LDA>(sm.R1, accW, 1.f, sDw);
+        __syncthreads();
+        column_gated<T, M>(dsAcc, sm.R1, sDw, sm.Xh, sm.X, sm.G, fast);
+        // dok in place of p (raw in X, scaled dÔK in Xh); S̃_last in R1 again (first head).
+        __syncthreads();
+        load_rows(dok + rowQ * M);
+        if (first) scaled_slots<T, M>(sl, sm.s, sm.G, C - 1, C, 0, blockDim.x);
+        __syncthreads();
         {
             float accD[8][4];
-            gated_scores<T, M>(accD, sm.Dh, sm.Dr, sStw, sm.s, sm.G, fast);
+            gated_scores<T, M>(accD, sm.Xh, sm.X, sStw, sm.s, sm.G, fast);
             store_scores<T, F::LDC, F::LDA>(sm.R2, accD, 1.f, nullptr);
         }
-        __syncthreads();
-        column_gated<T, M>(dsAcc, sm.R1, sDw, sm.Ph, sm.Pr, sm.G, fast);
 
         // K blocks: A = q̃kᵀ (rows t), dq (rows t), dk = dAᵀ q̃ (rows j) [+ S̃_last dHkᵀ, ds += k dHk at the first head].
         float accA[8][4];
@@ -1309,7 +1335,7 @@ __device__ void gsa_bwd_chunk(T* dq, T* dk, T* dv, T* ds, T* dg, float* wsK, flo
                 }
 #pragma unroll
                 for (int ks = 0; ks < F::MK; ks++) {
-                    const FragA<T> fa = frag_times_exp<T>(sm.Dr, F::LDG, sm.G, F::LDG, 16 * w, 16 * ks);
+                    const FragA<T> fa = frag_times_exp<T>(sm.X, F::LDG, sm.G, F::LDG, 16 * w, 16 * ks);
                     warp_mma_a<true, F::KT>(acc, fa, sm.t3 + 16 * ks, F::LDM);
                 }
 #pragma unroll
@@ -1339,7 +1365,7 @@ __device__ void gsa_bwd_chunk(T* dq, T* dk, T* dv, T* ds, T* dg, float* wsK, flo
 #pragma unroll
                     for (int ks = 0; ks < F::MK; ks++) {
                         FragA<T> fa;
-                        load_a<false>(fa, sm.sl + 16 * w * F::LDM + 16 * ks, F::LDM);
+                        load_a<false>(fa, sl + 16 * w * F::LDM + 16 * ks, F::LDM);
                         warp_mma_a<true, F::KT>(acc, fa, sm.t4 + 16 * ks, F::LDM);
                     }
                     float tmp[F::MT][4];
@@ -1362,8 +1388,9 @@ __device__ void gsa_bwd_chunk(T* dq, T* dk, T* dv, T* ds, T* dg, float* wsK, flo
         }
         __syncthreads();
         store_scores<T, F::LDC, F::LDA>(sm.R1, accA, scale, sDw);
+        if (first) scale_rows();  // the dHk tiles (t4) overwrote dÔK in Xh
         __syncthreads();
-        column_gated<T, M>(dsAcc, sm.R1, sDw, sm.Dh, sm.Dr, sm.G, fast);
+        column_gated<T, M>(dsAcc, sm.R1, sDw, sm.Xh, sm.X, sm.G, fast);
     }
 
     // ds is complete: dG_t = Σ_h gq_h − s ⊙ ds + [t = C−1] end (rows past the end are zero, so

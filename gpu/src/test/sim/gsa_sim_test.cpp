@@ -384,6 +384,27 @@ int main(int argc, char** argv) {
     sim::rng.seed(seed);
     std::mt19937 rng(seed * 7919u + 1);
     auto want = [&](const char* name) { return only.empty() || only == name; };
+    if (want("smem")) {
+        // gsa_bwd_chunk's bf16 layout must let two CTAs share an H100 SM (228 KiB of shared memory,
+        // 1 KiB reserved per CTA), the row kernels' three: their speed rests on it.
+        DeviceArray<int> sizes(4);
+        const int Ms[3] = {16, 32, 64};
+        for (int M : Ms) {
+            sim::launch({1, 1, 1}, {32, 1, 1}, 0, [&] {
+                if (M == 16) gsa_smem_sizes_m16_bf16(sizes.ptr());
+                if (M == 32) gsa_smem_sizes_m32_bf16(sizes.ptr());
+                if (M == 64) gsa_smem_sizes_m64_bf16(sizes.ptr());
+            });
+            const bool ok = 2 * (sizes[2] + 1024) <= 228 * 1024;
+            if (!ok) failures++;
+            std::printf("%s bf16 M%-2d gsa_bwd_chunk shared memory %6d bytes (two CTAs per sm_90 SM: <= %d)\n",
+                        ok ? "ok  " : "FAIL", M, sizes[2], 114 * 1024 - 1024);
+            const bool ok3 = 3 * (sizes[1] + 1024) <= 228 * 1024;  // gsa_fwd_out, gsa_bwd_dp
+            if (!ok3) failures++;
+            std::printf("%s bf16 M%-2d gsa_fwd_out / gsa_bwd_dp shared memory %6d bytes (three CTAs per sm_90 SM: <= %d)\n",
+                        ok3 ? "ok  " : "FAIL", M, sizes[1], 76 * 1024 - 1024);
+        }
+    }
     if (want("step")) {
         step_case<float, 16>(2, 4, 2, 64, 64, rng);
         step_case<bf16, 64>(1, 3, 1, 128, 64, rng);

@@ -44,6 +44,11 @@ public final class GsaBench {
             System.out.println("device: " + gpu.info());
             GsaBench b = new GsaBench(gpu);
             if (what.equals("gsa") || what.equals("all")) {
+                for (String kernel : new String[] {"gsa_fwd_states", "gsa_fwd_out", "gsa_bwd_dp", "gsa_bwd_states", "gsa_bwd_chunk"}) {
+                    System.out.printf(Locale.ROOT, "OCCUPANCY %s_m64_bf16 %d CTAs per SM (%d bytes of shared memory, %d registers)%n",
+                            kernel, Gsa.ctasPerSm(gpu, kernel, 64, ElementType.BF16), Gsa.sharedBytes(gpu, kernel, 64, ElementType.BF16),
+                            gpu.kernel(kernel + "_m64", ElementType.BF16).registers());
+                }
                 b.gsa("gsa B4 T2048 H32 K128 V128 M64", new GsaShape(4, 2048, 32, 32, 128, 128, 64));
                 b.gsa("gsa B8 T2048 H4 K512 V512 M64", new GsaShape(8, 2048, 4, 4, 512, 512, 64));
                 b.gsa("gsa B16 T512 H6 K64 V64 M64", new GsaShape(16, 512, 6, 6, 64, 64, 64));

@@ -74,6 +74,8 @@ final class CudaDriver {
     static final MethodHandle cuModuleGetFunction = bind(ret(ADDRESS, ADDRESS, ADDRESS), "cuModuleGetFunction");
     static final MethodHandle cuFuncSetAttribute = bind(ret(ADDRESS, JAVA_INT, JAVA_INT), "cuFuncSetAttribute");
     static final MethodHandle cuFuncGetAttribute = bind(ret(ADDRESS, JAVA_INT, ADDRESS), "cuFuncGetAttribute");
+    static final MethodHandle cuOccupancyMaxActiveBlocksPerMultiprocessor =
+            bind(ret(ADDRESS, ADDRESS, JAVA_INT, JAVA_LONG), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
     /** Optional (driver 12.4+): parameter offsets and sizes, used to check launch arguments. */
     static final MethodHandle cuFuncGetParamInfo =
             LIB.find("cuFuncGetParamInfo", ret(ADDRESS, JAVA_LONG, ADDRESS, ADDRESS)).orElse(null);

@@ -36,12 +36,14 @@ public final class CudaFunction {
     public static final int ATTR_LOCAL_SIZE_BYTES = 3;
     public static final int ATTR_NUM_REGS = 4;
     public static final int ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+    public static final int ATTR_PREFERRED_SHARED_MEMORY_CARVEOUT = 9;
 
     private final CudaContext context;
     private final MemorySegment handle;
     private final String name;
     private final long[] parameterSizes;  // null when the driver cannot tell
     private int maxDynamicShared = 48 * 1024;
+    private int carveout = -1;
 
     /** Per-thread scratch for the argument values and the pointer array (the driver copies both at launch). */
     private static final ThreadLocal<MemorySegment> SCRATCH =
@@ -101,6 +103,31 @@ public final class CudaFunction {
             throw rethrow(t);
         }
         maxDynamicShared = bytes;
+    }
+
+    /**
+     * The preferred split of the SM's unified L1 / shared memory, in percent of the maximum shared
+     * memory (100: as much shared memory as the SM has, so that several CTAs of a kernel with a large
+     * layout fit; -1: the driver's default). A hint to the driver.
+     */
+    public void setPreferredSharedMemoryCarveout(int percent) {
+        if (percent == carveout) return;
+        context.makeCurrent();
+        try {
+            check((int) CudaDriver.cuFuncSetAttribute.invokeExact(handle, ATTR_PREFERRED_SHARED_MEMORY_CARVEOUT, percent),
+                    "cuFuncSetAttribute(" + name + ", preferred shared memory carveout " + percent + ")");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        carveout = percent;
+    }
+
+    /** How many CTAs of {@code blockSize} threads with {@code dynamicSharedBytes} can be resident on one SM (the driver's occupancy calculator). */
+    public int maxActiveBlocksPerMultiprocessor(int blockSize, int dynamicSharedBytes) {
+        context.makeCurrent();
+        return CudaDriver.intOut("cuOccupancyMaxActiveBlocksPerMultiprocessor(" + name + ")",
+                out -> (int) CudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor.invokeExact(out, handle, blockSize,
+                        (long) dynamicSharedBytes));
     }
 
     /** One-dimensional launch: {@code grid} blocks of {@code block} threads. */

@@ -4,6 +4,7 @@ import gsat2r.core.gsa.GsaShape;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
+import gsat2r.gpu.cuda.CudaFunction;
 import gsat2r.gpu.cuda.Dim3;
 import java.util.ArrayList;
 import java.util.List;
@@ -107,6 +108,7 @@ public final class Gsa {
                     new Dim3(B * Hkv, K / STATE_BLOCK + V / STATE_BLOCK, 1), Dim3.of(THREADS), smem[0], hkS, hvS,
                     fin == null ? null : fin.hk(), fin == null ? null : fin.hv(), initial == null ? null : initial.hk(),
                     initial == null ? null : initial.hv(), in.k(), in.v(), in.s(), in.g(), T, Hkv, K, V));
+            gpu.kernel("gsa_fwd_out" + m, t).setPreferredSharedMemoryCarveout(100);  // three CTAs per H100 SM (bf16)
             KernelTimes.run(gpu, "gsa_fwd_out", () -> gpu.kernel("gsa_fwd_out" + m, t).launch(gpu.stream(), new Dim3(N, H, B),
                     Dim3.of(THREADS), smem[1], o, ok, p, in.q(), in.k(), in.v(), in.s(), in.g(), hkS, hvS, T, H, Hkv, K, V, scale));
             if (!forBackward) {
@@ -153,6 +155,7 @@ public final class Gsa {
              DeviceBuffer endPart = gpu.f32((long) B * Hkv * N * blocks * M);
              DeviceBuffer wsK = group ? gpu.f32((long) B * T * Hkv * K) : null;
              DeviceBuffer wsV = group ? gpu.f32((long) B * T * Hkv * V) : null) {
+            gpu.kernel("gsa_bwd_dp" + m, t).setPreferredSharedMemoryCarveout(100);  // three CTAs per H100 SM (bf16)
             KernelTimes.run(gpu, "gsa_bwd_dp", () -> gpu.kernel("gsa_bwd_dp" + m, t).launch(gpu.stream(), new Dim3(N, H, B),
                     Dim3.of(THREADS), smem[1], dok, gq, saved.p, saved.ok, dO, in.v(), in.s(), in.g(), saved.hvStates, T, H, Hkv, V));
             KernelTimes.run(gpu, "gsa_bwd_states", () -> gpu.kernel("gsa_bwd_states" + m, t).launch(gpu.stream(),
@@ -160,6 +163,8 @@ public final class Gsa {
                     dInitial == null ? null : dInitial.hv(), endPart, dFinal == null ? null : dFinal.hk(),
                     dFinal == null ? null : dFinal.hv(), saved.hkStates, saved.hvStates, in.q(), dO, dok, saved.p, in.g(),
                     T, H, Hkv, K, V, saved.scale));
+            // two CTAs of the bf16 layout (113 KB at M = 64) share an H100 SM when the SM gives shared memory its maximum
+            gpu.kernel("gsa_bwd_chunk" + m, t).setPreferredSharedMemoryCarveout(100);
             KernelTimes.run(gpu, "gsa_bwd_chunk", () -> gpu.kernel("gsa_bwd_chunk" + m, t).launch(gpu.stream(), new Dim3(N, Hkv, B),
                     Dim3.of(THREADS), smem[2], grads.dq(), grads.dk(), grads.dv(), grads.ds(), grads.dg(), wsK, wsV, in.q(), in.k(),
                     in.v(), in.s(), in.g(), dO, saved.p, dok, gq, saved.hkStates, dhkS, dhvS, endPart, T, H, Hkv, K, V, saved.scale));
@@ -232,6 +237,32 @@ public final class Gsa {
             SHARED.put(key, sizes);
             return sizes;
         }
+    }
+
+    /**
+     * CTAs of a GSA chunk kernel ({@code gsa_fwd_states}, {@code gsa_fwd_out}, {@code gsa_bwd_dp},
+     * {@code gsa_bwd_states}, {@code gsa_bwd_chunk}) resident per SM on this device, for M slots and a
+     * storage type, as the launchers run it (its layout, the largest shared carveout): the driver's
+     * occupancy calculator. On an H100 in bf16: 3 for gsa_fwd_out and gsa_bwd_dp, 2 for gsa_bwd_chunk.
+     */
+    public static int ctasPerSm(Gpu gpu, String kernel, int slots, ElementType t) {
+        int which = switch (kernel) {
+            case "gsa_fwd_states", "gsa_bwd_states" -> 0;
+            case "gsa_fwd_out", "gsa_bwd_dp" -> 1;
+            case "gsa_bwd_chunk" -> 2;
+            default -> throw new IllegalArgumentException("not a GSA chunk kernel: " + kernel);
+        };
+        CudaFunction f = gpu.kernel(kernel + "_m" + slots, t);
+        int smem = sharedBytes(gpu, slots, t)[which];
+        f.setMaxDynamicSharedMemory(smem);
+        if (which > 0) f.setPreferredSharedMemoryCarveout(100);
+        return f.maxActiveBlocksPerMultiprocessor(THREADS, smem);
+    }
+
+    /** Dynamic shared memory of a GSA chunk kernel (as {@link #ctasPerSm}) for M slots and a storage type, in bytes. */
+    public static int sharedBytes(Gpu gpu, String kernel, int slots, ElementType t) {
+        int[] sizes = sharedBytes(gpu, slots, t);
+        return kernel.endsWith("states") ? sizes[0] : kernel.equals("gsa_bwd_chunk") ? sizes[2] : sizes[1];
     }
 
     private static long pad4(long n) {

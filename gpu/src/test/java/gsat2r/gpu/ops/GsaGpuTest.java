@@ -173,6 +173,25 @@ class GsaGpuTest extends GpuTestSupport {
         }
     }
 
+    /**
+     * The chunk kernels are latency-bound: their bf16 layouts are sized so that several CTAs share a
+     * Hopper SM (gsa_bwd_chunk two, gsa_fwd_out and gsa_bwd_dp three).
+     */
+    @Test
+    void chunkKernelsRunSeveralCtasPerSmOnHopper() {
+        Gpu gpu = gpu();
+        boolean hopper = gpu.info().computeMajor() == 9;
+        for (int slots : new int[] {16, 32, 64}) {
+            for (String kernel : new String[] {"gsa_fwd_out", "gsa_bwd_dp", "gsa_bwd_chunk"}) {
+                int ctas = Gsa.ctasPerSm(gpu, kernel, slots, ElementType.BF16);
+                metric(kernel + ".ctas_per_sm.m" + slots + "_bf16", ctas, "CTAs");
+                int want = !hopper ? 1 : kernel.equals("gsa_bwd_chunk") ? 2 : 3;
+                org.junit.jupiter.api.Assertions.assertTrue(ctas >= want,
+                        kernel + "_m" + slots + "_bf16: " + ctas + " CTAs per SM on " + gpu.info() + ", expected " + want);
+            }
+        }
+    }
+
     @Test
     void unsupportedSizesAreRefusedWithAClearMessage() {
         Gpu gpu = gpu();
