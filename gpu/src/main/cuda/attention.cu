@@ -24,34 +24,77 @@ __device__ __forceinline__ bool visible(int i, int j, int T_, int window) {
     return j <= i && j < T_ && (window <= 0 || i - j < window);
 }
 
-// The K and V tiles of key block kb: in bf16 fetched into registers one block ahead (the loads of
-// block kb+1 are in flight while block kb computes); in fp32 (the accuracy reference, short of
-// registers) loaded when needed.
-template <typename T, int D, bool AHEAD_ = sizeof(T) == 2>
-struct KvPrefetch {
-    static constexpr bool AHEAD = AHEAD_;
-    static constexpr int V = AHEAD ? BLK * D * (int)sizeof(T) / 16 / 128 : 1;
-    static constexpr int LD = D + pad<T>();
-    TileFetch<T, V> fk, fv;
+// Whether every query of block [i0, i0+BLK) sees every key of block [j0, j0+BLK): the block below
+// the diagonal, inside the sequence and the window. Such blocks (most of them at long T) skip the
+// per-element mask. (Query rows past T_ are never stored, and their lse of +inf zeroes their
+// probabilities in the backward.)
+__device__ __forceinline__ bool block_visible(int i0, int j0, int T_, int window) {
+    return j0 + BLK - 1 <= i0 && j0 + BLK <= T_ && (window <= 0 || i0 + BLK - 1 - j0 < window);
+}
 
-    __device__ __forceinline__ void fetch(const T* k, const T* v, int b, int kb, int T_, int Hkv, int kv) {
-        if (!AHEAD) return;
-        const int j0 = kb * BLK;
-        const long long rowK = ((long long)b * T_ + j0) * Hkv + kv;
-        fk.fetch(k + rowK * D, (long long)Hkv * D, BLK, D, min(BLK, T_ - j0));
-        fv.fetch(v + rowK * D, (long long)Hkv * D, BLK, D, min(BLK, T_ - j0));
+// The (block, head, sequence) of this CTA over a grid of (blocks, heads, sequences), with the block
+// index varying slowest: the hardware hands CTAs out roughly in linear order, so under the causal
+// mask the heavy blocks of every head and sequence start first and the light ones fill the tail
+// (with blockIdx.x as the block, each wave mixed all weights and the heaviest came last).
+// heavyLast: the block with the largest index is the heaviest (a query block); otherwise the
+// smallest (a key block).
+__device__ __forceinline__ void heavy_first(int& blk, int& head, int& seq, bool heavyLast) {
+    const int nb = gridDim.x, heads = gridDim.y, hs = heads * gridDim.z;
+    const int lin = blockIdx.x + nb * (blockIdx.y + heads * blockIdx.z);
+    const int r = lin / hs, rest = lin - r * hs;
+    blk = heavyLast ? nb - 1 - r : r;
+    head = rest % heads;
+    seq = rest / heads;
+}
+
+// The two tiles of a block that a loop walks (K and V of key block kb; q and dO of a query block in
+// dk/dv): in bf16 copied asynchronously (cp.async) into the other of two shared buffers while the
+// current block computes, so that no registers hold them in flight (the register prefetch this
+// replaces cost 32 registers a thread); in fp32 (the accuracy reference) loaded when needed into one
+// buffer. Layout: [a0, b0, a1, b1] tiles of BLK x (D + pad) elements.
+template <typename T, int D>
+struct TileStage {
+    static constexpr bool ASYNC = sizeof(T) == 2;
+    static constexpr int BUFS = ASYNC ? 2 : 1;
+    static constexpr int LD = D + pad<T>();
+    T* base;
+
+    __device__ __forceinline__ explicit TileStage(SmemCarver& c) : base(c.take<T>(2 * BUFS * BLK * LD)) {}
+    __device__ __forceinline__ T* a(int buf) const { return base + (ASYNC ? 2 * buf : 0) * BLK * LD; }
+    __device__ __forceinline__ T* b(int buf) const { return base + ((ASYNC ? 2 * buf : 0) + 1) * BLK * LD; }
+
+    // Rows blk*BLK.. of head `head` of x and y ([B,T,heads,D]) into buffer buf: bf16 issued and
+    // committed as one group (cp_async_wait before use), fp32 loaded now.
+    __device__ __forceinline__ void load(int buf, const T* x, const T* y, int seq, int blk, int T_, int heads, int head) {
+        const int r0 = blk * BLK;
+        const long long row = ((long long)seq * T_ + r0) * heads + head;
+        if (ASYNC) {
+            load_tile_async(a(buf), LD, x + row * D, (long long)heads * D, BLK, D, min(BLK, T_ - r0));
+            load_tile_async(b(buf), LD, y + row * D, (long long)heads * D, BLK, D, min(BLK, T_ - r0));
+            cp_async_commit();
+        } else {
+            load_tile(a(buf), LD, x + row * D, (long long)heads * D, BLK, D, min(BLK, T_ - r0));
+            load_tile(b(buf), LD, y + row * D, (long long)heads * D, BLK, D, min(BLK, T_ - r0));
+        }
     }
 
-    __device__ __forceinline__ void commit(T* sK, T* sV, const T* k, const T* v, int b, int kb, int T_, int Hkv, int kv) {
-        if (AHEAD) {
-            fk.commit(sK, LD);
-            fv.commit(sV, LD);
-            return;
+    // Called between the loop's two barriers (the first: every warp is done with the buffers of the
+    // previous step): makes step `it`'s tiles (block blk, buffer it & 1) ready after the second barrier,
+    // and starts the copies of the next step's block (nextBlk/nextHead, nextBlk < 0: none).
+    __device__ __forceinline__ int step(int it, const T* x, const T* y, int seq, int blk, int head, int nextBlk,
+                                        int nextHead, int T_, int heads) {
+        if (!ASYNC) {
+            load(0, x, y, seq, blk, T_, heads, head);
+            return 0;
         }
-        const int j0 = kb * BLK;
-        const long long rowK = ((long long)b * T_ + j0) * Hkv + kv;
-        load_tile(sK, LD, k + rowK * D, (long long)Hkv * D, BLK, D, min(BLK, T_ - j0));
-        load_tile(sV, LD, v + rowK * D, (long long)Hkv * D, BLK, D, min(BLK, T_ - j0));
+        const int cur = it & 1;
+        if (nextBlk >= 0) {
+            load(cur ^ 1, x, y, seq, nextBlk, T_, heads, nextHead);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        return cur;
     }
 };
 
@@ -62,38 +105,44 @@ __device__ void attn_fwd(T* o, float* lse, const T* q, const T* k, const T* v, i
     TILES_DYNAMIC_SMEM(smem);
     SmemCarver carver{smem};
     T* sQ = carver.take<T>(BLK * LD);
-    T* sK = carver.take<T>(BLK * LD);
-    T* sV = carver.take<T>(BLK * LD);
+    TileStage<T, D> kvs(carver);
     carver.check();
-    const int qb = blockIdx.x, h = blockIdx.y, b = blockIdx.z, kv = h / (H / Hkv);
+    int qb, h, b;
+    heavy_first(qb, h, b, true);
+    const int kv = h / (H / Hkv);
     const int i0 = qb * BLK;
     const int w = warp_id(), l = lane_id(), g8 = l >> 2, qq = l & 3;
     const long long rowQ = ((long long)b * T_ + i0) * H + h;
-    load_tile(sQ, LD, q + rowQ * D, (long long)H * D, BLK, D, min(BLK, T_ - i0));
     const int lo = window > 0 ? max(0, i0 - window + 1) : 0;
+    if (kvs.ASYNC) kvs.load(0, k, v, b, lo / BLK, T_, Hkv, kv);
+    load_tile(sQ, LD, q + rowQ * D, (long long)H * D, BLK, D, min(BLK, T_ - i0));
     const int ia = i0 + 16 * w + g8, ib = ia + 8;
 
     float acc[DT][4];
     zero(acc);
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
-    KvPrefetch<T, D> next;
-    next.fetch(k, v, b, lo / BLK, T_, Hkv, kv);
-    for (int kb = lo / BLK; kb <= qb; kb++) {
+    for (int kb = lo / BLK, it = 0; kb <= qb; kb++, it++) {
         const int j0 = kb * BLK;
         __syncthreads();
-        next.commit(sK, sV, k, v, b, kb, T_, Hkv, kv);
-        if (kb < qb) next.fetch(k, v, b, kb + 1, T_, Hkv, kv);
+        const int cur = kvs.step(it, k, v, b, kb, kv, kb < qb ? kb + 1 : -1, kv, T_, Hkv);
+        const T* sK = kvs.a(cur);
+        const T* sV = kvs.b(cur);
         __syncthreads();
         float s[8][4];
         zero(s);
         warp_mma<false, true, 8>(s, sQ + 16 * w * LD, LD, sK, LD, DK);
         float mx0 = -INFINITY, mx1 = -INFINITY;
+        const bool full = block_visible(i0, j0, T_, window);
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int i = e < 2 ? ia : ib, j = j0 + 8 * nt + 2 * qq + (e & 1);
-                s[nt][e] = visible(i, j, T_, window) ? s[nt][e] * scale : -INFINITY;
+            for (int e = 0; e < 4; e++) s[nt][e] *= scale;
+            if (!full) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int i = e < 2 ? ia : ib, j = j0 + 8 * nt + 2 * qq + (e & 1);
+                    if (!visible(i, j, T_, window)) s[nt][e] = -INFINITY;
+                }
             }
             mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
             mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
@@ -169,13 +218,16 @@ __device__ void attn_bwd_dq(T* dq, const T* q, const T* k, const T* v, const T* 
     SmemCarver carver{smem};
     T* sQ = carver.take<T>(BLK * LD);
     T* sO = carver.take<T>(BLK * LD);
-    T* sK = carver.take<T>(BLK * LD);
-    T* sV = carver.take<T>(BLK * LD);
+    TileStage<T, D> kvs(carver);
     carver.check();
-    const int qb = blockIdx.x, h = blockIdx.y, b = blockIdx.z, kv = h / (H / Hkv);
+    int qb, h, b;
+    heavy_first(qb, h, b, true);
+    const int kv = h / (H / Hkv);
     const int i0 = qb * BLK;
     const int w = warp_id(), l = lane_id(), g8 = l >> 2, qq = l & 3;
     const long long rowQ = ((long long)b * T_ + i0) * H + h;
+    const int lo = window > 0 ? max(0, i0 - window + 1) : 0;
+    if (kvs.ASYNC) kvs.load(0, k, v, b, lo / BLK, T_, Hkv, kv);
     load_tile(sQ, LD, q + rowQ * D, (long long)H * D, BLK, D, min(BLK, T_ - i0));
     load_tile(sO, LD, dO + rowQ * D, (long long)H * D, BLK, D, min(BLK, T_ - i0));
     const int ia = i0 + 16 * w + g8, ib = ia + 8;
@@ -183,29 +235,28 @@ __device__ void attn_bwd_dq(T* dq, const T* q, const T* k, const T* v, const T* 
     const float lb = ib < T_ ? lse[rowQ + (long long)(ib - i0) * H] : INFINITY;
     const float da = ia < T_ ? delta[rowQ + (long long)(ia - i0) * H] : 0.f;
     const float db = ib < T_ ? delta[rowQ + (long long)(ib - i0) * H] : 0.f;
-    const int lo = window > 0 ? max(0, i0 - window + 1) : 0;
 
     float acc[DT][4];
     zero(acc);
-    KvPrefetch<T, D> next;
-    next.fetch(k, v, b, lo / BLK, T_, Hkv, kv);
-    for (int kb = lo / BLK; kb <= qb; kb++) {
+    for (int kb = lo / BLK, it = 0; kb <= qb; kb++, it++) {
         const int j0 = kb * BLK;
         __syncthreads();
-        next.commit(sK, sV, k, v, b, kb, T_, Hkv, kv);
-        if (kb < qb) next.fetch(k, v, b, kb + 1, T_, Hkv, kv);
+        const int cur = kvs.step(it, k, v, b, kb, kv, kb < qb ? kb + 1 : -1, kv, T_, Hkv);
+        const T* sK = kvs.a(cur);
+        const T* sV = kvs.b(cur);
         __syncthreads();
         float s[8][4], dp[8][4];
         zero(s);
         zero(dp);
         warp_mma<false, true, 8>(s, sQ + 16 * w * LD, LD, sK, LD, DK);
         warp_mma<false, true, 8>(dp, sO + 16 * w * LD, LD, sV, LD, DK);
+        const bool full = block_visible(i0, j0, T_, window);
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int i = e < 2 ? ia : ib, j = j0 + 8 * nt + 2 * qq + (e & 1);
-                const float p = visible(i, j, T_, window) ? __expf(s[nt][e] * scale - (e < 2 ? la : lb)) : 0.f;
+                const float p = full || visible(i, j, T_, window) ? __expf(s[nt][e] * scale - (e < 2 ? la : lb)) : 0.f;
                 s[nt][e] = p * (dp[nt][e] - (e < 2 ? da : db));
             }
         }
@@ -231,15 +282,17 @@ __device__ void attn_bwd_dkdv(T* dk, T* dv, const T* q, const T* k, const T* v, 
     SmemCarver carver{smem};
     T* sK = carver.take<T>(BLK * LD);
     T* sV = carver.take<T>(BLK * LD);
-    T* sQ = carver.take<T>(BLK * LD);
-    T* sO = carver.take<T>(BLK * LD);
+    TileStage<T, D> qos(carver);
     float* sL = carver.take<float>(BLK);
     float* sD = carver.take<float>(BLK);
     carver.check();
-    const int kb = blockIdx.x, kv = blockIdx.y, b = blockIdx.z, G = H / Hkv;
+    int kb, kv, b;
+    heavy_first(kb, kv, b, false);
+    const int G = H / Hkv;
     const int j0 = kb * BLK, nqb = (T_ + BLK - 1) / BLK;
     const int w = warp_id(), l = lane_id(), g8 = l >> 2, qq = l & 3;
     const long long rowK = ((long long)b * T_ + j0) * Hkv + kv;
+    if (qos.ASYNC) qos.load(0, q, dO, b, kb, T_, H, kv * G);  // the first pair's tiles, behind K and V
     load_tile(sK, LD, k + rowK * D, (long long)Hkv * D, BLK, D, min(BLK, T_ - j0));
     load_tile(sV, LD, v + rowK * D, (long long)Hkv * D, BLK, D, min(BLK, T_ - j0));
     const int ja = j0 + 16 * w + g8, jb = ja + 8;
@@ -249,12 +302,8 @@ __device__ void attn_bwd_dkdv(T* dk, T* dv, const T* q, const T* k, const T* v, 
     float accK[DT][4], accV[DT][4];
     zero(accK);
     zero(accV);
-    // (head, query block) pairs in order; the next pair's q and dO tiles are fetched ahead (bf16).
+    // (head, query block) pairs in order; the next pair's q and dO tiles are copied ahead (bf16).
     const int perHead = qbHi - kb + 1, pairs = G * perHead;
-    // here: q and dO rows of query head h (the same [B,T,heads,D] layout); not ahead at D = 128,
-    // where the dk and dv accumulators leave no registers for it.
-    KvPrefetch<T, D, sizeof(T) == 2 && D <= 64> next;
-    next.fetch(q, dO, b, kb, T_, H, kv * G);
     for (int pi = 0; pi < pairs; pi++) {
         const int hh = pi / perHead, qb = kb + pi % perHead;
         {
@@ -262,36 +311,45 @@ __device__ void attn_bwd_dkdv(T* dk, T* dv, const T* q, const T* k, const T* v, 
             const int i0 = qb * BLK;
             const long long rowQ = ((long long)b * T_ + i0) * H + h;
             __syncthreads();
-            next.commit(sQ, sO, q, dO, b, qb, T_, H, h);
-            if (pi + 1 < pairs) next.fetch(q, dO, b, kb + (pi + 1) % perHead, T_, H, kv * G + (pi + 1) / perHead);
+            const bool more = pi + 1 < pairs;
+            const int cur = qos.step(pi, q, dO, b, qb, h, more ? kb + (pi + 1) % perHead : -1,
+                                     kv * G + (pi + 1) / perHead, T_, H);
+            const T* sQ = qos.a(cur);
+            const T* sO = qos.b(cur);
             for (int r = threadIdx.x; r < BLK; r += blockDim.x) {
                 const bool in = i0 + r < T_;
                 sL[r] = in ? lse[rowQ + (long long)r * H] : INFINITY;
                 sD[r] = in ? delta[rowQ + (long long)r * H] : 0.f;
             }
             __syncthreads();
-            // Transposed scores: rows j (this warp's keys), columns i (the block's queries).
-            float s[8][4], dp[8][4];
-            zero(s);
-            zero(dp);
-            warp_mma<false, true, 8>(s, sK + 16 * w * LD, LD, sQ, LD, DK);
-            warp_mma<false, true, 8>(dp, sV + 16 * w * LD, LD, sO, LD, DK);
+            // Transposed scores, rows j (this warp's keys), columns i (the block's queries), in two
+            // halves of 32 queries: P and dS of a half are live beside the dk and dv accumulators,
+            // not of the whole block (three CTAs per SM in bf16 at D = 64, without spilling).
+            const bool full = block_visible(i0, j0, T_, window);
+#pragma unroll 1
+            for (int half = 0; half < 2; half++) {
+                float s[4][4], dp[4][4];
+                zero(s);
+                zero(dp);
+                warp_mma<false, true, 4>(s, sK + 16 * w * LD, LD, sQ + 32 * half * LD, LD, DK);
+                warp_mma<false, true, 4>(dp, sV + 16 * w * LD, LD, sO + 32 * half * LD, LD, DK);
 #pragma unroll
-            for (int nt = 0; nt < 8; nt++) {
+                for (int nt = 0; nt < 4; nt++) {
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int ii = 8 * nt + 2 * qq + (e & 1), i = i0 + ii, j = e < 2 ? ja : jb;
-                    const float p = visible(i, j, T_, window) ? __expf(s[nt][e] * scale - sL[ii]) : 0.f;
-                    s[nt][e] = p;
-                    dp[nt][e] = p * (dp[nt][e] - sD[ii]);
+                    for (int e = 0; e < 4; e++) {
+                        const int ii = 32 * half + 8 * nt + 2 * qq + (e & 1), i = i0 + ii, j = e < 2 ? ja : jb;
+                        const float p = full || visible(i, j, T_, window) ? __expf(s[nt][e] * scale - sL[ii]) : 0.f;
+                        s[nt][e] = p;
+                        dp[nt][e] = p * (dp[nt][e] - sD[ii]);
+                    }
                 }
-            }
 #pragma unroll
-            for (int ks = 0; ks < 4; ks++) {
-                const FragA<T> fp = a_from_acc<T>(s[2 * ks], s[2 * ks + 1]);
-                warp_mma_a<false, DT>(accV, fp, sO + 16 * ks * LD, LD);
-                const FragA<T> fs = a_from_acc<T>(dp[2 * ks], dp[2 * ks + 1]);
-                warp_mma_a<false, DT>(accK, fs, sQ + 16 * ks * LD, LD);
+                for (int ks = 0; ks < 2; ks++) {
+                    const FragA<T> fp = a_from_acc<T>(s[2 * ks], s[2 * ks + 1]);
+                    warp_mma_a<false, DT>(accV, fp, sO + (32 * half + 16 * ks) * LD, LD);
+                    const FragA<T> fs = a_from_acc<T>(dp[2 * ks], dp[2 * ks + 1]);
+                    warp_mma_a<false, DT>(accK, fs, sQ + (32 * half + 16 * ks) * LD, LD);
+                }
             }
         }
     }
@@ -361,18 +419,18 @@ __device__ void attn_decode(T* o, const T* q, const T* kc, const T* vc, int capa
 
 }  // namespace attn
 
-#define ATTN_KERNELS(D, T, SUFFIX)                                                                                             \
-    extern "C" __global__ void __launch_bounds__(128) attn_fwd_d##D##_##SUFFIX(T* o, float* lse, const T* q, const T* k,   \
+#define ATTN_KERNELS(D, T, SUFFIX, FWD_CTAS, DQ_CTAS, DKDV_CTAS)                                                                                           \
+    extern "C" __global__ void __launch_bounds__(128, FWD_CTAS) attn_fwd_d##D##_##SUFFIX(T* o, float* lse, const T* q, const T* k,   \
                                                                                const T* v, int T_, int H, int Hkv,            \
                                                                                int window, float scale) {                     \
         attn::attn_fwd<T, D>(o, lse, q, k, v, T_, H, Hkv, window, scale);                                                  \
     }                                                                                                                      \
-    extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_d##D##_##SUFFIX(                                         \
+    extern "C" __global__ void __launch_bounds__(128, DQ_CTAS) attn_bwd_dq_d##D##_##SUFFIX(                                         \
         T* dq, const T* q, const T* k, const T* v, const T* dO, const float* lse, const float* delta, int T_, int H,        \
         int Hkv, int window, float scale) {                                                                                 \
         attn::attn_bwd_dq<T, D>(dq, q, k, v, dO, lse, delta, T_, H, Hkv, window, scale);                                   \
     }                                                                                                                      \
-    extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_d##D##_##SUFFIX(                                       \
+    extern "C" __global__ void __launch_bounds__(128, DKDV_CTAS) attn_bwd_dkdv_d##D##_##SUFFIX(                                       \
         T* dk, T* dv, const T* q, const T* k, const T* v, const T* dO, const float* lse, const float* delta, int T_, int H, \
         int Hkv, int window, float scale) {                                                                                 \
         attn::attn_bwd_dkdv<T, D>(dk, dv, q, k, v, dO, lse, delta, T_, H, Hkv, window, scale);                             \
@@ -382,10 +440,21 @@ __device__ void attn_decode(T* o, const T* q, const T* kc, const T* vc, int capa
         attn::attn_decode<T, D>(o, q, kc, vc, capacity, position, H, Hkv, window, scale);                                  \
     }
 
-ATTN_KERNELS(64, float, f32)
-ATTN_KERNELS(128, float, f32)
-ATTN_KERNELS(64, bf16, bf16)
-ATTN_KERNELS(128, bf16, bf16)
+// Minimum resident CTAs per SM (__launch_bounds__) of the bf16 D = 64 tile kernels, which caps their
+// registers: on Hopper (228 KB of shared memory per SM) attn_fwd 4 (45 KB, <= 128 registers),
+// attn_bwd_dq 4 (54 KB, 128), attn_bwd_dkdv 3 (54.5 KB, 168). The A100's 164 KB hold fewer of these
+// layouts (3, 2, 2), so sm_80 asks for no more than fit rather than spilling for CTAs that cannot run.
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+#define ATTN_BF16_D64_CTAS 4, 4, 3
+#else
+#define ATTN_BF16_D64_CTAS 3, 2, 2
+#endif
+#define ATTN_KERNELS_(...) ATTN_KERNELS(__VA_ARGS__)
+
+ATTN_KERNELS(64, float, f32, 1, 1, 1)
+ATTN_KERNELS(128, float, f32, 1, 1, 1)
+ATTN_KERNELS_(64, bf16, bf16, ATTN_BF16_D64_CTAS)
+ATTN_KERNELS(128, bf16, bf16, 1, 1, 1)
 
 extern "C" __global__ void attn_bwd_delta_f32(float* delta, const float* dO, const float* O, long long rows, int D) {
     attn::attn_bwd_delta(delta, dO, O, rows, D);

@@ -140,6 +140,51 @@ __device__ __forceinline__ void mma(float d[4], const FragA<float>& a, const Fra
     }
 }
 
+// ---- asynchronous copies, global -> shared (cp.async, sm_80 and later) ----
+
+// 16 bytes from src to dst (shared), or 16 zero bytes when !valid (src is then not read).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+#ifdef GSAT2R_SIM
+    sim::cp_async16(dst, src, valid ? 16u : 0u);
+#else
+    const unsigned a = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(a), "l"(src), "r"(valid ? 16 : 0) : "memory");
+#endif
+}
+
+// Closes the group of the copies this thread issued since the last commit.
+__device__ __forceinline__ void cp_async_commit() {
+#ifdef GSAT2R_SIM
+    sim::cp_async_commit();
+#else
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// Waits until at most N of this thread's committed groups are in flight (the newest ones). Other
+// threads' copies are visible only after a barrier that follows their wait.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#ifdef GSAT2R_SIM
+    sim::cp_async_wait(N);
+#else
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// Issues (does not commit) the copies of a rows x width tile as load_tile lays it out: rows >=
+// valid zero-filled. No registers hold the data, so a tile can be in flight for a whole iteration.
+template <typename T>
+__device__ __forceinline__ void load_tile_async(T* dst, int ld, const T* src, long long gld, int rows, int width, int valid) {
+    constexpr int N = 16 / (int)sizeof(T);
+    const int per_row = width / N, total = rows * per_row;
+    for (int i = threadIdx.x; i < total; i += blockDim.x) {
+        const int r = i / per_row, c = (i - r * per_row) * N;
+        const bool in = r < valid;
+        cp_async16(dst + r * ld + c, in ? src + (long long)r * gld + c : src, in);
+    }
+}
+
 // ---- fragment loads from shared memory ----
 
 // A (16x16) at p: A[r][k] = COL ? p[k*ld + r] : p[r*ld + k].

@@ -159,8 +159,56 @@ inline V shuffle(V v, int src) {
     return r;
 }
 
+// ---- simulated cp.async (asynchronous global -> shared copies of 16 bytes) ----
+// A copy lands in shared memory only when a cp.async.wait_group of its thread covers its group
+// (the latest the hardware may complete it), so a read that a missing wait or barrier leaves
+// unordered sees the old (garbage) bytes. The source is read then too (it is read-only here).
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    unsigned bytes;  // 16, or 0: zero-fill
+};
+struct AsyncState {
+    std::vector<AsyncCopy> open;                  // issued since the last commit
+    std::vector<std::vector<AsyncCopy>> groups;   // committed, oldest first
+};
+inline std::vector<AsyncState> async_state;
+
+inline void cp_async16(void* dst, const void* src, unsigned bytes) {
+    if (reinterpret_cast<uintptr_t>(dst) & 15 || (bytes && (reinterpret_cast<uintptr_t>(src) & 15))) {
+        std::fprintf(stderr, "sim: cp.async address not 16-byte aligned (%p <- %p)\n", dst, src);
+        std::abort();
+    }
+    const unsigned char* d = static_cast<unsigned char*>(dst);
+    if (d < dynamic_smem.data() || d + 16 > dynamic_smem.data() + dynamic_bytes) {
+        std::fprintf(stderr, "sim: cp.async destination %p outside dynamic shared memory\n", dst);
+        std::abort();
+    }
+    async_state[me().linear].open.push_back({dst, src, bytes});
+}
+inline void cp_async_commit() {
+    AsyncState& a = async_state[me().linear];
+    a.groups.push_back(std::move(a.open));
+    a.open.clear();
+}
+inline void cp_async_wait(int pending) {
+    AsyncState& a = async_state[me().linear];
+    while ((int)a.groups.size() > pending) {
+        for (const AsyncCopy& c : a.groups.front()) {
+            unsigned char buf[16] = {};
+            if (c.bytes) std::memcpy(buf, c.src, 16);
+            std::memcpy(c.dst, buf, 16);
+        }
+        a.groups.erase(a.groups.begin());
+    }
+}
+
 [[noreturn]] inline void entry() {
     body();
+    if (!async_state[me().linear].open.empty() || !async_state[me().linear].groups.empty()) {
+        std::fprintf(stderr, "sim: thread %d ended with cp.async copies not waited for\n", me().linear);
+        std::abort();
+    }
     me().state = DONE;
     release_block_if_complete();
     release_warp_if_complete(warp());
@@ -185,6 +233,7 @@ inline void run_block() {
     waiting_block = 0;
     waiting_warp.assign(warps(), 0);
     exchange.assign((size_t)warps() * 32 * 64, 0);
+    async_state.assign(n, AsyncState());
     for (int i = 0; i < n; i++) {
         Fiber& f = fibers[i];
         f.linear = i;

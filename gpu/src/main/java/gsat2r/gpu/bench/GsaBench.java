@@ -54,6 +54,11 @@ public final class GsaBench {
                 b.gsa("gsa B16 T512 H6 K64 V64 M64", new GsaShape(16, 512, 6, 6, 64, 64, 64));
             }
             if (what.equals("attention") || what.equals("all")) {
+                for (String kernel : new String[] {"attn_fwd", "attn_bwd_dq", "attn_bwd_dkdv"}) {
+                    System.out.printf(Locale.ROOT, "OCCUPANCY %s_d64_bf16 %d CTAs per SM (%d bytes of shared memory, %d registers)%n",
+                            kernel, Attention.ctasPerSm(gpu, kernel, 64, ElementType.BF16),
+                            Attention.sharedBytes(kernel, 64, ElementType.BF16), gpu.kernel(kernel + "_d64", ElementType.BF16).registers());
+                }
                 b.attention("attn tiny-llama B16 T512 H6/2 D64", new Attention.Shape(16, 512, 6, 2, 64, 0, 0.125f));
                 b.attention("attn llama-3.2-1b B4 T2048 H32/8 D64", new Attention.Shape(4, 2048, 32, 8, 64, 0, 0.125f));
                 b.attention("attn llama-3.2-1b B4 T2048 H32/8 D64 W512", new Attention.Shape(4, 2048, 32, 8, 64, 512, 0.125f));

@@ -3,6 +3,7 @@ package gsat2r.gpu.ops;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
+import gsat2r.gpu.cuda.CudaFunction;
 import gsat2r.gpu.cuda.Dim3;
 
 /**
@@ -78,9 +79,9 @@ public final class Attention {
         Checks.buffer("o", o, t, s.qSize());
         Alignment.require16("o", o);
         if (lse != null) Checks.buffer("lse", lse, ElementType.F32, s.rows());
-        KernelTimes.run(gpu, "attn_fwd", () -> gpu.kernel("attn_fwd_d" + s.headDim(), t).launch(gpu.stream(),
-                new Dim3(s.blocks(), s.heads(), s.batch()), Dim3.of(THREADS), 3 * tileBytes(s, t), o, lse, q, k, v, s.seqLen(),
-                s.heads(), s.kvHeads(), s.window(), s.scale()));
+        CudaFunction f = kernel(gpu, "attn_fwd", s.headDim(), t);
+        KernelTimes.run(gpu, "attn_fwd", () -> f.launch(gpu.stream(), new Dim3(s.blocks(), s.heads(), s.batch()), Dim3.of(THREADS),
+                sharedBytes("attn_fwd", s.headDim(), t), o, lse, q, k, v, s.seqLen(), s.heads(), s.kvHeads(), s.window(), s.scale()));
     }
 
     /**
@@ -100,18 +101,19 @@ public final class Attention {
         for (var e : new Object[][] {{"o", o}, {"dO", dO}, {"dq", dq}, {"dk", dk}, {"dv", dv}}) {
             Alignment.require16((String) e[0], (DeviceBuffer) e[1]);
         }
-        int shared = 4 * tileBytes(s, t) + 2 * BLOCK * 4;
+        CudaFunction fdq = kernel(gpu, "attn_bwd_dq", s.headDim(), t);
+        CudaFunction fdkdv = kernel(gpu, "attn_bwd_dkdv", s.headDim(), t);
         try (DeviceBuffer delta = gpu.f32(s.rows())) {
             long rows = s.rows();
             int warps = THREADS / 32;
             KernelTimes.run(gpu, "attn_bwd_delta", () -> gpu.kernel("attn_bwd_delta", t).launch(gpu.stream(),
                     (int) ((rows + warps - 1) / warps), THREADS, 0, delta, dO, o, rows, s.headDim()));
-            KernelTimes.run(gpu, "attn_bwd_dq", () -> gpu.kernel("attn_bwd_dq_d" + s.headDim(), t).launch(gpu.stream(),
-                    new Dim3(s.blocks(), s.heads(), s.batch()), Dim3.of(THREADS), 4 * tileBytes(s, t), dq, q, k, v, dO, lse, delta,
-                    s.seqLen(), s.heads(), s.kvHeads(), s.window(), s.scale()));
-            KernelTimes.run(gpu, "attn_bwd_dkdv", () -> gpu.kernel("attn_bwd_dkdv_d" + s.headDim(), t).launch(gpu.stream(),
-                    new Dim3(s.blocks(), s.kvHeads(), s.batch()), Dim3.of(THREADS), shared, dk, dv, q, k, v, dO, lse, delta,
-                    s.seqLen(), s.heads(), s.kvHeads(), s.window(), s.scale()));
+            KernelTimes.run(gpu, "attn_bwd_dq", () -> fdq.launch(gpu.stream(), new Dim3(s.blocks(), s.heads(), s.batch()),
+                    Dim3.of(THREADS), sharedBytes("attn_bwd_dq", s.headDim(), t), dq, q, k, v, dO, lse, delta, s.seqLen(), s.heads(),
+                    s.kvHeads(), s.window(), s.scale()));
+            KernelTimes.run(gpu, "attn_bwd_dkdv", () -> fdkdv.launch(gpu.stream(), new Dim3(s.blocks(), s.kvHeads(), s.batch()),
+                    Dim3.of(THREADS), sharedBytes("attn_bwd_dkdv", s.headDim(), t), dk, dv, q, k, v, dO, lse, delta, s.seqLen(),
+                    s.heads(), s.kvHeads(), s.window(), s.scale()));
         }
     }
 
@@ -152,8 +154,39 @@ public final class Attention {
         return t;
     }
 
-    /** Bytes of one 64-row tile in shared memory (rows padded by 16 bytes, as attention.cu lays them out). */
-    private static int tileBytes(Shape s, ElementType t) {
-        return BLOCK * (s.headDim() * t.bytes() + 16);
+    /**
+     * Dynamic shared memory of a tile kernel ({@code attn_fwd}, {@code attn_bwd_dq}, {@code attn_bwd_dkdv})
+     * for a head dim and storage type, in bytes, as attention.cu lays it out: 64-row tiles padded by 16
+     * bytes; the pair of tiles a kernel streams (K and V; q and dO in dk/dv) double-buffered in bf16
+     * (cp.async), single in fp32. bf16 D = 64: 45 KB forward, 54 KB dq, 54.5 KB dk/dv.
+     */
+    public static int sharedBytes(String kernel, int headDim, ElementType t) {
+        int tile = BLOCK * (headDim * t.bytes() + 16);
+        int streamed = 2 * (t == ElementType.BF16 ? 2 : 1) * tile;
+        return switch (kernel) {
+            case "attn_fwd" -> tile + streamed;                         // q
+            case "attn_bwd_dq" -> 2 * tile + streamed;                  // q, dO
+            case "attn_bwd_dkdv" -> 2 * tile + streamed + 2 * BLOCK * 4;  // k, v; lse and delta of a query block
+            default -> throw new IllegalArgumentException("not an attention tile kernel: " + kernel);
+        };
+    }
+
+    /**
+     * CTAs of an attention tile kernel resident per SM on this device, as the launchers run it (its
+     * layout, the largest shared carveout): the driver's occupancy calculator. On an H100 in bf16 at
+     * D = 64: 4 for attn_fwd and attn_bwd_dq, 3 for attn_bwd_dkdv (registers: 125, 128, 167).
+     */
+    public static int ctasPerSm(Gpu gpu, String kernel, int headDim, ElementType t) {
+        int smem = sharedBytes(kernel, headDim, t);
+        CudaFunction f = kernel(gpu, kernel, headDim, t);
+        f.setMaxDynamicSharedMemory(smem);
+        return f.maxActiveBlocksPerMultiprocessor(THREADS, smem);
+    }
+
+    /** The kernel, asked for the largest shared carveout: several CTAs of 45-55 KB share an SM. */
+    private static CudaFunction kernel(Gpu gpu, String kernel, int headDim, ElementType t) {
+        CudaFunction f = gpu.kernel(kernel + "_d" + headDim, t);
+        f.setPreferredSharedMemoryCarveout(100);
+        return f;
     }
 }

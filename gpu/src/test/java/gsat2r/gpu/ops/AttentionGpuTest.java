@@ -27,6 +27,8 @@ class AttentionGpuTest extends GpuTestSupport {
         new Case(1, 200, 8, 2, 64, 64),
         new Case(3, 1, 3, 1, 128, 0),
         new Case(1, 150, 6, 2, 64, 100),
+        // several key blocks wholly inside the window (no per-element mask) beside partial ones
+        new Case(1, 300, 4, 2, 64, 150),
     };
 
     private static double tolerance(ElementType t) {
@@ -66,6 +68,24 @@ class AttentionGpuTest extends GpuTestSupport {
                 check("attention_bwd.dk." + tag, dkb.toFloatArray(), dk, tolerance(t));
                 check("attention_bwd.dv." + tag, dvb.toFloatArray(), dv, tolerance(t));
             }
+        }
+    }
+
+    /**
+     * The bf16 tile kernels at D = 64 (Llama-3.2-1B's and tiny-llama's heads) fit several CTAs per
+     * Hopper SM: attn_fwd and attn_bwd_dq four (125 and 128 registers, 45 and 54 KB of shared
+     * memory), attn_bwd_dkdv three (167 registers, 54.5 KB).
+     */
+    @org.junit.jupiter.api.Test
+    void tileKernelsRunSeveralCtasPerSmOnHopper() {
+        Gpu g = gpu();
+        boolean hopper = g.info().computeMajor() == 9;
+        for (String kernel : new String[] {"attn_fwd", "attn_bwd_dq", "attn_bwd_dkdv"}) {
+            int ctas = Attention.ctasPerSm(g, kernel, 64, ElementType.BF16);
+            metric(kernel + ".ctas_per_sm.d64_bf16", ctas, "CTAs");
+            int want = !hopper ? 1 : kernel.equals("attn_bwd_dkdv") ? 3 : 4;
+            org.junit.jupiter.api.Assertions.assertTrue(ctas >= want,
+                    kernel + "_d64_bf16: " + ctas + " CTAs per SM on " + g.info() + ", expected " + want);
         }
     }
 
