@@ -1,5 +1,6 @@
 package gsat2r.core.model.llama;
 
+import gsat2r.api.T2rModel;
 import gsat2r.core.cpu.Parallel;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.gsa.GsaModel;
@@ -12,22 +13,17 @@ import java.util.Random;
 /**
  * Times a CPU model: the full forward (all-position logits) at T tokens, and decoding token by token
  * (through the KV cache for a teacher, the recurrent state for a GSA student, whose full forward is the
- * chunked one). Usage: {@code ForwardBenchmark MODEL_DIR [T] [runs]}; a directory whose config.json says
- * {@code "model_type": "gsa"} is loaded as a student. Prints the median of the runs after two warm-up runs
- * (C2 has compiled the kernels by then).
+ * chunked one). Usage: {@code ForwardBenchmark MODEL_DIR [T] [runs]}; the directory is loaded by
+ * {@link T2rModel#loadLanguageModel} (a student when its config.json says {@code "model_type": "gsa"}).
+ * Prints the median of the runs after two warm-up runs (C2 has compiled the kernels by then).
  */
 public final class ForwardBenchmark {
     public static void main(String[] args) {
         Path dir = Path.of(args.length > 0 ? args[0] : "../shared/models/tiny-llama");
         int T = args.length > 1 ? Integer.parseInt(args[1]) : 512;
         int runs = args.length > 2 ? Integer.parseInt(args[2]) : 7;
-        boolean student;
-        try {
-            student = java.nio.file.Files.readString(dir.resolve("config.json")).matches("(?s).*\"model_type\"\\s*:\\s*\"gsa\".*");
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        LanguageModel model = student ? GsaModel.load(dir) : LlamaModel.load(dir);
+        LanguageModel model = T2rModel.loadLanguageModel(dir);
+        boolean student = model instanceof GsaModel;
         Random rnd = new Random(1);
         int[] ids = new int[T];
         for (int i = 0; i < T; i++) ids[i] = rnd.nextInt(model.vocabSize());
