@@ -4,6 +4,7 @@ import gsat2r.core.config.LlamaConfig;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.Gpu;
+import gsat2r.gputrain.bench.DistillBench;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -12,8 +13,8 @@ import java.util.Locale;
 /**
  * Times the teacher's batched forward pass on the GPU, logits included, as the distill step runs it
  * (no hooks): the teacher-only number that the step's time is compared with. Prints the median of
- * {@code steps} timed passes after {@code warmup}, tokens/s and model TFLOP/s (2 per weight and token,
- * plus causal attention), per shape.
+ * {@code steps} timed passes after {@code warmup}, tokens/s and model TFLOP/s
+ * ({@link DistillBench#teacherForwardFlops}), per shape.
  *
  * <pre>
  * java -cp ... gsat2r.gputrain.TeacherForwardBench TEACHER_DIR 8x512,16x512 [steps] [warmup]
@@ -51,15 +52,10 @@ public final class TeacherForwardBench {
                         }
                     }
                 }
-                double[] sorted = ms.clone();
-                Arrays.sort(sorted);
-                double med = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-                long d = c.hiddenSize();
-                double weights = c.numHiddenLayers() * (d * c.queryDim() * 2.0 + d * c.keyValueDim() * 2.0 + 3.0 * d * c.intermediateSize())
-                        + (double) d * c.vocabSize();
-                double flops = (double) B * T * (2 * weights + c.numHiddenLayers() * 2.0 * c.numAttentionHeads() * c.headDim() * T);
+                double med = DistillBench.median(ms);
+                double flops = DistillBench.teacherForwardFlops(c, B, T);
                 System.out.printf(Locale.ROOT, "teacher forward %s %s B=%d T=%d: median %.2f ms (min %.2f, max %.2f) = %,.0f tokens/s, %.1f TFLOP/s%n",
-                        dir.getFileName(), precision, B, T, med, sorted[0], sorted[sorted.length - 1], B * T / (med / 1e3), flops / (med / 1e3) / 1e12);
+                        dir.getFileName(), precision, B, T, med, Arrays.stream(ms).min().orElse(0), Arrays.stream(ms).max().orElse(0), B * T / (med / 1e3), flops / (med / 1e3) / 1e12);
             }
         }
     }

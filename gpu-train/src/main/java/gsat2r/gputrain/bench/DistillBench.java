@@ -151,19 +151,26 @@ public final class DistillBench {
      * counted (the usual MFU convention).
      */
     static double stepFlops(Path teacherDir, Path studentDir, int B, int T) {
-        LlamaConfig t = LlamaConfig.load(teacherDir);
         GsaConfig s = GsaConfig.load(studentDir);
         double tokens = (double) B * T;
-        long d = t.hiddenSize();
-        double teacherWeights = t.numHiddenLayers() * (d * t.queryDim() * 2.0 + d * t.keyValueDim() * 2.0 + 3.0 * d * t.intermediateSize())
-                + (double) d * t.vocabSize();
-        double teacherAttention = t.numHiddenLayers() * 2.0 * t.numAttentionHeads() * t.headDim() * T;   // per token: QKᵀ and PV, causal half
         long sd = s.hiddenSize();
         double studentWeights = s.numHiddenLayers() * (sd * s.keyDim() + sd * s.kvKeyDim() + sd * s.kvValueDim()
                 + (double) sd * s.numKvHeads() * s.numSlots() + (double) sd * s.valueDim() + 3.0 * sd * s.intermediateSize())
                 + (double) sd * s.vocabSize();
         double gsa = s.gsaLayerCount() * 8.0 * s.numHeads() * s.headKDim() * s.numSlots();
-        return tokens * (2 * teacherWeights + teacherAttention + 3 * (2 * studentWeights + gsa));
+        return teacherForwardFlops(LlamaConfig.load(teacherDir), B, T) + tokens * 3 * (2 * studentWeights + gsa);
+    }
+
+    /**
+     * Model FLOPs of the teacher's forward over B×T tokens: 2 per weight of every projection and the head,
+     * plus causal attention, 2·2·H·D·T/2 per token and layer.
+     */
+    public static double teacherForwardFlops(LlamaConfig t, int B, int T) {
+        long d = t.hiddenSize();
+        double weights = t.numHiddenLayers() * (d * t.queryDim() * 2.0 + d * t.keyValueDim() * 2.0 + 3.0 * d * t.intermediateSize())
+                + (double) d * t.vocabSize();
+        double attention = t.numHiddenLayers() * 2.0 * t.numAttentionHeads() * t.headDim() * T;   // per token: QKᵀ and PV, causal half
+        return (double) B * T * (2 * weights + attention);
     }
 
     static TokenBatch batch(SplitMix64 rng, int vocab, int B, int T) {
@@ -172,7 +179,7 @@ public final class DistillBench {
         return new TokenBatch(B, T, tokens);
     }
 
-    static double median(double[] x) {
+    public static double median(double[] x) {
         double[] s = x.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
