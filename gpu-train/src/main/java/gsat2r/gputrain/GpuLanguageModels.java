@@ -67,6 +67,37 @@ public final class GpuLanguageModels {
         return out;
     }
 
+    /** The decoders of both models: the position they have reached; each feeds its ids to its model's decode at it. */
+    private abstract static class GpuDecoder implements LanguageModel.Decoder {
+        private final int vocab;
+        private int position;
+
+        GpuDecoder(int vocab) {
+            this.vocab = vocab;
+        }
+
+        /** Runs {@code ids} from {@code position} through the model's decoding state; the logits after the last. */
+        abstract float[] decode(int[] ids, int position);
+
+        @Override
+        public float[] prefill(int[] ids) {
+            checkIds(ids, vocab);
+            float[] logits = decode(ids, position);
+            position += ids.length;
+            return logits;
+        }
+
+        @Override
+        public float[] next(int id) {
+            return prefill(new int[] {id});
+        }
+
+        @Override
+        public int position() {
+            return position;
+        }
+    }
+
     private static void checkIds(int[] ids, int vocab) {
         if (ids.length == 0) throw new T2rException("no tokens to run the model on");
         for (int id : ids) {
@@ -99,26 +130,11 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            return new Decoder() {
-                private final KvRingGpu[] caches = model.newCaches(256);
-                private int position;
-
+            KvRingGpu[] caches = model.newCaches(256);
+            return new GpuDecoder(vocabSize()) {
                 @Override
-                public float[] prefill(int[] ids) {
-                    checkIds(ids, vocabSize());
-                    float[] logits = model.decode(ids, position, caches);
-                    position += ids.length;
-                    return logits;
-                }
-
-                @Override
-                public float[] next(int id) {
-                    return prefill(new int[] {id});
-                }
-
-                @Override
-                public int position() {
-                    return position;
+                float[] decode(int[] ids, int position) {
+                    return model.decode(ids, position, caches);
                 }
 
                 @Override
@@ -166,26 +182,11 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            return new Decoder() {
-                private final StudentGpu.DecodeState state = model.new DecodeState(256);
-                private int position;
-
+            StudentGpu.DecodeState state = model.new DecodeState(256);
+            return new GpuDecoder(vocabSize()) {
                 @Override
-                public float[] prefill(int[] ids) {
-                    checkIds(ids, vocabSize());
-                    float[] logits = model.decode(ids, position, state);
-                    position += ids.length;
-                    return logits;
-                }
-
-                @Override
-                public float[] next(int id) {
-                    return prefill(new int[] {id});
-                }
-
-                @Override
-                public int position() {
-                    return position;
+                float[] decode(int[] ids, int position) {
+                    return model.decode(ids, position, state);
                 }
 
                 @Override
