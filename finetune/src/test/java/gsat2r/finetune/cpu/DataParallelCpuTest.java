@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.converter.GateInit;
 import gsat2r.core.data.DataPreparer;
 import gsat2r.core.model.gsa.GsaModel;
+import gsat2r.finetune.KilledRuns;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
 import gsat2r.finetune.backend.Backends;
@@ -20,11 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -178,28 +176,9 @@ class DataParallelCpuTest {
         return out;
     }
 
-    /** A copy of run {@code from} as a run killed right after checkpoint {@code step}: no final, no later checkpoints. */
+    /** {@link KilledRuns#truncatedCopy} into this test's directory. */
     static Path truncatedCopy(Path from, String name, long step) throws IOException {
-        Path to = root.resolve(name);
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.sorted().toList()) {
-                Path q = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) Files.createDirectories(q);
-                else Files.copy(p, q, StandardCopyOption.COPY_ATTRIBUTES);
-            }
-        }
-        deleteTree(to.resolve("final"));
-        try (Stream<Path> s = Files.list(to.resolve("checkpoints"))) {
-            for (Path c : s.toList()) if (Long.parseLong(c.getFileName().toString().substring(5)) > step) deleteTree(c);
-        }
-        return to;
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
+        return KilledRuns.truncatedCopy(from, root.resolve(name), step);
     }
 
     static byte[] bytes(Path f) throws IOException {
