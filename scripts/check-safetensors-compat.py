@@ -13,7 +13,7 @@ model.safetensors.index.json). For every file it prints one line, OK or FAIL:
     and every tensor again, equal to load_file's;
   * with --expect, each tensor's dtype, shape and raw little-endian bytes equal the expectation
     (expected.json: {"tensors": {name: {"dtype", "shape", "hex"}}}, as written by
-    gsat2r.core.safetensors.CompatSamples or scripts/make-safetensors-fixture.py).
+    gsat2r.bench.CompatSamples (bench test sources) or scripts/make-safetensors-fixture.py).
 For an index it checks that every weight_map entry is in the shard it names and that every
 tensor of the shards is listed. With --transformers, a directory holding config.json is loaded
 with AutoModelForCausalLM.from_pretrained (no missing or unexpected keys allowed) and run on a

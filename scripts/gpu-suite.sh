@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs ON the GPU machine, from the repository root: unpacks the bundle that
 # scripts/make-device-bundle.sh made, runs the gpu-tagged JUnit tests with the console launcher and
-# then the benchmark (gsat2r.gpu.bench.GpuBench), writes full logs under $OUT (or ./gpu-suite-out),
+# then the benchmark (gsat2r.bench.GpuBench), writes full logs under $OUT (or ./gpu-suite-out),
 # and prints a short table last: tests per class, the worst error per kernel family against its
 # tolerance, and the benchmark table.
 #
@@ -45,7 +45,7 @@ if [ "$MODE" != bench ]; then
 fi
 BENCH_RC=0
 if [ "$MODE" != tests ]; then
-    "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.gpu.bench.GpuBench > "$OUT/bench.log" 2>&1
+    "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.bench.GpuBench > "$OUT/bench.log" 2>&1
     BENCH_RC=$?
 fi
 

@@ -95,7 +95,7 @@ if [ $SKIP_FLA -eq 0 ] && [ $FLA_FIRST -eq 0 ]; then
     timeout "${FLA_BENCH_S:-90}" python3 .bundle/fla_bench.py > "$LOGS/fla-bench.log" 2>&1
     echo "fla/sdpa bench exit $? ($(elapsed) s)"
 fi
-timeout "${OURS_BENCH_S:-110}" "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.gpu.bench.GsaBench > "$LOGS/ours-bench.log" 2>&1
+timeout "${OURS_BENCH_S:-110}" "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.bench.GsaBench > "$LOGS/ours-bench.log" 2>&1
 echo "ours bench exit $? ($(elapsed) s)"
 tail -3 "$LOGS/ours-bench.log" | grep -i -E "exception|error" && tail -30 "$LOGS/ours-bench.log"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """fla's chunk_gsa and PyTorch's scaled_dot_product_attention (flash backend), bf16, timed at the
-shapes gsat2r.gpu.bench.GsaBench times ours, with the same inputs' distribution and the same
+shapes gsat2r.bench.GsaBench times ours, with the same inputs' distribution and the same
 timing (CUDA events, warm-up, median of batches of >= 5 ms). Prints BENCH-JSON lines for
 scripts/bench/compare.py.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The distillation step that gsat2r.gputrain.bench.DistillBench times, written in PyTorch + fla, timed
+"""The distillation step that gsat2r.bench.DistillBench times, written in PyTorch + fla, timed
 the same way on the same GPU: the baseline that issue 4 compares the CUDA backend with.
 
 One step: the teacher's forward (transformers' LlamaForCausalLM, bf16 weights, SDPA attention, no grad),

@@ -3,7 +3,7 @@
 # `SM90_ONLY=1 scripts/bench/make-bundle.sh .bundle`): checks and times the flash-attention kernels.
 #   1. the gpu module's attention GPU tests (AttentionGpuTest, tag gpu) against the CPU oracle, and
 #      the occupancy check (CTAs per SM of the bf16 D = 64 tile kernels);
-#   2. gsat2r.gpu.bench.GsaBench attention: forward, forward + backward and the per-kernel breakdown
+#   2. gsat2r.bench.GsaBench attention: forward, forward + backward and the per-kernel breakdown
 #      at tiny-llama's B16 T512 H6/2 D64, Llama-3.2-1B's B4 T2048 H32/8 D64 and the same with a
 #      sliding window of 512, plus the OCCUPANCY lines (CTAs per SM, shared memory, registers);
 #   3. a short table last: ours against the numbers of docs/benchmarks.md (ours before this branch,
@@ -43,7 +43,7 @@ if [ $SKIP_TESTS -eq 0 ]; then
 fi
 
 echo "== GsaBench attention"
-timeout 150 "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.gpu.bench.GsaBench attention > "$OUT/bench.log" 2>&1
+timeout 150 "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.bench.GsaBench attention > "$OUT/bench.log" 2>&1
 BENCH_RC=$?
 echo "bench exit $BENCH_RC"
 [ $BENCH_RC -eq 0 ] || tail -20 "$OUT/bench.log"

@@ -44,8 +44,8 @@ for phase in $PHASES; do
     tests)
         echo "== tests"
         timeout 300 "$JAVA" "${JOPTS[@]}" -Xmx16g -jar "$B/junit-platform-console-standalone.jar" execute --disable-banner \
-            --class-path "$CP" --select-class gsat2r.gputrain.CudaDataParallelGpuTest \
-            --select-class gsat2r.gputrain.CudaDataParallelTrainerGpuTest --include-tag gpu --details=tree \
+            --class-path "$CP" --select-class gsat2r.gpumodels.CudaDataParallelGpuTest \
+            --select-class gsat2r.gpumodels.CudaDataParallelTrainerGpuTest --include-tag gpu --details=tree \
             --reports-dir "$OUT/junit" > "$OUT/tests.log" 2>&1
         echo "tests exit $?" | tee -a "$OUT/summary.txt"
         ;;

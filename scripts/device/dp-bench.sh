@@ -28,4 +28,4 @@ ARGS=(--work "${WORK:-/tmp/t2r-bench}" --preset "${PRESET:-llama-3.2-1b}" --shap
       --warmup "${WARMUP:-3}" --bucket-mib "${BUCKET_MIB:-25}")
 [ $# -ge 1 ] && ARGS+=(--gpus "$1")
 timeout 580 "$JAVA" --enable-native-access=ALL-UNNAMED -Xss4m -XX:+UseParallelGC -Xmx${HEAP_GB}g -cp "$CP" \
-    gsat2r.gputrain.bench.DataParallelBench "${ARGS[@]}"
+    gsat2r.bench.DataParallelBench "${ARGS[@]}"

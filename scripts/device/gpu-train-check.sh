@@ -45,7 +45,7 @@ for phase in $PHASES; do
         ;;
     bench)
         echo "== bench"
-        timeout 150 "$JAVA" "${JOPTS[@]}" -Xmx40g -cp "$CP" gsat2r.gputrain.bench.DistillBench --work /tmp/t2r-bench \
+        timeout 150 "$JAVA" "${JOPTS[@]}" -Xmx40g -cp "$CP" gsat2r.bench.DistillBench --work /tmp/t2r-bench \
             --preset tiny-llama --shapes 16x512,32x512 --preset llama-3.2-1b --shapes 8x512,16x512 --steps 8 --warmup 2 \
             > "$OUT/bench.log" 2>&1
         echo "bench exit $?" | tee -a "$OUT/summary.txt"

@@ -2,7 +2,7 @@
 # Runs ON the GPU machine (an H100), from the repository root, with .bundle carried (made here by
 # `SM90_ONLY=1 scripts/bench/make-bundle.sh .bundle`): checks and times the GSA chunk kernels.
 #   1. the gpu module's GSA GPU tests (GsaGpuTest, GsaGatesGpuTest, tag gpu) against the CPU oracles;
-#   2. gsat2r.gpu.bench.GsaBench gsa: forward, forward + backward and the per-kernel breakdown at
+#   2. gsat2r.bench.GsaBench gsa: forward, forward + backward and the per-kernel breakdown at
 #      B4 T2048 H32 K=V=128 M64, B8 T2048 H4 K=V=512 M64 and tiny-llama's B16 T512 H6 K=V=64 M64;
 #   3. a short table last: ours against the numbers of docs/benchmarks.md (the run before this
 #      branch, and fla 0.5.2's chunk_gsa, which is not re-run).
@@ -41,7 +41,7 @@ if [ $SKIP_TESTS -eq 0 ]; then
 fi
 
 echo "== GsaBench gsa"
-timeout 150 "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.gpu.bench.GsaBench gsa > "$OUT/bench.log" 2>&1
+timeout 150 "$JAVA" "${JOPTS[@]}" -cp "$CP" gsat2r.bench.GsaBench gsa > "$OUT/bench.log" 2>&1
 BENCH_RC=$?
 echo "bench exit $BENCH_RC"
 [ $BENCH_RC -eq 0 ] || tail -20 "$OUT/bench.log"

@@ -42,12 +42,12 @@ timeout 120 "$JAVA" "${JOPTS[@]}" -jar "$B/junit-platform-console-standalone.jar
 echo "NcclGpuTest exit $?"
 
 echo "== 2. DistillBench, TeacherForwardBench ($(elapsed) s)"
-timeout 200 "$JAVA" "${JOPTS[@]}" -Xmx40g -cp "$CP" gsat2r.gputrain.bench.DistillBench --work /tmp/t2r-bench \
+timeout 200 "$JAVA" "${JOPTS[@]}" -Xmx40g -cp "$CP" gsat2r.bench.DistillBench --work /tmp/t2r-bench \
     --preset tiny-llama --shapes 16x512,32x512 --preset llama-3.2-1b --shapes 8x512,16x512 --steps 10 --warmup 3 > "$OUT/distill-bench.log" 2>&1
 echo "DistillBench exit $?"
 for p in "tiny-llama 16x512,32x512" "llama-3.2-1b 8x512,16x512"; do
     set -- $p
-    timeout 90 "$JAVA" "${JOPTS[@]}" -Xmx16g -cp "$CP" gsat2r.gputrain.TeacherForwardBench /tmp/t2r-bench/$1-teacher $2 10 3 \
+    timeout 90 "$JAVA" "${JOPTS[@]}" -Xmx16g -cp "$CP" gsat2r.bench.TeacherForwardBench /tmp/t2r-bench/$1-teacher $2 10 3 \
         >> "$OUT/teacher-bench.log" 2>&1
     echo "TeacherForwardBench $1 exit $?"
 done

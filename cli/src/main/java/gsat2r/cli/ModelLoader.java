@@ -27,6 +27,6 @@ public final class ModelLoader {
      * fails with one line saying so.
      */
     public static LanguageModel loadOnGpu(Path dir) {
-        return gsat2r.gputrain.GpuLanguageModels.load(dir);
+        return gsat2r.gpumodels.GpuLanguageModels.load(dir);
     }
 }

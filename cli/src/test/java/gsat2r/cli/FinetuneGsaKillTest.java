@@ -3,7 +3,7 @@ package gsat2r.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.testing.Fixtures;
-import gsat2r.finetune.backend.BackendFactory;
+import gsat2r.training.BackendFactory;
 import gsat2r.finetune.toy.ToyRuns;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

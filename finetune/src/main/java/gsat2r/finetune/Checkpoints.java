@@ -7,7 +7,7 @@ import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.safetensors.SafeTensorsWriter;
 import gsat2r.core.safetensors.TensorWriter;
-import gsat2r.finetune.backend.TrainingBackend;
+import gsat2r.training.TrainingBackend;
 
 import java.io.IOException;
 import java.nio.file.Files;

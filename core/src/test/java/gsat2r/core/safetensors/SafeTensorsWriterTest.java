@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class SafeTensorsWriterTest {
+public class SafeTensorsWriterTest {
 
     @TempDir
     Path tmp;
@@ -281,7 +281,7 @@ class SafeTensorsWriterTest {
         }
     }
 
-    static HeapTensor randomTensor(SplittableRandom rnd, DType t, long... shape) {
+    public static HeapTensor randomTensor(SplittableRandom rnd, DType t, long... shape) {
         long n = new TensorSpec("x", t, shape).byteSize();
         byte[] b = new byte[(int) n];
         rnd.nextBytes(b);
@@ -295,7 +295,7 @@ class SafeTensorsWriterTest {
         }
     }
 
-    static JsonNode json(Path p) throws IOException {
+    public static JsonNode json(Path p) throws IOException {
         return SafeTensors.JSON.readTree(p.toFile());
     }
 

@@ -1,6 +1,6 @@
 package gsat2r.finetune.distributed;
 
-import gsat2r.finetune.backend.LossSums;
+import gsat2r.training.LossSums;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

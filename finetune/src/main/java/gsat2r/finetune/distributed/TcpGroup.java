@@ -1,5 +1,7 @@
 package gsat2r.finetune.distributed;
 
+import gsat2r.training.distributed.CommunicationThread;
+import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.core.T2rException;
 
 import java.io.BufferedInputStream;

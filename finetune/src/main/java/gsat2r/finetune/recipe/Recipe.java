@@ -1,7 +1,7 @@
 package gsat2r.finetune.recipe;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import gsat2r.finetune.backend.ConversionOptions;
+import gsat2r.finetune.student.ConversionOptions;
 
 import java.nio.file.Path;
 import java.util.List;

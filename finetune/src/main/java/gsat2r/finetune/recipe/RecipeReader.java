@@ -8,9 +8,9 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
-import gsat2r.finetune.backend.ConversionOptions;
-import gsat2r.finetune.backend.Objective;
-import gsat2r.finetune.backend.TrainableSet;
+import gsat2r.finetune.student.ConversionOptions;
+import gsat2r.training.Objective;
+import gsat2r.training.TrainableSet;
 
 import java.io.IOException;
 import java.nio.file.Files;

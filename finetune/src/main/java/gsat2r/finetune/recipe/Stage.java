@@ -1,8 +1,8 @@
 package gsat2r.finetune.recipe;
 
-import gsat2r.finetune.backend.AdamWStep;
-import gsat2r.finetune.backend.Objective;
-import gsat2r.finetune.backend.TrainableSet;
+import gsat2r.training.AdamWStep;
+import gsat2r.training.Objective;
+import gsat2r.training.TrainableSet;
 import gsat2r.finetune.optim.WarmupCosine;
 
 /**

@@ -6,8 +6,8 @@ import gsat2r.converter.GateInit;
 import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.safetensors.DType;
-import gsat2r.finetune.backend.ConversionOptions;
-import gsat2r.finetune.backend.StudentConverter;
+import gsat2r.finetune.student.ConversionOptions;
+import gsat2r.finetune.student.StudentConverter;
 
 import java.nio.file.Path;
 

@@ -1,8 +1,9 @@
 package gsat2r.finetune.optim;
 
+import gsat2r.training.optim.AdamW;
 import gsat2r.core.data.SplitMix64;
-import gsat2r.finetune.backend.AdamWStep;
-import gsat2r.finetune.backend.ParameterInfo;
+import gsat2r.training.AdamWStep;
+import gsat2r.training.ParameterInfo;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;

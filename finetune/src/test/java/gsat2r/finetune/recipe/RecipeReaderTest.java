@@ -1,8 +1,8 @@
 package gsat2r.finetune.recipe;
 
 import gsat2r.core.T2rException;
-import gsat2r.finetune.backend.Objective;
-import gsat2r.finetune.backend.TrainableSet;
+import gsat2r.training.Objective;
+import gsat2r.training.TrainableSet;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;

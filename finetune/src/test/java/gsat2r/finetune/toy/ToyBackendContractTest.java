@@ -1,8 +1,8 @@
 package gsat2r.finetune.toy;
 
-import gsat2r.finetune.backend.BackendFactory;
-import gsat2r.finetune.backend.ConversionOptions;
-import gsat2r.finetune.backend.TrainingBackendContract;
+import gsat2r.training.BackendFactory;
+import gsat2r.finetune.student.ConversionOptions;
+import gsat2r.training.TrainingBackendContract;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 

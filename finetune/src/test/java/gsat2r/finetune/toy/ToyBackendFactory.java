@@ -1,8 +1,8 @@
 package gsat2r.finetune.toy;
 
-import gsat2r.finetune.backend.BackendFactory;
-import gsat2r.finetune.backend.BackendRequest;
-import gsat2r.finetune.backend.TrainingBackend;
+import gsat2r.training.BackendFactory;
+import gsat2r.training.BackendRequest;
+import gsat2r.training.TrainingBackend;
 
 /** Opens {@link ToyBackend}s for {@code model_type "toy-lm"} students on the device {@code cpu}. */
 public final class ToyBackendFactory implements BackendFactory {

@@ -1,7 +1,7 @@
 package gsat2r.finetune.toy;
 
-import gsat2r.finetune.backend.ConversionOptions;
-import gsat2r.finetune.backend.StudentConverter;
+import gsat2r.finetune.student.ConversionOptions;
+import gsat2r.finetune.student.StudentConverter;
 
 import java.nio.file.Path;
 

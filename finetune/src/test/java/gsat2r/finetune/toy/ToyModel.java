@@ -8,7 +8,7 @@ import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.safetensors.HeapTensor;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.SafeTensorsWriter;
-import gsat2r.finetune.backend.ParameterInfo;
+import gsat2r.training.ParameterInfo;
 
 import java.io.IOException;
 import java.nio.file.Path;

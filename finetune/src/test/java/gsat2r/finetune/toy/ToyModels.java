@@ -3,7 +3,7 @@ package gsat2r.finetune.toy;
 import gsat2r.core.T2rException;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.core.tokenizer.TestTokenizers;
-import gsat2r.finetune.backend.ConversionOptions;
+import gsat2r.finetune.student.ConversionOptions;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,0 +1,18 @@
+package gsat2r.finetune.student;
+
+import java.util.List;
+
+/**
+ * How to build the GSA student from the teacher (recipe field {@code student} as an object; the same
+ * options as {@code t2r convert}): {@code slots} M per head, {@code gateNormalizer} τ (fla's
+ * {@code gate_logit_normalizer}), {@code gateInit} (the f_proj initialisation strategy, e.g.
+ * {@code random} or {@code key-pool}), {@code keepAttention} (layer indices kept as softmax attention,
+ * a hybrid student), {@code seed} of the random initialisation, {@code dtype} of the written weights
+ * ({@code float32} or {@code bfloat16}).
+ */
+public record ConversionOptions(int slots, double gateNormalizer, String gateInit, List<Integer> keepAttention,
+                                long seed, String dtype) {
+    public ConversionOptions {
+        keepAttention = List.copyOf(keepAttention);
+    }
+}

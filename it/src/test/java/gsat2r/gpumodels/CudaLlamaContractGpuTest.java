@@ -1,0 +1,56 @@
+package gsat2r.gpumodels;
+
+import gsat2r.converter.GateInit;
+import gsat2r.training.BackendFactory;
+import gsat2r.training.TrainingBackendContract;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The CUDA backend in fp32 meets the backend contract (finite-difference gradients of every objective,
+ * accumulation, AdamW and its decay rule, trainable sets, LoRA, determinism, exact state round trips,
+ * saving) on a GSA student of the demo teacher kjv-llama (every layer GSA, 16 slots, random gates).
+ */
+@Tag("gpu")
+class CudaLlamaContractGpuTest extends TrainingBackendContract {
+
+    @TempDir
+    static Path models;
+    static Path teacher, student;
+
+    @BeforeAll
+    static void models() {
+        teacher = TestModels.kjvTeacher();
+        student = TestModels.student(teacher, models.resolve("student"), 16, GateInit.RANDOM, List.of());
+    }
+
+    @Override
+    protected BackendFactory factory() {
+        return new CudaGsaBackendFactory(Precision.FP32);
+    }
+
+    @Override
+    protected String device() {
+        return "cuda";
+    }
+
+    @Override
+    protected Path teacherDir() {
+        return teacher;
+    }
+
+    @Override
+    protected Path studentDir() {
+        return student;
+    }
+
+    /** The CPU backend's bound (its measured errors: 3e-5 to 3e-4). */
+    @Override
+    protected double gradientTolerance() {
+        return 2e-3;
+    }
+}

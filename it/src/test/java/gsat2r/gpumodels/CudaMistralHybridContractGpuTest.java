@@ -1,0 +1,60 @@
+package gsat2r.gpumodels;
+
+import gsat2r.converter.GateInit;
+import gsat2r.training.BackendFactory;
+import gsat2r.training.TrainingBackendContract;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The CUDA backend in fp32 meets the backend contract on a hybrid student: a Mistral teacher (kjv-llama's
+ * weights with a sliding window of 16, shorter than the 20 tokens here), layer 0 kept as windowed softmax
+ * attention, the other layers GSA with key-pool gates and 32 slots.
+ */
+@Tag("gpu")
+class CudaMistralHybridContractGpuTest extends TrainingBackendContract {
+
+    @TempDir
+    static Path models;
+    static Path teacher, student;
+
+    @BeforeAll
+    static void models() {
+        teacher = TestModels.mistralTeacher(models.resolve("teacher"), 16);
+        student = TestModels.student(teacher, models.resolve("student"), 32, GateInit.KEY_POOL, List.of(0));
+    }
+
+    @Override
+    protected BackendFactory factory() {
+        return new CudaGsaBackendFactory(Precision.FP32);
+    }
+
+    @Override
+    protected String device() {
+        return "cuda";
+    }
+
+    @Override
+    protected Path teacherDir() {
+        return teacher;
+    }
+
+    @Override
+    protected Path studentDir() {
+        return student;
+    }
+
+    @Override
+    protected int sequenceLength() {
+        return 20;
+    }
+
+    @Override
+    protected double gradientTolerance() {
+        return 2e-3;
+    }
+}

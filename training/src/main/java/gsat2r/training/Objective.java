@@ -1,0 +1,62 @@
+package gsat2r.training;
+
+/**
+ * What a stage minimises, as the backend computes it on one batch. Every objective is a sum over the
+ * batch's positions of a per-position loss; {@link LossSums} returns the sums, and the trainer divides
+ * by the positions of the whole optimizer step (so the gradient is that of the step's mean loss,
+ * whatever the split into micro-batches).
+ *
+ * <ul>
+ * <li>{@link AttentionTransfer}: for each GSA layer l and position p,
+ *     {@code mse_l(p) = mean_j (y_l(p)_j − a_l(p)_j)²}, where {@code a_l} is the teacher's self-attention
+ *     output of layer l (after o_proj, what the teacher adds to its residual stream) and {@code y_l} the
+ *     student's GSA layer l (q, k, v, f projections, the slot recurrence, g_norm, o_proj) applied to
+ *     {@code attn_norm_l(h_l)}, {@code h_l} being the teacher's own hidden state entering layer l. Layers
+ *     are independent: layer l's parameters get gradient from {@code mse_l} only, and nothing outside the
+ *     GSA layers is needed. Per-position loss {@code Σ_l mse_l(p)}. Terms: {@code loss}, {@code mse.<l>}
+ *     for each GSA layer l (layers kept as softmax attention have no term).</li>
+ * <li>{@link Distill}: {@code (1 − w)·τ²·KL(softmax(z_T/τ) ‖ softmax(z_S/τ)) + w·CE(z_S, target)}
+ *     with the teacher's and the student's logits z_T, z_S at the position; τ the temperature, w the CE
+ *     mix weight. The τ² factor keeps gradient sizes comparable across temperatures (Hinton et al.).
+ *     Terms: {@code loss}, {@code kl} (at τ, without the τ² factor), {@code ce}; from
+ *     {@link TrainingBackend#evaluate} also {@code top1}: the count of positions where the student's
+ *     most likely token is the teacher's.</li>
+ * <li>{@link LanguageModeling}: {@code CE(z_S, target)}. Terms: {@code loss}, {@code ce}.</li>
+ * </ul>
+ */
+public sealed interface Objective {
+
+    /** The name used in recipes ({@code stages[i].type}) and metrics. */
+    String type();
+
+    record AttentionTransfer() implements Objective {
+        @Override
+        public String type() {
+            return "attention-transfer";
+        }
+    }
+
+    record Distill(double temperature, double ceWeight) implements Objective {
+        public Distill {
+            if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0");
+            if (!(ceWeight >= 0 && ceWeight <= 1)) throw new IllegalArgumentException("ce_weight must be in [0, 1]");
+        }
+
+        @Override
+        public String type() {
+            return "distill";
+        }
+    }
+
+    record LanguageModeling() implements Objective {
+        @Override
+        public String type() {
+            return "finetune";
+        }
+    }
+
+    /** Whether the teacher must run for this objective. */
+    default boolean needsTeacher() {
+        return !(this instanceof LanguageModeling);
+    }
+}

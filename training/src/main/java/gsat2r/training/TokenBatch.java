@@ -1,0 +1,46 @@
+package gsat2r.training;
+
+/**
+ * One micro-batch of training or validation data: {@code sequences} windows of {@code length + 1}
+ * token ids each, row-major in {@code tokens}. The inputs of row s are {@code tokens[s·(length+1) + t]}
+ * for t in [0, length), the targets the same shifted by one. Every target counts (packed data has no
+ * padding), so a batch has {@code sequences · length} target positions.
+ */
+public record TokenBatch(int sequences, int length, int[] tokens) {
+
+    public TokenBatch {
+        if (sequences < 1 || length < 1) throw new IllegalArgumentException("empty batch: " + sequences + " x " + length);
+        if (tokens.length != (long) sequences * (length + 1)) {
+            throw new IllegalArgumentException(tokens.length + " tokens for " + sequences + " sequences of " + (length + 1));
+        }
+    }
+
+    /** Input token t of sequence s. */
+    public int input(int s, int t) {
+        return tokens[s * (length + 1) + t];
+    }
+
+    /** Target of position t of sequence s (the input at t + 1). */
+    public int target(int s, int t) {
+        return tokens[s * (length + 1) + t + 1];
+    }
+
+    /** The input ids of sequence s ({@code length} of them). */
+    public int[] inputs(int s) {
+        int[] ids = new int[length];
+        System.arraycopy(tokens, s * (length + 1), ids, 0, length);
+        return ids;
+    }
+
+    /** The target ids of sequence s ({@code length} of them). */
+    public int[] targets(int s) {
+        int[] ids = new int[length];
+        System.arraycopy(tokens, s * (length + 1) + 1, ids, 0, length);
+        return ids;
+    }
+
+    /** Number of positions that carry a loss: {@code sequences · length}. */
+    public long positions() {
+        return (long) sequences * length;
+    }
+}

@@ -1,0 +1,393 @@
+package gsat2r.training;
+
+import gsat2r.core.data.SplitMix64;
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.safetensors.SafeTensorsWriter;
+import gsat2r.core.safetensors.TensorWriter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The contract every {@link TrainingBackend} must meet for the trainer to be right: gradients of every
+ * objective against central finite differences, accumulation over micro-batches, the AdamW update and
+ * its weight-decay rule, trainable sets, LoRA (neutral at the start, merged into the same model),
+ * determinism, exact state round trips, and saving. A backend's test extends this class with a factory
+ * and two tiny model directories (a teacher and a student of it).
+ */
+public abstract class TrainingBackendContract {
+
+    @TempDir
+    protected Path scratch;
+
+    /** The factory under test. */
+    protected abstract BackendFactory factory();
+
+    /** A tiny teacher directory. */
+    protected abstract Path teacherDir();
+
+    /** A tiny student directory made from {@link #teacherDir}. */
+    protected abstract Path studentDir();
+
+    protected String device() {
+        return "cpu";
+    }
+
+    protected int sequenceLength() {
+        return 9;
+    }
+
+    /** Relative L2 error allowed between backward gradients and central differences (fp32 forward: ~1e-2). */
+    protected double gradientTolerance() {
+        return 1e-2;
+    }
+
+    /** Finite-difference step, relative to max(1, |w|). */
+    protected double differenceStep() {
+        return 1e-2;
+    }
+
+    /** Relative difference allowed between the loss before and after merging LoRA adapters. */
+    protected double mergeTolerance() {
+        return 1e-5;
+    }
+
+    /** LoRA rank used by the tests. */
+    protected int loraRank() {
+        return 2;
+    }
+
+    protected TrainingBackend open() {
+        return open(studentDir());
+    }
+
+    protected TrainingBackend open(Path student) {
+        return factory().open(new BackendRequest(teacherDir(), student, device(), 4, sequenceLength(), false, true));
+    }
+
+    protected TokenBatch batch(int vocab, int rows, long seed) {
+        SplitMix64 rng = new SplitMix64(seed);
+        int T = sequenceLength();
+        int[] tokens = new int[rows * (T + 1)];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = rng.nextInt(vocab);
+        return new TokenBatch(rows, T, tokens);
+    }
+
+    static final Objective AT = new Objective.AttentionTransfer();
+    static final Objective DISTILL = new Objective.Distill(2.0, 0.3);
+    static final Objective LM = new Objective.LanguageModeling();
+
+    // ------------------------------------------------------------------ gradients
+
+    @Test
+    void gradientsOfEveryObjectiveMatchCentralDifferences() {
+        check(AT, new TrainableSet.Attention());
+        check(DISTILL, new TrainableSet.All());
+        check(LM, new TrainableSet.All());
+        check(DISTILL, new TrainableSet.Lora(loraRank(), 2.0 * loraRank()));
+    }
+
+    private void check(Objective objective, TrainableSet set) {
+        try (TrainingBackend b = open()) {
+            List<ParameterInfo> trainable = b.setTrainable(set, 5);
+            if (set instanceof TrainableSet.Lora) {
+                // B starts at zero, which would make A's gradient zero: give B values first.
+                SplitMix64 rng = new SplitMix64(9);
+                for (ParameterInfo p : trainable) {
+                    float[] x = b.readParameter(p.name());
+                    for (int i = 0; i < x.length; i++) x[i] = (float) (0.1 * rng.nextGaussian());
+                    b.writeParameter(p.name(), x);
+                }
+            }
+            TokenBatch batch = batch(b.vocabSize(), 2, 17);
+            b.forwardBackward(objective, batch, 1.0);
+            List<Double> analytic = new ArrayList<>(), numeric = new ArrayList<>();
+            SplitMix64 pick = new SplitMix64(3);
+            for (ParameterInfo p : trainable) {
+                float[] grad = b.readGradient(p.name());
+                float[] w = b.readParameter(p.name());
+                for (int k = 0; k < 4; k++) {
+                    int i = pick.nextInt(w.length);
+                    float orig = w[i];
+                    double h = differenceStep() * Math.max(1, Math.abs(orig));
+                    w[i] = (float) (orig + h);
+                    float up = w[i];
+                    b.writeParameter(p.name(), w);
+                    double lossUp = b.evaluate(objective, batch).loss();
+                    w[i] = (float) (orig - h);
+                    float down = w[i];
+                    b.writeParameter(p.name(), w);
+                    double lossDown = b.evaluate(objective, batch).loss();
+                    w[i] = orig;
+                    b.writeParameter(p.name(), w);
+                    analytic.add((double) grad[i]);
+                    numeric.add((lossUp - lossDown) / ((double) up - down));
+                }
+            }
+            double num = 0, den = 0;
+            for (int i = 0; i < analytic.size(); i++) {
+                num += (analytic.get(i) - numeric.get(i)) * (analytic.get(i) - numeric.get(i));
+                den += numeric.get(i) * numeric.get(i);
+            }
+            double rel = Math.sqrt(num / den);
+            assertTrue(den > 0, objective + " " + set.spelling() + ": all sampled gradients are zero");
+            assertTrue(rel <= gradientTolerance(), objective.type() + " / " + set.spelling() + ": relative L2 error " + rel
+                    + " > " + gradientTolerance() + "\nanalytic " + analytic + "\nnumeric  " + numeric);
+        }
+    }
+
+    @Test
+    void microBatchesAccumulateToTheGradientOfTheWholeBatch() {
+        TokenBatch both;
+        TokenBatch first, second;
+        try (TrainingBackend b = open()) {
+            both = batch(b.vocabSize(), 2, 21);
+        }
+        int row = sequenceLength() + 1;
+        first = new TokenBatch(1, sequenceLength(), java.util.Arrays.copyOfRange(both.tokens(), 0, row));
+        second = new TokenBatch(1, sequenceLength(), java.util.Arrays.copyOfRange(both.tokens(), row, 2 * row));
+        for (Objective objective : List.of(AT, DISTILL, LM)) {
+            TrainableSet set = objective == AT ? new TrainableSet.Attention() : new TrainableSet.All();
+            try (TrainingBackend whole = open(); TrainingBackend split = open()) {
+                List<ParameterInfo> params = whole.setTrainable(set, 1);
+                split.setTrainable(set, 1);
+                LossSums a = whole.forwardBackward(objective, both, 0.25);
+                LossSums b = split.forwardBackward(objective, first, 0.25).plus(split.forwardBackward(objective, second, 0.25));
+                assertEquals(a.positions(), b.positions());
+                assertEquals(a.loss(), b.loss(), 1e-6 * Math.abs(a.loss()), objective.type());
+                for (ParameterInfo p : params) assertClose(objective.type() + " " + p.name(), whole.readGradient(p.name()),
+                        split.readGradient(p.name()), 1e-5);
+                assertEquals(whole.gradientNorm(), split.gradientNorm(), 1e-5 * whole.gradientNorm());
+            }
+        }
+    }
+
+    @Test
+    void evaluateReturnsTheTrainingLossAndChangesNothing() {
+        try (TrainingBackend b = open()) {
+            List<ParameterInfo> params = b.setTrainable(new TrainableSet.All(), 1);
+            TokenBatch batch = batch(b.vocabSize(), 2, 5);
+            LossSums before = b.evaluate(DISTILL, batch);
+            assertTrue(before.sums().containsKey("top1"), "distill evaluation reports top1: " + before.sums().keySet());
+            double top1 = before.sum("top1");
+            assertTrue(top1 >= 0 && top1 <= batch.positions());
+            LossSums trained = b.forwardBackward(DISTILL, batch, 1.0);
+            assertEquals(before.loss(), trained.loss(), 1e-9 * Math.abs(before.loss()));
+            assertEquals(before.sum("kl"), trained.sum("kl"), 1e-9 * Math.abs(before.sum("kl")));
+            assertEquals(before.sum("ce"), trained.sum("ce"), 1e-9 * Math.abs(before.sum("ce")));
+            Map<String, float[]> grads = new java.util.HashMap<>();
+            for (ParameterInfo p : params) grads.put(p.name(), b.readGradient(p.name()));
+            b.evaluate(DISTILL, batch);
+            b.evaluate(AT, batch);
+            for (ParameterInfo p : params) assertArrayEquals(grads.get(p.name()), b.readGradient(p.name()), p.name());
+            LossSums at = b.evaluate(AT, batch);
+            assertTrue(at.sums().keySet().stream().anyMatch(k -> k.startsWith("mse.")), at.sums().keySet().toString());
+            double layers = at.sums().entrySet().stream().filter(e -> e.getKey().startsWith("mse.")).mapToDouble(Map.Entry::getValue).sum();
+            assertEquals(at.loss(), layers, 1e-9 * layers, "attention-transfer loss is the sum of the layers' MSE");
+            LossSums lm = b.evaluate(LM, batch);
+            assertEquals(lm.loss(), lm.sum("ce"), 0);
+        }
+    }
+
+    // ------------------------------------------------------------------ optimizer
+
+    @Test
+    void optimizerStepIsAdamWWithDecayOnMatricesOnlyAndZeroesGradients() {
+        try (TrainingBackend b = open()) {
+            List<ParameterInfo> params = b.setTrainable(new TrainableSet.All(), 1);
+            b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 8), 1.0);
+            double norm = b.gradientNorm();
+            double sq = 0;
+            for (ParameterInfo p : params) for (float g : b.readGradient(p.name())) sq += (double) g * g;
+            assertEquals(Math.sqrt(sq), norm, 1e-6 * norm, "gradientNorm is the L2 norm of all trainable gradients");
+
+            Map<String, float[]> p0 = new java.util.HashMap<>(), g0 = new java.util.HashMap<>();
+            for (ParameterInfo p : params) {
+                p0.put(p.name(), b.readParameter(p.name()));
+                g0.put(p.name(), b.readGradient(p.name()));
+            }
+            AdamWStep step = new AdamWStep(1, 0.01, 0.9, 0.95, 1e-8, 0.1, 0.5);
+            b.optimizerStep(step);
+            boolean sawDecay = false, sawNoDecay = false;
+            for (ParameterInfo p : params) {
+                float[] now = b.readParameter(p.name()), before = p0.get(p.name()), g = g0.get(p.name());
+                double lambda = p.rank() >= 2 ? 0.1 : 0.0;
+                sawDecay |= lambda > 0;
+                sawNoDecay |= lambda == 0;
+                for (int i = 0; i < now.length; i++) {
+                    // Step 1, by hand: m = (1 − β1)·g', v = (1 − β2)·g'², m̂ = g', sqrt(v̂) = |g'|.
+                    double gs = (double) g[i] * 0.5;
+                    double m = 0.1 * gs, v = 0.05 * gs * gs;
+                    double expected = before[i] * (1 - 0.01 * lambda) - 0.01 / 0.1 * m / (Math.sqrt(v) / Math.sqrt(0.05) + 1e-8);
+                    double tol = 2e-6 * Math.max(1, Math.abs(expected));
+                    if (Math.abs(now[i] - expected) > tol) {
+                        fail(p.name() + "[" + i + "]: " + now[i] + " != AdamW " + expected + " (p " + before[i] + ", g " + g[i] + ")");
+                    }
+                }
+                for (float x : b.readGradient(p.name())) assertEquals(0f, x, p.name() + ": gradients are zeroed by the step");
+            }
+            assertTrue(sawDecay && sawNoDecay, "the student should have both matrices and gains");
+        }
+    }
+
+    // ------------------------------------------------------------------ trainable sets and LoRA
+
+    @Test
+    void onlyTheTrainableSetChanges() {
+        for (TrainableSet set : List.of(new TrainableSet.Gates(), new TrainableSet.Attention(), new TrainableSet.All(),
+                new TrainableSet.Lora(loraRank(), 2.0 * loraRank()))) {
+            try (TrainingBackend b = open(); TrainingBackend fresh = open()) {
+                List<ParameterInfo> trainable = b.setTrainable(set, 2);
+                assertFalse(trainable.isEmpty(), set.spelling());
+                Set<String> names = new HashSet<>();
+                trainable.forEach(p -> names.add(p.name()));
+                for (int s = 1; s <= 2; s++) {
+                    b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 40 + s), 0.05);
+                    b.optimizerStep(new AdamWStep(s, 0.01, 0.9, 0.95, 1e-8, 0.0, 1.0));
+                }
+                int changed = 0;
+                for (ParameterInfo p : b.parameters()) {
+                    boolean same = java.util.Arrays.equals(b.readParameter(p.name()), fresh.readParameter(p.name()));
+                    if (!names.contains(p.name())) assertTrue(same, set.spelling() + ": frozen " + p.name() + " changed");
+                    else if (!same) changed++;
+                }
+                if (set instanceof TrainableSet.Lora) {
+                    for (ParameterInfo p : trainable) assertFalse(isZero(b.readParameter(p.name())), p.name() + " should have trained");
+                } else {
+                    assertEquals(trainable.size(), changed, set.spelling() + ": every trainable tensor should have changed");
+                }
+                if (set instanceof TrainableSet.Gates) {
+                    for (String n : names) assertTrue(n.contains("f_proj") || n.contains("g_norm"), "gates holds " + n);
+                }
+                if (set instanceof TrainableSet.Attention) {
+                    for (String n : names) assertTrue(n.contains(".attn."), "attention holds " + n);
+                }
+                if (set instanceof TrainableSet.All) assertEquals(b.parameters().size(), names.size());
+                b.mergeLora();
+            }
+        }
+    }
+
+    @Test
+    void loraStartsNeutralAndMergesIntoTheSameFunction() {
+        try (TrainingBackend b = open()) {
+            TokenBatch probe = batch(b.vocabSize(), 2, 77);
+            double base = b.evaluate(DISTILL, probe).loss();
+            List<ParameterInfo> adapters = b.setTrainable(new TrainableSet.Lora(loraRank(), 2.0 * loraRank()), 11);
+            assertEquals(base, b.evaluate(DISTILL, probe).loss(), 1e-7 * Math.abs(base), "B = 0: adapters change nothing at first");
+            for (ParameterInfo a : adapters) assertTrue(a.rank() == 2, a.toString());
+            for (int s = 1; s <= 3; s++) {
+                b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 90 + s), 0.05);
+                b.optimizerStep(new AdamWStep(s, 0.02, 0.9, 0.95, 1e-8, 0.0, 1.0));
+            }
+            double adapted = b.evaluate(DISTILL, probe).loss();
+            assertTrue(Math.abs(adapted - base) > 1e-6 * Math.abs(base), "training the adapters should change the model");
+            b.mergeLora();
+            double merged = b.evaluate(DISTILL, probe).loss();
+            assertEquals(adapted, merged, mergeTolerance() * Math.abs(adapted), "merging must not change the function");
+            assertThrows(RuntimeException.class, () -> b.readGradient(adapters.getFirst().name()));
+        }
+    }
+
+    // ------------------------------------------------------------------ determinism and state
+
+    /** Optimizer steps {@code from..to} of a distill stage, two micro-batches each, clipped to norm 1. */
+    private void train(TrainingBackend b, int from, int to) {
+        for (int s = from; s <= to; s++) {
+            for (int j = 0; j < 2; j++) b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 1000L * s + j), 0.5 / (2 * sequenceLength()));
+            b.optimizerStep(new AdamWStep(s, 0.01, 0.9, 0.95, 1e-8, 0.1, Math.min(1, 1.0 / (b.gradientNorm() + 1e-6))));
+        }
+    }
+
+    @Test
+    void sameCallsGiveTheSameBits() {
+        try (TrainingBackend a = open(); TrainingBackend b = open()) {
+            for (TrainingBackend x : List.of(a, b)) {
+                x.setTrainable(new TrainableSet.All(), 3);
+                train(x, 1, 2);
+                x.setTrainable(new TrainableSet.Lora(loraRank(), 3), 4);
+                train(x, 1, 2);
+                x.mergeLora();
+            }
+            for (ParameterInfo p : a.parameters()) assertArrayEquals(a.readParameter(p.name()), b.readParameter(p.name()), p.name());
+        }
+    }
+
+    @Test
+    void stateRoundTripContinuesBitExactly() throws Exception {
+        for (TrainableSet set : List.of(new TrainableSet.All(), new TrainableSet.Lora(loraRank(), 3))) {
+            Path file = scratch.resolve("state-" + set.spelling().replace(':', '-') + ".safetensors");
+            try (TrainingBackend a = open()) {
+                a.setTrainable(new TrainableSet.Gates(), 6);     // an earlier stage changed some weights
+                train(a, 1, 2);
+                a.setTrainable(set, 7);
+                train(a, 1, 3);
+                try (TensorWriter w = SafeTensorsWriter.create(file, a.stateSpecs(), Map.of("format", "pt"))) {
+                    a.writeState(w);
+                    w.commit();
+                }
+                try (TrainingBackend b = open(); SafeTensors st = SafeTensors.open(file)) {
+                    b.setTrainable(set, 7);
+                    b.readState(st);
+                    train(a, 4, 6);
+                    train(b, 4, 6);
+                    a.mergeLora();
+                    b.mergeLora();
+                    for (ParameterInfo p : a.parameters()) {
+                        assertArrayEquals(a.readParameter(p.name()), b.readParameter(p.name()), set.spelling() + ": " + p.name());
+                    }
+                    TokenBatch probe = batch(a.vocabSize(), 1, 3);
+                    assertEquals(a.evaluate(DISTILL, probe).loss(), b.evaluate(DISTILL, probe).loss(), 0.0);
+                }
+            }
+        }
+    }
+
+    @Test
+    void savedStudentReopensAsTheSameModel() throws Exception {
+        Path dir = scratch.resolve("saved");
+        Files.createDirectories(dir);
+        try (TrainingBackend a = open()) {
+            a.setTrainable(new TrainableSet.Lora(loraRank(), 3), 1);
+            train(a, 1, 2);
+            assertThrows(IllegalStateException.class, () -> a.saveStudent(dir), "saving with unmerged adapters must fail");
+            a.mergeLora();
+            a.saveStudent(dir);
+            assertTrue(Files.isRegularFile(dir.resolve("config.json")));
+            try (TrainingBackend b = open(dir)) {
+                for (ParameterInfo p : a.parameters()) assertArrayEquals(a.readParameter(p.name()), b.readParameter(p.name()), p.name());
+                TokenBatch probe = batch(a.vocabSize(), 2, 4);
+                assertEquals(a.evaluate(DISTILL, probe).loss(), b.evaluate(DISTILL, probe).loss(), 0.0);
+            }
+        }
+    }
+
+    private static boolean isZero(float[] x) {
+        for (float v : x) if (v != 0) return false;
+        return true;
+    }
+
+    private static void assertClose(String what, float[] a, float[] b, double tol) {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+            den += (double) a[i] * a[i];
+        }
+        double rel = den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+        assertTrue(rel <= tol, what + ": relative L2 difference " + rel + " > " + tol);
+    }
+}
