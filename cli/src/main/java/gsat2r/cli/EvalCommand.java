@@ -68,8 +68,8 @@ final class EvalCommand implements Callable<Integer> {
                     + ", or the teacher's max_position_embeddings when smaller).")
     Integer context;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu", description = "cpu (default) or cuda (both models on the GPU; precision: -Dgsat2r.cuda.precision=bf16|fp32).")
-    Device device;
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the random prompts (default ${DEFAULT-VALUE}).")
     long seed;
@@ -103,12 +103,12 @@ final class EvalCommand implements Callable<Integer> {
         ModelSummary studentSummary = ModelSummary.read(studentDir);
         int ctx = context != null ? context
                 : teacherSummary.maxPositions() == null ? DEFAULT_CONTEXT : Math.min(DEFAULT_CONTEXT, teacherSummary.maxPositions());
-        int speedMax = speedContext != null ? speedContext : Math.min(ctx, device == Device.cpu ? CPU_SPEED_CONTEXT : GPU_SPEED_CONTEXT);
-        EvalSettings settings = new EvalSettings(data, maxTokens, ctx, device.name(), taskList, seed, samples, speedMax, version());
+        int speedMax = speedContext != null ? speedContext : Math.min(ctx, deviceOptions.device == Device.cpu ? CPU_SPEED_CONTEXT : GPU_SPEED_CONTEXT);
+        EvalSettings settings = new EvalSettings(data, maxTokens, ctx, deviceOptions.device.name(), taskList, seed, samples, speedMax, version());
 
         try (Tokenizer tokenizer = Tokenizer.load(teacherDir)) {
             checkSameTokenizer(tokenizer, studentDir);
-            try (LanguageModel t = t2r.loadModel(teacherDir, device); LanguageModel s = t2r.loadModel(studentDir, device)) {
+            try (LanguageModel t = t2r.loadModel(teacherDir, deviceOptions); LanguageModel s = t2r.loadModel(studentDir, deviceOptions)) {
                 Progress progress = Progress.to(t2r.spec.commandLine().getErr());
                 progress.note("teacher " + teacherDir + ", student " + studentDir + "; tasks " + taskList + ", context " + ctx
                         + "; finished tasks are kept in " + WorkDir.beside(out).path());

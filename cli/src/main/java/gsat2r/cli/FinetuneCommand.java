@@ -4,7 +4,7 @@ import gsat2r.core.T2rException;
 import gsat2r.core.data.DataPreparer;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
-import gsat2r.finetune.Backends;
+import gsat2r.finetune.Plugins;
 import gsat2r.finetune.distributed.DistributedEnv;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.finetune.distributed.TcpGroup;
@@ -106,9 +106,9 @@ final class FinetuneCommand implements Callable<Integer> {
         boolean force = mode != null && mode.force;
         Trainer.Result r;
         DistributedEnv rank = env.filter(e -> e.worldSize() > 1).orElse(null);
-        try (ProcessGroup group = rank == null ? null : TcpGroup.connect(rank)) {
+        try (ProcessGroup group = rank == null ? ProcessGroup.single() : TcpGroup.connect(rank)) {
             r = Trainer.run(new Trainer.Options(recipe, out, resume, force, group, rank == null ? 0 : rank.localRank()),
-                    Backends.discover(), new Listener(progress));
+                    Plugins.discover(), new Listener(progress));
         } finally {
             progress.finish();
         }

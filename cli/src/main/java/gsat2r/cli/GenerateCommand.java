@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.api.Session;
@@ -91,9 +92,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "Random seed; the same seed gives the same text (default: random).")
     Long seed;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
-            description = "cpu (default) or cuda: run the model on the GPU (precision: -Dgsat2r.cuda.precision=bf16|fp32, bf16 by default).")
-    Device device;
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text", description = "text (default, streamed) or json.")
     Format format;
@@ -106,7 +106,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         Path dir = t2r.modelDir(model);
         PrintWriter out = t2r.spec.commandLine().getOut();
-        try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel lm = t2r.loadModel(dir, device)) {
+        try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel lm = t2r.loadModel(dir, deviceOptions)) {
             T2rModel m = T2rModel.of(lm, tokenizer);
             Session session = loadState != null ? m.restore(loadState) : m.newSession();
             if (loadState != null) t2r.note("continuing " + session.length() + " tokens from " + loadState);
@@ -135,7 +135,7 @@ final class GenerateCommand implements Callable<Integer> {
                 out.println();
             } else {
                 result = session.generate(maxNewTokens, sampler, piece -> { });
-                out.println(JsonMapper.builder().build().writeValueAsString(new Output(result.allIds(), result.text())));
+                out.println(Json.COMPACT.writeValueAsString(new Output(result.allIds(), result.text())));
             }
             t2r.note(result.newIds().length + " new tokens, stopped at " + (result.stop() == Generator.Stop.EOS ? "EOS" : "--max-new-tokens"));
         }

@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import picocli.CommandLine.Command;
@@ -54,7 +55,7 @@ final class InspectCommand implements Callable<Integer> {
         StateSummary s = StateSummary.read(file);
         PrintWriter out = t2r.spec.commandLine().getOut();
         if (format == Format.json) {
-            out.println(JsonMapper.builder().build().writerWithDefaultPrettyPrinter().writeValueAsString(s));
+            out.println(Json.PRETTY.writeValueAsString(s));
         } else {
             s.print(out);
         }

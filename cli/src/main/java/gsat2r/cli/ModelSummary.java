@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -62,7 +63,7 @@ record ModelSummary(
 
     record Shard(String file, long bytes, int tensors) {}
 
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
+    private static final ObjectMapper JSON = Json.STRICT;
 
     static ModelSummary read(Path dir) {
         Path configFile = dir.resolve("config.json");

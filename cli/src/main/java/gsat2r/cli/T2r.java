@@ -1,6 +1,7 @@
 package gsat2r.cli;
 
 import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.Precision;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -97,11 +98,12 @@ public final class T2r implements Runnable {
         return modelLoader.apply(dir);
     }
 
-    /** {@link #loadModel(Path)} on the CPU; on {@code cuda}, the model's GPU implementation. */
-    LanguageModel loadModel(Path dir, Device device) {
-        if (device != Device.cuda) return loadModel(dir);
-        note("loading model " + dir + " on the GPU");
-        return ModelLoader.loadOnGpu(dir);
+    /** {@link #loadModel(Path)} on the CPU in fp32; on another device or precision, that device's implementation. */
+    LanguageModel loadModel(Path dir, DeviceOptions d) {
+        Precision p = d.precision();
+        if (d.device == Device.cpu && (p == null || p == Precision.FP32)) return loadModel(dir);
+        note("loading model " + dir + " on " + d.device + (p == null ? "" : " in " + p));
+        return ModelLoader.load(dir, d.device.name(), p);
     }
 
     /** A progress note on stderr, only with --verbose. */

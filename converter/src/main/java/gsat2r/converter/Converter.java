@@ -97,7 +97,7 @@ public final class Converter {
                                 }
                             }
                             case G_NORM -> {
-                                float[] ones = new float[v.size()];
+                                float[] ones = new float[v.arraySize()];
                                 java.util.Arrays.fill(ones, 1f);
                                 w.write(v.name(), ones);
                             }
@@ -176,22 +176,10 @@ public final class Converter {
         List<Source> plan = new ArrayList<>();
         Set<String> used = new HashSet<>();
         for (ParameterView v : layout.views()) {
-            LlamaTensor t = switch (v.kind()) {
-                case EMBEDDINGS -> LlamaTensor.EMBED_TOKENS;
-                case ATTN_NORM -> LlamaTensor.INPUT_NORM;
-                case Q_PROJ -> LlamaTensor.Q_PROJ;
-                case K_PROJ -> LlamaTensor.K_PROJ;
-                case V_PROJ -> LlamaTensor.V_PROJ;
-                case O_PROJ -> LlamaTensor.O_PROJ;
-                case MLP_NORM -> LlamaTensor.POST_ATTENTION_NORM;
-                case GATE_PROJ -> LlamaTensor.GATE_PROJ;
-                case UP_PROJ -> LlamaTensor.UP_PROJ;
-                case DOWN_PROJ -> LlamaTensor.DOWN_PROJ;
-                case FINAL_NORM -> LlamaTensor.FINAL_NORM;
-                case LM_HEAD -> LlamaTensor.LM_HEAD;
-                case F_PROJ, G_NORM -> null;
-                case Q_BIAS, K_BIAS, V_BIAS -> throw new IllegalStateException("a converted student has no biases");
-            };
+            if (v.kind() == ParameterView.Kind.Q_BIAS || v.kind() == ParameterView.Kind.K_BIAS || v.kind() == ParameterView.Kind.V_BIAS) {
+                throw new IllegalStateException("a converted student has no biases");
+            }
+            LlamaTensor t = LlamaTensor.sourceOf(v.kind());
             if (t == null) {
                 plan.add(new Source(v, null));
                 if (v.kind() == ParameterView.Kind.F_PROJ) {

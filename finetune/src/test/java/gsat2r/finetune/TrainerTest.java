@@ -5,16 +5,15 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.safetensors.SafeTensors;
-import gsat2r.training.BackendFactory;
+import gsat2r.training.Device;
 import gsat2r.training.BackendOutOfMemoryException;
 import gsat2r.training.BackendRequest;
-import gsat2r.finetune.Backends;
 import gsat2r.training.LossSums;
 import gsat2r.training.Objective;
 import gsat2r.training.TokenBatch;
 import gsat2r.training.TrainingBackend;
 import gsat2r.finetune.toy.ToyBackend;
-import gsat2r.finetune.toy.ToyBackendFactory;
+import gsat2r.finetune.toy.ToyDevice;
 import gsat2r.finetune.toy.ToyConverter;
 import gsat2r.finetune.toy.ToyRuns;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,7 +41,7 @@ class TrainerTest {
     Path tmp;
 
     static final JsonMapper JSON = JsonMapper.builder().build();
-    static final Backends TOY = new Backends(List.of(new ToyBackendFactory()), List.of(new ToyConverter()));
+    static final Plugins TOY = new Plugins(List.<Device>of(new ToyDevice()), List.of(new ToyConverter()));
 
     @BeforeAll
     static void files() {
@@ -347,11 +346,11 @@ class TrainerTest {
         Path recipe = ToyRuns.recipe(root, "nobackend.json", 3, 100);
         Path out = tmp.resolve("none");
         String m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, out, false, false),
-                new Backends(List.of(), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
-        assertEquals("no cpu training backend for a student of model_type \"toy-lm\" in this build (available: none)", m);
+                new Plugins(List.<Device>of(), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
+        assertEquals("no device 'cpu' in this build (available: none)", m);
         m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, out, false, false),
-                new Backends(List.of(new ToyBackendFactory()), List.of()), new TrainingListener() {})).getMessage();
-        assertEquals("no student converter for a teacher of model_type \"toy-lm\" in this build (available: none)", m);
+                new Plugins(List.<Device>of(new ToyDevice()), List.of()), new TrainingListener() {})).getMessage();
+        assertEquals(root.resolve("teacher").resolve("config.json") + ": no student converter for a teacher of model_type \"toy-lm\" in this build (available: none)", m);
         assertFalse(Files.exists(out));
     }
 
@@ -370,30 +369,35 @@ class TrainerTest {
     @Test
     void outOfMemoryNamesTheNumbersAndWhatToChange() throws IOException {
         Path recipe = ToyRuns.recipe(root, "oom.json", 3, 100);
-        BackendFactory failing = new BackendFactory() {
+        Device failing = new Device() {
             @Override
             public String name() {
-                return "toy-oom";
+                return "cpu";
             }
 
             @Override
-            public boolean supports(String device, String type) {
-                return true;
+            public List<gsat2r.core.model.Precision> precisions() {
+                return List.of(gsat2r.core.model.Precision.FP32);
             }
 
             @Override
-            public TrainingBackend open(BackendRequest r) {
-                ToyBackend toy = ToyBackend.open(r.teacher(), r.student(), true);
+            public gsat2r.core.model.LanguageModel load(gsat2r.core.model.ModelDirectory dir, gsat2r.core.model.Precision p, int index) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public TrainingBackend openTraining(BackendRequest r) {
+                ToyBackend toy = ToyBackend.open(r.teacher().path(), r.student().path(), true);
                 return new ForwardingBackend(toy) {
                     @Override
-                    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale) {
+                    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale, boolean last) {
                         throw new BackendOutOfMemoryException("cuda:0", "attention activations", 3L << 30, 1L << 29, 80L << 30, null);
                     }
                 };
             }
         };
         String m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, tmp.resolve("oom"), false, false),
-                new Backends(List.of(failing), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
+                new Plugins(List.of(failing), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
         assertEquals(recipe + ": stage 'at' (1 of 3), step 1 of 3 (global step 1): cuda:0: out of memory allocating 3.00 GiB for attention"
                 + " activations (free 512.0 MiB of 80.00 GiB); a micro-batch is 2 x 24 tokens: lower micro_batch (raise grad_accum to keep"
                 + " batch 4) or seq_len, or set \"recompute\": true to keep fewer activations", m);

@@ -1,5 +1,6 @@
 package gsat2r.core.config;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -334,9 +335,7 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
 
     // ------------------------------------------------------------------ reading
 
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .build();
+    private static final ObjectMapper JSON = Json.STRICT;
 
     /** Reads {@code dir/config.json} (or {@code dir} itself when it is a file). */
     public static GsaConfig load(Path dir) {
@@ -362,6 +361,11 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
             throw new T2rException(where + ": not valid JSON (" + m + ")");
         }
         if (root == null || !root.isObject()) throw new T2rException(where + ": not a JSON object");
+        return of(root, where);
+    }
+
+    /** The config of a parsed config.json object; {@code where} (the file name) starts every error message. */
+    public static GsaConfig of(JsonNode root, String where) {
         try {
             return fromJson(root);
         } catch (T2rException e) {

@@ -1,5 +1,6 @@
 package gsat2r.export.samediff;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -80,7 +81,7 @@ public final class SameDiffExporter implements Exporter {
 
     private static String manifest(GsaModel model, StepGraph graph, int maxContext) {
         GsaConfig c = model.config();
-        JsonMapper json = JsonMapper.builder().build();
+        JsonMapper json = Json.COMPACT;
         ObjectNode m = json.createObjectNode();
         m.put("format", "t2r samediff decode step");
         m.put("version", 1);

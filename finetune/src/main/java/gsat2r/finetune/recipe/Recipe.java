@@ -12,7 +12,8 @@ import java.util.List;
  * paths absolute: what a run stores in {@code run.json} and compares on {@code --resume}.
  */
 public record Recipe(Path file, String description, Path teacher, Student student, Data data, int seqLen, int batch,
-                     int microBatch, int gradAccum, long seed, String device, long checkpointInterval,
+                     int microBatch, int gradAccum, long seed, String device, gsat2r.core.model.Precision precision,
+                     gsat2r.core.safetensors.DType outputDtype, long checkpointInterval,
                      int keepCheckpoints, long evalTokens, boolean recompute, List<Stage> stages, JsonNode resolved) {
 
     public Recipe {

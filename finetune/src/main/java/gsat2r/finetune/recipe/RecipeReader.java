@@ -36,6 +36,7 @@ public final class RecipeReader {
 
     public static final List<String> STAGE_TYPES = List.of("attention-transfer", "distill", "finetune");
     public static final List<String> DEVICES = List.of("cpu", "cuda");
+    public static final List<String> PRECISIONS = List.of("fp32", "bf16");
     public static final List<String> GATE_INITS = List.of("random", "key-pool");
     public static final List<String> DTYPES = List.of("float32", "bfloat16");
 
@@ -349,6 +350,8 @@ public final class RecipeReader {
             long[] bma = batching(r, batch, micro, accum);
 
             String device = r.choice("device", DEVICES, "cpu", false);
+            String precision = r.choice("precision", PRECISIONS, "cuda".equals(device) ? "bf16" : "fp32", false);
+            String outputDtype = r.choice("output_dtype", DTYPES, "bfloat16", false);
             long checkpointInterval = r.integer("checkpoint_interval", 0, DEFAULT_CHECKPOINT_INTERVAL, false);
             int keep = (int) (long) r.integer("keep_checkpoints", 1, (long) DEFAULT_KEEP_CHECKPOINTS, false);
             long evalTokens = r.integer("eval_tokens", 0, DEFAULT_EVAL_TOKENS, false);
@@ -365,17 +368,22 @@ public final class RecipeReader {
             resolved.put("grad_accum", bma[2]);
             resolved.put("seed", seed);
             resolved.put("device", device);
+            resolved.put("precision", precision);
+            resolved.put("output_dtype", outputDtype);
             resolved.put("checkpoint_interval", checkpointInterval);
             resolved.put("keep_checkpoints", keep);
             resolved.put("eval_tokens", evalTokens);
             resolved.put("recompute", recompute);
             ObjectNode ordered = JSON.createObjectNode();        // a fixed field order, whatever the file's
             for (String k : List.of("description", "teacher", "student", "data", "seq_len", "batch", "micro_batch", "grad_accum",
-                    "seed", "device", "checkpoint_interval", "keep_checkpoints", "eval_tokens", "recompute", "stages")) {
+                    "seed", "device", "precision", "output_dtype", "checkpoint_interval", "keep_checkpoints", "eval_tokens", "recompute",
+                    "stages")) {
                 if (resolved.has(k)) ordered.set(k, resolved.get(k));
             }
             return new Recipe(file, description, teacher, student, data, seqLen, (int) bma[0], (int) bma[1], (int) bma[2],
-                    seed, device, checkpointInterval, keep, evalTokens, recompute, stages, ordered);
+                    seed, device, gsat2r.core.model.Precision.parse(precision, file.toString()),
+                    "float32".equals(outputDtype) ? gsat2r.core.safetensors.DType.F32 : gsat2r.core.safetensors.DType.BF16, checkpointInterval, keep,
+                    evalTokens, recompute, stages, ordered);
         }
 
         /** batch = micro_batch · grad_accum, any two given (grad_accum defaults to 1). */

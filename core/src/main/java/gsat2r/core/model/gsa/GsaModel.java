@@ -87,6 +87,7 @@ public final class GsaModel implements LanguageModel {
     public GsaModel(GsaConfig config, float[] params) {
         this.config = config;
         this.layout = new GsaLayout(config);
+        layout.requireArray("the CPU student");
         if (params.length != layout.size()) {
             throw new IllegalArgumentException(params.length + " parameters given, the layout of this config has "
                     + layout.size());
@@ -103,6 +104,11 @@ public final class GsaModel implements LanguageModel {
 
     /** Loads a student directory in fla's layout ({@code config.json} + safetensors, any float dtype). */
     public static GsaModel load(Path dir) {
+        return GsaCheckpoint.read(dir);
+    }
+
+    /** {@link #load(Path)} of a directory already opened. */
+    public static GsaModel load(gsat2r.core.model.ModelDirectory dir) {
         return GsaCheckpoint.read(dir);
     }
 
@@ -219,9 +225,9 @@ public final class GsaModel implements LanguageModel {
             if (memory == Memory.KEEP) passes[l] = pass;
         }
         float[] rstd = new float[n], normed = new float[n * d];
-        RmsNorm.forward(normed, 0, hidden[L], 0, params, finalNorm.offset(), rstd, 0, n, d, eps);
+        RmsNorm.forward(normed, 0, hidden[L], 0, params, finalNorm.arrayOffset(), rstd, 0, n, d, eps);
         float[] logits = new float[n * config.vocabSize()];
-        Linear.forward(logits, 0, normed, 0, params, output.offset(), null, 0, n, d, config.vocabSize());
+        Linear.forward(logits, 0, normed, 0, params, output.arrayOffset(), null, 0, n, d, config.vocabSize());
         return new Activations(ids, batch, seqLen, hidden, passes, rstd, normed, logits);
     }
 
@@ -251,24 +257,24 @@ public final class GsaModel implements LanguageModel {
         int lowest = lowestTrainableLayer(trainable);
         boolean needHidden = lowest < L;
         float[] dNormed = needHidden || trainable.contains(finalNorm) ? new float[n * d] : null;
-        Linear.backward(dNormed, 0, GsaMixer.grad(g, output, trainable), output.offset(), null, 0, dLogits, 0,
-                a.finalNormed, 0, params, output.offset(), n, d, V);
-        if (output != embeddings) gradientsFinalFrom.accept(output.offset());
+        Linear.backward(dNormed, 0, GsaMixer.grad(g, output, trainable), output.arrayOffset(), null, 0, dLogits, 0,
+                a.finalNormed, 0, params, output.arrayOffset(), n, d, V);
+        if (output != embeddings) gradientsFinalFrom.accept(output.arrayOffset());
         if (dNormed == null) {
             gradientsFinalFrom.accept(0);
             return;
         }
         float[] dh = needHidden ? new float[n * d] : null;
-        RmsNorm.backward(dh, 0, GsaMixer.grad(g, finalNorm, trainable), finalNorm.offset(), dNormed, 0,
-                a.hidden[L], 0, params, finalNorm.offset(), a.finalRstd, 0, n, d);
-        gradientsFinalFrom.accept(finalNorm.offset());
+        RmsNorm.backward(dh, 0, GsaMixer.grad(g, finalNorm, trainable), finalNorm.arrayOffset(), dNormed, 0,
+                a.hidden[L], 0, params, finalNorm.arrayOffset(), a.finalRstd, 0, n, d);
+        gradientsFinalFrom.accept(finalNorm.arrayOffset());
         for (int l = L - 1; l >= Math.max(lowest, 0) && dh != null; l--) {
             Block block = blocks.get(l);
             Block.Pass pass = a.passes[l] != null ? a.passes[l] : block.forward(params, a.hidden[l], a.batch, a.seqLen);
             dh = block.backward(pass, dh, l > lowest, params, g, trainable);
-            gradientsFinalFrom.accept(block.views().stream().mapToInt(ParameterView::offset).min().orElseThrow());
+            gradientsFinalFrom.accept(block.views().stream().mapToInt(ParameterView::arrayOffset).min().orElseThrow());
         }
-        if (lowest < 0 && dh != null) Embedding.backward(g, embeddings.offset(), a.ids, 0, n, dh, 0, d);
+        if (lowest < 0 && dh != null) Embedding.backward(g, embeddings.arrayOffset(), a.ids, 0, n, dh, 0, d);
         gradientsFinalFrom.accept(0);
     }
 
@@ -378,9 +384,9 @@ public final class GsaModel implements LanguageModel {
             }
             position += T;
             float[] last = new float[d];
-            RmsNorm.forward(last, 0, h, (T - 1) * d, params, finalNorm.offset(), null, 0, 1, d, eps);
+            RmsNorm.forward(last, 0, h, (T - 1) * d, params, finalNorm.arrayOffset(), null, 0, 1, d, eps);
             float[] logits = new float[config.vocabSize()];
-            Linear.forward(logits, 0, last, 0, params, output.offset(), null, 0, 1, d, config.vocabSize());
+            Linear.forward(logits, 0, last, 0, params, output.arrayOffset(), null, 0, 1, d, config.vocabSize());
             return logits;
         }
 
@@ -470,7 +476,7 @@ public final class GsaModel implements LanguageModel {
     private float[] embed(int[] ids) {
         int d = config.hiddenSize();
         float[] h = new float[ids.length * d];
-        Embedding.forward(h, 0, ids, 0, ids.length, params, embeddings.offset(), config.vocabSize(), d);
+        Embedding.forward(h, 0, ids, 0, ids.length, params, embeddings.arrayOffset(), config.vocabSize(), d);
         return h;
     }
 

@@ -71,8 +71,13 @@ public final class LlamaModel implements LanguageModel {
      * null means the checkpoint's dtype.
      */
     public static LlamaModel load(Path dir, DType ropeFrequencyType) {
-        LlamaConfig config = LlamaConfig.load(dir);
-        try (SafeTensors st = SafeTensors.open(dir)) {
+        return load(gsat2r.core.model.ModelDirectory.open(dir), ropeFrequencyType);
+    }
+
+    /** {@link #load(Path, DType)} of a directory already opened. */
+    public static LlamaModel load(gsat2r.core.model.ModelDirectory dir, DType ropeFrequencyType) {
+        LlamaConfig config = dir.teacherConfig();
+        try (SafeTensors st = dir.openWeights()) {
             LlamaWeights weights = LlamaWeights.load(st, config);
             DType type = ropeFrequencyType;
             if (type == null) type = config.storageType();

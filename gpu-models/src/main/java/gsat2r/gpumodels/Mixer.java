@@ -6,8 +6,8 @@ import gsat2r.gpu.DeviceBuffer;
 
 import java.util.List;
 
-/** A block's token mixer on the GPU: {@link GsaLayerGpu}, or {@link AttentionLayerGpu} in a hybrid student. */
-sealed interface MixerGpu permits GsaLayerGpu, AttentionLayerGpu {
+/** A block's token mixer on the GPU: {@link GsaMixer}, or {@link AttentionMixer} in a hybrid student. */
+sealed interface Mixer permits GsaMixer, AttentionMixer {
 
     /** What a forward pass keeps for its backward; {@link #out()} is the mixer output {@code [B·T, d]}. */
     interface Pass extends AutoCloseable {

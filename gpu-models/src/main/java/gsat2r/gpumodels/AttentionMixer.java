@@ -20,14 +20,14 @@ import java.util.List;
  * q and k (fp32 inv_freq from the spec), causal flash attention with scale {@code head_dim^-0.5} over the
  * spec's window, GQA, then o_proj. Its weights train like any other (set {@code all}).
  */
-final class AttentionLayerGpu implements MixerGpu {
+final class AttentionMixer implements Mixer {
     private final StudentParams params;
     private final int d, heads, kvHeads, headDim, window;
     private final float scale;
     private final DeviceRope rope;
     private final ParameterView wq, wk, wv, wo;
 
-    AttentionLayerGpu(StudentParams params, GsaLayout layout, int layer, java.nio.file.Path where) {
+    AttentionMixer(StudentParams params, GsaLayout layout, int layer, java.nio.file.Path where) {
         GsaConfig c = layout.config();
         GsaConfig.AttentionSpec s = c.attentionAt(layer);
         this.params = params;
@@ -58,7 +58,7 @@ final class AttentionLayerGpu implements MixerGpu {
     }
 
     /** q, k after RoPE, v, the attention output before o_proj and its log-sum-exp. */
-    static final class Pass implements MixerGpu.Pass {
+    static final class Pass implements Mixer.Pass {
         final Buffers buffers;
         final Attention.Shape shape;
         final DeviceBuffer x, q, k, v, att, lse, out, positions;
@@ -113,7 +113,7 @@ final class AttentionLayerGpu implements MixerGpu {
     }
 
     @Override
-    public void backward(MixerGpu.Pass mixerPass, DeviceBuffer dOut, DeviceBuffer dx, ParameterGroup trainable) {
+    public void backward(Mixer.Pass mixerPass, DeviceBuffer dOut, DeviceBuffer dx, ParameterGroup trainable) {
         Pass f = (Pass) mixerPass;
         Gpu gpu = params.gpu();
         int n = f.shape.batch() * f.shape.seqLen(), qw = heads * headDim, kw = kvHeads * headDim;
@@ -133,12 +133,12 @@ final class AttentionLayerGpu implements MixerGpu {
     }
 
     /** A KV ring for decoding one sequence through this layer. */
-    KvRingGpu newCache(int initialCapacity) {
-        return new KvRingGpu(params.gpu(), params.type(), kvHeads * headDim, window, initialCapacity);
+    KvRing newCache(int initialCapacity) {
+        return new KvRing(params.gpu(), params.type(), kvHeads * headDim, window, initialCapacity);
     }
 
     /** Decoding one sequence: T new normed tokens {@code x [T, d]} at positions {@code pos0 ..}; returns the output {@code [T, d]} (in {@code s}). */
-    DeviceBuffer decode(Buffers s, DeviceBuffer x, int T, int pos0, KvRingGpu cache) {
+    DeviceBuffer decode(Buffers s, DeviceBuffer x, int T, int pos0, KvRing cache) {
         Gpu gpu = params.gpu();
         int qw = heads * headDim, kw = kvHeads * headDim;
         rope.ensure(pos0 + T);

@@ -25,13 +25,13 @@ import java.util.List;
  * </pre>
  * Forward and backward side by side; the backward is the chain rule through the same steps.
  */
-final class GsaLayerGpu implements MixerGpu {
+final class GsaMixer implements Mixer {
     private final StudentParams params;
     private final int d, heads, kvHeads, dk, dv, slots;
     private final float tau;
     private final ParameterView wq, wk, wv, wf, gNorm, wo;
 
-    GsaLayerGpu(StudentParams params, GsaLayout layout, int layer) {
+    GsaMixer(StudentParams params, GsaLayout layout, int layer) {
         GsaConfig c = layout.config();
         this.params = params;
         this.d = c.hiddenSize();
@@ -59,7 +59,7 @@ final class GsaLayerGpu implements MixerGpu {
     }
 
     /** The projections before their activations, the operator's inputs, output and saved state, the gate's output. */
-    static final class Pass implements MixerGpu.Pass {
+    static final class Pass implements Mixer.Pass {
         final Buffers buffers;
         final int batch, seqLen;
         final DeviceBuffer x, qPre, kPre, vPre, fPre, q, k, v, g, s, o, rstd, y, out;
@@ -107,10 +107,10 @@ final class GsaLayerGpu implements MixerGpu {
         Buffers s = params.buffers();
         try {
             DeviceBuffer qPre = s.t((long) n * qw), kPre = s.t((long) n * kw), vPre = s.t((long) n * vw), fPre = s.t((long) n * fw);
-            Matmul.linearForward(gpu, qPre, x, params.w(wq), n, d, qw);
-            Matmul.linearForward(gpu, kPre, x, params.w(wk), n, d, kw);
-            Matmul.linearForward(gpu, vPre, x, params.w(wv), n, d, vw);
-            Matmul.linearForward(gpu, fPre, x, params.w(wf), n, d, fw);
+            linear(s, qPre, x, wq, n, d, qw);
+            linear(s, kPre, x, wk, n, d, kw);
+            linear(s, vPre, x, wv, n, d, vw);
+            linear(s, fPre, x, wf, n, d, fw);
             DeviceBuffer q = s.t((long) n * qw), k = s.t((long) n * kw), v = s.t((long) n * vw);
             Silu.forward(gpu, q, qPre, (long) n * qw);
             Silu.forward(gpu, k, kPre, (long) n * kw);
@@ -121,7 +121,7 @@ final class GsaLayerGpu implements MixerGpu {
             Gsa.Saved saved = Gsa.forward(gpu, shape(b.batch, b.seqLen), 1f, new Gsa.Inputs(q, k, v, ss, gg), o, null, null, forBackward);
             DeviceBuffer rstd = s.f32(n), y = s.t((long) n * ow), out = s.t((long) n * d);
             GsaGates.outputGateForward(gpu, y, rstd, o, params.w(gNorm), n, ow, GsaConfig.G_NORM_EPS);
-            Matmul.linearForward(gpu, out, y, params.w(wo), n, ow, d);
+            linear(s, out, y, wo, n, ow, d);
             return new Pass(s, b.batch, b.seqLen, x, qPre, kPre, vPre, fPre, q, k, v, gg, ss, o, saved, rstd, y, out);
         } catch (RuntimeException e) {
             s.close();
@@ -130,18 +130,22 @@ final class GsaLayerGpu implements MixerGpu {
     }
 
     @Override
-    public void backward(MixerGpu.Pass mixerPass, DeviceBuffer dOut, DeviceBuffer dx, ParameterGroup trainable) {
+    public void backward(Mixer.Pass mixerPass, DeviceBuffer dOut, DeviceBuffer dx, ParameterGroup trainable) {
         Pass f = (Pass) mixerPass;
         Gpu gpu = params.gpu();
         int n = f.batch * f.seqLen, qw = heads * dk, kw = kvHeads * dk, vw = kvHeads * dv, fw = kvHeads * slots, ow = heads * dv;
         try (Buffers s = params.buffers()) {
-            // out = y Woᵀ
+            // out = y Woᵀ (+ the adapter's path)
             if (trainable.contains(wo)) Matmul.linearBackwardWeight(gpu, params.g(wo), dOut, f.y, n, ow, d, true);
             boolean projections = dx != null || trainable.contains(wq) || trainable.contains(wk) || trainable.contains(wv)
-                    || trainable.contains(wf);
-            if (!projections && !trainable.contains(gNorm)) return;
+                    || trainable.contains(wf) || adapted(wq) || adapted(wk) || adapted(wv);
+            LoraGpu.Adapter outAdapter = params.adapter(wo);
+            boolean below = projections || trainable.contains(gNorm);
+            if (outAdapter != null) outAdapter.backward(gpu, s, dOut, f.y, null, n);
+            if (!below) return;
             DeviceBuffer dO = s.t((long) n * ow);
             Matmul.linearBackwardInput(gpu, dO, dOut, params.w(wo), n, ow, d, false);
+            if (outAdapter != null) backwardInputOfAdapter(s, outAdapter, dOut, dO, n);
             // y = RMSNorm(silu(o)) ⊙ g_norm: dO overwrites dy in place
             GsaGates.outputGateBackwardDeterministic(gpu, dO, trainable.contains(gNorm) ? params.g(gNorm) : null, dO, f.o,
                     params.w(gNorm), f.rstd, n, ow, false);
@@ -203,11 +207,39 @@ final class GsaLayerGpu implements MixerGpu {
         return out;
     }
 
-    /** The backward of {@code y = x Wᵀ}: {@code dW += dyᵀ x} when trainable, {@code dx (+)= dy W} when dx is wanted. */
+    /** {@code y = x Wᵀ}, plus the LoRA path when W has an adapter. */
+    private void linear(Buffers s, DeviceBuffer y, DeviceBuffer x, ParameterView w, int n, int in, int out) {
+        Matmul.linearForward(params.gpu(), y, x, params.w(w), n, in, out);
+        LoraGpu.Adapter ad = params.adapter(w);
+        if (ad != null) ad.forward(params.gpu(), s, y, x, n);
+    }
+
+    private boolean adapted(ParameterView w) {
+        return params.adapter(w) != null;
+    }
+
+    /** {@code dx += s·(dy B) A}: the adapter's share of the input gradient (its factor gradients were taken already). */
+    private void backwardInputOfAdapter(Buffers s, LoraGpu.Adapter ad, DeviceBuffer dy, DeviceBuffer dx, int n) {
+        Gpu gpu = params.gpu();
+        DeviceBuffer u = s.t((long) n * ad.rank);
+        Matmul.linearBackwardInput(gpu, u, dy, ad.bw, n, ad.rank, ad.out, false);
+        Matmul.linearBackwardInputAdd(gpu, dx, u, ad.aw, n, ad.in, ad.rank, ad.scale);
+    }
+
+    /**
+     * The backward of {@code y = x Wᵀ (+ s·(x Aᵀ) Bᵀ)}: {@code dW += dyᵀ x} when trainable, the adapter's factor
+     * gradients when W has one, {@code dx (+)= dy W (+ s·(dy B) A)} when dx is wanted.
+     */
     private void project(ParameterView w, DeviceBuffer dy, DeviceBuffer x, DeviceBuffer dx, int n, int out, boolean accumulate,
                          ParameterGroup trainable) {
         Gpu gpu = params.gpu();
         if (trainable.contains(w)) Matmul.linearBackwardWeight(gpu, params.g(w), dy, x, n, d, out, true);
         if (dx != null) Matmul.linearBackwardInput(gpu, dx, dy, params.w(w), n, d, out, accumulate);
+        LoraGpu.Adapter ad = params.adapter(w);
+        if (ad != null) {
+            try (Buffers s = params.buffers()) {
+                ad.backward(gpu, s, dy, x, dx, n);
+            }
+        }
     }
 }

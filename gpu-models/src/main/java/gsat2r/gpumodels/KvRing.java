@@ -11,14 +11,14 @@ import gsat2r.gpu.ops.Attention;
  * the window (a ring: older rows are never read again); without one, it grows by doubling as positions
  * arrive (then no row ever wraps).
  */
-final class KvRingGpu implements AutoCloseable {
+final class KvRing implements AutoCloseable {
     private final Gpu gpu;
     private final ElementType type;
     private final int width, window;
     private DeviceBuffer keys, values;
     private int capacity;
 
-    KvRingGpu(Gpu gpu, ElementType type, int width, int window, int initialCapacity) {
+    KvRing(Gpu gpu, ElementType type, int width, int window, int initialCapacity) {
         this.gpu = gpu;
         this.type = type;
         this.width = width;

@@ -12,12 +12,12 @@ import gsat2r.gpu.ops.SwiGlu;
 import java.util.List;
 
 /** fla's {@code GatedMLP} with swish on the GPU: {@code out = down(silu(gate(x)) ⊙ up(x))}, forward and backward. */
-final class MlpGpu {
+final class GatedMlp {
     private final StudentParams params;
     private final int d, inner;
     final ParameterView gate, up, down;
 
-    MlpGpu(StudentParams params, GsaLayout layout, int layer) {
+    GatedMlp(StudentParams params, GsaLayout layout, int layer) {
         this.params = params;
         this.d = layout.config().hiddenSize();
         this.inner = layout.config().intermediateSize();

@@ -2,6 +2,7 @@ package gsat2r.gpumodels;
 
 import gsat2r.core.T2rException;
 import gsat2r.core.config.LlamaConfig;
+import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.cpu.Rope;
 import gsat2r.core.model.llama.LlamaTensor;
 import gsat2r.core.safetensors.DType;
@@ -35,7 +36,7 @@ import java.util.List;
  * does). Attention is the flash kernel (GQA, Mistral's sliding window). Batches are B whole sequences
  * from position 0; {@link #decodeStep} runs tokens one at a time against a KV cache.
  */
-final class TeacherGpu implements AutoCloseable {
+final class LlamaModel implements AutoCloseable {
 
     /** Sees each layer's residual input and attention output during a forward pass (attention transfer). */
     interface LayerHook {
@@ -54,6 +55,7 @@ final class TeacherGpu implements AutoCloseable {
     }
 
     final LlamaConfig config;
+    private final ModelDirectory dir;
     private final Gpu gpu;
     private final ElementType type;
     private final DeviceBuffer embedding, finalNorm, lmHead;
@@ -63,9 +65,10 @@ final class TeacherGpu implements AutoCloseable {
     private final float scale, eps;
     private final DType ropeFrequencyType;
 
-    private TeacherGpu(LlamaConfig config, Gpu gpu, ElementType type, DeviceBuffer embedding, List<Layer> layers,
+    private LlamaModel(ModelDirectory dir, Gpu gpu, ElementType type, DeviceBuffer embedding, List<Layer> layers,
                        DeviceBuffer finalNorm, DeviceBuffer lmHead, DType ropeFrequencyType) {
-        this.config = config;
+        this.dir = dir;
+        this.config = dir.teacherConfig();
         this.gpu = gpu;
         this.type = type;
         this.embedding = embedding;
@@ -79,12 +82,12 @@ final class TeacherGpu implements AutoCloseable {
         this.eps = (float) config.rmsNormEps();
     }
 
-    /** Loads {@code dir} (config.json and safetensors) onto the GPU in {@code type}. */
-    static TeacherGpu load(Gpu gpu, Path dir, ElementType type) {
-        LlamaConfig c = LlamaConfig.load(dir);
-        checkSupported(c, dir);
+    /** Loads {@code dir} (config.json and safetensors) onto the GPU in {@code type}, tensor by tensor. */
+    static LlamaModel load(Gpu gpu, ModelDirectory dir, ElementType type) {
+        LlamaConfig c = dir.teacherConfig();
+        checkSupported(c, dir.path());
         List<DeviceBuffer> loaded = new ArrayList<>();
-        try (SafeTensors st = SafeTensors.open(dir)) {
+        try (SafeTensors st = dir.openWeights()) {
             DeviceBuffer embed = upload(gpu, st, LlamaTensor.EMBED_TOKENS.hfName(0), LlamaTensor.EMBED_TOKENS.shape(c), type, loaded);
             List<Layer> layers = new ArrayList<>();
             for (int l = 0; l < c.numHiddenLayers(); l++) {
@@ -99,7 +102,7 @@ final class TeacherGpu implements AutoCloseable {
             DeviceBuffer head = c.tieWordEmbeddings() ? embed
                     : upload(gpu, st, LlamaTensor.LM_HEAD.hfName(0), LlamaTensor.LM_HEAD.shape(c), type, loaded);
             DType ropeType = c.storageType() != null ? c.storageType() : st.info(LlamaTensor.EMBED_TOKENS.hfName(0)).dtype();
-            return new TeacherGpu(c, gpu, type, embed, layers, norm, head, ropeType);
+            return new LlamaModel(dir, gpu, type, embed, layers, norm, head, ropeType);
         } catch (RuntimeException e) {
             for (DeviceBuffer b : loaded) b.close();
             throw e;
@@ -123,10 +126,45 @@ final class TeacherGpu implements AutoCloseable {
         TensorInfo info = st.expect(name, shape);
         DeviceBuffer b = gpu.allocate(type, info.numel());
         loaded.add(b);
-        boolean same = (type == ElementType.BF16 && info.dtype() == DType.BF16) || (type == ElementType.F32 && info.dtype() == DType.F32);
-        if (same) b.copyFromBytes(st.bytes(name));
-        else b.copyFrom(st.floats(name));
+        ComputeType.upload(b, st, name);
         return b;
+    }
+
+    /** The directory this teacher was loaded from. */
+    ModelDirectory dir() {
+        return dir;
+    }
+
+    /** The device tensor of {@code t} (in layer {@code layer} for per-layer tensors): what a student may share. */
+    DeviceBuffer tensor(LlamaTensor t, int layer) {
+        Layer w = t.scope() == LlamaTensor.Scope.LAYER ? layers.get(layer) : null;
+        return switch (t) {
+            case EMBED_TOKENS -> embedding;
+            case FINAL_NORM -> finalNorm;
+            case LM_HEAD -> lmHead;
+            case INPUT_NORM -> w.inNorm();
+            case Q_PROJ -> w.wq();
+            case K_PROJ -> w.wk();
+            case V_PROJ -> w.wv();
+            case O_PROJ -> w.wo();
+            case POST_ATTENTION_NORM -> w.postNorm();
+            case GATE_PROJ -> w.wGate();
+            case UP_PROJ -> w.wUp();
+            case DOWN_PROJ -> w.wDown();
+            default -> throw new IllegalArgumentException("no device tensor " + t);
+        };
+    }
+
+    /** Device bytes of the weights. */
+    long weightBytes() {
+        long n = embedding.byteSize() + finalNorm.byteSize() + (lmHead == embedding ? 0 : lmHead.byteSize());
+        for (Layer l : layers) for (DeviceBuffer b : l.all()) n += b.byteSize();
+        return n;
+    }
+
+    /** The output projection ({@code lm_head}, or the embeddings when tied) in the compute type. */
+    DeviceBuffer head() {
+        return lmHead;
     }
 
     ElementType type() {
@@ -147,6 +185,25 @@ final class TeacherGpu implements AutoCloseable {
      * {@code [B·T, V]} in the compute type (the caller closes them), or null when {@code wantLogits} is false.
      */
     DeviceBuffer forward(DeviceBatch b, LayerHook hook, boolean wantLogits) {
+        DeviceBuffer normed = run(b, hook, wantLogits);
+        if (normed == null) return null;
+        try (normed) {
+            DeviceBuffer logits = gpu.allocate(type, (long) b.tokens * config.vocabSize());
+            Matmul.linearForward(gpu, logits, normed, lmHead, b.tokens, config.hiddenSize(), config.vocabSize());
+            return logits;
+        }
+    }
+
+    /**
+     * The forward pass to the final norm: {@code norm(h) [B·T, d]} in the compute type (the caller closes it;
+     * the logits are its rows times {@link #head()}ᵀ, which a chunked loss computes a block of rows at a time), or
+     * null when {@code wantHidden} is false (the hook has seen every layer it wanted).
+     */
+    DeviceBuffer forwardHidden(DeviceBatch b, LayerHook hook, boolean wantHidden) {
+        return run(b, hook, wantHidden);
+    }
+
+    private DeviceBuffer run(DeviceBatch b, LayerHook hook, boolean wantLogits) {
         LlamaConfig c = config;
         int n = b.tokens, d = c.hiddenSize(), I = c.intermediateSize(), qd = c.queryDim(), kvd = c.keyValueDim();
         int H = c.numAttentionHeads(), Hkv = c.numKeyValueHeads(), D = c.headDim();
@@ -175,10 +232,9 @@ final class TeacherGpu implements AutoCloseable {
                 Elementwise.add(gpu, h, h, a, (long) n * d);
             }
             if (!wantLogits) return null;
-            RmsNorm.forward(gpu, x, null, h, finalNorm, n, d, eps);
-            DeviceBuffer logits = gpu.allocate(type, (long) n * c.vocabSize());
-            Matmul.linearForward(gpu, logits, x, lmHead, n, d, c.vocabSize());
-            return logits;
+            DeviceBuffer normed = gpu.allocate(type, (long) n * d);
+            RmsNorm.forward(gpu, normed, null, h, finalNorm, n, d, eps);
+            return normed;
         }
     }
 
@@ -194,9 +250,9 @@ final class TeacherGpu implements AutoCloseable {
     // ------------------------------------------------------------------ decoding
 
     /** One KV ring per layer for decoding one sequence. */
-    KvRingGpu[] newCaches(int initialCapacity) {
-        KvRingGpu[] caches = new KvRingGpu[layers.size()];
-        for (int l = 0; l < caches.length; l++) caches[l] = new KvRingGpu(gpu, type, config.keyValueDim(), window, initialCapacity);
+    KvRing[] newCaches(int initialCapacity) {
+        KvRing[] caches = new KvRing[layers.size()];
+        for (int l = 0; l < caches.length; l++) caches[l] = new KvRing(gpu, type, config.keyValueDim(), window, initialCapacity);
         return caches;
     }
 
@@ -204,7 +260,7 @@ final class TeacherGpu implements AutoCloseable {
      * Runs {@code ids} (positions {@code pos0 ..}) of one sequence, keeping their keys and values in
      * {@code caches}; returns the logits of the last token ({@code [V]}, fp32 on the host).
      */
-    float[] decode(int[] ids, int pos0, KvRingGpu[] caches) {
+    float[] decode(int[] ids, int pos0, KvRing[] caches) {
         LlamaConfig c = config;
         int T = ids.length, d = c.hiddenSize(), qd = c.queryDim(), kvd = c.keyValueDim();
         int H = c.numAttentionHeads(), Hkv = c.numKeyValueHeads(), D = c.headDim();

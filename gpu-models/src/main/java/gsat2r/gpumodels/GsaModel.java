@@ -3,7 +3,7 @@ package gsat2r.gpumodels;
 import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.model.gsa.GsaLayout;
-import gsat2r.core.model.gsa.GsaModel;
+import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.gsa.ParameterGroup;
 import gsat2r.core.model.gsa.ParameterView;
 import gsat2r.core.model.gsa.ParameterView.Kind;
@@ -18,21 +18,18 @@ import gsat2r.gpu.ops.RmsNorm;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.IntConsumer;
+import java.util.function.LongConsumer;
 
 /**
- * A GSA student on the GPU, forward and backward, the counterpart of {@link GsaModel} (whose layout it
- * keeps: {@link GsaLayout}, fla's tensors in state_dict order in one buffer):
- * <ul>
- * <li>{@link #master}: fp32 master weights, one buffer in the student's layout;</li>
- * <li>{@link #work}: the compute copy in the precision's type (bf16: refreshed from the master after every
- *     update; fp32: the master itself);</li>
- * <li>{@link #grad}: fp32 gradients in the same layout (weight gradients accumulate).</li>
- * </ul>
+ * A GSA student on the GPU, forward and backward, the counterpart of {@link gsat2r.core.model.gsa.GsaModel}
+ * (whose layout it keeps: {@link GsaLayout}, fla's tensors and names). Its tensors live in a
+ * {@link StudentWeights} (one allocation each: compute copies, fp32 masters of what trains, fp32 gradients
+ * of what trains now; frozen tensors equal to the teacher's are the teacher's memory). LoRA adapters, when a
+ * stage sets them ({@link #lora}), add their low-rank path to the adapted projections.
  * Per block {@code h += mixer(attn_norm(h)); h += mlp(mlp_norm(h))}, final norm, lm_head (or the
  * embeddings when tied). Backward descends only as far as the lowest layer holding a trainable tensor.
  */
-final class StudentGpu implements StudentParams, AutoCloseable {
+final class GsaModel implements StudentParams, AutoCloseable {
 
     /** What a forward pass keeps. */
     enum Memory {
@@ -44,51 +41,40 @@ final class StudentGpu implements StudentParams, AutoCloseable {
         NONE
     }
 
-    final GsaModel host;      // the layout and, on demand (syncHost), the weights on the host
     final GsaConfig config;
     final GsaLayout layout;
+    final StudentWeights weights;
     private final Gpu gpu;
     private final ElementType type;
-    final DeviceBuffer master, work, grad;
-    private final List<BlockGpu> blocks = new ArrayList<>();
+    private final List<Block> blocks = new ArrayList<>();
     private final ParameterView embeddings, finalNorm, output;
-    /** Per layer, the lowest buffer offset of its tensors: where the gradients are final after its backward. */
-    private final int[] blockOffsets;
+    /** Per layer, the lowest layout offset of its tensors: where the gradients are final after its backward. */
+    private final long[] blockOffsets;
     private final float eps;
+    /** The running stage's adapters, or null. */
+    LoraGpu lora;
 
-    StudentGpu(Gpu gpu, GsaModel host, ElementType type, Path where) {
+    /** Loads the student of {@code dir} in {@code type}, sharing what it can with {@code teacher} (may be null). */
+    GsaModel(Gpu gpu, ModelDirectory dir, ElementType type, LlamaModel teacher) {
         this.gpu = gpu;
-        this.host = host;
-        this.config = host.config();
-        this.layout = host.layout();
+        this.config = dir.studentConfig();
+        this.layout = new GsaLayout(config);
         this.type = type;
-        checkSupported(config, where);
-        long size = layout.size();
-        DeviceBuffer m = null, w = null, g = null;
+        checkSupported(config, dir.configFile());
+        this.weights = new StudentWeights(gpu, dir, layout, type, teacher);
         try {
-            m = gpu.f32(size);
-            m.copyFrom(host.parameters());
-            w = type == ElementType.F32 ? m : gpu.bf16(size);
-            g = gpu.f32(size);
-            g.zero();
-            this.master = m;
-            this.work = w;
-            this.grad = g;
-            refreshWork();
-            for (int l = 0; l < config.numHiddenLayers(); l++) blocks.add(new BlockGpu(this, layout, l, where));
+            for (int l = 0; l < config.numHiddenLayers(); l++) blocks.add(new Block(this, layout, l, dir.path()));
         } catch (RuntimeException e) {
-            if (g != null) g.close();
-            if (w != null && w != m) w.close();
-            if (m != null) m.close();
+            weights.close();
             throw e;
         }
         this.embeddings = layout.get(Kind.EMBEDDINGS, -1);
         this.finalNorm = layout.get(Kind.FINAL_NORM, -1);
         this.output = layout.outputProjection();
-        this.blockOffsets = new int[config.numHiddenLayers()];
+        this.blockOffsets = new long[config.numHiddenLayers()];
         for (int l = 0; l < blockOffsets.length; l++) {
             int layer = l;
-            blockOffsets[l] = layout.views().stream().filter(v -> v.layer() == layer).mapToInt(ParameterView::offset).min().orElseThrow();
+            blockOffsets[l] = layout.views().stream().filter(v -> v.layer() == layer).mapToLong(ParameterView::offset).min().orElseThrow();
         }
         this.eps = (float) config.normEps();
     }
@@ -117,38 +103,28 @@ final class StudentGpu implements StudentParams, AutoCloseable {
 
     @Override
     public DeviceBuffer w(ParameterView v) {
-        return work.view(v.offset(), v.size());
+        return weights.compute(v);
     }
 
     @Override
     public DeviceBuffer g(ParameterView v) {
-        return grad.view(v.offset(), v.size());
+        return weights.gradient(v);
     }
 
-    DeviceBuffer masterView(ParameterView v) {
-        return master.view(v.offset(), v.size());
+    @Override
+    public LoraGpu.Adapter adapter(ParameterView v) {
+        return lora == null ? null : lora.adapterOf(v.name());
     }
 
-    /** Makes the compute copy equal the master weights again (after they changed outside the optimizer). */
-    void refreshWork() {
-        if (work != master) Convert.toBf16(gpu, work, master, master.length());
+    ParameterView output() {
+        return output;
     }
 
-    void refreshWork(ParameterView v) {
-        if (work != master) Convert.toBf16(gpu, w(v), masterView(v), v.size());
+    ParameterView finalNorm() {
+        return finalNorm;
     }
 
-    /** Copies the master weights into {@link #host}'s parameter array (for saving). */
-    void syncHost() {
-        float[] p = host.parameters();
-        float[] chunk;
-        for (ParameterView v : layout.views()) {
-            chunk = masterView(v).toFloatArray();
-            System.arraycopy(chunk, 0, p, v.offset(), chunk.length);
-        }
-    }
-
-    List<BlockGpu> blocks() {
+    List<Block> blocks() {
         return blocks;
     }
 
@@ -162,25 +138,29 @@ final class StudentGpu implements StudentParams, AutoCloseable {
     static final class Forward implements AutoCloseable {
         final DeviceBatch batch;
         final DeviceBuffer[] hidden;
-        final BlockGpu.Pass[] passes;
+        final Block.Pass[] passes;
         DeviceBuffer finalRstd, normed, logits;
 
         Forward(DeviceBatch batch, int layers) {
             this.batch = batch;
             this.hidden = new DeviceBuffer[layers + 1];
-            this.passes = new BlockGpu.Pass[layers];
+            this.passes = new Block.Pass[layers];
         }
 
         @Override
         public void close() {
-            for (BlockGpu.Pass p : passes) if (p != null) p.close();
+            for (Block.Pass p : passes) if (p != null) p.close();
             for (DeviceBuffer h : hidden) if (h != null) h.close();
             for (DeviceBuffer b : new DeviceBuffer[] {finalRstd, normed, logits}) if (b != null) b.close();
         }
     }
 
-    /** The forward pass over the batch; {@link Forward#logits} is {@code [B·T, V]} in the compute type. */
-    Forward forward(DeviceBatch b, Memory memory) {
+    /**
+     * The forward pass over the batch to the final norm ({@link Forward#normed}); with {@code wantLogits} also
+     * {@link Forward#logits} {@code [B·T, V]} in the compute type (inference; training computes the logits a
+     * block of rows at a time in its loss, {@link LogitLoss}).
+     */
+    Forward forward(DeviceBatch b, Memory memory, boolean wantLogits) {
         int n = b.tokens, d = config.hiddenSize(), L = blocks.size(), V = config.vocabSize();
         Forward f = new Forward(b, L);
         try {
@@ -197,8 +177,10 @@ final class StudentGpu implements StudentParams, AutoCloseable {
             f.finalRstd = gpu.f32(n);
             f.normed = gpu.allocate(type, (long) n * d);
             RmsNorm.forward(gpu, f.normed, f.finalRstd, f.hidden[L], w(finalNorm), n, d, eps);
-            f.logits = gpu.allocate(type, (long) n * V);
-            Matmul.linearForward(gpu, f.logits, f.normed, w(output), n, d, V);
+            if (wantLogits) {
+                f.logits = gpu.allocate(type, (long) n * V);
+                Matmul.linearForward(gpu, f.logits, f.normed, w(output), n, d, V);
+            }
             return f;
         } catch (RuntimeException e) {
             f.close();
@@ -207,41 +189,32 @@ final class StudentGpu implements StudentParams, AutoCloseable {
     }
 
     /**
-     * Backward from {@code dLogits = dL/dlogits [B·T, V]} (may be the logits buffer itself): ADDS the
-     * gradients of the tensors in {@code trainable} to {@link #grad}.
+     * Backward from {@code dNormed = dL/d(norm(h)) [B·T, d]} (the head's own gradient and this input gradient
+     * come from the loss, {@link LogitLoss}): ADDS the gradients of the tensors in {@code trainable}; may
+     * overwrite {@code dNormed}. Calls {@code gradientsFinalFrom.accept(x)} whenever the kernels that write the
+     * gradients at every layout offset ≥ x have all been queued on the stream (x decreasing: the head, after
+     * the final norm, after each block, {@code accept(0)} last), as {@code GsaModel.backward} does on the host:
+     * work queued on the stream from the callback sees those gradients final, which is how a data-parallel
+     * backend starts reducing the top of the layout while the rest of the backward runs.
      */
-    void backward(Forward f, DeviceBuffer dLogits, ParameterGroup trainable, boolean recomputed) {
-        backward(f, dLogits, trainable, recomputed, from -> {});
-    }
-
-    /**
-     * As {@link #backward(Forward, DeviceBuffer, ParameterGroup, boolean)}, calling
-     * {@code gradientsFinalFrom.accept(x)} whenever the kernels that write the gradients at every buffer
-     * offset ≥ x have all been queued on the stream (x decreasing: after the head, after the final norm,
-     * after each block, {@code accept(0)} last), as {@code GsaModel.backward} does on the host: work queued
-     * on the stream from the callback sees those gradients final, which is how a data-parallel backend
-     * starts reducing the top of the layout while the rest of the backward runs.
-     */
-    void backward(Forward f, DeviceBuffer dLogits, ParameterGroup trainable, boolean recomputed, IntConsumer gradientsFinalFrom) {
+    void backward(Forward f, DeviceBuffer dNormed, ParameterGroup trainable, boolean recomputed, LongConsumer gradientsFinalFrom) {
         DeviceBatch b = f.batch;
-        int n = b.tokens, d = config.hiddenSize(), V = config.vocabSize(), L = blocks.size();
-        int lowest = lowestTrainableLayer(trainable);
+        int n = b.tokens, d = config.hiddenSize(), L = blocks.size();
+        int lowest = lowestLayer(trainable);
         boolean needHidden = lowest < L;
-        if (trainable.contains(output)) Matmul.linearBackwardWeight(gpu, g(output), dLogits, f.normed, n, d, V, true);
         if (output.offset() != embeddings.offset()) gradientsFinalFrom.accept(output.offset());   // tied: the head adds to the embeddings
         if (!needHidden && !trainable.contains(finalNorm)) {
             gradientsFinalFrom.accept(0);
             return;
         }
         try (Buffers s = buffers()) {
-            DeviceBuffer dNormed = s.t((long) n * d), dh = s.t((long) n * d);
-            Matmul.linearBackwardInput(gpu, dNormed, dLogits, w(output), n, d, V, false);
+            DeviceBuffer dh = s.t((long) n * d);
             RmsNorm.backwardDeterministic(gpu, dh, trainable.contains(finalNorm) ? g(finalNorm) : null, dNormed, f.hidden[L],
                     w(finalNorm), f.finalRstd, n, d, false);
             gradientsFinalFrom.accept(finalNorm.offset());
             for (int l = L - 1; l >= Math.max(lowest, 0); l--) {
-                BlockGpu block = blocks.get(l);
-                BlockGpu.Pass pass = f.passes[l];
+                Block block = blocks.get(l);
+                Block.Pass pass = f.passes[l];
                 DeviceBuffer scratchOut = null;
                 if (pass == null) {                       // recompute: the block again, keeping its activations
                     if (!recomputed) throw new IllegalStateException("the forward kept no activations for block " + l);
@@ -271,12 +244,12 @@ final class StudentGpu implements StudentParams, AutoCloseable {
     /** The decoding state of one sequence: a GSA state (and a spare) per GSA layer, a KV ring per attention layer. */
     final class DecodeState implements AutoCloseable {
         final gsat2r.gpu.ops.Gsa.State[][] states = new gsat2r.gpu.ops.Gsa.State[blocks.size()][];
-        final KvRingGpu[] caches = new KvRingGpu[blocks.size()];
+        final KvRing[] caches = new KvRing[blocks.size()];
 
         DecodeState(int initialCapacity) {
-            for (BlockGpu b : blocks) {
-                if (b.mixer instanceof GsaLayerGpu g) states[b.layer] = new gsat2r.gpu.ops.Gsa.State[] {g.newState(), g.newState()};
-                else caches[b.layer] = ((AttentionLayerGpu) b.mixer).newCache(initialCapacity);
+            for (Block b : blocks) {
+                if (b.mixer instanceof GsaMixer g) states[b.layer] = new gsat2r.gpu.ops.Gsa.State[] {g.newState(), g.newState()};
+                else caches[b.layer] = ((AttentionMixer) b.mixer).newCache(initialCapacity);
             }
         }
 
@@ -284,7 +257,7 @@ final class StudentGpu implements StudentParams, AutoCloseable {
         long bytes() {
             long n = 0;
             for (var st : states) if (st != null) n += st[0].hk().byteSize() + st[0].hv().byteSize();
-            for (KvRingGpu c : caches) if (c != null) n += c.bytes();
+            for (KvRing c : caches) if (c != null) n += c.bytes();
             return n;
         }
 
@@ -294,7 +267,7 @@ final class StudentGpu implements StudentParams, AutoCloseable {
                 x.hk().close();
                 x.hv().close();
             }
-            for (KvRingGpu c : caches) if (c != null) c.close();
+            for (KvRing c : caches) if (c != null) c.close();
         }
     }
 
@@ -305,14 +278,14 @@ final class StudentGpu implements StudentParams, AutoCloseable {
             DeviceBuffer idsBuf = s.own(gpu.upload(ids));
             DeviceBuffer h = s.t((long) T * d), x = s.t((long) T * d);
             Embedding.forward(gpu, h, idsBuf, w(embeddings), T, d, V);
-            for (BlockGpu b : blocks) {
+            for (Block b : blocks) {
                 try (Buffers layer = buffers()) {
                     b.attnNorm(x, null, h, T);
-                    DeviceBuffer mixed = b.mixer instanceof GsaLayerGpu g ? g.decode(layer, x, T, state.states[b.layer])
-                            : ((AttentionLayerGpu) b.mixer).decode(layer, x, T, pos0, state.caches[b.layer]);
+                    DeviceBuffer mixed = b.mixer instanceof GsaMixer g ? g.decode(layer, x, T, state.states[b.layer])
+                            : ((AttentionMixer) b.mixer).decode(layer, x, T, pos0, state.caches[b.layer]);
                     gsat2r.gpu.ops.Elementwise.add(gpu, h, h, mixed, (long) T * d);
                     RmsNorm.forward(gpu, x, null, h, w(b.mlpNorm), T, d, eps);
-                    try (MlpGpu.Pass m = b.mlp.forward(x, T)) {
+                    try (GatedMlp.Pass m = b.mlp.forward(x, T)) {
                         gsat2r.gpu.ops.Elementwise.add(gpu, h, h, m.out(), (long) T * d);
                     }
                 }
@@ -325,10 +298,20 @@ final class StudentGpu implements StudentParams, AutoCloseable {
         }
     }
 
+    /**
+     * The lowest block the backward must reach: the lowest holding a tensor of {@code trainable} or an
+     * adapted projection; -1 when the embeddings train, L when no block does.
+     */
+    int lowestLayer(ParameterGroup trainable) {
+        int lowest = lowestTrainableLayer(trainable);
+        if (lora != null) lowest = Math.min(lowest, lora.lowestLayer());
+        return lowest;
+    }
+
     /** The lowest block holding a tensor of the group: -1 when the embeddings are in it, L when no block is. */
     int lowestTrainableLayer(ParameterGroup trainable) {
         if (trainable.contains(embeddings)) return -1;
-        for (BlockGpu b : blocks) {
+        for (Block b : blocks) {
             for (ParameterView v : b.views()) if (trainable.contains(v)) return b.layer;
         }
         return blocks.size();
@@ -336,9 +319,8 @@ final class StudentGpu implements StudentParams, AutoCloseable {
 
     @Override
     public void close() {
-        for (BlockGpu b : blocks) b.close();
-        grad.close();
-        if (work != master) work.close();
-        master.close();
+        for (Block b : blocks) b.close();
+        if (lora != null) lora.close();
+        weights.close();
     }
 }

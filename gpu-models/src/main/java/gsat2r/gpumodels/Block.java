@@ -18,25 +18,25 @@ import java.util.List;
  * {@code h += mixer(attn_norm(h)); h += mlp(mlp_norm(h))}. The residual gradient flows through one
  * buffer, updated in place from {@code dL/dh_out} to {@code dL/dh_in}.
  */
-final class BlockGpu {
+final class Block {
     final int layer;
-    final MixerGpu mixer;
-    final MlpGpu mlp;
+    final Mixer mixer;
+    final GatedMlp mlp;
     final ParameterView attnNorm, mlpNorm;
     private final StudentParams params;
     private final int d;
     private final float eps;
 
-    BlockGpu(StudentParams params, GsaLayout layout, int layer, Path where) {
+    Block(StudentParams params, GsaLayout layout, int layer, Path where) {
         this.params = params;
         this.layer = layer;
         this.d = layout.config().hiddenSize();
         this.eps = (float) layout.config().normEps();
         this.attnNorm = layout.get(Kind.ATTN_NORM, layer);
         this.mlpNorm = layout.get(Kind.MLP_NORM, layer);
-        this.mixer = layout.config().isGsaLayer(layer) ? new GsaLayerGpu(params, layout, layer)
-                : new AttentionLayerGpu(params, layout, layer, where);
-        this.mlp = new MlpGpu(params, layout, layer);
+        this.mixer = layout.config().isGsaLayer(layer) ? new GsaMixer(params, layout, layer)
+                : new AttentionMixer(params, layout, layer, where);
+        this.mlp = new GatedMlp(params, layout, layer);
     }
 
     List<ParameterView> views() {
@@ -52,11 +52,11 @@ final class BlockGpu {
     static final class Pass implements AutoCloseable {
         final Buffers buffers;
         final DeviceBuffer hIn, rstd1, n1, hMid, rstd2, n2, hOut;
-        final MixerGpu.Pass mix;
-        final MlpGpu.Pass mlp;
+        final Mixer.Pass mix;
+        final GatedMlp.Pass mlp;
 
-        Pass(Buffers buffers, DeviceBuffer hIn, DeviceBuffer rstd1, DeviceBuffer n1, MixerGpu.Pass mix, DeviceBuffer hMid,
-             DeviceBuffer rstd2, DeviceBuffer n2, MlpGpu.Pass mlp, DeviceBuffer hOut) {
+        Pass(Buffers buffers, DeviceBuffer hIn, DeviceBuffer rstd1, DeviceBuffer n1, Mixer.Pass mix, DeviceBuffer hMid,
+             DeviceBuffer rstd2, DeviceBuffer n2, GatedMlp.Pass mlp, DeviceBuffer hOut) {
             this.buffers = buffers;
             this.hIn = hIn;
             this.rstd1 = rstd1;
@@ -91,8 +91,8 @@ final class BlockGpu {
         Gpu gpu = params.gpu();
         int n = b.tokens;
         Buffers s = params.buffers();
-        MixerGpu.Pass mix = null;
-        MlpGpu.Pass m = null;
+        Mixer.Pass mix = null;
+        GatedMlp.Pass m = null;
         try {
             DeviceBuffer rstd1 = s.f32(n), n1 = s.t((long) n * d);
             attnNorm(n1, rstd1, hIn, n);
@@ -122,7 +122,8 @@ final class BlockGpu {
     void backward(Pass f, DeviceBuffer dh, boolean needInput, ParameterGroup trainable) {
         Gpu gpu = params.gpu();
         int n = (int) (f.hIn.length() / d);
-        boolean mixerBranch = needInput || trainable.contains(attnNorm) || mixer.views().stream().anyMatch(trainable::contains);
+        boolean mixerBranch = needInput || trainable.contains(attnNorm)
+                || mixer.views().stream().anyMatch(v -> trainable.contains(v) || params.adapter(v) != null);
         boolean mlpBranch = mixerBranch || trainable.contains(mlpNorm);
         try (Buffers s = params.buffers()) {
             DeviceBuffer dn2 = mlpBranch ? s.t((long) n * d) : null;
@@ -141,6 +142,6 @@ final class BlockGpu {
     }
 
     void close() {
-        if (mixer instanceof AttentionLayerGpu a) a.close();
+        if (mixer instanceof AttentionMixer a) a.close();
     }
 }
