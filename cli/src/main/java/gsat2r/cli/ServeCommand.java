@@ -106,7 +106,7 @@ final class ServeCommand implements Callable<Integer> {
 
     private ServeOptions options(Path dir) {
         if (maxBatch < 1) throw usage("--max-batch must be >= 1, got " + maxBatch);
-        if (maxQueue < 0) throw usage("--max-queue must be >= 0, got " + maxQueue);
+        if (maxQueue < 1) throw usage("--max-queue must be >= 1, got " + maxQueue);
         if (port < 0 || port > 65535) throw usage("--port must be in 0..65535, got " + port);
         if (shutdownGrace < 0) throw usage("--shutdown-grace must be >= 0, got " + shutdownGrace);
         if (maxContext != null && maxContext < 1) throw usage("--max-context must be >= 1, got " + maxContext);

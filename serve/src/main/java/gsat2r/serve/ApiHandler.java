@@ -34,6 +34,8 @@ final class ApiHandler extends Handler.Abstract {
             .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** How long a request thread waits for the next event before checking again (the scheduler never loses one). */
     private static final long POLL_MILLIS = 1000;
+    /** The status the log gives a request whose client went away (nginx's 499: no response was completed). */
+    private static final int CLIENT_GONE = 499;
 
     private final Scheduler scheduler;
     private final RequestParser parser;
@@ -66,8 +68,10 @@ final class ApiHandler extends Handler.Abstract {
             outcome.note = e.getMessage();
             respondError(response, callback, e);
         } catch (Throwable t) {
-            outcome.status = response.isCommitted() ? response.getStatus() : 500;
-            outcome.note = "failed: " + t;
+            if (outcome.status != CLIENT_GONE) {
+                outcome.status = response.isCommitted() ? response.getStatus() : 500;
+                outcome.note = "failed: " + t;
+            }
             if (response.isCommitted()) callback.failed(t);
             else respondError(response, callback, ApiError.server("internal error: " + t.getMessage()));
         }
@@ -183,7 +187,7 @@ final class ApiHandler extends Handler.Abstract {
             }
         } catch (IOException e) {
             scheduler.cancel(job);
-            outcome.status = 499;
+            outcome.status = CLIENT_GONE;
             outcome.note = "client went away: " + e.getMessage();
             throw e;
         }

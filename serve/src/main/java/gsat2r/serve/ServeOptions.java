@@ -7,7 +7,7 @@ package gsat2r.serve;
  * @param port             TCP port; 0 picks a free one ({@link OpenAiServer#port()} tells which)
  * @param modelName        the model id of {@code /v1/models} and the responses; a request naming another is a 404
  * @param maxBatch         sequences decoded together at most (the choices of running requests)
- * @param maxQueue         requests waiting for a slot at most; beyond, 429
+ * @param maxQueue         requests waiting for a slot at most (every request waits, if only until the next step); beyond, 429
  * @param prefixCacheBytes bytes of prompt-prefix states kept (0: no cache)
  * @param maxContext       prompt plus new tokens of one request at most
  * @param maxBodyBytes     largest request body accepted (413 beyond)
@@ -23,7 +23,7 @@ public record ServeOptions(String host, int port, String modelName, int maxBatch
     public ServeOptions {
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be in 0..65535, got " + port);
         if (maxBatch < 1) throw new IllegalArgumentException("max batch must be >= 1, got " + maxBatch);
-        if (maxQueue < 0) throw new IllegalArgumentException("max queue must be >= 0, got " + maxQueue);
+        if (maxQueue < 1) throw new IllegalArgumentException("max queue must be >= 1, got " + maxQueue);
         if (prefixCacheBytes < 0) throw new IllegalArgumentException("prefix cache bytes must be >= 0, got " + prefixCacheBytes);
         if (maxContext < 1) throw new IllegalArgumentException("max context must be >= 1, got " + maxContext);
         if (modelName == null || modelName.isBlank()) throw new IllegalArgumentException("the model name is empty");
