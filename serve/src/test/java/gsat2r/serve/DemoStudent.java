@@ -33,6 +33,17 @@ final class DemoStudent {
     final LanguageModel model;
     final Tokenizer tokenizer;
 
+    private DemoStudent(Path dir, LanguageModel model, Tokenizer tokenizer) {
+        this.dir = dir;
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /** The same references computed with another model of the same tokenizer (the teacher). */
+    DemoStudent with(LanguageModel other) {
+        return new DemoStudent(dir, other, tokenizer);
+    }
+
     DemoStudent(Path tmp) {
         this.dir = tmp.resolve("kjv-student");
         Converter.convert(TEACHER, dir, ConvertOptions.defaults(), false);

@@ -81,6 +81,31 @@ class ServerTest {
     }
 
     @Test
+    void theTeacherIsServedTheSameWay() throws Exception {
+        var teacher = gsat2r.core.model.llama.LlamaModel.load(DemoStudent.TEACHER);
+        try (OpenAiServer t = OpenAiServer.start(teacher, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("kjv-llama", 2048), line -> { })) {
+            Client c = new Client(t.uri());
+            List<String> prompts = DemoStudent.prompts(8);
+            prompts.add(prompts.get(7) + " And God said");            // shares a cached prefix with the one before it
+            List<java.util.concurrent.CompletableFuture<Client.Reply>> replies = new ArrayList<>();
+            for (String p : prompts) {
+                ObjectNode body = completion(p, 16).put("model", "kjv-llama");
+                replies.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> c.post("/v1/completions", body)));
+            }
+            DemoStudent reference = demo.with(teacher);
+            for (int i = 0; i < prompts.size(); i++) {
+                Client.Reply r = replies.get(i).get();
+                assertEquals(200, r.status(), r.body());
+                assertEquals(reference.greedy(prompts.get(i), 16).text(), r.json().at("/choices/0/text").asText(), "prompt " + i);
+            }
+            Client.Reply again = c.post("/v1/completions", completion(prompts.get(8), 16).put("model", "kjv-llama"));
+            assertTrue(again.json().at("/usage/prompt_tokens_details/cached_tokens").asInt() >= 64, again.body());
+            assertEquals(reference.greedy(prompts.get(8), 16).text(), again.json().at("/choices/0/text").asText());
+        }
+    }
+
+    @Test
     void badRequestsGet400WithAJsonError() {
         record Case(String body, String param, String message) {}
         List<Case> cases = List.of(
