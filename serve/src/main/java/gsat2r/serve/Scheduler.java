@@ -47,7 +47,9 @@ final class Scheduler {
     // Scheduler thread only.
     private final List<Job> prefilling = new ArrayList<>(), decoding = new ArrayList<>();
     private boolean caching;
+    /** Sequence slots in use, and whether any job is prefilling or decoding (read by other threads). */
     private volatile int activeSequences;
+    private volatile boolean busy;
 
     Scheduler(LanguageModel model, Tokenizer tokenizer, int maxBatch, int maxQueue, PrefixCache cache, Consumer<String> log) {
         this.model = model;
@@ -143,8 +145,6 @@ final class Scheduler {
         }
         thread.join(10_000);
     }
-
-    private volatile boolean busy;
 
     private void wake() {
         lock.lock();
@@ -243,14 +243,12 @@ final class Scheduler {
         }
     }
 
+    /** Jobs whose client went away leave; their sequences (and decoders) are dropped with them. */
     private void dropCancelled() {
-        prefilling.removeIf(j -> j.cancelled() && leave(j));
-        decoding.removeIf(j -> j.cancelled() && leave(j));
-    }
-
-    private boolean leave(Job j) {
-        j.over = true;
-        return true;
+        for (List<Job> jobs : List.of(prefilling, decoding)) {
+            for (Job j : jobs) if (j.cancelled()) j.over = true;
+            jobs.removeIf(j -> j.over);
+        }
     }
 
     /** Feeds prompt pieces, oldest request first, up to {@link #PREFILL_TOKENS} tokens. */

@@ -132,7 +132,8 @@ class ResilienceTest {
         ServeOptions options = ServeOptions.defaults("kjv-student", 2048).withMaxBatch(1).withMaxQueue(1);
         try (OpenAiServer server = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE, options, line -> { })) {
             Client client = new Client(server.uri());
-            try (Socket hog = openStream(server.port(), ServerTest.completion("In the", 1500).put("stream", true))) {
+            Socket hog = openStream(server.port(), ServerTest.completion("In the", 1500).put("stream", true));
+            try {
                 waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 1);
                 var queued = CompletableFuture.supplyAsync(() -> client.post("/v1/completions", ServerTest.completion("And", 4)));
                 waitFor(() -> client.get("/health").json().get("waiting_requests").asInt() == 1);
@@ -144,6 +145,8 @@ class ResilienceTest {
                 Client.Reply later = queued.get();
                 assertEquals(200, later.status(), later.body());
                 assertEquals(demo.greedy("And", 4).text(), later.json().at("/choices/0/text").asText());
+            } finally {
+                hog.close();
             }
         }
     }
