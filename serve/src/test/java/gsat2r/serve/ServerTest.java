@@ -150,6 +150,19 @@ class ServerTest {
     }
 
     @Test
+    void errorsJettyAnswersItselfAreJsonToo() throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"
+                    .getBytes(StandardCharsets.UTF_8));
+            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
+            assertTrue(reply.contains("Content-Type: application/json"), reply);
+            JsonNode body = Client.JSON.readTree(reply.substring(reply.indexOf("\r\n\r\n") + 4));
+            assertEquals("invalid_request_error", body.at("/error/type").asText(), reply);
+        }
+    }
+
+    @Test
     void routesModelsAndHealth() {
         assertEquals(404, client.get("/v2/nothing").status());
         assertEquals("not_found", client.get("/v2/nothing").json().at("/error/code").asText());
