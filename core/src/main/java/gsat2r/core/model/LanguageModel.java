@@ -18,6 +18,15 @@ public interface LanguageModel extends AutoCloseable {
     Decoder newDecoder();
 
     /**
+     * Decodes several of this model's decoders together, one token each per step (see {@link BatchDecoder}).
+     * The default steps them one after another; a model whose arithmetic gains from a batch (one pass over
+     * the weights for every sequence) overrides it.
+     */
+    default BatchDecoder batchDecoder() {
+        return BatchDecoder.sequential();
+    }
+
+    /**
      * What identifies this model's computation (see {@link ModelFingerprint}); a saved
      * {@link DecoderState} is only restored into a model with the same fingerprint. Computed anew on
      * each call (it hashes the weights).

@@ -156,6 +156,32 @@ public final class AttentionMixer implements Mixer {
         return out;
     }
 
+    /**
+     * One decoding step for B sequences: row b of {@code x [B, d]} is the next (normed) token of a sequence
+     * at {@code positions[b]} whose keys and values are in {@code caches[b]} (where its own are stored).
+     * Returns the output {@code [B, d]}; each row is what {@link #decode} gives that sequence alone.
+     */
+    float[] decodeEach(float[] p, float[] x, int[] positions, KvRing[] caches) {
+        int B = positions.length, qw = queryWidth(), kw = kvWidth();
+        float[] q = new float[B * qw], k = new float[B * kw], v = new float[B * kw];
+        project(p, x, B, q, k, v);
+        float[] cos = new float[B * headDim / 2], sin = new float[B * headDim / 2];
+        Rope.tablesAt(invFreq, positions, cos, sin);
+        Rope.forward(q, 0, q, 0, cos, sin, 0, B, heads, headDim);
+        Rope.forward(k, 0, k, 0, cos, sin, 0, B, kvHeads, headDim);
+        float[] att = new float[B * qw], out = new float[B * d];
+        for (int b = 0; b < B; b++) {
+            KvRing cache = caches[b];
+            int pos = positions[b];
+            cache.ensure(pos, pos + 1);
+            cache.put(pos, k, b * kw, v, b * kw);
+            Attention.decode(att, b * qw, q, b * qw, cache.keys(), cache.values(), cache.capacity(), pos,
+                    heads, kvHeads, headDim, window, scale);
+        }
+        Linear.forward(out, 0, att, 0, p, wo.arrayOffset(), null, 0, B, qw, d);
+        return out;
+    }
+
     private void project(float[] p, float[] x, int n, float[] q, float[] k, float[] v) {
         int qw = queryWidth(), kw = kvWidth();
         Linear.forward(q, 0, x, 0, p, wq.arrayOffset(), bq == null ? null : p, bq == null ? 0 : bq.arrayOffset(), n, d, qw);

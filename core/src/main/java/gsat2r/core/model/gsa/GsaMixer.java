@@ -144,12 +144,28 @@ public final class GsaMixer implements Mixer {
      * sequence's next (normed) token; updates {@code state} and returns the output {@code [B, d]}.
      */
     public float[] step(float[] p, float[] x, GsaState state) {
-        int n = state.batch();
+        return decodeStep(p, x, state.batch(), (q, k, v, s, g) -> GsaRecurrent.step(state, heads, q, k, v, s, g, 1f));
+    }
+
+    /**
+     * {@link #step(float[], float[], GsaState)} for B sequences whose states are held apart
+     * ({@code states[b]}, batch 1 each): row b of {@code x} is sequence b's token. Same arithmetic.
+     */
+    public float[] step(float[] p, float[] x, GsaState[] states) {
+        return decodeStep(p, x, states.length, (q, k, v, s, g) -> GsaRecurrent.step(states, heads, q, k, v, s, g, 1f));
+    }
+
+    /** The operator's decode step on the projected rows; returns {@code o [B,H,V]}. */
+    private interface OperatorStep {
+        float[] run(float[] q, float[] k, float[] v, float[] s, float[] g);
+    }
+
+    private float[] decodeStep(float[] p, float[] x, int n, OperatorStep operator) {
         float[] q = silu(project(p, wq, x, n)), k = silu(project(p, wk, x, n)), v = silu(project(p, wv, x, n));
         float[] fPre = project(p, wf, x, n);
         float[] g = new float[fPre.length], s = new float[fPre.length];
         gates(fPre, g, s);
-        float[] o = GsaRecurrent.step(state, heads, q, k, v, s, g, 1f);
+        float[] o = operator.run(q, k, v, s, g);
         float[] a = silu(o);
         float[] y = new float[n * heads * dv], out = new float[n * d];
         RmsNorm.forward(y, 0, a, 0, p, gNorm.arrayOffset(), null, 0, n, heads * dv, GsaConfig.G_NORM_EPS);

@@ -6,6 +6,7 @@ import gsat2r.core.cpu.Embedding;
 import gsat2r.core.cpu.Linear;
 import gsat2r.core.cpu.RmsNorm;
 import gsat2r.core.gsa.GsaState;
+import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelFingerprint;
@@ -442,6 +443,10 @@ public final class GsaModel implements LanguageModel {
             };
         }
 
+        private GsaModel owner() {
+            return GsaModel.this;
+        }
+
         /** The recurrent state of GSA layer {@code layer} (live; null for an attention layer). */
         public GsaState state(int layer) {
             return states[layer];
@@ -456,6 +461,65 @@ public final class GsaModel implements LanguageModel {
             }
             return bytes;
         }
+    }
+
+    /**
+     * Steps several of this model's {@link StudentDecoder}s together: every projection, norm and the MLP run
+     * once over the B tokens' rows, each GSA layer updates the B recurrent states where they are (no copy),
+     * each attention layer reads each sequence's own KV cache. Row-for-row the same arithmetic as
+     * {@link StudentDecoder#next} (the matrix products do not depend on the number of rows), so the logits are
+     * equal bit for bit.
+     */
+    @Override
+    public BatchDecoder batchDecoder() {
+        return this::nextAll;
+    }
+
+    private BatchDecoder.Step nextAll(List<? extends Decoder> decoders, int[] ids) {
+        BatchDecoder.checkCall(decoders, ids);
+        BatchDecoder.Step step = BatchDecoder.Step.of(ids.length);
+        List<Integer> rows = new ArrayList<>();
+        for (int i = 0; i < ids.length; i++) {
+            RuntimeException wrong = decoders.get(i) instanceof StudentDecoder sd && sd.owner() == this
+                    ? BatchDecoder.checkId(ids[i], config.vocabSize())
+                    : new T2rException("the decoder is not one of this GSA student's");
+            if (wrong != null) step.failures()[i] = wrong;
+            else rows.add(i);
+        }
+        if (rows.isEmpty()) return step;
+        int n = rows.size(), d = config.hiddenSize(), V = config.vocabSize();
+        StudentDecoder[] seqs = new StudentDecoder[n];
+        int[] tokens = new int[n], positions = new int[n];
+        for (int r = 0; r < n; r++) {
+            seqs[r] = (StudentDecoder) decoders.get(rows.get(r));
+            tokens[r] = ids[rows.get(r)];
+            positions[r] = seqs[r].position;
+        }
+        float[] h = embed(tokens);
+        for (Block b : blocks) {
+            float[] x = b.attnNorm(params, h, n);
+            float[] mixed = switch (b.mixer) {
+                case GsaMixer g -> g.step(params, x, each(seqs, s -> s.states[b.layer], GsaState[]::new));
+                case AttentionMixer a -> a.decodeEach(params, x, positions, each(seqs, s -> s.caches[b.layer], KvRing[]::new));
+            };
+            h = Block.sum(h, mixed);
+            h = Block.sum(h, b.mlp.forward(params, b.mlpNorm(params, h, n), n).out());
+        }
+        float[] normed = new float[n * d], logits = new float[n * V];
+        RmsNorm.forward(normed, 0, h, 0, params, finalNorm.arrayOffset(), null, 0, n, d, eps);
+        Linear.forward(logits, 0, normed, 0, params, output.arrayOffset(), null, 0, n, d, V);
+        for (int r = 0; r < n; r++) {
+            seqs[r].position++;
+            step.logits()[rows.get(r)] = Arrays.copyOfRange(logits, r * V, (r + 1) * V);
+        }
+        return step;
+    }
+
+    private static <T> T[] each(StudentDecoder[] seqs, java.util.function.Function<StudentDecoder, T> part,
+                                java.util.function.IntFunction<T[]> array) {
+        T[] out = array.apply(seqs.length);
+        for (int i = 0; i < seqs.length; i++) out[i] = part.apply(seqs[i]);
+        return out;
     }
 
     /**
