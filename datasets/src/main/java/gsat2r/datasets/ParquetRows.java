@@ -28,6 +28,13 @@ import java.util.function.Consumer;
 public final class ParquetRows {
     private ParquetRows() {}
 
+    /** Hardwood notes its SIMD support and thread pools at INFO on stderr; a command line wants only its own lines. */
+    private static final java.util.logging.Logger HARDWOOD_LOG = java.util.logging.Logger.getLogger("dev.hardwood");
+
+    static {
+        HARDWOOD_LOG.setLevel(java.util.logging.Level.WARNING);
+    }
+
     public static List<Row> read(Path file) {
         List<Row> rows = new ArrayList<>();
         forEach(file, rows::add);
