@@ -94,7 +94,10 @@ public final class HarnessEncoder {
 
     /** The rolling windows of a text: each a context and the tokens it predicts, together every token once. */
     List<Continuations> rollingWindows(String text) {
-        int[] tokens = encode(text);
+        return rollingWindowsOf(encode(text), prefixToken);
+    }
+
+    List<Continuations> rollingWindowsOf(int[] tokens, int prefixToken) {
         List<Continuations> out = new ArrayList<>();
         if (tokens.length == 0) return out;
         int first = Math.min(maxLength, tokens.length);

@@ -39,7 +39,7 @@ public final class Retention {
         for (String task : t.keySet()) {
             if (!s.containsKey(task) || (wholeMmlu && task.startsWith("mmlu_"))) continue;     // MMLU once, as the group
             Map<String, Object> tm = (Map<String, Object>) t.get(task), sm = (Map<String, Object>) s.get(task);
-            if (task.equals("lambada_openai")) out.add(line(task, "perplexity", tm, sm, false));
+            if (task.equals("lambada_openai")) out.add(line(task, "perplexity", tm, sm, true));
             Headline h = headline(task);
             Line l = line(task, h.metric(), tm, sm, !h.accuracy());
             if (l == null) continue;
