@@ -66,11 +66,12 @@ class HarnessRulesTest {
         }
     }
 
+    /** Expected strings as scripts/eval/harness_reference.py's Python gives them. */
     @Test
     void promptRulesOfTheTasks() {
         assertEquals("Ruth: She went. The end ", Prompts.hellaswagClean("  Ruth: She went [title] The  end [step]"));
         assertEquals("Hello world", Py.capitalize("hELLO WORLD"));
-        assertEquals("The Book of Ruth is the 8-th book (of 66) \"so\" ; x", Prompts.wikitextDetokenize(
+        assertEquals("The Book of Ruth is the 8-th book (of 66) \"so\"; x", Prompts.wikitextDetokenize(
                 "The Book of Ruth is the 8 @-@ th book ( of 66 ) \" so \" ; x"));
         assertEquals(4, Py.wordCount(" a b\nc"), "re.split keeps the empty first field");
         assertEquals(2, Py.len("é🙂"));
