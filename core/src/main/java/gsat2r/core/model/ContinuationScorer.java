@@ -8,8 +8,8 @@ import java.util.List;
 
 /**
  * The CPU way of {@link LanguageModel#scoreContinuations}: the context is read once, by a decoder, and its
- * state is copied for each continuation ({@link LanguageModel.Decoder#saveState}), which then runs token by
- * token from there; so an item of four 30-token choices after a 100-token context costs 100 + 4 × 30
+ * state is copied for each continuation ({@link LanguageModel.Decoder#saveState}), which then runs from there in
+ * one multi-token pass; so an item of four 30-token choices after a 100-token context costs 100 + 4 × 30
  * positions, not 4 × 130. A model whose decoder cannot save its state is run over each context +
  * continuation in full ({@link LanguageModel#forward}).
  */
@@ -39,14 +39,18 @@ public final class ContinuationScorer {
         return scores;
     }
 
-    /** Scores {@code tokens} one at a time from a decoder whose next-token logits are {@code logits}. */
-    private static Continuations.Score along(LanguageModel.Decoder decoder, float[] logits, int[] tokens) {
+    /**
+     * Scores {@code tokens} from a decoder whose next-token logits are {@code first}: the tokens but the last go
+     * through in one multi-token pass ({@link LanguageModel.Decoder#prefillAll}).
+     */
+    private static Continuations.Score along(LanguageModel.Decoder decoder, float[] first, int[] tokens) {
+        float[][] after = tokens.length > 1 ? decoder.prefillAll(java.util.Arrays.copyOf(tokens, tokens.length - 1)) : new float[0][];
         double sum = 0;
         boolean greedy = true;
         for (int j = 0; j < tokens.length; j++) {
+            float[] logits = j == 0 ? first : after[j - 1];
             sum += logProb(logits, tokens[j]);
             greedy &= argmax(logits) == tokens[j];
-            if (j + 1 < tokens.length) logits = decoder.next(tokens[j]);
         }
         return new Continuations.Score(sum, greedy);
     }

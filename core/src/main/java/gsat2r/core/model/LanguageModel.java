@@ -53,6 +53,17 @@ public interface LanguageModel extends AutoCloseable {
         /** Feeds one token; returns the logits that predict the next one. */
         float[] next(int id);
 
+        /**
+         * Feeds the tokens and returns the logits after each of them, {@code [ids.length][vocabSize]}: what scoring
+         * a continuation from a saved state needs. The default feeds them one at a time; models override it with
+         * one multi-token pass.
+         */
+        default float[][] prefillAll(int[] ids) {
+            float[][] rows = new float[ids.length][];
+            for (int i = 0; i < ids.length; i++) rows[i] = i == 0 ? prefill(new int[] {ids[0]}) : next(ids[i]);
+            return rows;
+        }
+
         /** Number of tokens fed so far. */
         int position();
 

@@ -15,6 +15,7 @@ import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * The fp32 CPU reference of a Hugging Face {@code LlamaForCausalLM} / {@code MistralForCausalLM}:
@@ -152,6 +153,16 @@ public final class LlamaModel implements LanguageModel {
         @Override
         public float[] next(int id) {
             return prefill(new int[] {id});
+        }
+
+        @Override
+        public float[][] prefillAll(int[] ids) {
+            float[] flat = run(ids, position, cache, null, true);
+            position += ids.length;
+            int V = config.vocabSize();
+            float[][] rows = new float[ids.length][];
+            for (int t = 0; t < ids.length; t++) rows[t] = Arrays.copyOfRange(flat, t * V, (t + 1) * V);
+            return rows;
         }
 
         @Override
