@@ -361,9 +361,19 @@ public final class GsaModel implements LanguageModel {
 
         @Override
         public float[] prefill(int[] ids) {
+            return logits(feed(ids), ids.length - 1, 1)[0];
+        }
+
+        @Override
+        public float[][] prefillAll(int[] ids) {
+            return logits(feed(ids), 0, ids.length);
+        }
+
+        /** Runs the tokens through every layer, advancing the state; the final hidden rows {@code [T, d]}. */
+        private float[] feed(int[] ids) {
             if (ids.length == 0) throw new T2rException("no tokens to feed the decoder");
             checkIds(ids);
-            int T = ids.length, d = config.hiddenSize();
+            int T = ids.length;
             float[] h = embed(ids);
             for (Block b : blocks) {
                 float[] x = b.attnNorm(params, h, T);
@@ -384,11 +394,19 @@ public final class GsaModel implements LanguageModel {
                 h = Block.sum(h, mlpOut);
             }
             position += T;
-            float[] last = new float[d];
-            RmsNorm.forward(last, 0, h, (T - 1) * d, params, finalNorm.arrayOffset(), null, 0, 1, d, eps);
-            float[] logits = new float[config.vocabSize()];
-            Linear.forward(logits, 0, last, 0, params, output.arrayOffset(), null, 0, 1, d, config.vocabSize());
-            return logits;
+            return h;
+        }
+
+        /** The logits of hidden rows {@code from .. from + n - 1}: final norm, then the output projection. */
+        private float[][] logits(float[] h, int from, int n) {
+            int d = config.hiddenSize(), V = config.vocabSize();
+            float[] normed = new float[n * d];
+            RmsNorm.forward(normed, 0, h, from * d, params, finalNorm.arrayOffset(), null, 0, n, d, eps);
+            float[] flat = new float[n * V];
+            Linear.forward(flat, 0, normed, 0, params, output.arrayOffset(), null, 0, n, d, V);
+            float[][] rows = new float[n][];
+            for (int t = 0; t < n; t++) rows[t] = Arrays.copyOfRange(flat, t * V, (t + 1) * V);
+            return rows;
         }
 
         @Override

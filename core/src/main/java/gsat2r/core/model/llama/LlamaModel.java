@@ -164,6 +164,16 @@ public final class LlamaModel implements LanguageModel {
         }
 
         @Override
+        public float[][] prefillAll(int[] ids) {
+            float[] flat = run(ids, position, cache, null, true);
+            position += ids.length;
+            int V = config.vocabSize();
+            float[][] rows = new float[ids.length][];
+            for (int t = 0; t < ids.length; t++) rows[t] = Arrays.copyOfRange(flat, t * V, (t + 1) * V);
+            return rows;
+        }
+
+        @Override
         public int position() {
             return position;
         }
