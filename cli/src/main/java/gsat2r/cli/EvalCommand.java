@@ -140,11 +140,6 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private static String version() {
-        try {
-            String v = new T2r.Version().getVersion()[0];
-            return v.startsWith("t2r ") ? v.substring(4) : v;
-        } catch (java.io.IOException e) {
-            return "unknown";
-        }
+        return gsat2r.core.BuildInfo.current().version();
     }
 }

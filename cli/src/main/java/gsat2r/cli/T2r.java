@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.BuildInfo;
 import gsat2r.core.model.LanguageModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,8 +11,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -130,14 +129,11 @@ public final class T2r implements Runnable {
         return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
-    /** The version written into the jar at build time. */
+    /** The version and git commit written into the jar at build time ({@link BuildInfo}). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
-        public String[] getVersion() throws IOException {
-            try (InputStream in = T2r.class.getResourceAsStream("version.txt")) {
-                String v = in == null ? "unknown" : new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
-                return new String[] {"t2r " + v, "Java " + Runtime.version()};
-            }
+        public String[] getVersion() {
+            return new String[] {"t2r " + BuildInfo.current().describe(), "Java " + Runtime.version()};
         }
     }
 }

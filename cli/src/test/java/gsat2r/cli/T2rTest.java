@@ -94,6 +94,9 @@ class T2rTest {
         CliRun version = t2r("--version");
         assertEquals(0, version.exit());
         assertTrue(version.out().startsWith("t2r "), version.out());
+        // The commit the jar was built from (core/pom.xml writes it; tarball builds say "unknown").
+        String commit = gsat2r.core.BuildInfo.current().commit();
+        assertTrue(version.out().contains("(commit " + (commit.equals("unknown") ? "unknown" : commit.substring(0, 12))), version.out());
         assertEquals(0, t2r("help", "generate").exit());
     }
 

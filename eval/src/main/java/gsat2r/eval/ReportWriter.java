@@ -3,6 +3,7 @@ package gsat2r.eval;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.BuildInfo;
 import gsat2r.core.cpu.Parallel;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.eval.plot.LinePlot;
@@ -59,6 +60,8 @@ final class ReportWriter {
         o.put("format_version", FORMAT_VERSION);
         ObjectNode tool = o.putObject("tool");
         tool.put("t2r", r.settings().toolVersion());
+        tool.put("commit", BuildInfo.current().commit());
+        tool.put("modified", BuildInfo.current().modified());
         tool.put("java", Runtime.version().toString());
         tool.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         tool.put("cpu_threads", Parallel.threads());
