@@ -6,6 +6,8 @@
 # build has no kernels. Used by .ci/run; needs the Maven dependencies already in ~/.m2 (it runs offline).
 set -euo pipefail
 
+export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+export PATH="$JAVA_HOME/bin:$PATH"
 repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
