@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.BuildInfo;
+import gsat2r.core.data.TextInputs;
 import gsat2r.core.cpu.Parallel;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.eval.plot.LinePlot;
@@ -70,7 +71,10 @@ final class ReportWriter {
         ObjectNode settings = (ObjectNode) Json.MAPPER.valueToTree(r.settings());
         settings.remove("tool_version");
         settings.set("tasks", Json.MAPPER.valueToTree(r.settings().tasks().stream().map(TaskSpec::toString).toList()));
-        if (r.settings().data() != null) settings.put("data", r.settings().data().toAbsolutePath().normalize().toString());
+        if (r.settings().data() != null) {
+            Path data = r.settings().data();
+            settings.put("data", TextInputs.isStdin(data) ? "-" : data.toAbsolutePath().normalize().toString());
+        }
         o.set("settings", settings);
         ObjectNode models = o.putObject("models");
         models.set("teacher", Json.MAPPER.valueToTree(r.teacher()));
