@@ -11,6 +11,7 @@ import gsat2r.core.data.SplitMix64;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.tokenizer.TokenizerFiles;
 import gsat2r.finetune.backend.BackendFactory;
 import gsat2r.finetune.backend.BackendOutOfMemoryException;
 import gsat2r.finetune.backend.BackendRequest;
@@ -35,7 +36,6 @@ import gsat2r.finetune.recipe.Stage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -92,8 +92,6 @@ public final class Trainer {
 
     /** Purpose tag for the seeds of LoRA adapters, one per stage ({@link SplitMix64#derive}). */
     static final long LORA_SEED = 0x4C4F5241L;                  // "LORA"
-    private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "generation_config.json");
 
     private final Recipe recipe;
     private final RunDirectory run;
@@ -550,12 +548,7 @@ public final class Trainer {
         Path target = run.finalDir();
         try (AtomicDirectory out = AtomicDirectory.create(target, false)) {
             backend.saveStudent(out.path());
-            for (String f : TOKENIZER_FILES) {
-                Path from = studentDir.resolve(f);
-                if (!Files.isRegularFile(from)) from = recipe.teacher().resolve(f);
-                Path to = out.path().resolve(f);
-                if (Files.isRegularFile(from) && !Files.exists(to)) Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
-            }
+            TokenizerFiles.copy(out.path(), studentDir, recipe.teacher());
             ObjectNode summary = Json.COMPACT.createObjectNode();
             summary.put("format", "gsa-t2r training summary");
             summary.put("recipe_file", recipe.file().toAbsolutePath().normalize().toString());
