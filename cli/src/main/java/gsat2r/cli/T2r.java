@@ -28,7 +28,7 @@ import java.util.function.Function;
         description = "Convert Llama/Mistral checkpoints into Gated Slot Attention students; run, compare and export them.",
         subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, ConvertCommand.class,
                 DataCommand.class, FinetuneCommand.class, EvalCommand.class, ExportCommand.class,
-                CommandLine.HelpCommand.class},
+                CompletionCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class T2r implements Runnable {
 

@@ -30,6 +30,7 @@ import gsat2r.finetune.distributed.LossSumsCodec;
 import gsat2r.finetune.distributed.ProcessGroup;
 import gsat2r.finetune.optim.GradientClipping;
 import gsat2r.finetune.recipe.Recipe;
+import gsat2r.finetune.recipe.RecipeOverrides;
 import gsat2r.finetune.recipe.RecipeReader;
 import gsat2r.finetune.recipe.Stage;
 
@@ -78,9 +79,15 @@ public final class Trainer {
     /**
      * {@code resume}: continue the run in {@code out}; {@code force}: replace an earlier run there;
      * {@code group}: the data-parallel group this process is a rank of, or null for a single process;
-     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend.
+     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend;
+     * {@code overrides}: changes to the recipe from the command line ({@code --set}).
      */
-    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
+    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex,
+                          RecipeOverrides overrides) {
+        public Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
+            this(recipe, out, resume, force, group, deviceIndex, RecipeOverrides.NONE);
+        }
+
         public Options(Path recipe, Path out, boolean resume, boolean force) {
             this(recipe, out, resume, force, null, 0);
         }
@@ -145,7 +152,7 @@ public final class Trainer {
 
     /** One process's run: alone ({@code group} null), or as a rank of {@code group}. */
     private static Result runProcess(Options options, Backends backends, TrainingListener listener, ProcessGroup group) {
-        Recipe recipe = RecipeReader.read(options.recipe());
+        Recipe recipe = RecipeReader.read(options.recipe(), options.overrides());
         RecipeReader.checkPaths(recipe);
         DataSplit split = group == null ? null : DataSplit.of(recipe.batch(), recipe.microBatch(), group.worldSize(), recipe.file().toString());
         boolean lead = group == null || group.rank() == 0;
