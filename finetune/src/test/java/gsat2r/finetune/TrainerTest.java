@@ -162,6 +162,10 @@ class TrainerTest {
             assertEquals(-1L, Files.mismatch(teacher.resolve(f), fin.resolve(f)), f);
         }
         assertTrue(Files.isDirectory(out.resolve("student-init")), "the converted student is kept for --resume");
+        try (Stream<Path> events = Files.list(out.resolve("tensorboard"))) {
+            assertEquals(1, events.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents.")).count());
+        }
+        assertTrue(Files.readString(out.resolve("loss.svg")).contains("stage kd"), "the loss curves, drawn at the end");
         assertEquals(90, reports.size());
         assertEquals(90, reports.getLast().globalStep());
         assertTrue(reports.getLast().tokensPerSecond() > 0);
