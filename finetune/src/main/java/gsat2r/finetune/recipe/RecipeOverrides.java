@@ -112,7 +112,13 @@ public record RecipeOverrides(List<Change> list) {
 
     private static JsonNode absolute(JsonNode value) {
         if (value.isTextual() && value.textValue().equals("-")) return value;       // standard input, refused by the reader
-        if (value.isTextual()) return TextNode.valueOf(Path.of(value.textValue()).toAbsolutePath().normalize().toString());
+        if (value.isTextual()) {
+            try {
+                return TextNode.valueOf(Path.of(value.textValue()).toAbsolutePath().normalize().toString());
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new T2rException("--set: \"" + value.textValue().replace("\0", "\\0") + "\" is not a valid path (" + e.getReason() + ")", e);
+            }
+        }
         if (value.isArray()) {
             ArrayNode a = JsonNodeFactory.instance.arrayNode();
             for (JsonNode e : value) a.add(absolute(e));

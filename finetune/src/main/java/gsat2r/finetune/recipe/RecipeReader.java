@@ -363,7 +363,12 @@ public final class RecipeReader {
         }
 
         Path path(String s) {
-            return s == null ? null : base.resolve(s).normalize();
+            if (s == null) return null;
+            try {
+                return base.resolve(s).normalize();
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new T2rException(file + ": \"" + s.replace("\0", "\\0") + "\" is not a valid path (" + e.getReason() + ")", e);
+            }
         }
 
         Recipe build(ObjectNode root) {

@@ -257,4 +257,26 @@ class RecipeReaderTest {
         assertEquals(FILE + ": data.train: - (standard input) cannot be read again on --resume; tokenize it with t2r data prepare --input -"
                 + " and give data.prepared (from --set)", setError("data.train=-"));
     }
+
+    /** Fuzz: random --set arguments give a recipe or a one-line T2rException, nothing else. */
+    @Test
+    void randomSetArgumentsFailCleanly() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(11);
+        String[] paths = {"seq_len", "stages.1.lr", "stages[0]", "stages.9.x", "data.train", "data", "student.keep_attention.0", "a.b.c",
+                "stages.-1.lr", "stages..x", "", "=", "[0]", "student", "data.train[0]", "seed"};
+        String[] values = {"1", "-1", "1e-4", "\"x\"", "[1,2]", "{}", "null", "true", "[", "{\"a\":", "-", "a=b", "1e999", "\u0000"};
+        int ok = 0;
+        for (int i = 0; i < 2000; i++) {
+            String arg = paths[random.nextInt(paths.length)] + (random.nextInt(8) == 0 ? "" : "=") + values[random.nextInt(values.length)];
+            try {
+                withSet(arg);
+                ok++;
+            } catch (T2rException e) {
+                assertTrue(!e.getMessage().contains("\n") && !e.getMessage().isBlank(), e.getMessage());
+            } catch (RuntimeException e) {
+                throw new AssertionError("--set " + arg + ": " + e, e);
+            }
+        }
+        assertTrue(ok > 0, "some are valid");
+    }
 }
