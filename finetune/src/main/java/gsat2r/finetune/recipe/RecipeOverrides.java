@@ -75,7 +75,13 @@ public record RecipeOverrides(List<Change> list) {
         List<Object> segments = segments(arg, path);
         JsonNode value = value(text);
         String field = fieldPattern(segments);
-        if (PATH_FIELDS.contains(field)) value = absolute(value);
+        if (PATH_FIELDS.contains(field)) {
+            try {
+                value = absolute(value);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new T2rException("--set " + arg.replace("\0", "\\0") + ": not a valid path (" + e.getReason() + ")", e);
+            }
+        }
         return new Change(arg, segments, value);
     }
 
@@ -112,13 +118,7 @@ public record RecipeOverrides(List<Change> list) {
 
     private static JsonNode absolute(JsonNode value) {
         if (value.isTextual() && value.textValue().equals("-")) return value;       // standard input, refused by the reader
-        if (value.isTextual()) {
-            try {
-                return TextNode.valueOf(Path.of(value.textValue()).toAbsolutePath().normalize().toString());
-            } catch (java.nio.file.InvalidPathException e) {
-                throw new T2rException("--set: \"" + value.textValue().replace("\0", "\\0") + "\" is not a valid path (" + e.getReason() + ")", e);
-            }
-        }
+        if (value.isTextual()) return TextNode.valueOf(Path.of(value.textValue()).toAbsolutePath().normalize().toString());
         if (value.isArray()) {
             ArrayNode a = JsonNodeFactory.instance.arrayNode();
             for (JsonNode e : value) a.add(absolute(e));

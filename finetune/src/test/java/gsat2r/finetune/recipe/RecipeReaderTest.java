@@ -254,6 +254,7 @@ class RecipeReaderTest {
         assertEquals("--set lr: expected PATH=VALUE, e.g. stages.1.lr=1e-4", setError("lr"));
         assertEquals("--set stages..lr=1: 'stages..lr' is not a field path (e.g. seq_len, data.train, stages.1.lr)", setError("stages..lr=1"));
         assertEquals("--set 0.lr=1: a path starts with a field name, not an index", setError("0.lr=1"));
+        assertEquals("--set teacher=a\\0b: not a valid path (Nul character not allowed)", setError("teacher=a\u0000b"));
         assertEquals(FILE + ": data.train: - (standard input) cannot be read again on --resume; tokenize it with t2r data prepare --input -"
                 + " and give data.prepared (from --set)", setError("data.train=-"));
     }
