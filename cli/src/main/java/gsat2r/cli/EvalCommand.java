@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
+import gsat2r.core.data.TextInputs;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.eval.EvalModel;
@@ -93,7 +94,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--data", paramLabel = "FILE",
             description = "Held-out text for lm: JSONL with a \"text\" field per line (as data/kjv/validation.jsonl), "
-                    + "or a text file read as one document.")
+                    + "or a text file read as one document; plain, .gz, .xz or .zst; - for JSONL on standard input.")
     Path data;
 
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "Report directory to write (must not exist, or be empty).")
@@ -157,7 +158,7 @@ final class EvalCommand implements Callable<Integer> {
         if (speedContext != null && speedContext < 1) throw new T2rException("--speed-context must be positive, not " + speedContext);
         boolean lm = taskList.stream().anyMatch(t -> t.kind() == TaskSpec.Kind.LM);
         if (lm && data == null) throw new T2rException("--data FILE is needed for the lm task (or leave lm out of --tasks)");
-        if (data != null && !Files.isRegularFile(data)) throw new T2rException(data + ": no such file");
+        if (data != null && !TextInputs.isStdin(data) && !Files.isRegularFile(data)) throw new T2rException(data + ": no such file");
 
         Path teacherDir = t2r.modelDir(teacher), studentDir = t2r.modelDir(student);
         ModelSummary teacherSummary = ModelSummary.read(teacherDir);
@@ -258,11 +259,6 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private static String version() {
-        try {
-            String v = new T2r.Version().getVersion()[0];
-            return v.startsWith("t2r ") ? v.substring(4) : v;
-        } catch (java.io.IOException e) {
-            return "unknown";
-        }
+        return gsat2r.core.BuildInfo.current().version();
     }
 }

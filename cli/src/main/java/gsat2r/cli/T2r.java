@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.BuildInfo;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.Precision;
 import picocli.CommandLine;
@@ -11,8 +12,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +29,7 @@ import java.util.function.Function;
         description = "Convert Llama/Mistral checkpoints into Gated Slot Attention students; run, compare and export them.",
         subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, ConvertCommand.class,
                 DataCommand.class, FinetuneCommand.class, EvalCommand.class, ExportCommand.class, ServeCommand.class,
-                CommandLine.HelpCommand.class},
+                CompletionCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class T2r implements Runnable {
 
@@ -132,14 +131,11 @@ public final class T2r implements Runnable {
         return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
-    /** The version written into the jar at build time. */
+    /** The version and git commit written into the jar at build time ({@link BuildInfo}). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
-        public String[] getVersion() throws IOException {
-            try (InputStream in = T2r.class.getResourceAsStream("version.txt")) {
-                String v = in == null ? "unknown" : new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
-                return new String[] {"t2r " + v, "Java " + Runtime.version()};
-            }
+        public String[] getVersion() {
+            return new String[] {"t2r " + BuildInfo.current().describe(), "Java " + Runtime.version()};
         }
     }
 }

@@ -57,6 +57,37 @@ class DataPrepareCommandTest {
         assertEquals(0, forced.exit(), forced.toString());
     }
 
+    /** .jsonl.gz and .jsonl.zst written by gzip and zstd (core's fixtures), and JSONL on standard input. */
+    @Test
+    void readsCompressedInputsAndStandardInput() throws IOException {
+        Path fixtures = Path.of("..", "core", "src", "test", "resources", "fixtures", "inputs");
+        String tokenizer = TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString();
+        Path plain = tmp.resolve("plain");
+        assertEquals(0, t2r("data", "prepare", "--tokenizer", tokenizer, "--input", fixtures.resolve("docs.jsonl").toString(),
+                "--out", plain.toString()).exit());
+        for (String name : List.of("docs.jsonl.gz", "docs.jsonl.zst", "frames.jsonl.zst", "members.jsonl.gz")) {
+            Path out = tmp.resolve("ds-" + name);
+            CliRun r = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", fixtures.resolve(name).toString(),
+                    "--validation", fixtures.resolve("doc.txt.zst").toString(), "--out", out.toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().contains("train 3 documents") && r.out().contains("validation 1 documents"), r.toString());
+            assertEquals(-1L, Files.mismatch(plain.resolve("train-00000.tokens"), out.resolve("train-00000.tokens")), name);
+        }
+        var stdin = System.in;
+        try {
+            System.setIn(Files.newInputStream(fixtures.resolve("docs.jsonl.zst")));
+            Path out = tmp.resolve("ds-stdin");
+            CliRun r = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", "-", "--out", out.toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(-1L, Files.mismatch(plain.resolve("train-00000.tokens"), out.resolve("train-00000.tokens")), "stdin");
+            assertTrue(Files.readString(out.resolve("dataset.json")).contains("\"file\" : \"-\""), "the manifest names stdin");
+        } finally {
+            System.setIn(stdin);
+        }
+        CliRun twice = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", "-", "--validation", "-", "--out", tmp.resolve("x").toString());
+        assertEquals(List.of("error: - (standard input) is given 2 times; it can be read once"), twice.errLines());
+    }
+
     @Test
     void errorsAreOneLineOrUsage() throws IOException {
         Path in = tmp.resolve("docs.jsonl");

@@ -128,6 +128,7 @@ class EvalCommandTest {
         assertFalse(second.err().contains("eval lm:"), "lm did not run again");
         JsonNode report = JSON.readTree(Path.of(out, "report.json").toFile());
         assertTrue(report.at("/cached/lm").asBoolean());
+        assertEquals(gsat2r.core.BuildInfo.current().commit(), report.at("/tool/commit").asText(), "the commit t2r was built from");
         assertFalse(report.at("/cached/recall").asBoolean());
     }
 

@@ -34,6 +34,11 @@ class FinetuneDataParallelTest {
     static final JsonMapper JSON = JsonMapper.builder().build();
 
     Path recipe(int batch) throws IOException {
+        return recipe(root, batch);
+    }
+
+    /** The teacher, a corpus and a recipe of {@code batch} sequences a step, under {@code root}. */
+    static Path recipe(Path root, int batch) throws IOException {
         Fixtures.copy("hf-tiny-mistral", root.resolve("teacher"));
         Path corpus = Files.createDirectories(root.resolve("corpus"));
         List<String> train = new ArrayList<>(), validation = new ArrayList<>();

@@ -3,6 +3,7 @@ package gsat2r.converter;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
+import gsat2r.core.tokenizer.TokenizerFiles;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.config.LlamaConfig;
 import gsat2r.core.config.RopeParameters;
@@ -51,12 +52,6 @@ import java.util.Set;
  */
 public final class Converter {
     private Converter() {}
-
-    /** Tokenizer files copied from the teacher when present. */
-    public static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
-            "chat_template.jinja", "chat_template.json");
-    public static final String GENERATION_CONFIG = "generation_config.json";
 
     /** Elements per piece when a tensor is converted to another dtype on its way through. */
     private static final int PIECE = 1 << 16;
@@ -110,8 +105,7 @@ public final class Converter {
                     w.commit();
                 }
                 student.write(out.path());
-                copyIfPresent(teacherDir, out.path(), GENERATION_CONFIG);
-                for (String f : TOKENIZER_FILES) copyIfPresent(teacherDir, out.path(), f);
+                TokenizerFiles.copy(out.path(), teacherDir);
                 out.commit();
             }
             long teacherParams = teacher.parameterCount().total();
@@ -235,15 +229,5 @@ public final class Converter {
     /** The teacher's storage type: that of its embedding tensor (what its files hold, whatever config.json says). */
     static DType teacherType(SafeTensors st) {
         return st.info(LlamaTensor.EMBED_TOKENS.hfName(0)).dtype();
-    }
-
-    private static void copyIfPresent(Path from, Path to, String file) {
-        Path src = from.resolve(file);
-        if (!Files.isRegularFile(src)) return;
-        try {
-            Files.copy(src, to.resolve(file));
-        } catch (IOException e) {
-            throw new T2rException(src + ": cannot copy into the student (" + AtomicFiles.oneLine(e) + ")", e);
-        }
     }
 }

@@ -50,6 +50,8 @@ class ConverterTest {
     @Test
     void mistralStudentReusesEveryTeacherTensorBitExactly() throws IOException {
         Path teacher = teacher("hf-tiny-mistral"), out = tmp.resolve("student");
+        Files.writeString(teacher.resolve("chat_template.jinja"), "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}");
+        Files.write(teacher.resolve("tokenizer.model"), new byte[] {10, 3, 'a', 'b', 'c'});
         ConversionReport r = Converter.convert(teacher, out, ConvertOptions.defaults(), false);
         GsaConfig c = GsaConfig.load(out);
         assertEquals(4, c.numHeads());
@@ -86,7 +88,7 @@ class ConverterTest {
                 assertEquals(GateInit.RANDOM_STD, Math.sqrt(ss / f.length), 0.002, "f_proj ~ N(0, 0.02)");
             }
         }
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja", "tokenizer.model")) {
             assertEquals(-1, Files.mismatch(teacher.resolve(f), out.resolve(f)), f);
         }
         try (GsaModel m = GsaModel.load(out)) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
+import gsat2r.core.data.TextInputs;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.tokenizer.Tokenizer;
 
@@ -129,13 +130,13 @@ public final class Evaluator {
             case LM -> {
                 f.put("context", settings.context());
                 f.put("max_tokens", settings.maxTokens());
-                f.set("data", identity(settings.data()));
+                f.set("data", dataIdentity());
             }
             case RECALL, PASSKEY -> {
                 f.put("context", settings.context());
                 f.put("seed", settings.seed());
                 f.put("samples", settings.samples());
-                if (task.kind() == TaskSpec.Kind.RECALL) f.set("data", identity(settings.data()));  // picks the words
+                if (task.kind() == TaskSpec.Kind.RECALL) f.set("data", dataIdentity());  // picks the words
             }
             case MC -> {
                 f.put("context", settings.context());
@@ -174,10 +175,27 @@ public final class Evaluator {
         return o;
     }
 
+    /** {@link #identity} of --data; standard input, which has no size or date, by a hash of its documents. */
+    private JsonNode dataIdentity() {
+        if (settings.data() == null || !TextInputs.isStdin(settings.data())) return identity(settings.data());
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("path", "-");
+        try {
+            var sha = java.security.MessageDigest.getInstance("SHA-256");
+            for (String t : texts()) sha.update((t + "\u0000").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            o.put("documents_sha256", java.util.HexFormat.of().formatHex(sha.digest()));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return o;
+    }
+
     private void checkInputs() {
         if (settings.has(TaskSpec.Kind.LM)) {
             if (settings.data() == null) throw new T2rException("--data is needed for the lm task (held-out text, JSONL with \"text\")");
-            if (!Files.isRegularFile(settings.data())) throw new T2rException(settings.data() + ": no such file");
+            if (!TextInputs.isStdin(settings.data()) && !Files.isRegularFile(settings.data())) {
+                throw new T2rException(settings.data() + ": no such file");
+            }
         }
         for (TaskSpec t : settings.tasks()) {
             if (t.kind() == TaskSpec.Kind.MC && !Files.isRegularFile(t.file())) {

@@ -3,6 +3,8 @@ package gsat2r.eval;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.BuildInfo;
+import gsat2r.core.data.TextInputs;
 import gsat2r.core.cpu.Parallel;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.eval.plot.LinePlot;
@@ -59,6 +61,8 @@ final class ReportWriter {
         o.put("format_version", FORMAT_VERSION);
         ObjectNode tool = o.putObject("tool");
         tool.put("t2r", r.settings().toolVersion());
+        tool.put("commit", BuildInfo.current().commit());
+        tool.put("modified", BuildInfo.current().modified());
         tool.put("java", Runtime.version().toString());
         tool.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         tool.put("cpu_threads", Parallel.threads());
@@ -67,7 +71,10 @@ final class ReportWriter {
         ObjectNode settings = (ObjectNode) Json.MAPPER.valueToTree(r.settings());
         settings.remove("tool_version");
         settings.set("tasks", Json.MAPPER.valueToTree(r.settings().tasks().stream().map(TaskSpec::toString).toList()));
-        if (r.settings().data() != null) settings.put("data", r.settings().data().toAbsolutePath().normalize().toString());
+        if (r.settings().data() != null) {
+            Path data = r.settings().data();
+            settings.put("data", TextInputs.isStdin(data) ? "-" : data.toAbsolutePath().normalize().toString());
+        }
         o.set("settings", settings);
         ObjectNode models = o.putObject("models");
         models.set("teacher", Json.MAPPER.valueToTree(r.teacher()));

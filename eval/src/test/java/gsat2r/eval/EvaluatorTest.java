@@ -204,6 +204,23 @@ class EvaluatorTest {
         assertNotEquals(before, a.fingerprint(TaskSpec.of(TaskSpec.Kind.LM)), "the data changed");
     }
 
+    /** --data compressed (a file zstd wrote) or on standard input reads the documents of the plain file. */
+    @Test
+    void dataMayBeCompressedOrStandardInput() throws IOException {
+        Path fixtures = Path.of("..", "core", "src", "test", "resources", "fixtures", "inputs");
+        List<String> plain = Documents.read(fixtures.resolve("docs.jsonl"));
+        assertEquals(3, plain.size());
+        assertEquals(plain, Documents.read(fixtures.resolve("docs.jsonl.zst")));
+        assertEquals(plain, Documents.read(fixtures.resolve("members.jsonl.gz")));
+        var stdin = System.in;
+        try {
+            System.setIn(Files.newInputStream(fixtures.resolve("docs.jsonl.gz")));
+            assertEquals(plain, Documents.read(Path.of("-")));
+        } finally {
+            System.setIn(stdin);
+        }
+    }
+
     @Test
     void badInputIsAClearErrorBeforeAnyWork() throws IOException {
         Path data = data();
@@ -221,6 +238,6 @@ class EvaluatorTest {
         Path bad = tmp.resolve("bad.jsonl");
         Files.writeString(bad, "{\"text\": \"fine\"}\n{\"txt\": \"oops\"}\n");
         e = assertThrows(T2rException.class, () -> Documents.read(bad));
-        assertEquals(bad + ":2: expected a JSON object with a \"text\" string", e.getMessage());
+        assertEquals(bad + ":2: no field \"text\"", e.getMessage());
     }
 }

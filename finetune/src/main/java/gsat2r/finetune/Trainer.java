@@ -26,18 +26,19 @@ import gsat2r.training.TokenBatch;
 import gsat2r.training.TrainableSet;
 import gsat2r.training.TrainingBackend;
 import gsat2r.training.distributed.DataParallelOptions;
+import gsat2r.core.tokenizer.TokenizerFiles;
 import gsat2r.finetune.distributed.DataSplit;
 import gsat2r.finetune.distributed.LossSumsCodec;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.finetune.optim.GradientClipping;
 import gsat2r.finetune.recipe.Recipe;
+import gsat2r.finetune.recipe.RecipeOverrides;
 import gsat2r.finetune.recipe.RecipeReader;
 import gsat2r.finetune.recipe.Stage;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -80,11 +81,18 @@ public final class Trainer {
     /**
      * {@code resume}: continue the run in {@code out}; {@code force}: replace an earlier run there;
      * {@code group}: the group this process is a rank of ({@link ProcessGroup#single()} for one process);
-     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend.
+     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend;
+     * {@code overrides}: changes to the recipe from the command line ({@code --set}).
      */
-    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
+    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex,
+                          RecipeOverrides overrides) {
         public Options {
             if (group == null) group = ProcessGroup.single();
+            if (overrides == null) overrides = RecipeOverrides.NONE;
+        }
+
+        public Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
+            this(recipe, out, resume, force, group, deviceIndex, RecipeOverrides.NONE);
         }
 
         public Options(Path recipe, Path out, boolean resume, boolean force) {
@@ -98,8 +106,6 @@ public final class Trainer {
 
     /** Purpose tag for the seeds of LoRA adapters, one per stage ({@link SplitMix64#derive}). */
     static final long LORA_SEED = 0x4C4F5241L;                  // "LORA"
-    private static final List<String> TOKENIZER_FILES = java.util.stream.Stream.concat(
-            gsat2r.converter.Converter.TOKENIZER_FILES.stream(), java.util.stream.Stream.of(gsat2r.converter.Converter.GENERATION_CONFIG)).toList();
 
     private final Recipe recipe;
     private final RunDirectory run;
@@ -150,7 +156,7 @@ public final class Trainer {
 
     /** One process's run, a rank of {@code group} (of one, alone). */
     private static Result runProcess(Options options, Plugins plugins, TrainingListener listener, ProcessGroup group) {
-        Recipe recipe = RecipeReader.read(options.recipe());
+        Recipe recipe = RecipeReader.read(options.recipe(), options.overrides());
         RecipeReader.checkPaths(recipe);
         DataSplit split = DataSplit.of(recipe.batch(), recipe.microBatch(), group.worldSize(), recipe.file().toString());
         boolean lead = group.rank() == 0;
@@ -541,12 +547,7 @@ public final class Trainer {
         Path target = run.finalDir();
         try (AtomicDirectory out = AtomicDirectory.create(target, false)) {
             backend.saveStudent(out.path(), recipe.outputDtype());
-            for (String f : TOKENIZER_FILES) {
-                Path from = studentDir.resolve(f);
-                if (!Files.isRegularFile(from)) from = recipe.teacher().resolve(f);
-                Path to = out.path().resolve(f);
-                if (Files.isRegularFile(from) && !Files.exists(to)) Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
-            }
+            TokenizerFiles.copy(out.path(), studentDir, recipe.teacher());
             ObjectNode summary = Json.COMPACT.createObjectNode();
             summary.put("format", "gsa-t2r training summary");
             summary.put("recipe_file", recipe.file().toAbsolutePath().normalize().toString());

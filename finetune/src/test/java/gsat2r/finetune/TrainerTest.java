@@ -84,6 +84,12 @@ class TrainerTest {
     void everyStageLowersItsLossAndTheRunWritesMetricsCheckpointsAndTheStudent() throws IOException {
         Path recipe = ToyRuns.recipe(root, "full.json", 30, 10);
         Path out = tmp.resolve("run");
+        // Files of the teacher's tokenizer and chat format that final/ must carry, whatever reads them.
+        Path teacher = root.resolve("teacher");
+        Files.writeString(teacher.resolve("chat_template.jinja"), "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
+        Files.write(teacher.resolve("tokenizer.model"), new byte[] {10, 3, 'a', 'b', 'c'});
+        Files.createDirectories(teacher.resolve("additional_chat_templates"));
+        Files.writeString(teacher.resolve("additional_chat_templates/tool_use.jinja"), "{{ tools }}");
         List<String> notes = new ArrayList<>();
         List<TrainingListener.StepReport> reports = new ArrayList<>();
         Trainer.Result r = train(recipe, out, false, new TrainingListener() {
@@ -151,7 +157,14 @@ class TrainerTest {
         for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training.json")) {
             assertTrue(Files.isRegularFile(fin.resolve(f)), f);
         }
+        for (String f : List.of("tokenizer.json", "chat_template.jinja", "tokenizer.model", "additional_chat_templates/tool_use.jinja")) {
+            assertEquals(-1L, Files.mismatch(teacher.resolve(f), fin.resolve(f)), f);
+        }
         assertTrue(Files.isDirectory(out.resolve("student-init")), "the converted student is kept for --resume");
+        try (Stream<Path> events = Files.list(out.resolve("tensorboard"))) {
+            assertEquals(1, events.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents.")).count());
+        }
+        assertTrue(Files.readString(out.resolve("loss.svg")).contains("stage kd"), "the loss curves, drawn at the end");
         assertEquals(90, reports.size());
         assertEquals(90, reports.getLast().globalStep());
         assertTrue(reports.getLast().tokensPerSecond() > 0);

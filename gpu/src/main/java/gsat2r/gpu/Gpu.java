@@ -25,7 +25,7 @@ import java.lang.foreign.MemorySegment;
  */
 public final class Gpu implements AutoCloseable {
     /** The resource the Maven build writes with nvcc (sm_80, sm_90 machine code and compute_90 PTX). */
-    public static final String KERNELS_RESOURCE = "/gsat2r/gpu/kernels.fatbin";
+    public static final String KERNELS_RESOURCE = Cuda.KERNELS_RESOURCE;
     static final long STAGING_BYTES = 16L << 20;
 
     private final CudaContext context;
@@ -72,8 +72,7 @@ public final class Gpu implements AutoCloseable {
     public static byte[] kernelImage() {
         try (InputStream in = Gpu.class.getResourceAsStream(KERNELS_RESOURCE)) {
             if (in == null) {
-                throw new CudaException("kernel image " + KERNELS_RESOURCE.substring(1)
-                        + " is not on the classpath (was the gpu module built without nvcc, -Dgpu.kernels.skip?)");
+                throw new CudaException(Cuda.NO_KERNELS);
             }
             return in.readAllBytes();
         } catch (IOException e) {

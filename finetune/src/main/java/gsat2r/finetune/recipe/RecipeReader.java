@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import gsat2r.core.T2rException;
 import gsat2r.finetune.student.ConversionOptions;
 import gsat2r.training.Objective;
@@ -53,11 +54,20 @@ public final class RecipeReader {
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
+    /** The same schema written as YAML ({@code .yaml}, {@code .yml}). */
+    private static final YAMLMapper YAML = YAMLMapper.builder()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .build();
     private static final Pattern LORA = Pattern.compile("lora:(\\d+)");
 
     private RecipeReader() {}
 
     public static Recipe read(Path file) {
+        return read(file, RecipeOverrides.NONE);
+    }
+
+    /** Reads {@code file} with {@code overrides} applied first ({@code t2r finetune --set}). */
+    public static Recipe read(Path file, RecipeOverrides overrides) {
         String text;
         try {
             text = Files.readString(file);
@@ -66,26 +76,42 @@ public final class RecipeReader {
         } catch (IOException e) {
             throw new T2rException(file + ": cannot read (" + e.getMessage() + ")", e);
         }
-        return parse(file, text);
+        return parse(file, text, overrides);
     }
 
     /** Parses recipe text as if it were the file {@code file} (paths resolve against its directory). */
     public static Recipe parse(Path file, String text) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(text);
-        } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            throw new T2rException(file + ": not valid JSON" + where + " (" + e.getOriginalMessage() + ")", e);
-        }
-        Problems problems = new Problems(file);
+        return parse(file, text, RecipeOverrides.NONE);
+    }
+
+    public static Recipe parse(Path file, String text, RecipeOverrides overrides) {
+        JsonNode root = tree(file, text);
+        Problems problems = new Problems(file, overrides.paths());
         if (root == null || !root.isObject()) {
-            problems.add("", "must be a JSON object");
+            problems.add("", "must be " + (isYaml(file) ? "a YAML mapping" : "a JSON object"));
             throw problems.failure();
         }
+        overrides.applyTo((ObjectNode) root, file);
         Recipe recipe = new Builder(file, problems).build((ObjectNode) root);
         if (!problems.list.isEmpty()) throw problems.failure();
         return recipe;
+    }
+
+    /** YAML by the file's name, else JSON. */
+    public static boolean isYaml(Path file) {
+        String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        return name.endsWith(".yaml") || name.endsWith(".yml");
+    }
+
+    private static JsonNode tree(Path file, String text) {
+        boolean yaml = isYaml(file);
+        try {
+            return (yaml ? YAML : JSON).readTree(text);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            String why = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("").strip();
+            throw new T2rException(file + ": not valid " + (yaml ? "YAML" : "JSON") + where + " (" + why + ")", e);
+        }
     }
 
     /** Checks that the files a recipe names exist, with the same kind of message. */
@@ -117,14 +143,21 @@ public final class RecipeReader {
     /** The problems found so far, each "path: message". */
     static final class Problems {
         final Path file;
+        final Set<String> overridden;
         final List<String> list = new ArrayList<>();
 
         Problems(Path file) {
+            this(file, Set.of());
+        }
+
+        Problems(Path file, Set<String> overridden) {
             this.file = file;
+            this.overridden = overridden;
         }
 
         void add(String path, String message) {
-            list.add(path.isEmpty() ? message : path + ": " + message);
+            String from = overridden.contains(path) ? " (from --set)" : "";
+            list.add(path.isEmpty() ? message : path + ": " + message + from);
         }
 
         T2rException failure() {
@@ -331,7 +364,12 @@ public final class RecipeReader {
         }
 
         Path path(String s) {
-            return s == null ? null : base.resolve(s).normalize();
+            if (s == null) return null;
+            try {
+                return base.resolve(s).normalize();
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new T2rException(file + ": \"" + s.replace("\0", "\\0") + "\" is not a valid path (" + e.getReason() + ")", e);
+            }
         }
 
         Recipe build(ObjectNode root) {
@@ -483,8 +521,8 @@ public final class RecipeReader {
                 o.put("prepared", String.valueOf(dir));
                 return new Recipe.PreparedData(dir == null ? base : dir);
             }
-            List<Path> train = d.strings("train", true).stream().map(this::path).toList();
-            List<Path> validation = d.strings("validation", false).stream().map(this::path).toList();
+            List<Path> train = files(d, "train", true);
+            List<Path> validation = files(d, "validation", false);
             String field = d.string("text_field", "text", false);
             double fraction = d.number("validation_fraction", v -> v >= 0 && v < 1, "in [0, 1)", 0.0, false);
             if (d.node.has("validation") && d.node.has("validation_fraction")) {
@@ -498,6 +536,16 @@ public final class RecipeReader {
             o.put("text_field", field);
             o.put("validation_fraction", fraction);
             return new Recipe.RawData(train, validation, field, fraction);
+        }
+
+        /** Data files; standard input is refused: a run reads its data again when it resumes. */
+        List<Path> files(Obj d, String key, boolean required) {
+            List<String> names = d.strings(key, required);
+            if (names.contains("-")) {
+                d.problem(key, "- (standard input) cannot be read again on --resume; tokenize it with t2r data prepare --input -"
+                        + " and give data.prepared");
+            }
+            return names.stream().filter(n -> !n.equals("-")).map(this::path).toList();
         }
 
         List<Stage> stages(Obj r, long tokensPerStep) {
