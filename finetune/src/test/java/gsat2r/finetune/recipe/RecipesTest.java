@@ -49,7 +49,8 @@ class RecipesTest {
         try (Stream<Path> s = Files.list(RECIPES)) {
             recipes = s.filter(p -> p.toString().endsWith(".json") && !p.getFileName().toString().equals("recipe.schema.json")).sorted().toList();
         }
-        assertEquals(List.of("demo.json", "llama-3-8b.json", "llama-3.2-1b.json", "mistral-7b.json", "tiny-llama-cpu.json", "tiny-llama.json"),
+        assertEquals(List.of("demo.json", "llama-3-8b.json", "llama-3.2-1b.json", "llama-3.2-3b.json", "mistral-7b.json", "tiny-llama-cpu.json",
+                        "tiny-llama.json"),
                 recipes.stream().map(p -> p.getFileName().toString()).toList());
         for (Path p : recipes) {
             assertEquals(Set.of(), schemaErrors(Files.readString(p)), p.toString());
