@@ -41,6 +41,7 @@ import java.util.Optional;
  *
  * <pre>
  * java -cp ... gsat2r.bench.SizeBench --preset llama-3.1-8b --recipe recipes/llama-3-8b.json --work /tmp/8b [--steps 8] [--warmup 2]
+ *     [--checkpoint true|false]
  * </pre>
  *
  * Model FLOPs per token (what the step must compute, recompute not counted; embedding lookups, norms and
@@ -64,9 +65,10 @@ public final class SizeBench {
         String preset = a.get("preset");
         Path recipe = Path.of(a.get("recipe")), work = Path.of(a.get("work"));
         int steps = Integer.parseInt(a.getOrDefault("steps", "8")), warmup = Integer.parseInt(a.getOrDefault("warmup", "2"));
+        boolean checkpoint = Boolean.parseBoolean(a.getOrDefault("checkpoint", "true"));
         Path teacher = prepareTeacher(preset, work.resolve("teacher"));
         Path data = prepareData(teacher, work.resolve("data"));
-        Path cut = cutRecipe(recipe, teacher, data, steps + warmup, work.resolve("recipe.json"));
+        Path cut = cutRecipe(recipe, teacher, data, steps + warmup, checkpoint, work.resolve("recipe.json"));
         List<StageResult> rows = run(preset, cut, work.resolve("run"), warmup);
         System.out.println();
         System.out.println("| model | stage | trainable | micro-batch x T | step | tokens/s | MFU | allocator peak | device memory in use |");
@@ -107,13 +109,16 @@ public final class SizeBench {
         return dir;
     }
 
-    /** The recipe with this teacher and data, every stage {@code steps} long, no evaluation, one checkpoint after the first stage. */
-    static Path cutRecipe(Path recipe, Path teacher, Path data, int steps, Path out) throws IOException {
+    /**
+     * The recipe with this teacher and data, every stage {@code steps} long, no evaluation, and one checkpoint
+     * after the first stage when {@code checkpoint} (off where the disk cannot hold another copy of the model).
+     */
+    static Path cutRecipe(Path recipe, Path teacher, Path data, int steps, boolean checkpoint, Path out) throws IOException {
         ObjectNode r = (ObjectNode) Json.STRICT.readTree(recipe.toFile());
         r.put("teacher", teacher.toAbsolutePath().toString());
         r.putObject("data").put("prepared", data.toAbsolutePath().toString());
         r.put("eval_tokens", 0);
-        r.put("checkpoint_interval", steps);
+        r.put("checkpoint_interval", checkpoint ? steps : 0);
         r.put("keep_checkpoints", 1);
         for (JsonNode s : r.withArray("stages")) {
             ObjectNode stage = (ObjectNode) s;
