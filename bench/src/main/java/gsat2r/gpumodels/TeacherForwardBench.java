@@ -22,7 +22,7 @@ import java.util.Locale;
  * <pre>
  * java -cp ... gsat2r.bench.TeacherForwardBench TEACHER_DIR 8x512,16x512 [steps] [warmup]
  * </pre>
- * Precision as {@link Precision#configured()} (bf16 by default).
+ * Precision from {@code -Dgsat2r.bench.precision} (bf16 by default).
  */
 public final class TeacherForwardBench {
     private TeacherForwardBench() {}
