@@ -153,14 +153,17 @@ public final class SizeBench {
                     last[0] = now;
                     return;                             // the first step of a stage carries its setup
                 }
-                if (r.step() > warmup) times.computeIfAbsent(r.stage(), k -> new ArrayList<>()).add((now - last[0]) / 1e6);
+                boolean profiled = r.step() == r.steps();      // the last step of a stage runs with every launch timed
+                if (r.step() > warmup && !profiled) times.computeIfAbsent(r.stage(), k -> new ArrayList<>()).add((now - last[0]) / 1e6);
+                if (profiled) printBreakdown(r.stage(), (now - last[0]) / 1e6, recorder.backend);
+                else if (r.step() == r.steps() - 1) gsat2r.gpu.ops.KernelTimes.enableAll(recorder.backend.gpu(), true);
                 last[0] = now;
                 long[] m = memory.computeIfAbsent(r.stage(), k -> new long[2]);
                 Map<String, Long> stats = recorder.backend.memoryStats();
                 var info = recorder.backend.gpu().context().memoryInfo();
                 m[0] = Math.max(m[0], stats.get("peak_in_use_bytes"));
                 m[1] = Math.max(m[1], info.total() - info.free());
-                System.out.printf(Locale.ROOT, "   %s step %d: %.1f ms, loss %.4f%n", r.stage(), r.step(), times.getOrDefault(r.stage(), List.of(0.0)).getLast(), r.loss());
+                System.out.printf(Locale.ROOT, "   %s step %d: loss %.4f%n", r.stage(), r.step(), r.loss());
             }
 
             @Override
@@ -199,9 +202,20 @@ public final class SizeBench {
         return rows;
     }
 
+    /** Every launch of the stage's last step, timed one by one with events: where a step's time goes. */
+    static void printBreakdown(String stage, double wallMs, CudaGsaBackend backend) {
+        gsat2r.gpu.ops.KernelTimes.enableAll(backend.gpu(), false);
+        Map<String, double[]> t = gsat2r.gpu.ops.KernelTimes.drain();
+        double total = t.values().stream().mapToDouble(x -> x[0]).sum();
+        System.out.printf(Locale.ROOT, "   breakdown of %s's last step: %.1f ms on the device in %,d launches (%.1f ms wall, launches serialized)%n",
+                stage, total, (long) t.values().stream().mapToDouble(x -> x[1]).sum(), wallMs);
+        t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).limit(25).forEach(e ->
+                System.out.printf(Locale.ROOT, "     %8.2f ms %5.1f%% %6d x  %s%n", e.getValue()[0], 100 * e.getValue()[0] / total, (long) e.getValue()[1], e.getKey()));
+    }
+
     /** Model FLOPs per token of one training step of a stage (see the class comment). */
     static double flopsPerToken(LlamaConfig t, GsaConfig s, String type, String trainable, int T) {
-        double teacherFwd = DistillBench.teacherForwardFlops(t, 1, T);
+        double teacherFwd = DistillBench.teacherForwardFlops(t, 1, T) / T;
         long d = s.hiddenSize();
         double mixer = d * (double) (s.keyDim() + s.kvKeyDim() + s.kvValueDim() + (long) s.numKvHeads() * s.numSlots() + s.valueDim());
         double gsaOp = 8.0 * s.numHeads() * s.headKDim() * s.numSlots();

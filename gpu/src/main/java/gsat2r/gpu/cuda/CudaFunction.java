@@ -135,7 +135,28 @@ public final class CudaFunction {
         launch(stream, Dim3.of(grid), Dim3.of(block), sharedBytes, args);
     }
 
+    /** Times every launch while set (a breakdown run of a benchmark); null otherwise. */
+    public interface LaunchTimer {
+        void time(String kernel, CudaStream stream, Runnable launch);
+    }
+
+    private static volatile LaunchTimer timer;
+
+    /** Sets (or, with null, clears) the timer of every kernel launch. */
+    public static void timeLaunches(LaunchTimer t) {
+        timer = t;
+    }
+
     public void launch(CudaStream stream, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        LaunchTimer t = timer;
+        if (t != null) {
+            t.time(name, stream, () -> launchNow(stream, grid, block, sharedBytes, args));
+            return;
+        }
+        launchNow(stream, grid, block, sharedBytes, args);
+    }
+
+    private void launchNow(CudaStream stream, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
         if (args.length > MAX_ARGS) throw new IllegalArgumentException(name + ": more than " + MAX_ARGS + " arguments");
         if (block.x() * (long) block.y() * block.z() > 1024) {
             throw new IllegalArgumentException(name + ": block " + block + " has more than 1024 threads");

@@ -24,7 +24,8 @@ public final class Matmul {
         Checks.buffer("A", a, ab, shape.extentA());
         Checks.buffer("B", b, ab, shape.extentB());
         Checks.buffer("C", c, c.type(), shape.extentC());
-        gpu.blas().matmul(shape, a.address(), b.address(), c.address(), alpha, beta, gpu.stream());
+        KernelTimes.gemm(gpu, "gemm " + gsat2r.gpu.cuda.CublasLt.describe(shape),
+                () -> gpu.blas().matmul(shape, a.address(), b.address(), c.address(), alpha, beta, gpu.stream()));
     }
 
     /** Forward: {@code y[n,out] = x[n,in] W[out,in]^T}. */
