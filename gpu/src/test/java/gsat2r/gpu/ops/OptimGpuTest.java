@@ -8,6 +8,7 @@ import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
 import gsat2r.gpu.GpuTestSupport;
 import gsat2r.gpu.memory.Bf16;
+import gsat2r.training.AdamWStep;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -51,13 +52,14 @@ class OptimGpuTest extends GpuTestSupport {
         }
     }
 
+    /** Three steps (the second with a clip factor read from the device) against the CPU backends' optimizer, {@code training}'s AdamW. */
     @Test
-    void adamwMatchesTorchFormulaOverSteps() {
+    void adamwMatchesTheCpuOptimizerOverSteps() {
         Gpu g = gpu();
         int n = 100_003;
         AdamW.Hyper h = new AdamW.Hyper(0.05f, 0.9f, 0.95f, 1e-8f, 0.1f);
         float[] p0 = randn(RNG, n, 1);
-        double[] p = CpuReference.d(p0), m = new double[n], v = new double[n];
+        float[] p = p0.clone(), m = new float[n], v = new float[n];
         try (DeviceBuffer pb = g.upload(p0, ElementType.F32); DeviceBuffer bf = poisoned(ElementType.BF16, n);
              DeviceBuffer mb = g.f32(n); DeviceBuffer vb = g.f32(n); DeviceBuffer gb = g.f32(n); DeviceBuffer clip = g.f32(1)) {
             mb.zero();
@@ -68,20 +70,14 @@ class OptimGpuTest extends GpuTestSupport {
                 gb.copyFrom(grad);
                 clip.copyFrom(new float[] {factor});
                 AdamW.step(g, h, step, pb, bf, gb, mb, vb, step == 2 ? clip : null);
-                double bc1 = 1 - Math.pow(h.beta1(), step), bc2 = 1 - Math.pow(h.beta2(), step);
-                for (int i = 0; i < n; i++) {
-                    double gi = (double) grad[i] * factor;
-                    m[i] = h.beta1() * m[i] + (1 - h.beta1()) * gi;
-                    v[i] = h.beta2() * v[i] + (1 - h.beta2()) * gi * gi;
-                    p[i] = p[i] * (1 - (double) h.lr() * h.weightDecay())
-                            - h.lr() / bc1 * m[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + h.eps());
-                }
+                AdamWStep s = new AdamWStep(step, h.lr(), h.beta1(), h.beta2(), h.eps(), h.weightDecay(), factor);
+                gsat2r.training.optim.AdamW.update(p, grad, m, v, 0, n, s, h.weightDecay());
             }
             float[] got = pb.toFloatArray();
             double[] update = new double[n];
             float[] gotUpdate = new float[n];
-            for (int i = 0; i < n; i++) {
-                update[i] = p[i] - p0[i];
+            for (int i = 0; i < n; i++) {  // the updates, not the weights: an error of the step is then not hidden by |p|
+                update[i] = (double) p[i] - p0[i];
                 gotUpdate[i] = got[i] - p0[i];
             }
             check("adamw.update", gotUpdate, update, F32_TOL);
