@@ -378,12 +378,6 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
         }
     }
 
-    /** The {@code model_type} of a config.json tree (null when absent). */
-    public static String modelType(JsonNode root) {
-        JsonNode t = root.get("model_type");
-        return t != null && t.isTextual() ? t.asText() : null;
-    }
-
     // ------------------------------------------------------------------ writing
 
     /**
