@@ -1,8 +1,6 @@
 package gsat2r.cli;
 
 import gsat2r.core.io.Json;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -41,8 +39,7 @@ final class InspectCommand implements Callable<Integer> {
         ModelSummary s = ModelSummary.read(dir);
         PrintWriter out = t2r.spec.commandLine().getOut();
         if (format == Format.json) {
-            out.println(JsonMapper.builder().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS).build()
-                    .writerWithDefaultPrettyPrinter().writeValueAsString(s));
+            out.println(Json.PRETTY.writeValueAsString(s));
         } else {
             print(s, out);
         }

@@ -1,8 +1,8 @@
 package gsat2r.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
+import gsat2r.core.io.Json;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.serve.ChatFormat;
@@ -121,7 +121,7 @@ final class ServeCommand implements Callable<Integer> {
     private static int configuredContext(Path dir) {
         Path config = dir.resolve("config.json");
         try {
-            JsonNode n = JsonMapper.builder().build().readTree(config.toFile()).path("max_position_embeddings");
+            JsonNode n = Json.COMPACT.readTree(config.toFile()).path("max_position_embeddings");
             if (!n.canConvertToInt() || n.asInt() < 1) {
                 throw new T2rException(config + ": no max_position_embeddings: give --max-context");
             }
@@ -135,7 +135,7 @@ final class ServeCommand implements Callable<Integer> {
         if (Files.isRegularFile(dir.resolve("chat_template.jinja"))) return true;
         try {
             Path tc = dir.resolve("tokenizer_config.json");
-            return Files.isRegularFile(tc) && JsonMapper.builder().build().readTree(tc.toFile()).hasNonNull("chat_template");
+            return Files.isRegularFile(tc) && Json.COMPACT.readTree(tc.toFile()).hasNonNull("chat_template");
         } catch (IOException e) {
             return false;
         }

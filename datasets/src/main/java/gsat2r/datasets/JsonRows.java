@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gsat2r.core.T2rException;
+import gsat2r.core.io.Json;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -32,7 +33,7 @@ import java.util.zip.GZIPInputStream;
 public final class JsonRows {
     private JsonRows() {}
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.COMPACT;
 
     public static List<Row> read(Path file) {
         List<Row> rows = new ArrayList<>();

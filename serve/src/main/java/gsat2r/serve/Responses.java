@@ -3,10 +3,11 @@ package gsat2r.serve;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.io.Json;
 
 /** The JSON bodies of the API, in OpenAI's shapes (field order as OpenAI writes them). */
 final class Responses {
-    static final JsonMapper JSON = JsonMapper.builder().build();
+    static final JsonMapper JSON = Json.COMPACT;
 
     private final String model;
 

@@ -1,12 +1,12 @@
 package gsat2r.core.data;
 
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.AtomicFiles;
+import gsat2r.core.io.Json;
 import gsat2r.core.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -68,7 +68,7 @@ public final class DataPreparer {
     public static final long DEFAULT_SHARD_TOKENS = 1L << 28;
     private static final int BLOCK_DOCUMENTS = 256;
     private static final int BLOCK_CHARS = 4 << 20;
-    private static final JsonMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+    private static final JsonMapper JSON = Json.PRETTY;
 
     private DataPreparer() {}
 

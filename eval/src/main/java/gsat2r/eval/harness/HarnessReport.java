@@ -2,8 +2,7 @@ package gsat2r.eval.harness;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import gsat2r.core.io.Json;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.datasets.Row;
@@ -27,7 +26,7 @@ import java.util.Map;
 public final class HarnessReport {
     private HarnessReport() {}
 
-    static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+    static final ObjectMapper JSON = Json.PRETTY;
 
     /** Who ran what, for the results' {@code config} and identification fields. */
     public record Run(String modelPath, String device, int batchDocuments, Integer limit, int bootstrapIters,
@@ -178,7 +177,7 @@ public final class HarnessReport {
         }
     }
 
-    private static final ObjectMapper COMPACT = new ObjectMapper();
+    private static final ObjectMapper COMPACT = Json.COMPACT;
 
     static String compact(Object o) {
         try {

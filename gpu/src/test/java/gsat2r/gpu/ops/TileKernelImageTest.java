@@ -30,7 +30,7 @@ class TileKernelImageTest {
                     names.add(base + "_m" + m + "_" + t);
                 }
             }
-            for (String base : List.of("gsa_gate_fwd", "gsa_gate_bwd", "gsa_ogate_fwd", "gsa_ogate_bwd")) names.add(base + "_" + t);
+            for (String base : List.of("gsa_gate_fwd", "gsa_gate_bwd", "gsa_ogate_fwd")) names.add(base + "_" + t);
         }
         return names;
     }

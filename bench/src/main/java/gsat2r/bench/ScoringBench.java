@@ -1,7 +1,10 @@
-package gsat2r.eval.harness;
+package gsat2r.bench;
 
 import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.ModelDirectory;
+import gsat2r.training.Device;
+import gsat2r.training.Devices;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -13,19 +16,20 @@ import java.util.Random;
  * {@code batchItems}; prints items per second (median of the timed batches after warm-up). The target on one
  * H200 for a 1B-shaped model is 200 four-choice items/s at ~100 context and 30 choice tokens.
  * <pre>{@code
- * java -cp t2r.jar gsat2r.eval.harness.ScoringBench MODEL_DIR [cpu|cuda] [items] [batchItems] [contextTokens] [choiceTokens]
+ * java -cp ... gsat2r.bench.ScoringBench MODEL_DIR [cpu|cuda] [items] [batchItems] [contextTokens] [choiceTokens]
  * }</pre>
+ * The model is loaded by the device plug-in of that name, in its default precision, as {@code t2r eval --device} does.
  */
 public final class ScoringBench {
     private ScoringBench() {}
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
         java.nio.file.Path dir = java.nio.file.Path.of(args[0]);
-        boolean cuda = args.length > 1 && args[1].equals("cuda");
+        String device = args.length > 1 ? args[1] : "cpu";
         int items = args.length > 2 ? Integer.parseInt(args[2]) : 256, batch = args.length > 3 ? Integer.parseInt(args[3]) : 32;
         int context = args.length > 4 ? Integer.parseInt(args[4]) : 100, choice = args.length > 5 ? Integer.parseInt(args[5]) : 30;
-        try (LanguageModel model = cuda ? (LanguageModel) Class.forName("gsat2r.gputrain.GpuLanguageModels")
-                .getMethod("load", java.nio.file.Path.class).invoke(null, dir) : gsat2r.api.T2rModel.loadLanguageModel(dir)) {
+        Device d = Devices.discover().get(device);
+        try (LanguageModel model = d.load(ModelDirectory.open(dir), d.defaultPrecision(), 0)) {
             Random r = new Random(0);
             List<Continuations> all = new ArrayList<>();
             for (int i = 0; i < items; i++) {
@@ -42,7 +46,7 @@ public final class ScoringBench {
             }
             rates.sort(null);
             System.out.printf("scoring %s on %s: %d items of 4 x %d tokens after %d, batches of %d: median %.1f items/s%n",
-                    dir, cuda ? "cuda" : "cpu", items, choice, context, batch, rates.get(rates.size() / 2));
+                    dir, device, items, choice, context, batch, rates.get(rates.size() / 2));
         }
     }
 
