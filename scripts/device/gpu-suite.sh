@@ -20,6 +20,9 @@
 #   torch             the same step in PyTorch + fla (scripts/bench/torch_distill_step.py; .carry/gpu-kernels)
 #   dp[=1,2,4,8]      DataParallelBench: the Llama-3.2-1B-shaped distill step on 1..N GPUs (default 1, 2, 4, ... all)
 #   size[=1b,8b,7b]   SizeBench: a shipped recipe at its model's real size, stages cut short (default 1b)
+#   infer[=8b,7b,3b]  inference at size: a random teacher of the shape converted by t2r convert (timed), then
+#                     t2r logits --device cuda of teacher and student after 512 ids in fp32 and bf16 (wall time,
+#                     peak device memory, the last position's logits in bf16 against fp32) (default 8b)
 #   scoring[=DIR]     ScoringBench: multiple-choice items/s on cuda and cpu (default a random Llama-3.2-1B)
 #   e2e               t2r finetune of the demo recipe on cuda, t2r eval --device cuda, logits and generate cuda vs cpu
 #   dp-e2e            t2r finetune --gpus N against one process (with one GPU: --gpus 2 must refuse in one line)
@@ -44,7 +47,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --skip-tests) RUN_TESTS=0 ;;
         --tests) TEST_FILTER=${2:?--tests needs a class-name pattern}; shift ;;
-        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) PHASES+=("$1") ;;
     esac
@@ -265,6 +268,62 @@ phase_size() {
     return $rc
 }
 
+phase_infer() {
+    local rc=0 m preset teacher student ids entry name dir p
+    ids=$(python3 -c "import random; random.seed(7); print(','.join(str(random.randrange(1, 32000)) for _ in range(512)))")
+    for m in ${1//,/ }; do
+        case $m in
+            8b) preset=llama-3.1-8b ;;
+            7b) preset=mistral-7b ;;
+            3b) preset=llama-3.2-3b ;;
+            *) note "infer: unknown model '$m' (8b, 7b, 3b)"; rc=2; continue ;;
+        esac
+        teacher=$(random_teacher "$preset"); student=$WORK/$preset-student
+        local t0=$(date +%s.%N)
+        "$B/bin/t2r" convert --teacher "$teacher" --out "$student" --force > "$OUT/infer-$m-convert.log" 2>&1 \
+            || { note "infer $m: convert failed"; rc=1; continue; }
+        echo "convert $(python3 -c "import time; print(f'{time.time() - $t0:.1f}')") s" >> "$OUT/infer-$m-convert.log"
+        for entry in "teacher=$teacher" "student=$student"; do
+            name=${entry%%=*}; dir=${entry#*=}
+            for p in fp32 bf16; do
+                nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 -lms 200 > "$OUT/infer-$m-$name-$p.mem" &
+                local smi=$!
+                t0=$(date +%s.%N)
+                "$B/bin/t2r" logits --model "$dir" --ids "$ids" --device cuda --precision $p \
+                    > "$WORK/infer-$m-$name-$p.json" 2>> "$OUT/infer-$m.log" || rc=1
+                python3 -c "import time; print(f'{time.time() - $t0:.1f}')" > "$OUT/infer-$m-$name-$p.time"
+                kill $smi 2>/dev/null; wait $smi 2>/dev/null
+            done
+        done
+        python3 - "$WORK" "$OUT" "$m" "$(tail -n 1 "$OUT/infer-$m-convert.log")" <<'PY' | table
+import json, sys
+import numpy as np
+work, out, m, convert = sys.argv[1:5]
+print(f"{m}: {convert}")
+print("| model | precision | wall (load + 512 positions) | peak device memory | finite | rel L2 bf16 vs fp32 | argmax agreement |")
+print("|---|---|---:|---:|---|---:|---:|")
+for name in ("teacher", "student"):
+    z = {}
+    for p in ("fp32", "bf16"):
+        try:
+            z[p] = np.array(json.load(open(f"{work}/infer-{m}-{name}-{p}.json"))["logits"], dtype=np.float64).reshape(1, -1)
+        except Exception as e:
+            print(f"| {name} | {p} | | | no logits ({type(e).__name__}) | | |"); continue
+    for p in z:
+        wall = open(f"{out}/infer-{m}-{name}-{p}.time").read().split()[-1]
+        mem = max([int(x) for x in open(f"{out}/infer-{m}-{name}-{p}.mem").read().split() if x.isdigit()] or [0])
+        cmp = ""
+        if p == "bf16" and "fp32" in z:
+            a, b = z["fp32"], z["bf16"]
+            cmp = f"{np.linalg.norm(a - b) / np.linalg.norm(a):.2e} | {100 * np.mean(a.argmax(-1) == b.argmax(-1)):.1f}%"
+        else:
+            cmp = " | "
+        print(f"| {name} | {p} | {wall} s | {mem / 1024:.1f} GiB | {bool(np.isfinite(z[p]).all())} | {cmp} |")
+PY
+    done
+    return $rc
+}
+
 phase_scoring() {
     local dir=${1:-$(random_teacher llama-3.2-1b)} rc
     bench "$OUT/scoring.log" 300 24g gsat2r.bench.ScoringBench "$dir" cuda 512 64 100 30
@@ -465,6 +524,7 @@ for p in "${PHASES[@]}"; do
     case $name in
         kernels|gsa|attention|fla|distill|torch|dp|scoring|e2e|dp-e2e|nccl|logits) ;;
         size) arg=${arg:-1b} ;;
+        infer) arg=${arg:-8b} ;;
         tiny-llama) arg=${arg:-random} ;;
         *) note "unknown phase '$name' (see --help)"; STATUS=2; continue ;;
     esac

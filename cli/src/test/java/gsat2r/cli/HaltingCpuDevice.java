@@ -87,6 +87,7 @@ public final class HaltingCpuDevice implements Device {
         @Override public LossSums evaluate(Objective o, TokenBatch b) { return inner.evaluate(o, b); }
         @Override public double gradientNorm() { return inner.gradientNorm(); }
         @Override public void mergeLora() { inner.mergeLora(); }
+        @Override public Map<String, float[]> loraFactors() { return inner.loraFactors(); }
         @Override public List<TensorSpec> stateSpecs() { return inner.stateSpecs(); }
         @Override public void writeState(TensorWriter out) { inner.writeState(out); }
         @Override public void readState(SafeTensors in) { inner.readState(in); }

@@ -352,7 +352,10 @@ public final class Trainer {
             listener.note(String.format(Locale.ROOT, "stage %d/%d '%s' (%s): %d steps, trainable %s (%,d parameters)",
                     si + 1, stages.size(), stage.name(), stage.objective().type(), stage.steps(), stage.trainable().spelling(), count));
             for (long n = state.stageStep() + 1; n <= stage.steps(); n++) step(stage, n);
-            if (stage.trainable() instanceof TrainableSet.Lora) backend.mergeLora();
+            if (stage.trainable() instanceof TrainableSet.Lora lora) {
+                if (lead()) PeftAdapter.write(run.adapter(stage), backend.loraFactors(), lora, stage.name());
+                backend.mergeLora();
+            }
             state = state.nextStage();
         }
         Path done = lead() ? writeFinal() : run.finalDir();
@@ -548,6 +551,7 @@ public final class Trainer {
         try (AtomicDirectory out = AtomicDirectory.create(target, false)) {
             backend.saveStudent(out.path(), recipe.outputDtype());
             TokenizerFiles.copy(out.path(), studentDir, recipe.teacher());
+            run.copyAdapters(out.path());
             ObjectNode summary = Json.COMPACT.createObjectNode();
             summary.put("format", "gsa-t2r training summary");
             summary.put("recipe_file", recipe.file().toAbsolutePath().normalize().toString());

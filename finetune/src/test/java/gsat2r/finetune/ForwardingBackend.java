@@ -13,6 +13,7 @@ import gsat2r.training.TrainingBackend;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /** A backend that passes every call on, for tests that change one behaviour (a failure, a count). */
 class ForwardingBackend implements TrainingBackend {
@@ -31,6 +32,7 @@ class ForwardingBackend implements TrainingBackend {
     @Override public double gradientNorm() { return inner.gradientNorm(); }
     @Override public void optimizerStep(AdamWStep step) { inner.optimizerStep(step); }
     @Override public void mergeLora() { inner.mergeLora(); }
+    @Override public Map<String, float[]> loraFactors() { return inner.loraFactors(); }
     @Override public List<TensorSpec> stateSpecs() { return inner.stateSpecs(); }
     @Override public void writeState(TensorWriter out) { inner.writeState(out); }
     @Override public void readState(SafeTensors in) { inner.readState(in); }

@@ -160,6 +160,14 @@ class TrainerTest {
         for (String f : List.of("tokenizer.json", "chat_template.jinja", "tokenizer.model", "additional_chat_templates/tool_use.jinja")) {
             assertEquals(-1L, Files.mismatch(teacher.resolve(f), fin.resolve(f)), f);
         }
+        Path adapter = fin.resolve("adapters/kd");
+        JsonNode peft = JSON.readTree(adapter.resolve("adapter_config.json").toFile());
+        assertEquals("LORA", peft.path("peft_type").asText());
+        assertEquals(4, peft.path("r").asInt());
+        assertEquals(-1L, Files.mismatch(out.resolve("adapters/kd/adapter_model.safetensors"), adapter.resolve("adapter_model.safetensors")));
+        try (SafeTensors st = SafeTensors.open(adapter.resolve("adapter_model.safetensors"))) {
+            assertTrue(st.has("base_model.model.model.layers.0.attn.q_proj.lora_B.weight"), st.tensors().keySet().toString());
+        }
         assertTrue(Files.isDirectory(out.resolve("student-init")), "the converted student is kept for --resume");
         try (Stream<Path> events = Files.list(out.resolve("tensorboard"))) {
             assertEquals(1, events.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents.")).count());

@@ -90,9 +90,7 @@ public interface TrainingBackend extends AutoCloseable {
      * {@code .lora_B.weight [out, R]}, in a stable order), for writing a PEFT adapter before
      * {@link #mergeLora}; empty without adapters.
      */
-    default Map<String, float[]> loraFactors() {
-        return Map.of();
-    }
+    Map<String, float[]> loraFactors();
 
     /**
      * The tensors of the training state, all F32, named by {@link StateNames}: the student tensors that

@@ -301,9 +301,29 @@ public abstract class TrainingBackendContract {
             }
             double adapted = b.evaluate(DISTILL, probe).loss();
             assertTrue(Math.abs(adapted - base) > 1e-6 * Math.abs(base), "training the adapters should change the model");
+            Map<String, float[]> factors = b.loraFactors();
+            assertEquals(adapters.stream().map(ParameterInfo::name).sorted().toList(), factors.keySet().stream().sorted().toList(),
+                    "loraFactors names every adapter");
+            for (ParameterInfo a : adapters) assertArrayEquals(b.readParameter(a.name()), factors.get(a.name()), a.name());
+            String stem = adapters.getFirst().name().replace(".lora_A.weight", "").replace(".lora_B.weight", "");
+            float[] before = b.readParameter(stem + ".weight");
             b.mergeLora();
             double merged = b.evaluate(DISTILL, probe).loss();
             assertEquals(adapted, merged, mergeTolerance() * Math.abs(adapted), "merging must not change the function");
+            assertTrue(b.loraFactors().isEmpty(), "no adapters after the merge");
+            // W_merged = W + (α/R)·B·A, with the factors as loraFactors gave them (what a PEFT adapter holds).
+            float[] after = b.readParameter(stem + ".weight"), A = factors.get(stem + ".lora_A.weight"), B = factors.get(stem + ".lora_B.weight");
+            int r = loraRank(), in = A.length / r, out = B.length / r;
+            double worst = 0, scale = 2.0, largest = 0;
+            for (float w : after) largest = Math.max(largest, Math.abs(w));
+            for (int i = 0; i < out; i++) {
+                for (int j = 0; j < in; j++) {
+                    double d = 0;
+                    for (int k = 0; k < r; k++) d += (double) B[i * r + k] * A[k * in + j];
+                    worst = Math.max(worst, Math.abs(before[i * in + j] + scale * d - after[i * in + j]));
+                }
+            }
+            assertTrue(worst <= 1e-5 * (1 + largest), stem + ": merged weight differs from W + (α/R)·B·A by " + worst);
             assertThrows(RuntimeException.class, () -> b.readGradient(adapters.getFirst().name()));
         }
     }

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.ServiceLoader;
 import java.util.function.Consumer;
 import java.util.zip.GZIPInputStream;
 
@@ -35,11 +36,13 @@ import java.util.zip.GZIPInputStream;
  * <li>Compression by a further suffix: {@code .gz}, {@code .xz}, {@code .zst}; concatenated members,
  *     streams and frames are read through, as {@code zcat}, {@code xzcat} and {@code zstdcat} do.</li>
  * <li>{@code -} is standard input, JSONL, its compression told by the first bytes (magic numbers).</li>
+ * <li>Columnar files ({@code .parquet}) through a {@link TableFormat} on the class path (the {@code datasets}
+ *     module's); the document is the row's string column {@code textField}.</li>
  * </ul>
  * Text must be UTF-8; malformed bytes are an error rather than silently replaced characters.
  *
- * <p>Another format is one more {@link Format} constant with its suffix and one more case in
- * {@link #read}; e.g. parquet, whose row groups a reader would turn into the same {@link Document}s.
+ * <p>Another line-oriented format is one more {@link Format} constant with its suffix and one more case in
+ * {@link #read}; another columnar one, one more {@link TableFormat}.
  */
 public final class TextInputs {
     private TextInputs() {}
@@ -50,7 +53,9 @@ public final class TextInputs {
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     public enum Format {
-        JSONL(".jsonl"), TEXT(".txt");
+        JSONL(".jsonl"), TEXT(".txt"),
+        /** Read by a {@link TableFormat}; its suffix is the format's own. */
+        TABLE("");
 
         final String suffix;
 
@@ -100,7 +105,11 @@ public final class TextInputs {
     public record Document(String text, Path file, long line) {}
 
     /** Every name this class reads, for messages. */
-    public static final String KNOWN = ".jsonl or .txt, plain or with .gz, .xz or .zst, or - (JSONL on standard input)";
+    public static final String KNOWN = ".jsonl or .txt, plain or with .gz, .xz or .zst, .parquet, or - (JSONL on standard input)";
+
+    /** The columnar formats on the class path, by suffix. */
+    private static final List<TableFormat> TABLES = ServiceLoader.load(TableFormat.class, TextInputs.class.getClassLoader())
+            .stream().map(ServiceLoader.Provider::get).toList();
 
     public static boolean isStdin(Path file) {
         return file.toString().equals("-");
@@ -110,6 +119,10 @@ public final class TextInputs {
     public static Kind kindOf(Path file) {
         if (isStdin(file)) return new Kind(Format.JSONL, null);
         String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".parquet") || table(name) != null) {
+            if (table(name) == null) throw new T2rException(file + ": reading Parquet needs the gsa-t2r-datasets module on the class path");
+            return new Kind(Format.TABLE, Compression.NONE);
+        }
         Compression compression = Compression.NONE;
         for (Compression c : Compression.values()) {
             if (c != Compression.NONE && name.endsWith(c.suffix)) {
@@ -118,7 +131,7 @@ public final class TextInputs {
             }
         }
         for (Format f : Format.values()) {
-            if (name.endsWith(f.suffix)) return new Kind(f, compression);
+            if (f != Format.TABLE && name.endsWith(f.suffix)) return new Kind(f, compression);
         }
         throw new T2rException(file + ": unknown input format (expected " + KNOWN + ")");
     }
@@ -151,6 +164,11 @@ public final class TextInputs {
             read(file, nonClosing(System.in), textField, sink);
             return;
         }
+        if (kindOf(file).format() == Format.TABLE) {
+            if (!Files.isRegularFile(file)) throw new T2rException(file + ": no such file");
+            table(file.getFileName().toString().toLowerCase(Locale.ROOT)).read(file, textField, sink);
+            return;
+        }
         InputStream in;
         try {
             in = Files.newInputStream(file);
@@ -176,6 +194,7 @@ public final class TextInputs {
                 switch (kind.format()) {
                     case JSONL -> jsonl(file, in, textField, sink);
                     case TEXT -> text(file, in, sink);
+                    case TABLE -> throw new IllegalStateException("a table is read by its TableFormat");
                 }
             }
         } catch (CharacterCodingException e) {
@@ -184,6 +203,12 @@ public final class TextInputs {
             String what = compression == null || compression == Compression.NONE ? "cannot read" : "cannot decompress " + compression.label + " data";
             throw new T2rException(file + ": " + what + " (" + message(e) + ")", e);
         }
+    }
+
+    /** The table format for a lower-case file name, or null. */
+    private static TableFormat table(String name) {
+        for (TableFormat t : TABLES) if (name.endsWith(t.suffix())) return t;
+        return null;
     }
 
     private static void jsonl(Path file, BufferedReader in, String textField, Consumer<Document> sink) throws IOException {

@@ -79,6 +79,9 @@ class TextInputsTest {
             T2rException e = assertThrows(T2rException.class, () -> TextInputs.kindOf(Path.of(bad)));
             assertEquals(bad + ": unknown input format (expected " + TextInputs.KNOWN + ")", e.getMessage());
         }
+        // core alone has no Parquet reader (the datasets module brings one, and its tests read through it).
+        T2rException e = assertThrows(T2rException.class, () -> TextInputs.kindOf(Path.of("h.parquet")));
+        assertEquals("h.parquet: reading Parquet needs the gsa-t2r-datasets module on the class path", e.getMessage());
     }
 
     @Test

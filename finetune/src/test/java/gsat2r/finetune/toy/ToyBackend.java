@@ -252,6 +252,13 @@ public final class ToyBackend implements TrainingBackend {
     }
 
     @Override
+    public Map<String, float[]> loraFactors() {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        if (student.lora != null) student.loraViews.values().forEach(v -> out.put(v.name(), slice(student.lora, v)));
+        return out;
+    }
+
+    @Override
     public void mergeLora() {
         if (student.lora == null) return;
         student.mergeLora();
