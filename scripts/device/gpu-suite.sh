@@ -25,6 +25,8 @@
 #                     peak device memory, the last position's logits in bf16 against fp32) (default 8b)
 #   scoring[=DIR]     ScoringBench: multiple-choice items/s on cuda and cpu (default a random Llama-3.2-1B)
 #   e2e               t2r finetune of the demo recipe on cuda, t2r eval --device cuda, logits and generate cuda vs cpu
+#   peft              the demo recipe on cuda with a LoRA distill stage, its PEFT adapter checked by
+#                     scripts/check-peft-adapter.py (numpy; PEFT's own loader where torch and peft are installed)
 #   dp-e2e            t2r finetune --gpus N against one process (with one GPU: --gpus 2 must refuse in one line)
 #   nccl              one process per GPU (as --gpus starts ranks), all-reduce checked and timed (>= 2 GPUs)
 #   logits[=DIR]      t2r logits --device cuda (fp32, bf16) against cpu: tiny-llama (.carry/tiny) or the demo
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --skip-tests) RUN_TESTS=0 ;;
         --tests) TEST_FILTER=${2:?--tests needs a class-name pattern}; shift ;;
-        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) PHASES+=("$1") ;;
     esac
@@ -367,6 +369,17 @@ PY
     grep -q "finetune exit 0" "$OUT/e2e.log"
 }
 
+phase_peft() {
+    local w=/tmp/t2r-peft
+    rm -rf "$w" && mkdir -p "$w"
+    demo_recipe "$w/demo-cuda.json" 4
+    timeout 150 "$B/bin/t2r" finetune --recipe "$w/demo-cuda.json" --out "$w/run" --set stages.0.steps=12 --set stages.1.steps=12 \
+        --set stages.1.trainable=lora:8 --set stages.1.lr=5e-3 --set checkpoint_interval=20 > "$OUT/peft-finetune.log" 2>&1 \
+        || { note "peft: finetune failed"; return 1; }
+    python3 "$ROOT/scripts/check-peft-adapter.py" "$w/run" distill "$w/run/checkpoints/step-00000020" 2>&1 | tee "$OUT/peft.log" | table
+    return "${PIPESTATUS[0]}"
+}
+
 phase_dp_e2e() {
     local w=/tmp/t2r-dp-e2e n=$GPUS
     rm -rf "$w" && mkdir -p "$w"
@@ -522,7 +535,7 @@ for p in "${PHASES[@]}"; do
     arg=""
     [[ "$p" == *=* ]] && arg=${p#*=}
     case $name in
-        kernels|gsa|attention|fla|distill|torch|dp|scoring|e2e|dp-e2e|nccl|logits) ;;
+        kernels|gsa|attention|fla|distill|torch|dp|scoring|e2e|peft|dp-e2e|nccl|logits) ;;
         size) arg=${arg:-1b} ;;
         infer) arg=${arg:-8b} ;;
         tiny-llama) arg=${arg:-random} ;;
