@@ -27,6 +27,8 @@
 #   e2e               t2r finetune of the demo recipe on cuda, t2r eval --device cuda, logits and generate cuda vs cpu
 #   peft              the demo recipe on cuda with a LoRA distill stage, its PEFT adapter checked by
 #                     scripts/check-peft-adapter.py (numpy; PEFT's own loader where torch and peft are installed)
+#   torchrun          the demo recipe cut short on cpu, two ranks started by torchrun --no-python against one
+#                     process: the same student, bit for bit
 #   dp-e2e            t2r finetune --gpus N against one process (with one GPU: --gpus 2 must refuse in one line)
 #   nccl              one process per GPU (as --gpus starts ranks), all-reduce checked and timed (>= 2 GPUs)
 #   logits[=DIR]      t2r logits --device cuda (fp32, bf16) against cpu: tiny-llama (.carry/tiny) or the demo
@@ -380,6 +382,22 @@ phase_peft() {
     return "${PIPESTATUS[0]}"
 }
 
+phase_torchrun() {
+    local w=/tmp/t2r-torchrun sets=(--set stages.0.steps=3 --set stages.1.steps=3 --set eval_tokens=512 --set checkpoint_interval=0)
+    rm -rf "$w" && mkdir -p "$w"
+    demo_recipe "$w/demo.json" 4
+    sed -i 's/"device": "cuda"/"device": "cpu"/' "$w/demo.json"
+    command -v torchrun > /dev/null || { note "torchrun: not installed"; return 1; }
+    timeout 200 "$B/bin/t2r" finetune --recipe "$w/demo.json" --out "$w/one" "${sets[@]}" > "$OUT/torchrun-one.log" 2>&1 \
+        || { note "torchrun: the one-process run failed"; return 1; }
+    timeout 200 torchrun --nproc-per-node 2 --max-restarts 0 --no-python "$B/bin/t2r" finetune --recipe "$w/demo.json" --out "$w/two" \
+        "${sets[@]}" > "$OUT/torchrun-two.log" 2>&1 || { note "torchrun: the run under torchrun failed"; tail -n 5 "$OUT/torchrun-two.log"; return 1; }
+    local a b
+    a=$(sha256sum < "$w/one/final/model.safetensors"); b=$(sha256sum < "$w/two/final/model.safetensors")
+    echo "| torchrun 2 ranks vs 1 process (demo, 3 + 3 steps, cpu) | $([ "$a" = "$b" ] && echo "same bits" || echo "DIFFERENT") |" | table
+    [ "$a" = "$b" ]
+}
+
 phase_dp_e2e() {
     local w=/tmp/t2r-dp-e2e n=$GPUS
     rm -rf "$w" && mkdir -p "$w"
@@ -535,7 +553,7 @@ for p in "${PHASES[@]}"; do
     arg=""
     [[ "$p" == *=* ]] && arg=${p#*=}
     case $name in
-        kernels|gsa|attention|fla|distill|torch|dp|scoring|e2e|peft|dp-e2e|nccl|logits) ;;
+        kernels|gsa|attention|fla|distill|torch|dp|scoring|e2e|peft|torchrun|dp-e2e|nccl|logits) ;;
         size) arg=${arg:-1b} ;;
         infer) arg=${arg:-8b} ;;
         tiny-llama) arg=${arg:-random} ;;
