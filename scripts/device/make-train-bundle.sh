@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds, here, what the GPU machine needs to run t2r end to end (it has no Java): a jlinked Temurin 25
 # runtime (with java.desktop, which eval's plots need), every project jar and its runtime dependencies
-# (the GSA export's ND4J jars excepted), the gpu-train GPU tests with the finetune contract they extend,
-# the JUnit console launcher, and bin/t2r. Packed as DEST/t2r-bundle.tar.xz, with the device scripts
+# (the GSA export's ND4J jars excepted), the benchmarks (bench), the GPU tests of the it and gpu modules with
+# the finetune contract they extend, the JUnit console launcher, and bin/t2r. Packed as DEST/t2r-bundle.tar.xz, with the device scripts
 # (scripts/device/*.sh) beside it, so that a checkout without them can run `bash .bundle/<script>.sh`.
 #
 #   SM90_ONLY=1 scripts/device/make-train-bundle.sh [DEST]        (default .bundle, ignored by git)
@@ -28,14 +28,14 @@ echo "== building jars (mvn package, tests skipped)"
 mvn -q -B -DskipTests package "$DEP_PLUGIN:copy-dependencies" -DincludeScope=test \
     -DexcludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian \
     -DoutputDirectory="$STAGE/lib"
-cp cli/target/gsa-t2r-cli-*.jar gpu-train/target/gsa-t2r-gpu-train-*.jar "$STAGE/lib/"
+cp cli/target/gsa-t2r-cli-*.jar gpu-models/target/gsa-t2r-gpu-models-*.jar bench/target/gsa-t2r-bench-*.jar "$STAGE/lib/"
 rm -f "$STAGE"/lib/gsa-t2r-cli-*-tests.jar "$STAGE"/lib/gsa-t2r-gpu-*-tests.jar "$STAGE"/lib/gsa-t2r-core-*-tests.jar \
       "$STAGE"/lib/gsa-t2r-eval-*-tests.jar "$STAGE"/lib/gsa-t2r-converter-*-tests.jar
-cp -r gpu-train/target/test-classes "$STAGE/test-classes"
-# the gpu module's NCCL tests (issue 8: a one-rank communicator on one GPU, one rank per GPU on more) and their support class
-mkdir -p "$STAGE/test-classes/gsat2r/gpu/nccl"
-cp gpu/target/test-classes/gsat2r/gpu/nccl/*.class "$STAGE/test-classes/gsat2r/gpu/nccl/"
-cp gpu/target/test-classes/gsat2r/gpu/GpuTestSupport*.class "$STAGE/test-classes/gsat2r/gpu/"
+# The GPU tests across modules (it: whole models on the GPU, decoding, scoring) and the gpu module's tests (kernels,
+# NCCL with a one-rank communicator), in one class tree (their packages differ).
+cp -r it/target/test-classes "$STAGE/test-classes"
+mkdir -p "$STAGE/test-classes/gsat2r"
+cp -r gpu/target/test-classes/gsat2r/gpu "$STAGE/test-classes/gsat2r/"
 # The finetune test jar (TrainingBackendContract) registers a toy backend and converter: tests only, off t2r's class path.
 mkdir -p "$STAGE/testlib"
 mv "$STAGE"/lib/*-tests.jar "$STAGE/testlib/"
@@ -54,7 +54,7 @@ other = re.compile(r"(^|/)(linux-aarch64|linux-arm|linux-ppc|linux-s390|linux-ri
                    r"osx|darwin|win|aix|sunos|freebsd|openbsd|dragonflybsd)[^/]*/")
 for jar in glob.glob(os.path.join(lib, "*.jar")):
     name = os.path.basename(jar)
-    is_gpu = name.startswith("gsa-t2r-gpu-") and not name.startswith("gsa-t2r-gpu-train")
+    is_gpu = name.startswith("gsa-t2r-gpu-") and not name.startswith("gsa-t2r-gpu-models")
     is_cli = name.startswith("gsa-t2r-cli-")
     with zipfile.ZipFile(jar) as z:
         infos = z.infolist()

@@ -24,8 +24,10 @@ public final class ScoringBench {
         boolean cuda = args.length > 1 && args[1].equals("cuda");
         int items = args.length > 2 ? Integer.parseInt(args[2]) : 256, batch = args.length > 3 ? Integer.parseInt(args[3]) : 32;
         int context = args.length > 4 ? Integer.parseInt(args[4]) : 100, choice = args.length > 5 ? Integer.parseInt(args[5]) : 30;
-        try (LanguageModel model = cuda ? (LanguageModel) Class.forName("gsat2r.gputrain.GpuLanguageModels")
-                .getMethod("load", java.nio.file.Path.class).invoke(null, dir) : gsat2r.api.T2rModel.loadLanguageModel(dir)) {
+        try (LanguageModel model = cuda ? (LanguageModel) Class.forName("gsat2r.gpumodels.GpuLanguageModels")
+                .getMethod("load", gsat2r.core.model.ModelDirectory.class, gsat2r.core.model.Precision.class, int.class)
+                .invoke(null, gsat2r.core.model.ModelDirectory.open(dir), gsat2r.core.model.Precision.BF16, 0)
+                : gsat2r.api.T2rModel.loadLanguageModel(dir)) {
             Random r = new Random(0);
             List<Continuations> all = new ArrayList<>();
             for (int i = 0; i < items; i++) {
