@@ -32,7 +32,10 @@ namespace dl {
 using namespace tiles;
 
 constexpr int WARPS = 8, THREADS = 32 * WARPS;
-constexpr int U = 4;  // k-steps whose weights a warp requests together
+// k-steps whose weights a warp requests together: 8 (16 loads of 16 bytes per lane in flight), 4 when the warp
+// streams two matrices (SwiGLU's gate and up: the same 16 loads). At K = 2048 a warp's 8 k-steps then go out at once,
+// before the kernel waits for the previous one (programmatic launch).
+template <int NA> struct Unroll { static constexpr int value = NA == 1 ? 8 : 4; };
 enum Prologue { PLAIN = 0, RMS = 1, GATE = 2 };
 enum Epilogue { STORE = 0, ADD = 1, SWIGLU = 2 };
 
@@ -124,6 +127,7 @@ template <int PRO, int EPI, int NT>
 __device__ void linear(void* out, int ldo, const bf16* x, const bf16* nw, float eps, const bf16* w0, const bf16* w1,
                        const bf16* w2, const bf16* w3, int e0, int e1, int e2, int e3, int B, int K) {
     constexpr int NA = EPI == SWIGLU ? 2 : 1;
+    constexpr int U = Unroll<NA>::value;
     constexpr int ACC = NA * NT * 4;
     __shared__ float red[WARPS][ACC][32];
     __shared__ float rstd[16];

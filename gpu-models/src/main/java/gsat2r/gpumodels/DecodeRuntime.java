@@ -170,6 +170,7 @@ final class DecodeRuntime implements BatchDecoder, AutoCloseable {
         int size = step == null ? rows : Math.min(Math.max(rows, 2 * step.rows()), Math.max(rows, MAX_ROWS));
         graphs.invalidate();
         freeScratch();
+        gpu.blas();   // the cuBLASLt handle and its workspace exist before any step is captured
         step = new DecodeStep(model, size, fusedAllowed);
         table = new RowTable(gpu, model.layers.size(), size);
         hostLogits = PinnedBuffer.allocate(gpu.context(), 4L * size * model.vocab);

@@ -54,11 +54,14 @@ public final class AttentionDecode {
     public record Rings(DeviceBuffer caches, DeviceBuffer capacity, DeviceBuffer positions, DeviceBuffer cos, DeviceBuffer sin,
                         int ropePositions) {}
 
-    /** Splits for a batch: enough CTAs for every SM to hold {@value #CTAS_PER_SM}, at most {@link #MAX_SPLITS}. */
+    /**
+     * Splits for a batch: as many CTAs as the SMs hold at once ({@value #CTAS_PER_SM} each), not one more (a second
+     * wave of a few CTAs would double the time), at most {@link #MAX_SPLITS}.
+     */
     public static int splits(Gpu gpu, Shape s, int batch) {
         long perSplit = (long) batch * s.kvHeads() * s.headGroups();
-        long want = Math.ceilDiv((long) CTAS_PER_SM * gpu.info().multiprocessors(), perSplit);
-        return (int) Math.max(1, Math.min(MAX_SPLITS, want));
+        long fit = (long) CTAS_PER_SM * gpu.info().multiprocessors() / perSplit;
+        return (int) Math.max(1, Math.min(MAX_SPLITS, fit));
     }
 
     /** Floats of the partials' workspace for a batch and split count. */
