@@ -133,6 +133,8 @@ public final class DecodeBench {
                     100 * bytes / (ms * 1e-3) / PEAK_BYTES_PER_S, rt.mode(), rt.fused(B));
         } finally {
             for (GpuDecoder d : ds) d.release();
+            rt.gpu().synchronize();
+            rt.gpu().allocator().releaseCached();   // the next case's rings are of other sizes
         }
     }
 
@@ -164,9 +166,9 @@ public final class DecodeBench {
         return a.shape().window() > 0 ? Math.min(context, a.shape().window()) : context;
     }
 
-    /** Rows a ring holds at a context: the window, or the next power of two above it (rings grow by doubling). */
+    /** Rows a ring holds at a context: the window, or what KvRing.ensure grows 256 rows to (at least double, at least the context). */
     private static long ringRows(DecodeModel.AttentionLayer a, int context) {
-        return a.shape().window() > 0 ? a.shape().window() : Integer.highestOneBit(Math.max(1, context - 1)) * 2L;
+        return a.shape().window() > 0 ? a.shape().window() : context <= 256 ? 256 : Math.max(512, context);
     }
 
     private static double weights(DecodeModel.Layer l) {
