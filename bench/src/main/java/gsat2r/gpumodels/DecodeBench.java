@@ -59,6 +59,7 @@ public final class DecodeBench {
                 default -> throw new IllegalArgumentException("unknown argument " + args[i] + (v == null ? "" : " " + v));
             }
         }
+        gsat2r.gpu.cuda.Cuda.requireAvailable();   // before writing 4 GB of random checkpoints
         if (teacher == null) {
             teacher = work.resolve("teacher-1b-v8192");
             student = work.resolve("student-1b-v8192");
