@@ -14,7 +14,8 @@
 #      4.8 TB/s; multiple-choice scoring items/s;
 #   3. scripts/bench/torch_decode.py: the same shapes in PyTorch (hand-written static-cache loop in a CUDA graph);
 #   4. the table: tests per class, our decoding next to PyTorch's, scoring.
-# Logs under $OUT: machine.txt, tests.log, junit/, bench.log, torch.log, table.txt.
+# Logs under $OUT: machine.txt, tests-kernels.log, tests-models.log (and both in tests.log), junit/, bench.log,
+# torch.log, table.txt.
 set -euo pipefail
 ROOT=$PWD
 OUT=${OUT:-$ROOT/decode-check-out}
@@ -49,12 +50,20 @@ JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -XX:+UseParallelGC -Djava.awt.h
 
 phase "1. GPU tests (decode kernels, batched decoding, states, scoring)"
 TEST_RC=0
-timeout 110 "$JAVA" "${JOPTS[@]}" -Xmx16g -jar "$B/junit-platform-console-standalone.jar" execute --disable-banner \
-    --class-path "$CP" --include-tag gpu \
-    --select-class gsat2r.gpu.ops.DecodeKernelsGpuTest --select-class gsat2r.gpumodels.GpuDecodingGpuTest \
-    --select-class gsat2r.gpumodels.GpuModelsGpuTest \
-    --details=tree --reports-dir "$OUT/junit" > "$OUT/tests.log" 2>&1 || TEST_RC=$?
-echo "tests exit $TEST_RC$([ "$TEST_RC" = 124 ] && echo ' (timed out)')"
+run_tests() {   # name, timeout, classes...
+    local name=$1 limit=$2 rc=0
+    shift 2
+    local select=()
+    for c in "$@"; do select+=(--select-class "$c"); done
+    timeout "$limit" "$JAVA" "${JOPTS[@]}" -Xmx16g -jar "$B/junit-platform-console-standalone.jar" execute --disable-banner \
+        --class-path "$CP" --include-tag gpu "${select[@]}" --details=tree --reports-dir "$OUT/junit/$name" \
+        > "$OUT/tests-$name.log" 2>&1 || rc=$?
+    echo "$name tests exit $rc$([ "$rc" = 124 ] && echo ' (timed out)')"
+    [ "$rc" = 0 ] || TEST_RC=$rc
+}
+run_tests kernels 45 gsat2r.gpu.ops.DecodeKernelsGpuTest
+run_tests models 100 gsat2r.gpumodels.GpuDecodingGpuTest gsat2r.gpumodels.GpuModelsGpuTest
+cat "$OUT"/tests-*.log > "$OUT/tests.log" 2>/dev/null || true
 
 phase "2. DecodeBench (random 1B-shaped teacher and student, bf16)"
 BENCH_RC=skipped
@@ -91,7 +100,7 @@ def kv(line):
     return dict(re.findall(r"(\w+)=([^\s]+)", line))
 
 classes, fails = {}, []
-for f in glob.glob(os.path.join(out, "junit", "*.xml")):
+for f in glob.glob(os.path.join(out, "junit", "**", "*.xml"), recursive=True):
     for tc in ET.parse(f).getroot().iter("testcase"):
         cls = tc.get("classname", "?").split(".")[-1]
         c = classes.setdefault(cls, [0, 0, 0])

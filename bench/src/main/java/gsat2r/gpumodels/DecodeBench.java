@@ -60,12 +60,13 @@ public final class DecodeBench {
             }
         }
         gsat2r.gpu.cuda.Cuda.requireAvailable();   // before writing 4 GB of random checkpoints
-        if (teacher == null) {
+        boolean random = teacher == null;
+        if (random) {
             teacher = work.resolve("teacher-1b-v8192");
             student = work.resolve("student-1b-v8192");
-            prepare(teacher, student);
         }
         for (String kind : kinds) {
+            if (random) prepare(teacher, kind.equals("student") ? student : null);   // the teacher's numbers before the student is converted
             Path dir = kind.equals("teacher") ? teacher : student;
             try (LanguageModel m = GpuLanguageModels.load(ModelDirectory.open(dir), Precision.BF16, 0)) {
                 DecodeRuntime rt = runtime(m);
@@ -76,14 +77,14 @@ public final class DecodeBench {
         }
     }
 
-    /** A random teacher of Llama-3.2-1B's shape with 8192 tokens (bf16) and its GSA student (64 slots, random gates). */
+    /** A random teacher of Llama-3.2-1B's shape with 8192 tokens (bf16) and, unless null, its GSA student (64 slots, random gates). */
     static void prepare(Path teacher, Path student) {
         if (!Files.isDirectory(teacher)) {
             System.out.println("== writing a random 1B-shaped teacher into " + teacher);
             RandomCheckpoint.write(teacher, new RandomCheckpoint.LlamaShape(2048, 16, 32, 8, 64, 8192, 8192, true),
                     RandomCheckpoint.Options.defaults(), false);
         }
-        if (!Files.isDirectory(student)) {
+        if (student != null && !Files.isDirectory(student)) {
             System.out.println("== converting it into a GSA student in " + student);
             Converter.convert(teacher, student, new ConvertOptions(64, 8, GateInit.RANDOM, 0, null, List.of()), false);
         }
