@@ -20,8 +20,8 @@
 // are the logical pairs (2q, 2q+1), (2q+8, 2q+9) of the first MMA, elements (4,5), (6,7) those of the
 // second. Each 16-row × 64-byte piece of W is read as 8 rows × 64 contiguous bytes: full sectors.
 //
-// RMS and GATE compute each row's rstd in the CTA (B rows of K from L2, after the weights of the
-// first k-steps are already in flight), then transform x as its fragments are loaded.
+// RMS and GATE compute each row's rstd in the CTA (B rows of K from L2, all 256 threads, after the weights of
+// the first k-steps are already in flight), then transform x as its fragments are loaded.
 //
 // Programmatic dependent launch: the weights do not depend on the previous kernel, so the first
 // k-steps' weights are requested before griddepcontrol.wait; nothing the previous kernel wrote is
@@ -84,24 +84,41 @@ __device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(_
 template <int PRO>
 __device__ __forceinline__ float norm_input(float x) { return PRO == GATE ? silu(x) : x; }
 
-// rstd of batch rows b < B (8 warps, warp w takes rows w and w + 8), into rstd[].
-template <int PRO>
-__device__ void row_rstd(float* rstd, const bf16* x, int B, int K, float eps) {
+// rstd of batch rows b < B into rstd[]: thread t sums the squares of 16-byte packs t, t + 256, ... of every row (all
+// of its loads in flight together), then each warp's sums (xor tree) and the 8 warps' in warp order. The order does
+// not depend on B. `part` holds 8 x 16 floats.
+template <int PRO, int NT>
+__device__ void row_rstd(float* rstd, float (*part)[16], const bf16* x, int B, int K, float eps) {
+    constexpr int R = 8 * NT;
     const int w = warp_id(), l = lane_id();
-    for (int b = w; b < B; b += WARPS) {
-        const bf16* row = x + (long long)b * K;
-        float ss = 0.f;
-        for (int p = l; p < K / 8; p += 32) {
+    float ss[R];
+#pragma unroll
+    for (int b = 0; b < R; b++) ss[b] = 0.f;
+    for (int p = threadIdx.x; p < K / 8; p += THREADS) {
+        uint4 raw[R];
+#pragma unroll
+        for (int b = 0; b < R; b++) raw[b] = b < B ? ld16(x + (long long)b * K + 8 * p) : make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+        for (int b = 0; b < R; b++) {
             float f[8];
-            unpack8(ld16(row + 8 * p), f);
+            unpack8(raw[b], f);
 #pragma unroll
             for (int j = 0; j < 8; j++) {
                 const float v = norm_input<PRO>(f[j]);
-                ss += v * v;
+                ss[b] += v * v;
             }
         }
-        ss = warp_sum(ss);
-        if (l == 0) rstd[b] = rsqrtf(ss / K + eps);
+    }
+#pragma unroll
+    for (int b = 0; b < R; b++) {
+        const float s = warp_sum(ss[b]);
+        if (l == 0) part[w][b] = s;
+    }
+    __syncthreads();
+    if (threadIdx.x < B) {
+        float s = 0.f;
+        for (int v = 0; v < WARPS; v++) s += part[v][threadIdx.x];
+        rstd[threadIdx.x] = rsqrtf(s / K + eps);
     }
 }
 
@@ -131,6 +148,7 @@ __device__ void linear(void* out, int ldo, const bf16* x, const bf16* nw, float 
     constexpr int ACC = NA * NT * 4;
     __shared__ float red[WARPS][ACC][32];
     __shared__ float rstd[16];
+    __shared__ float part[WARPS][16];
     grid_dependents_launch();
     const int l = lane_id(), w = warp_id(), g = l >> 2, q = l & 3;
     const int tile = blockIdx.x, N = EPI == SWIGLU ? e0 : e3;
@@ -169,7 +187,7 @@ __device__ void linear(void* out, int ldo, const bf16* x, const bf16* nw, float 
     load_weights(0);
     grid_dependency_wait();  // x (and h, for ADD) come from the previous kernel
     if (PRO != PLAIN) {
-        row_rstd<PRO>(rstd, x, B, K, eps);
+        row_rstd<PRO, NT>(rstd, part, x, B, K, eps);
         __syncthreads();
     }
 

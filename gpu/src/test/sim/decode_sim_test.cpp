@@ -77,24 +77,31 @@ static std::vector<double> dbl(const std::vector<float>& x) { return std::vector
 
 // ---------------------------------------------------------------- decode_linear
 
-// The kernel's rstd: lane l sums the squares of packs l, l + 32, ... in order, then the xor tree of warp_sum.
+// The kernel's rstd: thread t sums the squares of packs t, t + 256, ... in order, each warp's 32 sums go through
+// warp_sum's xor tree, and the 8 warps' results are added in warp order.
 static float mirror_rstd(const float* row, int K, float eps, bool gate) {
-    float lane[32];
-    for (int l = 0; l < 32; l++) {
+    float thread[256];
+    for (int t = 0; t < 256; t++) {
         float ss = 0.f;
-        for (int p = l; p < K / 8; p += 32)
+        for (int p = t; p < K / 8; p += 256)
             for (int j = 0; j < 8; j++) {
                 const float v = gate ? fsilu(row[8 * p + j]) : row[8 * p + j];
                 ss += v * v;
             }
-        lane[l] = ss;
+        thread[t] = ss;
     }
-    for (int o = 16; o > 0; o >>= 1) {
-        float next[32];
-        for (int l = 0; l < 32; l++) next[l] = lane[l] + lane[l ^ o];
-        std::memcpy(lane, next, sizeof lane);
+    float total = 0.f;
+    for (int w = 0; w < 8; w++) {
+        float lane[32];
+        std::memcpy(lane, thread + 32 * w, sizeof lane);
+        for (int o = 16; o > 0; o >>= 1) {
+            float next[32];
+            for (int l = 0; l < 32; l++) next[l] = lane[l] + lane[l ^ o];
+            std::memcpy(lane, next, sizeof lane);
+        }
+        total += lane[0];
     }
-    return 1.0f / std::sqrt(lane[0] / K + eps);
+    return 1.0f / std::sqrt(total / K + eps);
 }
 
 template <int PRO, int EPI, int NT>
