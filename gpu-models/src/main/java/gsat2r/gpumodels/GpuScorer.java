@@ -63,15 +63,28 @@ final class GpuScorer {
             }
         }
         pieces.sort(Comparator.comparingInt((Piece p) -> p.input().length));
-        int from = 0;
-        while (from < pieces.size()) {
-            int to = from + 1;
-            while (to < pieces.size() && (long) (to - from + 1) * pieces.get(to).input().length <= TOKENS_PER_PASS) to++;
-            List<Piece> pass = pieces.subList(from, to);
+        for (List<Piece> pass : passes(pieces)) {
             Continuations.Score[] scores = pass(pass);
             for (int i = 0; i < pass.size(); i++) out.get(pass.get(i).request())[pass.get(i).choice()] = scores[i];
+        }
+        return out;
+    }
+
+    /**
+     * The sorted pieces cut into passes: as many as filling each up to {@link #TOKENS_PER_PASS} padded tokens takes,
+     * then evened out by count (a last pass of two sequences after a full one would run its products at a size the
+     * GPU does badly).
+     */
+    private static List<List<Piece>> passes(List<Piece> sorted) {
+        int count = 0;
+        for (int from = 0; from < sorted.size(); count++) {
+            int to = from + 1;
+            while (to < sorted.size() && (long) (to - from + 1) * sorted.get(to).input().length <= TOKENS_PER_PASS) to++;
             from = to;
         }
+        List<List<Piece>> out = new ArrayList<>();
+        int size = Math.ceilDiv(sorted.size(), Math.max(1, count));
+        for (int from = 0; from < sorted.size(); from += size) out.add(sorted.subList(from, Math.min(sorted.size(), from + size)));
         return out;
     }
 
