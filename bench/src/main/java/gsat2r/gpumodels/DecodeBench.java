@@ -133,6 +133,7 @@ public final class DecodeBench {
                             + "TB_per_s=%.2f roofline=%.0f%% mode=%s fused=%s%n",
                     kind, C, B, ms, wall, B * 1000 / ms, B * 1000 / wall, bytes / 1e9, bytes / (ms * 1e-3) / 1e12,
                     100 * bytes / (ms * 1e-3) / PEAK_BYTES_PER_S, rt.mode(), rt.fused(B));
+            System.out.flush();   // each line as it comes: the device script may stop the run at its time limit
         } finally {
             for (GpuDecoder d : ds) d.release();
             rt.gpu().synchronize();
@@ -204,6 +205,7 @@ public final class DecodeBench {
         }
         System.out.printf(Locale.ROOT, "SCORING %s items_per_s=%.1f (4 choices x 30 tokens after 100, %d items a call, median of %d)%n", kind,
                 median(rates), items, batches);
+        System.out.flush();
     }
 
     static int[] ids(Random r, int vocab, int n) {
