@@ -21,6 +21,12 @@
 #   dp[=1,2,4,8]      DataParallelBench: the Llama-3.2-1B-shaped distill step on 1..N GPUs (default 1, 2, 4, ... all)
 #   size[=1b,8b,7b]   SizeBench: a shipped recipe at its model's real size, stages cut short (default 1b)
 #   scoring[=DIR]     ScoringBench: multiple-choice items/s on cuda and cpu (default a random Llama-3.2-1B)
+#   decode[=teacher,student]
+#                     DecodeBench: batched decoding of a random Llama-3.2-1B-shaped teacher (vocab 8192, bf16) and its
+#                     GSA student at contexts CONTEXTS (512,4096,32768) and batches BATCHES (1,64,256), device ms per
+#                     step, tokens/s, bytes over time against 4.8 TB/s, and scoring items/s; then the same shapes in
+#                     PyTorch (scripts/bench/torch_decode.py, a static-cache loop in a CUDA graph; needs torch) and one
+#                     table of both. With its GPU tests: --tests '.*(Decod|GpuModelsGpu).*' decode
 #   e2e               t2r finetune of the demo recipe on cuda, t2r eval --device cuda, logits and generate cuda vs cpu
 #   dp-e2e            t2r finetune --gpus N against one process (with one GPU: --gpus 2 must refuse in one line)
 #   nccl              one process per GPU (as --gpus starts ranks), all-reduce checked and timed (>= 2 GPUs)
@@ -44,7 +50,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --skip-tests) RUN_TESTS=0 ;;
         --tests) TEST_FILTER=${2:?--tests needs a class-name pattern}; shift ;;
-        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) PHASES+=("$1") ;;
     esac
@@ -274,6 +280,57 @@ phase_scoring() {
     return $rc
 }
 
+phase_decode() {     # decode [teacher,student]: DecodeBench, then torch_decode.py at the same shapes, one table
+    local models=${1:-teacher,student} dir=$WORK/decode rc torch_rc=skipped
+    local contexts=${CONTEXTS:-512,4096,32768} batches=${BATCHES:-1,64,256}
+    ptxas decode_linear_rms_store_b8 decode_linear_rms_swiglu_b16 gsa_decode_step_bf16 attention_decode_d64_g4_bf16 \
+        score_continuations_bf16 | table
+    bench "$OUT/decode.log" "${DECODE_S:-300}" 24g gsat2r.gpumodels.DecodeBench --work "$dir" --models "$models" \
+        --contexts "$contexts" --batches "$batches" --steps "${DECODE_STEPS:-16}" --warmup 3 --scoring-batches 3
+    rc=$?
+    [ $rc -eq 0 ] || tail -5 "$OUT/decode.log" | sed 's/^/DecodeBench: /' | table
+    if python3 -c "import torch; assert torch.cuda.is_available()" > /dev/null 2>&1; then
+        timeout "${TORCH_DECODE_S:-180}" python3 "$BENCH_PY/torch_decode.py" --teacher "$dir/teacher-1b-v8192" \
+            --student "$dir/student-1b-v8192" --models "$models" --contexts "$contexts" --batches "$batches" \
+            --steps "${DECODE_STEPS:-16}" --warmup 3 > "$OUT/torch-decode.log" 2>&1
+        torch_rc=$?
+        [ $torch_rc -eq 0 ] || tail -3 "$OUT/torch-decode.log" | sed 's/^/torch_decode.py: /' | table
+    else
+        note "decode: no PyTorch with CUDA here, the PyTorch columns stay empty"
+    fi
+    python3 - "$OUT" "$rc" "$torch_rc" <<'PY' | table
+import os, re, sys
+out, bench_rc, torch_rc = sys.argv[1:4]
+kv = lambda line: dict(re.findall(r"(\w+)=([^\s]+)", line))
+ours, theirs, scoring, skipped = {}, {}, {}, []
+for name, target in (("decode.log", ours), ("torch-decode.log", theirs)):
+    p = os.path.join(out, name)
+    for line in open(p, errors="replace") if os.path.exists(p) else []:
+        if "skipped" in line and "DECODE" in line:
+            skipped.append(line.strip())
+        elif line.startswith("DECODE ") or line.startswith("TORCH-DECODE "):
+            d = kv(line)
+            target[(line.split()[1], int(d["ctx"]), int(d["batch"]))] = d
+        elif line.startswith("SCORING "):
+            scoring[line.split()[1]] = kv(line)
+print(f"decoding, bf16, one token per sequence per step (DecodeBench exit {bench_rc}, torch_decode.py exit {torch_rc}):")
+print("| model | context | batch | ours ms/step | ours tokens/s | GB/step | TB/s | of 4.8 TB/s | launch | PyTorch ms/step | PyTorch tokens/s | speed-up |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+for key in sorted(set(ours) | set(theirs)):
+    o, t = ours.get(key, {}), theirs.get(key, {})
+    om, tm = o.get("device_ms"), t.get("ms")
+    sp = f"{float(tm) / float(om):.2f}x" if om and tm else ""
+    launch = (o.get("mode", "") + ("+fused" if o.get("fused") == "true" else "")) if o else ""
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {om or ''} | {o.get('tokens_per_s', '')} | {o.get('GB_per_step', '')} | "
+          f"{o.get('TB_per_s', '')} | {o.get('roofline', '')} | {launch} | {tm or ''} | {t.get('tokens_per_s', '')} | {sp} |")
+for s in skipped[:6]:
+    print("  " + s)
+for k, v in scoring.items():
+    print(f"scoring {k}: {v.get('items_per_s')} items/s (4 choices x 30 tokens after 100; target >= 200)")
+PY
+    return $rc
+}
+
 phase_e2e() {
     local w=/tmp/t2r-e2e
     rm -rf "$w" && mkdir -p "$w"
@@ -463,7 +520,7 @@ for p in "${PHASES[@]}"; do
     arg=""
     [[ "$p" == *=* ]] && arg=${p#*=}
     case $name in
-        kernels|gsa|attention|fla|distill|torch|dp|scoring|e2e|dp-e2e|nccl|logits) ;;
+        kernels|gsa|attention|fla|distill|torch|dp|scoring|decode|e2e|dp-e2e|nccl|logits) ;;
         size) arg=${arg:-1b} ;;
         tiny-llama) arg=${arg:-random} ;;
         *) note "unknown phase '$name' (see --help)"; STATUS=2; continue ;;
