@@ -3,7 +3,12 @@ package gsat2r.gpu.ops;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import gsat2r.core.cpu.Attention;
+import gsat2r.core.cpu.Linear;
+import gsat2r.core.cpu.RmsNorm;
+import gsat2r.core.cpu.Rope;
 import gsat2r.core.cpu.Silu;
+import gsat2r.core.cpu.SwiGlu;
 import gsat2r.core.gsa.GsaRecurrent;
 import gsat2r.core.gsa.GsaState;
 import gsat2r.core.model.ContinuationScorer;
@@ -23,11 +28,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The decode-step kernels against independent references: the small-batch linear layers ({@link DecodeLinear})
- * against float64 products of the same bf16 operands (and a row alone against the same row in a batch of 16,
- * bit for bit); the batched GSA step ({@link GsaDecode}) against {@link GsaRecurrent#step(GsaState[], int, float[],
+ * The decode-step kernels against core's CPU ops (the project's one reference): the small-batch linear layers
+ * ({@link DecodeLinear}) against {@link RmsNorm}, {@link Silu}, {@link SwiGlu} and {@link Linear} on the same bf16
+ * operands, rounded where the kernels round (and a row alone against the same row in a batch of 16, bit for bit); the batched GSA step ({@link GsaDecode}) against {@link GsaRecurrent#step(GsaState[], int, float[],
  * float[], float[], float[], float[], float)} with the layer's activations; split-KV attention
- * ({@link AttentionDecode}) against float64 attention over the rings, several splits, windows, twice in a row (the
+ * ({@link AttentionDecode}) against {@link Rope} and {@link Attention#decode} over the rings, several splits, windows, twice in a row (the
  * merge counters reset); the continuation scores ({@link Scoring}) against {@link ContinuationScorer}; and a CUDA
  * graph of these kernels (with and without programmatic dependent launch) against the same launches made one by
  * one, bit for bit. Tolerances: fp32 1e-5, bf16 1e-2.
@@ -52,37 +57,27 @@ class DecodeKernelsGpuTest extends GpuTestSupport {
 
     // ------------------------------------------------------------------ DecodeLinear
 
-    /** bf16(x·rstd·w) per row, rstd in double: the prologue's input to the product. */
+    /** bf16(RMSNorm(x)·w) per row (of silu(x) for the output gate's prologue): the prologue's input to the product. */
     static float[] normed(float[] x, float[] w, int B, int K, float eps, boolean gate) {
-        float[] out = new float[x.length];
-        for (int b = 0; b < B; b++) {
-            double ss = 0;
-            for (int k = 0; k < K; k++) {
-                double v = gate ? Silu.apply(x[b * K + k]) : x[b * K + k];
-                ss += v * v;
-            }
-            float r = (float) (1 / Math.sqrt(ss / K + eps));
-            for (int k = 0; k < K; k++) {
-                float v = gate ? Silu.apply(x[b * K + k]) : x[b * K + k];
-                out[b * K + k] = Bf16.round(v * r * w[k]);
-            }
+        float[] in = x;
+        if (gate) {
+            in = new float[x.length];
+            Silu.forward(in, 0, x, 0, x.length);
         }
-        return out;
+        float[] out = new float[x.length];
+        RmsNorm.forward(out, 0, in, 0, w, 0, null, 0, B, K, eps);
+        return Bf16.round(out);
     }
 
-    static double[] product(float[] x, float[] w, int B, int K, int N) {
-        double[] y = new double[B * N];
-        for (int b = 0; b < B; b++)
-            for (int n = 0; n < N; n++) {
-                double acc = 0;
-                for (int k = 0; k < K; k++) acc += (double) x[b * K + k] * w[n * K + k];
-                y[b * N + n] = acc;
-            }
+    /** {@code x Wᵀ} for B rows of K, W [N, K] (core's {@link Linear}, fp32 sums). */
+    static float[] product(float[] x, float[] w, int B, int K, int N) {
+        float[] y = new float[B * N];
+        Linear.forward(y, 0, x, 0, w, 0, null, 0, B, K, N);
         return y;
     }
 
     @Test
-    void decodeLinearMatchesFloat64AndIsTheSameAloneOrInABatch() {
+    void decodeLinearMatchesCoreOpsAndIsTheSameAloneOrInABatch() {
         Gpu gpu = gpu();
         int K = 2048, I = 1024;
         int[] widths = {512, 128, 128, 64};   // q | k | v | f
@@ -112,32 +107,30 @@ class DecodeKernelsGpuTest extends GpuTestSupport {
                  DeviceBuffer dO = upload(o, ElementType.BF16); DeviceBuffer h2 = upload(h, ElementType.BF16)) {
                 // q | k | v | f from the normed rows, fp32, rows N + 8 apart.
                 DecodeLinear.normProject(gpu, out, N + 8, dh, dnw, eps, dws, B, K);
-                double[] y = product(normed(h, nw, B, K, eps, false), wAll, B, K, N);
+                float[] y = product(normed(h, nw, B, K, eps, false), wAll, B, K, N);
                 float[] got = out.toFloatArray(), rows = new float[B * N];
                 for (int b = 0; b < B; b++) System.arraycopy(got, b * (N + 8), rows, b * N, N);
                 check("decode_linear.rms_store.B" + B, rows, y, BF16_TOL);
                 // SwiGLU of the normed rows.
                 DecodeLinear.normSwiGlu(gpu, act, dh, dnw, eps, dgate, dup, B, K);
                 float[] xn = normed(h, nw, B, K, eps, false);
-                double[] g = product(xn, gate, B, K, I), u = product(xn, up, B, K, I);
-                double[] a = new double[B * I];
-                for (int i = 0; i < a.length; i++) {
-                    float gf = Bf16.round((float) g[i]);
-                    a[i] = Bf16.round(Silu.apply(gf) * Bf16.round((float) u[i]));
-                }
+                float[] g = Bf16.round(product(xn, gate, B, K, I)), u = Bf16.round(product(xn, up, B, K, I));
+                float[] a = new float[B * I];
+                SwiGlu.forward(a, 0, g, 0, u, 0, a.length);
+                a = Bf16.round(a);
                 float[] actHost = act.toFloatArray();
                 check("decode_linear.rms_swiglu.B" + B, actHost, a, BF16_TOL);
                 // h += down(act), from the kernel's own act.
                 DecodeLinear.projectAdd(gpu, dh, act, ddown, B, I);
-                double[] d = product(actHost, down, B, I, K), hRef = new double[B * K];
-                for (int i = 0; i < hRef.length; i++) hRef[i] = Bf16.round(h[i] + Bf16.round((float) d[i]));
+                float[] d = product(actHost, down, B, I, K), hRef = new float[B * K];
+                for (int i = 0; i < hRef.length; i++) hRef[i] = Bf16.round(h[i] + Bf16.round(d[i]));
                 check("decode_linear.plain_add.B" + B, dh.toFloatArray(), hRef, BF16_TOL);
                 // h += bf16(RMSNorm(silu(o))·w Woᵀ).
                 float[] woHost = bf(randn(RNG, K * K, 0.03));
                 try (DeviceBuffer wo = upload(woHost, ElementType.BF16)) {
                     DecodeLinear.gateProjectAdd(gpu, h2, dO, dnw, eps, wo, B, K);
-                    double[] e = product(normed(o, nw, B, K, eps, true), woHost, B, K, K), ref = new double[B * K];
-                    for (int i = 0; i < ref.length; i++) ref[i] = Bf16.round(h[i] + Bf16.round((float) e[i]));
+                    float[] e = product(normed(o, nw, B, K, eps, true), woHost, B, K, K), ref = new float[B * K];
+                    for (int i = 0; i < ref.length; i++) ref[i] = Bf16.round(h[i] + Bf16.round(e[i]));
                     check("decode_linear.gate_add.B" + B, h2.toFloatArray(), ref, BF16_TOL);
                 }
                 // Row 0 alone gives the same bits as row 0 of the batch.
@@ -222,7 +215,7 @@ class DecodeKernelsGpuTest extends GpuTestSupport {
 
     @ParameterizedTest
     @EnumSource(value = ElementType.class, names = {"F32", "BF16"})
-    void attentionDecodeMatchesFloat64OverTheRings(ElementType t) {
+    void attentionDecodeMatchesCoreAttentionOverTheRings(ElementType t) {
         for (int[] c : new int[][] {{64, 0, 0}, {64, 40, 0}, {128, 0, 1}}) attentionCase(t, c[0], c[1], c[2] == 1);
     }
 
@@ -235,13 +228,9 @@ class DecodeKernelsGpuTest extends GpuTestSupport {
         int[] pos = {0, 37, 300, 700};
         int[] cap = new int[B];
         for (int b = 0; b < B; b++) cap[b] = window > 0 ? window : pos[b] + 8;
-        float[] cos = new float[ropeRows * half], sin = new float[ropeRows * half];
-        for (int p = 0; p < ropeRows; p++)
-            for (int i = 0; i < half; i++) {
-                float a = p * (float) Math.pow(10000, -2.0 * i / D);
-                cos[p * half + i] = (float) Math.cos(a);
-                sin[p * half + i] = (float) Math.sin(a);
-            }
+        float[] invFreq = new float[half], cos = new float[ropeRows * half], sin = new float[ropeRows * half];
+        for (int i = 0; i < half; i++) invFreq[i] = (float) Math.pow(10000, -2.0 * i / D);
+        Rope.tables(invFreq, 0, ropeRows, cos, sin);
         int row = Hkv * D;
         float[][] kr = new float[B][], vr = new float[B][];
         List<DeviceBuffer> rings = new ArrayList<>();
@@ -262,32 +251,16 @@ class DecodeKernelsGpuTest extends GpuTestSupport {
                 for (int b = 0; b < B; b++) p[b] = pos[b] + st;
                 int ldq = H * D, ld = ldq + 2 * row;
                 float[] proj = randn(RNG, B * ld, 1);
-                double[] ref = new double[B * H * D];
+                float[] ref = new float[B * H * D];
                 for (int b = 0; b < B; b++) {
-                    int pb = p[b], lo = window > 0 ? Math.max(0, pb - window + 1) : 0, slot = pb % cap[b];
-                    for (int kv = 0; kv < Hkv; kv++)
-                        for (int i = 0; i < D; i++) {
-                            kr[b][slot * row + kv * D + i] = stored(new float[] {(float) rope(proj, b * ld + ldq + kv * D, i, D, cos, sin, pb)}, t)[0];
-                            vr[b][slot * row + kv * D + i] = stored(new float[] {proj[b * ld + ldq + row + kv * D + i]}, t)[0];
-                        }
-                    for (int h = 0; h < H; h++) {
-                        int kv = h / G;
-                        double[] sc = new double[pb - lo + 1];
-                        double mx = Double.NEGATIVE_INFINITY;
-                        for (int j = lo; j <= pb; j++) {
-                            double dot = 0;
-                            for (int i = 0; i < D; i++) dot += rope(proj, b * ld + h * D, i, D, cos, sin, pb) * scale * kr[b][(j % cap[b]) * row + kv * D + i];
-                            sc[j - lo] = dot;
-                            mx = Math.max(mx, dot);
-                        }
-                        double sum = 0;
-                        for (double x : sc) sum += Math.exp(x - mx);
-                        for (int i = 0; i < D; i++) {
-                            double acc = 0;
-                            for (int j = lo; j <= pb; j++) acc += Math.exp(sc[j - lo] - mx) / sum * vr[b][(j % cap[b]) * row + kv * D + i];
-                            ref[(b * H + h) * D + i] = acc;
-                        }
-                    }
+                    // The kernel's fused part: RoPE on q and the new key, the key and value stored (in the ring's type) at p % capacity.
+                    int pb = p[b], slot = pb % cap[b];
+                    float[] q = new float[ldq], k = new float[row];
+                    Rope.forward(q, 0, proj, b * ld, cos, sin, pb, 1, H, D);
+                    Rope.forward(k, 0, proj, b * ld + ldq, cos, sin, pb, 1, Hkv, D);
+                    System.arraycopy(stored(k, t), 0, kr[b], slot * row, row);
+                    System.arraycopy(stored(Arrays.copyOfRange(proj, b * ld + ldq + row, b * ld + ldq + 2 * row), t), 0, vr[b], slot * row, row);
+                    Attention.decode(ref, b * H * D, q, 0, kr[b], vr[b], cap[b], pb, H, Hkv, D, window, scale);
                 }
                 try (DeviceBuffer dp = upload(proj, ElementType.F32); DeviceBuffer positions = gpu.upload(p);
                      DeviceBuffer o = poisoned(t, (long) B * H * D)) {
@@ -305,12 +278,6 @@ class DecodeKernelsGpuTest extends GpuTestSupport {
         } finally {
             for (DeviceBuffer r : rings) r.close();
         }
-    }
-
-    static double rope(float[] x, int off, int i, int D, float[] cos, float[] sin, int p) {
-        int half = D / 2, j = i % half;
-        double c = cos[p * half + j], s = sin[p * half + j];
-        return i < half ? x[off + i] * c - x[off + i + half] * s : x[off + i] * c + x[off + i - half] * s;
     }
 
     // ------------------------------------------------------------------ Scoring
