@@ -7,9 +7,9 @@
 #   test-classes/   the GPU tests of gpu, gpu-models and it, one folder each
 #   bin/t2r         the CLI;  bin/java-cp CLASS  any main class (benchmarks) with everything on the class path
 #   junit-platform-console-standalone.jar, COMMIT, kernels-ptxas.txt
-# The kernel image inside the gpu jar is stored uncompressed (xz packs it to a third of what deflate does)
-# and holds sm_90 machine code only (the GPU machines are Hopper), unless --all-archs keeps the build's
-# sm_80 + sm_90 + PTX. The scripts of scripts/device and scripts/bench travel beside the tarball.
+# Every jar's entries are stored uncompressed (xz packs class files and the kernel image far better than
+# deflate does); the kernel image holds sm_90 machine code only (the GPU machines are Hopper), unless
+# --all-archs keeps the build's sm_80 + sm_90 + PTX. The scripts of scripts/device and scripts/bench travel beside the tarball.
 #
 #   scripts/gpu-check.sh [--all-archs] [DEST]
 #
@@ -60,14 +60,22 @@ if [ $ALL_ARCHS -eq 0 ]; then
     (cd gpu/src/main/cuda && "$NVCC" -fatbin -gencode arch=compute_90,code=sm_90 -O3 -std=c++17 -lineinfo --compress-mode=none \
         -Xptxas -v,-warn-spills,-warn-lmem-usage -o "$FATBIN" kernels.cu > "$STAGE/kernels-ptxas.txt" 2>&1)
 fi
+echo "== JUnit console launcher $JUNIT_PLATFORM"
+mvn -q -B -ntp ${MVN_FLAGS:-} "$DEP_PLUGIN:copy" -Dartifact="org.junit.platform:junit-platform-console-standalone:$JUNIT_PLATFORM:jar" \
+    -DoutputDirectory="$STAGE" -Dmdep.stripVersion=true
+
 # Other platforms' native libraries out (DJL's tokenizers alone carries four copies of its Rust library), the
-# demo model out of the cli jar (every checkout has models/kjv-llama), the kernel image stored.
-python3 - "$STAGE/lib" "$FATBIN" <<'PY'
+# demo model out of the cli jar (every checkout has models/kjv-llama), the sm_90 kernel image in, and every jar's
+# entries stored rather than deflated: xz packs stored class files and the kernel image far better than deflate
+# does (the jars of lib/ and testlib/ and the console launcher take about 20 MiB less in the tarball).
+python3 - "$STAGE" "$FATBIN" <<'PY'
 import glob, os, re, sys, zipfile
-lib, fatbin = sys.argv[1], sys.argv[2]
+stage, fatbin = sys.argv[1], sys.argv[2]
 other = re.compile(r"(^|/)(linux-aarch64|linux-arm|linux-ppc|linux-s390|linux-riscv|linux-loongarch|linux-mips|linux-x86/|"
                    r"osx|darwin|win|aix|sunos|freebsd|openbsd|dragonflybsd|macos)[^/]*/")
-for jar in sorted(glob.glob(os.path.join(lib, "*.jar"))):
+jars = sorted(glob.glob(os.path.join(stage, "lib", "*.jar")) + glob.glob(os.path.join(stage, "testlib", "*.jar"))
+              + glob.glob(os.path.join(stage, "*.jar")))
+for jar in jars:
     name = os.path.basename(jar)
     is_gpu = re.match(r"gsa-t2r-gpu-\d", name) is not None
     is_cli = name.startswith("gsa-t2r-cli-")
@@ -75,26 +83,21 @@ for jar in sorted(glob.glob(os.path.join(lib, "*.jar"))):
         infos = z.infolist()
         drop = {i.filename for i in infos if not i.is_dir()
                 and (other.search(i.filename) or (is_cli and i.filename.startswith("gsat2r/demo/")))}
-        if not drop and not is_gpu:
-            continue
         tmp = jar + ".tmp"
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as out:
             for i in infos:
                 if i.filename in drop:
                     continue
                 data = z.read(i.filename)
-                stored = i.filename.endswith(".fatbin")
-                if stored and fatbin:
+                if i.filename.endswith(".fatbin") and fatbin:
                     data = open(fatbin, "rb").read()
-                i.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                i.compress_type = zipfile.ZIP_STORED
                 out.writestr(i, data)
     os.replace(tmp, jar)
-    print(f"   {name}: {len(drop)} files dropped" + (", kernel image stored" if is_gpu else ""))
+    if drop or is_gpu:
+        print(f"   {name}: {len(drop)} files dropped" + (", the sm_90 kernel image" if is_gpu and fatbin else ""))
+print(f"   {len(jars)} jars with their entries stored")
 PY
-
-echo "== JUnit console launcher $JUNIT_PLATFORM"
-mvn -q -B -ntp ${MVN_FLAGS:-} "$DEP_PLUGIN:copy" -Dartifact="org.junit.platform:junit-platform-console-standalone:$JUNIT_PLATFORM:jar" \
-    -DoutputDirectory="$STAGE" -Dmdep.stripVersion=true
 
 echo "== jlink runtime"
 "$JAVA_HOME/bin/jlink" --add-modules java.base,java.compiler,java.desktop,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.incubator.vector \
@@ -134,3 +137,4 @@ echo "bundle: $TAR ($((SIZE / 1024 / 1024)) MiB, commit $(cat "$STAGE/COMMIT"))"
 echo "on the GPU machine (device tool, carry [\"$(realpath --relative-to="$ROOT" "$DEST")\"]):"
 echo "  bash scripts/device/gpu-suite.sh                    # the GPU tests of gpu, gpu-models and it"
 echo "  bash scripts/device/gpu-suite.sh --skip-tests gsa attention kernels distill dp size ...   (gpu-suite.sh --help)"
+echo "  bash scripts/device/gpu-suite.sh --tests '.*(Decod|GpuModelsGpu).*' decode   # decoding: its GPU tests, DecodeBench vs torch_decode.py"

@@ -24,6 +24,12 @@
 #                     t2r logits --device cuda of teacher and student after 512 ids in fp32 and bf16 (wall time,
 #                     peak device memory, the last position's logits in bf16 against fp32) (default 8b)
 #   scoring[=DIR]     ScoringBench: multiple-choice items/s on cuda and cpu (default a random Llama-3.2-1B)
+#   decode[=teacher,student]
+#                     DecodeBench: batched decoding of a random Llama-3.2-1B-shaped teacher (vocab 8192, bf16) and its
+#                     GSA student at contexts CONTEXTS (512,4096,32768) and batches BATCHES (1,64,256), device ms per
+#                     step, tokens/s, bytes over time against 4.8 TB/s, and scoring items/s; then the same shapes in
+#                     PyTorch (scripts/bench/torch_decode.py, a static-cache loop in a CUDA graph; needs torch) and one
+#                     table of both. With its GPU tests: --tests '.*(Decod|GpuModelsGpu).*' decode
 #   e2e               t2r finetune of the demo recipe on cuda, t2r eval --device cuda, logits and generate cuda vs cpu
 #   peft              the demo recipe on cuda with a LoRA distill stage, its PEFT adapter checked by
 #                     scripts/check-peft-adapter.py (numpy; PEFT's own loader where torch and peft are installed)
@@ -337,6 +343,57 @@ phase_scoring() {
     return $rc
 }
 
+phase_decode() {     # decode [teacher,student]: DecodeBench, then torch_decode.py at the same shapes, one table
+    local models=${1:-teacher,student} dir=$WORK/decode rc torch_rc=skipped
+    local contexts=${CONTEXTS:-512,4096,32768} batches=${BATCHES:-1,64,256}
+    ptxas decode_linear_rms_store_b8 decode_linear_rms_swiglu_b16 gsa_decode_step_bf16 attention_decode_d64_g4_bf16 \
+        score_continuations_bf16 | table
+    bench "$OUT/decode.log" "${DECODE_S:-300}" 24g gsat2r.gpumodels.DecodeBench --work "$dir" --models "$models" \
+        --contexts "$contexts" --batches "$batches" --steps "${DECODE_STEPS:-16}" --warmup 3 --scoring-batches 3
+    rc=$?
+    [ $rc -eq 0 ] || tail -5 "$OUT/decode.log" | sed 's/^/DecodeBench: /' | table
+    if python3 -c "import torch; assert torch.cuda.is_available()" > /dev/null 2>&1; then
+        timeout "${TORCH_DECODE_S:-180}" python3 "$BENCH_PY/torch_decode.py" --teacher "$dir/teacher-1b-v8192" \
+            --student "$dir/student-1b-v8192" --models "$models" --contexts "$contexts" --batches "$batches" \
+            --steps "${DECODE_STEPS:-16}" --warmup 3 > "$OUT/torch-decode.log" 2>&1
+        torch_rc=$?
+        [ $torch_rc -eq 0 ] || tail -3 "$OUT/torch-decode.log" | sed 's/^/torch_decode.py: /' | table
+    else
+        note "decode: no PyTorch with CUDA here, the PyTorch columns stay empty"
+    fi
+    python3 - "$OUT" "$rc" "$torch_rc" <<'PY' | table
+import os, re, sys
+out, bench_rc, torch_rc = sys.argv[1:4]
+kv = lambda line: dict(re.findall(r"(\w+)=([^\s]+)", line))
+ours, theirs, scoring, skipped = {}, {}, {}, []
+for name, target in (("decode.log", ours), ("torch-decode.log", theirs)):
+    p = os.path.join(out, name)
+    for line in open(p, errors="replace") if os.path.exists(p) else []:
+        if "skipped" in line and "DECODE" in line:
+            skipped.append(line.strip())
+        elif line.startswith("DECODE ") or line.startswith("TORCH-DECODE "):
+            d = kv(line)
+            target[(line.split()[1], int(d["ctx"]), int(d["batch"]))] = d
+        elif line.startswith("SCORING "):
+            scoring[line.split()[1]] = kv(line)
+print(f"decoding, bf16, one token per sequence per step (DecodeBench exit {bench_rc}, torch_decode.py exit {torch_rc}):")
+print("| model | context | batch | ours ms/step | ours tokens/s | GB/step | TB/s | of 4.8 TB/s | launch | PyTorch ms/step | PyTorch tokens/s | speed-up |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+for key in sorted(set(ours) | set(theirs)):
+    o, t = ours.get(key, {}), theirs.get(key, {})
+    om, tm = o.get("device_ms"), t.get("ms")
+    sp = f"{float(tm) / float(om):.2f}x" if om and tm else ""
+    launch = (o.get("mode", "") + ("+fused" if o.get("fused") == "true" else "")) if o else ""
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {om or ''} | {o.get('tokens_per_s', '')} | {o.get('GB_per_step', '')} | "
+          f"{o.get('TB_per_s', '')} | {o.get('roofline', '')} | {launch} | {tm or ''} | {t.get('tokens_per_s', '')} | {sp} |")
+for s in skipped[:6]:
+    print("  " + s)
+for k, v in scoring.items():
+    print(f"scoring {k}: {v.get('items_per_s')} items/s (4 choices x 30 tokens after 100; target >= 200)")
+PY
+    return $rc
+}
+
 phase_e2e() {
     local w=/tmp/t2r-e2e
     rm -rf "$w" && mkdir -p "$w"
@@ -553,7 +610,7 @@ for p in "${PHASES[@]}"; do
     arg=""
     [[ "$p" == *=* ]] && arg=${p#*=}
     case $name in
-        kernels|gsa|attention|fla|distill|torch|dp|scoring|e2e|peft|torchrun|dp-e2e|nccl|logits) ;;
+        kernels|gsa|attention|fla|distill|torch|dp|scoring|decode|e2e|peft|torchrun|dp-e2e|nccl|logits) ;;
         size) arg=${arg:-1b} ;;
         infer) arg=${arg:-8b} ;;
         tiny-llama) arg=${arg:-random} ;;

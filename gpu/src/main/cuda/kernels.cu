@@ -14,3 +14,7 @@
 #include "gsa.cu"
 #include "gsa_gates.cu"
 #include "train.cu"
+#include "decode_linear.cu"
+#include "gsa_decode.cu"
+#include "attention_decode.cu"
+#include "scoring.cu"

@@ -1,6 +1,8 @@
 package gsat2r.gpumodels;
 
 import gsat2r.core.T2rException;
+import gsat2r.core.model.BatchDecoder;
+import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.Precision;
@@ -10,12 +12,15 @@ import gsat2r.gpu.Gpu;
 import gsat2r.gpu.cuda.Cuda;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Whole models on the GPU behind the {@link LanguageModel} interface that the CLI ({@code t2r logits},
- * {@code generate}, {@code eval} with {@code --device cuda}) and the evaluator use: a Llama/Mistral teacher
- * ({@link LlamaModel}, decoding with a KV cache) or a GSA student ({@link GsaModel}, decoding with its
- * constant-size recurrent state). Each model holds its own {@link Gpu} (closed with the model).
+ * {@code generate}, {@code eval}, {@code serve} with {@code --device cuda}) and the evaluator use: a Llama/Mistral
+ * teacher ({@link LlamaModel}, decoding with a KV cache) or a GSA student ({@link GsaModel}, decoding with its
+ * constant-size recurrent state). Decoding one token at a time, alone or batched, is {@link DecodeRuntime}'s step;
+ * scoring continuations is {@link GpuScorer}'s padded forward. Each model holds its own {@link Gpu} (closed with
+ * the model).
  */
 public final class GpuLanguageModels {
     private GpuLanguageModels() {}
@@ -35,41 +40,11 @@ public final class GpuLanguageModels {
         }
     }
 
-    private static float[][] rows(float[] flat, int T, int V) {
+    /** {@code flat [T·V]} as T rows of V. */
+    static float[][] rows(float[] flat, int T, int V) {
         float[][] out = new float[T][];
         for (int t = 0; t < T; t++) out[t] = Arrays.copyOfRange(flat, t * V, (t + 1) * V);
         return out;
-    }
-
-    /** The decoders of both models: the position they have reached; each feeds its ids to its model's decode at it. */
-    private abstract static class GpuDecoder implements LanguageModel.Decoder {
-        private final int vocab;
-        private int position;
-
-        GpuDecoder(int vocab) {
-            this.vocab = vocab;
-        }
-
-        /** Runs {@code ids} from {@code position} through the model's decoding state; the logits after the last. */
-        abstract float[] decode(int[] ids, int position);
-
-        @Override
-        public float[] prefill(int[] ids) {
-            checkIds(ids, vocab);
-            float[] logits = decode(ids, position);
-            position += ids.length;
-            return logits;
-        }
-
-        @Override
-        public float[] next(int id) {
-            return prefill(new int[] {id});
-        }
-
-        @Override
-        public int position() {
-            return position;
-        }
     }
 
     private static void checkIds(int[] ids, int vocab) {
@@ -83,10 +58,12 @@ public final class GpuLanguageModels {
     static final class Teacher implements LanguageModel {
         private final Gpu gpu;
         final LlamaModel model;
+        final DecodeRuntime decoding;
 
         Teacher(Gpu gpu, LlamaModel model) {
             this.gpu = gpu;
             this.model = model;
+            this.decoding = DecodeRuntime.of(gpu, model);
         }
 
         @Override
@@ -104,25 +81,25 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            KvRing[] caches = model.newCaches(256);
-            return new GpuDecoder(vocabSize()) {
-                @Override
-                float[] decode(int[] ids, int position) {
-                    return model.decode(ids, position, caches);
-                }
+            decoding.releaseAbandoned();
+            return new GpuTeacherDecoder(decoding, model);
+        }
 
-                @Override
-                public long stateBytes() {
-                    long n = 0;
-                    for (KvRing c : caches) n += c.bytes();
-                    return n;
-                }
-            };
+        @Override
+        public BatchDecoder batchDecoder() {
+            return decoding;
+        }
+
+        @Override
+        public List<Continuations.Score[]> scoreContinuations(List<Continuations> batch) {
+            return new GpuScorer(gpu, model.type(), model.config.hiddenSize(), vocabSize(), model.head(),
+                    b -> model.forwardHidden(b, null, true)).score(batch);
         }
 
         @Override
         public void close() {
             try {
+                decoding.close();
                 model.close();
             } finally {
                 gpu.close();
@@ -134,10 +111,12 @@ public final class GpuLanguageModels {
     static final class Student implements LanguageModel {
         private final Gpu gpu;
         final GsaModel model;
+        final DecodeRuntime decoding;
 
         Student(Gpu gpu, GsaModel model) {
             this.gpu = gpu;
             this.model = model;
+            this.decoding = DecodeRuntime.of(gpu, model);
         }
 
         @Override
@@ -156,23 +135,30 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            GsaModel.DecodeState state = model.new DecodeState(256);
-            return new GpuDecoder(vocabSize()) {
-                @Override
-                float[] decode(int[] ids, int position) {
-                    return model.decode(ids, position, state);
-                }
+            decoding.releaseAbandoned();
+            return new GpuStudentDecoder(decoding, model);
+        }
 
-                @Override
-                public long stateBytes() {
-                    return state.bytes();
+        @Override
+        public BatchDecoder batchDecoder() {
+            return decoding;
+        }
+
+        @Override
+        public List<Continuations.Score[]> scoreContinuations(List<Continuations> batch) {
+            return new GpuScorer(gpu, model.type(), model.config.hiddenSize(), vocabSize(), model.w(model.output()), b -> {
+                try (GsaModel.Forward f = model.forward(b, GsaModel.Memory.NONE, false)) {
+                    DeviceBuffer normed = f.normed;
+                    f.normed = null;   // the scorer closes it
+                    return normed;
                 }
-            };
+            }).score(batch);
         }
 
         @Override
         public void close() {
             try {
+                decoding.close();
                 model.close();
             } finally {
                 gpu.close();

@@ -273,7 +273,15 @@ final class GsaModel implements StudentParams, AutoCloseable {
 
     /** Feeds {@code ids} at positions {@code pos0 ..} of one sequence; returns the last token's logits (fp32, host). */
     float[] decode(int[] ids, int pos0, DecodeState state) {
-        int T = ids.length, d = config.hiddenSize(), V = config.vocabSize();
+        return decodeRows(ids, pos0, state, ids.length - 1)[0];
+    }
+
+    /**
+     * Feeds {@code ids} at positions {@code pos0 ..} of one sequence; returns the logits after each token from index
+     * {@code first} on ({@code [T − first][V]}, fp32 on the host: the head's products are not rounded to bf16).
+     */
+    float[][] decodeRows(int[] ids, int pos0, DecodeState state, int first) {
+        int T = ids.length, d = config.hiddenSize(), V = config.vocabSize(), R = T - first;
         try (Buffers s = buffers()) {
             DeviceBuffer idsBuf = s.own(gpu.upload(ids));
             DeviceBuffer h = s.t((long) T * d), x = s.t((long) T * d);
@@ -290,11 +298,11 @@ final class GsaModel implements StudentParams, AutoCloseable {
                     }
                 }
             }
-            DeviceBuffer lastX = x.view((long) (T - 1) * d, d);
-            RmsNorm.forward(gpu, lastX, null, h.view((long) (T - 1) * d, d), w(finalNorm), 1, d, eps);
-            DeviceBuffer logits = s.t(V);
-            Matmul.linearForward(gpu, logits, lastX, w(output), 1, d, V);
-            return logits.toFloatArray();
+            DeviceBuffer rowsX = x.view((long) first * d, (long) R * d);
+            RmsNorm.forward(gpu, rowsX, null, h.view((long) first * d, (long) R * d), w(finalNorm), R, d, eps);
+            DeviceBuffer logits = s.f32((long) R * V);
+            Matmul.linearForward(gpu, logits, rowsX, w(output), R, d, V);
+            return GpuLanguageModels.rows(logits.toFloatArray(), R, V);
         }
     }
 

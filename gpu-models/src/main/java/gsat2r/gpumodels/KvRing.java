@@ -1,5 +1,6 @@
 package gsat2r.gpumodels;
 
+import gsat2r.core.model.DecoderState;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
@@ -32,8 +33,62 @@ final class KvRing implements AutoCloseable {
         return capacity;
     }
 
+    DeviceBuffer keys() {
+        return keys;
+    }
+
+    DeviceBuffer values() {
+        return values;
+    }
+
+    /** The rows that decoding from {@code position} on still reads: all positions, or the last {@code window}. */
+    int rowsKept(int position) {
+        return window > 0 ? Math.min(position, window) : position;
+    }
+
+    /** A host copy of the rows kept after {@code position} tokens, oldest first, fp32 (what the CPU decoders save). */
+    DecoderState.KeyValue save(int layer, int position) {
+        int rows = rowsKept(position);
+        float[] k = new float[rows * width], v = new float[rows * width];
+        if (rows > 0) {
+            float[] ak = keys.toFloatArray(), av = values.toFloatArray();
+            for (int i = 0; i < rows; i++) {
+                int at = ((position - rows + i) % capacity) * width;
+                System.arraycopy(ak, at, k, i * width, width);
+                System.arraycopy(av, at, v, i * width, width);
+            }
+        }
+        return new DecoderState.KeyValue(layer, width, rows, k, v);
+    }
+
+    /** Whether {@code state} fits this ring after {@code position} tokens (row width, and the rows it must hold). */
+    boolean fits(DecoderState.KeyValue state, int position) {
+        return state.rowWidth() == width && state.rows() == rowsKept(position);
+    }
+
+    /** Replaces the contents with {@code state}, the rows kept after {@code position} tokens (one copy each way). */
+    void restore(DecoderState.KeyValue state, int position) {
+        ensure(position);
+        int rows = state.rows();
+        if (rows == 0) return;
+        float[] ak = new float[capacity * width], av = new float[capacity * width];
+        for (int i = 0; i < rows; i++) {
+            int at = ((position - rows + i) % capacity) * width;
+            System.arraycopy(state.keys(), i * width, ak, at, width);
+            System.arraycopy(state.values(), i * width, av, at, width);
+        }
+        keys.copyFrom(ak);
+        values.copyFrom(av);
+    }
+
     long bytes() {
         return 2L * capacity * width * type.bytes();
+    }
+
+    /** Sets every key and value to zero. */
+    void zero() {
+        keys.zero();
+        values.zero();
     }
 
     /** Makes room for positions below {@code end} (grows only without a window). */

@@ -175,6 +175,11 @@ final class LlamaModel implements AutoCloseable {
         return config.vocabSize();
     }
 
+    /** The attention window (0: full attention). */
+    int window() {
+        return window;
+    }
+
     /** The dtype RoPE's inverse frequencies were rounded to (LlamaModel.load's rule). */
     DType ropeFrequencyType() {
         return ropeFrequencyType;
@@ -261,8 +266,16 @@ final class LlamaModel implements AutoCloseable {
      * {@code caches}; returns the logits of the last token ({@code [V]}, fp32 on the host).
      */
     float[] decode(int[] ids, int pos0, KvRing[] caches) {
+        return decodeRows(ids, pos0, caches, ids.length - 1)[0];
+    }
+
+    /**
+     * As {@link #decode}, returning the logits after each token from index {@code first} on ({@code [T − first][V]},
+     * fp32 on the host: the head's products are not rounded to bf16).
+     */
+    float[][] decodeRows(int[] ids, int pos0, KvRing[] caches, int first) {
         LlamaConfig c = config;
-        int T = ids.length, d = c.hiddenSize(), qd = c.queryDim(), kvd = c.keyValueDim();
+        int T = ids.length, d = c.hiddenSize(), qd = c.queryDim(), kvd = c.keyValueDim(), R = T - first;
         int H = c.numAttentionHeads(), Hkv = c.numKeyValueHeads(), D = c.headDim();
         rope.ensure(pos0 + T);
         int[] pos = new int[T];
@@ -288,11 +301,11 @@ final class LlamaModel implements AutoCloseable {
                 mlp(w, x, gate, up, a, T);
                 Elementwise.add(gpu, h, h, a, (long) T * d);
             }
-            DeviceBuffer lastX = x.view((long) (T - 1) * d, d);
-            RmsNorm.forward(gpu, lastX, null, h.view((long) (T - 1) * d, d), finalNorm, 1, d, eps);
-            DeviceBuffer logits = s.t(c.vocabSize());
-            Matmul.linearForward(gpu, logits, lastX, lmHead, 1, d, c.vocabSize());
-            return logits.toFloatArray();
+            DeviceBuffer rowsX = x.view((long) first * d, (long) R * d);
+            RmsNorm.forward(gpu, rowsX, null, h.view((long) first * d, (long) R * d), finalNorm, R, d, eps);
+            DeviceBuffer logits = s.f32((long) R * c.vocabSize());
+            Matmul.linearForward(gpu, logits, rowsX, lmHead, R, d, c.vocabSize());
+            return GpuLanguageModels.rows(logits.toFloatArray(), R, c.vocabSize());
         }
     }
 

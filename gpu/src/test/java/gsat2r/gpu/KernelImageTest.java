@@ -28,6 +28,16 @@ class KernelImageTest {
         }
         KERNELS.addAll(List.of("adamw_f32", "cast_f32_to_bf16", "fill_f32", "copy_16b",
                 "colsum_add_f32", "sum_partials_f64", "sum_finalize_f64"));
+        // The decode step (DecodeLinear, GsaDecode, AttentionDecode) and the continuation scores (Scoring).
+        for (String pro : List.of("rms_store", "gate_add", "plain_add", "rms_swiglu")) {
+            KERNELS.add("decode_linear_" + pro + "_b8");
+            KERNELS.add("decode_linear_" + pro + "_b16");
+        }
+        for (String t : List.of("f32", "bf16")) {
+            KERNELS.add("gsa_decode_step_" + t);
+            KERNELS.add("score_continuations_" + t);
+            for (int d : new int[] {64, 128}) for (int g : new int[] {1, 2, 4}) KERNELS.add("attention_decode_d" + d + "_g" + g + "_" + t);
+        }
     }
 
     @Test
