@@ -101,6 +101,10 @@ class RecipesTest {
                 {"\"batch\": 8,\n  \"micro_batch\": 4,", ""},
                 {"\"keep_checkpoints\": 2", "\"keep_checkpoints\": 0"},
                 {"\"name\": \"distill\",", "\"name\": \"distill\", \"betas\": [0.9, 1.5],"},
+                {"\"validation\": \"../data/kjv/validation.jsonl\"}", "\"validation\": \"../data/kjv/validation.jsonl\", \"synthetic\": [{\"kind\": \"passkey\", \"share\": 0.1}]}"},
+                {"\"validation\": \"../data/kjv/validation.jsonl\"}", "\"validation\": \"../data/kjv/validation.jsonl\", \"synthetic\": [{\"kind\": \"needles\", \"share\": 1.5}]}"},
+                {"\"validation\": \"../data/kjv/validation.jsonl\"}", "\"validation\": \"../data/kjv/validation.jsonl\", \"synthetic\": [{\"kind\": \"needles\", \"share\": 0.1, \"max_pairs\": 9}]}"},
+                {"\"validation\": \"../data/kjv/validation.jsonl\"}", "\"validation\": \"../data/kjv/validation.jsonl\", \"synthetic\": [{\"kind\": \"repeats\"}]}"},
         };
         for (String[] m : mistakes) {
             assertTrue(demo.contains(m[0]), "the mutation must apply: " + m[0]);
@@ -130,6 +134,9 @@ class RecipesTest {
                 {"\"trainable\": \"all\",\n      \"temperature\"", "\"trainable\": \"lora:16\", \"lora_alpha\": 8,\n      \"temperature\""},
                 {"\"type\": \"distill\",", "\"type\": \"distill\", \"betas\": [0.9, 0.999], \"eps\": 1e-6, \"grad_clip\": 0,"},
                 {"\"name\": \"distill\",\n      \"type\": \"distill\",", "\"name\": \"ft\",\n      \"type\": \"finetune\","},
+                {"\"validation\": \"../data/kjv/validation.jsonl\"}", "\"validation\": \"../data/kjv/validation.jsonl\", \"synthetic\": "
+                        + "[{\"kind\": \"kv-recall\", \"share\": 0.2, \"max_pairs\": 32}, {\"kind\": \"needles\", \"share\": 0.1, \"max_needles\": 3}, "
+                        + "{\"kind\": \"repeats\", \"share\": 0.05}, {\"kind\": \"variables\", \"share\": 0.05, \"max_chain\": 3}]}"},
         };
         for (String[] v : variants) {
             assertTrue(demo.contains(v[0]), "the variant must apply: " + v[0]);
