@@ -446,20 +446,22 @@ public final class RecipeReader {
             double tau = s.number("gate_normalizer", v -> v > 0, "> 0", DEFAULT_GATE_NORMALIZER, false);
             String init = s.choice("gate_init", GATE_INITS, "random", false);
             List<Integer> keep = new ArrayList<>();
+            java.util.TreeMap<Integer, Integer> windows = new java.util.TreeMap<>();
             JsonNode k = s.get("keep_attention");
             if (k != null) {
                 if (!k.isArray()) {
-                    s.problem("keep_attention", "must be an array of layer indices");
+                    s.problem("keep_attention", "must be an array of layer indices (or \"LAYER:WINDOW\" strings)");
                 } else {
                     Set<Integer> seen = new HashSet<>();
                     for (int i = 0; i < k.size(); i++) {
-                        JsonNode e = k.get(i);
-                        if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() > Integer.MAX_VALUE) {
-                            problems.add("student.keep_attention[" + i + "]", "must be a layer index >= 0");
-                        } else if (!seen.add(e.asInt())) {
-                            problems.add("student.keep_attention[" + i + "]", "layer " + e.asInt() + " listed twice");
+                        int[] lw = keptLayer(k.get(i));
+                        if (lw == null) {
+                            problems.add("student.keep_attention[" + i + "]", "must be a layer index >= 0 or \"LAYER:WINDOW\" with a window >= 1 (e.g. \"7:256\")");
+                        } else if (!seen.add(lw[0])) {
+                            problems.add("student.keep_attention[" + i + "]", "layer " + lw[0] + " listed twice");
                         } else {
-                            keep.add(e.asInt());
+                            keep.add(lw[0]);
+                            if (lw[1] > 0) windows.put(lw[0], lw[1]);
                         }
                     }
                 }
@@ -472,10 +474,22 @@ public final class RecipeReader {
             o.put("gate_normalizer", tau);
             o.put("gate_init", init);
             ArrayNode ka = o.putArray("keep_attention");
-            keep.forEach(ka::add);
+            for (int l : keep) {
+                if (windows.containsKey(l)) ka.add(l + ":" + windows.get(l));
+                else ka.add(l);
+            }
             o.put("seed", studentSeed);
             o.put("dtype", dtype);
-            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, studentSeed, dtype));
+            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype));
+        }
+
+        /** A kept layer: an index, or "LAYER:WINDOW"; {layer, window or 0}, null when malformed. */
+        private static int[] keptLayer(JsonNode e) {
+            if (e.isIntegralNumber()) return e.asLong() < 0 || e.asLong() > Integer.MAX_VALUE ? null : new int[] {e.asInt(), 0};
+            if (!e.isTextual() || !e.textValue().matches("\\d{1,9}(:\\d{1,9})?")) return null;
+            String[] p = e.textValue().split(":");
+            int window = p.length == 2 ? Integer.parseInt(p[1]) : 0;
+            return p.length == 2 && window < 1 ? null : new int[] {Integer.parseInt(p[0]), window};
         }
 
         Recipe.Data data(Obj r, List<SyntheticSpec> synthetic) {

@@ -201,4 +201,18 @@ class RecipeReaderTest {
         assertTrue(error(base.formatted("[{\"kind\": \"repeats\"}]")).contains("data.synthetic[0].share: required"));
         assertTrue(error(base.formatted("{\"kind\": \"repeats\"}")).contains("data.synthetic: must be an array"));
     }
+
+    @Test
+    void keptLayersMayHaveAWindow() {
+        Recipe r = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"3:256\"]"));
+        Recipe.Convert c = assertInstanceOf(Recipe.Convert.class, r.student());
+        assertEquals(java.util.List.of(1, 3), c.options().keepAttention());
+        assertEquals(java.util.Map.of(3, 256), c.options().windows());
+        assertEquals("[1,\"3:256\"]", r.resolved().path("student").path("keep_attention").toString());
+        for (String bad : java.util.List.of("\"3:0\"", "\"3:\"", "\"x\"", "-1", "2.5")) {
+            assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, " + bad + "]"))
+                    .contains("student.keep_attention[1]: must be a layer index >= 0 or \"LAYER:WINDOW\""), bad);
+        }
+        assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"1:64\"]")).contains("layer 1 listed twice"));
+    }
 }
