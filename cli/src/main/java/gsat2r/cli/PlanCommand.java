@@ -53,7 +53,7 @@ final class PlanCommand implements Callable<Integer> {
             description = "Probe log-probability per answer token a window may cost (default ${DEFAULT-VALUE}).")
     double windowTolerance;
 
-    @Option(names = "--device", paramLabel = "DEVICE", description = "Where the probes run (default: the recipe's device).")
+    @Option(names = "--device", paramLabel = "DEVICE", description = "Where the short attention transfer and the probes run (default: the recipe's device).")
     String device;
 
     @Option(names = "--force", description = "Replace a former plan in --out.")

@@ -212,6 +212,7 @@ public final class Trainer {
                     try {
                         return t.train(options.resume());
                     } finally {
+                        t.stream.close();
                         if (t.metrics != null) t.metrics.close();
                     }
                 }

@@ -410,6 +410,11 @@ class TrainerTest {
             }
 
             @Override
+            public boolean accepts(gsat2r.core.model.ModelDirectory student) {
+                return true;                              // the toy student, which is no GSA model
+            }
+
+            @Override
             public List<gsat2r.core.model.Precision> precisions() {
                 return List.of(gsat2r.core.model.Precision.FP32);
             }

@@ -12,12 +12,18 @@ import java.util.stream.IntStream;
  * and k, which is what exact resume needs (a checkpoint stores only k). Without synthetic kinds it is
  * the corpus order itself.
  */
-public final class TrainingStream {
+public final class TrainingStream implements AutoCloseable {
 
     private final PackedSequences corpus;
     private final SequenceOrder order;
     private final SyntheticMix mix;
     private final SyntheticDocuments synthetic;
+    /** Writes the next micro-batch while the caller trains on this one (synthetic data only; null otherwise). */
+    private final java.util.concurrent.ExecutorService ahead;
+    private Prefetch prefetch;
+
+    /** A micro-batch being written ahead: its first sequence, its rows, and the tokens when done. */
+    private record Prefetch(long first, int rows, java.util.concurrent.Future<int[]> tokens) {}
 
     public TrainingStream(PackedSequences corpus, SequenceOrder order, SyntheticMix mix, SyntheticDocuments synthetic) {
         if ((synthetic == null) != (mix.syntheticShare() == 0)) {
@@ -27,6 +33,11 @@ public final class TrainingStream {
         this.order = order;
         this.mix = mix;
         this.synthetic = synthetic;
+        this.ahead = synthetic == null ? null : java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "t2r-synthetic-ahead");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** The corpus alone, in {@code order}. */
@@ -50,19 +61,73 @@ public final class TrainingStream {
 
     /** Copies the k-th sequence ({@code T + 1} tokens) into {@code dst[off ..]}. */
     public void sequence(long k, int[] dst, int off) {
-        fill(mix.slotOf(k), dst, off);
+        SyntheticMix.Slot slot;
+        long window = -1;
+        synchronized (this) {
+            slot = mix.slotOf(k);
+            if (slot instanceof SyntheticMix.Corpus(long c)) window = order.windowAt(c);
+        }
+        if (slot instanceof SyntheticMix.Synthetic(int kind, long j)) synthetic.window(kind, j, dst, off, windowTokens());
+        else corpus.window(window, dst, off);
     }
 
     /**
      * Sequences {@code first, first + 1, …} into {@code dst}, {@code rows} of {@code T + 1} tokens; synthetic
-     * ones are written in parallel (tokenizing them is the costly part), each as alone.
+     * ones are written in parallel (tokenizing them is the costly part), each as alone. With synthetic data,
+     * the {@code rows} sequences that follow are then written ahead in a thread of their own, for the next
+     * call (what it writes is what this call would: every sequence is a function of the seed and its number).
      */
     public void sequences(long first, int rows, int[] dst) {
+        Prefetch p = prefetch;
+        prefetch = null;
+        if (p != null && p.first() == first && p.rows() == rows && dst.length >= rows * windowTokens()) {
+            System.arraycopy(done(p), 0, dst, 0, rows * windowTokens());
+        } else {
+            if (p != null) p.tokens().cancel(false);
+            write(first, rows, dst);
+        }
+        if (ahead != null) {
+            long next = first + rows;
+            prefetch = new Prefetch(next, rows, ahead.submit(() -> {
+                int[] tokens = new int[rows * windowTokens()];
+                write(next, rows, tokens);
+                return tokens;
+            }));
+        }
+    }
+
+    private static int[] done(Prefetch p) {
+        try {
+            return p.tokens().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while writing synthetic sequences", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Stops writing ahead, and waits for a micro-batch being written (it may be using the tokenizer). */
+    @Override
+    public void close() {
+        if (ahead == null) return;
+        ahead.shutdownNow();
+        try {
+            ahead.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void write(long first, int rows, int[] dst) {
         SyntheticMix.Slot[] slots = new SyntheticMix.Slot[rows];
         long[] windows = new long[rows];
-        for (int r = 0; r < rows; r++) {               // the orders cache a permutation: asked here, in one thread
-            slots[r] = mix.slotOf(first + r);
-            if (slots[r] instanceof SyntheticMix.Corpus(long c)) windows[r] = order.windowAt(c);
+        synchronized (this) {                          // the orders cache a permutation: asked by one thread at a time
+            for (int r = 0; r < rows; r++) {
+                slots[r] = mix.slotOf(first + r);
+                if (slots[r] instanceof SyntheticMix.Corpus(long c)) windows[r] = order.windowAt(c);
+            }
         }
         int n = windowTokens();
         IntStream all = IntStream.range(0, rows);
@@ -70,12 +135,5 @@ public final class TrainingStream {
             if (slots[r] instanceof SyntheticMix.Synthetic(int kind, long j)) synthetic.window(kind, j, dst, r * n, n);
             else corpus.window(windows[r], dst, r * n);
         });
-    }
-
-    private void fill(SyntheticMix.Slot slot, int[] dst, int off) {
-        switch (slot) {
-            case SyntheticMix.Corpus(long c) -> corpus.window(order.windowAt(c), dst, off);
-            case SyntheticMix.Synthetic(int kind, long j) -> synthetic.window(kind, j, dst, off, windowTokens());
-        }
     }
 }

@@ -75,7 +75,7 @@ public final class HybridPlanner {
      * @param probesPerKind   probes of each synthetic kind
      * @param windows         sliding windows tried for each chosen layer (empty: full attention only)
      * @param windowTolerance nats per answer token a window may cost
-     * @param device          where the probes run (null: the recipe's device)
+     * @param device          where the short run and the probes run (null: the recipe's device)
      */
     public record Options(Path recipe, Path out, int budget, long atTokens, int probesPerKind, List<Integer> windows,
                           double windowTolerance, String device, boolean force) {
@@ -107,7 +107,7 @@ public final class HybridPlanner {
         }
         prepareOut(o.out(), o.force());
         Path atDir = o.out().resolve("at");
-        Path atRecipe = RecipeRewrite.writeAttentionTransfer(recipe, o.out().resolve("at.json"), o.atTokens());
+        Path atRecipe = RecipeRewrite.writeAttentionTransfer(recipe, o.out().resolve("at.json"), o.atTokens(), o.device());
         listener.note("plan: attention transfer of the all-GSA student on " + String.format(Locale.ROOT, "%,d", o.atTokens()) + " tokens into " + atDir);
         Trainer.run(new Trainer.Options(atRecipe, atDir, false, false), plugins, listener);
         Measurer m = new Measurer(recipe, convert, teacher, atDir, o, plugins, listener);
@@ -309,9 +309,16 @@ public final class HybridPlanner {
     static final class RecipeRewrite {
         private RecipeRewrite() {}
 
-        /** The recipe's first attention-transfer stage alone, cut to {@code tokens}, on the all-GSA student; returns the file. */
-        static Path writeAttentionTransfer(Recipe r, Path file, long tokens) {
+        /**
+         * The recipe's first attention-transfer stage alone, cut to {@code tokens}, on the all-GSA student, on
+         * {@code device} when given (in that device's default precision); returns the file.
+         */
+        static Path writeAttentionTransfer(Recipe r, Path file, long tokens, String device) {
             ObjectNode tree = absolute(r);
+            if (device != null && !device.equals(r.device())) {
+                tree.put("device", device);
+                tree.remove("precision");
+            }
             ((ObjectNode) tree.get("student")).putArray("keep_attention");
             ObjectNode stage = null;
             for (JsonNode s : tree.path("stages")) {

@@ -307,6 +307,17 @@ class SyntheticDataTest {
             if (stream.slotOf(500 + r) instanceof SyntheticMix.Synthetic) synthetic++;
         }
         assertTrue(synthetic > 0 && synthetic < rows, "a batch mixes both: " + synthetic);
+        // Consecutive micro-batches come from the batch written ahead, others are written at once: the same tokens.
+        for (long first : new long[] {512, 516, 520, 100, 104, 520}) {
+            int[] got = new int[4 * 257];
+            stream.sequences(first, 4, got);
+            for (int r = 0; r < 4; r++) {
+                int[] one = new int[257];
+                stream.sequence(first + r, one, 0);
+                assertArrayEquals(one, Arrays.copyOfRange(got, r * 257, (r + 1) * 257), "sequence " + (first + r));
+            }
+        }
+        stream.close();
     }
 
     @Test
