@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds, here, what the GPU machine needs to run t2r end to end (it has no Java): a jlinked Temurin 25
 # runtime (with java.desktop, which eval's plots need), every project jar and its runtime dependencies
-# (the GSA export's ND4J jars excepted), the gpu-train GPU tests with the finetune contract they extend,
-# the JUnit console launcher, and bin/t2r. Packed as DEST/t2r-bundle.tar.xz, with the device scripts
-# (scripts/device/*.sh) beside it, so that a checkout without them can run `bash .bundle/<script>.sh`.
+# (the GSA export's ND4J jars excepted), the GPU tests of the it module with the finetune contract they
+# extend, the JUnit console launcher, and bin/t2r. Packed as DEST/t2r-bundle.tar.xz, with the device
+# scripts (scripts/device/*.sh) beside it, so that a checkout without them can run `bash .bundle/<script>.sh`.
 #
-#   SM90_ONLY=1 scripts/device/make-train-bundle.sh [DEST]        (default .bundle, ignored by git)
+#   SM90_ONLY=1 [NO_TESTS=1] scripts/device/make-train-bundle.sh [DEST]        (default .bundle, ignored by git)
+#
+# NO_TESTS=1 leaves out the test classes, the test jars and the JUnit launcher (t2r alone: what
+# recall-check.sh needs, a few MB less to carry).
 #
 # SM90_ONLY=1 (default) stores an sm_90-only kernel image in the gpu jar (the GPU machines are Hopper;
 # the committed build keeps sm_80, sm_90 and PTX); the demo model inside the cli jar is left out
@@ -28,17 +31,22 @@ echo "== building jars (mvn package, tests skipped)"
 mvn -q -B -DskipTests package "$DEP_PLUGIN:copy-dependencies" -DincludeScope=test \
     -DexcludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian \
     -DoutputDirectory="$STAGE/lib"
-cp cli/target/gsa-t2r-cli-*.jar gpu-train/target/gsa-t2r-gpu-train-*.jar "$STAGE/lib/"
+cp cli/target/gsa-t2r-cli-*.jar gpu-models/target/gsa-t2r-gpu-models-*.jar "$STAGE/lib/"
 rm -f "$STAGE"/lib/gsa-t2r-cli-*-tests.jar "$STAGE"/lib/gsa-t2r-gpu-*-tests.jar "$STAGE"/lib/gsa-t2r-core-*-tests.jar \
       "$STAGE"/lib/gsa-t2r-eval-*-tests.jar "$STAGE"/lib/gsa-t2r-converter-*-tests.jar
-cp -r gpu-train/target/test-classes "$STAGE/test-classes"
-# the gpu module's NCCL tests (issue 8: a one-rank communicator on one GPU, one rank per GPU on more) and their support class
-mkdir -p "$STAGE/test-classes/gsat2r/gpu/nccl"
-cp gpu/target/test-classes/gsat2r/gpu/nccl/*.class "$STAGE/test-classes/gsat2r/gpu/nccl/"
-cp gpu/target/test-classes/gsat2r/gpu/GpuTestSupport*.class "$STAGE/test-classes/gsat2r/gpu/"
-# The finetune test jar (TrainingBackendContract) registers a toy backend and converter: tests only, off t2r's class path.
 mkdir -p "$STAGE/testlib"
-mv "$STAGE"/lib/*-tests.jar "$STAGE/testlib/"
+if [ "${NO_TESTS:-0}" = 1 ]; then
+    rm -f "$STAGE"/lib/*-tests.jar
+else
+    # the GPU tests live in the it module since gpu-train became gpu-models
+    cp -r it/target/test-classes "$STAGE/test-classes"
+    # the gpu module's NCCL tests (a one-rank communicator on one GPU, one rank per GPU on more) and their support class
+    mkdir -p "$STAGE/test-classes/gsat2r/gpu/nccl"
+    cp gpu/target/test-classes/gsat2r/gpu/nccl/*.class "$STAGE/test-classes/gsat2r/gpu/nccl/"
+    cp gpu/target/test-classes/gsat2r/gpu/GpuTestSupport*.class "$STAGE/test-classes/gsat2r/gpu/"
+    # The finetune test jar (TrainingBackendContract) registers a toy backend and converter: tests only, off t2r's class path.
+    mv "$STAGE"/lib/*-tests.jar "$STAGE/testlib/"
+fi
 
 FATBIN=""
 if [ "${SM90_ONLY:-1}" = 1 ]; then
@@ -54,7 +62,7 @@ other = re.compile(r"(^|/)(linux-aarch64|linux-arm|linux-ppc|linux-s390|linux-ri
                    r"osx|darwin|win|aix|sunos|freebsd|openbsd|dragonflybsd)[^/]*/")
 for jar in glob.glob(os.path.join(lib, "*.jar")):
     name = os.path.basename(jar)
-    is_gpu = name.startswith("gsa-t2r-gpu-") and not name.startswith("gsa-t2r-gpu-train")
+    is_gpu = name.startswith("gsa-t2r-gpu-") and not name.startswith("gsa-t2r-gpu-models")
     is_cli = name.startswith("gsa-t2r-cli-")
     with zipfile.ZipFile(jar) as z:
         infos = z.infolist()
@@ -76,9 +84,11 @@ for jar in glob.glob(os.path.join(lib, "*.jar")):
     print(f"   {name}: dropped {len(drop)} files" + (", kernel image stored" if is_gpu else ""))
 PY
 
-echo "== JUnit console launcher $JUNIT_PLATFORM"
-mvn -q -B "$DEP_PLUGIN:copy" -Dartifact=org.junit.platform:junit-platform-console-standalone:$JUNIT_PLATFORM:jar \
-    -DoutputDirectory="$STAGE" -Dmdep.stripVersion=true
+if [ "${NO_TESTS:-0}" != 1 ]; then
+    echo "== JUnit console launcher $JUNIT_PLATFORM"
+    mvn -q -B "$DEP_PLUGIN:copy" -Dartifact=org.junit.platform:junit-platform-console-standalone:$JUNIT_PLATFORM:jar \
+        -DoutputDirectory="$STAGE" -Dmdep.stripVersion=true
+fi
 
 echo "== jlink runtime"
 "$JAVA_HOME/bin/jlink" --add-modules java.base,java.compiler,java.desktop,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.incubator.vector \

@@ -49,7 +49,8 @@ class RecipesTest {
         try (Stream<Path> s = Files.list(RECIPES)) {
             recipes = s.filter(p -> p.toString().endsWith(".json") && !p.getFileName().toString().equals("recipe.schema.json")).sorted().toList();
         }
-        assertEquals(List.of("demo.json", "llama-3-8b.json", "llama-3.2-1b.json", "mistral-7b.json", "tiny-llama-cpu.json", "tiny-llama.json"),
+        assertEquals(List.of("demo.json", "llama-3-8b.json", "llama-3.2-1b.json", "mistral-7b.json", "recall-llama-gsa.json",
+                        "recall-llama-hybrid.json", "tiny-llama-cpu.json", "tiny-llama.json"),
                 recipes.stream().map(p -> p.getFileName().toString()).toList());
         for (Path p : recipes) {
             assertEquals(Set.of(), schemaErrors(Files.readString(p)), p.toString());
@@ -74,6 +75,30 @@ class RecipesTest {
         assertTrue(tokens <= 20_000_000L, tokens + " tokens");
         assertEquals(List.of("attention-transfer", "distill"), r.stages().stream().map(s -> s.objective().type()).toList());
         assertEquals("cuda", r.device());
+    }
+
+    @Test
+    void theRecallRecipesStayWithinTwentyMillionTokensOnOneGpuAndDifferOnlyInTheKeptLayers() throws IOException {
+        Recipe gsa = RecipeReader.read(RECIPES.resolve("recall-llama-gsa.json"));
+        Recipe hybrid = RecipeReader.read(RECIPES.resolve("recall-llama-hybrid.json"));
+        for (Recipe r : List.of(gsa, hybrid)) {
+            assertTrue(r.totalSteps() * r.tokensPerStep() <= 20_000_000L, r.file() + ": " + r.totalSteps() * r.tokensPerStep() + " tokens");
+            assertEquals("cuda", r.device());
+            assertEquals(1024, r.seqLen(), "the teacher's training length");
+            assertTrue(r.description().contains("../shared/models/recall-llama") && r.description().contains("../shared/data/english-mix")
+                    && r.description().contains("clone lacks"), "says where the teacher and the data are");
+            assertEquals(0.5, r.synthetic().stream().mapToDouble(gsat2r.core.data.synthetic.SyntheticSpec::share).sum(), 1e-12);
+        }
+        assertEquals(List.of(), ((Recipe.Convert) gsa.student()).options().keepAttention());
+        List<Integer> kept = ((Recipe.Convert) hybrid.student()).options().keepAttention();
+        assertTrue(kept.size() <= 2 && !kept.isEmpty(), "at most 2 of 8 layers softmax attention: " + kept);
+        var a = (com.fasterxml.jackson.databind.node.ObjectNode) gsa.resolved().deepCopy();
+        var b = (com.fasterxml.jackson.databind.node.ObjectNode) hybrid.resolved().deepCopy();
+        for (var o : List.of(a, b)) {
+            o.remove("description");
+            ((com.fasterxml.jackson.databind.node.ObjectNode) o.get("student")).remove("keep_attention");
+        }
+        assertEquals(a, b, "the same recipe but for the kept layers");
     }
 
     @Test
