@@ -103,7 +103,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--tasks", paramLabel = "LIST",
             description = "Comma-separated: lm-evaluation-harness tasks (hellaswag, arc_easy, arc_challenge, piqa, winogrande, "
                     + "lambada_openai, wikitext, mmlu, mmlu_<subject>), and with --teacher/--student also lm, recall, passkey, "
-                    + "mc:FILE, speed (default " + TaskSpec.DEFAULT + " for a pair).")
+                    + "mc:FILE, speed, niah_single, niah_multikey, niah_multivalue, vt (default " + TaskSpec.DEFAULT + " for a pair).")
     String tasks;
 
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "32768",
@@ -111,7 +111,7 @@ final class EvalCommand implements Callable<Integer> {
     long maxTokens;
 
     @Option(names = "--context", paramLabel = "N",
-            description = "Context length: lm windows, the longest recall and passkey prompts (default " + DEFAULT_CONTEXT
+            description = "Context length: lm windows, the longest recall, passkey, needle and vt prompts (default " + DEFAULT_CONTEXT
                     + ", or the teacher's max_position_embeddings when smaller).")
     Integer context;
 
@@ -122,7 +122,7 @@ final class EvalCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--samples", paramLabel = "N", defaultValue = "10",
-            description = "Prompts per point of recall and passkey (default ${DEFAULT-VALUE}).")
+            description = "Prompts per point of recall, passkey, needles and vt (default ${DEFAULT-VALUE}).")
     int samples;
 
     @Option(names = "--speed-context", paramLabel = "N",

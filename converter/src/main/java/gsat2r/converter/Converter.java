@@ -40,7 +40,8 @@ import java.util.Set;
  * mapped teacher file) when the output dtype is the teacher's, else converted to it; and, per GSA
  * layer, a new {@code f_proj [Hkv·M, d]} ({@link GateInit}) and {@code g_norm} of ones. Layers named
  * in {@link ConvertOptions#keepAttention()} stay softmax attention: fla's {@code attn} spec with the
- * teacher's heads, kv heads, RoPE theta and sliding window (plus our {@code head_dim} and
+ * teacher's heads, kv heads, RoPE theta and sliding window, or the window the options give the layer (one
+ * spec per window; plus our {@code head_dim} and
  * {@code rope_scaling} extensions when the teacher needs them, which fla ignores). A teacher whose
  * {@code heads·head_dim} is not {@code hidden_size} gets {@code expand_k = expand_v =
  * heads·head_dim/hidden} (exact in t2r; fla 0.5.2 sizes g_norm by hidden_size and cannot run it).
@@ -138,10 +139,16 @@ public final class Converter {
             throw new T2rException("--keep-attention keeps all " + L + " layers: the student would have no GSA layer");
         }
         List<GsaConfig.AttentionSpec> attn = new ArrayList<>();
-        if (!o.keepAttention().isEmpty()) {
-            RopeParameters rope = teacher.rope();
-            attn.add(new GsaConfig.AttentionSpec(o.keepAttention(), teacher.numAttentionHeads(),
-                    teacher.numKeyValueHeads(), false, teacher.slidingWindow(), rope.theta(),
+        // one spec per window (fla's attn config holds one window per spec), in order of their first layer
+        java.util.Map<Integer, List<Integer>> byWindow = new java.util.LinkedHashMap<>();
+        for (int l : o.keepAttention()) {
+            Integer w = o.windows().containsKey(l) ? o.windows().get(l) : teacher.slidingWindow();
+            byWindow.computeIfAbsent(w == null ? 0 : w, x -> new ArrayList<>()).add(l);
+        }
+        RopeParameters rope = teacher.rope();
+        for (var e : byWindow.entrySet()) {
+            attn.add(new GsaConfig.AttentionSpec(e.getValue(), teacher.numAttentionHeads(),
+                    teacher.numKeyValueHeads(), false, e.getKey() == 0 ? null : e.getKey(), rope.theta(),
                     teacher.queryDim() == d ? null : Integer.valueOf(teacher.headDim()),
                     rope.type() == RopeParameters.Type.DEFAULT ? null : rope, null));
         }

@@ -79,6 +79,7 @@ public final class Evaluator {
         PasskeyResult passkey = null;
         SpeedResult speed = null;
         List<McResult> mc = new ArrayList<>();
+        Map<String, NeedleResult> needles = new LinkedHashMap<>();
         Map<String, Boolean> cached = new LinkedHashMap<>();
         WordPool[] pool = new WordPool[1];
         for (TaskSpec task : settings.tasks()) {
@@ -99,10 +100,16 @@ public final class Evaluator {
                                 settings.context(), progress)));
                 case SPEED -> speed = cachedOr(work, task, SpeedResult.class, cached,
                         () -> SpeedTask.run(teacher.model(), student.model(), settings.speedMaxContext(), settings.seed(), progress));
+                case NIAH_SINGLE, NIAH_MULTIKEY, NIAH_MULTIVALUE, VT -> needles.put(task.key(), cachedOr(work, task, NeedleResult.class, cached,
+                        () -> {
+                            if (pool[0] == null) pool[0] = WordPool.of(tokenizer, settings.data() == null ? null : texts());
+                            return NeedleTask.run(task.key(), teacher.model(), student.model(), tokenizer, pool[0],
+                                    settings.data() == null ? null : texts(), settings.context(), settings.samples(), settings.seed(), progress);
+                        }));
             }
         }
         return new EvalReport(settings, describe(teacher), describe(student), started.truncatedTo(ChronoUnit.SECONDS).toString(),
-                cached, lm, recall, passkey, mc, speed);
+                cached, lm, recall, passkey, mc, speed, needles);
     }
 
     private <T> T cachedOr(WorkDir work, TaskSpec task, Class<T> type, Map<String, Boolean> cached, Supplier<T> compute) {
@@ -132,11 +139,11 @@ public final class Evaluator {
                 f.put("max_tokens", settings.maxTokens());
                 f.set("data", dataIdentity());
             }
-            case RECALL, PASSKEY -> {
+            case RECALL, PASSKEY, NIAH_SINGLE, NIAH_MULTIKEY, NIAH_MULTIVALUE, VT -> {
                 f.put("context", settings.context());
                 f.put("seed", settings.seed());
                 f.put("samples", settings.samples());
-                if (task.kind() == TaskSpec.Kind.RECALL) f.set("data", dataIdentity());  // picks the words
+                if (task.kind() != TaskSpec.Kind.PASSKEY) f.set("data", dataIdentity());  // picks the words, the haystack
             }
             case MC -> {
                 f.put("context", settings.context());

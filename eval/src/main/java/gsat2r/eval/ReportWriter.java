@@ -27,7 +27,8 @@ import java.util.function.ToDoubleFunction;
  *   "tool": {"t2r", "java", "os", "cpu_threads"}, "started", "written",
  *   "settings": {"data", "max_tokens", "context", "device", "tasks", "seed", "samples", "speed_max_context", ...},
  *   "models": {"teacher": {"role", "path", "vocab_size", "summary"}, "student": {...}},
- *   "results": {"lm": LmResult, "recall": RecallResult, "passkey": PasskeyResult, "mc": [McResult], "speed": SpeedResult},
+ *   "results": {"lm": LmResult, "recall": RecallResult, "passkey": PasskeyResult, "mc": [McResult], "speed": SpeedResult,
+ *               "niah_single", "niah_multikey", "niah_multivalue", "vt": NeedleResult (only the tasks that ran)},
  *   "cached": {task: whether its result came from an earlier, interrupted run},
  *   "plots": {name: file}, "plot_errors": {name: why it could not be drawn}   (absent when none)
  * }
@@ -85,6 +86,7 @@ final class ReportWriter {
         results.set("passkey", Json.MAPPER.valueToTree(r.passkey()));
         results.set("mc", Json.MAPPER.valueToTree(r.mc()));
         results.set("speed", Json.MAPPER.valueToTree(r.speed()));
+        r.needles().forEach((task, result) -> results.set(task, Json.MAPPER.valueToTree(result)));
         o.set("cached", Json.MAPPER.valueToTree(r.cached()));
         o.set("plots", Json.MAPPER.valueToTree(plots));
         if (!errors.isEmpty()) o.set("plot_errors", Json.MAPPER.valueToTree(errors));
@@ -142,6 +144,16 @@ final class ReportWriter {
                     .add(teacher, x, xs(p, q -> q.teacher().accuracy()))
                     .add(student, x, xs(p, q -> q.student().accuracy()))
                     .note(String.format(Locale.ROOT, "%d prompts per length at depths 0, 0.25, 0.5, 0.75, 1", r.passkey().samples())));
+        }
+        for (NeedleResult n : r.needles().values()) {
+            List<NeedleResult.Point> p = n.points();
+            double[] x = xs(p, q -> q.length());
+            out.put(n.task(), new LinePlot(n.task() + ": " + NeedleTask.describe(n.task()), "prompt length (tokens, log scale)",
+                    "accuracy (greedy, every value)")
+                    .xScale(LinePlot.Scale.LOG2).yRange(0.0, 1.0).yTicks(ReportWriter::percent)
+                    .add(teacher, x, xs(p, q -> q.teacher().accuracy()))
+                    .add(student, x, xs(p, q -> q.student().accuracy()))
+                    .note(String.format(Locale.ROOT, "%d prompts per length; haystack: %s", n.samples(), n.haystack())));
         }
         if (r.speed() != null) {
             List<SpeedResult.Point> p = r.speed().points();

@@ -157,6 +157,22 @@ class EvaluatorTest {
     }
 
     @Test
+    void needleTasksGoIntoTheReportByName() throws IOException {
+        Path out = tmp.resolve("needles");
+        EvalReport r = new Evaluator(settings(data(), "niah_single", 0), new EvalModel("teacher", TestModels.KJV, kjv, null),
+                student(kjv), tokenizer, Progress.silent()).run(out, false);
+        assertEquals(List.of("niah_single"), List.copyOf(r.needles().keySet()));
+        JsonNode json = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertEquals(128, json.at("/results/niah_single/points/0/length").asInt());
+        assertEquals("data", json.at("/results/niah_single/haystack").asText());
+        assertEquals(json.at("/results/niah_single/points/0/teacher/accuracy").asDouble(),
+                json.at("/results/niah_single/points/0/student/accuracy").asDouble(), "the same model on both sides");
+        assertEquals("niah-single.png", json.at("/plots/niah_single").asText());
+        String md = Files.readString(out.resolve("report.md"));
+        assertTrue(md.contains("## Needles and variable tracking (RULER-style)") && md.contains("| niah_single, 128 tokens |"), md);
+    }
+
+    @Test
     void aModelAgainstItselfAgreesEverywhere() throws IOException {
         EvalReport r = new Evaluator(settings(data(), "lm,recall", 0), new EvalModel("teacher", TestModels.KJV, kjv, null),
                 student(TestModels.kjv()), tokenizer, Progress.silent()).evaluate(new WorkDir(tmp.resolve("work")));

@@ -13,6 +13,13 @@ import gsat2r.core.data.PackedSequences;
 import gsat2r.core.data.PreparedDataset;
 import gsat2r.core.data.SequenceOrder;
 import gsat2r.core.data.SplitMix64;
+import gsat2r.core.data.TrainingStream;
+import gsat2r.core.data.synthetic.SyntheticContext;
+import gsat2r.core.data.synthetic.SyntheticDocuments;
+import gsat2r.core.data.synthetic.SyntheticKind;
+import gsat2r.core.data.synthetic.SyntheticMix;
+import gsat2r.core.data.synthetic.SyntheticSpec;
+import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.safetensors.SafeTensors;
@@ -52,8 +59,8 @@ import java.util.SequencedMap;
  * asks for it, then trains the stages in order on a {@link TrainingBackend}, writing metrics,
  * checkpoints and finally the student.
  *
- * <p>One optimizer step of a stage: the next {@code batch} training sequences (in the seeded order of
- * {@link SequenceOrder}) are cut into {@code grad_accum} micro-batches of {@code micro_batch}; each runs
+ * <p>One optimizer step of a stage: the next {@code batch} training sequences (the corpus in the seeded
+ * order of {@link SequenceOrder}, with the recipe's synthetic documents mixed in: {@link TrainingStream}) are cut into {@code grad_accum} micro-batches of {@code micro_batch}; each runs
  * forward and backward with gradient scale {@code 1 / (batch · seq_len)}, so the accumulated gradient
  * is that of the step's mean loss; the global gradient norm is checked (a NaN or infinite loss or norm
  * stops the run before the update, naming stage and step, with the last good checkpoint intact), the
@@ -111,7 +118,7 @@ public final class Trainer {
     private final RunDirectory run;
     private final TrainingBackend backend;
     private final PackedSequences train;
-    private final SequenceOrder order;
+    private final TrainingStream stream;
     private final PackedSequences validation;
     private final long validationWindows;
     private final Checkpoints checkpoints;
@@ -127,7 +134,7 @@ public final class Trainer {
     private TrainerState state;
     private SequencedMap<String, Double> lastEvaluation = new LinkedHashMap<>();
 
-    private Trainer(Recipe recipe, RunDirectory run, TrainingBackend backend, PreparedDataset data, Path studentDir,
+    private Trainer(Recipe recipe, RunDirectory run, TrainingBackend backend, PreparedDataset data, Tokenizer tokenizer, Path studentDir,
                     TrainingListener listener, ProcessGroup group, DataSplit split) {
         this.recipe = recipe;
         this.group = group;
@@ -137,7 +144,7 @@ public final class Trainer {
         this.studentDir = studentDir;
         this.listener = listener;
         this.train = new PackedSequences(data.train(), recipe.seqLen()).requireNonEmpty(recipe.file() + ": data");
-        this.order = new SequenceOrder(recipe.seed(), train.count());
+        this.stream = stream(recipe, train, data, tokenizer, listener);
         this.validation = new PackedSequences(data.validation(), recipe.seqLen());
         long wanted = (recipe.evalTokens() + recipe.seqLen() - 1) / recipe.seqLen();
         this.validationWindows = Math.min(validation.count(), wanted);
@@ -206,17 +213,40 @@ public final class Trainer {
                     throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
                             + backend.vocabSize() + " entries");
                 }
-                Trainer t = new Trainer(recipe, run, backend, data, student, listener, group, split);
-                try {
-                    return t.train(options.resume());
-                } finally {
-                    if (t.metrics != null) t.metrics.close();
+                try (Tokenizer tokenizer = recipe.synthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
+                    Trainer t = new Trainer(recipe, run, backend, data, tokenizer, student, listener, group, split);
+                    try {
+                        return t.train(options.resume());
+                    } finally {
+                        t.stream.close();
+                        if (t.metrics != null) t.metrics.close();
+                    }
                 }
             }
         }
     }
 
     // ------------------------------------------------------------------ setting up
+
+    /**
+     * The run's training sequences: the corpus in its seeded order, with the recipe's synthetic documents
+     * (written with the teacher's tokenizer, haystacks from the training split) mixed in at their shares.
+     */
+    private static TrainingStream stream(Recipe recipe, PackedSequences train, PreparedDataset data, Tokenizer tokenizer,
+                                         TrainingListener listener) {
+        SequenceOrder order = new SequenceOrder(recipe.seed(), train.count());
+        if (recipe.synthetic().isEmpty()) return TrainingStream.corpusOnly(train, order);
+        SyntheticContext context = SyntheticContext.of(tokenizer, data.train());
+        List<SyntheticKind> kinds = recipe.synthetic().stream().map(SyntheticSpec::kind).toList();
+        SyntheticMix mix = new SyntheticMix(recipe.seed(), recipe.synthetic().stream().map(SyntheticSpec::share).toList());
+        StringBuilder shares = new StringBuilder();
+        for (int i = 0; i < kinds.size(); i++) {
+            shares.append(i == 0 ? "" : ", ").append(kinds.get(i).name()).append(String.format(Locale.ROOT, " %.1f%%", 100 * mix.share(i)));
+        }
+        listener.note("synthetic data: " + shares + " of the training sequences (corpus " + String.format(Locale.ROOT, "%.1f%%",
+                100 * (1 - mix.syntheticShare())) + "); " + context.lexicon().words().size() + " one-token words in the lexicon");
+        return new TrainingStream(train, order, mix, new SyntheticDocuments(context, kinds, recipe.seed()));
+    }
 
     /**
      * Refuses, before any work, a recipe whose largest stage does not fit the device's free memory (when the
@@ -433,7 +463,7 @@ public final class Trainer {
     private TokenBatch trainBatch(long firstSequence, int rows) {
         int T = recipe.seqLen();
         int[] tokens = new int[rows * (T + 1)];
-        for (int r = 0; r < rows; r++) train.window(order.windowAt(firstSequence + r), tokens, r * (T + 1));
+        stream.sequences(firstSequence, rows, tokens);
         return new TokenBatch(rows, T, tokens);
     }
 

@@ -229,6 +229,40 @@ class TrainerTest {
     }
 
     @Test
+    void aRunWithSyntheticDataResumesBitIdenticallyAndItsSequencesFollowTheMix() throws IOException {
+        String text = Files.readString(ToyRuns.recipe(root, "synthetic-base.json", 6, 3))
+                .replace("\"data\": {\"prepared\": \"data\"}", "\"data\": {\"prepared\": \"data\", \"synthetic\": ["
+                        + "{\"kind\": \"kv-recall\", \"share\": 0.25, \"min_pairs\": 1, \"max_pairs\": 3},"
+                        + "{\"kind\": \"repeats\", \"share\": 0.25, \"min_span\": 4, \"max_span\": 12}]}")
+                .replace("\"seq_len\": 24", "\"seq_len\": 48");
+        Path recipe = root.resolve("synthetic.json");
+        Files.writeString(recipe, text);
+        Path whole = tmp.resolve("whole"), broken = tmp.resolve("broken");
+        List<String> notes = new ArrayList<>();
+        train(recipe, whole, false, new TrainingListener() {
+            @Override
+            public void note(String message) {
+                notes.add(message);
+            }
+        });
+        assertTrue(notes.stream().anyMatch(n -> n.startsWith("synthetic data: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)")),
+                notes.toString());
+        for (long crash : new long[] {5, 13}) {
+            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
+        }
+        train(recipe, broken, true, new TrainingListener() {});
+        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
+        assertEquals(withoutTimes(whole), withoutTimes(broken));
+        JsonNode resolved = JSON.readTree(whole.resolve("run.json").toFile());
+        assertEquals(2, resolved.path("recipe").path("data").path("synthetic").size(), resolved.toString());
+        // The same recipe without synthetic data trains on other sequences, so its losses differ.
+        Path plain = tmp.resolve("plain");
+        Files.writeString(root.resolve("plain.json"), Files.readString(ToyRuns.recipe(root, "plain-base.json", 6, 3)).replace("\"seq_len\": 24", "\"seq_len\": 48"));
+        train(root.resolve("plain.json"), plain, false, new TrainingListener() {});
+        assertFalse(withoutTimes(plain).equals(withoutTimes(whole)));
+    }
+
+    @Test
     void resumingBeforeTheFirstCheckpointStartsOver() throws IOException {
         Path recipe = ToyRuns.recipe(root, "early.json", 4, 100);
         Path whole = tmp.resolve("whole"), broken = tmp.resolve("broken");
@@ -398,7 +432,7 @@ class TrainerTest {
 
             @Override
             public boolean accepts(gsat2r.core.model.ModelDirectory student) {
-                return true;
+                return true;                              // the toy student, which is no GSA model
             }
 
             @Override

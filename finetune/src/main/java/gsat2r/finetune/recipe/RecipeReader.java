@@ -9,6 +9,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import gsat2r.core.T2rException;
+import gsat2r.core.data.synthetic.KeyValueLists;
+import gsat2r.core.data.synthetic.Needles;
+import gsat2r.core.data.synthetic.RepeatedSpans;
+import gsat2r.core.data.synthetic.SyntheticKind;
+import gsat2r.core.data.synthetic.SyntheticMix;
+import gsat2r.core.data.synthetic.SyntheticSpec;
+import gsat2r.core.data.synthetic.VariableChains;
 import gsat2r.finetune.student.ConversionOptions;
 import gsat2r.training.Objective;
 import gsat2r.training.TrainableSet;
@@ -191,7 +198,8 @@ public final class RecipeReader {
             Path teacher = path(r.string("teacher", null, true));
             long seed = r.integer("seed", Long.MIN_VALUE, 0L, false);
             Recipe.Student student = student(r, seed);
-            Recipe.Data data = data(r);
+            List<SyntheticSpec> synthetic = new ArrayList<>();
+            Recipe.Data data = data(r, synthetic);
             int seqLen = (int) (long) r.integer("seq_len", 1, 1L, true);
             if (seqLen > 1 << 20) r.problem("seq_len", "must be at most " + (1 << 20));
 
@@ -231,7 +239,7 @@ public final class RecipeReader {
                     "stages")) {
                 if (resolved.has(k)) ordered.set(k, resolved.get(k));
             }
-            return new Recipe(file, description, teacher, student, data, seqLen, (int) bma[0], (int) bma[1], (int) bma[2],
+            return new Recipe(file, description, teacher, student, data, synthetic, seqLen, (int) bma[0], (int) bma[1], (int) bma[2],
                     seed, device, gsat2r.core.model.Precision.parse(precision, file.toString()),
                     "float32".equals(outputDtype) ? gsat2r.core.safetensors.DType.F32 : gsat2r.core.safetensors.DType.BF16, checkpointInterval, keep,
                     evalTokens, recompute, stages, ordered);
@@ -289,20 +297,22 @@ public final class RecipeReader {
             double tau = s.number("gate_normalizer", v -> v > 0, "> 0", DEFAULT_GATE_NORMALIZER, false);
             String init = s.choice("gate_init", GATE_INITS, "random", false);
             List<Integer> keep = new ArrayList<>();
+            java.util.TreeMap<Integer, Integer> windows = new java.util.TreeMap<>();
             JsonNode k = s.get("keep_attention");
             if (k != null) {
                 if (!k.isArray()) {
-                    s.problem("keep_attention", "must be an array of layer indices");
+                    s.problem("keep_attention", "must be an array of layer indices (or \"LAYER:WINDOW\" strings)");
                 } else {
                     Set<Integer> seen = new HashSet<>();
                     for (int i = 0; i < k.size(); i++) {
-                        JsonNode e = k.get(i);
-                        if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() > Integer.MAX_VALUE) {
-                            problems.add("student.keep_attention[" + i + "]", "must be a layer index >= 0");
-                        } else if (!seen.add(e.asInt())) {
-                            problems.add("student.keep_attention[" + i + "]", "layer " + e.asInt() + " listed twice");
+                        int[] lw = keptLayer(k.get(i));
+                        if (lw == null) {
+                            problems.add("student.keep_attention[" + i + "]", "must be a layer index >= 0 or \"LAYER:WINDOW\" with a window >= 1 (e.g. \"7:256\")");
+                        } else if (!seen.add(lw[0])) {
+                            problems.add("student.keep_attention[" + i + "]", "layer " + lw[0] + " listed twice");
                         } else {
-                            keep.add(e.asInt());
+                            keep.add(lw[0]);
+                            if (lw[1] > 0) windows.put(lw[0], lw[1]);
                         }
                     }
                 }
@@ -315,13 +325,25 @@ public final class RecipeReader {
             o.put("gate_normalizer", tau);
             o.put("gate_init", init);
             ArrayNode ka = o.putArray("keep_attention");
-            keep.forEach(ka::add);
+            for (int l : keep) {
+                if (windows.containsKey(l)) ka.add(l + ":" + windows.get(l));
+                else ka.add(l);
+            }
             o.put("seed", studentSeed);
             o.put("dtype", dtype);
-            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, studentSeed, dtype));
+            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype));
         }
 
-        Recipe.Data data(Obj r) {
+        /** A kept layer: an index, or "LAYER:WINDOW"; {layer, window or 0}, null when malformed. */
+        private static int[] keptLayer(JsonNode e) {
+            if (e.isIntegralNumber()) return e.asLong() < 0 || e.asLong() > Integer.MAX_VALUE ? null : new int[] {e.asInt(), 0};
+            if (!e.isTextual() || !e.textValue().matches("\\d{1,9}(:\\d{1,9})?")) return null;
+            String[] p = e.textValue().split(":");
+            int window = p.length == 2 ? Integer.parseInt(p[1]) : 0;
+            return p.length == 2 && window < 1 ? null : new int[] {Integer.parseInt(p[0]), window};
+        }
+
+        Recipe.Data data(Obj r, List<SyntheticSpec> synthetic) {
             Obj d = r.object("data", true);
             if (d == null) return new Recipe.PreparedData(base);
             ObjectNode o = resolved.putObject("data");
@@ -330,8 +352,10 @@ public final class RecipeReader {
                 for (String other : List.of("train", "validation", "text_field", "validation_fraction")) {
                     if (d.has(other)) d.problem(other, "not allowed with data.prepared (the dataset is already split and tokenized)");
                 }
+                synthetic.addAll(synthetic(d));
                 d.finish();
                 o.put("prepared", String.valueOf(dir));
+                if (!synthetic.isEmpty()) o.set("synthetic", resolvedSynthetic(synthetic));
                 return new Recipe.PreparedData(dir == null ? base : dir);
             }
             List<Path> train = files(d, "train", true);
@@ -341,6 +365,7 @@ public final class RecipeReader {
             if (d.node.has("validation") && d.node.has("validation_fraction")) {
                 d.problem("validation_fraction", "give either validation files or validation_fraction, not both");
             }
+            synthetic.addAll(synthetic(d));
             d.finish();
             ArrayNode ta = o.putArray("train");
             train.forEach(p -> ta.add(p.toString()));
@@ -348,6 +373,7 @@ public final class RecipeReader {
             validation.forEach(p -> va.add(p.toString()));
             o.put("text_field", field);
             o.put("validation_fraction", fraction);
+            if (!synthetic.isEmpty()) o.set("synthetic", resolvedSynthetic(synthetic));
             return new Recipe.RawData(train, validation, field, fraction);
         }
 
@@ -359,6 +385,73 @@ public final class RecipeReader {
                         + " and give data.prepared");
             }
             return names.stream().filter(n -> !n.equals("-")).map(this::path).toList();
+        }
+
+        /** {@code data.synthetic}: the kinds of synthetic documents mixed into training, with their shares. */
+        List<SyntheticSpec> synthetic(Obj d) {
+            JsonNode n = d.get("synthetic");
+            List<SyntheticSpec> out = new ArrayList<>();
+            if (n == null) return out;
+            if (!n.isArray()) {
+                d.problem("synthetic", "must be an array of {\"kind\": ..., \"share\": ...} objects");
+                return out;
+            }
+            double total = 0;
+            for (int i = 0; i < n.size(); i++) {
+                String at = d.at("synthetic") + "[" + i + "]";
+                if (!n.get(i).isObject()) {
+                    problems.add(at, "must be an object with kind and share");
+                    continue;
+                }
+                SyntheticSpec spec = syntheticSpec(new Obj((ObjectNode) n.get(i), at, problems));
+                if (spec != null) {
+                    out.add(spec);
+                    total += spec.share();
+                }
+            }
+            if (total > 1 + 1e-9) d.problem("synthetic", "the shares add up to " + total + ", more than 1");
+            return out;
+        }
+
+        SyntheticSpec syntheticSpec(Obj e) {
+            String kind = e.choice("kind", SyntheticKind.NAMES, null, true);
+            Double share = e.number("share", v -> v >= 0 && v <= 1, "in [0, 1]", null, true);
+            SyntheticKind k = null;
+            try {
+                k = kind == null ? null : switch (kind) {
+                    case "kv-recall" -> new KeyValueLists(integer(e, "min_pairs", KeyValueLists.DEFAULTS.minPairs()),
+                            integer(e, "max_pairs", KeyValueLists.DEFAULTS.maxPairs()),
+                            e.number("gap_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.gapShare(), false));
+                    case "needles" -> new Needles(integer(e, "max_needles", Needles.DEFAULTS.maxNeedles()),
+                            integer(e, "max_values", Needles.DEFAULTS.maxValues()));
+                    case "repeats" -> new RepeatedSpans(integer(e, "min_span", RepeatedSpans.DEFAULTS.minSpan()),
+                            integer(e, "max_span", RepeatedSpans.DEFAULTS.maxSpan()));
+                    default -> new VariableChains(integer(e, "max_chain", VariableChains.DEFAULTS.maxChain()));
+                };
+            } catch (T2rException ex) {
+                problems.add(e.path, ex.getMessage());
+            }
+            if (share != null && Math.abs(share * SyntheticMix.BLOCK - Math.round(share * SyntheticMix.BLOCK)) > 1e-6) {
+                e.problem("share", "must be a multiple of " + 1.0 / SyntheticMix.BLOCK + " (got " + share + ")");
+                share = null;
+            }
+            e.finish();
+            return k == null || share == null ? null : new SyntheticSpec(k, share);
+        }
+
+        private static int integer(Obj e, String key, int dflt) {
+            return (int) (long) e.integer(key, 1, (long) dflt, false);
+        }
+
+        private static ArrayNode resolvedSynthetic(List<SyntheticSpec> specs) {
+            ArrayNode a = JSON.createArrayNode();
+            for (SyntheticSpec s : specs) {
+                ObjectNode o = a.addObject();
+                o.put("kind", s.kind().name());
+                o.put("share", s.share());
+                s.kind().settings().forEach((k, v) -> o.set(k, JSON.valueToTree(v)));
+            }
+            return a;
         }
 
         List<Stage> stages(Obj r, long tokensPerStep) {

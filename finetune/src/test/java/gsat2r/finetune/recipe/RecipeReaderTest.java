@@ -280,4 +280,56 @@ class RecipeReaderTest {
         }
         assertTrue(ok > 0, "some are valid");
     }
+
+    @Test
+    void syntheticDataResolvesWithEachKindsDefaults() {
+        Recipe r = parse(GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}",
+                "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.2, \"max_pairs\": 32}, "
+                        + "{\"kind\": \"needles\", \"share\": 0.15}, {\"kind\": \"repeats\", \"share\": 0.05}, {\"kind\": \"variables\", \"share\": 0.001}]}"));
+        assertEquals(4, r.synthetic().size());
+        assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 32, 0.3), r.synthetic().get(0).kind());
+        assertEquals(0.2, r.synthetic().get(0).share());
+        assertEquals(gsat2r.core.data.synthetic.Needles.DEFAULTS, r.synthetic().get(1).kind());
+        assertEquals(gsat2r.core.data.synthetic.RepeatedSpans.DEFAULTS, r.synthetic().get(2).kind());
+        assertEquals(gsat2r.core.data.synthetic.VariableChains.DEFAULTS, r.synthetic().get(3).kind());
+        var s = r.resolved().path("data").path("synthetic");
+        assertEquals("{\"kind\":\"kv-recall\",\"share\":0.2,\"min_pairs\":4,\"max_pairs\":32,\"gap_share\":0.3}", s.get(0).toString());
+        assertEquals("{\"kind\":\"needles\",\"share\":0.15,\"max_needles\":4,\"max_values\":4}", s.get(1).toString());
+        assertTrue(parse(GOOD).synthetic().isEmpty());
+        assertTrue(parse(GOOD).resolved().path("data").path("synthetic").isMissingNode(), "a recipe without synthetic data resolves as before");
+        Recipe prepared = parse(GOOD.replace("\"data\": {\"train\": \"../data/kjv/train.jsonl.xz\", \"validation\": [\"../data/kjv/validation.jsonl\"]}",
+                "\"data\": {\"prepared\": \"p\", \"synthetic\": [{\"kind\": \"repeats\", \"share\": 1}]}"));
+        assertEquals(1.0, prepared.synthetic().getFirst().share());
+    }
+
+    @Test
+    void badSyntheticEntriesAreNamedByTheirPlace() {
+        String base = GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}", "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": %s}");
+        assertTrue(error(base.formatted("[{\"kind\": \"passkeys\", \"share\": 0.1}]"))
+                .contains("data.synthetic[0].kind: must be one of kv-recall, needles, repeats, variables (got \"passkeys\")"));
+        assertTrue(error(base.formatted("[{\"kind\": \"needles\", \"share\": 0.12345}]"))
+                .contains("data.synthetic[0].share: must be a multiple of 0.001 (got 0.12345)"));
+        assertTrue(error(base.formatted("[{\"kind\": \"needles\", \"share\": 0.6}, {\"kind\": \"repeats\", \"share\": 0.5}]"))
+                .contains("data.synthetic: the shares add up to 1.1, more than 1"));
+        assertTrue(error(base.formatted("[{\"kind\": \"needles\", \"share\": 0.1, \"max_pairs\": 3}]"))
+                .contains("data.synthetic[0].max_pairs: unknown field"));
+        assertTrue(error(base.formatted("[{\"kind\": \"kv-recall\", \"share\": 0.1, \"min_pairs\": 9, \"max_pairs\": 3}]"))
+                .contains("data.synthetic[0]: kv-recall: need 1 <= min_pairs <= max_pairs (got 9, 3)"));
+        assertTrue(error(base.formatted("[{\"kind\": \"repeats\"}]")).contains("data.synthetic[0].share: required"));
+        assertTrue(error(base.formatted("{\"kind\": \"repeats\"}")).contains("data.synthetic: must be an array"));
+    }
+
+    @Test
+    void keptLayersMayHaveAWindow() {
+        Recipe r = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"3:256\"]"));
+        Recipe.Convert c = assertInstanceOf(Recipe.Convert.class, r.student());
+        assertEquals(java.util.List.of(1, 3), c.options().keepAttention());
+        assertEquals(java.util.Map.of(3, 256), c.options().windows());
+        assertEquals("[1,\"3:256\"]", r.resolved().path("student").path("keep_attention").toString());
+        for (String bad : java.util.List.of("\"3:0\"", "\"3:\"", "\"x\"", "-1", "2.5")) {
+            assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, " + bad + "]"))
+                    .contains("student.keep_attention[1]: must be a layer index >= 0 or \"LAYER:WINDOW\""), bad);
+        }
+        assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"1:64\"]")).contains("layer 1 listed twice"));
+    }
 }
