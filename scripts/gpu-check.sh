@@ -53,12 +53,22 @@ cp gpu/target/kernels-ptxas.txt "$STAGE/" 2>/dev/null || true
 
 FATBIN=""
 if [ $ALL_ARCHS -eq 0 ]; then
-    FATBIN=$STAGE_PARENT/kernels-sm90.fatbin
-    echo "== nvcc: an sm_90-only kernel image"
-    NVCC=${CUDA_HOME:-/usr/local/cuda}/bin/nvcc
-    [ -x "$NVCC" ] || NVCC=nvcc
-    (cd gpu/src/main/cuda && "$NVCC" -fatbin -gencode arch=compute_90,code=sm_90 -O3 -std=c++17 -lineinfo --compress-mode=none \
-        -Xptxas -v,-warn-spills,-warn-lmem-usage -o "$FATBIN" kernels.cu > "$STAGE/kernels-ptxas.txt" 2>&1)
+    # Kept in a cache keyed by the kernel sources: nvcc takes minutes, and most bundles change only Java.
+    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/gsa-t2r
+    KEY=$(cd gpu/src/main/cuda && find . -name '*.cu' -o -name '*.cuh' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
+    FATBIN=$CACHE/kernels-sm90-$KEY.fatbin
+    if [ -f "$FATBIN" ] && [ -f "$FATBIN.ptxas.txt" ]; then
+        echo "== the sm_90-only kernel image of these sources, from $CACHE"
+        cp "$FATBIN.ptxas.txt" "$STAGE/kernels-ptxas.txt"
+    else
+        echo "== nvcc: an sm_90-only kernel image"
+        NVCC=${CUDA_HOME:-/usr/local/cuda}/bin/nvcc
+        [ -x "$NVCC" ] || NVCC=nvcc
+        mkdir -p "$CACHE"
+        (cd gpu/src/main/cuda && "$NVCC" -fatbin -gencode arch=compute_90,code=sm_90 -O3 -std=c++17 -lineinfo --compress-mode=none \
+            -Xptxas -v,-warn-spills,-warn-lmem-usage -o "$FATBIN.tmp" kernels.cu > "$STAGE/kernels-ptxas.txt" 2>&1)
+        cp "$STAGE/kernels-ptxas.txt" "$FATBIN.ptxas.txt" && mv "$FATBIN.tmp" "$FATBIN"
+    fi
 fi
 echo "== JUnit console launcher $JUNIT_PLATFORM"
 mvn -q -B -ntp ${MVN_FLAGS:-} "$DEP_PLUGIN:copy" -Dartifact="org.junit.platform:junit-platform-console-standalone:$JUNIT_PLATFORM:jar" \
@@ -72,7 +82,8 @@ python3 - "$STAGE" "$FATBIN" <<'PY'
 import glob, os, re, sys, zipfile
 stage, fatbin = sys.argv[1], sys.argv[2]
 other = re.compile(r"(^|/)(linux-aarch64|linux-arm|linux-ppc|linux-s390|linux-riscv|linux-loongarch|linux-mips|linux-x86/|"
-                   r"osx|darwin|win|aix|sunos|freebsd|openbsd|dragonflybsd|macos)[^/]*/")
+                   r"osx|darwin|win|aix|sunos|freebsd|openbsd|dragonflybsd|macos|Mac|Windows|AIX|SunOS|FreeBSD)[^/]*/"
+                   r"|(^|/)[Ll]inux/(?!x86_64/|amd64/)[^/]+/")
 jars = sorted(glob.glob(os.path.join(stage, "lib", "*.jar")) + glob.glob(os.path.join(stage, "testlib", "*.jar"))
               + glob.glob(os.path.join(stage, "*.jar")))
 for jar in jars:
@@ -122,7 +133,7 @@ git -C "$ROOT" rev-parse --short HEAD > "$STAGE/COMMIT" 2>/dev/null || echo unkn
 
 TAR=$DEST/t2r-gpu.tar.xz
 echo "== packing $TAR"
-tar -C "$STAGE_PARENT" -cf - t2r-gpu | xz -T0 -6 > "$TAR.tmp"
+tar -C "$STAGE_PARENT" -cf - t2r-gpu | xz -T0 -9e > "$TAR.tmp"
 mv "$TAR.tmp" "$TAR"
 mkdir -p "$DEST/scripts/device" "$DEST/scripts/bench"
 cp scripts/device/*.sh "$DEST/scripts/device/"
