@@ -138,7 +138,7 @@ class EvalCommandTest {
         String out = tmp.resolve("o").toString();
         record Case(String expected, String... args) {}
         List<Case> cases = List.of(
-                new Case("error: --tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed)",
+                new Case("error: --tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, niah_multivalue, vt)",
                         "--data", data.toString(), "--tasks", "ppl"),
                 new Case("error: --data FILE is needed for the lm task (or leave lm out of --tasks)"),
                 new Case("error: " + tmp.resolve("none.jsonl") + ": no such file", "--data", tmp.resolve("none.jsonl").toString()));
