@@ -14,11 +14,6 @@ import gsat2r.core.data.PreparedDataset;
 import gsat2r.core.data.SequenceOrder;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.core.data.TrainingStream;
-import gsat2r.core.data.synthetic.SyntheticContext;
-import gsat2r.core.data.synthetic.SyntheticDocuments;
-import gsat2r.core.data.synthetic.SyntheticKind;
-import gsat2r.core.data.synthetic.SyntheticMix;
-import gsat2r.core.data.synthetic.SyntheticSpec;
 import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.AtomicFiles;
@@ -144,7 +139,7 @@ public final class Trainer {
         this.studentDir = studentDir;
         this.listener = listener;
         this.train = new PackedSequences(data.train(), recipe.seqLen()).requireNonEmpty(recipe.file() + ": data");
-        this.stream = stream(recipe, train, data, tokenizer, listener);
+        this.stream = TrainingStreams.open(recipe, train, data, tokenizer, listener);
         this.validation = new PackedSequences(data.validation(), recipe.seqLen());
         long wanted = (recipe.evalTokens() + recipe.seqLen() - 1) / recipe.seqLen();
         this.validationWindows = Math.min(validation.count(), wanted);
@@ -227,26 +222,6 @@ public final class Trainer {
     }
 
     // ------------------------------------------------------------------ setting up
-
-    /**
-     * The run's training sequences: the corpus in its seeded order, with the recipe's synthetic documents
-     * (written with the teacher's tokenizer, haystacks from the training split) mixed in at their shares.
-     */
-    private static TrainingStream stream(Recipe recipe, PackedSequences train, PreparedDataset data, Tokenizer tokenizer,
-                                         TrainingListener listener) {
-        SequenceOrder order = new SequenceOrder(recipe.seed(), train.count());
-        if (recipe.synthetic().isEmpty()) return TrainingStream.corpusOnly(train, order);
-        SyntheticContext context = SyntheticContext.of(tokenizer, data.train());
-        List<SyntheticKind> kinds = recipe.synthetic().stream().map(SyntheticSpec::kind).toList();
-        SyntheticMix mix = new SyntheticMix(recipe.seed(), recipe.synthetic().stream().map(SyntheticSpec::share).toList());
-        StringBuilder shares = new StringBuilder();
-        for (int i = 0; i < kinds.size(); i++) {
-            shares.append(i == 0 ? "" : ", ").append(kinds.get(i).name()).append(String.format(Locale.ROOT, " %.1f%%", 100 * mix.share(i)));
-        }
-        listener.note("synthetic data: " + shares + " of the training sequences (corpus " + String.format(Locale.ROOT, "%.1f%%",
-                100 * (1 - mix.syntheticShare())) + "); " + context.lexicon().words().size() + " one-token words in the lexicon");
-        return new TrainingStream(train, order, mix, new SyntheticDocuments(context, kinds, recipe.seed()));
-    }
 
     /**
      * Refuses, before any work, a recipe whose largest stage does not fit the device's free memory (when the
