@@ -87,7 +87,7 @@ def main(run: Path, stage: str, checkpoint: Path) -> int:
           f" (storage rounding {rel:.2e} relative + 1e-6 of the terms; final/ in {'bf16' if stored_bf16 else 'fp32'})")
     try:
         import torch
-        from peft import PeftModel
+        from peft import PeftConfig, PeftModel
     except ImportError as e:
         print(f"skip PEFT: {e}")
         return 1 if failures else 0
@@ -105,7 +105,11 @@ def main(run: Path, stage: str, checkpoint: Path) -> int:
         parent.add_module(parts[-1], lin)
     # An extra module of the same kind the pattern must leave alone.
     root.add_module("lm_head", torch.nn.Linear(4, 4, bias=False, dtype=torch.float64))
-    peft_model = PeftModel.from_pretrained(root, str(adapter), is_trainable=False, torch_dtype=torch.float64)
+    # The adapter says CAUSAL_LM (for transformers' models); this stand-in is a bare module tree, so load it
+    # with the task left out, as PEFT's own base class.
+    config = PeftConfig.from_pretrained(str(adapter))
+    config.task_type = None
+    peft_model = PeftModel.from_pretrained(root, str(adapter), config=config, is_trainable=False)
     adapted = sorted(n[len("base_model.model."):] for n, mod in peft_model.named_modules()
                      if hasattr(mod, "lora_A") and n.startswith("base_model.model.") and len(mod.lora_A) > 0)
     same = adapted == modules

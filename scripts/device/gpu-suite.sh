@@ -440,7 +440,8 @@ phase_peft() {
 }
 
 phase_torchrun() {
-    local w=/tmp/t2r-torchrun sets=(--set stages.0.steps=3 --set stages.1.steps=3 --set eval_tokens=512 --set checkpoint_interval=0)
+    local w=/tmp/t2r-torchrun sets=(--set stages.0.steps=3 --set stages.1.steps=3 --set stages.0.warmup_steps=1 --set stages.1.warmup_steps=1
+        --set eval_tokens=512 --set checkpoint_interval=0)
     rm -rf "$w" && mkdir -p "$w"
     demo_recipe "$w/demo.json" 4
     sed -i 's/"device": "cuda"/"device": "cpu"/' "$w/demo.json"
