@@ -33,8 +33,9 @@
 #   e2e               t2r finetune of the demo recipe on cuda, t2r eval --device cuda, logits and generate cuda vs cpu
 #   peft              the demo recipe on cuda with a LoRA distill stage, its PEFT adapter checked by
 #                     scripts/check-peft-adapter.py (numpy; PEFT's own loader where torch and peft are installed)
-#   torchrun          the demo recipe cut short on cpu, two ranks started by torchrun --no-python against one
-#                     process: the same student, bit for bit
+#   torchrun          the demo recipe cut short on cpu (its distill stage as LoRA: docs/distributed.md, "How
+#                     exact"), two ranks started by torchrun --no-python against one process: the same student,
+#                     bit for bit
 #   dp-e2e            t2r finetune --gpus N against one process (with one GPU: --gpus 2 must refuse in one line)
 #   nccl              one process per GPU (as --gpus starts ranks), all-reduce checked and timed (>= 2 GPUs)
 #   logits[=DIR]      t2r logits --device cuda (fp32, bf16) against cpu: tiny-llama (.carry/tiny) or the demo
@@ -441,7 +442,7 @@ phase_peft() {
 
 phase_torchrun() {
     local w=/tmp/t2r-torchrun sets=(--set stages.0.steps=3 --set stages.1.steps=3 --set stages.0.warmup_steps=1 --set stages.1.warmup_steps=1
-        --set eval_tokens=512 --set checkpoint_interval=0)
+        --set stages.1.trainable=lora:8 --set eval_tokens=512 --set checkpoint_interval=0)
     rm -rf "$w" && mkdir -p "$w"
     demo_recipe "$w/demo.json" 4
     sed -i 's/"device": "cuda"/"device": "cpu"/' "$w/demo.json"
@@ -452,7 +453,7 @@ phase_torchrun() {
         "${sets[@]}" > "$OUT/torchrun-two.log" 2>&1 || { note "torchrun: the run under torchrun failed"; tail -n 5 "$OUT/torchrun-two.log"; return 1; }
     local a b
     a=$(sha256sum < "$w/one/final/model.safetensors"); b=$(sha256sum < "$w/two/final/model.safetensors")
-    echo "| torchrun 2 ranks vs 1 process (demo, 3 + 3 steps, cpu) | $([ "$a" = "$b" ] && echo "same bits" || echo "DIFFERENT") |" | table
+    echo "| torchrun 2 ranks vs 1 process (demo, 3 + 3 steps, LoRA distill, cpu) | $([ "$a" = "$b" ] && echo "same bits" || echo "DIFFERENT") |" | table
     [ "$a" = "$b" ]
 }
 
