@@ -12,13 +12,12 @@
 #
 #   on the GPU machine (carry .carry, which holds fla/ and roundtrip/):
 #     bash scripts/fla-roundtrip.sh check [NAME ...]          (default: every folder of .carry/roundtrip)
-#       for each student: if its t2r logits are not there yet, makes them with the Java bundle
-#       (.bundle/gsa-t2r-gpu.tar.xz from scripts/make-device-bundle.sh, plus the cli's jar
-#       cli/target/gsa-t2r-cli-*.jar or t2r.jar); then runs scripts/fla_roundtrip.py (PYTHONPATH=.carry)
+#       for each student: if its t2r logits are not there yet, makes them with the t2r of the GPU bundle
+#       (.bundle/t2r-gpu.tar.xz from scripts/gpu-check.sh); then runs scripts/fla_roundtrip.py (PYTHONPATH=.carry)
 #       and prints a table last. Exit status 0 when every check is OK.
 #
 # `prepare --no-logits STUDENT NAME` copies the student only: `check` then makes its logits on the GPU
-# machine with the Java bundle and the cli jar, which must travel too (only small students fit beside them).
+# machine with the GPU bundle, which must travel too (only small students fit beside it).
 # The device call sends the main checkout: carry [".carry/fla", ".carry/roundtrip"].
 set -uo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
@@ -65,20 +64,17 @@ prepare() {
     echo "device: bash scripts/fla-roundtrip.sh check      (carry: .carry)"
 }
 
-java_cmd() {   # sets JAVA_T2R to a t2r command line from the Java bundle, or fails
-    local bundle=${BUNDLE:-$(ls .bundle/gsa-t2r-gpu*.tar.xz 2>/dev/null | head -1)}
-    local cli_jar
-    cli_jar=$(ls cli/target/t2r.jar cli/target/gsa-t2r-cli-*.jar 2>/dev/null | grep -v -- '-tests.jar' | head -1)
-    if [ -z "$bundle" ] || [ ! -f "$bundle" ] || [ -z "$cli_jar" ]; then
-        echo "error: no t2r logits for a student, and no Java here to make them: carry .bundle/gsa-t2r-gpu.tar.xz" \
-             "(scripts/make-device-bundle.sh) and cli/target/gsa-t2r-cli-*.jar, or run 'prepare' without --no-logits" >&2
+java_cmd() {   # sets JAVA_T2R to the t2r of the GPU bundle (scripts/gpu-check.sh), or fails
+    local bundle=${BUNDLE:-.bundle/t2r-gpu.tar.xz}
+    if [ ! -f "$bundle" ]; then
+        echo "error: no t2r logits for a student, and no Java here to make them: carry .bundle/t2r-gpu.tar.xz" \
+             "(scripts/gpu-check.sh), or run 'prepare' without --no-logits" >&2
         return 1
     fi
     local work
     work=$(mktemp -d)
     tar -xJf "$bundle" -C "$work" || return 1
-    local b=$work/gsa-t2r-gpu
-    JAVA_T2R=("$b/jre/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cli_jar:$(ls "$b"/lib/*.jar | tr '\n' ':')" gsat2r.cli.T2r)
+    JAVA_T2R=("$work/t2r-gpu/bin/t2r")
 }
 
 check() {

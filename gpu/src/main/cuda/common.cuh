@@ -82,6 +82,21 @@ __device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2
     m = mn;
 }
 
+// Programmatic dependent launch (sm_90): a kernel launched with the programmatic-serialization
+// attribute may start while the previous kernel of the stream still runs; it must not read what that
+// kernel writes before grid_dependency_wait() returns. grid_dependents_launch() lets the next kernel
+// of the stream start early. Both are no-ops for a plain launch and below sm_90.
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void grid_dependents_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 // Grid-stride helpers.
 __device__ __forceinline__ long long global_thread() {
     return (long long)blockIdx.x * blockDim.x + threadIdx.x;

@@ -1,4 +1,4 @@
-// Storage conversions and plain memory kernels: fp32 <-> bf16 casts (round to nearest even, as
+// Storage conversions and plain memory kernels: the fp32 -> bf16 cast (round to nearest even, as
 // torch's .to(bfloat16)), a fill, and a 16-byte copy used to measure memory bandwidth.
 #include "common.cuh"
 
@@ -16,18 +16,6 @@ extern "C" __global__ void cast_f32_to_bf16(bf16* out, const float* in, long lon
         o.store(out + 8 * p);
     }
     for (long long i = packs * 8 + global_thread(); i < n; i += grid_threads()) out[i] = __float2bfloat16_rn(in[i]);
-}
-
-extern "C" __global__ void cast_bf16_to_f32(float* out, const bf16* in, long long n) {
-    const long long packs = (aligned16(out) && aligned16(in)) ? n / 8 : 0;
-    for (long long p = global_thread(); p < packs; p += grid_threads()) {
-        const Pack<bf16> a = Pack<bf16>::load(in + 8 * p);
-        reinterpret_cast<float4*>(out)[2 * p] =
-            make_float4(__bfloat162float(a.v[0]), __bfloat162float(a.v[1]), __bfloat162float(a.v[2]), __bfloat162float(a.v[3]));
-        reinterpret_cast<float4*>(out)[2 * p + 1] =
-            make_float4(__bfloat162float(a.v[4]), __bfloat162float(a.v[5]), __bfloat162float(a.v[6]), __bfloat162float(a.v[7]));
-    }
-    for (long long i = packs * 8 + global_thread(); i < n; i += grid_threads()) out[i] = __bfloat162float(in[i]);
 }
 
 extern "C" __global__ void fill_f32(float* x, long long n, float value) {

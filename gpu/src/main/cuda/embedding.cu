@@ -1,5 +1,5 @@
-// Token embedding: forward gathers rows of the table, backward scatters the output gradient back
-// into an fp32 table gradient.
+// Token embedding, forward: gathers rows of the table. The backward pass, which must give the same
+// bits every run, is embedding_bwd_sorted (train.cu).
 #include "common.cuh"
 
 // out[t, :] = table[ids[t], :]. One block per token. An id outside [0, vocab) writes a NaN row:
@@ -23,28 +23,9 @@ __device__ void embedding_fwd(T* out, const int* ids, const T* table, int n_toke
     }
 }
 
-// dtable[ids[t], :] += dout[t, :] in fp32. Tokens that share an id add through atomics, so the
-// summation order (and the last bits of the result) can vary between runs.
-template <typename T>
-__device__ void embedding_bwd(float* dtable, const int* ids, const T* dout, int n_tokens, int dim, int vocab) {
-    const int t = blockIdx.x;
-    if (t >= n_tokens) return;
-    const int id = ids[t];
-    if (id < 0 || id >= vocab) return;  // the forward pass already made this row NaN
-    const T* g = dout + (long long)t * dim;
-    float* d = dtable + (long long)id * dim;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) atomicAdd(d + i, to_float(g[i]));
-}
-
 extern "C" __global__ void embedding_fwd_f32(float* out, const int* ids, const float* table, int n_tokens, int dim, int vocab) {
     embedding_fwd(out, ids, table, n_tokens, dim, vocab);
 }
 extern "C" __global__ void embedding_fwd_bf16(bf16* out, const int* ids, const bf16* table, int n_tokens, int dim, int vocab) {
     embedding_fwd(out, ids, table, n_tokens, dim, vocab);
-}
-extern "C" __global__ void embedding_bwd_f32(float* dtable, const int* ids, const float* dout, int n_tokens, int dim, int vocab) {
-    embedding_bwd(dtable, ids, dout, n_tokens, dim, vocab);
-}
-extern "C" __global__ void embedding_bwd_bf16(float* dtable, const int* ids, const bf16* dout, int n_tokens, int dim, int vocab) {
-    embedding_bwd(dtable, ids, dout, n_tokens, dim, vocab);
 }

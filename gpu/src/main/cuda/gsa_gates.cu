@@ -4,7 +4,7 @@
 //                 df = (dg − ds·exp(g)) · sigmoid(−f) / τ
 //   output gate:  y = RMSNorm(silu(o)) ⊙ w over rows of H·dv        (fla's g_norm(swish(o)))
 //                 with a = silu(o), â = a·rstd:  da = rstd·(dy⊙w − â·mean(dy⊙w⊙â)),
-//                 do = da · silu'(o),  dw += Σ_rows dy ⊙ â
+//                 do = da · silu'(o),  dw += Σ_rows dy ⊙ â   (gsa_ogate_bwd_det, train.cu)
 // logsigmoid(f) = min(f, 0) − log1p(exp(−|f|)) and s = −expm1(g) keep full relative precision for
 // large |f| and for g near 0.
 #include "tiles.cuh"
@@ -55,40 +55,6 @@ __device__ void ogate_fwd(T* y, float* rstd, const T* o, const T* w, int rows, i
     if (lane == 0 && rstd != nullptr) rstd[row] = r;
 }
 
-// Warps stride over rows; dw is summed per block in shared memory (dim floats) and added to the
-// global dw once per block. dout may alias dy (each element is read before it is written).
-template <typename T>
-__device__ void ogate_bwd(T* dout, float* dw, const T* dy, const T* o, const T* w, const float* rstd, int rows, int dim,
-                          int accumulate) {
-    TILES_DYNAMIC_SMEM(raw);
-    float* ogate_dw = reinterpret_cast<float*>(raw);
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) ogate_dw[i] = 0.f;
-    __syncthreads();
-    const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-    for (int row = blockIdx.x * warps + (threadIdx.x >> 5); row < rows; row += gridDim.x * warps) {
-        const long long base = (long long)row * dim;
-        const float r = rstd[row];
-        float dot = 0.f;
-        for (int i = lane; i < dim; i += 32) {
-            const float ah = silu(to_float(o[base + i])) * r;
-            dot += to_float(dy[base + i]) * to_float(w[i]) * ah;
-        }
-        dot = warp_sum(dot) / dim;
-        for (int i = lane; i < dim; i += 32) {
-            const float ov = to_float(o[base + i]), sg = sigmoid(ov);
-            const float ah = ov * sg * r;
-            const float g = to_float(dy[base + i]);
-            const float da = r * (g * to_float(w[i]) - ah * dot);
-            float d = da * sg * (1.f + ov * (1.f - sg));
-            if (accumulate) d += to_float(dout[base + i]);
-            atomicAdd(&ogate_dw[i], g * ah);
-            dout[base + i] = from_float<T>(d);
-        }
-    }
-    __syncthreads();
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) atomicAdd(&dw[i], ogate_dw[i]);
-}
-
 }  // namespace gates
 
 extern "C" __global__ void gsa_gate_fwd_f32(float* g, float* s, const float* f, long long n, float invTau) {
@@ -110,12 +76,4 @@ extern "C" __global__ void gsa_ogate_fwd_f32(float* y, float* rstd, const float*
 }
 extern "C" __global__ void gsa_ogate_fwd_bf16(bf16* y, float* rstd, const bf16* o, const bf16* w, int rows, int dim, float eps) {
     gates::ogate_fwd(y, rstd, o, w, rows, dim, eps);
-}
-extern "C" __global__ void gsa_ogate_bwd_f32(float* dout, float* dw, const float* dy, const float* o, const float* w,
-                                             const float* rstd, int rows, int dim, int accumulate) {
-    gates::ogate_bwd(dout, dw, dy, o, w, rstd, rows, dim, accumulate);
-}
-extern "C" __global__ void gsa_ogate_bwd_bf16(bf16* dout, float* dw, const bf16* dy, const bf16* o, const bf16* w,
-                                              const float* rstd, int rows, int dim, int accumulate) {
-    gates::ogate_bwd(dout, dw, dy, o, w, rstd, rows, dim, accumulate);
 }

@@ -2,7 +2,7 @@
 // pairs are (i, i + D/2), i < D/2, and
 //   out[i]       = x[i] * cos(p, i) - x[i + D/2] * sin(p, i)
 //   out[i + D/2] = x[i + D/2] * cos(p, i) + x[i] * sin(p, i)
-// cos/sin are [max_pos, D/2] fp32 tables computed on the host (RopeTables, the same float32
+// cos/sin are [max_pos, D/2] fp32 tables computed on the host (core's Rope.tables, the same float32
 // arithmetic as transformers). The backward pass applies the transposed rotation (sin -> -sin).
 //
 // x and out are [n_tokens, n_heads, head_dim] with rows `token_stride` elements apart, so that q

@@ -1,7 +1,7 @@
-// Kernels of the model-level training step (module gpu-train) that the op families above lack:
-//  - deterministic weight-gradient reductions, replacing the atomics of embedding_bwd, rmsnorm_bwd
-//    and gsa_ogate_bwd (whose summation order, and so the last bits, vary from run to run): a
-//    training step must give the same bits every time for exact resume;
+// Kernels of the model-level training step (module gpu-models) that the op families above lack:
+//  - the backward passes of the embedding, RMSNorm and the GSA output gate, whose weight gradients
+//    are reduced without atomics (an atomic summation order, and so the last bits, would vary from
+//    run to run): a training step must give the same bits every time for exact resume;
 //  - the attention-transfer loss (per-row MSE and its gradient), a residual add, the top-1
 //    agreement of two rows of logits, and sums in fp64 (losses and the gradient norm).
 #include "tiles.cuh"
@@ -29,7 +29,7 @@ __device__ void embedding_bwd_sorted(float* dtable, const int* order, const int*
 
 // ---- row norms, backward, without atomics --------------------------------------------------------
 // RMSNorm (SILU = false: the norm's input is x) and the GSA output gate (SILU = true: the input is
-// silu(x), fla's g_norm(swish(o))), as rmsnorm_bwd and gsa_ogate_bwd compute them:
+// silu(x), fla's g_norm(swish(o))):
 //   x̂ = input·rstd,  dx = rstd·(dy⊙w − x̂·mean(dy⊙w⊙x̂))  (times silu'(x) for the gate)
 // dx is overwritten, or added when accumulate != 0; it may alias dy. The weight gradient
 // Σ_rows dy⊙x̂ is not added anywhere: block b writes its share to partials[b·dim ..] and

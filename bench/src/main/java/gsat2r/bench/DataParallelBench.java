@@ -1,5 +1,6 @@
 package gsat2r.bench;
 
+import gsat2r.core.model.Precision;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.training.AdamWStep;
 import gsat2r.training.BackendRequest;
@@ -11,8 +12,7 @@ import gsat2r.training.distributed.LocalGroup;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.gpu.cuda.Cuda;
 import gsat2r.gpumodels.CudaGsaBackend;
-import gsat2r.gpumodels.Precision;
-import gsat2r.gpumodels.TransportSelection;
+import gsat2r.core.model.ModelDirectory;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -129,11 +129,10 @@ public final class DataParallelBench {
 
     static Row rank(ProcessGroup g, Path teacher, Path student, int B, int T, int steps, int warmup, DataParallelOptions options, double single) {
         int world = g.worldSize();
-        try (CudaGsaBackend backend = CudaGsaBackend.open(new BackendRequest(teacher, student, "cuda", B, T, false, true, g.rank()),
-                Precision.configured())) {
+        try (CudaGsaBackend backend = CudaGsaBackend.open(new BackendRequest(ModelDirectory.open(teacher), ModelDirectory.open(student),
+                DistillBench.PRECISION, B, T, false, g, options, g.rank()))) {
             if (g.rank() == 0) System.out.println("   rank 0: " + backend.description());
             boolean parallel = world > 1;
-            if (parallel) backend.joinDataParallel(g, options, TransportSelection.configured());
             backend.setTrainable(new TrainableSet.All(), 0);
             int vocab = backend.vocabSize();
             Objective kl = new Objective.Distill(1.0, 0.0);
@@ -143,8 +142,7 @@ public final class DataParallelBench {
             for (int s = 1; s <= warmup + steps; s++) {
                 TokenBatch batch = DistillBench.batch(rng, vocab, B, T);
                 long t0 = System.nanoTime();
-                if (parallel) backend.forwardBackwardAndReduce(kl, batch, scale);
-                else backend.forwardBackward(kl, batch, scale);
+                backend.forwardBackward(kl, batch, scale, true);
                 double norm = backend.gradientNorm();
                 backend.optimizerStep(new AdamWStep(s, 3e-4, 0.9, 0.95, 1e-8, 0.0, Math.min(1, 1.0 / (norm + 1e-6))));
                 if (s > warmup) stepMs[s - warmup - 1] = (System.nanoTime() - t0) / 1e6;

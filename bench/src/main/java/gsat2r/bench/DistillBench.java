@@ -1,5 +1,6 @@
 package gsat2r.bench;
 
+import gsat2r.core.model.Precision;
 import gsat2r.converter.ConvertOptions;
 import gsat2r.converter.Converter;
 import gsat2r.converter.GateInit;
@@ -13,7 +14,7 @@ import gsat2r.training.Objective;
 import gsat2r.training.TokenBatch;
 import gsat2r.training.TrainableSet;
 import gsat2r.gpumodels.CudaGsaBackend;
-import gsat2r.gpumodels.Precision;
+import gsat2r.core.model.ModelDirectory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,6 +38,9 @@ import java.util.Locale;
  * (64 slots, random gates) are written under {@code --work} first (kept for the next run).
  */
 public final class DistillBench {
+    /** The arithmetic of the benchmark: {@code -Dgsat2r.bench.precision=bf16|fp32} (bf16 by default). */
+    public static final gsat2r.core.model.Precision PRECISION = gsat2r.core.model.Precision.parse(System.getProperty("gsat2r.bench.precision", "bf16"), "-Dgsat2r.bench.precision");
+
     private DistillBench() {}
 
     record Row(String model, String shape, double stepMs, double tokensPerSec, double mfu, double evalMs, double atMs,
@@ -98,8 +102,8 @@ public final class DistillBench {
             String[] bt = shape.split("x");
             int B = Integer.parseInt(bt[0]), T = Integer.parseInt(bt[1]);
             System.out.println("== " + name + " B=" + B + " T=" + T);
-            try (CudaGsaBackend backend = CudaGsaBackend.open(new BackendRequest(teacher, student, "cuda", B, T, false, true),
-                    Precision.configured())) {
+            try (CudaGsaBackend backend = CudaGsaBackend.open(BackendRequest.single(ModelDirectory.open(teacher), ModelDirectory.open(student),
+                    PRECISION, B, T, false))) {
                 System.out.println("   " + backend.description());
                 int vocab = backend.vocabSize();
                 backend.setTrainable(new TrainableSet.All(), 0);
@@ -109,7 +113,7 @@ public final class DistillBench {
                 for (int s = 1; s <= warmup + steps; s++) {
                     TokenBatch batch = batch(rng, vocab, B, T);
                     long t0 = System.nanoTime();
-                    backend.forwardBackward(kl, batch, 1.0 / batch.positions());
+                    backend.forwardBackward(kl, batch, 1.0 / batch.positions(), true);
                     double norm = backend.gradientNorm();
                     backend.optimizerStep(new AdamWStep(s, 3e-4, 0.9, 0.95, 1e-8, 0.0, Math.min(1, 1.0 / (norm + 1e-6))));
                     double ms = (System.nanoTime() - t0) / 1e6;
@@ -125,7 +129,7 @@ public final class DistillBench {
                 for (int i = 0; i < atMs.length + 1; i++) {
                     TokenBatch batch = batch(rng, vocab, B, T);
                     long t0 = System.nanoTime();
-                    backend.forwardBackward(new Objective.AttentionTransfer(), batch, 1.0 / batch.positions());
+                    backend.forwardBackward(new Objective.AttentionTransfer(), batch, 1.0 / batch.positions(), true);
                     backend.optimizerStep(new AdamWStep(i + 1, 1e-3, 0.9, 0.95, 1e-8, 0.0, 1.0));
                     if (i > 0) atMs[i - 1] = (System.nanoTime() - t0) / 1e6;
                 }

@@ -24,7 +24,7 @@ import java.util.SplittableRandom;
  * The engine's ceilings and the first kernels' speed, measured with CUDA events after warm-up
  * (median of many runs, random data, never zeros): memory bandwidth of a copy kernel, cuBLASLt at
  * 8192^3 and at the tiny-llama training shapes (16 x 512 tokens), and the elementwise and loss
- * kernels at those shapes. Prints a table last. Run on the GPU machine (scripts/gpu-suite.sh).
+ * kernels at those shapes. Prints a table last. Run on the GPU machine (scripts/device/gpu-suite.sh).
  */
 public final class GpuBench {
     private record Row(String name, double millis, double rate, String unit, String note) {}
@@ -175,7 +175,7 @@ public final class GpuBench {
             double ms = time(20, 15, () -> RmsNorm.forward(gpu, y, rstd, x, w, tokens, d, 1e-5f));
             add("rmsnorm fwd 8192x384 bf16", ms, (2.0 * tokens * d * 2 + tokens * 4) / (ms * 1e-3) / 1e9, "GB/s", "");
             dw.zero();
-            double ms2 = time(20, 15, () -> RmsNorm.backward(gpu, y, dw, x, x, w, rstd, tokens, d, false));
+            double ms2 = time(20, 15, () -> RmsNorm.backwardDeterministic(gpu, y, dw, x, x, w, rstd, tokens, d, false));
             add("rmsnorm bwd 8192x384 bf16", ms2, (3.0 * tokens * d * 2) / (ms2 * 1e-3) / 1e9, "GB/s", "");
         }
         try (DeviceBuffer table = randomBuffer(ElementType.BF16, (long) vocab * d, 1); DeviceBuffer out = gpu.bf16((long) tokens * d);
@@ -206,7 +206,7 @@ public final class GpuBench {
             m.zero();
             v.zero();
             long[] step = {1};
-            AdamW.Hyper h = AdamW.Hyper.defaults(1e-4f, 0.1f);
+            AdamW.Hyper h = new AdamW.Hyper(1e-4f, 0.9f, 0.999f, 1e-8f, 0.1f);
             double ms = time(20, 15, () -> AdamW.step(gpu, h, step[0]++, p, pb, gr, m, v, null));
             add("AdamW 15.7M params (+bf16 copy)", ms, (4.0 * 4 + 3 * 4 + 2) * params / (ms * 1e-3) / 1e9, "GB/s", "");
         }

@@ -48,9 +48,21 @@ public final class RandomCheckpoint {
     /** Elements per independently seeded chunk (even, for the pairwise polar method). */
     public static final int CHUNK = 1 << 20;
 
-    /** The sizes of a Llama decoder. */
+    /**
+     * The sizes of a Llama decoder; {@code slidingWindow} > 0 makes it a Mistral (MistralForCausalLM, that
+     * window, rope theta 10000 as Mistral 7B v0.1), the tensors being the same.
+     */
     public record LlamaShape(int hiddenSize, int numLayers, int numHeads, int numKvHeads, int headDim,
-                             int intermediateSize, int vocabSize, boolean tiedEmbeddings) {
+                             int intermediateSize, int vocabSize, boolean tiedEmbeddings, int slidingWindow) {
+        public LlamaShape(int hiddenSize, int numLayers, int numHeads, int numKvHeads, int headDim, int intermediateSize, int vocabSize,
+                          boolean tiedEmbeddings) {
+            this(hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, tiedEmbeddings, 0);
+        }
+
+        public boolean mistral() {
+            return slidingWindow > 0;
+        }
+
         public LlamaShape {
             positive("hidden size", hiddenSize);
             positive("layers", numLayers);
@@ -75,9 +87,10 @@ public final class RandomCheckpoint {
                 case "llama-3.2-3b" -> new LlamaShape(3072, 28, 24, 8, 128, 8192, 128256, true);
                 case "llama-3.1-8b" -> new LlamaShape(4096, 32, 32, 8, 128, 14336, 128256, false);
                 case "tinyllama-1.1b" -> new LlamaShape(2048, 22, 32, 4, 64, 5632, 32000, false);
+                case "mistral-7b" -> new LlamaShape(4096, 32, 32, 8, 128, 14336, 32000, false, 4096);
                 case "tiny-llama" -> new LlamaShape(384, 8, 6, 2, 64, 1024, 8192, true);
                 default -> throw new T2rException("unknown preset '" + name
-                        + "' (known: llama-3.2-1b, llama-3.2-3b, llama-3.1-8b, tinyllama-1.1b, tiny-llama)");
+                        + "' (known: llama-3.2-1b, llama-3.2-3b, llama-3.1-8b, mistral-7b, tinyllama-1.1b, tiny-llama)");
             };
         }
 
@@ -147,10 +160,10 @@ public final class RandomCheckpoint {
         return spec.shape().length == 1 && spec.name().endsWith("norm.weight");
     }
 
-    /** {@code config.json} as transformers 5 writes it for LlamaForCausalLM (keys sorted). */
+    /** {@code config.json} as transformers 5 writes it for LlamaForCausalLM or MistralForCausalLM (keys sorted). */
     public static ObjectNode config(LlamaShape s, Options o) {
         ObjectNode c = JsonNodeFactory.instance.objectNode();
-        c.putArray("architectures").add("LlamaForCausalLM");
+        c.putArray("architectures").add(s.mistral() ? "MistralForCausalLM" : "LlamaForCausalLM");
         c.put("attention_bias", false);
         c.put("attention_dropout", 0.0);
         c.put("bos_token_id", 0);
@@ -168,7 +181,7 @@ public final class RandomCheckpoint {
         c.put("intermediate_size", s.intermediateSize());
         c.put("max_position_embeddings", o.maxPositionEmbeddings());
         c.put("mlp_bias", false);
-        c.put("model_type", "llama");
+        c.put("model_type", s.mistral() ? "mistral" : "llama");
         c.put("num_attention_heads", s.numHeads());
         c.put("num_hidden_layers", s.numLayers());
         c.put("num_key_value_heads", s.numKvHeads());
@@ -176,8 +189,9 @@ public final class RandomCheckpoint {
         c.put("pretraining_tp", 1);
         c.put("rms_norm_eps", o.rmsNormEps());
         ObjectNode rope = c.putObject("rope_parameters");
-        rope.put("rope_theta", o.ropeTheta());
+        rope.put("rope_theta", s.mistral() ? 10000.0 : o.ropeTheta());
         rope.put("rope_type", "default");
+        if (s.mistral()) c.put("sliding_window", s.slidingWindow());
         c.put("tie_word_embeddings", s.tiedEmbeddings());
         c.put("transformers_version", "5.17.0");
         c.put("use_cache", true);

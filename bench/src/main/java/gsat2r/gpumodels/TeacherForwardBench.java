@@ -1,8 +1,8 @@
 package gsat2r.gpumodels;
 
+import gsat2r.core.model.Precision;
 import gsat2r.gpumodels.DeviceBatch;
-import gsat2r.gpumodels.Precision;
-import gsat2r.gpumodels.TeacherGpu;
+import gsat2r.gpumodels.LlamaModel;
 import gsat2r.core.config.LlamaConfig;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.gpu.DeviceBuffer;
@@ -22,7 +22,7 @@ import java.util.Locale;
  * <pre>
  * java -cp ... gsat2r.bench.TeacherForwardBench TEACHER_DIR 8x512,16x512 [steps] [warmup]
  * </pre>
- * Precision as {@link Precision#configured()} (bf16 by default).
+ * Precision from {@code -Dgsat2r.bench.precision} (bf16 by default).
  */
 public final class TeacherForwardBench {
     private TeacherForwardBench() {}
@@ -35,9 +35,9 @@ public final class TeacherForwardBench {
         Path dir = Path.of(args[0]);
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 20, warmup = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         LlamaConfig c = LlamaConfig.load(dir);
-        TeacherGpu.checkSupported(c, dir);
-        Precision precision = Precision.configured();
-        try (Gpu gpu = Gpu.open(); TeacherGpu teacher = TeacherGpu.load(gpu, dir, precision.type())) {
+        LlamaModel.checkSupported(c, dir);
+        gsat2r.core.model.Precision precision = gsat2r.bench.DistillBench.PRECISION;
+        try (Gpu gpu = Gpu.open(); LlamaModel teacher = LlamaModel.load(gpu, gsat2r.core.model.ModelDirectory.open(dir), ComputeType.of(precision))) {
             SplitMix64 rng = new SplitMix64(7);
             for (String shape : args[1].split(",")) {
                 String[] bt = shape.split("x");

@@ -59,8 +59,9 @@ final class ConvertCommand implements Callable<Integer> {
     String dtype;
 
     @Option(names = "--keep-attention", paramLabel = "LAYERS", split = ",",
-            description = "Layers that keep the teacher's softmax attention (a hybrid student), e.g. 0,7.")
-    List<Integer> keepAttention;
+            description = "Layers that keep the teacher's softmax attention (a hybrid student), e.g. 0,7; LAYER:W keeps it in a "
+                    + "sliding window of W tokens, e.g. 0,7:256.")
+    List<String> keepAttention;
 
     @Option(names = "--force", description = "Replace --out if it exists and is not empty.")
     boolean force;
@@ -69,8 +70,8 @@ final class ConvertCommand implements Callable<Integer> {
     public Integer call() {
         ConvertOptions options;
         try {
-            options = new ConvertOptions(slots, gateNormalizer, GateInit.parse(gateInit), seed, dtype(),
-                    keepAttention == null ? List.of() : keepAttention);
+            ConvertOptions.Kept kept = ConvertOptions.parseKept(keepAttention == null ? List.of() : keepAttention);
+            options = new ConvertOptions(slots, gateNormalizer, GateInit.parse(gateInit), seed, dtype(), kept.layers(), kept.windows());
         } catch (T2rException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

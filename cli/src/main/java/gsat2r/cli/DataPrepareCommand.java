@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
  * shards (docs/recipes.md, "Prepared data"), deterministically and atomically, with progress on stderr.
  */
 @Command(name = "prepare", mixinStandardHelpOptions = true,
-        description = "Tokenize JSONL (.jsonl, .jsonl.xz) or text (.txt, .txt.xz) files into packed token shards for t2r finetune.")
+        description = "Tokenize JSONL (.jsonl) or text (.txt) files, plain or compressed (.gz, .xz, .zst), into packed token shards for t2r finetune.")
 final class DataPrepareCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -27,7 +27,8 @@ final class DataPrepareCommand implements Callable<Integer> {
     String tokenizer;
 
     @Option(names = "--input", paramLabel = "FILE", required = true, arity = "1..*",
-            description = "Training input files: .jsonl / .jsonl.xz (one JSON object a line) or .txt / .txt.xz (one document each).")
+            description = "Training input files: .jsonl (one JSON object a line) or .txt (one document each), plain or with .gz, .xz, .zst;"
+                    + " - reads JSONL (any of those compressions) from standard input.")
     List<Path> inputs;
 
     @Option(names = "--validation", paramLabel = "FILE", arity = "1..*",

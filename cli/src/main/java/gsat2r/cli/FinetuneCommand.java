@@ -4,10 +4,11 @@ import gsat2r.core.T2rException;
 import gsat2r.core.data.DataPreparer;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
-import gsat2r.finetune.Backends;
+import gsat2r.finetune.Plugins;
 import gsat2r.finetune.distributed.DistributedEnv;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.finetune.distributed.TcpGroup;
+import gsat2r.finetune.recipe.RecipeOverrides;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,14 +40,20 @@ import java.util.stream.Collectors;
  * a cluster's own tooling, one process per GPU) joins the run as that rank.
  */
 @Command(name = "finetune", mixinStandardHelpOptions = true,
-        description = "Distill and fine-tune a GSA student from its teacher as a JSON recipe says (see docs/recipes.md).")
+        description = "Distill and fine-tune a GSA student from its teacher as a recipe (JSON or YAML) says (see docs/recipes.md).")
 final class FinetuneCommand implements Callable<Integer> {
 
     @ParentCommand
     T2r t2r;
 
-    @Option(names = "--recipe", paramLabel = "FILE", required = true, description = "The recipe (JSON).")
+    @Option(names = "--recipe", paramLabel = "FILE", required = true,
+            description = "The recipe: JSON, or YAML (.yaml, .yml) with the same fields (docs/recipes.md).")
     Path recipe;
+
+    @Option(names = "--set", paramLabel = "PATH=VALUE",
+            description = "Change a recipe field for this run, e.g. --set stages.1.lr=1e-4 --set seq_len=1024 --set data.train=more.jsonl.zst"
+                    + " (VALUE is JSON when it parses as JSON, else text; paths are relative to the current directory). Repeatable.")
+    List<String> set = new ArrayList<>();
 
     @Option(names = "--out", paramLabel = "DIR", required = true,
             description = "Run directory: checkpoints, metrics.jsonl, and the trained student in DIR/final.")
@@ -90,6 +97,7 @@ final class FinetuneCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = t2r.spec.commandLine().getErr();
         PrintWriter stdout = t2r.spec.commandLine().getOut();
+        RecipeOverrides overrides = RecipeOverrides.parse(set);
         Optional<DistributedEnv> env = DistributedEnv.from(System.getenv());
         if (gpus != null) {
             if (env.isPresent()) {
@@ -106,9 +114,9 @@ final class FinetuneCommand implements Callable<Integer> {
         boolean force = mode != null && mode.force;
         Trainer.Result r;
         DistributedEnv rank = env.filter(e -> e.worldSize() > 1).orElse(null);
-        try (ProcessGroup group = rank == null ? null : TcpGroup.connect(rank)) {
-            r = Trainer.run(new Trainer.Options(recipe, out, resume, force, group, rank == null ? 0 : rank.localRank()),
-                    Backends.discover(), new Listener(progress));
+        try (ProcessGroup group = rank == null ? ProcessGroup.single() : TcpGroup.connect(rank)) {
+            r = Trainer.run(new Trainer.Options(recipe, out, resume, force, group, rank == null ? 0 : rank.localRank(), overrides),
+                    Plugins.discover(), new Listener(progress));
         } finally {
             progress.finish();
         }
@@ -164,6 +172,10 @@ final class FinetuneCommand implements Callable<Integer> {
         cmd.add(recipe.toAbsolutePath().toString());
         cmd.add("--out");
         cmd.add(out.toAbsolutePath().toString());
+        for (String s : set) {
+            cmd.add("--set");
+            cmd.add(s);
+        }
         if (mode != null && mode.resume) cmd.add("--resume");
         if (mode != null && mode.force) cmd.add("--force");
         return cmd;

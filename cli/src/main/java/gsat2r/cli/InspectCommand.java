@@ -1,7 +1,6 @@
 package gsat2r.cli;
 
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import gsat2r.core.io.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,8 +39,7 @@ final class InspectCommand implements Callable<Integer> {
         ModelSummary s = ModelSummary.read(dir);
         PrintWriter out = t2r.spec.commandLine().getOut();
         if (format == Format.json) {
-            out.println(JsonMapper.builder().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS).build()
-                    .writerWithDefaultPrettyPrinter().writeValueAsString(s));
+            out.println(Json.PRETTY.writeValueAsString(s));
         } else {
             print(s, out);
         }
@@ -54,7 +52,7 @@ final class InspectCommand implements Callable<Integer> {
         StateSummary s = StateSummary.read(file);
         PrintWriter out = t2r.spec.commandLine().getOut();
         if (format == Format.json) {
-            out.println(JsonMapper.builder().build().writerWithDefaultPrettyPrinter().writeValueAsString(s));
+            out.println(Json.PRETTY.writeValueAsString(s));
         } else {
             s.print(out);
         }

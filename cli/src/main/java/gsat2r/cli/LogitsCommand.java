@@ -45,9 +45,8 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--all-positions", description = "One row of logits per position instead of the last position only.")
     boolean allPositions;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
-            description = "cpu (default) or cuda: run the model on the GPU (precision: -Dgsat2r.cuda.precision=bf16|fp32, bf16 by default).")
-    Device device;
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "json", description = "json (the only format).")
     Format format;
@@ -65,7 +64,7 @@ final class LogitsCommand implements Callable<Integer> {
         }
         if (ids.length == 0) throw new T2rException("--text: the text encodes to no tokens; there is nothing to score");
         float[][] logits;
-        try (LanguageModel m = t2r.loadModel(dir, device)) {
+        try (LanguageModel m = t2r.loadModel(dir, deviceOptions)) {
             checkIds(ids, m.vocabSize());
             logits = m.forward(ids);
             if (logits.length != ids.length) {

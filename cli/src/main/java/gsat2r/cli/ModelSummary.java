@@ -1,18 +1,15 @@
 package gsat2r.cli;
 
-import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
+import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.TensorInfo;
 import gsat2r.core.tokenizer.TokenizerJson;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,15 +18,15 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What {@code t2r inspect} reports about a model directory, read from {@code config.json}, the
- * safetensors headers (no weights are read) and {@code tokenizer.json}. Parsing only: the command
- * formats it.
+ * What {@code t2r inspect} reports about a model directory, read from {@code config.json} (opened by
+ * {@link ModelDirectory}, which tells a teacher from a student), the safetensors headers (no weights are
+ * read) and {@code tokenizer.json}. Parsing only: the command formats it.
  *
  * <p>Config keys and defaults follow transformers' LlamaConfig / MistralConfig (num_key_value_heads
  * defaults to num_attention_heads, head_dim to hidden_size / num_attention_heads, rope_theta to
  * 10000; rope settings in either the transformers 4 form, rope_theta + rope_scaling, or the
- * transformers 5 form, rope_parameters); a GSA student ({@code model_type "gsa"}) is read with
- * {@link GsaConfig}, fla's defaults and validation included.
+ * transformers 5 form, rope_parameters); a GSA student (what {@link ModelDirectory} tells from the
+ * config) is read with {@link GsaConfig}, fla's defaults and validation included.
  */
 record ModelSummary(
         String dir,
@@ -62,18 +59,17 @@ record ModelSummary(
 
     record Shard(String file, long bytes, int tensors) {}
 
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
-
     static ModelSummary read(Path dir) {
-        Path configFile = dir.resolve("config.json");
-        JsonNode c = readJson(configFile);
+        ModelDirectory model = ModelDirectory.open(dir);
+        Path configFile = model.configFile();
+        JsonNode c = model.rawConfig();
         Config config = new Config(configFile, c);
 
-        String modelType = config.text("model_type", "unknown");
+        String modelType = model.modelType() == null ? "unknown" : model.modelType();
         String architecture = c.path("architectures").path(0).asText(modelType);
-        boolean gsa = modelType.equals("gsa");
+        boolean gsa = model.isStudent();
 
-        GsaConfig student = gsa ? GsaConfig.load(configFile) : null;
+        GsaConfig student = gsa ? model.studentConfig() : null;
         int layers = gsa ? student.numHiddenLayers() : config.positiveInt("num_hidden_layers");
         int hidden = gsa ? student.hiddenSize() : config.positiveInt("hidden_size");
         int heads = gsa ? student.numHeads() : config.positiveInt("num_attention_heads");
@@ -160,28 +156,8 @@ record ModelSummary(
         }
     }
 
-    static JsonNode readJson(Path file) {
-        if (!Files.isRegularFile(file)) throw new T2rException(file + ": no such file (not a model directory?)");
-        try (InputStream in = Files.newInputStream(file)) {
-            JsonNode node = JSON.readTree(in);
-            if (node == null || !node.isObject()) throw new T2rException(file + ": not a JSON object");
-            return node;
-        } catch (JacksonException e) {
-            String where = e.getLocation() == null ? ""
-                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
-            throw new T2rException(file + ": not valid JSON" + where + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
-        } catch (IOException e) {
-            throw new T2rException(file + ": cannot read: " + ErrorMessages.oneLine(e), e);
-        }
-    }
-
     /** Typed access to config.json with one-line errors that name the file and the key. */
     private record Config(Path file, JsonNode root) {
-        String text(String key, String otherwise) {
-            JsonNode v = root.path(key);
-            return v.isTextual() ? v.asText() : otherwise;
-        }
-
         int positiveInt(String key) {
             JsonNode v = root.path(key);
             if (v.isMissingNode() || v.isNull()) throw new T2rException(file + ": missing \"" + key + "\"");

@@ -1,6 +1,8 @@
 package gsat2r.cli;
 
+import gsat2r.core.BuildInfo;
 import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.Precision;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -10,8 +12,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -28,8 +28,8 @@ import java.util.function.Function;
         versionProvider = T2r.Version.class,
         description = "Convert Llama/Mistral checkpoints into Gated Slot Attention students; run, compare and export them.",
         subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, ConvertCommand.class,
-                DataCommand.class, FinetuneCommand.class, EvalCommand.class, ExportCommand.class,
-                CommandLine.HelpCommand.class},
+                DataCommand.class, FinetuneCommand.class, PlanCommand.class, EvalCommand.class, ExportCommand.class,
+                ServeCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class T2r implements Runnable {
 
@@ -97,11 +97,12 @@ public final class T2r implements Runnable {
         return modelLoader.apply(dir);
     }
 
-    /** {@link #loadModel(Path)} on the CPU; on {@code cuda}, the model's GPU implementation. */
-    LanguageModel loadModel(Path dir, Device device) {
-        if (device != Device.cuda) return loadModel(dir);
-        note("loading model " + dir + " on the GPU");
-        return ModelLoader.loadOnGpu(dir);
+    /** {@link #loadModel(Path)} on the CPU in fp32; on another device or precision, that device's implementation. */
+    LanguageModel loadModel(Path dir, DeviceOptions d) {
+        Precision p = d.precision();
+        if (d.device == Device.cpu && (p == null || p == Precision.FP32)) return loadModel(dir);
+        note("loading model " + dir + " on " + d.device + (p == null ? "" : " in " + p));
+        return ModelLoader.load(dir, d.device.name(), p);
     }
 
     /** A progress note on stderr, only with --verbose. */
@@ -130,14 +131,11 @@ public final class T2r implements Runnable {
         return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
-    /** The version written into the jar at build time. */
+    /** The version and git commit written into the jar at build time ({@link BuildInfo}). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
-        public String[] getVersion() throws IOException {
-            try (InputStream in = T2r.class.getResourceAsStream("version.txt")) {
-                String v = in == null ? "unknown" : new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
-                return new String[] {"t2r " + v, "Java " + Runtime.version()};
-            }
+        public String[] getVersion() {
+            return new String[] {"t2r " + BuildInfo.current().describe(), "Java " + Runtime.version()};
         }
     }
 }

@@ -57,6 +57,67 @@ class DataPrepareCommandTest {
         assertEquals(0, forced.exit(), forced.toString());
     }
 
+    /** .jsonl.gz and .jsonl.zst written by gzip and zstd (core's fixtures), and JSONL on standard input. */
+    @Test
+    void readsCompressedInputsAndStandardInput() throws IOException {
+        Path fixtures = Path.of("..", "core", "src", "test", "resources", "fixtures", "inputs");
+        String tokenizer = TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString();
+        Path plain = tmp.resolve("plain");
+        assertEquals(0, t2r("data", "prepare", "--tokenizer", tokenizer, "--input", fixtures.resolve("docs.jsonl").toString(),
+                "--out", plain.toString()).exit());
+        for (String name : List.of("docs.jsonl.gz", "docs.jsonl.zst", "frames.jsonl.zst", "members.jsonl.gz")) {
+            Path out = tmp.resolve("ds-" + name);
+            CliRun r = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", fixtures.resolve(name).toString(),
+                    "--validation", fixtures.resolve("doc.txt.zst").toString(), "--out", out.toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().contains("train 3 documents") && r.out().contains("validation 1 documents"), r.toString());
+            assertEquals(-1L, Files.mismatch(plain.resolve("train-00000.tokens"), out.resolve("train-00000.tokens")), name);
+        }
+        var stdin = System.in;
+        try {
+            System.setIn(Files.newInputStream(fixtures.resolve("docs.jsonl.zst")));
+            Path out = tmp.resolve("ds-stdin");
+            CliRun r = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", "-", "--out", out.toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(-1L, Files.mismatch(plain.resolve("train-00000.tokens"), out.resolve("train-00000.tokens")), "stdin");
+            assertTrue(Files.readString(out.resolve("dataset.json")).contains("\"file\" : \"-\""), "the manifest names stdin");
+        } finally {
+            System.setIn(stdin);
+        }
+        CliRun twice = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", "-", "--validation", "-", "--out", tmp.resolve("x").toString());
+        assertEquals(List.of("error: - (standard input) is given 2 times; it can be read once"), twice.errLines());
+    }
+
+    /** Parquet as Hugging Face datasets and pyarrow write it (the datasets module's fixtures): the same tokens as the JSONL of its rows. */
+    @Test
+    void readsParquetColumns() throws IOException {
+        Path fixtures = Path.of("..", "datasets", "src", "test", "resources", "gsat2r", "datasets");
+        String tokenizer = TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString();
+        Path jsonl = tmp.resolve("from-jsonl");
+        assertEquals(0, t2r("data", "prepare", "--tokenizer", tokenizer, "--input", fixtures.resolve("rows.jsonl").toString(),
+                "--text-field", "question", "--out", jsonl.toString()).exit());
+        for (String name : List.of("hf-datasets.parquet", "gzip-v2-plain.parquet")) {
+            Path out = tmp.resolve("ds-" + name);
+            CliRun r = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", fixtures.resolve(name).toString(),
+                    "--text-field", "question", "--out", out.toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().contains("train 2 documents") && r.out().contains("1 empty documents skipped"), r.toString());
+            assertEquals(-1L, Files.mismatch(jsonl.resolve("train-00000.tokens"), out.resolve("train-00000.tokens")), name);
+        }
+        CliRun groups = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", fixtures.resolve("row-groups.parquet").toString(),
+                "--text-field", "question", "--out", tmp.resolve("groups").toString());
+        assertTrue(groups.out().contains("train 80 documents") && groups.out().contains("40 empty documents skipped"), groups.toString());
+        Path hf = fixtures.resolve("hf-datasets.parquet");
+        CliRun noColumn = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", hf.toString(), "--out", tmp.resolve("n").toString());
+        assertEquals(List.of("error: " + hf + ": row 0: no field \"text\" (fields: id, question, choices, answerKey, endings, label, score,"
+                + " flag, note)"), noColumn.errLines());
+        CliRun notString = t2r("data", "prepare", "--tokenizer", tokenizer, "--input", hf.toString(), "--text-field", "choices",
+                "--out", tmp.resolve("c").toString());
+        assertEquals(1, notString.exit());
+        assertTrue(notString.err().startsWith("error: " + hf + ": row 0: "), notString.toString());
+        assertFalse(Files.exists(tmp.resolve("n")) || Files.exists(tmp.resolve("c")));
+    }
+
     @Test
     void errorsAreOneLineOrUsage() throws IOException {
         Path in = tmp.resolve("docs.jsonl");

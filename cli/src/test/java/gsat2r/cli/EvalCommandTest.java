@@ -128,6 +128,7 @@ class EvalCommandTest {
         assertFalse(second.err().contains("eval lm:"), "lm did not run again");
         JsonNode report = JSON.readTree(Path.of(out, "report.json").toFile());
         assertTrue(report.at("/cached/lm").asBoolean());
+        assertEquals(gsat2r.core.BuildInfo.current().commit(), report.at("/tool/commit").asText(), "the commit t2r was built from");
         assertFalse(report.at("/cached/recall").asBoolean());
     }
 
@@ -137,7 +138,7 @@ class EvalCommandTest {
         String out = tmp.resolve("o").toString();
         record Case(String expected, String... args) {}
         List<Case> cases = List.of(
-                new Case("error: --tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed)",
+                new Case("error: --tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, niah_multivalue, vt)",
                         "--data", data.toString(), "--tasks", "ppl"),
                 new Case("error: --data FILE is needed for the lm task (or leave lm out of --tasks)"),
                 new Case("error: " + tmp.resolve("none.jsonl") + ": no such file", "--data", tmp.resolve("none.jsonl").toString()));

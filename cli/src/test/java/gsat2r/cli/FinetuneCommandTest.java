@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -66,5 +67,27 @@ class FinetuneCommandTest {
         assertTrue(both.err().contains("mutually exclusive"), both.toString());
         CliRun missing = t2r("finetune", "--recipe", tmp.resolve("nope.json").toString(), "--out", "x");
         assertEquals("error: " + tmp.resolve("nope.json") + ": no such file", missing.err().strip());
+    }
+
+    /** --set changes the recipe as if the file said it: validated, stored in run.json, compared on --resume. */
+    @Test
+    void setOverridesAndYamlRecipes() throws IOException {
+        Path json = ToyRuns.recipe(root, "cli-set.json", 5, 5);
+        Path yaml = root.resolve("cli-set.yaml");
+        Files.writeString(yaml, Files.readString(json));          // JSON is YAML's flow style: the same recipe
+        Path out = tmp.resolve("run");
+        CliRun bad = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--set", "stages.2.lr=0");
+        assertEquals(List.of("error: " + yaml + ": stages[2].lr: must be > 0 (got 0) (from --set)"), bad.errLines());
+        CliRun r = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--set", "stages.2.lr=0.001", "--set", "seed=3");
+        assertEquals(0, r.exit(), r.toString());
+        String runJson = Files.readString(out.resolve("run.json"));
+        assertTrue(runJson.contains("\"lr\" : 0.001") && runJson.contains("\"seed\" : 3"), runJson);
+        CliRun same = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--resume", "--set", "stages.2.lr=0.001",
+                "--set", "seed=3");
+        assertEquals(0, same.exit(), same.toString());
+        assertTrue(same.err().contains("the run is already finished"), same.toString());
+        CliRun other = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--resume", "--set", "stages.2.lr=0.001");
+        assertEquals(1, other.exit(), other.toString());
+        assertTrue(other.err().startsWith("error: ") && other.err().contains("seed"), other.toString());
     }
 }

@@ -34,6 +34,11 @@ class FinetuneDataParallelTest {
     static final JsonMapper JSON = JsonMapper.builder().build();
 
     Path recipe(int batch) throws IOException {
+        return recipe(root, batch);
+    }
+
+    /** The teacher, a corpus and a recipe of {@code batch} sequences a step, under {@code root}. */
+    static Path recipe(Path root, int batch) throws IOException {
         Fixtures.copy("hf-tiny-mistral", root.resolve("teacher"));
         Path corpus = Files.createDirectories(root.resolve("corpus"));
         List<String> train = new ArrayList<>(), validation = new ArrayList<>();
@@ -69,7 +74,7 @@ class FinetuneDataParallelTest {
                 "--out", two.toString(), "--gpus", "2");
         assertEquals(0, parallel.exit(), parallel.toString());
         assertEquals(two.toAbsolutePath().resolve("final").toString(), parallel.out().strip(), "rank 0's stdout: the student, unprefixed");
-        assertTrue(parallel.err().contains("[rank 0] t2r: opening the cpu-gsa backend on each of 2 ranks (micro-batch 1 per rank, 1 accumulated)"),
+        assertTrue(parallel.err().contains("[rank 0] t2r: opening the cpu backend in fp32 on each of 2 ranks (micro-batch 1 per rank, 1 accumulated)"),
                 parallel.err());
         assertFalse(parallel.err().lines().anyMatch(l -> l.startsWith("[rank 1] t2r:")), "rank 0 reports for the group: " + parallel.err());
         assertArrayEquals(Files.readAllBytes(one.resolve("final/model.safetensors")), Files.readAllBytes(two.resolve("final/model.safetensors")));

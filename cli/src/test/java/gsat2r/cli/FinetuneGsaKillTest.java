@@ -3,7 +3,7 @@ package gsat2r.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.testing.Fixtures;
-import gsat2r.training.BackendFactory;
+import gsat2r.training.Device;
 import gsat2r.finetune.toy.ToyRuns;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>The three processes see different processor counts (1 for the uninterrupted run, 3 for the
  * killed one, the machine's for the resume), so this also checks that the numbers do not depend on
- * the thread count. No timing races: the killed child runs {@link HaltingGsaBackendFactory}, which
+ * the thread count. No timing races: the killed child runs {@link HaltingCpuDevice}, which
  * blocks in optimizer step 18, and the test waits for checkpoint 15 and the metrics line of step 17.
  */
 class FinetuneGsaKillTest {
@@ -55,7 +55,7 @@ class FinetuneGsaKillTest {
 
         Path broken = root.resolve("broken");
         Path log1 = root.resolve("child-1.log");
-        Process child = start(log1, List.of("-XX:ActiveProcessorCount=3", "-D" + HaltingGsaBackendFactory.HALT_PROPERTY + "=" + HALT_AT),
+        Process child = start(log1, List.of("-XX:ActiveProcessorCount=3", "-D" + HaltingCpuDevice.HALT_PROPERTY + "=" + HALT_AT),
                 services, "finetune", "--recipe", recipe.toString(), "--out", broken.toString());
         try {
             FinetuneKillTest.awaitHalt(child, broken, log1);
@@ -64,7 +64,7 @@ class FinetuneGsaKillTest {
             assertTrue(child.waitFor(30, TimeUnit.SECONDS));
         }
         assertEquals(137, child.exitValue(), "killed by SIGKILL");
-        assertTrue(Files.readString(log1).contains("opening the cpu-gsa (halting at optimizer step 18) backend"), Files.readString(log1));
+        assertTrue(Files.readString(log1).contains("training on cpu (fp32, 3 threads; halting at optimizer step 18)"), Files.readString(log1));
         assertFalse(Files.exists(broken.resolve("final")));
         assertEquals(HALT_AT - 1, FinetuneKillTest.metrics(broken).stream().filter(m -> m.path("type").asText().equals("step")).count(),
                 "the killed run had trained past its last checkpoint");
@@ -75,7 +75,7 @@ class FinetuneGsaKillTest {
         String log = Files.readString(log2);
         assertEquals(0, resume.exitValue(), log);
         assertTrue(log.contains("resuming from " + broken.toAbsolutePath().resolve("checkpoints/step-00000015")), log);
-        assertTrue(log.contains("opening the cpu-gsa backend"), log);
+        assertTrue(log.contains("opening the cpu backend"), log);
 
         assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")),
                 "final weights differ");
@@ -114,10 +114,10 @@ class FinetuneGsaKillTest {
         return recipe;
     }
 
-    /** A class-path folder whose only content is a services file naming {@link HaltingGsaBackendFactory}. */
+    /** A class-path folder whose only content is a services file naming {@link HaltingCpuDevice}. */
     static Path halting(Path dir) throws IOException {
         Path services = Files.createDirectories(dir.resolve("META-INF/services"));
-        Files.writeString(services.resolve(BackendFactory.class.getName()), HaltingGsaBackendFactory.class.getName() + "\n");
+        Files.writeString(services.resolve(Device.class.getName()), HaltingCpuDevice.class.getName() + "\n");
         return dir;
     }
 

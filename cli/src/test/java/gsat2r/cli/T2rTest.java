@@ -79,7 +79,7 @@ class T2rTest {
         assertUsageError(t2r("logits", "--ids", "1,x"), "'x' is not a token id", "t2r logits");
         assertUsageError(t2r("logits", "--ids", "1", "--format", "xml"), "Invalid value for option '--format'", "t2r logits");
         assertUsageError(t2r("generate", "--prompt", "a", "--greedy", "--temperature", "0.5"),
-                "--greedy cannot be combined with --temperature or --top-p", "t2r generate");
+                "--greedy cannot be combined with --temperature, --top-p or --top-k", "t2r generate");
         assertUsageError(t2r("generate", "--prompt", "a", "--top-p", "1.5"), "--top-p must be in (0, 1]", "t2r generate");
         assertUsageError(t2r("generate", "--prompt", "a", "--temperature", "-1"), "--temperature must be", "t2r generate");
         assertUsageError(t2r("generate", "--prompt", "a", "--max-new-tokens", "-3"), "--max-new-tokens must be >= 0", "t2r generate");
@@ -94,6 +94,9 @@ class T2rTest {
         CliRun version = t2r("--version");
         assertEquals(0, version.exit());
         assertTrue(version.out().startsWith("t2r "), version.out());
+        // The commit the jar was built from (core/pom.xml writes it; tarball builds say "unknown").
+        String commit = gsat2r.core.BuildInfo.current().commit();
+        assertTrue(version.out().contains("(commit " + (commit.equals("unknown") ? "unknown" : commit.substring(0, 12))), version.out());
         assertEquals(0, t2r("help", "generate").exit());
     }
 

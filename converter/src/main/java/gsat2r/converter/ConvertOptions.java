@@ -16,9 +16,12 @@ import java.util.TreeSet;
  * @param dtype          storage type of the student's weights: BF16 or F32; null means the teacher's
  *                       (F32 for a teacher in another type), so that reused tensors are copied bit-exactly
  * @param keepAttention  layers that keep the teacher's softmax attention (a hybrid student); sorted, distinct
+ * @param windows        sliding windows of kept layers (layer → window in tokens, query i sees keys j with
+ *                       {@code 0 ≤ i − j < window}); a kept layer not named here keeps the teacher's own
+ *                       attention (its {@code sliding_window}, or full)
  */
 public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype,
-                             List<Integer> keepAttention) {
+                             List<Integer> keepAttention, java.util.SortedMap<Integer, Integer> windows) {
 
     public static final int DEFAULT_SLOTS = 64;
     public static final double DEFAULT_GATE_NORMALIZER = 8;
@@ -37,6 +40,50 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
             throw new T2rException("--keep-attention names a layer twice: " + keepAttention);
         }
         keepAttention = List.copyOf(sorted);
+        java.util.TreeMap<Integer, Integer> w = new java.util.TreeMap<>(windows == null ? java.util.Map.of() : windows);
+        for (var e : w.entrySet()) {
+            if (!sorted.contains(e.getKey())) {
+                throw new T2rException("--keep-attention: a window for layer " + e.getKey() + ", which is not kept as attention");
+            }
+            if (e.getValue() == null || e.getValue() < 1) {
+                throw new T2rException("--keep-attention: the window of layer " + e.getKey() + " must be a positive number of tokens");
+            }
+        }
+        windows = java.util.Collections.unmodifiableSortedMap(w);
+    }
+
+    /** Options without per-layer windows (kept layers attend as the teacher does). */
+    public ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype, List<Integer> keepAttention) {
+        this(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, null);
+    }
+
+    /**
+     * {@code --keep-attention}'s list: layer indices, each optionally with a window, {@code "0,7:256"} (layer 0
+     * as the teacher attends, layer 7 in a sliding window of 256 tokens).
+     */
+    public static Kept parseKept(List<String> items) {
+        List<Integer> layers = new java.util.ArrayList<>();
+        java.util.TreeMap<Integer, Integer> windows = new java.util.TreeMap<>();
+        for (String item : items) {
+            String[] p = item.strip().split(":", -1);
+            try {
+                int layer = Integer.parseInt(p[0].strip());
+                if (p.length > 2) throw new NumberFormatException();
+                layers.add(layer);
+                if (p.length == 2) windows.put(layer, Integer.parseInt(p[1].strip()));
+            } catch (NumberFormatException e) {
+                throw new T2rException("--keep-attention: '" + item + "' is not LAYER or LAYER:WINDOW (e.g. 0,7:256)");
+            }
+        }
+        return new Kept(layers, windows);
+    }
+
+    /** Kept layers and their windows, as {@link #parseKept} reads them. */
+    public record Kept(List<Integer> layers, java.util.SortedMap<Integer, Integer> windows) {
+        /** The list as {@code --keep-attention} writes it. */
+        public String spelling() {
+            return String.join(",", layers.stream().map(l -> windows.containsKey(l) ? l + ":" + windows.get(l) : String.valueOf(l)).toList());
+        }
     }
 
     /** The defaults: 64 slots, τ = 8, random gates, seed 0, the teacher's dtype, no attention layers kept. */
@@ -48,15 +95,19 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
         return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers);
     }
 
+    public ConvertOptions withKeepAttention(List<Integer> layers, java.util.SortedMap<Integer, Integer> windows) {
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, windows);
+    }
+
     public ConvertOptions withGateInit(GateInit init) {
-        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention);
+        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention, windows);
     }
 
     public ConvertOptions withDtype(DType type) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention, windows);
     }
 
     public ConvertOptions withSlots(int m) {
-        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention);
+        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention, windows);
     }
 }

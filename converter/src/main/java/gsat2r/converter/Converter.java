@@ -3,6 +3,7 @@ package gsat2r.converter;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
+import gsat2r.core.tokenizer.TokenizerFiles;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.config.LlamaConfig;
 import gsat2r.core.config.RopeParameters;
@@ -39,7 +40,8 @@ import java.util.Set;
  * mapped teacher file) when the output dtype is the teacher's, else converted to it; and, per GSA
  * layer, a new {@code f_proj [Hkv·M, d]} ({@link GateInit}) and {@code g_norm} of ones. Layers named
  * in {@link ConvertOptions#keepAttention()} stay softmax attention: fla's {@code attn} spec with the
- * teacher's heads, kv heads, RoPE theta and sliding window (plus our {@code head_dim} and
+ * teacher's heads, kv heads, RoPE theta and sliding window, or the window the options give the layer (one
+ * spec per window; plus our {@code head_dim} and
  * {@code rope_scaling} extensions when the teacher needs them, which fla ignores). A teacher whose
  * {@code heads·head_dim} is not {@code hidden_size} gets {@code expand_k = expand_v =
  * heads·head_dim/hidden} (exact in t2r; fla 0.5.2 sizes g_norm by hidden_size and cannot run it).
@@ -51,12 +53,6 @@ import java.util.Set;
  */
 public final class Converter {
     private Converter() {}
-
-    /** Tokenizer files copied from the teacher when present. */
-    public static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
-            "chat_template.jinja", "chat_template.json");
-    public static final String GENERATION_CONFIG = "generation_config.json";
 
     /** Elements per piece when a tensor is converted to another dtype on its way through. */
     private static final int PIECE = 1 << 16;
@@ -97,7 +93,7 @@ public final class Converter {
                                 }
                             }
                             case G_NORM -> {
-                                float[] ones = new float[v.size()];
+                                float[] ones = new float[v.arraySize()];
                                 java.util.Arrays.fill(ones, 1f);
                                 w.write(v.name(), ones);
                             }
@@ -110,8 +106,7 @@ public final class Converter {
                     w.commit();
                 }
                 student.write(out.path());
-                copyIfPresent(teacherDir, out.path(), GENERATION_CONFIG);
-                for (String f : TOKENIZER_FILES) copyIfPresent(teacherDir, out.path(), f);
+                TokenizerFiles.copy(out.path(), teacherDir);
                 out.commit();
             }
             long teacherParams = teacher.parameterCount().total();
@@ -144,10 +139,16 @@ public final class Converter {
             throw new T2rException("--keep-attention keeps all " + L + " layers: the student would have no GSA layer");
         }
         List<GsaConfig.AttentionSpec> attn = new ArrayList<>();
-        if (!o.keepAttention().isEmpty()) {
-            RopeParameters rope = teacher.rope();
-            attn.add(new GsaConfig.AttentionSpec(o.keepAttention(), teacher.numAttentionHeads(),
-                    teacher.numKeyValueHeads(), false, teacher.slidingWindow(), rope.theta(),
+        // one spec per window (fla's attn config holds one window per spec), in order of their first layer
+        java.util.Map<Integer, List<Integer>> byWindow = new java.util.LinkedHashMap<>();
+        for (int l : o.keepAttention()) {
+            Integer w = o.windows().containsKey(l) ? o.windows().get(l) : teacher.slidingWindow();
+            byWindow.computeIfAbsent(w == null ? 0 : w, x -> new ArrayList<>()).add(l);
+        }
+        RopeParameters rope = teacher.rope();
+        for (var e : byWindow.entrySet()) {
+            attn.add(new GsaConfig.AttentionSpec(e.getValue(), teacher.numAttentionHeads(),
+                    teacher.numKeyValueHeads(), false, e.getKey() == 0 ? null : e.getKey(), rope.theta(),
                     teacher.queryDim() == d ? null : Integer.valueOf(teacher.headDim()),
                     rope.type() == RopeParameters.Type.DEFAULT ? null : rope, null));
         }
@@ -176,22 +177,10 @@ public final class Converter {
         List<Source> plan = new ArrayList<>();
         Set<String> used = new HashSet<>();
         for (ParameterView v : layout.views()) {
-            LlamaTensor t = switch (v.kind()) {
-                case EMBEDDINGS -> LlamaTensor.EMBED_TOKENS;
-                case ATTN_NORM -> LlamaTensor.INPUT_NORM;
-                case Q_PROJ -> LlamaTensor.Q_PROJ;
-                case K_PROJ -> LlamaTensor.K_PROJ;
-                case V_PROJ -> LlamaTensor.V_PROJ;
-                case O_PROJ -> LlamaTensor.O_PROJ;
-                case MLP_NORM -> LlamaTensor.POST_ATTENTION_NORM;
-                case GATE_PROJ -> LlamaTensor.GATE_PROJ;
-                case UP_PROJ -> LlamaTensor.UP_PROJ;
-                case DOWN_PROJ -> LlamaTensor.DOWN_PROJ;
-                case FINAL_NORM -> LlamaTensor.FINAL_NORM;
-                case LM_HEAD -> LlamaTensor.LM_HEAD;
-                case F_PROJ, G_NORM -> null;
-                case Q_BIAS, K_BIAS, V_BIAS -> throw new IllegalStateException("a converted student has no biases");
-            };
+            if (v.kind() == ParameterView.Kind.Q_BIAS || v.kind() == ParameterView.Kind.K_BIAS || v.kind() == ParameterView.Kind.V_BIAS) {
+                throw new IllegalStateException("a converted student has no biases");
+            }
+            LlamaTensor t = LlamaTensor.sourceOf(v.kind());
             if (t == null) {
                 plan.add(new Source(v, null));
                 if (v.kind() == ParameterView.Kind.F_PROJ) {
@@ -247,15 +236,5 @@ public final class Converter {
     /** The teacher's storage type: that of its embedding tensor (what its files hold, whatever config.json says). */
     static DType teacherType(SafeTensors st) {
         return st.info(LlamaTensor.EMBED_TOKENS.hfName(0)).dtype();
-    }
-
-    private static void copyIfPresent(Path from, Path to, String file) {
-        Path src = from.resolve(file);
-        if (!Files.isRegularFile(src)) return;
-        try {
-            Files.copy(src, to.resolve(file));
-        } catch (IOException e) {
-            throw new T2rException(src + ": cannot copy into the student (" + AtomicFiles.oneLine(e) + ")", e);
-        }
     }
 }

@@ -50,6 +50,8 @@ class ConverterTest {
     @Test
     void mistralStudentReusesEveryTeacherTensorBitExactly() throws IOException {
         Path teacher = teacher("hf-tiny-mistral"), out = tmp.resolve("student");
+        Files.writeString(teacher.resolve("chat_template.jinja"), "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}");
+        Files.write(teacher.resolve("tokenizer.model"), new byte[] {10, 3, 'a', 'b', 'c'});
         ConversionReport r = Converter.convert(teacher, out, ConvertOptions.defaults(), false);
         GsaConfig c = GsaConfig.load(out);
         assertEquals(4, c.numHeads());
@@ -86,7 +88,7 @@ class ConverterTest {
                 assertEquals(GateInit.RANDOM_STD, Math.sqrt(ss / f.length), 0.002, "f_proj ~ N(0, 0.02)");
             }
         }
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja", "tokenizer.model")) {
             assertEquals(-1, Files.mismatch(teacher.resolve(f), out.resolve(f)), f);
         }
         try (GsaModel m = GsaModel.load(out)) {
@@ -128,6 +130,60 @@ class ConverterTest {
             System.out.printf("%s: kept attention layer vs teacher %.2e%n", fixture, err);
             Numerics.assertRelL2(fixture + " kept attention layer", mixed, trace.attentionOutputs()[1], 1e-6);
         }
+    }
+
+    /**
+     * A window per kept layer: one attn spec per window. Within the window the layer is the teacher's attention
+     * (the first positions, to 1e-6), beyond it the window changes the output.
+     */
+    @Test
+    void keptLayersMayAttendInASlidingWindowOfTheirOwn() {
+        Path teacher = teacher("hf-tiny-llama"), out = tmp.resolve("windowed");
+        ConvertOptions.Kept kept = ConvertOptions.parseKept(List.of("1:8"));
+        Converter.convert(teacher, out, ConvertOptions.defaults().withKeepAttention(kept.layers(), kept.windows()).withDtype(DType.F32), false);
+        GsaModel s = GsaModel.load(out);
+        assertEquals(8, s.config().attentionAt(1).window());
+        LlamaModel t = LlamaModel.load(teacher, DType.F32);
+        int[] ids = new int[40];
+        for (int i = 0; i < ids.length; i++) ids[i] = (i * 37 + 11) % t.vocabSize();
+        LlamaModel.Trace trace = t.trace(ids);
+        float[] mixed = s.layerForward(1, s.attnNorm(1, trace.residuals()[1], ids.length), 1, ids.length).out();
+        int d = s.config().hiddenSize();
+        float[] teacherOut = trace.attentionOutputs()[1];
+        Numerics.assertRelL2("inside the window", java.util.Arrays.copyOf(mixed, 8 * d), java.util.Arrays.copyOf(teacherOut, 8 * d), 1e-6);
+        assertTrue(Numerics.relL2(java.util.Arrays.copyOfRange(mixed, 30 * d, 40 * d), java.util.Arrays.copyOfRange(teacherOut, 30 * d, 40 * d)) > 1e-3,
+                "beyond it the window cuts the context");
+
+        Path three = tmp.resolve("three-layers");                 // only the config matters to studentConfig
+        try {
+            Files.createDirectories(three);
+            Files.writeString(three.resolve("config.json"), Files.readString(teacher.resolve("config.json"))
+                    .replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3"));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        GsaConfig two = Converter.studentConfig(gsat2r.core.config.LlamaConfig.load(three),
+                ConvertOptions.defaults().withKeepAttention(List.of(0, 1), new java.util.TreeMap<>(java.util.Map.of(1, 4))).withSlots(4), "t");
+        assertEquals(2, two.attn().size(), "a spec per window");
+        assertEquals(List.of(0), two.attn().get(0).layers());
+        assertNull(two.attn().get(0).windowSize(), "no window given: the teacher's (full) attention");
+        assertEquals(4, two.attn().get(1).windowSize());
+    }
+
+    @Test
+    void keptLayersAreSpeltLayerOrLayerColonWindow() {
+        ConvertOptions.Kept k = ConvertOptions.parseKept(List.of("0", " 7:256"));
+        assertEquals(List.of(0, 7), k.layers());
+        assertEquals(java.util.Map.of(7, 256), k.windows());
+        assertEquals("0,7:256", k.spelling());
+        for (String bad : List.of("x", "1:", "1:2:3", ":4")) {
+            T2rException e = assertThrows(T2rException.class, () -> ConvertOptions.parseKept(List.of(bad)));
+            assertTrue(e.getMessage().startsWith("--keep-attention: '" + bad + "' is not LAYER or LAYER:WINDOW"), e.getMessage());
+        }
+        T2rException zero = assertThrows(T2rException.class, () -> ConvertOptions.defaults().withKeepAttention(k.layers(), new java.util.TreeMap<>(java.util.Map.of(7, 0))));
+        assertTrue(zero.getMessage().contains("the window of layer 7 must be a positive number of tokens"), zero.getMessage());
+        T2rException notKept = assertThrows(T2rException.class, () -> ConvertOptions.defaults().withKeepAttention(List.of(0), new java.util.TreeMap<>(java.util.Map.of(3, 16))));
+        assertTrue(notKept.getMessage().contains("a window for layer 3, which is not kept as attention"), notKept.getMessage());
     }
 
     @Test

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.ModelFingerprint;
 import gsat2r.core.model.gsa.GsaModel;
 import gsat2r.core.model.llama.LlamaModel;
@@ -56,23 +57,10 @@ public final class T2rModel implements AutoCloseable {
         return new T2rModel(model, tokenizer);
     }
 
-    /** The model of a directory, chosen by {@code config.json}'s {@code model_type} (the one model factory). */
+    /** The model of a directory on the CPU: a GSA student or a Llama/Mistral teacher, as {@link ModelDirectory} tells. */
     public static LanguageModel loadLanguageModel(Path dir) {
-        Path config = dir.resolve("config.json");
-        if (!Files.isRegularFile(config)) throw new T2rException(config + ": no such file (not a model directory?)");
-        JsonNode root;
-        try {
-            root = JsonMapper.builder().build().readTree(config.toFile());
-        } catch (JacksonException e) {
-            String where = e.getLocation() == null ? ""
-                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
-            throw new T2rException(config + ": not valid JSON" + where + ": "
-                    + e.getOriginalMessage().lines().findFirst().orElse(""));
-        } catch (IOException e) {
-            throw new T2rException(config + ": cannot read: " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject()) throw new T2rException(config + ": not a JSON object");
-        return GsaConfig.MODEL_TYPE.equals(GsaConfig.modelType(root)) ? GsaModel.load(dir) : LlamaModel.load(dir);
+        ModelDirectory md = ModelDirectory.open(dir);
+        return md.isStudent() ? GsaModel.load(md) : LlamaModel.load(md, null);
     }
 
     public LanguageModel model() {

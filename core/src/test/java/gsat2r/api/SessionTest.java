@@ -84,7 +84,7 @@ class SessionTest {
     }
 
     @Test
-    void errorsAreOneLine() {
+    void errorsAreOneLine() throws Exception {
         Path dir = Students.write(Students.gsaConfig(), 16, tmp.resolve("student"));
         try (T2rModel model = T2rModel.load(dir)) {
             Session s = model.newSession();
@@ -93,8 +93,11 @@ class SessionTest {
             assertEquals("token id 384 is outside the vocabulary (0..383)",
                     assertThrows(T2rException.class, () -> s.append(384)).getMessage());
         }
-        assertEquals(tmp.resolve("nope").resolve("config.json") + ": no such file (not a model directory?)",
+        assertEquals(tmp.resolve("nope") + ": no such directory",
                 assertThrows(T2rException.class, () -> T2rModel.load(tmp.resolve("nope"))).getMessage());
+        java.nio.file.Files.createDirectories(tmp.resolve("empty"));
+        assertEquals(tmp.resolve("empty").resolve("config.json") + ": no such file (a model directory holds config.json, *.safetensors, tokenizer.json)",
+                assertThrows(T2rException.class, () -> T2rModel.load(tmp.resolve("empty"))).getMessage());
     }
 
     private static int argmax(float[] row) {

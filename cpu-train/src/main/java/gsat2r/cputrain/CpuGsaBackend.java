@@ -1,10 +1,10 @@
 package gsat2r.cputrain;
 
 import gsat2r.core.T2rException;
-import gsat2r.core.config.GsaConfig;
-import gsat2r.core.config.LlamaConfig;
 import gsat2r.core.cpu.LogitLosses;
 import gsat2r.core.cpu.Parallel;
+import gsat2r.core.model.ModelDirectory;
+import gsat2r.core.model.ModelFingerprint;
 import gsat2r.core.model.gsa.GsaCheckpoint;
 import gsat2r.core.model.gsa.GsaModel;
 import gsat2r.core.model.gsa.Mixer;
@@ -17,28 +17,28 @@ import gsat2r.core.safetensors.TensorSpec;
 import gsat2r.core.safetensors.TensorWriter;
 import gsat2r.training.AdamWStep;
 import gsat2r.training.BackendRequest;
-import gsat2r.training.DataParallelBackend;
 import gsat2r.training.LossSums;
 import gsat2r.training.Objective;
 import gsat2r.training.ParameterInfo;
+import gsat2r.training.StateNames;
 import gsat2r.training.TokenBatch;
 import gsat2r.training.TrainableSet;
-import gsat2r.training.distributed.DataParallelOptions;
-import gsat2r.cputrain.HostDataParallel;
-import gsat2r.training.distributed.ProcessGroup;
-import gsat2r.training.optim.AdamW;
+import gsat2r.training.TrainingBackend;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.IntConsumer;
 
 /**
  * The {@link TrainingBackend} of GSA students on the CPU, in fp32: the frozen teacher is a
- * {@link LlamaModel} (Llama or Mistral), the student a {@link GsaModel} whose one parameter buffer holds
- * the fp32 master weights and whose gradient buffer accumulates over micro-batches.
+ * {@link LlamaModel} (Llama or Mistral), the student a {@link GsaModel} whose one parameter array holds
+ * the fp32 weights and whose gradient array accumulates over micro-batches.
  *
  * <p>The objectives, exactly as {@link Objective} defines them:
  * <ul>
@@ -53,44 +53,38 @@ import java.util.Map;
  * <li>finetune: the student's next-token cross-entropy.</li>
  * </ul>
  * Upstream gradients are multiplied by {@code gradScale} before the backward, which then adds straight
- * into the gradient buffer. LoRA adapters train through the effective weights ({@link LoraAdapters}).
+ * into the gradient array. What trains is a {@link CpuTrainable} (whole tensors or LoRA adapters,
+ * {@link LoraAdapters}); how it is updated a {@link CpuOptimizer} (whole moments here, or sharded across
+ * the ranks of a data-parallel group by {@link HostDataParallel}, which also sums the gradients during
+ * the last micro-batch's backward).
+ *
+ * <p>Training state ({@link StateNames}): the tensors some stage has trained (in fp32), the adapters and
+ * the moments; the rest is the student the backend was opened on, whose fingerprint the state carries.
  *
  * <p>Determinism: every op of {@code gsat2r.core.cpu} and {@code gsat2r.core.gsa} splits its work by
  * output elements only and sums in a fixed order, and every sum here is sequential in double: the same
  * calls give the same bits whatever the number of threads.
- *
- * <p>Data parallel ({@link DataParallelBackend}, docs/distributed.md): after {@link #joinDataParallel}
- * a {@link HostDataParallel} sums the gradients across ranks, bucket by bucket while the student's
- * backward goes on (it reports each block whose gradients are final), and runs AdamW sharded across the
- * ranks; this backend then keeps no moments of its own.
  */
-public final class CpuGsaBackend implements DataParallelBackend {
+public final class CpuGsaBackend implements TrainingBackend {
 
     private final LlamaModel teacher;           // null when the run does not need it
     private final GsaModel student;
+    private final ModelDirectory studentDir;
     private final GsaModel.Memory memory;
-    private final Path studentDir;
+    private final CpuOptimizer optimizer;
+    private final HostDataParallel dp;           // the sharded optimizer's engine, or null for one process
+    private CpuTrainable trainable = new CpuTrainable.Nothing();
+    /** Student tensors that some stage has trained (or a LoRA merge changed): what the state holds, in layout order. */
+    private final Set<String> changed = new LinkedHashSet<>();
+    private String baseFingerprint;
 
-    /** What the model's backward computes gradients for (for LoRA: the adapted tensors). */
-    private ParameterGroup group;
-    /** The trainable tensors, in a stable order, with their optimizer moments. */
-    private final List<Slot> slots = new ArrayList<>();
-    private final Map<String, Slot> slotByName = new LinkedHashMap<>();
-    private LoraAdapters lora;
-    /** AdamW moments of the non-LoRA trainable tensors, in the layout of the parameter buffer (allocated on first use). */
-    private float[] momentM, momentV;
-    /** Set by {@link #joinDataParallel}: the gradient reduction and the sharded optimizer (then {@code Slot.m/v} are null). */
-    private HostDataParallel dp;
-
-    /** A trainable tensor: {@code values[offset, offset + size)}, its gradient and moments at the same offsets (no moments when data parallel). */
-    private record Slot(ParameterInfo info, float[] values, float[] grad, float[] m, float[] v, int offset, int size) {}
-
-    public CpuGsaBackend(LlamaModel teacher, GsaModel student, GsaModel.Memory memory, Path studentDir) {
+    private CpuGsaBackend(LlamaModel teacher, GsaModel student, ModelDirectory studentDir, GsaModel.Memory memory, HostDataParallel dp) {
         this.teacher = teacher;
         this.student = student;
-        this.memory = memory;
         this.studentDir = studentDir;
-        this.group = new ParameterGroup("none", List.of());
+        this.memory = memory;
+        this.dp = dp;
+        this.optimizer = dp == null ? new CpuOptimizer.Local() : new CpuOptimizer.Sharded(dp);
     }
 
     /** Loads the teacher (when needed) and the student of {@code r}, and checks that they fit together. */
@@ -98,28 +92,21 @@ public final class CpuGsaBackend implements DataParallelBackend {
         GsaModel student = GsaModel.load(r.student());
         LlamaModel teacher = null;
         if (r.needsTeacher()) {
-            teacher = LlamaModel.load(r.teacher());
-            checkPair(teacher.config(), r.teacher(), student.config(), r.student());
+            r.requireMatchingPair();
+            teacher = LlamaModel.load(r.teacher(), null);
         }
-        return new CpuGsaBackend(teacher, student, r.recompute() ? GsaModel.Memory.RECOMPUTE : GsaModel.Memory.KEEP, r.student());
+        HostDataParallel dp = r.dataParallel() ? new HostDataParallel(r.group(), r.parallel()) : null;
+        return new CpuGsaBackend(teacher, student, r.student(), r.recompute() ? GsaModel.Memory.RECOMPUTE : GsaModel.Memory.KEEP, dp);
     }
 
-    static void checkPair(LlamaConfig t, Path teacherDir, GsaConfig s, Path studentDir) {
-        String problem = null;
-        if (t.vocabSize() != s.vocabSize()) problem = "vocabulary " + s.vocabSize() + " vs the teacher's " + t.vocabSize();
-        else if (t.hiddenSize() != s.hiddenSize()) problem = "hidden size " + s.hiddenSize() + " vs the teacher's " + t.hiddenSize();
-        else if (t.numHiddenLayers() != s.numHiddenLayers()) {
-            problem = s.numHiddenLayers() + " layers vs the teacher's " + t.numHiddenLayers();
-        }
-        if (problem != null) {
-            throw new T2rException(studentDir.resolve("config.json") + ": this student does not fit the teacher "
-                    + teacherDir + " (" + problem + ")");
-        }
-    }
-
-    /** The student model (its live parameter buffer), for tests and tools. */
+    /** The student model (its live parameter array), for tests and tools. */
     public GsaModel student() {
         return student;
+    }
+
+    /** The data-parallel engine of a rank of several, else null (for tests). */
+    public HostDataParallel dataParallel() {
+        return dp;
     }
 
     @Override
@@ -134,138 +121,86 @@ public final class CpuGsaBackend implements DataParallelBackend {
 
     @Override
     public List<ParameterInfo> parameters() {
-        List<ParameterInfo> out = new ArrayList<>();
-        for (ParameterView v : student.layout().views()) out.add(new ParameterInfo(v.name(), v.shape()));
-        return out;
+        return student.layout().views().stream().map(v -> new ParameterInfo(v.name(), v.shape())).toList();
     }
 
     // ------------------------------------------------------------------ trainable sets
 
     @Override
     public List<ParameterInfo> setTrainable(TrainableSet set, long seed) {
-        if (lora != null) throw new IllegalStateException("merge the LoRA adapters of the previous stage first");
-        slots.clear();
-        slotByName.clear();
+        if (trainable instanceof CpuTrainable.Adapters) throw new IllegalStateException("merge the LoRA adapters of the previous stage first");
         student.zeroGradients();
-        float[] g = student.gradients();
-        switch (set) {
-            case TrainableSet.Lora l -> {
-                lora = new LoraAdapters(student, l.rank(), l.scale(), seed);
-                group = lora.targets();
-                for (LoraAdapters.Adapter ad : lora.adapters()) {
-                    addSlot(new Slot(ad.infoA, ad.a, ad.gradA, moments(ad.a.length), moments(ad.a.length), 0, ad.a.length));
-                    addSlot(new Slot(ad.infoB, ad.b, ad.gradB, moments(ad.b.length), moments(ad.b.length), 0, ad.b.length));
-                }
-            }
-            case TrainableSet.Gates x -> group = student.group("gates");
-            case TrainableSet.Attention x -> group = student.group("attention");
-            case TrainableSet.All x -> group = student.group("all");
-        }
-        if (lora == null && dp == null) {
-            int n = student.parameters().length;
-            if (momentM == null) {
-                momentM = new float[n];
-                momentV = new float[n];
-            } else {
-                Arrays.fill(momentM, 0f);
-                Arrays.fill(momentV, 0f);
-            }
-        }
-        if (lora == null) {
-            for (ParameterView v : group.views()) {
-                addSlot(new Slot(new ParameterInfo(v.name(), v.shape()), student.parameters(), g, momentM, momentV, v.offset(), v.size()));
-            }
-        }
-        if (dp != null) dp.setTrainable(slots.stream().map(s -> new HostDataParallel.Tensor(s.info(), s.values(), s.grad(), s.offset())).toList());
-        return slots.stream().map(Slot::info).toList();
-    }
-
-    /** Moments of a LoRA adapter; none when data parallel (the sharded optimizer keeps them). */
-    private float[] moments(int size) {
-        return dp == null ? new float[size] : null;
-    }
-
-    // ------------------------------------------------------------------ data parallel
-
-    @Override
-    public void joinDataParallel(ProcessGroup processGroup, DataParallelOptions options) {
-        if (dp != null) throw new IllegalStateException("already a rank of a data-parallel group");
-        if (!slots.isEmpty() || lora != null) throw new IllegalStateException("join the data-parallel group before setTrainable");
-        dp = new HostDataParallel(processGroup, options);
-        momentM = momentV = null;
-    }
-
-    /** The data-parallel engine after {@link #joinDataParallel}, else null (for tests). */
-    public HostDataParallel dataParallel() {
-        return dp;
+        trainable = CpuTrainable.of(set, student, seed);
+        if (!(trainable instanceof CpuTrainable.Adapters)) trainable.tensors().forEach(t -> changed.add(t.info().name()));
+        optimizer.setTrainable(trainable.tensors());
+        return trainable.tensors().stream().map(CpuTensor::info).toList();
     }
 
     @Override
-    public LossSums forwardBackwardAndReduce(Objective objective, TokenBatch batch, double gradScale) {
-        if (dp == null) throw new IllegalStateException("not a rank of a data-parallel group: joinDataParallel first");
-        HostDataParallel.Reduction reduction = dp.startReduction();
-        LossSums sums = run(objective, batch, true, gradScale, lora == null ? reduction : null);
-        if (lora != null) lora.collectGradients();
-        reduction.finishBackward();
-        return sums;
+    public void mergeLora() {
+        if (!(trainable instanceof CpuTrainable.Adapters a)) return;
+        a.lora.merge();
+        a.lora.targets().views().forEach(v -> changed.add(v.name()));
+        trainable = new CpuTrainable.Nothing();
+        student.zeroGradients();
+        optimizer.setTrainable(List.of());
     }
 
-    /** The index of the first trainable tensor at or above parameter-buffer offset {@code offset} (slots follow the buffer's order). */
-    private int firstSlotAtOrAbove(int offset) {
-        int i = slots.size();
-        while (i > 0 && slots.get(i - 1).offset() >= offset) i--;
-        return i;
-    }
-
-    private void addSlot(Slot s) {
-        slots.add(s);
-        slotByName.put(s.info().name(), s);
+    @Override
+    public Map<String, float[]> loraFactors() {
+        return trainable instanceof CpuTrainable.Adapters a ? a.factors() : Map.of();
     }
 
     // ------------------------------------------------------------------ objectives
 
     @Override
-    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale) {
-        LossSums sums = run(objective, batch, true, gradScale, null);
-        if (lora != null) lora.collectGradients();
+    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale, boolean lastOfStep) {
+        HostDataParallel.Reduction reduction = lastOfStep && dp != null ? dp.startReduction() : null;
+        // Under LoRA the adapters' gradients are final only after afterBackward, so the buckets go at the end.
+        IntConsumer finalFrom = reduction == null || trainable instanceof CpuTrainable.Adapters ? from -> {}
+                : from -> reduction.gradientsFinalFrom(firstTensorAtOrAbove(from));
+        LossSums sums = run(objective, batch, true, gradScale, finalFrom);
+        trainable.afterBackward();
+        if (reduction != null) reduction.finishBackward();
         return sums;
     }
 
     @Override
     public LossSums evaluate(Objective objective, TokenBatch batch) {
-        return run(objective, batch, false, 0, null);
+        return run(objective, batch, false, 0, from -> {});
     }
 
-    /** {@code reduction}: when not null, told during the backward which gradients are final (the data-parallel step's last micro-batch). */
-    private LossSums run(Objective objective, TokenBatch batch, boolean backward, double gradScale, HostDataParallel.Reduction reduction) {
+    /** The index of the first trainable tensor at or above parameter-array offset {@code offset} (tensors follow the array's order). */
+    private int firstTensorAtOrAbove(int offset) {
+        List<CpuTensor> ts = trainable.tensors();
+        int i = ts.size();
+        while (i > 0 && ts.get(i - 1).offset() >= offset) i--;
+        return i;
+    }
+
+    private LossSums run(Objective objective, TokenBatch batch, boolean backward, double gradScale, IntConsumer finalFrom) {
         if (objective.needsTeacher() && teacher == null) {
             throw new IllegalStateException("the backend was opened without the teacher, which " + objective.type() + " needs");
         }
-        if (lora != null) lora.materialize();
+        trainable.beforeForward();
         return switch (objective) {
             case Objective.AttentionTransfer at -> attentionTransfer(batch, backward, gradScale);
-            case Objective.Distill d -> logitLoss(batch, d.temperature(), d.ceWeight(), true, backward, gradScale, reduction);
-            case Objective.LanguageModeling lm -> logitLoss(batch, 1, 1, false, backward, gradScale, reduction);
+            case Objective.Distill d -> logitLoss(batch, d.temperature(), d.ceWeight(), true, backward, gradScale, finalFrom);
+            case Objective.LanguageModeling lm -> logitLoss(batch, 1, 1, false, backward, gradScale, finalFrom);
         };
     }
 
     /** Per GSA layer l: {@code Σ_p mean_j (y_l(p)_j − a_l(p)_j)²} with {@code y_l = layer_l(attn_norm_l(h_l))}. */
     private LossSums attentionTransfer(TokenBatch batch, boolean backward, double gradScale) {
-        if (backward) {
-            for (ParameterView v : group.views()) {
-                if (v.layer() < 0 || !student.config().isGsaLayer(v.layer()) || !isMixerTensor(v)) {
-                    throw new IllegalStateException("attention transfer trains GSA-layer tensors only, not " + v.name());
-                }
-            }
-        }
+        ParameterGroup group = trainable.backwardGroup();
+        if (backward) Objective.AttentionTransfer.requireMixerTensors(group.views(), student.config());
         int B = batch.sequences(), T = batch.length(), n = B * T, d = student.config().hiddenSize();
-        int L = student.config().numHiddenLayers();
         LlamaModel.Trace[] traces = new LlamaModel.Trace[B];
         for (int s = 0; s < B; s++) traces[s] = teacher.trace(batch.inputs(s));
         LinkedHashMap<String, Double> sums = new LinkedHashMap<>();
         sums.put("loss", 0.0);
         double total = 0;
-        for (int l = 0; l < L; l++) {
+        for (int l = 0; l < student.config().numHiddenLayers(); l++) {
             if (!student.config().isGsaLayer(l)) continue;
             float[] h = new float[n * d], target = new float[n * d];
             for (int s = 0; s < B; s++) {
@@ -273,41 +208,34 @@ public final class CpuGsaBackend implements DataParallelBackend {
                 System.arraycopy(traces[s].attentionOutputs()[l], 0, target, s * T * d, T * d);
             }
             Mixer.Pass pass = student.layerForward(l, student.attnNorm(l, h, n), B, T);
-            float[] y = pass.out();
             float[] dOut = backward ? new float[n * d] : null;
-            double[] perPosition = new double[n];
-            float dScale = (float) (gradScale * 2.0 / d);
-            Parallel.forRange(n, 16, (p0, p1) -> {
-                for (int p = p0; p < p1; p++) {
-                    double e = 0;
-                    for (int j = p * d; j < (p + 1) * d; j++) {
-                        float diff = y[j] - target[j];
-                        e += (double) diff * diff;
-                        if (dOut != null) dOut[j] = dScale * diff;
-                    }
-                    perPosition[p] = e / d;
-                }
-            });
-            double mse = 0;
-            for (double e : perPosition) mse += e;
+            double mse = mse(pass.out(), target, dOut, n, d, (float) (gradScale * 2.0 / d));
             sums.put("mse." + l, mse);
             total += mse;
-            if (backward && layerHasTrainable(l)) student.layerBackward(l, pass, dOut, null, group);
+            int layer = l;
+            if (backward && group.views().stream().anyMatch(v -> v.layer() == layer)) student.layerBackward(l, pass, dOut, null, group);
         }
         sums.put("loss", total);
         return new LossSums(batch.positions(), sums);
     }
 
-    private boolean layerHasTrainable(int layer) {
-        for (ParameterView v : group.views()) if (v.layer() == layer) return true;
-        return false;
-    }
-
-    private static boolean isMixerTensor(ParameterView v) {
-        return switch (v.kind()) {
-            case Q_PROJ, K_PROJ, V_PROJ, Q_BIAS, K_BIAS, V_BIAS, F_PROJ, G_NORM, O_PROJ -> true;
-            default -> false;
-        };
+    /** {@code Σ_p mean_j (y − a)²} over {@code n} rows of {@code d}, and {@code dOut = dScale·(y − a)} when wanted. */
+    private static double mse(float[] y, float[] target, float[] dOut, int n, int d, float dScale) {
+        double[] perPosition = new double[n];
+        Parallel.forRange(n, 16, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                double e = 0;
+                for (int j = p * d; j < (p + 1) * d; j++) {
+                    float diff = y[j] - target[j];
+                    e += (double) diff * diff;
+                    if (dOut != null) dOut[j] = dScale * diff;
+                }
+                perPosition[p] = e / d;
+            }
+        });
+        double sum = 0;
+        for (double e : perPosition) sum += e;
+        return sum;
     }
 
     /**
@@ -315,7 +243,7 @@ public final class CpuGsaBackend implements DataParallelBackend {
      * terms {@code loss, kl, ce} (distill, plus {@code top1} when evaluating) or {@code loss, ce}.
      */
     private LossSums logitLoss(TokenBatch batch, double tau, double w, boolean withTeacher, boolean backward, double gradScale,
-                               HostDataParallel.Reduction reduction) {
+                               IntConsumer finalFrom) {
         int B = batch.sequences(), T = batch.length(), n = B * T, V = student.vocabSize();
         int[] ids = new int[n], targets = new int[n];
         for (int s = 0; s < B; s++) {
@@ -326,83 +254,37 @@ public final class CpuGsaBackend implements DataParallelBackend {
         float[] zs = a.logits();
         float[] dLogits = backward ? new float[n * V] : null;
         LinkedHashMap<String, Double> sums = new LinkedHashMap<>();
-        double klWeight = withTeacher ? (1 - w) * tau * tau : 0;
-        double loss = 0;
+        sums.put("loss", 0.0);
+        double klWeight = withTeacher ? (1 - w) * tau * tau : 0, loss = 0;
         float[] zt = null;
         if (withTeacher) {
             zt = new float[n * V];
             for (int s = 0; s < B; s++) System.arraycopy(teacher.logits(batch.inputs(s)), 0, zt, s * T * V, T * V);
             boolean klGrad = backward && klWeight > 0;
-            double kl = LogitLosses.klDivergence(zt, 0, zs, 0, n, V, (float) tau, klGrad ? dLogits : null, 0,
-                    (float) (gradScale * klWeight));
-            sums.put("loss", 0.0);
+            double kl = LogitLosses.klDivergence(zt, 0, zs, 0, n, V, (float) tau, klGrad ? dLogits : null, 0, (float) (gradScale * klWeight));
             sums.put("kl", kl);
             loss += klWeight * kl;
-        } else {
-            sums.put("loss", 0.0);
         }
         boolean ceGrad = backward && w > 0;
         double ce = LogitLosses.crossEntropy(zs, 0, n, V, targets, 0, ceGrad ? dLogits : null, 0, (float) (gradScale * w));
         sums.put("ce", ce);
-        loss += w * ce;
-        sums.put("loss", loss);
-        if (withTeacher && !backward) sums.put("top1", (double) agreements(zs, zt, n, V));
-        if (backward && reduction == null) student.backward(a, dLogits, group);
-        if (backward && reduction != null) student.backward(a, dLogits, group, from -> reduction.gradientsFinalFrom(firstSlotAtOrAbove(from)));
+        sums.put("loss", loss + w * ce);
+        if (withTeacher && !backward) sums.put("top1", (double) LogitLosses.agreements(zs, zt, n, V));
+        if (backward) student.backward(a, dLogits, trainable.backwardGroup(), finalFrom);
         return new LossSums(batch.positions(), sums);
-    }
-
-    /** Positions where the student's most likely token is the teacher's (the first maximum on ties). */
-    private static long agreements(float[] zs, float[] zt, int rows, int V) {
-        long agree = 0;
-        for (int r = 0; r < rows; r++) if (argmax(zs, r * V, V) == argmax(zt, r * V, V)) agree++;
-        return agree;
-    }
-
-    private static int argmax(float[] z, int off, int n) {
-        int best = 0;
-        for (int j = 1; j < n; j++) if (z[off + j] > z[off + best]) best = j;
-        return best;
     }
 
     // ------------------------------------------------------------------ optimizer
 
     @Override
     public double gradientNorm() {
-        if (dp != null) return dp.gradientNorm();
-        double s = 0;
-        for (Slot slot : slots) {
-            float[] g = slot.grad();
-            for (int i = slot.offset(); i < slot.offset() + slot.size(); i++) s += (double) g[i] * g[i];
-        }
-        return Math.sqrt(s);
+        return optimizer.gradientNorm();
     }
 
     @Override
     public void optimizerStep(AdamWStep step) {
-        if (dp != null) {
-            dp.optimizerStep(step);
-            if (lora != null) lora.invalidate();
-            return;
-        }
-        for (Slot slot : slots) {
-            AdamW.update(slot.values(), slot.grad(), slot.m(), slot.v(), slot.offset(), slot.size(), step,
-                    step.weightDecayOf(slot.info()));
-            Arrays.fill(slot.grad(), slot.offset(), slot.offset() + slot.size(), 0f);
-        }
-        if (lora != null) lora.invalidate();
-    }
-
-    @Override
-    public void mergeLora() {
-        if (lora == null) return;
-        lora.merge();
-        lora = null;
-        slots.clear();
-        slotByName.clear();
-        group = new ParameterGroup("none", List.of());
-        student.zeroGradients();
-        if (dp != null) dp.setTrainable(List.of());
+        optimizer.step(step);
+        trainable.weightsChanged();
     }
 
     // ------------------------------------------------------------------ state
@@ -410,122 +292,132 @@ public final class CpuGsaBackend implements DataParallelBackend {
     @Override
     public List<TensorSpec> stateSpecs() {
         List<TensorSpec> specs = new ArrayList<>();
-        for (ParameterView v : student.layout().views()) specs.add(TensorSpec.of("param/" + v.name(), DType.F32, v.shape()));
-        if (lora != null) {
-            for (LoraAdapters.Adapter ad : lora.adapters()) {
-                specs.add(TensorSpec.of("lora/" + ad.infoA.name(), DType.F32, ad.infoA.shape()));
-                specs.add(TensorSpec.of("lora/" + ad.infoB.name(), DType.F32, ad.infoB.shape()));
-            }
+        for (String name : changedInLayoutOrder()) specs.add(TensorSpec.of(StateNames.param(name), DType.F32, view(name).shape()));
+        if (trainable instanceof CpuTrainable.Adapters) {
+            for (CpuTensor t : trainable.tensors()) specs.add(TensorSpec.of(StateNames.lora(t.info().name()), DType.F32, t.info().shape()));
         }
-        for (Slot s : slots) {
-            specs.add(TensorSpec.of("adam_m/" + s.info().name(), DType.F32, s.info().shape()));
-            specs.add(TensorSpec.of("adam_v/" + s.info().name(), DType.F32, s.info().shape()));
+        for (CpuTensor t : trainable.tensors()) {
+            specs.add(TensorSpec.of(StateNames.adamM(t.info().name()), DType.F32, t.info().shape()));
+            specs.add(TensorSpec.of(StateNames.adamV(t.info().name()), DType.F32, t.info().shape()));
         }
         return specs;
     }
 
     @Override
+    public Map<String, String> stateMetadata() {
+        return StateNames.metadata(baseFingerprint());
+    }
+
+    private String baseFingerprint() {
+        if (baseFingerprint == null) baseFingerprint = ModelFingerprint.ofWeightFiles(studentDir);
+        return baseFingerprint;
+    }
+
+    @Override
     public void writeState(TensorWriter out) {
-        if (dp != null && out == null) {            // a data-parallel rank other than 0: takes part in gathering the moments
-            dp.writeMoments(null);
+        if (out == null) {                      // a data-parallel rank other than 0: takes part in gathering the moments
+            optimizer.writeMoments(null);
             return;
         }
         float[] p = student.parameters();
-        for (ParameterView v : student.layout().views()) {
-            LoraAdapters.Adapter ad = lora == null ? null : lora.adapterOf(v.name());
-            if (ad != null) out.write("param/" + v.name(), ad.base);           // the base weight, not W + s·BA
-            else out.write("param/" + v.name(), sink -> sink.putFloats(p, v.offset(), v.size()));
+        for (String name : changedInLayoutOrder()) {
+            ParameterView v = view(name);
+            float[] base = baseUnderLora(name);
+            if (base != null) out.write(StateNames.param(name), base);          // the base weight, not W + s·BA
+            else out.write(StateNames.param(name), sink -> sink.putFloats(p, v.arrayOffset(), v.arraySize()));
         }
-        if (lora != null) {
-            for (LoraAdapters.Adapter ad : lora.adapters()) {
-                out.write("lora/" + ad.infoA.name(), ad.a);
-                out.write("lora/" + ad.infoB.name(), ad.b);
-            }
+        if (trainable instanceof CpuTrainable.Adapters) {
+            for (CpuTensor t : trainable.tensors()) out.write(StateNames.lora(t.info().name()), t.values());
         }
-        if (dp != null) {
-            dp.writeMoments(out);
-            return;
-        }
-        for (Slot s : slots) {
-            out.write("adam_m/" + s.info().name(), sink -> sink.putFloats(s.m(), s.offset(), s.size()));
-            out.write("adam_v/" + s.info().name(), sink -> sink.putFloats(s.v(), s.offset(), s.size()));
-        }
+        optimizer.writeMoments(out);
     }
 
     @Override
     public void readState(SafeTensors in) {
+        String saved = in.metadata().get(StateNames.BASE_FINGERPRINT);
+        if (saved != null && !saved.equals(baseFingerprint())) {
+            throw new T2rException(in.files().getFirst() + ": this training state was made from another student than "
+                    + studentDir.path() + " (base weights sha256 " + saved.substring(0, 12) + "… vs " + baseFingerprint().substring(0, 12) + "…)");
+        }
         float[] p = student.parameters();
-        for (ParameterView v : student.layout().views()) {
-            LoraAdapters.Adapter ad = lora == null ? null : lora.adapterOf(v.name());
-            if (ad != null) read(in, "param/" + v.name(), v.shape(), ad.base, 0);
-            else read(in, "param/" + v.name(), v.shape(), p, v.offset());
+        for (String name : StateNames.params(in.tensors().keySet())) {
+            ParameterView v = view(name);
+            float[] base = baseUnderLora(name);
+            if (base != null) read(in, StateNames.param(name), v.shape(), base, 0);
+            else read(in, StateNames.param(name), v.shape(), p, v.arrayOffset());
+            changed.add(name);
         }
-        if (lora != null) {
-            for (LoraAdapters.Adapter ad : lora.adapters()) {
-                read(in, "lora/" + ad.infoA.name(), ad.infoA.shape(), ad.a, 0);
-                read(in, "lora/" + ad.infoB.name(), ad.infoB.shape(), ad.b, 0);
-            }
-            lora.invalidate();
+        if (trainable instanceof CpuTrainable.Adapters) {
+            for (CpuTensor t : trainable.tensors()) read(in, StateNames.lora(t.info().name()), t.info().shape(), t.values(), 0);
         }
-        if (dp != null) {
-            dp.readMoments(in);
-            return;
-        }
-        for (Slot s : slots) {
-            read(in, "adam_m/" + s.info().name(), s.info().shape(), s.m(), s.offset());
-            read(in, "adam_v/" + s.info().name(), s.info().shape(), s.v(), s.offset());
-        }
+        optimizer.readMoments(in);
+        trainable.weightsChanged();
     }
 
-    private static void read(SafeTensors in, String name, long[] shape, float[] into, int offset) {
+    private List<String> changedInLayoutOrder() {
+        return student.layout().views().stream().map(ParameterView::name).filter(changed::contains).toList();
+    }
+
+    /** The base weight kept aside by the LoRA adapter of {@code name}, or null when it has none. */
+    private float[] baseUnderLora(String name) {
+        if (!(trainable instanceof CpuTrainable.Adapters a)) return null;
+        LoraAdapters.Adapter ad = a.lora.adapterOf(name);
+        return ad == null ? null : ad.base;
+    }
+
+    static void read(SafeTensors in, String name, long[] shape, float[] into, int offset) {
         in.expect(name, shape);
         float[] values = in.floats(name);
         System.arraycopy(values, 0, into, offset, values.length);
     }
 
     @Override
-    public void saveStudent(Path dir) {
-        if (lora != null) throw new IllegalStateException("merge the LoRA adapters before saving the student");
-        GsaCheckpoint.writeInto(student, dir, DType.F32);
+    public void saveStudent(Path dir, DType dtype) {
+        if (trainable instanceof CpuTrainable.Adapters) throw new IllegalStateException("merge the LoRA adapters before saving the student");
+        GsaCheckpoint.writeInto(student, dir, dtype);
     }
 
     // ------------------------------------------------------------------ diagnostics
 
     @Override
     public float[] readParameter(String name) {
-        if (lora != null) {
-            Slot s = slotByName.get(name);
-            if (s != null) return Arrays.copyOfRange(s.values(), s.offset(), s.offset() + s.size());
-            LoraAdapters.Adapter ad = lora.adapterOf(name);
-            if (ad != null) return ad.base.clone();
-        }
+        CpuTensor t = trainable instanceof CpuTrainable.Adapters ? trainable.find(name) : null;
+        if (t != null) return Arrays.copyOfRange(t.values(), t.offset(), t.offset() + t.size());
+        float[] base = baseUnderLora(name);
+        if (base != null) return base.clone();
         return view(name).copyFrom(student.parameters());
     }
 
     @Override
     public void writeParameter(String name, float[] values) {
-        if (lora != null) {
-            Slot s = slotByName.get(name);
-            LoraAdapters.Adapter ad = lora.adapterOf(name);
-            if (s != null || ad != null) {
-                float[] into = s != null ? s.values() : ad.base;
-                int off = s != null ? s.offset() : 0, size = s != null ? s.size() : ad.base.length;
-                if (values.length != size) throw new IllegalArgumentException(name + ": " + values.length + " values for " + size);
-                System.arraycopy(values, 0, into, off, size);
-                lora.invalidate();
-                return;
-            }
+        CpuTensor t = trainable instanceof CpuTrainable.Adapters ? trainable.find(name) : null;
+        float[] base = baseUnderLora(name);
+        float[] into;
+        int off, size;
+        if (t != null) {
+            into = t.values();
+            off = t.offset();
+            size = t.size();
+        } else if (base != null) {
+            into = base;
+            off = 0;
+            size = base.length;
+        } else {
+            ParameterView v = view(name);
+            into = student.parameters();
+            off = v.arrayOffset();
+            size = v.arraySize();
         }
-        ParameterView v = view(name);
-        if (values.length != v.size()) throw new IllegalArgumentException(name + ": " + values.length + " values for " + v.size());
-        System.arraycopy(values, 0, student.parameters(), v.offset(), v.size());
+        if (values.length != size) throw new IllegalArgumentException(name + ": " + values.length + " values for " + size);
+        System.arraycopy(values, 0, into, off, size);
+        trainable.weightsChanged();
     }
 
     @Override
     public float[] readGradient(String name) {
-        Slot s = slotByName.get(name);
-        if (s == null) throw new IllegalArgumentException(name + " is not trainable now");
-        return Arrays.copyOfRange(s.grad(), s.offset(), s.offset() + s.size());
+        CpuTensor t = trainable.find(name);
+        if (t == null) throw new IllegalArgumentException(name + " is not trainable now");
+        return Arrays.copyOfRange(t.grad(), t.offset(), t.offset() + t.size());
     }
 
     private ParameterView view(String name) {

@@ -12,6 +12,7 @@ import gsat2r.core.distributed.Collectives;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.TensorWriter;
 import gsat2r.training.AdamWStep;
+import gsat2r.training.StateNames;
 import gsat2r.training.ParameterInfo;
 import gsat2r.training.optim.AdamW;
 
@@ -257,8 +258,8 @@ public final class HostDataParallel {
         for (int t = 0; t < tensors.size(); t++) {
             FlatLayout.Entry e = layout.entry(t);
             String name = tensors.get(t).info().name();
-            out.write("adam_m/" + name, sink -> sink.putFloats(fullM, (int) e.offset(), (int) e.numel()));
-            out.write("adam_v/" + name, sink -> sink.putFloats(fullV, (int) e.offset(), (int) e.numel()));
+            out.write(StateNames.adamM(name), sink -> sink.putFloats(fullM, (int) e.offset(), (int) e.numel()));
+            out.write(StateNames.adamV(name), sink -> sink.putFloats(fullV, (int) e.offset(), (int) e.numel()));
         }
     }
 
@@ -266,11 +267,11 @@ public final class HostDataParallel {
     public void readMoments(SafeTensors in) {
         for (ShardLayout.Piece p : pieces) {
             Tensor t = tensors.get(p.tensor());
-            for (String kind : new String[] {"adam_m/", "adam_v/"}) {
+            for (String kind : new String[] {StateNames.ADAM_M, StateNames.ADAM_V}) {
                 String name = kind + t.info().name();
                 in.expect(name, t.info().shape());
                 float[] all = in.floats(name);
-                System.arraycopy(all, (int) p.tensorOffset(), kind.equals("adam_m/") ? m : v, (int) (p.flatOffset() - shardStart), (int) p.length());
+                System.arraycopy(all, (int) p.tensorOffset(), kind.equals(StateNames.ADAM_M) ? m : v, (int) (p.flatOffset() - shardStart), (int) p.length());
             }
         }
     }

@@ -117,7 +117,7 @@ final class LoraAdapters {
             float[] ba = new float[ad.out * ad.in];
             // BA[o, i] = Σ_r B[o, r] A[r, i]
             Matmul.multiply(ba, 0, ad.in, ad.b, 0, ad.rank, 1, ad.a, 0, ad.in, 1, ad.out, ad.rank, ad.in, false);
-            int off = ad.target.offset();
+            int off = ad.target.arrayOffset();
             for (int j = 0; j < ba.length; j++) p[off + j] = ad.base[j] + scale * ba[j];
         }
         dirty = false;
@@ -130,7 +130,7 @@ final class LoraAdapters {
     void collectGradients() {
         float[] g = model.gradients();
         for (Adapter ad : adapters) {
-            int off = ad.target.offset();
+            int off = ad.target.arrayOffset();
             float[] da = new float[ad.a.length], db = new float[ad.b.length];
             // dA[r, i] = Σ_o B[o, r] dW[o, i]: A-operand Bᵀ read through strides.
             Matmul.multiply(da, 0, ad.in, ad.b, 0, 1, ad.rank, g, off, ad.in, 1, ad.rank, ad.out, ad.in, false);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
+import gsat2r.core.data.TextInputs;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.tokenizer.Tokenizer;
 
@@ -78,6 +79,7 @@ public final class Evaluator {
         PasskeyResult passkey = null;
         SpeedResult speed = null;
         List<McResult> mc = new ArrayList<>();
+        Map<String, NeedleResult> needles = new LinkedHashMap<>();
         Map<String, Boolean> cached = new LinkedHashMap<>();
         WordPool[] pool = new WordPool[1];
         for (TaskSpec task : settings.tasks()) {
@@ -98,10 +100,16 @@ public final class Evaluator {
                                 settings.context(), progress)));
                 case SPEED -> speed = cachedOr(work, task, SpeedResult.class, cached,
                         () -> SpeedTask.run(teacher.model(), student.model(), settings.speedMaxContext(), settings.seed(), progress));
+                case NIAH_SINGLE, NIAH_MULTIKEY, NIAH_MULTIVALUE, VT -> needles.put(task.key(), cachedOr(work, task, NeedleResult.class, cached,
+                        () -> {
+                            if (pool[0] == null) pool[0] = WordPool.of(tokenizer, settings.data() == null ? null : texts());
+                            return NeedleTask.run(task.key(), teacher.model(), student.model(), tokenizer, pool[0],
+                                    settings.data() == null ? null : texts(), settings.context(), settings.samples(), settings.seed(), progress);
+                        }));
             }
         }
         return new EvalReport(settings, describe(teacher), describe(student), started.truncatedTo(ChronoUnit.SECONDS).toString(),
-                cached, lm, recall, passkey, mc, speed);
+                cached, lm, recall, passkey, mc, speed, needles);
     }
 
     private <T> T cachedOr(WorkDir work, TaskSpec task, Class<T> type, Map<String, Boolean> cached, Supplier<T> compute) {
@@ -129,13 +137,13 @@ public final class Evaluator {
             case LM -> {
                 f.put("context", settings.context());
                 f.put("max_tokens", settings.maxTokens());
-                f.set("data", identity(settings.data()));
+                f.set("data", dataIdentity());
             }
-            case RECALL, PASSKEY -> {
+            case RECALL, PASSKEY, NIAH_SINGLE, NIAH_MULTIKEY, NIAH_MULTIVALUE, VT -> {
                 f.put("context", settings.context());
                 f.put("seed", settings.seed());
                 f.put("samples", settings.samples());
-                if (task.kind() == TaskSpec.Kind.RECALL) f.set("data", identity(settings.data()));  // picks the words
+                if (task.kind() != TaskSpec.Kind.PASSKEY) f.set("data", dataIdentity());  // picks the words, the haystack
             }
             case MC -> {
                 f.put("context", settings.context());
@@ -174,10 +182,27 @@ public final class Evaluator {
         return o;
     }
 
+    /** {@link #identity} of --data; standard input, which has no size or date, by a hash of its documents. */
+    private JsonNode dataIdentity() {
+        if (settings.data() == null || !TextInputs.isStdin(settings.data())) return identity(settings.data());
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("path", "-");
+        try {
+            var sha = java.security.MessageDigest.getInstance("SHA-256");
+            for (String t : texts()) sha.update((t + "\u0000").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            o.put("documents_sha256", java.util.HexFormat.of().formatHex(sha.digest()));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return o;
+    }
+
     private void checkInputs() {
         if (settings.has(TaskSpec.Kind.LM)) {
             if (settings.data() == null) throw new T2rException("--data is needed for the lm task (held-out text, JSONL with \"text\")");
-            if (!Files.isRegularFile(settings.data())) throw new T2rException(settings.data() + ": no such file");
+            if (!TextInputs.isStdin(settings.data()) && !Files.isRegularFile(settings.data())) {
+                throw new T2rException(settings.data() + ": no such file");
+            }
         }
         for (TaskSpec t : settings.tasks()) {
             if (t.kind() == TaskSpec.Kind.MC && !Files.isRegularFile(t.file())) {

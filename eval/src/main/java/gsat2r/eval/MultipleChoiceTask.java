@@ -32,7 +32,7 @@ import java.util.List;
 final class MultipleChoiceTask {
     private MultipleChoiceTask() {}
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = gsat2r.core.io.Json.COMPACT;
 
     record Item(int line, String context, List<String> choices, int label, String delimiter) {}
 

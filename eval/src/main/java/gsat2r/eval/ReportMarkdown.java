@@ -28,6 +28,7 @@ final class ReportMarkdown {
         if (r.lm() != null) lm(md, r.lm(), plots, plotErrors);
         if (r.recall() != null) recall(md, r.recall(), plots, plotErrors);
         if (r.passkey() != null) passkey(md, r.passkey(), plots, plotErrors);
+        if (!r.needles().isEmpty()) needles(md, r.needles(), plots, plotErrors);
         if (!r.mc().isEmpty()) mc(md, r.mc());
         if (r.speed() != null) speed(md, r, plots, plotErrors);
         return md.toString();
@@ -49,6 +50,11 @@ final class ReportMarkdown {
         if (r.passkey() != null && !r.passkey().points().isEmpty()) {
             PasskeyResult.Point p = r.passkey().points().getLast();
             row(md, String.format(Locale.ROOT, "passkey, %,d tokens", p.length()), pct(p.teacher().accuracy()), pct(p.student().accuracy()));
+        }
+        for (NeedleResult n : r.needles().values()) {
+            if (n.points().isEmpty()) continue;
+            NeedleResult.Point p = n.points().getLast();
+            row(md, String.format(Locale.ROOT, "%s, %,d tokens", n.task(), p.length()), pct(p.teacher().accuracy()), pct(p.student().accuracy()));
         }
         for (McResult m : r.mc()) {
             row(md, "mc `" + fileName(m.file()) + "` acc / acc_norm",
@@ -111,6 +117,29 @@ final class ReportMarkdown {
                     f2(p.teacherValueLogProb()), f2(p.studentValueLogProb())));
         }
         md.append('\n');
+    }
+
+    private static void needles(StringBuilder md, Map<String, NeedleResult> results, Map<String, String> plots, Map<String, String> errors) {
+        md.append("## Needles and variable tracking (RULER-style)\n\n");
+        md.append("RULER's retrieval tasks, generated here: needles \"One of the special magic numbers for {key} is: {value}.\" "
+                + "(seven-digit values, one-token word keys) hidden between the haystack's sentences at random depths, asked for "
+                + "with RULER's answer prefix; variable tracking follows a chain of five `VAR X = …` assignments. A value counts "
+                + "when greedy decoding reproduces its tokens (teacher-forced), a prompt when all its values do.\n\n");
+        md.append("| task | length | teacher | student | teacher values | student values | answer log-prob / token (teacher, student) |\n"
+                + "|---|---:|---:|---:|---:|---:|---|\n");
+        for (NeedleResult n : results.values()) {
+            for (NeedleResult.Point p : n.points()) {
+                md.append(String.format(Locale.ROOT, "| %s | %,d | %s | %s | %s | %s | %s, %s |%n", n.task(), p.length(),
+                        pct(p.teacher().accuracy()), pct(p.student().accuracy()), pct(p.teacher().valueRecall()),
+                        pct(p.student().valueRecall()), f2(p.teacher().answerLogProb()), f2(p.student().answerLogProb())));
+            }
+        }
+        md.append('\n');
+        for (NeedleResult n : results.values()) {
+            image(md, n.task(), n.task() + " accuracy", plots, errors);
+            md.append(String.format(Locale.ROOT, "%s (%s; haystack: %s, %d prompts per length). The start and end of the first prompt:%n%n> %s%n%n",
+                    n.task(), NeedleTask.describe(n.task()), n.haystack(), n.samples(), headAndTail(n.example(), 160, 240)));
+        }
     }
 
     private static void passkey(StringBuilder md, PasskeyResult r, Map<String, String> plots, Map<String, String> errors) {
@@ -223,6 +252,12 @@ final class ReportMarkdown {
         if (params != null) b.append(String.format(Locale.ROOT, ", %.1fM parameters", params.asLong() / 1e6));
         if (b.isEmpty()) b.append("vocabulary ").append(m.vocabSize());
         return b.toString();
+    }
+
+    /** The first {@code head} and last {@code tail} characters on one line, " … " between. */
+    static String headAndTail(String s, int head, int tail) {
+        String one = s.replace('\n', ' ').strip();
+        return one.length() <= head + tail ? one : one.substring(0, head) + " … " + one.substring(one.length() - tail);
     }
 
     static String abbreviate(String s, int max) {

@@ -3,6 +3,8 @@ package gsat2r.eval;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.BuildInfo;
+import gsat2r.core.data.TextInputs;
 import gsat2r.core.cpu.Parallel;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.eval.plot.LinePlot;
@@ -25,7 +27,8 @@ import java.util.function.ToDoubleFunction;
  *   "tool": {"t2r", "java", "os", "cpu_threads"}, "started", "written",
  *   "settings": {"data", "max_tokens", "context", "device", "tasks", "seed", "samples", "speed_max_context", ...},
  *   "models": {"teacher": {"role", "path", "vocab_size", "summary"}, "student": {...}},
- *   "results": {"lm": LmResult, "recall": RecallResult, "passkey": PasskeyResult, "mc": [McResult], "speed": SpeedResult},
+ *   "results": {"lm": LmResult, "recall": RecallResult, "passkey": PasskeyResult, "mc": [McResult], "speed": SpeedResult,
+ *               "niah_single", "niah_multikey", "niah_multivalue", "vt": NeedleResult (only the tasks that ran)},
  *   "cached": {task: whether its result came from an earlier, interrupted run},
  *   "plots": {name: file}, "plot_errors": {name: why it could not be drawn}   (absent when none)
  * }
@@ -59,6 +62,8 @@ final class ReportWriter {
         o.put("format_version", FORMAT_VERSION);
         ObjectNode tool = o.putObject("tool");
         tool.put("t2r", r.settings().toolVersion());
+        tool.put("commit", BuildInfo.current().commit());
+        tool.put("modified", BuildInfo.current().modified());
         tool.put("java", Runtime.version().toString());
         tool.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         tool.put("cpu_threads", Parallel.threads());
@@ -67,7 +72,10 @@ final class ReportWriter {
         ObjectNode settings = (ObjectNode) Json.MAPPER.valueToTree(r.settings());
         settings.remove("tool_version");
         settings.set("tasks", Json.MAPPER.valueToTree(r.settings().tasks().stream().map(TaskSpec::toString).toList()));
-        if (r.settings().data() != null) settings.put("data", r.settings().data().toAbsolutePath().normalize().toString());
+        if (r.settings().data() != null) {
+            Path data = r.settings().data();
+            settings.put("data", TextInputs.isStdin(data) ? "-" : data.toAbsolutePath().normalize().toString());
+        }
         o.set("settings", settings);
         ObjectNode models = o.putObject("models");
         models.set("teacher", Json.MAPPER.valueToTree(r.teacher()));
@@ -78,6 +86,7 @@ final class ReportWriter {
         results.set("passkey", Json.MAPPER.valueToTree(r.passkey()));
         results.set("mc", Json.MAPPER.valueToTree(r.mc()));
         results.set("speed", Json.MAPPER.valueToTree(r.speed()));
+        r.needles().forEach((task, result) -> results.set(task, Json.MAPPER.valueToTree(result)));
         o.set("cached", Json.MAPPER.valueToTree(r.cached()));
         o.set("plots", Json.MAPPER.valueToTree(plots));
         if (!errors.isEmpty()) o.set("plot_errors", Json.MAPPER.valueToTree(errors));
@@ -135,6 +144,16 @@ final class ReportWriter {
                     .add(teacher, x, xs(p, q -> q.teacher().accuracy()))
                     .add(student, x, xs(p, q -> q.student().accuracy()))
                     .note(String.format(Locale.ROOT, "%d prompts per length at depths 0, 0.25, 0.5, 0.75, 1", r.passkey().samples())));
+        }
+        for (NeedleResult n : r.needles().values()) {
+            List<NeedleResult.Point> p = n.points();
+            double[] x = xs(p, q -> q.length());
+            out.put(n.task(), new LinePlot(n.task() + ": " + NeedleTask.describe(n.task()), "prompt length (tokens, log scale)",
+                    "accuracy (greedy, every value)")
+                    .xScale(LinePlot.Scale.LOG2).yRange(0.0, 1.0).yTicks(ReportWriter::percent)
+                    .add(teacher, x, xs(p, q -> q.teacher().accuracy()))
+                    .add(student, x, xs(p, q -> q.student().accuracy()))
+                    .note(String.format(Locale.ROOT, "%d prompts per length; haystack: %s", n.samples(), n.haystack())));
         }
         if (r.speed() != null) {
             List<SpeedResult.Point> p = r.speed().points();

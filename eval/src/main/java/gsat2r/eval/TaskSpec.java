@@ -8,12 +8,19 @@ import java.util.LinkedHashSet;
 import java.util.List;
 
 /**
- * One task of {@code --tasks lm,recall,passkey,mc:FILE,speed}; {@code file} is the task file of
- * {@code mc}. {@link #key} names its cached result and its part of the report.
+ * One task of {@code --tasks lm,recall,passkey,mc:FILE,speed,niah_single,niah_multikey,niah_multivalue,vt};
+ * {@code file} is the task file of {@code mc}. {@link #key} names its cached result and its part of the report.
  */
 public record TaskSpec(Kind kind, Path file) {
 
-    public enum Kind { LM, RECALL, PASSKEY, MC, SPEED }
+    public enum Kind {
+        LM, RECALL, PASSKEY, MC, SPEED, NIAH_SINGLE, NIAH_MULTIKEY, NIAH_MULTIVALUE, VT;
+
+        /** Whether this is one of the RULER-style retrieval tasks ({@link NeedleTask}). */
+        public boolean isNeedle() {
+            return this == NIAH_SINGLE || this == NIAH_MULTIKEY || this == NIAH_MULTIVALUE || this == VT;
+        }
+    }
 
     public static final String DEFAULT = "lm,recall,passkey,speed";
 
@@ -37,12 +44,18 @@ public record TaskSpec(Kind kind, Path file) {
                 case "recall" -> Kind.RECALL;
                 case "passkey" -> Kind.PASSKEY;
                 case "speed" -> Kind.SPEED;
+                case "niah_single" -> Kind.NIAH_SINGLE;
+                case "niah_multikey" -> Kind.NIAH_MULTIKEY;
+                case "niah_multivalue" -> Kind.NIAH_MULTIVALUE;
+                case "vt" -> Kind.VT;
                 case "mc" -> throw new T2rException("--tasks: mc needs a task file: mc:FILE");
-                default -> throw new T2rException("--tasks: unknown task '" + p + "' (known: lm, recall, passkey, mc:FILE, speed)");
+                default -> throw new T2rException("--tasks: unknown task '" + p + "' (known: lm, recall, passkey, mc:FILE, speed, "
+                        + "niah_single, niah_multikey, niah_multivalue, vt)");
             };
             out.add(of(kind));
         }
-        if (out.isEmpty()) throw new T2rException("--tasks: no task given (known: lm, recall, passkey, mc:FILE, speed)");
+        if (out.isEmpty()) throw new T2rException("--tasks: no task given (known: lm, recall, passkey, mc:FILE, speed, niah_single, "
+                + "niah_multikey, niah_multivalue, vt)");
         return new ArrayList<>(out);
     }
 

@@ -157,6 +157,22 @@ class EvaluatorTest {
     }
 
     @Test
+    void needleTasksGoIntoTheReportByName() throws IOException {
+        Path out = tmp.resolve("needles");
+        EvalReport r = new Evaluator(settings(data(), "niah_single", 0), new EvalModel("teacher", TestModels.KJV, kjv, null),
+                student(kjv), tokenizer, Progress.silent()).run(out, false);
+        assertEquals(List.of("niah_single"), List.copyOf(r.needles().keySet()));
+        JsonNode json = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertEquals(128, json.at("/results/niah_single/points/0/length").asInt());
+        assertEquals("data", json.at("/results/niah_single/haystack").asText());
+        assertEquals(json.at("/results/niah_single/points/0/teacher/accuracy").asDouble(),
+                json.at("/results/niah_single/points/0/student/accuracy").asDouble(), "the same model on both sides");
+        assertEquals("niah-single.png", json.at("/plots/niah_single").asText());
+        String md = Files.readString(out.resolve("report.md"));
+        assertTrue(md.contains("## Needles and variable tracking (RULER-style)") && md.contains("| niah_single, 128 tokens |"), md);
+    }
+
+    @Test
     void aModelAgainstItselfAgreesEverywhere() throws IOException {
         EvalReport r = new Evaluator(settings(data(), "lm,recall", 0), new EvalModel("teacher", TestModels.KJV, kjv, null),
                 student(TestModels.kjv()), tokenizer, Progress.silent()).evaluate(new WorkDir(tmp.resolve("work")));
@@ -204,6 +220,23 @@ class EvaluatorTest {
         assertNotEquals(before, a.fingerprint(TaskSpec.of(TaskSpec.Kind.LM)), "the data changed");
     }
 
+    /** --data compressed (a file zstd wrote) or on standard input reads the documents of the plain file. */
+    @Test
+    void dataMayBeCompressedOrStandardInput() throws IOException {
+        Path fixtures = Path.of("..", "core", "src", "test", "resources", "fixtures", "inputs");
+        List<String> plain = Documents.read(fixtures.resolve("docs.jsonl"));
+        assertEquals(3, plain.size());
+        assertEquals(plain, Documents.read(fixtures.resolve("docs.jsonl.zst")));
+        assertEquals(plain, Documents.read(fixtures.resolve("members.jsonl.gz")));
+        var stdin = System.in;
+        try {
+            System.setIn(Files.newInputStream(fixtures.resolve("docs.jsonl.gz")));
+            assertEquals(plain, Documents.read(Path.of("-")));
+        } finally {
+            System.setIn(stdin);
+        }
+    }
+
     @Test
     void badInputIsAClearErrorBeforeAnyWork() throws IOException {
         Path data = data();
@@ -221,6 +254,6 @@ class EvaluatorTest {
         Path bad = tmp.resolve("bad.jsonl");
         Files.writeString(bad, "{\"text\": \"fine\"}\n{\"txt\": \"oops\"}\n");
         e = assertThrows(T2rException.class, () -> Documents.read(bad));
-        assertEquals(bad + ":2: expected a JSON object with a \"text\" string", e.getMessage());
+        assertEquals(bad + ":2: no field \"text\"", e.getMessage());
     }
 }

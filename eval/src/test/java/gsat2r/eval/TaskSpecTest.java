@@ -21,11 +21,15 @@ class TaskSpecTest {
         assertTrue(t.get(3).key().matches("mc-a_b-[0-9a-f]{8}"), t.get(3).key());
         assertNotEquals(TaskSpec.parse("mc:x/a.jsonl").getFirst().key(), TaskSpec.parse("mc:y/a.jsonl").getFirst().key());
         assertEquals(4, TaskSpec.parse(TaskSpec.DEFAULT).size());
+        List<TaskSpec> needles = TaskSpec.parse("niah_single,niah_multikey,niah_multivalue,vt");
+        assertEquals(List.of("niah_single", "niah_multikey", "niah_multivalue", "vt"), needles.stream().map(TaskSpec::key).toList());
+        assertTrue(needles.stream().allMatch(n -> n.kind().isNeedle()));
+        assertTrue(!TaskSpec.Kind.PASSKEY.isNeedle());
     }
 
     @Test
     void unknownTasksAreNamed() {
-        assertEquals("--tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed)",
+        assertEquals("--tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, niah_multivalue, vt)",
                 assertThrows(T2rException.class, () -> TaskSpec.parse("lm,ppl")).getMessage());
         assertEquals("--tasks: mc needs a task file: mc:FILE", assertThrows(T2rException.class, () -> TaskSpec.parse("mc")).getMessage());
         assertEquals("--tasks: mc needs a task file: mc:FILE", assertThrows(T2rException.class, () -> TaskSpec.parse("mc:")).getMessage());

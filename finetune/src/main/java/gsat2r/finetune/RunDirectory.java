@@ -1,16 +1,19 @@
 package gsat2r.finetune;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.finetune.recipe.Recipe;
+import gsat2r.finetune.recipe.Stage;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
@@ -22,7 +25,8 @@ import java.util.stream.Stream;
  * DIR/data/               the tokenized dataset, when the recipe gives raw text files
  * DIR/checkpoints/        step-NNNNNNNN/ {state.safetensors, trainer.json, metrics.jsonl}
  * DIR/metrics.jsonl       one line per step and per evaluation
- * DIR/final/              the trained student (fla format), written atomically at the end
+ * DIR/adapters/STAGE/     each LoRA stage's PEFT adapter, written before its merge
+ * DIR/final/              the trained student (fla format), written atomically at the end, with adapters/
  * </pre>
  * The directory itself fills up as the run goes (that is what makes --resume possible); each of its
  * parts appears whole: run.json and the metrics lines by single writes, student-init, data,
@@ -35,6 +39,7 @@ final class RunDirectory {
     static final String DATA = "data";
     static final String METRICS = "metrics.jsonl";
     static final String FINAL = "final";
+    static final String ADAPTERS = "adapters";
     static final String FORMAT = "gsa-t2r run";
 
     private final Path dir;
@@ -61,6 +66,24 @@ final class RunDirectory {
 
     Path finalDir() {
         return dir.resolve(FINAL);
+    }
+
+    /** Where the LoRA stage {@code stage} leaves its PEFT adapter: {@code adapters/<stage name>}. */
+    Path adapter(Stage stage) {
+        String name = stage.name().replaceAll("[^A-Za-z0-9_.-]", "_");
+        return dir.resolve(ADAPTERS).resolve(name.isEmpty() || name.startsWith(".") ? "stage-" + (stage.index() + 1) : name);
+    }
+
+    /** Copies every adapter written so far into {@code out/adapters/}. */
+    void copyAdapters(Path out) throws IOException {
+        Path from = dir.resolve(ADAPTERS);
+        if (!Files.isDirectory(from)) return;
+        try (var adapters = Files.list(from)) {
+            for (Path a : adapters.filter(p -> !p.getFileName().toString().startsWith(".")).sorted().toList()) {
+                Path to = Files.createDirectories(out.resolve(ADAPTERS).resolve(a.getFileName()));
+                for (String f : List.of(PeftAdapter.CONFIG, PeftAdapter.WEIGHTS)) Files.copy(a.resolve(f), to.resolve(f));
+            }
+        }
     }
 
     /** The run in {@code dir} as rank 0 of a data-parallel run set it up (the other ranks only read it). */

@@ -1,21 +1,25 @@
 package gsat2r.finetune;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
+import gsat2r.training.MemoryPlan;
+import gsat2r.training.Device;
+import gsat2r.core.model.ModelDirectory;
+import gsat2r.core.config.GsaConfig;
 import gsat2r.core.data.DataPreparer;
 import gsat2r.core.data.PackedSequences;
 import gsat2r.core.data.PreparedDataset;
 import gsat2r.core.data.SequenceOrder;
 import gsat2r.core.data.SplitMix64;
+import gsat2r.core.data.TrainingStream;
+import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.safetensors.SafeTensors;
-import gsat2r.training.BackendFactory;
 import gsat2r.training.BackendOutOfMemoryException;
 import gsat2r.training.BackendRequest;
-import gsat2r.finetune.Backends;
-import gsat2r.training.DataParallelBackend;
 import gsat2r.training.LossSums;
 import gsat2r.training.Objective;
 import gsat2r.training.ParameterInfo;
@@ -24,18 +28,19 @@ import gsat2r.training.TokenBatch;
 import gsat2r.training.TrainableSet;
 import gsat2r.training.TrainingBackend;
 import gsat2r.training.distributed.DataParallelOptions;
+import gsat2r.core.tokenizer.TokenizerFiles;
 import gsat2r.finetune.distributed.DataSplit;
 import gsat2r.finetune.distributed.LossSumsCodec;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.finetune.optim.GradientClipping;
 import gsat2r.finetune.recipe.Recipe;
+import gsat2r.finetune.recipe.RecipeOverrides;
 import gsat2r.finetune.recipe.RecipeReader;
 import gsat2r.finetune.recipe.Stage;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,8 +54,8 @@ import java.util.SequencedMap;
  * asks for it, then trains the stages in order on a {@link TrainingBackend}, writing metrics,
  * checkpoints and finally the student.
  *
- * <p>One optimizer step of a stage: the next {@code batch} training sequences (in the seeded order of
- * {@link SequenceOrder}) are cut into {@code grad_accum} micro-batches of {@code micro_batch}; each runs
+ * <p>One optimizer step of a stage: the next {@code batch} training sequences (the corpus in the seeded
+ * order of {@link SequenceOrder}, with the recipe's synthetic documents mixed in: {@link TrainingStream}) are cut into {@code grad_accum} micro-batches of {@code micro_batch}; each runs
  * forward and backward with gradient scale {@code 1 / (batch · seq_len)}, so the accumulated gradient
  * is that of the step's mean loss; the global gradient norm is checked (a NaN or infinite loss or norm
  * stops the run before the update, naming stage and step, with the last good checkpoint intact), the
@@ -64,8 +69,8 @@ import java.util.SequencedMap;
  * arithmetic as an uninterrupted one, and ends with the same bits (metrics.jsonl differs only in its
  * {@code elapsed_s} values).
  *
- * <p>Data parallel (docs/distributed.md): with a {@link ProcessGroup} of N ranks in the options, every
- * rank runs this trainer on its own {@link DataParallelBackend}. Rank 0 alone writes the run directory
+ * <p>Every run is a {@link ProcessGroup}: one process is a group of one, data parallelism
+ * (docs/distributed.md) a group of N ranks, each running this trainer on its own backend. Rank 0 alone writes the run directory
  * (run.json, the converted student, the tokenized data, metrics, checkpoints, the final student); the
  * others wait for it and read them. Each rank reads its part of each step's sequences
  * ({@link DataSplit}: N ranks with micro-batch b see what one process with micro-batch N·b sees), the
@@ -77,12 +82,23 @@ public final class Trainer {
 
     /**
      * {@code resume}: continue the run in {@code out}; {@code force}: replace an earlier run there;
-     * {@code group}: the data-parallel group this process is a rank of, or null for a single process;
-     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend.
+     * {@code group}: the group this process is a rank of ({@link ProcessGroup#single()} for one process);
+     * {@code deviceIndex}: which GPU this process uses (its LOCAL_RANK), passed to the backend;
+     * {@code overrides}: changes to the recipe from the command line ({@code --set}).
      */
-    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
+    public record Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex,
+                          RecipeOverrides overrides) {
+        public Options {
+            if (group == null) group = ProcessGroup.single();
+            if (overrides == null) overrides = RecipeOverrides.NONE;
+        }
+
+        public Options(Path recipe, Path out, boolean resume, boolean force, ProcessGroup group, int deviceIndex) {
+            this(recipe, out, resume, force, group, deviceIndex, RecipeOverrides.NONE);
+        }
+
         public Options(Path recipe, Path out, boolean resume, boolean force) {
-            this(recipe, out, resume, force, null, 0);
+            this(recipe, out, resume, force, ProcessGroup.single(), 0);
         }
     }
 
@@ -92,22 +108,19 @@ public final class Trainer {
 
     /** Purpose tag for the seeds of LoRA adapters, one per stage ({@link SplitMix64#derive}). */
     static final long LORA_SEED = 0x4C4F5241L;                  // "LORA"
-    private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "generation_config.json");
 
     private final Recipe recipe;
     private final RunDirectory run;
     private final TrainingBackend backend;
     private final PackedSequences train;
-    private final SequenceOrder order;
+    private final TrainingStream stream;
     private final PackedSequences validation;
     private final long validationWindows;
     private final Checkpoints checkpoints;
     private final TrainingListener listener;
-    /** Data parallel: the group, its split of the data and the backend's data-parallel face; all null for one process. */
+    /** The group of this run's processes (one, for a single process) and its split of each step's data. */
     private final ProcessGroup group;
     private final DataSplit split;
-    private final DataParallelBackend parallel;
     private MetricsLog metrics;            // opened once metrics.jsonl is restored or started
     private final Path studentDir;
     private final long t0 = System.nanoTime();
@@ -116,46 +129,46 @@ public final class Trainer {
     private TrainerState state;
     private SequencedMap<String, Double> lastEvaluation = new LinkedHashMap<>();
 
-    private Trainer(Recipe recipe, RunDirectory run, TrainingBackend backend, PreparedDataset data, Path studentDir,
+    private Trainer(Recipe recipe, RunDirectory run, TrainingBackend backend, PreparedDataset data, Tokenizer tokenizer, Path studentDir,
                     TrainingListener listener, ProcessGroup group, DataSplit split) {
         this.recipe = recipe;
         this.group = group;
         this.split = split;
-        this.parallel = group == null ? null : (DataParallelBackend) backend;
         this.run = run;
         this.backend = backend;
         this.studentDir = studentDir;
         this.listener = listener;
         this.train = new PackedSequences(data.train(), recipe.seqLen()).requireNonEmpty(recipe.file() + ": data");
-        this.order = new SequenceOrder(recipe.seed(), train.count());
+        this.stream = TrainingStreams.open(recipe, train, data, tokenizer, listener);
         this.validation = new PackedSequences(data.validation(), recipe.seqLen());
         long wanted = (recipe.evalTokens() + recipe.seqLen() - 1) / recipe.seqLen();
         this.validationWindows = Math.min(validation.count(), wanted);
         this.checkpoints = new Checkpoints(run.dir());
     }
 
-    public static Result run(Options options, Backends backends, TrainingListener listener) {
-        ProcessGroup group = options.group() != null && options.group().worldSize() > 1 ? options.group() : null;
-        if (group == null) return runProcess(options, backends, listener, null);
+    public static Result run(Options options, Plugins plugins, TrainingListener listener) {
+        ProcessGroup group = options.group();
         try {
-            return runProcess(options, backends, listener, group);
+            return runProcess(options, plugins, listener, group);
         } catch (RuntimeException | Error e) {
             group.abort(e.getMessage() != null ? e.getMessage() : e.toString());
             throw e;
         }
     }
 
-    /** One process's run: alone ({@code group} null), or as a rank of {@code group}. */
-    private static Result runProcess(Options options, Backends backends, TrainingListener listener, ProcessGroup group) {
-        Recipe recipe = RecipeReader.read(options.recipe());
+    /** One process's run, a rank of {@code group} (of one, alone). */
+    private static Result runProcess(Options options, Plugins plugins, TrainingListener listener, ProcessGroup group) {
+        Recipe recipe = RecipeReader.read(options.recipe(), options.overrides());
         RecipeReader.checkPaths(recipe);
-        DataSplit split = group == null ? null : DataSplit.of(recipe.batch(), recipe.microBatch(), group.worldSize(), recipe.file().toString());
-        boolean lead = group == null || group.rank() == 0;
+        DataSplit split = DataSplit.of(recipe.batch(), recipe.microBatch(), group.worldSize(), recipe.file().toString());
+        boolean lead = group.rank() == 0;
         if (!lead) listener = new TrainingListener() {};         // rank 0 reports for the group
-        // Find the converter and the backend before anything is written, so that a build without them fails cleanly.
-        String studentType = recipe.student() instanceof Recipe.StudentDir(Path dir) ? modelType(dir)
-                : backends.converterFor(modelType(recipe.teacher())).studentModelType();
-        BackendFactory factory = backends.factoryFor(recipe.device(), studentType);
+        // Find the device and the converter, and check the memory, before anything is written.
+        Device device = plugins.device(recipe.device());
+        device.requirePrecision(recipe.precision());
+        ModelDirectory teacher = ModelDirectory.open(recipe.teacher());
+        StudentConverter converter = recipe.student() instanceof Recipe.Convert ? plugins.converterFor(teacher) : null;
+        planMemory(recipe, device, teacher, converter, split, group, options.deviceIndex(), listener);
         RunDirectory run = null;
         boolean finished = false;
         if (lead) {
@@ -167,48 +180,42 @@ public final class Trainer {
             } else {
                 run = RunDirectory.create(options.out(), recipe, options.force());
             }
-            if (!finished && group != null) {
+            if (!finished && group.worldSize() > 1) {
                 // Everything the other ranks read: the converted student and the tokenized data.
-                studentDir(recipe, run, backends, listener);
+                studentDir(recipe, run, converter, listener);
                 dataset(recipe, run, listener).close();
             }
         }
-        if (group != null) {
-            finished = group.broadcast(new byte[] {(byte) (finished ? 1 : 0)}, 0)[0] == 1;
-            if (!lead) run = RunDirectory.at(options.out());
-        }
+        finished = group.broadcast(new byte[] {(byte) (finished ? 1 : 0)}, 0)[0] == 1;
+        if (!lead) run = RunDirectory.at(options.out());
         if (finished) {
             listener.note("the run is already finished: " + run.finalDir());
             return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
                     new LinkedHashMap<>());
         }
-        Path student = studentDir(recipe, run, backends, listener);
+        Path student = studentDir(recipe, run, converter, listener);
         try (PreparedDataset data = lead ? dataset(recipe, run, listener) : PreparedDataset.open(dataDir(recipe, run))) {
             checkTokenizer(recipe, student, data);
-            if (!modelType(student).equals(studentType)) {
-                throw new T2rException(student.resolve("config.json") + ": model_type \"" + modelType(student)
-                        + "\", but the converter said it writes \"" + studentType + "\"");
-            }
-            listener.note("opening the " + factory.name() + " backend" + (group == null ? "" : " on each of " + group.worldSize()
-                    + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum() + " accumulated)"));
-            try (TrainingBackend backend = factory.open(new BackendRequest(recipe.teacher(), student, recipe.device(),
-                    recipe.microBatch(), recipe.seqLen(), recipe.recompute(), recipe.needsTeacher(), options.deviceIndex()))) {
+            listener.note("opening the " + device.name() + " backend in " + recipe.precision() + (group.worldSize() == 1 ? ""
+                    : " on each of " + group.worldSize() + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum()
+                    + " accumulated)"));
+            ModelDirectory studentDir = ModelDirectory.open(student);
+            try (TrainingBackend backend = plugins.devices().get(recipe.device(), studentDir).openTraining(new BackendRequest(
+                    recipe.needsTeacher() ? teacher : null, studentDir, recipe.precision(), split.microBatch(), recipe.seqLen(), recipe.recompute(), group,
+                    DataParallelOptions.defaults(), options.deviceIndex()))) {
+                listener.note("training on " + backend.description());
                 if (data.vocabSize() > backend.vocabSize()) {
                     throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
                             + backend.vocabSize() + " entries");
                 }
-                if (group != null) {
-                    if (!(backend instanceof DataParallelBackend dp)) {
-                        throw new T2rException("the " + factory.name() + " backend cannot train data-parallel (yet): run device \""
-                                + recipe.device() + "\" as one process");
+                try (Tokenizer tokenizer = recipe.synthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
+                    Trainer t = new Trainer(recipe, run, backend, data, tokenizer, student, listener, group, split);
+                    try {
+                        return t.train(options.resume());
+                    } finally {
+                        t.stream.close();
+                        if (t.metrics != null) t.metrics.close();
                     }
-                    dp.joinDataParallel(group, DataParallelOptions.defaults());
-                }
-                Trainer t = new Trainer(recipe, run, backend, data, student, listener, group, split);
-                try {
-                    return t.train(options.resume());
-                } finally {
-                    if (t.metrics != null) t.metrics.close();
                 }
             }
         }
@@ -216,13 +223,36 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ setting up
 
+    /**
+     * Refuses, before any work, a recipe whose largest stage does not fit the device's free memory (when the
+     * device plans its memory), naming what needs how much and what to change.
+     */
+    private static void planMemory(Recipe recipe, Device device, ModelDirectory teacher, StudentConverter converter, DataSplit split,
+                                   ProcessGroup group, int deviceIndex, TrainingListener listener) {
+        if (!device.plansMemory()) return;
+        GsaConfig student = switch (recipe.student()) {
+            case Recipe.StudentDir(Path dir) -> ModelDirectory.open(dir).studentConfig();
+            case Recipe.Convert(var options) -> converter.studentConfig(teacher, options);
+        };
+        if (student == null) return;
+        List<MemoryPlan.StageLoad> stages = recipe.stages().stream()
+                .map(s -> new MemoryPlan.StageLoad(s.name(), s.objective(), s.trainable())).toList();
+        MemoryPlan.Request request = new MemoryPlan.Request(recipe.needsTeacher() ? teacher.teacherConfig() : null, student, recipe.precision(),
+                split.microBatch(), recipe.seqLen(), recipe.recompute(), stages, group.worldSize(), deviceIndex);
+        device.plan(request).ifPresent(plan -> {
+            if (!plan.fits()) throw new T2rException(recipe.file() + ": " + plan.refusal());
+            MemoryPlan.Stage s = plan.largest();
+            listener.note("memory plan: stage '" + s.name() + "' needs the most: " + s.describe() + " (" + MemoryPlan.gib(plan.freeBytes())
+                    + " free on " + plan.device() + ")");
+        });
+    }
+
     /** The student directory; converts the teacher into {@code OUT/student-init} first when the recipe asks and it is not there yet. */
-    private static Path studentDir(Recipe recipe, RunDirectory run, Backends backends, TrainingListener listener) {
+    private static Path studentDir(Recipe recipe, RunDirectory run, StudentConverter converter, TrainingListener listener) {
         if (recipe.student() instanceof Recipe.StudentDir(Path dir)) return dir;
         Recipe.Convert convert = (Recipe.Convert) recipe.student();
         Path init = run.studentInit();
         if (Files.isDirectory(init)) return init;
-        StudentConverter converter = backends.converterFor(modelType(recipe.teacher()));
         var o = convert.options();
         listener.note(String.format(Locale.ROOT, "converting %s into a GSA student (%d slots, gate normalizer %s, gate init %s, seed %d) in %s",
                 recipe.teacher(), o.slots(), o.gateNormalizer(), o.gateInit(), o.seed(), init));
@@ -270,28 +300,16 @@ public final class Trainer {
         }
     }
 
-    static String modelType(Path modelDir) {
-        Path config = modelDir.resolve("config.json");
-        try {
-            JsonNode c = Json.COMPACT.readTree(config.toFile());
-            String t = c.path("model_type").asText("");
-            if (t.isEmpty()) throw new T2rException(config + ": no \"model_type\"");
-            return t;
-        } catch (IOException e) {
-            throw new T2rException(config + ": cannot read (" + e.getMessage() + ")", e);
-        }
-    }
-
     // ------------------------------------------------------------------ the loop
 
     private boolean lead() {
-        return group == null || group.rank() == 0;
+        return group.rank() == 0;
     }
 
     /** The checkpoint to resume from: rank 0 chooses the newest, and tells the other ranks. */
     private Optional<Checkpoints.Entry> resumePoint(boolean resume) {
         Optional<Checkpoints.Entry> latest = resume && lead() ? checkpoints.latest() : Optional.empty();
-        if (group == null) return latest;
+        if (group.worldSize() == 1) return latest;
         String step = new String(group.broadcast(Long.toString(latest.map(Checkpoints.Entry::globalStep).orElse(-1L))
                 .getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0), java.nio.charset.StandardCharsets.US_ASCII);
         long global = Long.parseLong(step);
@@ -339,11 +357,14 @@ public final class Trainer {
             listener.note(String.format(Locale.ROOT, "stage %d/%d '%s' (%s): %d steps, trainable %s (%,d parameters)",
                     si + 1, stages.size(), stage.name(), stage.objective().type(), stage.steps(), stage.trainable().spelling(), count));
             for (long n = state.stageStep() + 1; n <= stage.steps(); n++) step(stage, n);
-            if (stage.trainable() instanceof TrainableSet.Lora) backend.mergeLora();
+            if (stage.trainable() instanceof TrainableSet.Lora lora) {
+                if (lead()) PeftAdapter.write(run.adapter(stage), backend.loraFactors(), lora, stage.name());
+                backend.mergeLora();
+            }
             state = state.nextStage();
         }
         Path done = lead() ? writeFinal() : run.finalDir();
-        if (group != null) group.barrier();             // every rank reports success only once the student is written
+        group.barrier();             // every rank reports success only once the student is written
         return new Result(done, false, state.globalStep(), state.tokens(), lastEvaluation);
     }
 
@@ -359,22 +380,12 @@ public final class Trainer {
         int micro = recipe.microBatch();
         long positions = recipe.tokensPerStep();
         try {
-            LossSums sums = null;
-            if (group == null) {
-                for (int j = 0; j < recipe.gradAccum(); j++) {
-                    TokenBatch batch = trainBatch(state.sequences() + (long) j * micro, micro);
-                    LossSums s = backend.forwardBackward(stage.objective(), batch, 1.0 / positions);
-                    sums = sums == null ? s : sums.plus(s);
-                }
-            } else {
-                List<LossSums> mine = new ArrayList<>();
-                for (int j = 0; j < split.gradAccum(); j++) {
-                    TokenBatch batch = trainBatch(split.firstSequence(state.sequences(), j, group.rank()), micro);
-                    mine.add(j == split.gradAccum() - 1 ? parallel.forwardBackwardAndReduce(stage.objective(), batch, 1.0 / positions)
-                            : backend.forwardBackward(stage.objective(), batch, 1.0 / positions));
-                }
-                sums = combine(mine);
+            List<LossSums> mine = new ArrayList<>();
+            for (int j = 0; j < split.gradAccum(); j++) {
+                TokenBatch batch = trainBatch(split.firstSequence(state.sequences(), j, group.rank()), split.microBatch());
+                mine.add(backend.forwardBackward(stage.objective(), batch, 1.0 / positions, j == split.gradAccum() - 1));
             }
+            LossSums sums = combine(mine);
             double loss = sums.loss() / positions;
             double norm = backend.gradientNorm();
             if (!Double.isFinite(loss) || !Double.isFinite(norm)) throw nonFinite(stage, n, loss, norm);
@@ -388,7 +399,7 @@ public final class Trainer {
             if (recipe.checkpointInterval() > 0 && state.globalStep() % recipe.checkpointInterval() == 0) checkpoint(stage);
         } catch (BackendOutOfMemoryException e) {
             throw new T2rException(where(stage, n) + ": " + e.getMessage() + "; a micro-batch is " + micro + " x " + recipe.seqLen()
-                    + " tokens: lower micro_batch (" + (group == null ? "raise grad_accum" : "more are accumulated") + " to keep batch "
+                    + " tokens: lower micro_batch (" + (group.worldSize() == 1 ? "raise grad_accum" : "more are accumulated") + " to keep batch "
                     + recipe.batch() + ") or seq_len"
                     + (recipe.recompute() ? "" : ", or set \"recompute\": true to keep fewer activations"), e);
         } catch (OutOfMemoryError e) {
@@ -427,7 +438,7 @@ public final class Trainer {
     private TokenBatch trainBatch(long firstSequence, int rows) {
         int T = recipe.seqLen();
         int[] tokens = new int[rows * (T + 1)];
-        for (int r = 0; r < rows; r++) train.window(order.windowAt(firstSequence + r), tokens, r * (T + 1));
+        stream.sequences(firstSequence, rows, tokens);
         return new TokenBatch(rows, T, tokens);
     }
 
@@ -437,9 +448,14 @@ public final class Trainer {
 
     /**
      * The step's loss sums over all ranks: every rank's micro-batch sums, added in the order one process
-     * with micro-batch b would add them (micro-step by micro-step, rank by rank).
+     * with micro-batch b would add them (micro-step by micro-step, rank by rank); alone, in order.
      */
     private LossSums combine(List<LossSums> mine) {
+        if (group.worldSize() == 1) {
+            LossSums total = null;
+            for (LossSums s : mine) if (s != null) total = total == null ? s : total.plus(s);
+            return total;
+        }
         List<List<LossSums>> all = LossSumsCodec.decodeAll(group.allGather(LossSumsCodec.encode(mine)));
         LossSums total = null;
         int longest = all.stream().mapToInt(List::size).max().orElse(0);
@@ -478,21 +494,13 @@ public final class Trainer {
 
     private void evaluate(Stage stage, long n) {
         int micro = recipe.microBatch(), T = recipe.seqLen();
-        LossSums sums = null;
-        if (group == null) {
-            for (long start = 0; start < validationWindows; start += micro) {
-                int rows = (int) Math.min(micro, validationWindows - start);
-                sums = plus(sums, evaluateWindows(stage, start, start + rows));
-            }
-        } else {
-            // Group g of N·b windows: rank r evaluates its b of them; the sums are added group by group, rank by rank.
-            List<LossSums> mine = new ArrayList<>();
-            for (long g = 0; g < split.evalGroups(validationWindows); g++) {
-                long[] w = split.evalWindows(validationWindows, g, group.rank());
-                mine.add(w[0] < w[1] ? evaluateWindows(stage, w[0], w[1]) : null);
-            }
-            sums = combine(mine);
+        // Group g of N·b windows: rank r evaluates its b of them; the sums are added group by group, rank by rank.
+        List<LossSums> mine = new ArrayList<>();
+        for (long g = 0; g < split.evalGroups(validationWindows); g++) {
+            long[] w = split.evalWindows(validationWindows, g, group.rank());
+            mine.add(w[0] < w[1] ? evaluateWindows(stage, w[0], w[1]) : null);
         }
+        LossSums sums = combine(mine);
         SequencedMap<String, Double> values = new LinkedHashMap<>();
         for (Map.Entry<String, Double> e : sums.sums().entrySet()) values.put("val_" + e.getKey(), e.getValue() / sums.positions());
         if (metrics == null) {                  // a data-parallel rank other than 0: rank 0 writes the line
@@ -512,10 +520,6 @@ public final class Trainer {
         metrics.append(line);
         lastEvaluation = values;
         listener.evaluation(new TrainingListener.EvalReport(stage.name(), stage.index(), n, values));
-    }
-
-    private static LossSums plus(LossSums a, LossSums b) {
-        return a == null ? b : a.plus(b);
     }
 
     /** The loss sums of validation windows {@code [from, to)}, one batch. */
@@ -541,21 +545,18 @@ public final class Trainer {
         }
         state = state.withElapsed(elapsed());
         ObjectNode json = state.toJson(stage.name(), recipe.seed(), train.count(), lines.length);
-        Path dir = checkpoints.write(backend, json, lines, state.globalStep(), recipe.keepCheckpoints(),
-                Map.of("format", "pt", "content", "gsa-t2r training state", "global_step", Long.toString(state.globalStep())));
+        Map<String, String> metadata = new LinkedHashMap<>(backend.stateMetadata());
+        metadata.putAll(Map.of("format", "pt", "content", "gsa-t2r training state", "global_step", Long.toString(state.globalStep())));
+        Path dir = checkpoints.write(backend, json, lines, state.globalStep(), recipe.keepCheckpoints(), metadata);
         listener.checkpoint(dir, state.globalStep());
     }
 
     private Path writeFinal() {
         Path target = run.finalDir();
         try (AtomicDirectory out = AtomicDirectory.create(target, false)) {
-            backend.saveStudent(out.path());
-            for (String f : TOKENIZER_FILES) {
-                Path from = studentDir.resolve(f);
-                if (!Files.isRegularFile(from)) from = recipe.teacher().resolve(f);
-                Path to = out.path().resolve(f);
-                if (Files.isRegularFile(from) && !Files.exists(to)) Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
-            }
+            backend.saveStudent(out.path(), recipe.outputDtype());
+            TokenizerFiles.copy(out.path(), studentDir, recipe.teacher());
+            run.copyAdapters(out.path());
             ObjectNode summary = Json.COMPACT.createObjectNode();
             summary.put("format", "gsa-t2r training summary");
             summary.put("recipe_file", recipe.file().toAbsolutePath().normalize().toString());

@@ -1,5 +1,6 @@
 package gsat2r.finetune;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;

@@ -5,16 +5,15 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.safetensors.SafeTensors;
-import gsat2r.training.BackendFactory;
+import gsat2r.training.Device;
 import gsat2r.training.BackendOutOfMemoryException;
 import gsat2r.training.BackendRequest;
-import gsat2r.finetune.Backends;
 import gsat2r.training.LossSums;
 import gsat2r.training.Objective;
 import gsat2r.training.TokenBatch;
 import gsat2r.training.TrainingBackend;
 import gsat2r.finetune.toy.ToyBackend;
-import gsat2r.finetune.toy.ToyBackendFactory;
+import gsat2r.finetune.toy.ToyDevice;
 import gsat2r.finetune.toy.ToyConverter;
 import gsat2r.finetune.toy.ToyRuns;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,7 +41,7 @@ class TrainerTest {
     Path tmp;
 
     static final JsonMapper JSON = JsonMapper.builder().build();
-    static final Backends TOY = new Backends(List.of(new ToyBackendFactory()), List.of(new ToyConverter()));
+    static final Plugins TOY = new Plugins(List.<Device>of(new ToyDevice()), List.of(new ToyConverter()));
 
     @BeforeAll
     static void files() {
@@ -85,6 +84,12 @@ class TrainerTest {
     void everyStageLowersItsLossAndTheRunWritesMetricsCheckpointsAndTheStudent() throws IOException {
         Path recipe = ToyRuns.recipe(root, "full.json", 30, 10);
         Path out = tmp.resolve("run");
+        // Files of the teacher's tokenizer and chat format that final/ must carry, whatever reads them.
+        Path teacher = root.resolve("teacher");
+        Files.writeString(teacher.resolve("chat_template.jinja"), "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
+        Files.write(teacher.resolve("tokenizer.model"), new byte[] {10, 3, 'a', 'b', 'c'});
+        Files.createDirectories(teacher.resolve("additional_chat_templates"));
+        Files.writeString(teacher.resolve("additional_chat_templates/tool_use.jinja"), "{{ tools }}");
         List<String> notes = new ArrayList<>();
         List<TrainingListener.StepReport> reports = new ArrayList<>();
         Trainer.Result r = train(recipe, out, false, new TrainingListener() {
@@ -152,7 +157,22 @@ class TrainerTest {
         for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training.json")) {
             assertTrue(Files.isRegularFile(fin.resolve(f)), f);
         }
+        for (String f : List.of("tokenizer.json", "chat_template.jinja", "tokenizer.model", "additional_chat_templates/tool_use.jinja")) {
+            assertEquals(-1L, Files.mismatch(teacher.resolve(f), fin.resolve(f)), f);
+        }
+        Path adapter = fin.resolve("adapters/kd");
+        JsonNode peft = JSON.readTree(adapter.resolve("adapter_config.json").toFile());
+        assertEquals("LORA", peft.path("peft_type").asText());
+        assertEquals(4, peft.path("r").asInt());
+        assertEquals(-1L, Files.mismatch(out.resolve("adapters/kd/adapter_model.safetensors"), adapter.resolve("adapter_model.safetensors")));
+        try (SafeTensors st = SafeTensors.open(adapter.resolve("adapter_model.safetensors"))) {
+            assertTrue(st.has("base_model.model.model.layers.0.attn.q_proj.lora_B.weight"), st.tensors().keySet().toString());
+        }
         assertTrue(Files.isDirectory(out.resolve("student-init")), "the converted student is kept for --resume");
+        try (Stream<Path> events = Files.list(out.resolve("tensorboard"))) {
+            assertEquals(1, events.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents.")).count());
+        }
+        assertTrue(Files.readString(out.resolve("loss.svg")).contains("stage kd"), "the loss curves, drawn at the end");
         assertEquals(90, reports.size());
         assertEquals(90, reports.getLast().globalStep());
         assertTrue(reports.getLast().tokensPerSecond() > 0);
@@ -206,6 +226,40 @@ class TrainerTest {
         assertArrayEquals(Files.readAllBytes(whole.resolve("final/config.json")), Files.readAllBytes(broken.resolve("final/config.json")));
         assertEquals(withoutTimes(whole), withoutTimes(broken));
         assertTrue(train(recipe, broken, true, new TrainingListener() {}).alreadyFinished());
+    }
+
+    @Test
+    void aRunWithSyntheticDataResumesBitIdenticallyAndItsSequencesFollowTheMix() throws IOException {
+        String text = Files.readString(ToyRuns.recipe(root, "synthetic-base.json", 6, 3))
+                .replace("\"data\": {\"prepared\": \"data\"}", "\"data\": {\"prepared\": \"data\", \"synthetic\": ["
+                        + "{\"kind\": \"kv-recall\", \"share\": 0.25, \"min_pairs\": 1, \"max_pairs\": 3},"
+                        + "{\"kind\": \"repeats\", \"share\": 0.25, \"min_span\": 4, \"max_span\": 12}]}")
+                .replace("\"seq_len\": 24", "\"seq_len\": 48");
+        Path recipe = root.resolve("synthetic.json");
+        Files.writeString(recipe, text);
+        Path whole = tmp.resolve("whole"), broken = tmp.resolve("broken");
+        List<String> notes = new ArrayList<>();
+        train(recipe, whole, false, new TrainingListener() {
+            @Override
+            public void note(String message) {
+                notes.add(message);
+            }
+        });
+        assertTrue(notes.stream().anyMatch(n -> n.startsWith("synthetic data: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)")),
+                notes.toString());
+        for (long crash : new long[] {5, 13}) {
+            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
+        }
+        train(recipe, broken, true, new TrainingListener() {});
+        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
+        assertEquals(withoutTimes(whole), withoutTimes(broken));
+        JsonNode resolved = JSON.readTree(whole.resolve("run.json").toFile());
+        assertEquals(2, resolved.path("recipe").path("data").path("synthetic").size(), resolved.toString());
+        // The same recipe without synthetic data trains on other sequences, so its losses differ.
+        Path plain = tmp.resolve("plain");
+        Files.writeString(root.resolve("plain.json"), Files.readString(ToyRuns.recipe(root, "plain-base.json", 6, 3)).replace("\"seq_len\": 24", "\"seq_len\": 48"));
+        train(root.resolve("plain.json"), plain, false, new TrainingListener() {});
+        assertFalse(withoutTimes(plain).equals(withoutTimes(whole)));
     }
 
     @Test
@@ -347,11 +401,11 @@ class TrainerTest {
         Path recipe = ToyRuns.recipe(root, "nobackend.json", 3, 100);
         Path out = tmp.resolve("none");
         String m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, out, false, false),
-                new Backends(List.of(), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
-        assertEquals("no cpu training backend for a student of model_type \"toy-lm\" in this build (available: none)", m);
+                new Plugins(List.<Device>of(), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
+        assertEquals("no device 'cpu' in this build (available: none)", m);
         m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, out, false, false),
-                new Backends(List.of(new ToyBackendFactory()), List.of()), new TrainingListener() {})).getMessage();
-        assertEquals("no student converter for a teacher of model_type \"toy-lm\" in this build (available: none)", m);
+                new Plugins(List.<Device>of(new ToyDevice()), List.of()), new TrainingListener() {})).getMessage();
+        assertEquals(root.resolve("teacher").resolve("config.json") + ": no student converter for a teacher of model_type \"toy-lm\" in this build (available: none)", m);
         assertFalse(Files.exists(out));
     }
 
@@ -370,30 +424,40 @@ class TrainerTest {
     @Test
     void outOfMemoryNamesTheNumbersAndWhatToChange() throws IOException {
         Path recipe = ToyRuns.recipe(root, "oom.json", 3, 100);
-        BackendFactory failing = new BackendFactory() {
+        Device failing = new Device() {
             @Override
             public String name() {
-                return "toy-oom";
+                return "cpu";
             }
 
             @Override
-            public boolean supports(String device, String type) {
-                return true;
+            public boolean accepts(gsat2r.core.model.ModelDirectory student) {
+                return true;                              // the toy student, which is no GSA model
             }
 
             @Override
-            public TrainingBackend open(BackendRequest r) {
-                ToyBackend toy = ToyBackend.open(r.teacher(), r.student(), true);
+            public List<gsat2r.core.model.Precision> precisions() {
+                return List.of(gsat2r.core.model.Precision.FP32);
+            }
+
+            @Override
+            public gsat2r.core.model.LanguageModel load(gsat2r.core.model.ModelDirectory dir, gsat2r.core.model.Precision p, int index) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public TrainingBackend openTraining(BackendRequest r) {
+                ToyBackend toy = ToyBackend.open(r.teacher().path(), r.student().path(), true);
                 return new ForwardingBackend(toy) {
                     @Override
-                    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale) {
+                    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale, boolean last) {
                         throw new BackendOutOfMemoryException("cuda:0", "attention activations", 3L << 30, 1L << 29, 80L << 30, null);
                     }
                 };
             }
         };
         String m = assertThrows(T2rException.class, () -> Trainer.run(new Trainer.Options(recipe, tmp.resolve("oom"), false, false),
-                new Backends(List.of(failing), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
+                new Plugins(List.of(failing), List.of(new ToyConverter())), new TrainingListener() {})).getMessage();
         assertEquals(recipe + ": stage 'at' (1 of 3), step 1 of 3 (global step 1): cuda:0: out of memory allocating 3.00 GiB for attention"
                 + " activations (free 512.0 MiB of 80.00 GiB); a micro-batch is 2 x 24 tokens: lower micro_batch (raise grad_accum to keep"
                 + " batch 4) or seq_len, or set \"recompute\": true to keep fewer activations", m);

@@ -3,6 +3,7 @@ package gsat2r.gpumodels;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.TensorWriter;
 import gsat2r.training.AdamWStep;
+import gsat2r.training.StateNames;
 import gsat2r.training.ParameterInfo;
 import gsat2r.training.distributed.BucketPlan;
 import gsat2r.training.distributed.BucketSchedule;
@@ -231,8 +232,8 @@ final class DeviceDataParallel implements AutoCloseable {
             for (int t = 0; t < tensors.size(); t++) {
                 FlatLayout.Entry e = layout.entry(t);
                 String name = tensors.get(t).info().name();
-                out.write("adam_m/" + name, flat.view(e.offset(), e.numel()).toFloatArray());
-                out.write("adam_v/" + name, fullV.view(e.offset(), e.numel()).toFloatArray());
+                out.write(StateNames.adamM(name), flat.view(e.offset(), e.numel()).toFloatArray());
+                out.write(StateNames.adamV(name), fullV.view(e.offset(), e.numel()).toFloatArray());
             }
         }
     }
@@ -245,11 +246,16 @@ final class DeviceDataParallel implements AutoCloseable {
         for (ShardLayout.Piece p : pieces) {
             ParameterInfo info = tensors.get(p.tensor()).info();
             for (boolean first : new boolean[] {true, false}) {
-                String name = (first ? "adam_m/" : "adam_v/") + info.name();
+                String name = (first ? StateNames.ADAM_M : StateNames.ADAM_V) + info.name();
                 in.expect(name, info.shape());
                 (first ? m : v).copyFrom(in.floats(name), (int) p.tensorOffset(), p.flatOffset() - shardStart, (int) p.length());
             }
         }
+    }
+
+    /** Device bytes of this rank's moments. */
+    long momentBytes() {
+        return m == null ? 0 : m.byteSize() + v.byteSize();
     }
 
     @Override

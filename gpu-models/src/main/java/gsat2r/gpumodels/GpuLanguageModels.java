@@ -1,101 +1,50 @@
 package gsat2r.gpumodels;
 
 import gsat2r.core.T2rException;
-import gsat2r.core.config.GsaConfig;
+import gsat2r.core.model.BatchDecoder;
+import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
-import gsat2r.core.model.gsa.GsaModel;
+import gsat2r.core.model.ModelDirectory;
+import gsat2r.core.model.Precision;
+import gsat2r.gpu.ElementType;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.Gpu;
 import gsat2r.gpu.cuda.Cuda;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Whole models on the GPU behind the {@link LanguageModel} interface that the CLI ({@code t2r logits},
- * {@code generate}, {@code eval} with {@code --device cuda}) and the evaluator use: a Llama/Mistral teacher
- * ({@link TeacherGpu}, decoding with a KV cache) or a GSA student ({@link StudentGpu}, decoding with its
- * constant-size recurrent state). Each model holds its own {@link Gpu} (closed with the model).
+ * {@code generate}, {@code eval}, {@code serve} with {@code --device cuda}) and the evaluator use: a Llama/Mistral
+ * teacher ({@link LlamaModel}, decoding with a KV cache) or a GSA student ({@link GsaModel}, decoding with its
+ * constant-size recurrent state). Decoding one token at a time, alone or batched, is {@link DecodeRuntime}'s step;
+ * scoring continuations is {@link GpuScorer}'s padded forward. Each model holds its own {@link Gpu} (closed with
+ * the model).
  */
 public final class GpuLanguageModels {
     private GpuLanguageModels() {}
 
-    /** The model of a directory by its {@code config.json} {@code model_type}, on GPU 0, in {@code precision}. */
-    public static LanguageModel load(Path dir, Precision precision) {
+    /** The model of {@code dir} (teacher or student, as the directory says) on GPU {@code ordinal}, in {@code precision}. */
+    public static LanguageModel load(ModelDirectory dir, Precision precision, int ordinal) {
         Cuda.requireAvailable();
-        Path config = dir.resolve("config.json");
-        if (!Files.isRegularFile(config)) throw new T2rException(config + ": no such file (not a model directory?)");
-        boolean student;
+        ElementType type = ComputeType.of(precision);
+        if (dir.isStudent()) GsaModel.checkSupported(dir.studentConfig(), dir.configFile());
+        else LlamaModel.checkSupported(dir.teacherConfig(), dir.path());
+        Gpu gpu = Gpu.open(ordinal);
         try {
-            student = GsaConfig.MODEL_TYPE.equals(GsaConfig.modelType(new com.fasterxml.jackson.databind.ObjectMapper().readTree(config.toFile())));
-        } catch (java.io.IOException e) {
-            throw new T2rException(config + ": cannot read: " + e.getMessage(), e);
-        }
-        return student ? student(dir, precision) : teacher(dir, precision);
-    }
-
-    /** {@link #load} in the configured precision. */
-    public static LanguageModel load(Path dir) {
-        return load(dir, Precision.configured());
-    }
-
-    static LanguageModel teacher(Path dir, Precision precision) {
-        Gpu gpu = Gpu.open();
-        try {
-            return new Teacher(gpu, TeacherGpu.load(gpu, dir, precision.type()));
+            return dir.isStudent() ? new Student(gpu, new GsaModel(gpu, dir, type, null)) : new Teacher(gpu, LlamaModel.load(gpu, dir, type));
         } catch (RuntimeException e) {
             gpu.close();
             throw e;
         }
     }
 
-    static LanguageModel student(Path dir, Precision precision) {
-        GsaModel host = GsaModel.load(dir);
-        Gpu gpu = Gpu.open();
-        try {
-            return new Student(gpu, new StudentGpu(gpu, host, precision.type(), dir.resolve(GsaConfig.FILE_NAME)));
-        } catch (RuntimeException e) {
-            gpu.close();
-            throw e;
-        }
-    }
-
-    private static float[][] rows(float[] flat, int T, int V) {
+    /** {@code flat [T·V]} as T rows of V. */
+    static float[][] rows(float[] flat, int T, int V) {
         float[][] out = new float[T][];
         for (int t = 0; t < T; t++) out[t] = Arrays.copyOfRange(flat, t * V, (t + 1) * V);
         return out;
-    }
-
-    /** The decoders of both models: the position they have reached; each feeds its ids to its model's decode at it. */
-    private abstract static class GpuDecoder implements LanguageModel.Decoder {
-        private final int vocab;
-        private int position;
-
-        GpuDecoder(int vocab) {
-            this.vocab = vocab;
-        }
-
-        /** Runs {@code ids} from {@code position} through the model's decoding state; the logits after the last. */
-        abstract float[] decode(int[] ids, int position);
-
-        @Override
-        public float[] prefill(int[] ids) {
-            checkIds(ids, vocab);
-            float[] logits = decode(ids, position);
-            position += ids.length;
-            return logits;
-        }
-
-        @Override
-        public float[] next(int id) {
-            return prefill(new int[] {id});
-        }
-
-        @Override
-        public int position() {
-            return position;
-        }
     }
 
     private static void checkIds(int[] ids, int vocab) {
@@ -108,11 +57,13 @@ public final class GpuLanguageModels {
     /** A teacher on the GPU. */
     static final class Teacher implements LanguageModel {
         private final Gpu gpu;
-        final TeacherGpu model;
+        final LlamaModel model;
+        final DecodeRuntime decoding;
 
-        Teacher(Gpu gpu, TeacherGpu model) {
+        Teacher(Gpu gpu, LlamaModel model) {
             this.gpu = gpu;
             this.model = model;
+            this.decoding = DecodeRuntime.of(gpu, model);
         }
 
         @Override
@@ -130,25 +81,25 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            KvRingGpu[] caches = model.newCaches(256);
-            return new GpuDecoder(vocabSize()) {
-                @Override
-                float[] decode(int[] ids, int position) {
-                    return model.decode(ids, position, caches);
-                }
+            decoding.releaseAbandoned();
+            return new GpuTeacherDecoder(decoding, model);
+        }
 
-                @Override
-                public long stateBytes() {
-                    long n = 0;
-                    for (KvRingGpu c : caches) n += c.bytes();
-                    return n;
-                }
-            };
+        @Override
+        public BatchDecoder batchDecoder() {
+            return decoding;
+        }
+
+        @Override
+        public List<Continuations.Score[]> scoreContinuations(List<Continuations> batch) {
+            return new GpuScorer(gpu, model.type(), model.config.hiddenSize(), vocabSize(), model.head(),
+                    b -> model.forwardHidden(b, null, true)).score(batch);
         }
 
         @Override
         public void close() {
             try {
+                decoding.close();
                 model.close();
             } finally {
                 gpu.close();
@@ -159,11 +110,13 @@ public final class GpuLanguageModels {
     /** A GSA student on the GPU. */
     static final class Student implements LanguageModel {
         private final Gpu gpu;
-        final StudentGpu model;
+        final GsaModel model;
+        final DecodeRuntime decoding;
 
-        Student(Gpu gpu, StudentGpu model) {
+        Student(Gpu gpu, GsaModel model) {
             this.gpu = gpu;
             this.model = model;
+            this.decoding = DecodeRuntime.of(gpu, model);
         }
 
         @Override
@@ -175,30 +128,37 @@ public final class GpuLanguageModels {
         public float[][] forward(int[] ids) {
             checkIds(ids, vocabSize());
             try (DeviceBatch b = DeviceBatch.ofIds(gpu, ids, 1, ids.length, vocabSize());
-                 StudentGpu.Forward f = model.forward(b, StudentGpu.Memory.NONE)) {
+                 GsaModel.Forward f = model.forward(b, GsaModel.Memory.NONE, true)) {
                 return rows(f.logits.toFloatArray(), ids.length, vocabSize());
             }
         }
 
         @Override
         public Decoder newDecoder() {
-            StudentGpu.DecodeState state = model.new DecodeState(256);
-            return new GpuDecoder(vocabSize()) {
-                @Override
-                float[] decode(int[] ids, int position) {
-                    return model.decode(ids, position, state);
-                }
+            decoding.releaseAbandoned();
+            return new GpuStudentDecoder(decoding, model);
+        }
 
-                @Override
-                public long stateBytes() {
-                    return state.bytes();
+        @Override
+        public BatchDecoder batchDecoder() {
+            return decoding;
+        }
+
+        @Override
+        public List<Continuations.Score[]> scoreContinuations(List<Continuations> batch) {
+            return new GpuScorer(gpu, model.type(), model.config.hiddenSize(), vocabSize(), model.w(model.output()), b -> {
+                try (GsaModel.Forward f = model.forward(b, GsaModel.Memory.NONE, false)) {
+                    DeviceBuffer normed = f.normed;
+                    f.normed = null;   // the scorer closes it
+                    return normed;
                 }
-            };
+            }).score(batch);
         }
 
         @Override
         public void close() {
             try {
+                decoding.close();
                 model.close();
             } finally {
                 gpu.close();

@@ -1,15 +1,18 @@
 package gsat2r.gpumodels;
 
 import gsat2r.core.data.SplitMix64;
-import gsat2r.core.model.gsa.ParameterGroup;
+import gsat2r.core.model.gsa.GsaLayout;
 import gsat2r.core.model.gsa.ParameterView;
 import gsat2r.core.model.gsa.ParameterView.Kind;
-import gsat2r.training.ParameterInfo;
 import gsat2r.gpu.DeviceBuffer;
+import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
 import gsat2r.gpu.cuda.CublasLt;
 import gsat2r.gpu.cuda.MatmulShape;
+import gsat2r.gpu.ops.Convert;
 import gsat2r.gpu.ops.Matmul;
+import gsat2r.training.ParameterInfo;
+import gsat2r.training.StateNames;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,180 +21,141 @@ import java.util.Map;
 
 /**
  * LoRA adapters on {@code q_proj}, {@code k_proj}, {@code v_proj}, {@code o_proj} of every GSA layer, on the
- * GPU, trained through the effective weight exactly as the CPU backend's {@code LoraAdapters}: the master
- * buffer holds {@code W' = W + s·B·A} for each adapted tensor (the base W kept aside), the student's
- * ordinary backward leaves {@code dL/dW'} in the gradient buffer, and {@code dA += s·Bᵀ·dW'},
- * {@code dB += s·dW'·Aᵀ} (W' is linear in A and B). A is drawn on the host from N(0, 1/in) by SplitMix64 with
- * the stage's seed, adapter after adapter in buffer order, row-major (the CPU backend's draws); B is zero.
- * All factors, their gradients and moments live in flat fp32 buffers (one optimizer launch for all of them:
- * every factor is a matrix, so all decay).
+ * GPU, as a low-rank path beside the frozen projection: {@code y = x Wᵀ + s·(x Aᵀ) Bᵀ} with {@code s = α/R},
+ * and in the backward {@code u = dy B}, {@code dA += s·uᵀ x}, {@code dB += s·dyᵀ (x Aᵀ)},
+ * {@code dx += s·u A} (the product {@code x Aᵀ} is recomputed, not kept). Nothing the size of W is made:
+ * the base stays frozen in its compute copy, and only the factors have masters, compute copies, gradients
+ * and moments. Merging folds {@code s·B·A} into W's fp32 master. A is drawn on the host from N(0, 1/in) by
+ * SplitMix64 with the stage's seed, adapter after adapter in layout order, row-major (the CPU backend's
+ * draws); B is zero, so training starts from the unadapted model.
  */
 final class LoraGpu implements AutoCloseable {
 
-    /** One adapted tensor: its base weight and the offsets of its factors in the flat buffers. */
+    /** One adapted projection {@code W [out, in]}: its factors, their compute copies and gradients. */
     static final class Adapter {
         final ParameterView target;
         final int out, in, rank;
-        final long offsetA, offsetB;
-        final DeviceBuffer base;
+        final float scale;
+        final DeviceBuffer a, b, aw, bw, gradA, gradB;
         final ParameterInfo infoA, infoB;
 
-        Adapter(ParameterView target, int rank, long offsetA, DeviceBuffer base) {
+        Adapter(Gpu gpu, ElementType type, ParameterView target, int rank, float scale) {
             this.target = target;
             this.out = (int) target.shape()[0];
             this.in = (int) target.shape()[1];
             this.rank = rank;
-            this.offsetA = offsetA;
-            this.offsetB = offsetA + (long) rank * in;
-            this.base = base;
-            String stem = target.name().substring(0, target.name().length() - ".weight".length());
-            this.infoA = new ParameterInfo(stem + ".lora_A.weight", new long[] {rank, in});
-            this.infoB = new ParameterInfo(stem + ".lora_B.weight", new long[] {out, rank});
+            this.scale = scale;
+            this.a = gpu.f32((long) rank * in);
+            this.b = gpu.f32((long) out * rank);
+            this.aw = type == ElementType.F32 ? a : gpu.bf16(a.length());
+            this.bw = type == ElementType.F32 ? b : gpu.bf16(b.length());
+            this.gradA = gpu.f32(a.length());
+            this.gradB = gpu.f32(b.length());
+            b.zero();
+            gradA.zero();
+            gradB.zero();
+            this.infoA = new ParameterInfo(StateNames.loraA(target.name()), new long[] {rank, in});
+            this.infoB = new ParameterInfo(StateNames.loraB(target.name()), new long[] {out, rank});
         }
 
-        long sizeA() {
-            return (long) rank * in;
+        /** The compute copies equal to the fp32 factors again. */
+        void refresh(Gpu gpu) {
+            if (aw != a) Convert.toBf16(gpu, aw, a, a.length());
+            if (bw != b) Convert.toBf16(gpu, bw, b, b.length());
         }
 
-        long sizeB() {
-            return (long) out * rank;
+        /** {@code y [n, out] += s·(x Aᵀ) Bᵀ}, with {@code x [n, in]}. */
+        void forward(Gpu gpu, Buffers s, DeviceBuffer y, DeviceBuffer x, int n) {
+            DeviceBuffer t = s.t((long) n * rank);
+            Matmul.linearForward(gpu, t, x, aw, n, in, rank);
+            Matmul.linearForwardAdd(gpu, y, t, bw, n, rank, out, scale);
+        }
+
+        /** The factors' gradients from {@code dy [n, out]} and the input {@code x}; {@code dx += s·(dy B) A} when dx is wanted. */
+        void backward(Gpu gpu, Buffers s, DeviceBuffer dy, DeviceBuffer x, DeviceBuffer dx, int n) {
+            DeviceBuffer u = s.t((long) n * rank), t = s.t((long) n * rank);
+            Matmul.linearBackwardInput(gpu, u, dy, bw, n, rank, out, false);
+            Matmul.linearBackwardWeightAdd(gpu, gradA, u, x, n, in, rank, scale);
+            Matmul.linearForward(gpu, t, x, aw, n, in, rank);
+            Matmul.linearBackwardWeightAdd(gpu, gradB, dy, t, n, rank, out, scale);
+            if (dx != null) Matmul.linearBackwardInputAdd(gpu, dx, u, aw, n, in, rank, scale);
+        }
+
+        void close() {
+            for (DeviceBuffer x : new DeviceBuffer[] {a, b, gradA, gradB}) x.close();
+            if (aw != a) aw.close();
+            if (bw != b) bw.close();
         }
     }
 
-    private final StudentGpu student;
     private final Gpu gpu;
-    private final float scale;
     final List<Adapter> adapters = new ArrayList<>();
     private final Map<String, Adapter> byTarget = new LinkedHashMap<>();
-    private final ParameterGroup targets;
-    /** Factors A then B of each adapter, in order; gradients and AdamW moments in the same layout. */
-    final DeviceBuffer values, grads, m, v;
-    private boolean dirty = true;
 
-    LoraGpu(StudentGpu student, int rank, double scale, long seed) {
-        this.student = student;
-        this.gpu = student.gpu();
-        this.scale = (float) scale;
-        List<ParameterView> adapted = new ArrayList<>();
-        long total = 0;
-        for (ParameterView t : student.layout.views()) {
-            if (!isTarget(student, t)) continue;
-            adapted.add(t);
-            total += (long) rank * (t.shape()[0] + t.shape()[1]);
-        }
-        this.targets = new ParameterGroup("lora-targets", adapted);
-        values = gpu.f32(total);
-        grads = gpu.f32(total);
-        m = gpu.f32(total);
-        v = gpu.f32(total);
-        grads.zero();
-        m.zero();
-        v.zero();
-        values.zero();                                   // B = 0
+    LoraGpu(Gpu gpu, ElementType type, GsaLayout layout, int rank, double scale, long seed) {
+        this.gpu = gpu;
         SplitMix64 rng = new SplitMix64(seed);
-        long at = 0;
-        for (ParameterView t : adapted) {
-            DeviceBuffer base = gpu.f32(t.size());
-            base.copyFrom(student.masterView(t));
-            Adapter ad = new Adapter(t, rank, at, base);
-            float[] a = new float[(int) ad.sizeA()];
-            double std = 1.0 / Math.sqrt(ad.in);
-            for (int i = 0; i < a.length; i++) a[i] = (float) (std * rng.nextGaussian());
-            valuesA(ad).copyFrom(a);
-            adapters.add(ad);
-            byTarget.put(t.name(), ad);
-            at = ad.offsetB + ad.sizeB();
+        try {
+            for (ParameterView t : layout.views()) {
+                if (!isTarget(layout, t)) continue;
+                Adapter ad = new Adapter(gpu, type, t, rank, (float) scale);
+                adapters.add(ad);
+                byTarget.put(t.name(), ad);
+                float[] a = new float[Math.toIntExact(ad.a.length())];
+                double std = 1.0 / Math.sqrt(ad.in);
+                for (int i = 0; i < a.length; i++) a[i] = (float) (std * rng.nextGaussian());
+                ad.a.copyFrom(a);
+                ad.refresh(gpu);
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
         }
     }
 
     /** Whether LoRA adapts {@code t}: q/k/v/o projections of GSA layers. */
-    static boolean isTarget(StudentGpu s, ParameterView t) {
+    static boolean isTarget(GsaLayout layout, ParameterView t) {
         boolean projection = t.kind() == Kind.Q_PROJ || t.kind() == Kind.K_PROJ || t.kind() == Kind.V_PROJ || t.kind() == Kind.O_PROJ;
-        return projection && t.layer() >= 0 && s.config.isGsaLayer(t.layer());
-    }
-
-    DeviceBuffer valuesA(Adapter ad) {
-        return values.view(ad.offsetA, ad.sizeA());
-    }
-
-    DeviceBuffer valuesB(Adapter ad) {
-        return values.view(ad.offsetB, ad.sizeB());
-    }
-
-    DeviceBuffer gradA(Adapter ad) {
-        return grads.view(ad.offsetA, ad.sizeA());
-    }
-
-    DeviceBuffer gradB(Adapter ad) {
-        return grads.view(ad.offsetB, ad.sizeB());
-    }
-
-    /** The adapted tensors: what the student's backward must compute {@code dL/dW'} for. */
-    ParameterGroup targets() {
-        return targets;
+        return projection && t.layer() >= 0 && layout.config().isGsaLayer(t.layer());
     }
 
     Adapter adapterOf(String targetName) {
         return byTarget.get(targetName);
     }
 
-    /** The factor or base weight changed: write the effective weights again before the next use. */
-    void invalidate() {
-        dirty = true;
+    /** The lowest layer with an adapter (the backward must reach it). */
+    int lowestLayer() {
+        return adapters.stream().mapToInt(a -> a.target.layer()).min().orElse(Integer.MAX_VALUE);
     }
 
-    /** Writes {@code W' = W + s·(B·A)} of every adapter into the master (and compute) weights, if anything changed since. */
-    void materialize() {
-        if (!dirty) return;
+    /** The compute copies of every factor equal to their masters again (after a restore or an update). */
+    void refresh() {
+        for (Adapter ad : adapters) ad.refresh(gpu);
+    }
+
+    /** Folds {@code s·B·A} into each adapted tensor's fp32 master and refreshes its compute copy. */
+    void mergeInto(StudentWeights weights) {
         for (Adapter ad : adapters) {
-            DeviceBuffer w = student.masterView(ad.target);
-            w.copyFrom(ad.base);
+            DeviceBuffer w = weights.master(ad.target);
             Matmul.run(gpu, MatmulShape.of(false, false, ad.out, ad.in, ad.rank, CublasLt.DataType.F32, CublasLt.DataType.F32),
-                    valuesB(ad), valuesA(ad), w, scale, 1f);
-            student.refreshWork(ad.target);
-        }
-        dirty = false;
-    }
-
-    /** Moves {@code dL/dW'} out of the gradient buffer into the factors' gradients and zeroes it there. */
-    void collectGradients() {
-        for (Adapter ad : adapters) {
-            DeviceBuffer dw = student.g(ad.target);
-            // dA[R, in] += s · Bᵀ[R, out] · dW'[out, in]
-            Matmul.run(gpu, MatmulShape.of(true, false, ad.rank, ad.in, ad.out, CublasLt.DataType.F32, CublasLt.DataType.F32),
-                    valuesB(ad), dw, gradA(ad), scale, 1f);
-            // dB[out, R] += s · dW'[out, in] · Aᵀ[in, R]
-            Matmul.run(gpu, MatmulShape.of(false, true, ad.out, ad.rank, ad.in, CublasLt.DataType.F32, CublasLt.DataType.F32),
-                    dw, valuesA(ad), gradB(ad), scale, 1f);
-            dw.zero();
+                    ad.b, ad.a, w, ad.scale, 1f);
+            weights.refresh(ad.target);
         }
     }
 
-    /** The flat buffers' infos in order (A, B of each adapter). */
-    List<ParameterInfo> infos() {
-        List<ParameterInfo> out = new ArrayList<>();
+    /** The factors by adapter name (A then B of each adapter), fp32 on the host. */
+    Map<String, float[]> factors() {
+        Map<String, float[]> out = new LinkedHashMap<>();
         for (Adapter ad : adapters) {
-            out.add(ad.infoA);
-            out.add(ad.infoB);
+            out.put(ad.infoA.name(), ad.a.toFloatArray());
+            out.put(ad.infoB.name(), ad.b.toFloatArray());
         }
         return out;
     }
 
-    /** The flat-buffer view of the factor named {@code name} in {@code buffer} (values, grads, m or v), or null. */
-    DeviceBuffer factor(DeviceBuffer buffer, String name) {
-        for (Adapter ad : adapters) {
-            if (ad.infoA.name().equals(name)) return buffer.view(ad.offsetA, ad.sizeA());
-            if (ad.infoB.name().equals(name)) return buffer.view(ad.offsetB, ad.sizeB());
-        }
-        return null;
-    }
-
     @Override
     public void close() {
-        for (Adapter ad : adapters) ad.base.close();
-        values.close();
-        grads.close();
-        m.close();
-        v.close();
+        for (Adapter ad : adapters) ad.close();
+        adapters.clear();
     }
 }

@@ -18,6 +18,11 @@ interface StudentParams {
     /** The fp32 gradient of a tensor (a view of the one gradient buffer). */
     DeviceBuffer g(ParameterView v);
 
+    /** The LoRA adapter of a projection while a LoRA stage runs, else null. */
+    default LoraGpu.Adapter adapter(ParameterView v) {
+        return null;
+    }
+
     default Buffers buffers() {
         return new Buffers(gpu(), type());
     }

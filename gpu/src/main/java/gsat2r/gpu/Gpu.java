@@ -25,7 +25,7 @@ import java.lang.foreign.MemorySegment;
  */
 public final class Gpu implements AutoCloseable {
     /** The resource the Maven build writes with nvcc (sm_80, sm_90 machine code and compute_90 PTX). */
-    public static final String KERNELS_RESOURCE = "/gsat2r/gpu/kernels.fatbin";
+    public static final String KERNELS_RESOURCE = Cuda.KERNELS_RESOURCE;
     static final long STAGING_BYTES = 16L << 20;
 
     private final CudaContext context;
@@ -34,7 +34,7 @@ public final class Gpu implements AutoCloseable {
     private final CudaModule kernels;
     private final PinnedBuffer staging;
     private CublasLt blas;
-    private boolean closed;
+    private boolean closed, programmatic;
 
     private Gpu(CudaContext context, CudaStream stream, DeviceAllocator allocator, CudaModule kernels, PinnedBuffer staging) {
         this.context = context;
@@ -72,8 +72,7 @@ public final class Gpu implements AutoCloseable {
     public static byte[] kernelImage() {
         try (InputStream in = Gpu.class.getResourceAsStream(KERNELS_RESOURCE)) {
             if (in == null) {
-                throw new CudaException("kernel image " + KERNELS_RESOURCE.substring(1)
-                        + " is not on the classpath (was the gpu module built without nvcc, -Dgpu.kernels.skip?)");
+                throw new CudaException(Cuda.NO_KERNELS);
             }
             return in.readAllBytes();
         } catch (IOException e) {
@@ -105,6 +104,22 @@ public final class Gpu implements AutoCloseable {
     /** The storage-typed variant of a kernel: {@code kernel("rmsnorm_fwd", BF16)} is {@code rmsnorm_fwd_bf16}. */
     public CudaFunction kernel(String base, ElementType type) {
         return kernels.function(base + "_" + type.kernelSuffix());
+    }
+
+    /**
+     * Whether kernels written for it (they wait with griddepcontrol.wait before reading what the previous
+     * kernel wrote: the decode kernels) are launched with programmatic dependent launch
+     * ({@link CudaFunction#launchProgrammatic}), so that they start while the previous kernel finishes.
+     */
+    public boolean programmaticLaunches() {
+        return programmatic;
+    }
+
+    /** Turns {@link #programmaticLaunches} on (where the driver has cuLaunchKernelEx) or off; returns what it was. */
+    public boolean setProgrammaticLaunches(boolean on) {
+        boolean was = programmatic;
+        programmatic = on && CudaFunction.programmaticLaunchAvailable();
+        return was;
     }
 
     /** The cuBLASLt handle (created on first use, with a 32 MiB workspace). */

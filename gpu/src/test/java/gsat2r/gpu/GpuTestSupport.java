@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Tag;
 /**
  * Base of the GPU tests: one engine for the whole run (opened on first use), random inputs,
  * poisoned outputs, and error checks that print a {@code GPU-METRIC} line per comparison, which
- * scripts/gpu-suite.sh collects into its table. Tolerances: fp32 1e-5, bf16 1e-2 relative L2.
+ * scripts/device/gpu-suite.sh collects into its table. Tolerances: fp32 1e-5, bf16 1e-2 relative L2.
  */
 @Tag("gpu")
 public abstract class GpuTestSupport {

@@ -45,7 +45,7 @@ class CpuGsaBackendTest {
     }
 
     static CpuGsaBackend open(Path teacher, Path student, boolean recompute) {
-        return CpuGsaBackend.open(new BackendRequest(teacher, student, "cpu", 2, 24, recompute, true));
+        return CpuGsaBackend.open(BackendRequest.single(gsat2r.core.model.ModelDirectory.open(teacher), gsat2r.core.model.ModelDirectory.open(student), gsat2r.core.model.Precision.FP32, 2, 24, recompute));
     }
 
     static TokenBatch batch(int vocab, int rows, int T, long seed) {
@@ -136,7 +136,7 @@ class CpuGsaBackendTest {
             List<ParameterInfo> params = keep.setTrainable(new TrainableSet.All(), 1);
             recompute.setTrainable(new TrainableSet.All(), 1);
             for (Objective o : List.of(new Objective.Distill(1.5, 0.2), new Objective.LanguageModeling())) {
-                assertEquals(keep.forwardBackward(o, b, 0.01).loss(), recompute.forwardBackward(o, b, 0.01).loss(), 0.0);
+                assertEquals(keep.forwardBackward(o, b, 0.01, true).loss(), recompute.forwardBackward(o, b, 0.01, true).loss(), 0.0);
             }
             for (ParameterInfo p : params) assertArrayEquals(keep.readGradient(p.name()), recompute.readGradient(p.name()), p.name());
         }
@@ -146,7 +146,7 @@ class CpuGsaBackendTest {
     void attentionTransferRefusesTensorsOutsideTheGsaLayers() {
         try (CpuGsaBackend b = open(mistral, hybrid, false)) {
             b.setTrainable(new TrainableSet.All(), 1);
-            var e = assertThrows(IllegalStateException.class, () -> b.forwardBackward(new Objective.AttentionTransfer(), batch(384, 1, 8, 1), 1));
+            var e = assertThrows(IllegalStateException.class, () -> b.forwardBackward(new Objective.AttentionTransfer(), batch(384, 1, 8, 1), 1, true));
             assertTrue(e.getMessage().contains("GSA-layer tensors only"), e.getMessage());
         }
     }
@@ -160,9 +160,9 @@ class CpuGsaBackendTest {
 
     @Test
     void withoutTheTeacherOnlyFineTuningRuns() {
-        try (CpuGsaBackend b = CpuGsaBackend.open(new BackendRequest(Path.of("/nonexistent"), hybrid, "cpu", 2, 8, false, false))) {
+        try (CpuGsaBackend b = CpuGsaBackend.open(BackendRequest.single(null, gsat2r.core.model.ModelDirectory.open(hybrid), gsat2r.core.model.Precision.FP32, 2, 8, false))) {
             b.setTrainable(new TrainableSet.All(), 1);
-            assertTrue(b.forwardBackward(new Objective.LanguageModeling(), batch(384, 1, 8, 2), 1).loss() > 0);
+            assertTrue(b.forwardBackward(new Objective.LanguageModeling(), batch(384, 1, 8, 2), 1, true).loss() > 0);
             assertThrows(IllegalStateException.class, () -> b.evaluate(new Objective.Distill(1, 0), batch(384, 1, 8, 2)));
         }
     }

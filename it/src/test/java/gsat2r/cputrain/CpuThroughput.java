@@ -49,7 +49,7 @@ public final class CpuThroughput {
         }));
         report("student forward", B * T, time(warmup, steps, () -> s.forward(ids(batch(V, B, T, 1)), B, T, GsaModel.Memory.RECOMPUTE)));
 
-        try (CpuGsaBackend backend = CpuGsaBackend.open(new BackendRequest(teacher, student, "cpu", B, T, recompute, true))) {
+        try (CpuGsaBackend backend = CpuGsaBackend.open(BackendRequest.single(gsat2r.core.model.ModelDirectory.open(teacher), gsat2r.core.model.ModelDirectory.open(student), gsat2r.core.model.Precision.FP32, B, T, recompute))) {
             record Case(String name, Objective objective, TrainableSet set) {}
             for (Case c : new Case[] {
                     new Case("attention-transfer (attention)", new Objective.AttentionTransfer(), new TrainableSet.Attention()),
@@ -61,7 +61,7 @@ public final class CpuThroughput {
                 long[] step = {0};
                 report(c.name(), B * T, time(warmup, steps, () -> {
                     step[0]++;
-                    backend.forwardBackward(c.objective(), batch(V, B, T, 100 + step[0]), 1.0 / (B * T));
+                    backend.forwardBackward(c.objective(), batch(V, B, T, 100 + step[0]), 1.0 / (B * T), true);
                     backend.gradientNorm();
                     backend.optimizerStep(new AdamWStep(step[0], 1e-5, 0.9, 0.95, 1e-8, 0, 1));
                 }));

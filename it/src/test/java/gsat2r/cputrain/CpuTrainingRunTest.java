@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.model.gsa.GsaModel;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
-import gsat2r.finetune.Backends;
+import gsat2r.finetune.Plugins;
 import gsat2r.finetune.toy.ToyRuns;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,7 +58,7 @@ class CpuTrainingRunTest {
                 }
                 """);
         Path out = root.resolve("run");
-        Trainer.Result r = Trainer.run(new Trainer.Options(recipe, out, false, false), Backends.discover(), new TrainingListener() {});
+        Trainer.Result r = Trainer.run(new Trainer.Options(recipe, out, false, false), Plugins.discover(), new TrainingListener() {});
         assertEquals(36, r.globalSteps());
 
         List<JsonNode> evals = new ArrayList<>();

@@ -50,7 +50,13 @@ class DataParallelBackendTest {
     }
 
     static CpuGsaBackend open() {
-        return CpuGsaBackend.open(new BackendRequest(teacher, student, "cpu", 2, 12, false, true));
+        return CpuGsaBackend.open(BackendRequest.single(gsat2r.core.model.ModelDirectory.open(teacher), gsat2r.core.model.ModelDirectory.open(student), gsat2r.core.model.Precision.FP32, 2, 12, false));
+    }
+
+    /** A rank of {@code g}, gradients in buckets of {@code capBytes}. */
+    static CpuGsaBackend open(ProcessGroup g, long capBytes) {
+        return CpuGsaBackend.open(new BackendRequest(gsat2r.core.model.ModelDirectory.open(teacher), gsat2r.core.model.ModelDirectory.open(student),
+                gsat2r.core.model.Precision.FP32, 2, 12, false, g, new DataParallelOptions(capBytes, 64), 0));
     }
 
     record RankResult(List<float[]> grads, int[] watermarks, int buckets, double norm) {}
@@ -61,10 +67,9 @@ class DataParallelBackendTest {
         List<ProcessGroup> groups = LocalGroup.create(2);
         try {
             return Ranks.run(groups, g -> {
-                try (CpuGsaBackend b = open()) {
-                    b.joinDataParallel(g, new DataParallelOptions(capBytes, 64));
+                try (CpuGsaBackend b = open(g, capBytes)) {
                     List<ParameterInfo> trainable = b.setTrainable(new TrainableSet.All(), 1);
-                    b.forwardBackwardAndReduce(kd, batch(100 + g.rank(), 2, 12), 1.0 / 48);
+                    b.forwardBackward(kd, batch(100 + g.rank(), 2, 12), 1.0 / 48, true);
                     HostDataParallel.Reduction r = b.dataParallel().pendingReduction();
                     int[] marks = r.launchWatermarks();
                     double norm = b.gradientNorm();
@@ -105,8 +110,8 @@ class DataParallelBackendTest {
         try (CpuGsaBackend b = open()) {
             List<ParameterInfo> trainable = b.setTrainable(new TrainableSet.All(), 1);
             Objective kd = new Objective.Distill(2.0, 0.25);
-            b.forwardBackward(kd, batch(100, 2, 12), 1.0 / 48);
-            b.forwardBackward(kd, batch(101, 2, 12), 1.0 / 48);
+            b.forwardBackward(kd, batch(100, 2, 12), 1.0 / 48, false);
+            b.forwardBackward(kd, batch(101, 2, 12), 1.0 / 48, true);
             double worst = 0;
             for (int t = 0; t < trainable.size(); t++) {
                 float[] ref = b.readGradient(trainable.get(t).name()), got = s.grads().get(t);
@@ -126,12 +131,19 @@ class DataParallelBackendTest {
     @Test
     void aBucketIsCompleteOnlyWhenItsLowestTensorIs() {
         // The watermark protocol: a bucket whose first tensor is below the watermark must not go out.
+        // The engine alone, on a group of one (a backend takes a group of one as a single process).
         List<ProcessGroup> groups = LocalGroup.create(1);
         try (CpuGsaBackend b = open()) {
-            b.joinDataParallel(groups.get(0), new DataParallelOptions(16 << 10, 64));
             b.setTrainable(new TrainableSet.All(), 1);
-            BucketPlan plan = b.dataParallel().plan();
-            HostDataParallel.Reduction r = b.dataParallel().startReduction();
+            HostDataParallel dp = new HostDataParallel(groups.get(0), new DataParallelOptions(16 << 10, 64));
+            List<HostDataParallel.Tensor> tensors = new ArrayList<>();
+            for (var v : b.student().layout().views()) {
+                tensors.add(new HostDataParallel.Tensor(new ParameterInfo(v.name(), v.shape()), b.student().parameters(), b.student().gradients(),
+                        v.arrayOffset()));
+            }
+            dp.setTrainable(tensors);
+            BucketPlan plan = dp.plan();
+            HostDataParallel.Reduction r = dp.startReduction();
             BucketPlan.Bucket second = plan.buckets().get(1);
             r.gradientsFinalFrom(second.firstTensor() + 1);
             int[] marks = r.launchWatermarks();
@@ -139,7 +151,7 @@ class DataParallelBackendTest {
             assertEquals(HostDataParallel.NOT_LAUNCHED, marks[1], "bucket 1 must wait for its first tensor");
             r.gradientsFinalFrom(second.firstTensor());
             assertEquals(second.firstTensor(), r.launchWatermarks()[1]);
-            b.gradientNorm();
+            dp.gradientNorm();
         } finally {
             Ranks.closeAll(groups);
         }

@@ -9,7 +9,7 @@ import gsat2r.core.model.gsa.GsaModel;
 import gsat2r.finetune.KilledRuns;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
-import gsat2r.finetune.Backends;
+import gsat2r.finetune.Plugins;
 import gsat2r.training.distributed.LocalGroup;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.finetune.distributed.Ranks;
@@ -88,13 +88,13 @@ class DataParallelCpuTest {
     }
 
     static Trainer.Result single(Path recipe, Path out, boolean resume) {
-        return Trainer.run(new Trainer.Options(recipe, out, resume, false), Backends.discover(), new TrainingListener() {});
+        return Trainer.run(new Trainer.Options(recipe, out, resume, false), Plugins.discover(), new TrainingListener() {});
     }
 
     static List<Trainer.Result> parallel(int world, Path recipe, Path out, boolean resume) {
         List<ProcessGroup> groups = LocalGroup.create(world);
         try {
-            return Ranks.run(groups, g -> Trainer.run(new Trainer.Options(recipe, out, resume, false, g, 0), Backends.discover(),
+            return Ranks.run(groups, g -> Trainer.run(new Trainer.Options(recipe, out, resume, false, g, 0), Plugins.discover(),
                     new TrainingListener() {}));
         } finally {
             Ranks.closeAll(groups);

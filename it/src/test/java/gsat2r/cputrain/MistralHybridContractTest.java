@@ -1,7 +1,7 @@
 package gsat2r.cputrain;
 
 import gsat2r.converter.GateInit;
-import gsat2r.training.BackendFactory;
+import gsat2r.training.Device;
 import gsat2r.training.TrainingBackendContract;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,8 +27,8 @@ class MistralHybridContractTest extends TrainingBackendContract {
     }
 
     @Override
-    protected BackendFactory factory() {
-        return new CpuGsaBackendFactory();
+    protected Device device() {
+        return new CpuDevice();
     }
 
     @Override

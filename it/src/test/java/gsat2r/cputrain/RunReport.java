@@ -71,11 +71,11 @@ public final class RunReport {
 
     /** The student weights of a training state ({@code param/<name>}). */
     static GsaModel fromState(GsaConfig config, Path state) {
-        GsaModel m = new GsaModel(config, new float[new gsat2r.core.model.gsa.GsaLayout(config).size()]);
+        GsaModel m = new GsaModel(config, new float[Math.toIntExact(new gsat2r.core.model.gsa.GsaLayout(config).size())]);
         try (SafeTensors st = SafeTensors.open(state)) {
             for (ParameterView v : m.layout().views()) {
                 float[] values = st.floats("param/" + v.name());
-                System.arraycopy(values, 0, m.parameters(), v.offset(), v.size());
+                System.arraycopy(values, 0, m.parameters(), v.arrayOffset(), v.arraySize());
             }
         }
         return m;

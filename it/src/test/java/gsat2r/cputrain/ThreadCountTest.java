@@ -61,7 +61,7 @@ class ThreadCountTest {
 
     /** Two steps of each kind of stage on 2 x 80 tokens (past the window of 16 and a GSA chunk of 64); digest of weights and losses. */
     static String train(Path teacher, Path student) {
-        try (CpuGsaBackend b = CpuGsaBackend.open(new BackendRequest(teacher, student, "cpu", 2, 80, false, true))) {
+        try (CpuGsaBackend b = CpuGsaBackend.open(BackendRequest.single(gsat2r.core.model.ModelDirectory.open(teacher), gsat2r.core.model.ModelDirectory.open(student), gsat2r.core.model.Precision.FP32, 2, 80, false))) {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             record Stage(Objective objective, TrainableSet set) {}
             List<Stage> stages = List.of(new Stage(new Objective.AttentionTransfer(), new TrainableSet.Attention()),
@@ -71,7 +71,7 @@ class ThreadCountTest {
             for (Stage s : stages) {
                 b.setTrainable(s.set(), seed++);
                 for (int step = 1; step <= 2; step++) {
-                    double loss = b.forwardBackward(s.objective(), CpuGsaBackendTest.batch(384, 2, 80, seed * 100 + step), 1.0 / 160).loss();
+                    double loss = b.forwardBackward(s.objective(), CpuGsaBackendTest.batch(384, 2, 80, seed * 100 + step), 1.0 / 160, true).loss();
                     double norm = b.gradientNorm();
                     sha.update(longBytes(Double.doubleToLongBits(loss)));
                     sha.update(longBytes(Double.doubleToLongBits(norm)));

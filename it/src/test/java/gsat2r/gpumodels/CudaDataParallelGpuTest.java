@@ -1,5 +1,6 @@
 package gsat2r.gpumodels;
 
+import gsat2r.core.model.Precision;
 import gsat2r.converter.GateInit;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.core.safetensors.SafeTensors;
@@ -7,6 +8,7 @@ import gsat2r.core.safetensors.SafeTensorsWriter;
 import gsat2r.core.safetensors.TensorWriter;
 import gsat2r.training.AdamWStep;
 import gsat2r.training.BackendRequest;
+import gsat2r.core.model.ModelDirectory;
 import gsat2r.training.LossSums;
 import gsat2r.training.Objective;
 import gsat2r.training.ParameterInfo;
@@ -87,8 +89,14 @@ class CudaDataParallelGpuTest {
         return new AdamWStep(step, 1e-3, 0.9, 0.95, 1e-8, 0.1, Math.min(1, 1.0 / (norm + 1e-6)));
     }
 
-    static BackendRequest request(int micro, int device) {
-        return new BackendRequest(teacher, student, "cuda", micro, T, false, true, device);
+    static BackendRequest request(int micro, Precision p) {
+        return BackendRequest.single(ModelDirectory.open(teacher), ModelDirectory.open(student), p, micro, T, false);
+    }
+
+    /** Rank {@code g.rank()} of a group on GPU {@code device}, gradients summed over {@code transport}. */
+    static BackendRequest request(ProcessGroup g, int device, Precision p, Request transport) {
+        return new BackendRequest(ModelDirectory.open(teacher), ModelDirectory.open(student), p, 1, T, false, g,
+                OPTIONS.withTransport(transport.name().toLowerCase(java.util.Locale.ROOT)), device);
     }
 
     /** What a run produced: per step the loss of each micro-batch (or rank) and the gradient norm; the weights at the end. */
@@ -105,7 +113,7 @@ class CudaDataParallelGpuTest {
         double scale = 1.0 / ((long) micro * accum * T);
         for (int s = from; s <= to; s++) {
             List<Double> l = new ArrayList<>();
-            for (int j = 0; j < accum; j++) l.add(b.forwardBackward(DISTILL, batch(s, j * micro, micro), scale).loss());
+            for (int j = 0; j < accum; j++) l.add(b.forwardBackward(DISTILL, batch(s, j * micro, micro), scale, j == accum - 1).loss());
             double norm = b.gradientNorm();
             b.optimizerStep(adam(s, norm));
             losses.add(l);
@@ -114,7 +122,7 @@ class CudaDataParallelGpuTest {
     }
 
     static Outcome single(Precision p, int micro, int accum, int steps) {
-        try (CudaGsaBackend b = CudaGsaBackend.open(request(micro, 0), p)) {
+        try (CudaGsaBackend b = CudaGsaBackend.open(request(micro, p))) {
             b.setTrainable(new TrainableSet.All(), 1);
             List<List<Double>> losses = new ArrayList<>();
             List<Double> norms = new ArrayList<>();
@@ -130,7 +138,7 @@ class CudaDataParallelGpuTest {
     static void trainRank(CudaGsaBackend b, ProcessGroup g, int from, int to, int micro, List<List<Double>> losses, List<Double> norms) {
         double scale = 1.0 / ((long) micro * g.worldSize() * T);
         for (int s = from; s <= to; s++) {
-            LossSums mine = b.forwardBackwardAndReduce(DISTILL, batch(s, g.rank() * micro, micro), scale);
+            LossSums mine = b.forwardBackward(DISTILL, batch(s, g.rank() * micro, micro), scale, true);
             int[] marks = b.dataParallel().pendingReduction().launchWatermarks();
             assertTrue(marks.length > 1, "several buckets: " + marks.length);
             assertTrue(marks[0] != BucketSchedule.AT_THE_END && marks[0] != BucketSchedule.NOT_LAUNCHED,
@@ -146,8 +154,7 @@ class CudaDataParallelGpuTest {
 
     static List<Outcome> ranks(Precision p, int world, boolean gpuPerRank, Request transport, int steps) {
         return Ranks.run(LocalGroup.create(world, Duration.ofSeconds(120)), g -> {
-            try (CudaGsaBackend b = CudaGsaBackend.open(request(1, gpuPerRank ? g.rank() : 0), p)) {
-                b.joinDataParallel(g, OPTIONS, transport);
+            try (CudaGsaBackend b = CudaGsaBackend.open(request(g, gpuPerRank ? g.rank() : 0, p, transport))) {
                 b.setTrainable(new TrainableSet.All(), 1);
                 List<List<Double>> losses = new ArrayList<>();
                 List<Double> norms = new ArrayList<>();
@@ -211,47 +218,16 @@ class CudaDataParallelGpuTest {
     }
 
     @Test
-    void aOneRankNcclGroupEqualsNoDataParallelism() {
-        assumeTrue(Nccl.available(), "no NCCL here: " + Nccl.unavailableReason());
-        Outcome plain = single(Precision.FP32, 1, 2, 3);
-        Outcome nccl = Ranks.run(LocalGroup.create(1, Duration.ofSeconds(60)), g -> {
-            try (CudaGsaBackend b = CudaGsaBackend.open(request(1, 0), Precision.FP32)) {
-                b.joinDataParallel(g, OPTIONS, Request.NCCL);
-                b.setTrainable(new TrainableSet.All(), 1);
-                List<List<Double>> losses = new ArrayList<>();
-                List<Double> norms = new ArrayList<>();
-                double scale = 1.0 / (2 * T);
-                for (int s = 1; s <= 3; s++) {
-                    List<Double> l = new ArrayList<>();
-                    l.add(b.forwardBackward(DISTILL, batch(s, 0, 1), scale).loss());
-                    l.add(b.forwardBackwardAndReduce(DISTILL, batch(s, 1, 1), scale).loss());
-                    double norm = b.gradientNorm();
-                    b.optimizerStep(adam(s, norm));
-                    losses.add(l);
-                    norms.add(norm);
-                }
-                return new Outcome(losses, norms, weights(b), b.dataParallelTransport());
-            }
-        }).getFirst();
-        assertEquals("nccl", nccl.transport());
-        System.out.println("GPU-INFO NCCL " + Nccl.versionString());
-        assertEquals(plain.losses(), nccl.losses(), "losses");
-        assertEquals(plain.norms(), nccl.norms(), "gradient norms");
-        compareWeights("dp_fp32_nccl_1rank_vs_plain", nccl.weights(), plain.weights(), 0);
-    }
-
-    @Test
     void aStateWrittenByTwoRanksResumesInOneProcess(@TempDir Path tmp) {
         Path file = tmp.resolve("state.safetensors");
         List<Outcome> continued = Ranks.run(LocalGroup.create(2, Duration.ofSeconds(120)), g -> {
-            try (CudaGsaBackend b = CudaGsaBackend.open(request(1, 0), Precision.FP32)) {
-                b.joinDataParallel(g, OPTIONS, Request.HOST);
+            try (CudaGsaBackend b = CudaGsaBackend.open(request(g, 0, Precision.FP32, Request.HOST))) {
                 b.setTrainable(new TrainableSet.All(), 1);
                 List<List<Double>> losses = new ArrayList<>();
                 List<Double> norms = new ArrayList<>();
                 trainRank(b, g, 1, 2, 1, losses, norms);
                 if (g.rank() == 0) {
-                    try (TensorWriter w = SafeTensorsWriter.create(file, b.stateSpecs(), Map.of("format", "pt"))) {
+                    try (TensorWriter w = SafeTensorsWriter.create(file, b.stateSpecs(), b.stateMetadata())) {
                         b.writeState(w);
                         w.commit();
                     }
@@ -265,7 +241,7 @@ class CudaDataParallelGpuTest {
                 return new Outcome(losses, norms, weights(b), b.dataParallelTransport());
             }
         });
-        try (CudaGsaBackend b = CudaGsaBackend.open(request(1, 0), Precision.FP32); SafeTensors st = SafeTensors.open(file)) {
+        try (CudaGsaBackend b = CudaGsaBackend.open(request(1, Precision.FP32)); SafeTensors st = SafeTensors.open(file)) {
             b.setTrainable(new TrainableSet.All(), 1);
             b.readState(st);
             List<List<Double>> losses = new ArrayList<>();

@@ -1,5 +1,7 @@
 package gsat2r.gpumodels;
 
+import gsat2r.finetune.Plugins;
+import gsat2r.core.model.Precision;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.converter.GateInit;
@@ -8,7 +10,6 @@ import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.finetune.KilledRuns;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
-import gsat2r.finetune.Backends;
 import gsat2r.training.distributed.LocalGroup;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.finetune.distributed.Ranks;
@@ -46,12 +47,9 @@ class CudaDataParallelTrainerGpuTest {
     @TempDir
     static Path root;
     static final JsonMapper JSON = JsonMapper.builder().build();
-    static String oldPrecision;
 
     @BeforeAll
     static void fixtures() throws IOException {
-        oldPrecision = System.getProperty(Precision.PROPERTY);
-        System.setProperty(Precision.PROPERTY, "fp32");
         Path teacher = TestModels.kjvTeacher();
         TestModels.student(teacher, root.resolve("student"), 32, GateInit.RANDOM, List.of());
         Path corpus = Files.createDirectories(root.resolve("corpus"));
@@ -64,7 +62,7 @@ class CudaDataParallelTrainerGpuTest {
                 "text", 0, DataPreparer.DEFAULT_SHARD_TOKENS, root.resolve("data"), false), p -> {});
         Files.writeString(root.resolve("recipe.json"), """
                 {
-                  "teacher": "%s", "student": "student", "data": {"prepared": "data"}, "device": "cuda",
+                  "teacher": "%s", "student": "student", "data": {"prepared": "data"}, "device": "cuda", "precision": "fp32",
                   "seq_len": 64, "batch": 2, "micro_batch": 1, "seed": 9,
                   "checkpoint_interval": 2, "keep_checkpoints": 10, "eval_tokens": 256,
                   "stages": [
@@ -77,20 +75,15 @@ class CudaDataParallelTrainerGpuTest {
                 """.formatted(teacher.toString().replace("\\", "\\\\")));
     }
 
-    @AfterAll
-    static void restore() {
-        if (oldPrecision == null) System.clearProperty(Precision.PROPERTY);
-        else System.setProperty(Precision.PROPERTY, oldPrecision);
-    }
 
     static Trainer.Result single(Path out, boolean resume) {
-        return Trainer.run(new Trainer.Options(root.resolve("recipe.json"), out, resume, false), Backends.discover(), new TrainingListener() {});
+        return Trainer.run(new Trainer.Options(root.resolve("recipe.json"), out, resume, false), Plugins.discover(), new TrainingListener() {});
     }
 
     static List<Trainer.Result> parallel(int world, Path out) {
         List<ProcessGroup> groups = LocalGroup.create(world);
         try {
-            return Ranks.run(groups, g -> Trainer.run(new Trainer.Options(root.resolve("recipe.json"), out, false, false, g, 0), Backends.discover(),
+            return Ranks.run(groups, g -> Trainer.run(new Trainer.Options(root.resolve("recipe.json"), out, false, false, g, 0), Plugins.discover(),
                     new TrainingListener() {}));
         } finally {
             Ranks.closeAll(groups);

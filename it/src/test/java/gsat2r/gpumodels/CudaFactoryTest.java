@@ -1,60 +1,58 @@
 package gsat2r.gpumodels;
 
-import gsat2r.training.BackendFactory;
-import gsat2r.training.BackendRequest;
-import gsat2r.finetune.Backends;
+import gsat2r.converter.GateInit;
+import gsat2r.core.T2rException;
+import gsat2r.core.model.ModelDirectory;
+import gsat2r.core.model.Precision;
+import gsat2r.cputrain.CpuDevice;
 import gsat2r.gpu.cuda.Cuda;
 import gsat2r.gpu.cuda.CudaException;
+import gsat2r.training.BackendRequest;
+import gsat2r.training.Devices;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
-/** The trainer finds the CUDA backend by ServiceLoader; without a driver it fails with one line, before reading any file. */
+/** The devices are found by ServiceLoader; without a driver the CUDA one fails with one line; a precision a device lacks is refused. */
 class CudaFactoryTest {
 
+    @TempDir
+    static Path tmp;
+
     @Test
-    void serviceLoaderFindsTheCudaBackendForGsaStudents() {
-        Backends all = Backends.discover();
-        BackendFactory f = all.factoryFor("cuda", "gsa");
-        assertInstanceOf(CudaGsaBackendFactory.class, f);
-        assertEquals("cuda-gsa", f.name());
-        assertFalse(f.supports("cpu", "gsa"));
-        assertFalse(f.supports("cuda", "llama"));
-        assertEquals("cpu-gsa", all.factoryFor("cpu", "gsa").name());
+    void serviceLoaderFindsBothDevices() {
+        Devices all = Devices.discover();
+        assertInstanceOf(CudaDevice.class, all.get("cuda"));
+        assertInstanceOf(CpuDevice.class, all.get("cpu"));
+        assertEquals(List.of(Precision.BF16, Precision.FP32), all.get("cuda").precisions());
+        assertEquals(Precision.FP32, all.get("cpu").defaultPrecision());
+        T2rException e = assertThrows(T2rException.class, () -> all.get("tpu"));
+        assertEquals("no device 'tpu' in this build (available: cpu, cuda)", e.getMessage().replace("cuda, cpu", "cpu, cuda"));
+    }
+
+    @Test
+    void aPrecisionTheDeviceLacksIsRefusedInOneLine() {
+        T2rException e = assertThrows(T2rException.class, () -> new CpuDevice().requirePrecision(Precision.BF16));
+        assertEquals("device cpu does not compute in bf16 (it offers fp32)", e.getMessage());
     }
 
     @Test
     void withoutADriverOpeningSaysSoInOneLine() {
         assumeFalse(Cuda.available(), "this machine has a usable CUDA driver");
-        Path nowhere = Path.of("no-such-dir");
-        CudaException e = assertThrows(CudaException.class, () -> new CudaGsaBackendFactory()
-                .open(new BackendRequest(nowhere, nowhere, "cuda", 1, 8, false, true)));
+        Path teacher = TestModels.kjvTeacher();
+        Path student = TestModels.student(teacher, tmp.resolve("student"), 16, GateInit.RANDOM, List.of());
+        BackendRequest r = BackendRequest.single(ModelDirectory.open(teacher), ModelDirectory.open(student), Precision.BF16, 1, 8, false);
+        CudaException e = assertThrows(CudaException.class, () -> new CudaDevice().openTraining(r));
         assertEquals(Cuda.unavailableReason(), e.getMessage());
         assertTrue(e.getMessage().lines().count() == 1);
-        assertThrows(CudaException.class, () -> GpuLanguageModels.load(nowhere));
-    }
-
-    @Test
-    void precisionComesFromThePropertyAndRejectsNonsense() {
-        String old = System.getProperty(Precision.PROPERTY);
-        try {
-            System.setProperty(Precision.PROPERTY, "fp32");
-            assertEquals(Precision.FP32, Precision.configured());
-            System.setProperty(Precision.PROPERTY, "BF16");
-            assertEquals(Precision.BF16, Precision.configured());
-            System.setProperty(Precision.PROPERTY, "fp8");
-            var e = assertThrows(gsat2r.core.T2rException.class, Precision::configured);
-            assertTrue(e.getMessage().contains("'fp8' is not a precision"), e.getMessage());
-        } finally {
-            if (old == null) System.clearProperty(Precision.PROPERTY);
-            else System.setProperty(Precision.PROPERTY, old);
-        }
+        assertThrows(CudaException.class, () -> new CudaDevice().load(ModelDirectory.open(teacher), Precision.BF16, 0));
     }
 }

@@ -1,7 +1,8 @@
 package gsat2r.gpumodels;
 
+import gsat2r.core.model.Precision;
 import gsat2r.converter.GateInit;
-import gsat2r.training.BackendFactory;
+import gsat2r.training.Device;
 import gsat2r.training.TrainingBackendContract;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -29,13 +30,8 @@ class CudaMistralHybridContractGpuTest extends TrainingBackendContract {
     }
 
     @Override
-    protected BackendFactory factory() {
-        return new CudaGsaBackendFactory(Precision.FP32);
-    }
-
-    @Override
-    protected String device() {
-        return "cuda";
+    protected Device device() {
+        return new CudaDevice();
     }
 
     @Override

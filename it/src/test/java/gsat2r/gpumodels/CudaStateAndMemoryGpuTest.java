@@ -1,5 +1,6 @@
 package gsat2r.gpumodels;
 
+import gsat2r.core.model.Precision;
 import gsat2r.converter.GateInit;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.core.safetensors.SafeTensors;
@@ -49,7 +50,11 @@ class CudaStateAndMemoryGpuTest {
     static final Objective DISTILL = new Objective.Distill(1.0, 0.2);
 
     static BackendRequest request(int micro, int T) {
-        return new BackendRequest(teacher, student, "cuda", micro, T, false, true);
+        return request(micro, T, gsat2r.core.model.Precision.FP32);
+    }
+
+    static BackendRequest request(int micro, int T, gsat2r.core.model.Precision p) {
+        return BackendRequest.single(gsat2r.core.model.ModelDirectory.open(teacher), gsat2r.core.model.ModelDirectory.open(student), p, micro, T, false);
     }
 
     static void train(TrainingBackend b, int from, int to) {
@@ -57,7 +62,7 @@ class CudaStateAndMemoryGpuTest {
             SplitMix64 rng = new SplitMix64(100 + s);
             int[] tokens = new int[2 * 81];
             for (int i = 0; i < tokens.length; i++) tokens[i] = rng.nextInt(4096);
-            b.forwardBackward(DISTILL, new TokenBatch(2, 80, tokens), 1.0 / 160);
+            b.forwardBackward(DISTILL, new TokenBatch(2, 80, tokens), 1.0 / 160, true);
             b.optimizerStep(new AdamWStep(s, 1e-3, 0.9, 0.95, 1e-8, 0.1, Math.min(1, 1 / (b.gradientNorm() + 1e-6))));
         }
     }
@@ -66,14 +71,14 @@ class CudaStateAndMemoryGpuTest {
     void aStateMovesBetweenCpuAndCuda(@TempDir Path tmp) {
         for (boolean fromCpu : new boolean[] {true, false}) {
             Path file = tmp.resolve("state-" + fromCpu + ".safetensors");
-            try (TrainingBackend first = fromCpu ? CpuGsaBackend.open(request(2, 80)) : CudaGsaBackend.open(request(2, 80), Precision.FP32)) {
+            try (TrainingBackend first = fromCpu ? CpuGsaBackend.open(request(2, 80)) : CudaGsaBackend.open(request(2, 80))) {
                 first.setTrainable(new TrainableSet.All(), 1);
                 train(first, 1, 2);
                 try (TensorWriter w = SafeTensorsWriter.create(file, first.stateSpecs(), Map.of("format", "pt"))) {
                     first.writeState(w);
                     w.commit();
                 }
-                try (TrainingBackend second = fromCpu ? CudaGsaBackend.open(request(2, 80), Precision.FP32) : CpuGsaBackend.open(request(2, 80));
+                try (TrainingBackend second = fromCpu ? CudaGsaBackend.open(request(2, 80)) : CpuGsaBackend.open(request(2, 80));
                      SafeTensors st = SafeTensors.open(file)) {
                     second.setTrainable(new TrainableSet.All(), 1);
                     assertEquals(first.stateSpecs(), second.stateSpecs(), "the same state tensors on both devices");
@@ -99,17 +104,17 @@ class CudaStateAndMemoryGpuTest {
     @Test
     void runningOutOfDeviceMemoryIsReportedWithFreeAndTotalBytes() {
         BackendOutOfMemoryException planned = assertThrows(BackendOutOfMemoryException.class,
-                () -> CudaGsaBackend.open(request(100_000, 4096), Precision.BF16).close());
+                () -> CudaGsaBackend.open(request(100_000, 4096, Precision.BF16)).close());
         System.out.println("GPU-NOTE planned: " + planned.getMessage());
         assertTrue(planned.freeBytes() > 0 && planned.totalBytes() >= planned.freeBytes(), planned.getMessage());
         assertTrue(planned.requestedBytes() > planned.freeBytes(), planned.getMessage());
         assertTrue(planned.getMessage().startsWith("cuda:0: out of memory allocating "), planned.getMessage());
 
-        try (CudaGsaBackend b = CudaGsaBackend.open(request(1, 16), Precision.FP32)) {
+        try (CudaGsaBackend b = CudaGsaBackend.open(request(1, 16))) {
             b.setTrainable(new TrainableSet.All(), 1);
             int rows = 12_000, T = 1024;                            // logits alone: 12.3M rows x 4096 x 4 bytes = 201 GB
             TokenBatch huge = new TokenBatch(rows, T, new int[rows * (T + 1)]);
-            BackendOutOfMemoryException e = assertThrows(BackendOutOfMemoryException.class, () -> b.forwardBackward(DISTILL, huge, 1e-7));
+            BackendOutOfMemoryException e = assertThrows(BackendOutOfMemoryException.class, () -> b.forwardBackward(DISTILL, huge, 1e-7, true));
             System.out.println("GPU-NOTE allocation: " + e.getMessage());
             assertTrue(e.freeBytes() > 0 && e.totalBytes() > 0, e.getMessage());
             assertTrue(e.getMessage().contains("a training step on 12000 x 1024 tokens"), e.getMessage());

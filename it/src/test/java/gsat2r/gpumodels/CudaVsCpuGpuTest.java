@@ -1,5 +1,6 @@
 package gsat2r.gpumodels;
 
+import gsat2r.core.model.Precision;
 import gsat2r.converter.GateInit;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.training.AdamWStep;
@@ -76,7 +77,11 @@ class CudaVsCpuGpuTest {
     }
 
     static BackendRequest request(Case c) {
-        return new BackendRequest(c.teacher(), c.student(), "cuda", 3, 100, false, true);
+        return request(c, gsat2r.core.model.Precision.FP32);
+    }
+
+    static BackendRequest request(Case c, gsat2r.core.model.Precision p) {
+        return BackendRequest.single(gsat2r.core.model.ModelDirectory.open(c.teacher()), gsat2r.core.model.ModelDirectory.open(c.student()), p, 3, 100, false);
     }
 
     @Test
@@ -105,7 +110,7 @@ class CudaVsCpuGpuTest {
         String tag = precision + " " + c.name();
         TokenBatch batch = batch(4096, 3, 100, 11);
         double scale = 1.0 / batch.positions();
-        try (TrainingBackend cpu = CpuGsaBackend.open(request(c)); TrainingBackend gpu = CudaGsaBackend.open(request(c), precision)) {
+        try (TrainingBackend cpu = CpuGsaBackend.open(request(c)); TrainingBackend gpu = CudaGsaBackend.open(request(c, precision))) {
             List<ParameterInfo> params = cpu.setTrainable(c.set(), 3);
             assertEquals(params, gpu.setTrainable(c.set(), 3), tag + ": trainable tensors");
             if (c.set() instanceof TrainableSet.Lora) {          // B = 0 would leave A without gradient
@@ -117,7 +122,7 @@ class CudaVsCpuGpuTest {
                     gpu.writeParameter(p.name(), x);
                 }
             }
-            LossSums sc = cpu.forwardBackward(c.objective(), batch, scale), sg = gpu.forwardBackward(c.objective(), batch, scale);
+            LossSums sc = cpu.forwardBackward(c.objective(), batch, scale, true), sg = gpu.forwardBackward(c.objective(), batch, scale, true);
             assertEquals(sc.sums().keySet(), sg.sums().keySet(), tag + ": terms");
             for (Map.Entry<String, Double> e : sc.sums().entrySet()) {
                 double ref = e.getValue(), got = sg.sum(e.getKey());
@@ -190,11 +195,11 @@ class CudaVsCpuGpuTest {
         float[][] results = new float[2][];
         double[] losses = new double[2];
         for (int run = 0; run < 2; run++) {
-            try (TrainingBackend gpu = CudaGsaBackend.open(request(c), Precision.BF16)) {
+            try (TrainingBackend gpu = CudaGsaBackend.open(request(c, Precision.BF16))) {
                 List<ParameterInfo> params = gpu.setTrainable(new TrainableSet.All(), 1);
                 for (int s = 1; s <= 2; s++) {
-                    gpu.forwardBackward(DISTILL, b1, 1.0 / 600);
-                    losses[run] = gpu.forwardBackward(DISTILL, b2, 1.0 / 600).loss();
+                    gpu.forwardBackward(DISTILL, b1, 1.0 / 600, false);
+                    losses[run] = gpu.forwardBackward(DISTILL, b2, 1.0 / 600, true).loss();
                     gpu.optimizerStep(new AdamWStep(s, 1e-3, 0.9, 0.95, 1e-8, 0.1, Math.min(1, 1 / (gpu.gradientNorm() + 1e-6))));
                 }
                 losses[run] += gpu.evaluate(AT, b1).loss();

@@ -1,5 +1,6 @@
 package gsat2r.gpumodels;
 
+import gsat2r.core.model.Precision;
 import gsat2r.converter.GateInit;
 import gsat2r.core.data.SplitMix64;
 import gsat2r.core.model.LanguageModel;
@@ -51,7 +52,7 @@ class GpuModelsGpuTest {
             float[][] ref = cpu.forward(ids);
             for (Precision p : Precision.values()) {
                 double tol = p == Precision.FP32 ? 1e-5 : 2e-2;
-                try (LanguageModel gpu = GpuLanguageModels.teacher(dir, p)) {
+                try (LanguageModel gpu = GpuLanguageModels.load(gsat2r.core.model.ModelDirectory.open(dir), p, 0)) {
                     check(p + " teacher " + dir.getFileName() + " logits", gpu.forward(ids), ref, tol);
                     check(p + " teacher " + dir.getFileName() + " decode", decode(gpu, ids, 100), ref, tol);
                 }
@@ -67,7 +68,7 @@ class GpuModelsGpuTest {
             float[][] ref = cpu.forward(ids);
             for (Precision p : Precision.values()) {
                 double tol = p == Precision.FP32 ? 1e-5 : 2e-2;
-                try (LanguageModel gpu = GpuLanguageModels.student(dir, p)) {
+                try (LanguageModel gpu = GpuLanguageModels.load(gsat2r.core.model.ModelDirectory.open(dir), p, 0)) {
                     check(p + " student " + dir.getFileName() + " logits", gpu.forward(ids), ref, tol);
                     check(p + " student " + dir.getFileName() + " decode", decode(gpu, ids, 70), ref, tol);
                 }

@@ -34,6 +34,15 @@ public sealed interface Objective {
         public String type() {
             return "attention-transfer";
         }
+
+        /** Attention transfer trains GSA-layer tensors of the attn modules only: fails naming the first other tensor. */
+        public static void requireMixerTensors(java.util.List<gsat2r.core.model.gsa.ParameterView> trainable, gsat2r.core.config.GsaConfig c) {
+            for (gsat2r.core.model.gsa.ParameterView v : trainable) {
+                if (v.layer() < 0 || !c.isGsaLayer(v.layer()) || !v.kind().isMixer()) {
+                    throw new IllegalStateException("attention transfer trains GSA-layer tensors only, not " + v.name());
+                }
+            }
+        }
     }
 
     record Distill(double temperature, double ceWeight) implements Objective {

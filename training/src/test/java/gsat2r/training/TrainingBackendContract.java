@@ -1,6 +1,9 @@
 package gsat2r.training;
 
 import gsat2r.core.data.SplitMix64;
+import gsat2r.core.model.ModelDirectory;
+import gsat2r.core.model.Precision;
+import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.SafeTensorsWriter;
 import gsat2r.core.safetensors.TensorWriter;
@@ -34,18 +37,19 @@ public abstract class TrainingBackendContract {
     @TempDir
     protected Path scratch;
 
-    /** The factory under test. */
-    protected abstract BackendFactory factory();
+    /** The device under test. */
+    protected abstract Device device();
+
+    /** The precision the backend is opened in (fp32: the contract's tolerances are fp32's). */
+    protected Precision precision() {
+        return Precision.FP32;
+    }
 
     /** A tiny teacher directory. */
     protected abstract Path teacherDir();
 
     /** A tiny student directory made from {@link #teacherDir}. */
     protected abstract Path studentDir();
-
-    protected String device() {
-        return "cpu";
-    }
 
     protected int sequenceLength() {
         return 9;
@@ -76,7 +80,8 @@ public abstract class TrainingBackendContract {
     }
 
     protected TrainingBackend open(Path student) {
-        return factory().open(new BackendRequest(teacherDir(), student, device(), 4, sequenceLength(), false, true));
+        return device().openTraining(BackendRequest.single(ModelDirectory.open(teacherDir()), ModelDirectory.open(student), precision(), 4,
+                sequenceLength(), false));
     }
 
     protected TokenBatch batch(int vocab, int rows, long seed) {
@@ -114,7 +119,7 @@ public abstract class TrainingBackendContract {
                 }
             }
             TokenBatch batch = batch(b.vocabSize(), 2, 17);
-            b.forwardBackward(objective, batch, 1.0);
+            b.forwardBackward(objective, batch, 1.0, true);
             List<Double> analytic = new ArrayList<>(), numeric = new ArrayList<>();
             SplitMix64 pick = new SplitMix64(3);
             for (ParameterInfo p : trainable) {
@@ -165,8 +170,8 @@ public abstract class TrainingBackendContract {
             try (TrainingBackend whole = open(); TrainingBackend split = open()) {
                 List<ParameterInfo> params = whole.setTrainable(set, 1);
                 split.setTrainable(set, 1);
-                LossSums a = whole.forwardBackward(objective, both, 0.25);
-                LossSums b = split.forwardBackward(objective, first, 0.25).plus(split.forwardBackward(objective, second, 0.25));
+                LossSums a = whole.forwardBackward(objective, both, 0.25, true);
+                LossSums b = split.forwardBackward(objective, first, 0.25, true).plus(split.forwardBackward(objective, second, 0.25, true));
                 assertEquals(a.positions(), b.positions());
                 assertEquals(a.loss(), b.loss(), 1e-6 * Math.abs(a.loss()), objective.type());
                 for (ParameterInfo p : params) assertClose(objective.type() + " " + p.name(), whole.readGradient(p.name()),
@@ -185,7 +190,7 @@ public abstract class TrainingBackendContract {
             assertTrue(before.sums().containsKey("top1"), "distill evaluation reports top1: " + before.sums().keySet());
             double top1 = before.sum("top1");
             assertTrue(top1 >= 0 && top1 <= batch.positions());
-            LossSums trained = b.forwardBackward(DISTILL, batch, 1.0);
+            LossSums trained = b.forwardBackward(DISTILL, batch, 1.0, true);
             assertEquals(before.loss(), trained.loss(), 1e-9 * Math.abs(before.loss()));
             assertEquals(before.sum("kl"), trained.sum("kl"), 1e-9 * Math.abs(before.sum("kl")));
             assertEquals(before.sum("ce"), trained.sum("ce"), 1e-9 * Math.abs(before.sum("ce")));
@@ -209,7 +214,7 @@ public abstract class TrainingBackendContract {
     void optimizerStepIsAdamWWithDecayOnMatricesOnlyAndZeroesGradients() {
         try (TrainingBackend b = open()) {
             List<ParameterInfo> params = b.setTrainable(new TrainableSet.All(), 1);
-            b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 8), 1.0);
+            b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 8), 1.0, true);
             double norm = b.gradientNorm();
             double sq = 0;
             for (ParameterInfo p : params) for (float g : b.readGradient(p.name())) sq += (double) g * g;
@@ -256,7 +261,7 @@ public abstract class TrainingBackendContract {
                 Set<String> names = new HashSet<>();
                 trainable.forEach(p -> names.add(p.name()));
                 for (int s = 1; s <= 2; s++) {
-                    b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 40 + s), 0.05);
+                    b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 40 + s), 0.05, true);
                     b.optimizerStep(new AdamWStep(s, 0.01, 0.9, 0.95, 1e-8, 0.0, 1.0));
                 }
                 int changed = 0;
@@ -291,14 +296,34 @@ public abstract class TrainingBackendContract {
             assertEquals(base, b.evaluate(DISTILL, probe).loss(), 1e-7 * Math.abs(base), "B = 0: adapters change nothing at first");
             for (ParameterInfo a : adapters) assertTrue(a.rank() == 2, a.toString());
             for (int s = 1; s <= 3; s++) {
-                b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 90 + s), 0.05);
+                b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 90 + s), 0.05, true);
                 b.optimizerStep(new AdamWStep(s, 0.02, 0.9, 0.95, 1e-8, 0.0, 1.0));
             }
             double adapted = b.evaluate(DISTILL, probe).loss();
             assertTrue(Math.abs(adapted - base) > 1e-6 * Math.abs(base), "training the adapters should change the model");
+            Map<String, float[]> factors = b.loraFactors();
+            assertEquals(adapters.stream().map(ParameterInfo::name).sorted().toList(), factors.keySet().stream().sorted().toList(),
+                    "loraFactors names every adapter");
+            for (ParameterInfo a : adapters) assertArrayEquals(b.readParameter(a.name()), factors.get(a.name()), a.name());
+            String stem = adapters.getFirst().name().replace(".lora_A.weight", "").replace(".lora_B.weight", "");
+            float[] before = b.readParameter(stem + ".weight");
             b.mergeLora();
             double merged = b.evaluate(DISTILL, probe).loss();
             assertEquals(adapted, merged, mergeTolerance() * Math.abs(adapted), "merging must not change the function");
+            assertTrue(b.loraFactors().isEmpty(), "no adapters after the merge");
+            // W_merged = W + (α/R)·B·A, with the factors as loraFactors gave them (what a PEFT adapter holds).
+            float[] after = b.readParameter(stem + ".weight"), A = factors.get(stem + ".lora_A.weight"), B = factors.get(stem + ".lora_B.weight");
+            int r = loraRank(), in = A.length / r, out = B.length / r;
+            double worst = 0, scale = 2.0, largest = 0;
+            for (float w : after) largest = Math.max(largest, Math.abs(w));
+            for (int i = 0; i < out; i++) {
+                for (int j = 0; j < in; j++) {
+                    double d = 0;
+                    for (int k = 0; k < r; k++) d += (double) B[i * r + k] * A[k * in + j];
+                    worst = Math.max(worst, Math.abs(before[i * in + j] + scale * d - after[i * in + j]));
+                }
+            }
+            assertTrue(worst <= 1e-5 * (1 + largest), stem + ": merged weight differs from W + (α/R)·B·A by " + worst);
             assertThrows(RuntimeException.class, () -> b.readGradient(adapters.getFirst().name()));
         }
     }
@@ -308,7 +333,7 @@ public abstract class TrainingBackendContract {
     /** Optimizer steps {@code from..to} of a distill stage, two micro-batches each, clipped to norm 1. */
     private void train(TrainingBackend b, int from, int to) {
         for (int s = from; s <= to; s++) {
-            for (int j = 0; j < 2; j++) b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 1000L * s + j), 0.5 / (2 * sequenceLength()));
+            for (int j = 0; j < 2; j++) b.forwardBackward(DISTILL, batch(b.vocabSize(), 2, 1000L * s + j), 0.5 / (2 * sequenceLength()), true);
             b.optimizerStep(new AdamWStep(s, 0.01, 0.9, 0.95, 1e-8, 0.1, Math.min(1, 1.0 / (b.gradientNorm() + 1e-6))));
         }
     }
@@ -336,10 +361,7 @@ public abstract class TrainingBackendContract {
                 train(a, 1, 2);
                 a.setTrainable(set, 7);
                 train(a, 1, 3);
-                try (TensorWriter w = SafeTensorsWriter.create(file, a.stateSpecs(), Map.of("format", "pt"))) {
-                    a.writeState(w);
-                    w.commit();
-                }
+                writeState(a, file);
                 try (TrainingBackend b = open(); SafeTensors st = SafeTensors.open(file)) {
                     b.setTrainable(set, 7);
                     b.readState(st);
@@ -357,6 +379,37 @@ public abstract class TrainingBackendContract {
         }
     }
 
+    private static void writeState(TrainingBackend b, Path file) {
+        Map<String, String> metadata = new java.util.LinkedHashMap<>(b.stateMetadata());
+        metadata.put("format", "pt");
+        try (TensorWriter w = SafeTensorsWriter.create(file, b.stateSpecs(), metadata)) {
+            b.writeState(w);
+            w.commit();
+        }
+    }
+
+    @Test
+    void stateHoldsWhatTrainedAndRefusesAnotherBase() throws Exception {
+        Path file = scratch.resolve("lean.safetensors"), other = scratch.resolve("other-student");
+        Files.createDirectories(other);
+        try (TrainingBackend a = open()) {
+            Set<String> gates = new HashSet<>();
+            for (ParameterInfo p : a.setTrainable(new TrainableSet.Gates(), 6)) gates.add(p.name());
+            train(a, 1, 2);
+            Set<String> params = new HashSet<>();
+            for (var spec : a.stateSpecs()) if (spec.name().startsWith(StateNames.PARAM)) params.add(spec.name().substring(StateNames.PARAM.length()));
+            assertEquals(gates, params, "the state holds the tensors that trained, and only those");
+            assertTrue(a.stateMetadata().containsKey(StateNames.BASE_FINGERPRINT));
+            writeState(a, file);
+            a.saveStudent(other, DType.F32);
+        }
+        try (TrainingBackend b = open(other); SafeTensors st = SafeTensors.open(file)) {
+            b.setTrainable(new TrainableSet.Gates(), 6);
+            gsat2r.core.T2rException e = assertThrows(gsat2r.core.T2rException.class, () -> b.readState(st));
+            assertTrue(e.getMessage().contains("another student"), e.getMessage());
+        }
+    }
+
     @Test
     void savedStudentReopensAsTheSameModel() throws Exception {
         Path dir = scratch.resolve("saved");
@@ -364,9 +417,9 @@ public abstract class TrainingBackendContract {
         try (TrainingBackend a = open()) {
             a.setTrainable(new TrainableSet.Lora(loraRank(), 3), 1);
             train(a, 1, 2);
-            assertThrows(IllegalStateException.class, () -> a.saveStudent(dir), "saving with unmerged adapters must fail");
+            assertThrows(IllegalStateException.class, () -> a.saveStudent(dir, DType.F32), "saving with unmerged adapters must fail");
             a.mergeLora();
-            a.saveStudent(dir);
+            a.saveStudent(dir, DType.F32);
             assertTrue(Files.isRegularFile(dir.resolve("config.json")));
             try (TrainingBackend b = open(dir)) {
                 for (ParameterInfo p : a.parameters()) assertArrayEquals(a.readParameter(p.name()), b.readParameter(p.name()), p.name());

@@ -1,10 +1,8 @@
 package gsat2r.core.config;
 
-import com.fasterxml.jackson.core.JsonParser;
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
@@ -326,6 +324,14 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
                 maxPositionEmbeddings, attn, newDtype, provenance);
     }
 
+    static void positive(String key, int v) {
+        if (v <= 0) throw new T2rException("\"" + key + "\" (" + v + ") must be positive");
+    }
+
+    static void positiveNumber(String key, double v) {
+        if (!(v > 0) || !Double.isFinite(v)) throw new T2rException("\"" + key + "\" (" + v + ") must be a positive number");
+    }
+
     /** fla's default intermediate size: {@code 256·ceil(int(hidden·ratio·2/3)/256)}. */
     public static int defaultIntermediateSize(int hidden, double hiddenRatio) {
         int i = (int) (hidden * hiddenRatio * 2 / 3);
@@ -334,9 +340,7 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
 
     // ------------------------------------------------------------------ reading
 
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .build();
+    private static final ObjectMapper JSON = Json.STRICT;
 
     /** Reads {@code dir/config.json} (or {@code dir} itself when it is a file). */
     public static GsaConfig load(Path dir) {
@@ -362,203 +366,16 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
             throw new T2rException(where + ": not valid JSON (" + m + ")");
         }
         if (root == null || !root.isObject()) throw new T2rException(where + ": not a JSON object");
+        return of(root, where);
+    }
+
+    /** The config of a parsed config.json object; {@code where} (the file name) starts every error message. */
+    public static GsaConfig of(JsonNode root, String where) {
         try {
-            return fromJson(root);
+            return GsaConfigJson.read(root);
         } catch (T2rException e) {
             throw new T2rException(where + ": " + e.getMessage());
         }
-    }
-
-    /** The {@code model_type} of a config.json tree (null when absent). */
-    public static String modelType(JsonNode root) {
-        JsonNode t = root.get("model_type");
-        return t != null && t.isTextual() ? t.asText() : null;
-    }
-
-    private static GsaConfig fromJson(JsonNode root) {
-        String type = text(root, "model_type", null);
-        if (!MODEL_TYPE.equals(type)) {
-            throw new T2rException("\"model_type\" is " + (type == null ? "absent" : "'" + type + "'")
-                    + "; a GSA student has \"gsa\"");
-        }
-        refuseUnless(root, "use_short_conv", false, "short convolutions are not implemented");
-        refuseUnless(root, "use_output_gate", false, "the output gate is not implemented");
-        refuseUnless(root, "elementwise_affine", true, "g_norm without a weight is not implemented");
-        String featureMap = text(root, "feature_map", "swish");
-        if (!"swish".equals(featureMap)) {
-            throw new T2rException("\"feature_map\" '" + featureMap + "' is not supported (only swish)");
-        }
-        String act = text(root, "hidden_act", "swish");
-        if (!"swish".equals(act) && !"silu".equals(act)) {
-            throw new T2rException("\"hidden_act\" '" + act + "' is not supported (only swish)");
-        }
-        JsonNode attnres = root.get("attnres_block_size");
-        if (attnres != null && !attnres.isNull()) {
-            throw new T2rException("\"attnres_block_size\" " + attnres + " is not supported (only null)");
-        }
-        int hidden = integer(root, "hidden_size", 2048);
-        int layers = integer(root, "num_hidden_layers", 24);
-        int heads = integer(root, "num_heads", 4);
-        Integer kvHeads = optionalInt(root, "num_kv_heads");
-        Double expandK = optionalNumber(root, "expand_k");
-        if (expandK == null) expandK = optionalNumber(root, "exapnd_k");
-        Double expandV = optionalNumber(root, "expand_v");
-        if (expandV == null) expandV = optionalNumber(root, "exapnd_v");
-        double ek = expandK == null ? 1.0 : expandK, ev = expandV == null ? 1.0 : expandV;
-        positiveNumber("expand_k", ek);
-        positive("num_heads", heads);
-        Integer slots = optionalInt(root, "num_slots");
-        if (!root.has("num_slots")) slots = 64;
-        if (slots == null) slots = dimOf(hidden, ek) / heads;
-        JsonNode tau = root.get("gate_logit_normalizer");
-        double gate = 8;
-        if (tau != null) {
-            if (!tau.isNumber()) throw new T2rException("\"gate_logit_normalizer\" must be a number, got " + tau);
-            gate = tau.doubleValue();
-        }
-        Double ratio = optionalNumber(root, "hidden_ratio");
-        double hiddenRatio = ratio == null ? 4 : ratio;
-        Integer intermediate = optionalInt(root, "intermediate_size");
-        if (intermediate == null) intermediate = defaultIntermediateSize(hidden, hiddenRatio);
-        Double eps = optionalNumber(root, "norm_eps");
-        Integer maxPos = optionalInt(root, "max_position_embeddings");
-        String dtype = text(root, "dtype", null);
-        if (dtype == null) dtype = text(root, "torch_dtype", null);
-        JsonNode prov = root.get("t2r");
-        return new GsaConfig(hidden, layers, heads, kvHeads == null ? heads : kvHeads, slots, gate, ek, ev,
-                intermediate, hiddenRatio, eps == null ? 1e-6 : eps, integer(root, "vocab_size", 32000),
-                bool(root, "tie_word_embeddings", false), tokenIds(root, "bos_token_id", 1),
-                tokenIds(root, "eos_token_id", 2), maxPos == null ? 2048 : maxPos, attentionSpecs(root.get("attn")),
-                dtype, prov != null && prov.isObject() ? (ObjectNode) prov.deepCopy() : null);
-    }
-
-    private static List<AttentionSpec> attentionSpecs(JsonNode attn) {
-        if (attn == null || attn.isNull()) return List.of();
-        List<AttentionSpec> specs = new ArrayList<>();
-        if (attn.isObject()) {
-            specs.add(attentionSpec(attn, "\"attn\""));
-        } else if (attn.isArray()) {
-            for (int i = 0; i < attn.size(); i++) specs.add(attentionSpec(attn.get(i), "\"attn\"[" + i + "]"));
-        } else {
-            throw new T2rException("\"attn\" must be null, an object or a list of objects, got " + attn);
-        }
-        return specs;
-    }
-
-    private static AttentionSpec attentionSpec(JsonNode s, String where) {
-        if (!s.isObject()) throw new T2rException(where + " must be an object, got " + s);
-        try {
-            JsonNode layers = s.get("layers");
-            if (layers == null || !layers.isArray()) throw new T2rException("\"layers\" must be a list of layer indices");
-            List<Integer> ls = new ArrayList<>();
-            for (JsonNode l : layers) {
-                if (!l.isIntegralNumber() || !l.canConvertToInt()) {
-                    throw new T2rException("\"layers\" must hold integers, got " + l);
-                }
-                ls.add(l.intValue());
-            }
-            if (!s.has("num_heads")) throw new T2rException("missing \"num_heads\"");
-            int heads = integer(s, "num_heads", 0);
-            Integer kv = optionalInt(s, "num_kv_heads");
-            Double theta = optionalNumber(s, "rope_theta");
-            double th = theta == null ? 10000.0 : theta;
-            RopeParameters scaling = ropeScaling(s.get("rope_scaling"), th);
-            ObjectNode extra = JsonNodeFactory.instance.objectNode();
-            s.properties().forEach(e -> {
-                if (!AttentionSpec.KNOWN.contains(e.getKey())) extra.set(e.getKey(), e.getValue());
-            });
-            return new AttentionSpec(ls, heads, kv == null ? heads : kv, bool(s, "qkv_bias", false),
-                    optionalInt(s, "window_size"), th, optionalInt(s, "head_dim"), scaling, extra);
-        } catch (T2rException e) {
-            throw new T2rException(where + ": " + e.getMessage());
-        }
-    }
-
-    private static RopeParameters ropeScaling(JsonNode r, double theta) {
-        if (r == null || r.isNull()) return null;
-        if (!r.isObject()) throw new T2rException("\"rope_scaling\" must be an object, got " + r);
-        String type = text(r, "rope_type", null);
-        if (type == null) type = text(r, "type", "default");
-        return switch (type) {
-            case "default" -> null;
-            case "linear" -> RopeParameters.linear(theta, requiredNumber(r, "rope_scaling", "factor"));
-            case "llama3" -> RopeParameters.llama3(theta, requiredNumber(r, "rope_scaling", "factor"),
-                    requiredNumber(r, "rope_scaling", "low_freq_factor"),
-                    requiredNumber(r, "rope_scaling", "high_freq_factor"),
-                    (int) requiredNumber(r, "rope_scaling", "original_max_position_embeddings"));
-            default -> throw new T2rException("\"rope_scaling\" type '" + type
-                    + "' is not supported; supported: default, linear, llama3");
-        };
-    }
-
-    private static void refuseUnless(JsonNode root, String key, boolean allowed, String why) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return;
-        if (!n.isBoolean()) throw new T2rException("\"" + key + "\" must be true or false, got " + n);
-        if (n.booleanValue() != allowed) throw new T2rException("\"" + key + "\": " + n + " is not supported (" + why + ")");
-    }
-
-    private static void positive(String key, int v) {
-        if (v <= 0) throw new T2rException("\"" + key + "\" (" + v + ") must be positive");
-    }
-
-    private static void positiveNumber(String key, double v) {
-        if (!(v > 0) || !Double.isFinite(v)) throw new T2rException("\"" + key + "\" (" + v + ") must be a positive number");
-    }
-
-    private static int integer(JsonNode root, String key, int dflt) {
-        Integer v = optionalInt(root, key);
-        return v == null ? dflt : v;
-    }
-
-    private static Integer optionalInt(JsonNode root, String key) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return null;
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-            throw new T2rException("\"" + key + "\" must be an integer, got " + n);
-        }
-        return n.intValue();
-    }
-
-    private static Double optionalNumber(JsonNode root, String key) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return null;
-        if (!n.isNumber()) throw new T2rException("\"" + key + "\" must be a number, got " + n);
-        return n.doubleValue();
-    }
-
-    private static double requiredNumber(JsonNode spec, String where, String key) {
-        Double v = optionalNumber(spec, key);
-        if (v == null) throw new T2rException("\"" + where + "\" lacks \"" + key + "\"");
-        return v;
-    }
-
-    private static String text(JsonNode root, String key, String dflt) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return dflt;
-        if (!n.isTextual()) throw new T2rException("\"" + key + "\" must be a string, got " + n);
-        return n.asText();
-    }
-
-    private static boolean bool(JsonNode root, String key, boolean dflt) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return dflt;
-        if (!n.isBoolean()) throw new T2rException("\"" + key + "\" must be true or false, got " + n);
-        return n.booleanValue();
-    }
-
-    private static List<Integer> tokenIds(JsonNode root, String key, int dflt) {
-        JsonNode n = root.get(key);
-        if (n == null) return List.of(dflt);
-        if (n.isNull()) return List.of();
-        List<Integer> ids = new ArrayList<>();
-        for (JsonNode e : n.isArray() ? n : JsonNodeFactory.instance.arrayNode().add(n)) {
-            if (!e.isIntegralNumber() || !e.canConvertToInt()) {
-                throw new T2rException("\"" + key + "\" must be an integer or a list of integers, got " + n);
-            }
-            ids.add(e.intValue());
-        }
-        return ids;
     }
 
     // ------------------------------------------------------------------ writing
@@ -569,48 +386,7 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
      * reference), our {@code "t2r"} provenance when present.
      */
     public ObjectNode toJson() {
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode o = f.objectNode();
-        o.putArray("architectures").add(ARCHITECTURE);
-        o.put("model_type", MODEL_TYPE);
-        o.set("attn", attnJson());
-        o.putNull("attnres_block_size");
-        o.set("bos_token_id", idsJson(bosTokenIds));
-        o.putNull("clamp_max");
-        o.putNull("clamp_min");
-        o.put("conv_size", 4);
-        if (dtype != null) o.put("dtype", dtype);
-        o.put("elementwise_affine", true);
-        o.set("eos_token_id", idsJson(eosTokenIds));
-        o.set("expand_k", number(expandK));
-        o.set("expand_v", number(expandV));
-        o.put("feature_map", "swish");
-        o.put("fuse_cross_entropy", false);
-        o.put("fuse_linear_cross_entropy", false);
-        o.put("fuse_norm", false);
-        o.put("fuse_swiglu", false);
-        o.set("gate_logit_normalizer", number(gateLogitNormalizer));
-        o.put("hidden_act", "swish");
-        o.set("hidden_ratio", number(hiddenRatio));
-        o.put("hidden_size", hiddenSize);
-        o.put("initializer_range", 0.02);
-        o.put("intermediate_size", intermediateSize);
-        o.put("max_position_embeddings", maxPositionEmbeddings);
-        o.put("norm_eps", normEps);
-        o.put("num_heads", numHeads);
-        o.put("num_hidden_layers", numHiddenLayers);
-        o.put("num_kv_heads", numKvHeads);
-        o.put("num_slots", numSlots);
-        o.putNull("pad_token_id");
-        if (provenance != null) o.set("t2r", provenance.deepCopy());
-        o.put("tie_word_embeddings", tieWordEmbeddings);
-        o.put("use_cache", true);
-        o.put("use_l2warp", false);
-        o.put("use_norm", true);
-        o.put("use_output_gate", false);
-        o.put("use_short_conv", false);
-        o.put("vocab_size", vocabSize);
-        return o;
+        return GsaConfigJson.write(this);
     }
 
     /** The config.json text, as transformers writes it ({@code json.dumps(indent=2, sort_keys=True)} and a newline). */
@@ -621,53 +397,6 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
     /** Writes {@code dir/config.json} atomically. */
     public void write(Path dir) {
         AtomicFiles.writeString(dir.resolve(FILE_NAME), toJsonText());
-    }
-
-    private ArrayNode attnJson() {
-        if (attn.isEmpty()) return null;
-        ArrayNode a = JsonNodeFactory.instance.arrayNode();
-        for (AttentionSpec s : attn) {
-            ObjectNode o = s.extra().deepCopy();
-            ArrayNode layers = o.putArray("layers");
-            s.layers().forEach(layers::add);
-            o.put("num_heads", s.numHeads());
-            o.put("num_kv_heads", s.numKvHeads());
-            o.put("qkv_bias", s.qkvBias());
-            if (s.windowSize() == null) o.putNull("window_size");
-            else o.put("window_size", s.windowSize());
-            o.put("rope_theta", s.ropeTheta());
-            if (s.headDim() != null && s.headDim() * s.numHeads() != hiddenSize) o.put("head_dim", s.headDim());
-            if (s.ropeScaling() != null) o.set("rope_scaling", ropeScalingJson(s.ropeScaling()));
-            a.add(o);
-        }
-        return a;
-    }
-
-    private static ObjectNode ropeScalingJson(RopeParameters r) {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("rope_type", r.type().hfName());
-        o.put("factor", r.factor());
-        if (r.type() == RopeParameters.Type.LLAMA3) {
-            o.put("low_freq_factor", r.lowFreqFactor());
-            o.put("high_freq_factor", r.highFreqFactor());
-            o.put("original_max_position_embeddings", r.originalMaxPositionEmbeddings());
-        }
-        return o;
-    }
-
-    private static JsonNode idsJson(List<Integer> ids) {
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        if (ids.isEmpty()) return f.nullNode();
-        if (ids.size() == 1) return f.numberNode(ids.get(0));
-        ArrayNode a = f.arrayNode();
-        ids.forEach(a::add);
-        return a;
-    }
-
-    /** An integral value as a JSON integer (fla writes {@code "expand_k": 1}), anything else as a float. */
-    private static JsonNode number(double v) {
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        return v == Math.rint(v) && Math.abs(v) < 1e15 ? f.numberNode((long) v) : f.numberNode(v);
     }
 
     /** One-line summary for {@code t2r inspect} and the converter. */

@@ -1,5 +1,6 @@
 package gsat2r.core.config;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -208,9 +209,7 @@ public record LlamaConfig(Family family, int hiddenSize, int intermediateSize, i
 
     // ------------------------------------------------------------------ loading
 
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .build();
+    private static final ObjectMapper JSON = Json.STRICT;
 
     /** Reads {@code dir/config.json} (or {@code dir} itself when it is a file). */
     public static LlamaConfig load(Path dir) {
@@ -236,6 +235,11 @@ public record LlamaConfig(Family family, int hiddenSize, int intermediateSize, i
             throw new T2rException(where + ": not valid JSON (" + m + ")");
         }
         if (root == null || !root.isObject()) throw new T2rException(where + ": not a JSON object");
+        return of(root, where);
+    }
+
+    /** The config of a parsed config.json object; {@code where} (the file name) starts every error message. */
+    public static LlamaConfig of(JsonNode root, String where) {
         try {
             return fromJson(root);
         } catch (T2rException e) {

@@ -94,6 +94,19 @@ public final class LogitLosses {
         return sumInOrder(loss);
     }
 
+    /** Rows where the student's most likely token is the teacher's (the first maximum on ties). */
+    public static long agreements(float[] student, float[] teacher, int rows, int vocab) {
+        long agree = 0;
+        for (int r = 0; r < rows; r++) if (argmax(student, r * vocab, vocab) == argmax(teacher, r * vocab, vocab)) agree++;
+        return agree;
+    }
+
+    private static int argmax(float[] z, int off, int n) {
+        int best = 0;
+        for (int j = 1; j < n; j++) if (z[off + j] > z[off + best]) best = j;
+        return best;
+    }
+
     private static double sumInOrder(double[] xs) {
         double s = 0;
         for (double x : xs) s += x;

@@ -106,6 +106,20 @@ public final class Rope {
     }
 
     /**
+     * {@link #tables} for rows at arbitrary positions: row r of {@code cos}, {@code sin} is position
+     * {@code positions[r]} (a batch of sequences, each at its own position), the same values.
+     */
+    public static void tablesAt(float[] invFreq, int[] positions, float[] cos, float[] sin) {
+        int half = invFreq.length;
+        float[] c = new float[half], s = new float[half];
+        for (int r = 0; r < positions.length; r++) {
+            tables(invFreq, positions[r], 1, c, s);
+            System.arraycopy(c, 0, cos, r * half, half);
+            System.arraycopy(s, 0, sin, r * half, half);
+        }
+    }
+
+    /**
      * Rotates {@code rows} rows of {@code heads · headDim} values; row r uses table row
      * {@code tableRow0 + r}. y may be x itself (each pair is read before it is written).
      */

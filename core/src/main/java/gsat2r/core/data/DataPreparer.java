@@ -1,12 +1,12 @@
 package gsat2r.core.data;
 
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.AtomicFiles;
+import gsat2r.core.io.Json;
 import gsat2r.core.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -68,13 +68,14 @@ public final class DataPreparer {
     public static final long DEFAULT_SHARD_TOKENS = 1L << 28;
     private static final int BLOCK_DOCUMENTS = 256;
     private static final int BLOCK_CHARS = 4 << 20;
-    private static final JsonMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+    private static final JsonMapper JSON = Json.PRETTY;
 
     private DataPreparer() {}
 
     public static Summary prepare(Request r, Listener listener) {
-        for (Path in : r.trainInputs()) checkInput(in);
-        for (Path in : r.validationInputs()) checkInput(in);
+        List<Path> all = new ArrayList<>(r.trainInputs());
+        all.addAll(r.validationInputs());
+        TextInputs.check(all);
         long t0 = System.nanoTime();
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         try (Tokenizer tokenizer = Tokenizer.load(r.tokenizer());
@@ -107,11 +108,6 @@ public final class DataPreparer {
         } catch (IOException e) {
             throw new T2rException(r.out() + ": cannot write (" + e.getMessage() + ")", e);
         }
-    }
-
-    private static void checkInput(Path in) {
-        Documents.formatOf(in);
-        if (!Files.isRegularFile(in)) throw new T2rException(in + ": no such file");
     }
 
     private static Path tokenizerFile(Path tokenizer) {
@@ -148,7 +144,7 @@ public final class DataPreparer {
 
         void file(Path in, String textField, SplitWriter main, SplitWriter held) {
             currentFile = in;
-            Documents.read(in, textField, doc -> {
+            TextInputs.read(in, textField, doc -> {
                 if (doc.text().isEmpty()) {
                     skippedEmpty++;
                     return;
@@ -270,6 +266,13 @@ public final class DataPreparer {
         }
     }
 
+    /** An input's name, split and size as stored (null for standard input, whose size is not known up front). */
+    private static void describeInput(ObjectNode o, Path in, String split) throws IOException {
+        o.put("file", in.toString()).put("split", split);
+        if (TextInputs.isStdin(in) || !Files.isRegularFile(in)) o.putNull("bytes");
+        else o.put("bytes", Files.size(in));
+    }
+
     private static ObjectNode manifest(Request r, Tokenizer tokenizer, byte[] sha, Integer eosId, SplitWriter train,
                                        SplitWriter validation, long skippedEmpty) throws IOException {
         ObjectNode m = JSON.createObjectNode();
@@ -287,8 +290,8 @@ public final class DataPreparer {
         m.put("validation_fraction", r.validationFraction());
         m.put("packing", "documents concatenated in input order, each encoded with the tokenizer's special tokens (BOS) and ended by EOS");
         ArrayNode inputs = m.putArray("inputs");
-        for (Path in : r.trainInputs()) inputs.addObject().put("file", in.toString()).put("split", PreparedDataset.TRAIN).put("bytes", Files.size(in));
-        for (Path in : r.validationInputs()) inputs.addObject().put("file", in.toString()).put("split", PreparedDataset.VALIDATION).put("bytes", Files.size(in));
+        for (Path in : r.trainInputs()) describeInput(inputs.addObject(), in, PreparedDataset.TRAIN);
+        for (Path in : r.validationInputs()) describeInput(inputs.addObject(), in, PreparedDataset.VALIDATION);
         m.put("skipped_empty_documents", skippedEmpty);
         ObjectNode splits = m.putObject("splits");
         splits.set(PreparedDataset.TRAIN, train.describe());

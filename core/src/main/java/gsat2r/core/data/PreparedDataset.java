@@ -1,5 +1,6 @@
 package gsat2r.core.data;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
@@ -31,7 +32,7 @@ public final class PreparedDataset implements AutoCloseable {
     public static final String TRAIN = "train";
     public static final String VALIDATION = "validation";
 
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final JsonMapper JSON = Json.COMPACT;
 
     private final Path dir;
     private final JsonNode manifest;

@@ -87,12 +87,14 @@ public final class Generator {
         int vocab = model.vocabSize();
         StreamingDecoder text = new StreamingDecoder(tokenizer, context);
         int[] out = new int[maxNewTokens];
+        int[] history = Arrays.copyOf(context, context.length + maxNewTokens);      // what a repetition penalty sees
         int n = 0;
         Stop stop = Stop.MAX_NEW_TOKENS;
         if (maxNewTokens > 0) {
             while (true) {
                 checkRow(logits, vocab, decoder.position());
-                int id = sampler.sample(logits);
+                int id = sampler.sample(logits, history, context.length + n);
+                history[context.length + n] = id;
                 out[n++] = id;
                 if (tokenizer.isEos(id)) {
                     stop = Stop.EOS;

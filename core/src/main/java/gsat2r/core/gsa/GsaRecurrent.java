@@ -55,6 +55,33 @@ public final class GsaRecurrent {
     }
 
     /**
+     * One decode step for B sequences whose states are held apart (each {@code states[b]} has batch 1,
+     * e.g. one per decoder of a serving batch): the same arithmetic as {@link #step(GsaState, int, float[],
+     * float[], float[], float[], float[], float)} on their stacked state, without stacking it. Inputs are
+     * the tokens' rows as there; every state is updated in place; returns {@code o [B,H,V]}.
+     */
+    public static float[] step(GsaState[] states, int heads, float[] q, float[] k, float[] v, float[] s, float[] g,
+                               float scale) {
+        if (states.length == 0) throw new IllegalArgumentException("no GSA states to step");
+        GsaState first = states[0];
+        GsaShape sh = new GsaShape(states.length, 1, heads, first.kvHeads(), first.keyDim(), first.valueDim(),
+                first.slots());
+        GsaShape one = new GsaShape(1, 1, heads, first.kvHeads(), first.keyDim(), first.valueDim(), first.slots());
+        for (GsaState st : states) st.requireFits(one, "state");
+        GsaInputs in = new GsaInputs(sh, q, k, v, s, g, scale);
+        float[] o = new float[sh.oSize()];
+        HeadTasks.run(sh, task -> {
+            int b = task / sh.kvHeads(), kv = task % sh.kvHeads();
+            GsaState st = states[b];
+            Step step = new Step(in, st.hk(), st.hv());
+            step.moveTo(st.hkOffset(0, kv), st.hvOffset(0, kv));
+            step.advance(b, 0, kv);
+            for (int h = kv * sh.group(); h < (kv + 1) * sh.group(); h++) step.read(b, 0, h, o, sh.o(b, 0, h));
+        });
+        return o;
+    }
+
+    /**
      * Backpropagation through time for the loss {@code L} whose gradients with respect to
      * {@code o} and the final state are {@code dO [B,T,H,V]} and {@code dFinal} (null: L does not
      * read the final state). {@code initial} is the state before the first token (null: zeros).

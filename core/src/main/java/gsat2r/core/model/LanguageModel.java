@@ -18,12 +18,37 @@ public interface LanguageModel extends AutoCloseable {
     Decoder newDecoder();
 
     /**
+     * Decodes several of this model's decoders together, one token each per step (see {@link BatchDecoder}).
+     * The default steps them one after another; a model whose arithmetic gains from a batch (one pass over
+     * the weights for every sequence) overrides it.
+     */
+    default BatchDecoder batchDecoder() {
+        return BatchDecoder.sequential();
+    }
+
+    /**
      * What identifies this model's computation (see {@link ModelFingerprint}); a saved
      * {@link DecoderState} is only restored into a model with the same fingerprint. Computed anew on
      * each call (it hashes the weights).
      */
     default ModelFingerprint fingerprint() {
         throw new gsat2r.core.T2rException(getClass().getSimpleName() + " has no fingerprint: its decoding state cannot be saved");
+    }
+
+    /**
+     * Log-likelihoods of continuations: for each request, the sum over each continuation's tokens of
+     * {@code log softmax} of the model's logits at the position before it (the context, then the
+     * continuation's earlier tokens, as input), and whether every one of those tokens is the most likely
+     * there (lm-evaluation-harness's {@code is_greedy}). One result array per request, one score per
+     * continuation, in order.
+     *
+     * <p>What multiple-choice evaluation spends its time on. The default reads each context once and forks
+     * the decoding state for its continuations ({@link ContinuationScorer}); a GPU model should instead run
+     * a batch of requests as one padded forward and reduce the logits to these scalars on the device, so
+     * that no row of vocabulary-size logits crosses to the host.
+     */
+    default java.util.List<Continuations.Score[]> scoreContinuations(java.util.List<Continuations> batch) {
+        return ContinuationScorer.score(this, batch);
     }
 
     @Override
@@ -36,6 +61,17 @@ public interface LanguageModel extends AutoCloseable {
 
         /** Feeds one token; returns the logits that predict the next one. */
         float[] next(int id);
+
+        /**
+         * Feeds the tokens and returns the logits after each of them, {@code [ids.length][vocabSize]}: what scoring
+         * a continuation from a saved state needs. The default feeds them one at a time; models override it with
+         * one multi-token pass.
+         */
+        default float[][] prefillAll(int[] ids) {
+            float[][] rows = new float[ids.length][];
+            for (int i = 0; i < ids.length; i++) rows[i] = i == 0 ? prefill(new int[] {ids[0]}) : next(ids[i]);
+            return rows;
+        }
 
         /** Number of tokens fed so far. */
         int position();

@@ -62,6 +62,38 @@ public record ModelFingerprint(String kind, String configSha256, String weightsS
         }
     }
 
+    /**
+     * SHA-256 of a model directory's weight files as stored: per tensor, in name order, the SHA-256 of its
+     * name, dtype, shape and bytes (hashed in parallel), then the SHA-256 of those digests. What a training
+     * checkpoint records of the student it started from (the frozen base it does not store), so that a
+     * resume can tell that the base is the same; any change of a stored byte changes it. Reads the files
+     * once (memory-mapped), at the speed of the disk or of SHA-256 on every core.
+     */
+    public static String ofWeightFiles(ModelDirectory dir) {
+        try (gsat2r.core.safetensors.SafeTensors st = dir.openWeights()) {
+            java.util.List<String> names = new java.util.ArrayList<>(st.tensors().keySet());
+            java.util.Collections.sort(names);
+            byte[][] digests = new byte[names.size()][];
+            java.util.stream.IntStream.range(0, names.size()).parallel().forEach(i -> digests[i] = tensorDigest(st, names.get(i)));
+            MessageDigest all = sha256();
+            for (byte[] d : digests) all.update(d);
+            return HexFormat.of().formatHex(all.digest());
+        }
+    }
+
+    private static byte[] tensorDigest(gsat2r.core.safetensors.SafeTensors st, String name) {
+        var info = st.info(name);
+        MessageDigest md = sha256();
+        md.update((name + "\0" + info.dtype().headerName() + "\0" + java.util.Arrays.toString(info.shape()) + "\0")
+                .getBytes(StandardCharsets.UTF_8));
+        java.lang.foreign.MemorySegment bytes = st.bytes(name);
+        long chunk = 1L << 26;
+        for (long off = 0; off < bytes.byteSize(); off += chunk) {
+            md.update(bytes.asSlice(off, Math.min(chunk, bytes.byteSize() - off)).asByteBuffer());
+        }
+        return md.digest();
+    }
+
     private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");

@@ -1,5 +1,6 @@
 package gsat2r.core.safetensors;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;

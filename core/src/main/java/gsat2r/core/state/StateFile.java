@@ -1,5 +1,6 @@
 package gsat2r.core.state;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -51,7 +52,7 @@ public final class StateFile {
     public static final String MAGIC = "T2RSTATE";
     public static final int VERSION = 1;
     private static final int PREFIX = 16, TRAILER = 4;
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
+    private static final ObjectMapper JSON = Json.STRICT;
 
     private StateFile() {}
 

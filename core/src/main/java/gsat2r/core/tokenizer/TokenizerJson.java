@@ -1,5 +1,6 @@
 package gsat2r.core.tokenizer;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,7 +31,7 @@ import java.util.Map;
  */
 public final class TokenizerJson {
 
-    static final ObjectMapper JSON = JsonMapper.builder().build();
+    static final ObjectMapper JSON = Json.COMPACT;
 
     static {
         JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()

@@ -204,7 +204,7 @@ class DataPreparerTest {
     void badInputsFailWithFileAndLine() throws IOException {
         Path noField = tmp.resolve("nofield.jsonl");
         Files.write(noField, List.of("{\"text\": \"ok\"}", "{\"body\": \"x\"}"));
-        assertFails(noField, noField + ":2: no field \"text\" (set --text-field)");
+        assertFails(noField, noField + ":2: no field \"text\"");
         Path notString = tmp.resolve("notstring.jsonl");
         Files.write(notString, List.of("{\"text\": 5}"));
         assertFails(notString, notString + ":1: field \"text\" is not a string");
@@ -216,10 +216,10 @@ class DataPreparerTest {
         assertFails(badUtf8, badUtf8 + ": not valid UTF-8 text");
         Path badXz = tmp.resolve("bad.jsonl.xz");
         Files.writeString(badXz, "not xz at all");
-        assertFails(badXz, badXz + ": cannot read (not an xz file");
+        assertFails(badXz, badXz + ": not xz data (the name ends in .xz)");
         Path csv = tmp.resolve("data.csv");
         Files.writeString(csv, "a,b");
-        assertFails(csv, csv + ": unknown input format (expected .jsonl, .jsonl.xz, .txt or .txt.xz)");
+        assertFails(csv, csv + ": unknown input format (expected " + TextInputs.KNOWN + ")");
         assertFails(tmp.resolve("missing.jsonl"), tmp.resolve("missing.jsonl") + ": no such file");
     }
 

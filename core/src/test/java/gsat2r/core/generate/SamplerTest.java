@@ -105,4 +105,29 @@ class SamplerTest {
         assertThrows(IllegalArgumentException.class, () -> Sampler.sampling(1, 1.5, 0));
         assertTrue(Sampler.sampling(0, 1, 0).isGreedy());
     }
+
+    @Test
+    void topKDrawsOnlyAmongTheKMostLikelyTiesIncluded() {
+        float[] logits = {0.0f, 3.0f, 2.0f, 2.0f, 1.0f};
+        Sampler one = Sampler.sampling(1.0, 1.0, 1, 1.0, 5);
+        for (int i = 0; i < 50; i++) assertEquals(1, one.sample(logits), "top-k 1 is greedy");
+        Sampler two = Sampler.sampling(5.0, 1.0, 2, 1.0, 6);
+        java.util.Set<Integer> seen = new java.util.TreeSet<>();
+        for (int i = 0; i < 500; i++) seen.add(two.sample(logits));
+        assertEquals(java.util.Set.of(1, 2, 3), seen, "the two tied with the 2nd largest both stay, as in transformers");
+        assertThrows(IllegalArgumentException.class, () -> Sampler.sampling(1.0, 1.0, -1, 1.0, 0));
+    }
+
+    @Test
+    void repetitionPenaltyDividesPositiveAndMultipliesNegativeLogitsOfSeenTokens() {
+        float[] logits = {2.0f, 1.5f, -1.0f, -1.2f};
+        Sampler greedy = Sampler.greedy(2.0);
+        assertEquals(0, greedy.sample(logits), "no history: no penalty");
+        assertEquals(1, greedy.sample(logits, new int[] {0, 0, 3}, 3), "2.0 / 2 = 1.0 < 1.5");
+        float[] negative = {-1.0f, -1.5f};
+        assertEquals(1, greedy.sample(negative, new int[] {0}, 1), "-1.0 * 2 = -2.0 < -1.5");
+        assertEquals(0, greedy.sample(negative, new int[] {0, 1}, 0), "only the first 0 entries of the history count");
+        assertArrayEquals(new float[] {-1.0f, -1.5f}, negative, "the logits are not changed");
+        assertThrows(IllegalArgumentException.class, () -> Sampler.greedy(0));
+    }
 }

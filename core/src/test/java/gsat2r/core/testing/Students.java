@@ -44,14 +44,14 @@ public final class Students {
     }
 
     public static GsaModel random(GsaConfig c, long seed) {
-        GsaModel m = new GsaModel(c, new float[new gsat2r.core.model.gsa.GsaLayout(c).size()]);
+        GsaModel m = new GsaModel(c, new float[Math.toIntExact(new gsat2r.core.model.gsa.GsaLayout(c).size())]);
         float[] p = m.parameters();
         Random rnd = new Random(seed);
         for (ParameterView v : m.layout().views()) {
             long[] shape = v.shape();
             boolean norm = shape.length == 1;
             double std = v.kind() == ParameterView.Kind.EMBEDDINGS ? 1.0 : shape.length == 2 ? 1 / Math.sqrt(shape[1]) : 0.3;
-            for (int i = v.offset(); i < v.end(); i++) {
+            for (int i = v.arrayOffset(); i < v.end(); i++) {
                 p[i] = norm ? (float) (0.5 + rnd.nextDouble()) : (float) (rnd.nextGaussian() * std);
             }
         }

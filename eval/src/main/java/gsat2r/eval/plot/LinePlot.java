@@ -5,13 +5,10 @@ import gsat2r.core.T2rException;
 import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
-import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.Rectangle;
 import java.awt.RenderingHints;
 import java.awt.Stroke;
-import java.awt.geom.AffineTransform;
 import java.awt.geom.Ellipse2D;
 import java.awt.geom.Path2D;
 import java.awt.image.BufferedImage;
@@ -25,7 +22,8 @@ import java.util.function.DoubleFunction;
 
 /**
  * A line plot drawn with java.awt into a PNG: title, axes with ticks and grid lines, one line with
- * point markers per series, and a legend in the corner where it hides the fewest points. Axes are
+ * point markers per series, and a legend in the corner where it hides the fewest points. Text is drawn by
+ * {@link PixelFont}, so a JVM without any font (a bare server) draws the same plot. Axes are
  * linear or logarithmic (base 2 or 10); non-finite y values leave a gap in their line. Drawing needs
  * no display: the caller runs with {@code java.awt.headless=true} (set here when nothing set it).
  *
@@ -161,39 +159,37 @@ public final class LinePlot {
 
     // ---------------------------------------------------------------- drawing
 
+    /** Text sizes: no java.awt font is ever used (see {@link PixelFont}). */
+    private static final PixelFont TITLE = new PixelFont(3), LABEL = new PixelFont(2), TICK = new PixelFont(2),
+            NOTE = new PixelFont(2), SMALL = new PixelFont(1);
+
     private static final Color AXIS = new Color(0x333333), GRID = new Color(0xe3e3e3), TEXT = new Color(0x222222),
             FAINT = new Color(0x777777);
 
     private void draw(Graphics2D g, int width, int height) {
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-        g.setRenderingHint(RenderingHints.KEY_STROKE_CONTROL, RenderingHints.VALUE_STROKE_PURE);
+                g.setRenderingHint(RenderingHints.KEY_STROKE_CONTROL, RenderingHints.VALUE_STROKE_PURE);
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, width, height);
 
-        Font titleFont = new Font(Font.SANS_SERIF, Font.BOLD, 18), labelFont = new Font(Font.SANS_SERIF, Font.PLAIN, 14),
-                tickFont = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
         Axis x = Axis.of(xScale, values(true), null, null, xFormat);
         Axis y = Axis.of(yScale, values(false), yMin, yMax, yFormat);
 
-        g.setFont(tickFont);
-        FontMetrics tm = g.getFontMetrics();
+        PixelFont tm = TICK;
         int yTickWidth = 0;
-        for (double t : y.ticks) yTickWidth = Math.max(yTickWidth, tm.stringWidth(y.label(t)));
-        int left = 24 + labelFontHeight(g, labelFont) + yTickWidth + 10;
-        int top = 20 + g.getFontMetrics(titleFont).getHeight() + 8;
-        int bottom = 20 + tm.getHeight() + 8 + g.getFontMetrics(labelFont).getHeight() + (note == null ? 0 : tm.getHeight() + 4);
+        for (double t : y.ticks) yTickWidth = Math.max(yTickWidth, tm.width(y.label(t)));
+        int left = 24 + LABEL.height() + yTickWidth + 10;
+        int top = 20 + TITLE.height() + 8;
+        int bottom = 20 + tm.height() + 8 + LABEL.height() + (note == null ? 0 : NOTE.height() + 4);
         int right = 28;
         Rectangle area = new Rectangle(left, top, width - left - right, height - top - bottom);
 
         // Title
-        g.setFont(titleFont);
         g.setColor(TEXT);
-        FontMetrics fm = g.getFontMetrics();
-        g.drawString(title, left + (area.width - fm.stringWidth(title)) / 2, 20 + fm.getAscent());
+        PixelFont titleFont = TITLE.width(title) <= width - 20 ? TITLE : LABEL;
+        titleFont.draw(g, title, Math.max(10, left + (area.width - titleFont.width(title)) / 2), 20 + titleFont.ascent());
 
         // Grid lines and ticks
-        g.setFont(tickFont);
         for (double t : x.ticks) {
             int px = (int) Math.round(x.toPixel(t, area.x, area.x + area.width));
             g.setColor(GRID);
@@ -202,7 +198,7 @@ public final class LinePlot {
             g.drawLine(px, area.y + area.height, px, area.y + area.height + 5);
             String s = x.label(t);
             g.setColor(TEXT);
-            g.drawString(s, px - tm.stringWidth(s) / 2, area.y + area.height + 8 + tm.getAscent());
+            tm.draw(g, s, px - tm.width(s) / 2, area.y + area.height + 8 + tm.ascent());
         }
         for (double t : y.ticks) {
             int py = (int) Math.round(y.toPixel(t, area.y + area.height, area.y));
@@ -212,25 +208,20 @@ public final class LinePlot {
             g.drawLine(area.x - 5, py, area.x, py);
             String s = y.label(t);
             g.setColor(TEXT);
-            g.drawString(s, area.x - 8 - tm.stringWidth(s), py + tm.getAscent() / 2 - 1);
+            tm.draw(g, s, area.x - 8 - tm.width(s), py + tm.ascent() / 2);
         }
         g.setColor(AXIS);
         g.setStroke(new BasicStroke(1.2f));
         g.drawRect(area.x, area.y, area.width, area.height);
 
         // Axis labels
-        g.setFont(labelFont);
-        fm = g.getFontMetrics();
-        int xLabelBaseline = area.y + area.height + 8 + tm.getHeight() + 6 + fm.getAscent();
-        g.drawString(xLabel, area.x + (area.width - fm.stringWidth(xLabel)) / 2, xLabelBaseline);
-        AffineTransform saved = g.getTransform();
-        g.rotate(-Math.PI / 2);
-        g.drawString(yLabel, -(area.y + (area.height + fm.stringWidth(yLabel)) / 2), 20 + fm.getAscent());
-        g.setTransform(saved);
+        int xLabelBaseline = area.y + area.height + 8 + tm.height() + 6 + LABEL.ascent();
+        LABEL.draw(g, xLabel, area.x + (area.width - LABEL.width(xLabel)) / 2, xLabelBaseline);
+        LABEL.drawUp(g, yLabel, 20 + LABEL.ascent(), area.y + (area.height + LABEL.width(yLabel)) / 2.0);
         if (note != null) {
-            g.setFont(tickFont);
             g.setColor(FAINT);
-            g.drawString(note, area.x, xLabelBaseline + 6 + tm.getHeight());
+            PixelFont noteFont = NOTE.width(note) <= width - area.x - 10 ? NOTE : SMALL;
+            noteFont.draw(g, note, area.x, xLabelBaseline + 6 + NOTE.height());
         }
 
         // Series, clipped to the plot area
@@ -268,25 +259,19 @@ public final class LinePlot {
         }
         g.setClip(clip);
         if (pixels.isEmpty()) {
-            g.setFont(labelFont);
             g.setColor(FAINT);
             String none = "no data";
-            g.drawString(none, area.x + (area.width - g.getFontMetrics().stringWidth(none)) / 2, area.y + area.height / 2);
+            LABEL.draw(g, none, area.x + (area.width - LABEL.width(none)) / 2, area.y + area.height / 2);
         }
         drawLegend(g, area, pixels);
     }
 
-    private static int labelFontHeight(Graphics2D g, Font f) {
-        return g.getFontMetrics(f).getHeight();
-    }
-
     private void drawLegend(Graphics2D g, Rectangle area, List<double[]> points) {
         if (series.isEmpty()) return;
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
-        FontMetrics fm = g.getFontMetrics();
-        int rowHeight = fm.getHeight() + 4, sample = 28, pad = 10;
+        PixelFont fm = LABEL;
+        int rowHeight = fm.height() + 4, sample = 28, pad = 10;
         int textWidth = 0;
-        for (Series s : series) textWidth = Math.max(textWidth, fm.stringWidth(s.name));
+        for (Series s : series) textWidth = Math.max(textWidth, fm.width(s.name));
         int w = pad + sample + 8 + textWidth + pad, h = pad + rowHeight * series.size() - 4 + pad;
         // The corner that covers the fewest points: top right, top left, bottom right, bottom left.
         int[][] corners = {
@@ -311,13 +296,13 @@ public final class LinePlot {
         g.drawRoundRect(best[0], best[1], w, h, 8, 8);
         for (int i = 0; i < series.size(); i++) {
             Series s = series.get(i);
-            int cy = best[1] + pad + i * rowHeight + fm.getHeight() / 2;
+            int cy = best[1] + pad + i * rowHeight + fm.height() / 2;
             g.setColor(s.color);
             g.setStroke(lineOf(s));
             g.drawLine(best[0] + pad, cy, best[0] + pad + sample, cy);
             if (!s.reference) g.fill(new Ellipse2D.Double(best[0] + pad + sample / 2.0 - 4, cy - 4, 8, 8));
             g.setColor(TEXT);
-            g.drawString(s.name, best[0] + pad + sample + 8, cy + fm.getAscent() / 2 - 1);
+            fm.draw(g, s.name, best[0] + pad + sample + 8, cy + fm.ascent() / 2);
         }
     }
 

@@ -1,5 +1,6 @@
 package gsat2r.export.samediff;
 
+import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,6 +8,7 @@ import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.export.Exporter;
 import gsat2r.core.io.AtomicFiles;
+import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.ModelFingerprint;
 import gsat2r.core.model.gsa.GsaModel;
 
@@ -35,11 +37,12 @@ public final class SameDiffExporter implements Exporter {
         for (Path p : new Path[] {r.out(), manifest}) {
             if (Files.exists(p) && !r.force()) throw new T2rException(p + ": exists (use --force to replace it)");
         }
-        if (!GsaConfig.MODEL_TYPE.equals(readModelType(r.modelDir()))) {
+        ModelDirectory dir = ModelDirectory.open(r.modelDir());
+        if (!dir.isStudent()) {
             throw new T2rException(r.modelDir() + ": not a GSA student (model_type is not \"gsa\"); only students have a "
                     + "recurrent decode step to export");
         }
-        GsaModel model = GsaModel.load(r.modelDir());
+        GsaModel model = GsaModel.load(dir);
         GsaConfig c = model.config();
         int maxContext = r.maxContext() > 0 ? r.maxContext() : c.maxPositionEmbeddings();
         notes.accept("building the decode step of " + c.describe());
@@ -80,7 +83,7 @@ public final class SameDiffExporter implements Exporter {
 
     private static String manifest(GsaModel model, StepGraph graph, int maxContext) {
         GsaConfig c = model.config();
-        JsonMapper json = JsonMapper.builder().build();
+        JsonMapper json = Json.COMPACT;
         ObjectNode m = json.createObjectNode();
         m.put("format", "t2r samediff decode step");
         m.put("version", 1);
@@ -108,15 +111,5 @@ public final class SameDiffExporter implements Exporter {
         ModelFingerprint f = model.fingerprint();
         m.putObject("model").put("kind", f.kind()).put("config_sha256", f.configSha256()).put("weights_sha256", f.weightsSha256());
         return m.toPrettyString() + "\n";
-    }
-
-    private static String readModelType(Path dir) {
-        Path config = dir.resolve("config.json");
-        if (!Files.isRegularFile(config)) throw new T2rException(config + ": no such file (not a model directory?)");
-        try {
-            return GsaConfig.modelType(JsonMapper.builder().build().readTree(config.toFile()));
-        } catch (IOException e) {
-            throw new T2rException(config + ": cannot read: " + AtomicFiles.oneLine(e), e);
-        }
     }
 }

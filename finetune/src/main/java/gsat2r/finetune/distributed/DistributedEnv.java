@@ -16,19 +16,37 @@ import java.util.Optional;
  * LOCAL_WORLD_SIZE  processes on this node (default 1)
  * MASTER_ADDR       host of rank 0, where the rendezvous listens (required when WORLD_SIZE > 1)
  * MASTER_PORT       its TCP port (required when WORLD_SIZE > 1)
+ * T2R_RENDEZVOUS_PORT      the port rank 0 listens on, when it must differ from MASTER_PORT (default: below)
  * T2R_RENDEZVOUS_TIMEOUT   seconds to wait for all ranks to join (default 300)
  * T2R_COLLECTIVE_TIMEOUT   seconds one collective operation may wait for the others (default 1800)
  * </pre>
+ *
+ * <p>Under torchrun (TORCHELASTIC_RUN_ID set, as torchrun sets it for its workers) MASTER_PORT is taken:
+ * torchrun's agent on node 0 serves its c10d store there. Every rank then meets on MASTER_PORT + 1
+ * (MASTER_PORT − 1 when MASTER_PORT is 65535): a port all ranks derive alike, with nothing to exchange
+ * first. T2R_RENDEZVOUS_PORT chooses another when that one is in use too. Elsewhere (t2r's own
+ * {@code --gpus}, SLURM scripts) rank 0 listens on MASTER_PORT itself.
+ *
+ * @param rendezvousPort the port where rank 0 listens and the others connect
  */
 public record DistributedEnv(int rank, int worldSize, int localRank, int localWorldSize, String masterAddr, int masterPort,
-                             Duration rendezvousTimeout, Duration collectiveTimeout) {
+                             Duration rendezvousTimeout, Duration collectiveTimeout, int rendezvousPort) {
 
     public static final Duration DEFAULT_RENDEZVOUS_TIMEOUT = Duration.ofSeconds(300);
     public static final Duration DEFAULT_COLLECTIVE_TIMEOUT = Duration.ofSeconds(1800);
 
+    /** The variable torchrun sets for every worker it starts. */
+    public static final String TORCHRUN_MARKER = "TORCHELASTIC_RUN_ID";
+
     public DistributedEnv {
         if (worldSize < 1) throw new IllegalArgumentException("world size " + worldSize);
         if (rank < 0 || rank >= worldSize) throw new IllegalArgumentException("rank " + rank + " of " + worldSize);
+    }
+
+    /** A run whose ranks meet on MASTER_PORT itself. */
+    public DistributedEnv(int rank, int worldSize, int localRank, int localWorldSize, String masterAddr, int masterPort,
+                          Duration rendezvousTimeout, Duration collectiveTimeout) {
+        this(rank, worldSize, localRank, localWorldSize, masterAddr, masterPort, rendezvousTimeout, collectiveTimeout, masterPort);
     }
 
     /** The variables of {@code env}, or empty when neither RANK nor WORLD_SIZE is set (a plain single-process run). */
@@ -51,7 +69,18 @@ public record DistributedEnv(int rank, int worldSize, int localRank, int localWo
         }
         return Optional.of(new DistributedEnv(rank, world, localRank, localWorld, addr, port,
                 seconds(env, "T2R_RENDEZVOUS_TIMEOUT", DEFAULT_RENDEZVOUS_TIMEOUT),
-                seconds(env, "T2R_COLLECTIVE_TIMEOUT", DEFAULT_COLLECTIVE_TIMEOUT)));
+                seconds(env, "T2R_COLLECTIVE_TIMEOUT", DEFAULT_COLLECTIVE_TIMEOUT), rendezvousPort(env, port)));
+    }
+
+    /** Whether torchrun started this process (its agent then holds MASTER_PORT). */
+    public static boolean underTorchrun(Map<String, String> env) {
+        return env.containsKey(TORCHRUN_MARKER);
+    }
+
+    private static int rendezvousPort(Map<String, String> env, int masterPort) {
+        if (env.containsKey("T2R_RENDEZVOUS_PORT")) return integer(env, "T2R_RENDEZVOUS_PORT", 1, 65535, null);
+        if (masterPort == 0 || !underTorchrun(env)) return masterPort;
+        return masterPort < 65535 ? masterPort + 1 : masterPort - 1;
     }
 
     private static int integer(Map<String, String> env, String name, int min, int max, Integer fallback) {

@@ -28,8 +28,9 @@ import java.util.function.Supplier;
  * A {@link ProcessGroup} of processes over TCP, in a star around rank 0: the rendezvous and the
  * control plane of a multi-process run (and the data plane of the CPU backend).
  *
- * <p>Rendezvous: rank 0 listens on MASTER_PORT (all interfaces) and waits for the other
- * WORLD_SIZE − 1 ranks; each connects to MASTER_ADDR:MASTER_PORT (retrying while rank 0 is not up
+ * <p>Rendezvous: rank 0 listens on the rendezvous port ({@link DistributedEnv#rendezvousPort()}: MASTER_PORT,
+ * or the one next to it under torchrun, whose agent holds MASTER_PORT; all interfaces) and waits for the other
+ * WORLD_SIZE − 1 ranks; each connects to MASTER_ADDR at that port (retrying while rank 0 is not up
  * yet) and introduces itself (magic, protocol version, rank, world size); rank 0 refuses a wrong world
  * size, a rank out of range or a rank that joined twice, and says READY once all have joined. Both
  * sides give up after the rendezvous timeout with a message saying who is missing. This is also how a
@@ -87,7 +88,7 @@ public final class TcpGroup implements ProcessGroup {
 
     /** Joins the run that {@code env} describes (rank 0 listens, the others connect). */
     public static TcpGroup connect(DistributedEnv env) {
-        return connect(env.rank(), env.worldSize(), env.masterAddr(), env.masterPort(), env.rendezvousTimeout(), env.collectiveTimeout());
+        return connect(env.rank(), env.worldSize(), env.masterAddr(), env.rendezvousPort(), env.rendezvousTimeout(), env.collectiveTimeout());
     }
 
     public static TcpGroup connect(int rank, int world, String masterAddr, int masterPort, Duration rendezvousTimeout,
@@ -111,7 +112,7 @@ public final class TcpGroup implements ProcessGroup {
                 server.bind(new InetSocketAddress(port));
             } catch (IOException e) {
                 throw new T2rException("rank 0: cannot listen on port " + port + " for the rendezvous (" + e.getMessage()
-                        + "); choose another MASTER_PORT (--master-port)", e);
+                        + "); choose another MASTER_PORT (--master-port), or T2R_RENDEZVOUS_PORT under torchrun", e);
             }
             int joined = 0;
             while (joined < world - 1) {

@@ -10,13 +10,18 @@ import java.util.List;
  * A validated training recipe (see {@code docs/recipes.md} for every field). Paths are resolved against
  * the recipe file's directory. {@code resolved} is the recipe as JSON with defaults filled in and
  * paths absolute: what a run stores in {@code run.json} and compares on {@code --resume}.
+ * {@code synthetic} ({@code data.synthetic}) lists the kinds of synthetic documents mixed into the
+ * training sequences and their shares (empty: the corpus alone).
  */
-public record Recipe(Path file, String description, Path teacher, Student student, Data data, int seqLen, int batch,
-                     int microBatch, int gradAccum, long seed, String device, long checkpointInterval,
+public record Recipe(Path file, String description, Path teacher, Student student, Data data,
+                     List<gsat2r.core.data.synthetic.SyntheticSpec> synthetic, int seqLen, int batch,
+                     int microBatch, int gradAccum, long seed, String device, gsat2r.core.model.Precision precision,
+                     gsat2r.core.safetensors.DType outputDtype, long checkpointInterval,
                      int keepCheckpoints, long evalTokens, boolean recompute, List<Stage> stages, JsonNode resolved) {
 
     public Recipe {
         stages = List.copyOf(stages);
+        synthetic = List.copyOf(synthetic);
     }
 
     /** Tokens of one optimizer step. */

@@ -7,7 +7,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import gsat2r.core.T2rException;
+import gsat2r.core.data.synthetic.KeyValueLists;
+import gsat2r.core.data.synthetic.Needles;
+import gsat2r.core.data.synthetic.RepeatedSpans;
+import gsat2r.core.data.synthetic.SyntheticKind;
+import gsat2r.core.data.synthetic.SyntheticMix;
+import gsat2r.core.data.synthetic.SyntheticSpec;
+import gsat2r.core.data.synthetic.VariableChains;
 import gsat2r.finetune.student.ConversionOptions;
 import gsat2r.training.Objective;
 import gsat2r.training.TrainableSet;
@@ -18,10 +26,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.function.DoublePredicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -36,6 +42,7 @@ public final class RecipeReader {
 
     public static final List<String> STAGE_TYPES = List.of("attention-transfer", "distill", "finetune");
     public static final List<String> DEVICES = List.of("cpu", "cuda");
+    public static final List<String> PRECISIONS = List.of("fp32", "bf16");
     public static final List<String> GATE_INITS = List.of("random", "key-pool");
     public static final List<String> DTYPES = List.of("float32", "bfloat16");
 
@@ -52,11 +59,20 @@ public final class RecipeReader {
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
+    /** The same schema written as YAML ({@code .yaml}, {@code .yml}). */
+    private static final YAMLMapper YAML = YAMLMapper.builder()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .build();
     private static final Pattern LORA = Pattern.compile("lora:(\\d+)");
 
     private RecipeReader() {}
 
     public static Recipe read(Path file) {
+        return read(file, RecipeOverrides.NONE);
+    }
+
+    /** Reads {@code file} with {@code overrides} applied first ({@code t2r finetune --set}). */
+    public static Recipe read(Path file, RecipeOverrides overrides) {
         String text;
         try {
             text = Files.readString(file);
@@ -65,26 +81,42 @@ public final class RecipeReader {
         } catch (IOException e) {
             throw new T2rException(file + ": cannot read (" + e.getMessage() + ")", e);
         }
-        return parse(file, text);
+        return parse(file, text, overrides);
     }
 
     /** Parses recipe text as if it were the file {@code file} (paths resolve against its directory). */
     public static Recipe parse(Path file, String text) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(text);
-        } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            throw new T2rException(file + ": not valid JSON" + where + " (" + e.getOriginalMessage() + ")", e);
-        }
-        Problems problems = new Problems(file);
+        return parse(file, text, RecipeOverrides.NONE);
+    }
+
+    public static Recipe parse(Path file, String text, RecipeOverrides overrides) {
+        JsonNode root = tree(file, text);
+        Problems problems = new Problems(file, overrides.paths());
         if (root == null || !root.isObject()) {
-            problems.add("", "must be a JSON object");
+            problems.add("", "must be " + (isYaml(file) ? "a YAML mapping" : "a JSON object"));
             throw problems.failure();
         }
+        overrides.applyTo((ObjectNode) root, file);
         Recipe recipe = new Builder(file, problems).build((ObjectNode) root);
         if (!problems.list.isEmpty()) throw problems.failure();
         return recipe;
+    }
+
+    /** YAML by the file's name, else JSON. */
+    public static boolean isYaml(Path file) {
+        String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        return name.endsWith(".yaml") || name.endsWith(".yml");
+    }
+
+    private static JsonNode tree(Path file, String text) {
+        boolean yaml = isYaml(file);
+        try {
+            return (yaml ? YAML : JSON).readTree(text);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            String why = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("").strip();
+            throw new T2rException(file + ": not valid " + (yaml ? "YAML" : "JSON") + where + " (" + why + ")", e);
+        }
     }
 
     /** Checks that the files a recipe names exist, with the same kind of message. */
@@ -116,204 +148,26 @@ public final class RecipeReader {
     /** The problems found so far, each "path: message". */
     static final class Problems {
         final Path file;
+        final Set<String> overridden;
         final List<String> list = new ArrayList<>();
 
         Problems(Path file) {
+            this(file, Set.of());
+        }
+
+        Problems(Path file, Set<String> overridden) {
             this.file = file;
+            this.overridden = overridden;
         }
 
         void add(String path, String message) {
-            list.add(path.isEmpty() ? message : path + ": " + message);
+            String from = overridden.contains(path) ? " (from --set)" : "";
+            list.add(path.isEmpty() ? message : path + ": " + message + from);
         }
 
         T2rException failure() {
             return new T2rException(file + ": " + String.join("; ", list));
         }
-    }
-
-    /** A JSON object being read: records which fields were used, so that the rest can be reported as unknown. */
-    private static final class Obj {
-        final ObjectNode node;
-        final String path;
-        final Problems problems;
-        final Set<String> known = new LinkedHashSet<>();
-
-        Obj(ObjectNode node, String path, Problems problems) {
-            this.node = node;
-            this.path = path;
-            this.problems = problems;
-        }
-
-        String at(String key) {
-            return path.isEmpty() ? key : path + "." + key;
-        }
-
-        JsonNode get(String key) {
-            known.add(key);
-            JsonNode n = node.get(key);
-            return n == null || n.isNull() ? null : n;
-        }
-
-        boolean has(String key) {
-            known.add(key);
-            return get(key) != null;
-        }
-
-        void problem(String key, String message) {
-            problems.add(at(key), message);
-        }
-
-        String string(String key, String dflt, boolean required) {
-            JsonNode n = get(key);
-            if (n == null) {
-                if (required) problem(key, "required");
-                return dflt;
-            }
-            if (!n.isTextual() || n.textValue().isBlank()) {
-                problem(key, "must be a non-empty string");
-                return dflt;
-            }
-            return n.textValue();
-        }
-
-        String choice(String key, List<String> choices, String dflt, boolean required) {
-            String s = string(key, dflt, required);
-            if (s != null && !choices.contains(s) && get(key) != null) {
-                problem(key, "must be one of " + String.join(", ", choices) + " (got \"" + s + "\")");
-                return dflt;
-            }
-            return s;
-        }
-
-        Long integer(String key, long min, Long dflt, boolean required) {
-            JsonNode n = get(key);
-            if (n == null) {
-                if (required) problem(key, "required");
-                return dflt;
-            }
-            if (!n.isNumber() || !isIntegral(n)) {
-                problem(key, "must be an integer" + (min > Long.MIN_VALUE ? " >= " + min : ""));
-                return dflt;
-            }
-            long v = n.asLong();
-            if (v < min) {
-                problem(key, "must be >= " + min + " (got " + v + ")");
-                return dflt;
-            }
-            return v;
-        }
-
-        Double number(String key, DoublePredicate valid, String rule, Double dflt, boolean required) {
-            JsonNode n = get(key);
-            if (n == null) {
-                if (required) problem(key, "required");
-                return dflt;
-            }
-            if (!n.isNumber()) {
-                problem(key, "must be a number " + rule);
-                return dflt;
-            }
-            double v = n.asDouble();
-            if (!Double.isFinite(v) || !valid.test(v)) {
-                problem(key, "must be " + rule + " (got " + n.asText() + ")");
-                return dflt;
-            }
-            return v;
-        }
-
-        Boolean bool(String key, boolean dflt) {
-            JsonNode n = get(key);
-            if (n == null) return dflt;
-            if (!n.isBoolean()) {
-                problem(key, "must be true or false");
-                return dflt;
-            }
-            return n.booleanValue();
-        }
-
-        Obj object(String key, boolean required) {
-            JsonNode n = get(key);
-            if (n == null) {
-                if (required) problem(key, "required");
-                return null;
-            }
-            if (!n.isObject()) {
-                problem(key, "must be an object");
-                return null;
-            }
-            return new Obj((ObjectNode) n, at(key), problems);
-        }
-
-        /** A string or an array of strings. */
-        List<String> strings(String key, boolean required) {
-            JsonNode n = get(key);
-            if (n == null) {
-                if (required) problem(key, "required");
-                return List.of();
-            }
-            List<String> out = new ArrayList<>();
-            if (n.isTextual()) {
-                out.add(n.textValue());
-            } else if (n.isArray() && !n.isEmpty()) {
-                for (int i = 0; i < n.size(); i++) {
-                    if (!n.get(i).isTextual() || n.get(i).textValue().isBlank()) {
-                        problems.add(at(key) + "[" + i + "]", "must be a non-empty string");
-                    } else {
-                        out.add(n.get(i).textValue());
-                    }
-                }
-            } else {
-                problem(key, "must be a file name or a non-empty array of file names");
-            }
-            return out;
-        }
-
-        /** Reports the fields nobody asked for. */
-        void finish() {
-            var names = node.fieldNames();
-            while (names.hasNext()) {
-                String name = names.next();
-                if (known.contains(name) || name.equals("$schema") || name.equals("$comment")) continue;
-                String hint = closest(name, known);
-                problem(name, "unknown field" + (hint == null ? "" : " (did you mean " + hint + "?)"));
-            }
-        }
-    }
-
-    private static boolean isIntegral(JsonNode n) {
-        if (n.isIntegralNumber()) return n.canConvertToLong();
-        double d = n.asDouble();
-        return Double.isFinite(d) && d == Math.rint(d) && Math.abs(d) < 0x1p63;
-    }
-
-    /** The known field within edit distance 2 of {@code name}, if one. */
-    static String closest(String name, Set<String> known) {
-        String best = null;
-        int bestDistance = 3;
-        for (String k : known) {
-            int d = distance(name, k);
-            if (d < bestDistance) {
-                best = k;
-                bestDistance = d;
-            }
-        }
-        return best;
-    }
-
-    private static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) prev[j] = j;
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
     }
 
     /** Reads the fields in document order of docs/recipes.md, filling in defaults and the resolved JSON. */
@@ -330,7 +184,12 @@ public final class RecipeReader {
         }
 
         Path path(String s) {
-            return s == null ? null : base.resolve(s).normalize();
+            if (s == null) return null;
+            try {
+                return base.resolve(s).normalize();
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new T2rException(file + ": \"" + s.replace("\0", "\\0") + "\" is not a valid path (" + e.getReason() + ")", e);
+            }
         }
 
         Recipe build(ObjectNode root) {
@@ -339,7 +198,8 @@ public final class RecipeReader {
             Path teacher = path(r.string("teacher", null, true));
             long seed = r.integer("seed", Long.MIN_VALUE, 0L, false);
             Recipe.Student student = student(r, seed);
-            Recipe.Data data = data(r);
+            List<SyntheticSpec> synthetic = new ArrayList<>();
+            Recipe.Data data = data(r, synthetic);
             int seqLen = (int) (long) r.integer("seq_len", 1, 1L, true);
             if (seqLen > 1 << 20) r.problem("seq_len", "must be at most " + (1 << 20));
 
@@ -349,6 +209,8 @@ public final class RecipeReader {
             long[] bma = batching(r, batch, micro, accum);
 
             String device = r.choice("device", DEVICES, "cpu", false);
+            String precision = r.choice("precision", PRECISIONS, "cuda".equals(device) ? "bf16" : "fp32", false);
+            String outputDtype = r.choice("output_dtype", DTYPES, "bfloat16", false);
             long checkpointInterval = r.integer("checkpoint_interval", 0, DEFAULT_CHECKPOINT_INTERVAL, false);
             int keep = (int) (long) r.integer("keep_checkpoints", 1, (long) DEFAULT_KEEP_CHECKPOINTS, false);
             long evalTokens = r.integer("eval_tokens", 0, DEFAULT_EVAL_TOKENS, false);
@@ -365,17 +227,22 @@ public final class RecipeReader {
             resolved.put("grad_accum", bma[2]);
             resolved.put("seed", seed);
             resolved.put("device", device);
+            resolved.put("precision", precision);
+            resolved.put("output_dtype", outputDtype);
             resolved.put("checkpoint_interval", checkpointInterval);
             resolved.put("keep_checkpoints", keep);
             resolved.put("eval_tokens", evalTokens);
             resolved.put("recompute", recompute);
             ObjectNode ordered = JSON.createObjectNode();        // a fixed field order, whatever the file's
             for (String k : List.of("description", "teacher", "student", "data", "seq_len", "batch", "micro_batch", "grad_accum",
-                    "seed", "device", "checkpoint_interval", "keep_checkpoints", "eval_tokens", "recompute", "stages")) {
+                    "seed", "device", "precision", "output_dtype", "checkpoint_interval", "keep_checkpoints", "eval_tokens", "recompute",
+                    "stages")) {
                 if (resolved.has(k)) ordered.set(k, resolved.get(k));
             }
-            return new Recipe(file, description, teacher, student, data, seqLen, (int) bma[0], (int) bma[1], (int) bma[2],
-                    seed, device, checkpointInterval, keep, evalTokens, recompute, stages, ordered);
+            return new Recipe(file, description, teacher, student, data, synthetic, seqLen, (int) bma[0], (int) bma[1], (int) bma[2],
+                    seed, device, gsat2r.core.model.Precision.parse(precision, file.toString()),
+                    "float32".equals(outputDtype) ? gsat2r.core.safetensors.DType.F32 : gsat2r.core.safetensors.DType.BF16, checkpointInterval, keep,
+                    evalTokens, recompute, stages, ordered);
         }
 
         /** batch = micro_batch · grad_accum, any two given (grad_accum defaults to 1). */
@@ -430,20 +297,22 @@ public final class RecipeReader {
             double tau = s.number("gate_normalizer", v -> v > 0, "> 0", DEFAULT_GATE_NORMALIZER, false);
             String init = s.choice("gate_init", GATE_INITS, "random", false);
             List<Integer> keep = new ArrayList<>();
+            java.util.TreeMap<Integer, Integer> windows = new java.util.TreeMap<>();
             JsonNode k = s.get("keep_attention");
             if (k != null) {
                 if (!k.isArray()) {
-                    s.problem("keep_attention", "must be an array of layer indices");
+                    s.problem("keep_attention", "must be an array of layer indices (or \"LAYER:WINDOW\" strings)");
                 } else {
                     Set<Integer> seen = new HashSet<>();
                     for (int i = 0; i < k.size(); i++) {
-                        JsonNode e = k.get(i);
-                        if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() > Integer.MAX_VALUE) {
-                            problems.add("student.keep_attention[" + i + "]", "must be a layer index >= 0");
-                        } else if (!seen.add(e.asInt())) {
-                            problems.add("student.keep_attention[" + i + "]", "layer " + e.asInt() + " listed twice");
+                        int[] lw = keptLayer(k.get(i));
+                        if (lw == null) {
+                            problems.add("student.keep_attention[" + i + "]", "must be a layer index >= 0 or \"LAYER:WINDOW\" with a window >= 1 (e.g. \"7:256\")");
+                        } else if (!seen.add(lw[0])) {
+                            problems.add("student.keep_attention[" + i + "]", "layer " + lw[0] + " listed twice");
                         } else {
-                            keep.add(e.asInt());
+                            keep.add(lw[0]);
+                            if (lw[1] > 0) windows.put(lw[0], lw[1]);
                         }
                     }
                 }
@@ -456,13 +325,25 @@ public final class RecipeReader {
             o.put("gate_normalizer", tau);
             o.put("gate_init", init);
             ArrayNode ka = o.putArray("keep_attention");
-            keep.forEach(ka::add);
+            for (int l : keep) {
+                if (windows.containsKey(l)) ka.add(l + ":" + windows.get(l));
+                else ka.add(l);
+            }
             o.put("seed", studentSeed);
             o.put("dtype", dtype);
-            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, studentSeed, dtype));
+            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype));
         }
 
-        Recipe.Data data(Obj r) {
+        /** A kept layer: an index, or "LAYER:WINDOW"; {layer, window or 0}, null when malformed. */
+        private static int[] keptLayer(JsonNode e) {
+            if (e.isIntegralNumber()) return e.asLong() < 0 || e.asLong() > Integer.MAX_VALUE ? null : new int[] {e.asInt(), 0};
+            if (!e.isTextual() || !e.textValue().matches("\\d{1,9}(:\\d{1,9})?")) return null;
+            String[] p = e.textValue().split(":");
+            int window = p.length == 2 ? Integer.parseInt(p[1]) : 0;
+            return p.length == 2 && window < 1 ? null : new int[] {Integer.parseInt(p[0]), window};
+        }
+
+        Recipe.Data data(Obj r, List<SyntheticSpec> synthetic) {
             Obj d = r.object("data", true);
             if (d == null) return new Recipe.PreparedData(base);
             ObjectNode o = resolved.putObject("data");
@@ -471,17 +352,20 @@ public final class RecipeReader {
                 for (String other : List.of("train", "validation", "text_field", "validation_fraction")) {
                     if (d.has(other)) d.problem(other, "not allowed with data.prepared (the dataset is already split and tokenized)");
                 }
+                synthetic.addAll(synthetic(d));
                 d.finish();
                 o.put("prepared", String.valueOf(dir));
+                if (!synthetic.isEmpty()) o.set("synthetic", resolvedSynthetic(synthetic));
                 return new Recipe.PreparedData(dir == null ? base : dir);
             }
-            List<Path> train = d.strings("train", true).stream().map(this::path).toList();
-            List<Path> validation = d.strings("validation", false).stream().map(this::path).toList();
+            List<Path> train = files(d, "train", true);
+            List<Path> validation = files(d, "validation", false);
             String field = d.string("text_field", "text", false);
             double fraction = d.number("validation_fraction", v -> v >= 0 && v < 1, "in [0, 1)", 0.0, false);
             if (d.node.has("validation") && d.node.has("validation_fraction")) {
                 d.problem("validation_fraction", "give either validation files or validation_fraction, not both");
             }
+            synthetic.addAll(synthetic(d));
             d.finish();
             ArrayNode ta = o.putArray("train");
             train.forEach(p -> ta.add(p.toString()));
@@ -489,7 +373,85 @@ public final class RecipeReader {
             validation.forEach(p -> va.add(p.toString()));
             o.put("text_field", field);
             o.put("validation_fraction", fraction);
+            if (!synthetic.isEmpty()) o.set("synthetic", resolvedSynthetic(synthetic));
             return new Recipe.RawData(train, validation, field, fraction);
+        }
+
+        /** Data files; standard input is refused: a run reads its data again when it resumes. */
+        List<Path> files(Obj d, String key, boolean required) {
+            List<String> names = d.strings(key, required);
+            if (names.contains("-")) {
+                d.problem(key, "- (standard input) cannot be read again on --resume; tokenize it with t2r data prepare --input -"
+                        + " and give data.prepared");
+            }
+            return names.stream().filter(n -> !n.equals("-")).map(this::path).toList();
+        }
+
+        /** {@code data.synthetic}: the kinds of synthetic documents mixed into training, with their shares. */
+        List<SyntheticSpec> synthetic(Obj d) {
+            JsonNode n = d.get("synthetic");
+            List<SyntheticSpec> out = new ArrayList<>();
+            if (n == null) return out;
+            if (!n.isArray()) {
+                d.problem("synthetic", "must be an array of {\"kind\": ..., \"share\": ...} objects");
+                return out;
+            }
+            double total = 0;
+            for (int i = 0; i < n.size(); i++) {
+                String at = d.at("synthetic") + "[" + i + "]";
+                if (!n.get(i).isObject()) {
+                    problems.add(at, "must be an object with kind and share");
+                    continue;
+                }
+                SyntheticSpec spec = syntheticSpec(new Obj((ObjectNode) n.get(i), at, problems));
+                if (spec != null) {
+                    out.add(spec);
+                    total += spec.share();
+                }
+            }
+            if (total > 1 + 1e-9) d.problem("synthetic", "the shares add up to " + total + ", more than 1");
+            return out;
+        }
+
+        SyntheticSpec syntheticSpec(Obj e) {
+            String kind = e.choice("kind", SyntheticKind.NAMES, null, true);
+            Double share = e.number("share", v -> v >= 0 && v <= 1, "in [0, 1]", null, true);
+            SyntheticKind k = null;
+            try {
+                k = kind == null ? null : switch (kind) {
+                    case "kv-recall" -> new KeyValueLists(integer(e, "min_pairs", KeyValueLists.DEFAULTS.minPairs()),
+                            integer(e, "max_pairs", KeyValueLists.DEFAULTS.maxPairs()),
+                            e.number("gap_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.gapShare(), false));
+                    case "needles" -> new Needles(integer(e, "max_needles", Needles.DEFAULTS.maxNeedles()),
+                            integer(e, "max_values", Needles.DEFAULTS.maxValues()));
+                    case "repeats" -> new RepeatedSpans(integer(e, "min_span", RepeatedSpans.DEFAULTS.minSpan()),
+                            integer(e, "max_span", RepeatedSpans.DEFAULTS.maxSpan()));
+                    default -> new VariableChains(integer(e, "max_chain", VariableChains.DEFAULTS.maxChain()));
+                };
+            } catch (T2rException ex) {
+                problems.add(e.path, ex.getMessage());
+            }
+            if (share != null && Math.abs(share * SyntheticMix.BLOCK - Math.round(share * SyntheticMix.BLOCK)) > 1e-6) {
+                e.problem("share", "must be a multiple of " + 1.0 / SyntheticMix.BLOCK + " (got " + share + ")");
+                share = null;
+            }
+            e.finish();
+            return k == null || share == null ? null : new SyntheticSpec(k, share);
+        }
+
+        private static int integer(Obj e, String key, int dflt) {
+            return (int) (long) e.integer(key, 1, (long) dflt, false);
+        }
+
+        private static ArrayNode resolvedSynthetic(List<SyntheticSpec> specs) {
+            ArrayNode a = JSON.createArrayNode();
+            for (SyntheticSpec s : specs) {
+                ObjectNode o = a.addObject();
+                o.put("kind", s.kind().name());
+                o.put("share", s.share());
+                s.kind().settings().forEach((k, v) -> o.set(k, JSON.valueToTree(v)));
+            }
+            return a;
         }
 
         List<Stage> stages(Obj r, long tokensPerStep) {

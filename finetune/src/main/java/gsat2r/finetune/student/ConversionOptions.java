@@ -7,12 +7,18 @@ import java.util.List;
  * options as {@code t2r convert}): {@code slots} M per head, {@code gateNormalizer} τ (fla's
  * {@code gate_logit_normalizer}), {@code gateInit} (the f_proj initialisation strategy, e.g.
  * {@code random} or {@code key-pool}), {@code keepAttention} (layer indices kept as softmax attention,
- * a hybrid student), {@code seed} of the random initialisation, {@code dtype} of the written weights
- * ({@code float32} or {@code bfloat16}).
+ * a hybrid student) and {@code windows} (a sliding window for some of them, layer → tokens), {@code seed}
+ * of the random initialisation, {@code dtype} of the written weights ({@code float32} or {@code bfloat16}).
  */
 public record ConversionOptions(int slots, double gateNormalizer, String gateInit, List<Integer> keepAttention,
-                                long seed, String dtype) {
+                                java.util.SortedMap<Integer, Integer> windows, long seed, String dtype) {
     public ConversionOptions {
         keepAttention = List.copyOf(keepAttention);
+        windows = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(windows == null ? java.util.Map.of() : windows));
+    }
+
+    /** Without sliding windows: kept layers attend as the teacher does. */
+    public ConversionOptions(int slots, double gateNormalizer, String gateInit, List<Integer> keepAttention, long seed, String dtype) {
+        this(slots, gateNormalizer, gateInit, keepAttention, null, seed, dtype);
     }
 }

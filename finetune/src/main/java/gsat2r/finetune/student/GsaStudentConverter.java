@@ -1,5 +1,7 @@
 package gsat2r.finetune.student;
 
+import gsat2r.core.model.ModelDirectory;
+
 import gsat2r.converter.ConvertOptions;
 import gsat2r.converter.Converter;
 import gsat2r.converter.GateInit;
@@ -22,13 +24,13 @@ public final class GsaStudentConverter implements StudentConverter {
     }
 
     @Override
-    public boolean supports(String teacherModelType) {
-        return teacherModelType.equals("llama") || teacherModelType.equals("mistral");
+    public boolean supports(ModelDirectory teacher) {
+        return teacher.kind() == ModelDirectory.Kind.TEACHER;
     }
 
     @Override
-    public String studentModelType() {
-        return GsaConfig.MODEL_TYPE;
+    public GsaConfig studentConfig(ModelDirectory teacher, ConversionOptions o) {
+        return Converter.studentConfig(teacher.teacherConfig(), options(o), teacher.path().getFileName().toString());
     }
 
     @Override
@@ -43,6 +45,6 @@ public final class GsaStudentConverter implements StudentConverter {
             case "bfloat16" -> DType.BF16;
             default -> throw new T2rException("student.dtype must be float32 or bfloat16, got \"" + o.dtype() + "\"");
         };
-        return new ConvertOptions(o.slots(), o.gateNormalizer(), GateInit.parse(o.gateInit()), o.seed(), dtype, o.keepAttention());
+        return new ConvertOptions(o.slots(), o.gateNormalizer(), GateInit.parse(o.gateInit()), o.seed(), dtype, o.keepAttention(), o.windows());
     }
 }

@@ -1,5 +1,8 @@
 package gsat2r.finetune.student;
 
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.model.ModelDirectory;
+
 import java.nio.file.Path;
 
 /**
@@ -7,16 +10,21 @@ import java.nio.file.Path;
  * that give conversion options instead of a student directory. Found with
  * {@link java.util.ServiceLoader} ({@code META-INF/services/gsat2r.finetune.student.StudentConverter});
  * the trainer takes the first that {@link #supports} the teacher's {@code config.json}
- * {@code model_type}. Must be deterministic: the same teacher and options give the same files.
+ * kind ({@link ModelDirectory}). Must be deterministic: the same teacher and options give the same files.
  */
 public interface StudentConverter {
 
     String name();
 
-    boolean supports(String teacherModelType);
+    boolean supports(ModelDirectory teacher);
 
-    /** The {@code model_type} of the students it writes ({@code "gsa"}), so that a run can find their backend before converting. */
-    String studentModelType();
+    /**
+     * The config of the student it would write, without writing it (a run plans its memory before any work),
+     * or null when the students it writes are not GSA students.
+     */
+    default GsaConfig studentConfig(ModelDirectory teacher, ConversionOptions options) {
+        return null;
+    }
 
     /** Writes the complete student (config.json, weights, tokenizer files) into {@code out}, an existing empty directory. */
     void convert(Path teacher, ConversionOptions options, Path out);

@@ -22,6 +22,32 @@ class DistributedEnvTest {
         assertEquals(0, single.localRank());
     }
 
+    /** What torchrun gives each worker; its agent holds MASTER_PORT, so the ranks meet on the next port. */
+    static Map<String, String> torchrun(int rank, int world, int masterPort) {
+        return Map.ofEntries(Map.entry("RANK", String.valueOf(rank)), Map.entry("WORLD_SIZE", String.valueOf(world)),
+                Map.entry("LOCAL_RANK", String.valueOf(rank)), Map.entry("LOCAL_WORLD_SIZE", String.valueOf(world)),
+                Map.entry("GROUP_RANK", "0"), Map.entry("ROLE_RANK", String.valueOf(rank)), Map.entry("ROLE_NAME", "default"),
+                Map.entry("MASTER_ADDR", "127.0.0.1"), Map.entry("MASTER_PORT", String.valueOf(masterPort)),
+                Map.entry("TORCHELASTIC_RUN_ID", "none"), Map.entry("TORCHELASTIC_RESTART_COUNT", "0"),
+                Map.entry("TORCHELASTIC_MAX_RESTARTS", "0"), Map.entry("TORCHELASTIC_USE_AGENT_STORE", "True"),
+                Map.entry("OMP_NUM_THREADS", "1"));
+    }
+
+    @Test
+    void underTorchrunTheRanksMeetNextToMasterPort() {
+        DistributedEnv e = DistributedEnv.from(torchrun(1, 2, 29500)).orElseThrow();
+        assertEquals(29500, e.masterPort());
+        assertEquals(29501, e.rendezvousPort());
+        assertEquals(65534, DistributedEnv.from(torchrun(0, 2, 65535)).orElseThrow().rendezvousPort());
+        var chosen = new java.util.HashMap<>(torchrun(0, 2, 29500));
+        chosen.put("T2R_RENDEZVOUS_PORT", "31000");
+        assertEquals(31000, DistributedEnv.from(chosen).orElseThrow().rendezvousPort());
+        chosen.put("T2R_RENDEZVOUS_PORT", "0");
+        assertEquals("T2R_RENDEZVOUS_PORT: 0 is outside [1, 65535]", message(chosen));
+        assertEquals(29500, DistributedEnv.from(Map.of("RANK", "0", "WORLD_SIZE", "2", "MASTER_ADDR", "h", "MASTER_PORT", "29500"))
+                .orElseThrow().rendezvousPort(), "t2r's own launcher and SLURM scripts: MASTER_PORT itself");
+    }
+
     @Test
     void badValuesAreOneLineErrors() {
         assertEquals("WORLD_SIZE is not set, but RANK is: a multi-process run needs both (see docs/distributed.md)",

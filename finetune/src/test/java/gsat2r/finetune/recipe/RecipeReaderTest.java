@@ -163,4 +163,173 @@ class RecipeReaderTest {
         assertEquals(245, r.stages().get(1).steps());
         assertEquals(FILE + ": stages[1].tokens: must be an integer >= 1", error(GOOD.replace("\"tokens\": 1000000", "\"tokens\": 1.5")));
     }
+
+    static final Path YAML_FILE = Path.of("/runs/recipes/recipe.yaml");
+
+    static final String GOOD_YAML = """
+            # the GOOD recipe, as YAML
+            teacher: ../models/kjv-llama
+            student: {slots: 32, gate_init: key-pool, keep_attention: [1]}
+            data:
+              train: ../data/kjv/train.jsonl.xz
+              validation: [../data/kjv/validation.jsonl]
+            seq_len: 256
+            batch: 16
+            micro_batch: 4
+            seed: 7
+            stages:
+              - {type: attention-transfer, steps: 100, lr: 1e-3, warmup_steps: 10}
+              - name: kd
+                type: distill
+                tokens: 1000000
+                lr: 3.0e-4
+                warmup_fraction: 0.1
+                temperature: 2
+                ce_weight: 0.25
+                trainable: "lora:8"
+                eval_interval: 50
+                betas: [0.9, 0.99]
+                weight_decay: 0.1
+              - {type: finetune, steps: 5, lr: 1e-5, trainable: gates, grad_clip: 0}
+            """;
+
+    @Test
+    void yamlRecipesReadAsTheirJson() {
+        Recipe json = parse(GOOD), yaml = RecipeReader.parse(YAML_FILE, GOOD_YAML);
+        assertEquals(json.resolved(), yaml.resolved());
+        assertEquals(json.stages(), yaml.stages());
+        assertEquals(YAML_FILE + ": stages[1].lr: must be > 0 (got -0.1)",
+                assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, GOOD_YAML.replace("lr: 3.0e-4", "lr: -0.1"))).getMessage());
+        assertEquals(YAML_FILE + ": stages[0].warmup_step: unknown field (did you mean warmup_steps?)",
+                assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, GOOD_YAML.replace("warmup_steps", "warmup_step"))).getMessage());
+        String bad = assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, "teacher: [a\nseq_len: 4\n")).getMessage();
+        assertTrue(bad.startsWith(YAML_FILE + ": not valid YAML at line 2"), bad);
+        assertTrue(assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, "teacher: a\nteacher: b\n")).getMessage()
+                .contains("Duplicate field 'teacher'"));
+        assertEquals(YAML_FILE + ": must be a YAML mapping", assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, "- 1\n")).getMessage());
+        assertTrue(RecipeReader.isYaml(Path.of("r.YML")) && !RecipeReader.isYaml(Path.of("r.json")));
+    }
+
+    static Recipe withSet(String... sets) {
+        return RecipeReader.parse(FILE, GOOD, RecipeOverrides.parse(java.util.List.of(sets)));
+    }
+
+    static String setError(String... sets) {
+        return assertThrows(T2rException.class, () -> withSet(sets)).getMessage();
+    }
+
+    @Test
+    void setChangesFieldsAsIfTheFileSaidIt() {
+        Recipe r = withSet("stages.1.lr=1e-4", "seq_len=1024", "stages[2].trainable=all", "student.slots=16", "description=a: b");
+        assertEquals(1e-4, r.stages().get(1).lr());
+        assertEquals(1024, r.seqLen());
+        assertInstanceOf(TrainableSet.All.class, r.stages().get(2).trainable());
+        assertEquals(16, assertInstanceOf(Recipe.Convert.class, r.student()).options().slots());
+        assertEquals("a: b", r.description(), "not JSON: the text itself");
+        // The result is what the file would have said: run.json stores it, --resume compares against it.
+        Recipe edited = parse(GOOD.replace("\"lr\": 3e-4", "\"lr\": 1e-4").replace("\"seq_len\": 256", "\"seq_len\": 1024")
+                .replace("\"trainable\": \"gates\"", "\"trainable\": \"all\"").replace("\"slots\": 32", "\"slots\": 16")
+                .replace("\"seed\": 7", "\"seed\": 7, \"description\": \"a: b\""));
+        assertEquals(edited.resolved(), r.resolved());
+    }
+
+    @Test
+    void setPathsAreRelativeToTheCurrentDirectory() {
+        Path cwd = Path.of("").toAbsolutePath();
+        Recipe r = withSet("data.train=more.jsonl.zst", "teacher=models/t");
+        assertEquals(java.util.List.of(cwd.resolve("more.jsonl.zst")), assertInstanceOf(Recipe.RawData.class, r.data()).train());
+        assertEquals(cwd.resolve("models/t"), r.teacher());
+        Recipe two = withSet("data.train=[\"a.jsonl\", \"/abs/b.jsonl.gz\"]");
+        assertEquals(java.util.List.of(cwd.resolve("a.jsonl"), Path.of("/abs/b.jsonl.gz")),
+                assertInstanceOf(Recipe.RawData.class, two.data()).train());
+    }
+
+    @Test
+    void setErrorsNameThePath() {
+        assertEquals(FILE + ": stages[1].lr: must be > 0 (got -1) (from --set)", setError("stages.1.lr=-1"));
+        assertEquals(FILE + ": stages[0].lrr: unknown field (did you mean lr?) (from --set)", setError("stages.0.lrr=1"));
+        assertEquals(FILE + ": --set stages.5.lr=1e-4: stages has 3 elements (indices 0 to 2)", setError("stages.5.lr=1e-4"));
+        assertEquals(FILE + ": --set seq_len.x=1: seq_len is a number, not an object", setError("seq_len.x=1"));
+        assertEquals(FILE + ": --set data.train.0=x: data.train is a string, not an array", setError("data.train.0=x"));
+        assertEquals("--set lr: expected PATH=VALUE, e.g. stages.1.lr=1e-4", setError("lr"));
+        assertEquals("--set stages..lr=1: 'stages..lr' is not a field path (e.g. seq_len, data.train, stages.1.lr)", setError("stages..lr=1"));
+        assertEquals("--set 0.lr=1: a path starts with a field name, not an index", setError("0.lr=1"));
+        assertEquals("--set teacher=a\\0b: not a valid path (Nul character not allowed)", setError("teacher=a\u0000b"));
+        assertEquals(FILE + ": data.train: - (standard input) cannot be read again on --resume; tokenize it with t2r data prepare --input -"
+                + " and give data.prepared (from --set)", setError("data.train=-"));
+    }
+
+    /** Fuzz: random --set arguments give a recipe or a one-line T2rException, nothing else. */
+    @Test
+    void randomSetArgumentsFailCleanly() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(11);
+        String[] paths = {"seq_len", "stages.1.lr", "stages[0]", "stages.9.x", "data.train", "data", "student.keep_attention.0", "a.b.c",
+                "stages.-1.lr", "stages..x", "", "=", "[0]", "student", "data.train[0]", "seed"};
+        String[] values = {"1", "-1", "1e-4", "\"x\"", "[1,2]", "{}", "null", "true", "[", "{\"a\":", "-", "a=b", "1e999", "\u0000"};
+        int ok = 0;
+        for (int i = 0; i < 2000; i++) {
+            String arg = paths[random.nextInt(paths.length)] + (random.nextInt(8) == 0 ? "" : "=") + values[random.nextInt(values.length)];
+            try {
+                withSet(arg);
+                ok++;
+            } catch (T2rException e) {
+                assertTrue(!e.getMessage().contains("\n") && !e.getMessage().isBlank(), e.getMessage());
+            } catch (RuntimeException e) {
+                throw new AssertionError("--set " + arg + ": " + e, e);
+            }
+        }
+        assertTrue(ok > 0, "some are valid");
+    }
+
+    @Test
+    void syntheticDataResolvesWithEachKindsDefaults() {
+        Recipe r = parse(GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}",
+                "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.2, \"max_pairs\": 32}, "
+                        + "{\"kind\": \"needles\", \"share\": 0.15}, {\"kind\": \"repeats\", \"share\": 0.05}, {\"kind\": \"variables\", \"share\": 0.001}]}"));
+        assertEquals(4, r.synthetic().size());
+        assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 32, 0.3), r.synthetic().get(0).kind());
+        assertEquals(0.2, r.synthetic().get(0).share());
+        assertEquals(gsat2r.core.data.synthetic.Needles.DEFAULTS, r.synthetic().get(1).kind());
+        assertEquals(gsat2r.core.data.synthetic.RepeatedSpans.DEFAULTS, r.synthetic().get(2).kind());
+        assertEquals(gsat2r.core.data.synthetic.VariableChains.DEFAULTS, r.synthetic().get(3).kind());
+        var s = r.resolved().path("data").path("synthetic");
+        assertEquals("{\"kind\":\"kv-recall\",\"share\":0.2,\"min_pairs\":4,\"max_pairs\":32,\"gap_share\":0.3}", s.get(0).toString());
+        assertEquals("{\"kind\":\"needles\",\"share\":0.15,\"max_needles\":4,\"max_values\":4}", s.get(1).toString());
+        assertTrue(parse(GOOD).synthetic().isEmpty());
+        assertTrue(parse(GOOD).resolved().path("data").path("synthetic").isMissingNode(), "a recipe without synthetic data resolves as before");
+        Recipe prepared = parse(GOOD.replace("\"data\": {\"train\": \"../data/kjv/train.jsonl.xz\", \"validation\": [\"../data/kjv/validation.jsonl\"]}",
+                "\"data\": {\"prepared\": \"p\", \"synthetic\": [{\"kind\": \"repeats\", \"share\": 1}]}"));
+        assertEquals(1.0, prepared.synthetic().getFirst().share());
+    }
+
+    @Test
+    void badSyntheticEntriesAreNamedByTheirPlace() {
+        String base = GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}", "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": %s}");
+        assertTrue(error(base.formatted("[{\"kind\": \"passkeys\", \"share\": 0.1}]"))
+                .contains("data.synthetic[0].kind: must be one of kv-recall, needles, repeats, variables (got \"passkeys\")"));
+        assertTrue(error(base.formatted("[{\"kind\": \"needles\", \"share\": 0.12345}]"))
+                .contains("data.synthetic[0].share: must be a multiple of 0.001 (got 0.12345)"));
+        assertTrue(error(base.formatted("[{\"kind\": \"needles\", \"share\": 0.6}, {\"kind\": \"repeats\", \"share\": 0.5}]"))
+                .contains("data.synthetic: the shares add up to 1.1, more than 1"));
+        assertTrue(error(base.formatted("[{\"kind\": \"needles\", \"share\": 0.1, \"max_pairs\": 3}]"))
+                .contains("data.synthetic[0].max_pairs: unknown field"));
+        assertTrue(error(base.formatted("[{\"kind\": \"kv-recall\", \"share\": 0.1, \"min_pairs\": 9, \"max_pairs\": 3}]"))
+                .contains("data.synthetic[0]: kv-recall: need 1 <= min_pairs <= max_pairs (got 9, 3)"));
+        assertTrue(error(base.formatted("[{\"kind\": \"repeats\"}]")).contains("data.synthetic[0].share: required"));
+        assertTrue(error(base.formatted("{\"kind\": \"repeats\"}")).contains("data.synthetic: must be an array"));
+    }
+
+    @Test
+    void keptLayersMayHaveAWindow() {
+        Recipe r = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"3:256\"]"));
+        Recipe.Convert c = assertInstanceOf(Recipe.Convert.class, r.student());
+        assertEquals(java.util.List.of(1, 3), c.options().keepAttention());
+        assertEquals(java.util.Map.of(3, 256), c.options().windows());
+        assertEquals("[1,\"3:256\"]", r.resolved().path("student").path("keep_attention").toString());
+        for (String bad : java.util.List.of("\"3:0\"", "\"3:\"", "\"x\"", "-1", "2.5")) {
+            assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, " + bad + "]"))
+                    .contains("student.keep_attention[1]: must be a layer index >= 0 or \"LAYER:WINDOW\""), bad);
+        }
+        assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"1:64\"]")).contains("layer 1 listed twice"));
+    }
 }

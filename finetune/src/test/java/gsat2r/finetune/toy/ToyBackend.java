@@ -40,6 +40,9 @@ public final class ToyBackend implements TrainingBackend {
     private final Map<String, float[]> m = new LinkedHashMap<>();
     private final Map<String, float[]> v = new LinkedHashMap<>();
     private final long haltAt = Long.getLong(HALT_PROPERTY, -1);
+    /** Student tensors some stage has trained: what the state holds. */
+    private final java.util.Set<String> changed = new java.util.LinkedHashSet<>();
+    private Path studentDir;
     private long optimizerSteps;
 
     public ToyBackend(ToyModel teacher, ToyModel student) {
@@ -51,7 +54,9 @@ public final class ToyBackend implements TrainingBackend {
     }
 
     public static ToyBackend open(Path teacherDir, Path studentDir, boolean needsTeacher) {
-        return new ToyBackend(needsTeacher ? ToyModel.load(teacherDir) : null, ToyModel.load(studentDir));
+        ToyBackend b = new ToyBackend(needsTeacher ? ToyModel.load(teacherDir) : null, ToyModel.load(studentDir));
+        b.studentDir = studentDir;
+        return b;
     }
 
     @Override
@@ -91,6 +96,7 @@ public final class ToyBackend implements TrainingBackend {
                 }
             }
         }
+        if (!(set instanceof TrainableSet.Lora)) trainable.forEach(view -> changed.add(view.name()));
         for (ToyModel.View view : trainable) {
             grads.put(view.name(), new float[view.size()]);
             m.put(view.name(), new float[view.size()]);
@@ -100,7 +106,7 @@ public final class ToyBackend implements TrainingBackend {
     }
 
     @Override
-    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale) {
+    public LossSums forwardBackward(Objective objective, TokenBatch batch, double gradScale, boolean lastOfStep) {
         return run(objective, batch, true, gradScale);
     }
 
@@ -246,9 +252,17 @@ public final class ToyBackend implements TrainingBackend {
     }
 
     @Override
+    public Map<String, float[]> loraFactors() {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        if (student.lora != null) student.loraViews.values().forEach(v -> out.put(v.name(), slice(student.lora, v)));
+        return out;
+    }
+
+    @Override
     public void mergeLora() {
         if (student.lora == null) return;
         student.mergeLora();
+        student.views.values().forEach(view -> changed.add(view.name()));
         trainable.clear();                  // the adapters were the trainable set; nothing trains until the next stage
         grads.clear();
         m.clear();
@@ -258,7 +272,9 @@ public final class ToyBackend implements TrainingBackend {
     @Override
     public List<TensorSpec> stateSpecs() {
         List<TensorSpec> specs = new ArrayList<>();
-        for (ToyModel.View view : student.views.values()) specs.add(TensorSpec.of("param/" + view.name(), DType.F32, view.shape()));
+        for (ToyModel.View view : student.views.values()) {
+            if (changed.contains(view.name())) specs.add(TensorSpec.of("param/" + view.name(), DType.F32, view.shape()));
+        }
         for (ToyModel.View view : student.loraViews.values()) specs.add(TensorSpec.of("lora/" + view.name(), DType.F32, view.shape()));
         for (ToyModel.View view : trainable) {
             specs.add(TensorSpec.of("adam_m/" + view.name(), DType.F32, view.shape()));
@@ -269,7 +285,7 @@ public final class ToyBackend implements TrainingBackend {
 
     @Override
     public void writeState(TensorWriter out) {
-        for (ToyModel.View view : student.views.values()) out.write("param/" + view.name(), slice(student.w, view));
+        for (ToyModel.View view : student.views.values()) if (changed.contains(view.name())) out.write("param/" + view.name(), slice(student.w, view));
         for (ToyModel.View view : student.loraViews.values()) out.write("lora/" + view.name(), slice(student.lora, view));
         for (ToyModel.View view : trainable) {
             out.write("adam_m/" + view.name(), m.get(view.name()));
@@ -279,7 +295,14 @@ public final class ToyBackend implements TrainingBackend {
 
     @Override
     public void readState(SafeTensors in) {
-        for (ToyModel.View view : student.views.values()) read(in, "param/" + view.name(), view, student.w, view.offset());
+        String saved = in.metadata().get(gsat2r.training.StateNames.BASE_FINGERPRINT);
+        if (saved != null && !saved.equals(baseFingerprint())) throw new T2rException("this training state was made from another student");
+        for (ToyModel.View view : student.views.values()) {
+            if (in.has("param/" + view.name())) {
+                read(in, "param/" + view.name(), view, student.w, view.offset());
+                changed.add(view.name());
+            }
+        }
         for (ToyModel.View view : student.loraViews.values()) read(in, "lora/" + view.name(), view, student.lora, view.offset());
         for (ToyModel.View view : trainable) {
             read(in, "adam_m/" + view.name(), view, m.get(view.name()), 0);
@@ -299,7 +322,16 @@ public final class ToyBackend implements TrainingBackend {
     }
 
     @Override
-    public void saveStudent(Path dir) {
+    public java.util.Map<String, String> stateMetadata() {
+        return gsat2r.training.StateNames.metadata(baseFingerprint());
+    }
+
+    private String baseFingerprint() {
+        return gsat2r.core.model.ModelFingerprint.ofWeightFiles(gsat2r.core.model.ModelDirectory.open(studentDir));
+    }
+
+    @Override
+    public void saveStudent(Path dir, gsat2r.core.safetensors.DType dtype) {
         if (student.lora != null) throw new IllegalStateException("merge the LoRA adapters before saving");
         student.save(dir);
     }

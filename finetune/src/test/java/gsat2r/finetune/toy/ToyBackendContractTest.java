@@ -1,6 +1,6 @@
 package gsat2r.finetune.toy;
 
-import gsat2r.training.BackendFactory;
+import gsat2r.training.Device;
 import gsat2r.finetune.student.ConversionOptions;
 import gsat2r.training.TrainingBackendContract;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,8 +24,8 @@ class ToyBackendContractTest extends TrainingBackendContract {
     }
 
     @Override
-    protected BackendFactory factory() {
-        return new ToyBackendFactory();
+    protected Device device() {
+        return new ToyDevice();
     }
 
     @Override

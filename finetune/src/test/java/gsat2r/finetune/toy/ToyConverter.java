@@ -1,5 +1,7 @@
 package gsat2r.finetune.toy;
 
+import gsat2r.core.model.ModelDirectory;
+
 import gsat2r.finetune.student.ConversionOptions;
 import gsat2r.finetune.student.StudentConverter;
 
@@ -13,13 +15,8 @@ public final class ToyConverter implements StudentConverter {
     }
 
     @Override
-    public boolean supports(String teacherModelType) {
-        return teacherModelType.equals(ToyModel.MODEL_TYPE);
-    }
-
-    @Override
-    public String studentModelType() {
-        return ToyModel.MODEL_TYPE;
+    public boolean supports(ModelDirectory teacher) {
+        return ToyModel.MODEL_TYPE.equals(teacher.modelType());
     }
 
     @Override

@@ -44,7 +44,7 @@ public final class ToyModel {
         }
 
         long[] shape() {
-            return rows == 1 && !name.contains("proj") && !name.endsWith("lora_a") && !name.endsWith("lora_b")
+            return rows == 1 && !name.contains("proj") && !name.endsWith("lora_A.weight") && !name.endsWith("lora_B.weight")
                     ? new long[] {cols} : new long[] {rows, cols};
         }
 
@@ -111,15 +111,15 @@ public final class ToyModel {
         int off = 0;
         for (int l = 0; l < layers; l++) {
             for (String proj : List.of("q_proj", "o_proj")) {
-                off = add(loraViews, layer(l, proj + ".lora_a"), off, rank, dim);
-                off = add(loraViews, layer(l, proj + ".lora_b"), off, dim, rank);
+                off = add(loraViews, layer(l, proj + ".lora_A.weight"), off, rank, dim);
+                off = add(loraViews, layer(l, proj + ".lora_B.weight"), off, dim, rank);
             }
         }
         lora = new float[off];
         SplitMix64 rng = new SplitMix64(seed);
         double std = 1.0 / Math.sqrt(dim);
         for (View v : loraViews.values()) {
-            if (v.name().endsWith("lora_a")) for (int i = 0; i < v.size(); i++) lora[v.offset() + i] = (float) (std * rng.nextGaussian());
+            if (v.name().endsWith("lora_A.weight")) for (int i = 0; i < v.size(); i++) lora[v.offset() + i] = (float) (std * rng.nextGaussian());
         }
         loraRank = rank;
         loraScale = scale;
@@ -130,7 +130,7 @@ public final class ToyModel {
         for (int l = 0; l < layers; l++) {
             for (String proj : List.of("q_proj", "o_proj")) {
                 View W = views.get(layer(l, proj + ".weight"));
-                View A = loraViews.get(layer(l, proj + ".lora_a")), B = loraViews.get(layer(l, proj + ".lora_b"));
+                View A = loraViews.get(layer(l, proj + ".lora_A.weight")), B = loraViews.get(layer(l, proj + ".lora_B.weight"));
                 for (int i = 0; i < dim; i++) {
                     for (int j = 0; j < dim; j++) {
                         double s = 0;
@@ -161,7 +161,7 @@ public final class ToyModel {
             y[i] = s;
         }
         if (lora != null && proj != null) {
-            View A = loraViews.get(layer(l, proj + ".lora_a")), B = loraViews.get(layer(l, proj + ".lora_b"));
+            View A = loraViews.get(layer(l, proj + ".lora_A.weight")), B = loraViews.get(layer(l, proj + ".lora_B.weight"));
             double[] r = new double[loraRank];
             for (int k = 0; k < loraRank; k++) {
                 double s = 0;
@@ -221,7 +221,7 @@ public final class ToyModel {
             }
         }
         if (lora != null && proj != null) {
-            View A = loraViews.get(layer(l, proj + ".lora_a")), B = loraViews.get(layer(l, proj + ".lora_b"));
+            View A = loraViews.get(layer(l, proj + ".lora_A.weight")), B = loraViews.get(layer(l, proj + ".lora_B.weight"));
             double[] dr = new double[loraRank];
             for (int i = 0; i < dim; i++) {
                 for (int k = 0; k < loraRank; k++) {

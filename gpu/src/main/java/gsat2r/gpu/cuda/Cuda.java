@@ -11,6 +11,13 @@ import java.util.List;
 public final class Cuda {
     private Cuda() {}
 
+    /** The fatbin that the Maven build compiles with nvcc (gpu/pom.xml); absent from a build without the CUDA toolkit. */
+    public static final String KERNELS_RESOURCE = "/gsat2r/gpu/kernels.fatbin";
+
+    /** Why CUDA cannot be used by a build without its kernels, and how to get them. */
+    public static final String NO_KERNELS = "this t2r was built without its CUDA kernels (no nvcc at build time): install the CUDA"
+            + " toolkit (nvcc on the PATH, or CUDA_HOME), then rebuild with 'mvn package' to use --device cuda";
+
     private static final class Probe {
         static final NativeLibrary LIBRARY;
         static final String UNAVAILABLE;  // null when available
@@ -33,11 +40,17 @@ public final class Cuda {
                     reason = "CUDA driver found but unusable: " + cause.getMessage();
                 }
             }
-            UNAVAILABLE = reason;
+            // A build without kernels says so first: on any machine it cannot run one, and rebuilding is the fix.
+            UNAVAILABLE = hasKernels() ? reason : NO_KERNELS;
         }
     }
 
-    /** True when the driver loads, initialises and reports at least one device. */
+    /** Whether this build holds the kernels' fatbin (built with nvcc). */
+    public static boolean hasKernels() {
+        return Cuda.class.getResource(KERNELS_RESOURCE) != null;
+    }
+
+    /** True when this build has its kernels and the driver loads, initialises and reports at least one device. */
     public static boolean available() {
         return Probe.UNAVAILABLE == null;
     }

@@ -82,6 +82,18 @@ final class CudaDriver {
     static final MethodHandle cuLaunchKernel = bind(ret(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
             JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuLaunchKernel");
 
+    // Optional (driver 12.0+): launches with attributes (programmatic dependent launch) and CUDA graphs
+    // captured from a stream. Null when the driver lacks them: decoding then launches op by op.
+    static final MethodHandle cuLaunchKernelEx = LIB.find("cuLaunchKernelEx", ret(ADDRESS, ADDRESS, ADDRESS, ADDRESS)).orElse(null);
+    static final MethodHandle cuStreamBeginCapture = LIB.find("cuStreamBeginCapture_v2", ret(ADDRESS, JAVA_INT)).orElse(null);
+    static final MethodHandle cuStreamEndCapture = LIB.find("cuStreamEndCapture", ret(ADDRESS, ADDRESS)).orElse(null);
+    static final MethodHandle cuStreamIsCapturing = LIB.find("cuStreamIsCapturing", ret(ADDRESS, ADDRESS)).orElse(null);
+    static final MethodHandle cuGraphInstantiateWithFlags =
+            LIB.find("cuGraphInstantiateWithFlags", ret(ADDRESS, ADDRESS, JAVA_LONG)).orElse(null);
+    static final MethodHandle cuGraphLaunch = LIB.find("cuGraphLaunch", ret(ADDRESS, ADDRESS)).orElse(null);
+    static final MethodHandle cuGraphExecDestroy = LIB.find("cuGraphExecDestroy", ret(ADDRESS)).orElse(null);
+    static final MethodHandle cuGraphDestroy = LIB.find("cuGraphDestroy", ret(ADDRESS)).orElse(null);
+
     static final int CUDA_SUCCESS = 0;
     static final int CUDA_ERROR_INVALID_VALUE = 1;
 

@@ -45,9 +45,16 @@ public final class CudaFunction {
     private int maxDynamicShared = 48 * 1024;
     private int carveout = -1;
 
-    /** Per-thread scratch for the argument values and the pointer array (the driver copies both at launch). */
+    /** CUlaunchConfig (56 bytes) and one CUlaunchAttribute (id, padding, a 64-byte value union) of cuda.h. */
+    private static final long CONFIG_BYTES = 56, ATTRIBUTE_BYTES = 72;
+    private static final int ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /**
+     * Per-thread scratch for the argument values, the pointer array and a launch configuration (the
+     * driver copies them at launch).
+     */
     private static final ThreadLocal<MemorySegment> SCRATCH =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16L * MAX_ARGS, 16));
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16L * MAX_ARGS + CONFIG_BYTES + ATTRIBUTE_BYTES, 16));
 
     CudaFunction(CudaContext context, MemorySegment handle, String name) {
         this.context = context;
@@ -135,7 +142,90 @@ public final class CudaFunction {
         launch(stream, Dim3.of(grid), Dim3.of(block), sharedBytes, args);
     }
 
+    /** Times every launch while set (a breakdown run of a benchmark); null otherwise. */
+    public interface LaunchTimer {
+        void time(String kernel, CudaStream stream, Runnable launch);
+    }
+
+    private static volatile LaunchTimer timer;
+
+    /** Sets (or, with null, clears) the timer of every kernel launch. */
+    public static void timeLaunches(LaunchTimer t) {
+        timer = t;
+    }
+
     public void launch(CudaStream stream, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        LaunchTimer t = timer;
+        if (t != null && !CudaGraph.capturing(stream)) {
+            t.time(name, stream, () -> launchNow(stream, grid, block, sharedBytes, args));
+            return;
+        }
+        launchNow(stream, grid, block, sharedBytes, args);
+    }
+
+    private void launchNow(CudaStream stream, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        MemorySegment pointers = prepare(grid, block, sharedBytes, args);
+        try {
+            int r = (int) CudaDriver.cuLaunchKernel.invokeExact(handle, grid.x(), grid.y(), grid.z(),
+                    block.x(), block.y(), block.z(), sharedBytes, stream.handle(), pointers, MemorySegment.NULL);
+            if (r != 0) throw launchError(r, grid, block, sharedBytes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        afterLaunch(stream);
+    }
+
+    /** Whether the driver launches with attributes ({@link #launchProgrammatic}). */
+    public static boolean programmaticLaunchAvailable() {
+        return CudaDriver.cuLaunchKernelEx != null;
+    }
+
+    /**
+     * A launch that may start before the previous kernel of the stream has finished (programmatic
+     * dependent launch, cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION): for
+     * kernels that execute {@code griddepcontrol.wait} before they read anything the previous kernel
+     * writes, so that what they do before it (requesting weights, say) overlaps that kernel's tail.
+     * Captured into a graph, the dependency becomes a programmatic edge. Timed like {@link #launch}
+     * while a {@link LaunchTimer} is set and the stream is not capturing.
+     */
+    public void launchProgrammatic(CudaStream stream, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        if (!programmaticLaunchAvailable()) throw new CudaException("this CUDA driver has no cuLaunchKernelEx");
+        LaunchTimer t = timer;
+        if (t != null && !CudaGraph.capturing(stream)) {
+            t.time(name, stream, () -> launchProgrammaticNow(stream, grid, block, sharedBytes, args));
+            return;
+        }
+        launchProgrammaticNow(stream, grid, block, sharedBytes, args);
+    }
+
+    private void launchProgrammaticNow(CudaStream stream, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        MemorySegment pointers = prepare(grid, block, sharedBytes, args);
+        MemorySegment config = SCRATCH.get().asSlice(16L * MAX_ARGS, CONFIG_BYTES + ATTRIBUTE_BYTES);
+        MemorySegment attribute = config.asSlice(CONFIG_BYTES, ATTRIBUTE_BYTES);
+        config.fill((byte) 0);
+        config.set(JAVA_INT, 0, grid.x());
+        config.set(JAVA_INT, 4, grid.y());
+        config.set(JAVA_INT, 8, grid.z());
+        config.set(JAVA_INT, 12, block.x());
+        config.set(JAVA_INT, 16, block.y());
+        config.set(JAVA_INT, 20, block.z());
+        config.set(JAVA_INT, 24, sharedBytes);
+        config.set(ADDRESS, 32, stream.handle());
+        config.set(ADDRESS, 40, attribute);
+        config.set(JAVA_INT, 48, 1);
+        attribute.set(JAVA_INT, 0, ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attribute.set(JAVA_INT, 8, 1);  // value.programmaticStreamSerializationAllowed
+        try {
+            int r = (int) CudaDriver.cuLaunchKernelEx.invokeExact(config.asSlice(0, CONFIG_BYTES), handle, pointers, MemorySegment.NULL);
+            if (r != 0) throw launchError(r, grid, block, sharedBytes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        afterLaunch(stream);
+    }
+
+    /** Checks the launch and lays the arguments out as cuLaunchKernel takes them; returns the pointer array. */
+    private MemorySegment prepare(Dim3 grid, Dim3 block, int sharedBytes, Object[] args) {
         if (args.length > MAX_ARGS) throw new IllegalArgumentException(name + ": more than " + MAX_ARGS + " arguments");
         if (block.x() * (long) block.y() * block.z() > 1024) {
             throw new IllegalArgumentException(name + ": block " + block + " has more than 1024 threads");
@@ -160,15 +250,15 @@ public final class CudaFunction {
             }
             pointers.setAtIndex(ADDRESS, i, values.asSlice(at, 8));
         }
-        try {
-            int r = (int) CudaDriver.cuLaunchKernel.invokeExact(handle, grid.x(), grid.y(), grid.z(),
-                    block.x(), block.y(), block.z(), sharedBytes, stream.handle(), pointers, MemorySegment.NULL);
-            if (r != 0) throw CudaDriver.error(r, "cuLaunchKernel(" + name + ", grid " + grid + ", block " + block
-                    + ", " + sharedBytes + " B shared)");
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-        if (SYNC_LAUNCHES) {
+        return pointers;
+    }
+
+    private CudaException launchError(int r, Dim3 grid, Dim3 block, int sharedBytes) {
+        return CudaDriver.error(r, "cuLaunchKernel(" + name + ", grid " + grid + ", block " + block + ", " + sharedBytes + " B shared)");
+    }
+
+    private void afterLaunch(CudaStream stream) {
+        if (SYNC_LAUNCHES && !CudaGraph.capturing(stream)) {
             try {
                 stream.synchronize();
             } catch (CudaException e) {

@@ -8,16 +8,12 @@ import gsat2r.gpu.Gpu;
 public final class AdamW {
     private AdamW() {}
 
-    public record Hyper(float lr, float beta1, float beta2, float eps, float weightDecay) {
-        public static Hyper defaults(float lr, float weightDecay) {
-            return new Hyper(lr, 0.9f, 0.999f, 1e-8f, weightDecay);
-        }
-    }
+    public record Hyper(float lr, float beta1, float beta2, float eps, float weightDecay) {}
 
     /**
      * Updates {@code param}, {@code m}, {@code v} (fp32, {@code n} each) from {@code grad} (fp32)
      * at 1-based step {@code step}; writes the bf16 copy when {@code paramBf16} is not null. When
-     * {@code gradScale} is not null (one fp32 on the device, e.g. {@link GradNorm}'s clip factor)
+     * {@code gradScale} is not null (one fp32 on the device, e.g. the clip factor)
      * the gradient is multiplied by it first, without a trip to the host.
      */
     public static void step(Gpu gpu, Hyper h, long step, DeviceBuffer param, DeviceBuffer paramBf16, DeviceBuffer grad,

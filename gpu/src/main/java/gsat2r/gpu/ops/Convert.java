@@ -16,14 +16,6 @@ public final class Convert {
         gpu.kernel("cast_f32_to_bf16").launch(gpu.stream(), Checks.gridFor(gpu, n, 8), Checks.THREADS, 0, out, in, n);
     }
 
-    /** {@code out = float(in)} (exact). */
-    public static void toF32(Gpu gpu, DeviceBuffer out, DeviceBuffer in, long n) {
-        Checks.positive("n", n);
-        Checks.buffer("in", in, ElementType.BF16, n);
-        Checks.buffer("out", out, ElementType.F32, n);
-        gpu.kernel("cast_bf16_to_f32").launch(gpu.stream(), Checks.gridFor(gpu, n, 8), Checks.THREADS, 0, out, in, n);
-    }
-
     /** Every element of the fp32 buffer {@code x} set to {@code value}. */
     public static void fill(Gpu gpu, DeviceBuffer x, float value) {
         Checks.buffer("x", x, ElementType.F32, 1);

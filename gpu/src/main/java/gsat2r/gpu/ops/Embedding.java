@@ -4,7 +4,7 @@ import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
 
-/** Token embedding lookup (embedding.cu). */
+/** Token embedding lookup (embedding.cu) and its backward pass, the same bits every run (train.cu). */
 public final class Embedding {
     private Embedding() {}
 
@@ -21,21 +21,6 @@ public final class Embedding {
         Checks.buffer("ids", ids, ElementType.I32, nTokens);
         Checks.buffer("out", out, t, (long) nTokens * dim);
         gpu.kernel("embedding_fwd", t).launch(gpu.stream(), nTokens, 128, 0, out, ids, table, nTokens, dim, vocab);
-    }
-
-    /**
-     * {@code dtable[ids[t],:] += dout[t,:]}, dtable fp32 (accumulates: zero it first). Tokens that share an
-     * id add through atomics: the last bits vary from run to run; {@link #backwardSorted} does not.
-     */
-    public static void backward(Gpu gpu, DeviceBuffer dtable, DeviceBuffer ids, DeviceBuffer dout, int nTokens, int dim, int vocab) {
-        Checks.positive("nTokens", nTokens);
-        Checks.positive("dim", dim);
-        Checks.positive("vocab", vocab);
-        ElementType t = Checks.storage("dout", dout);
-        Checks.buffer("dout", dout, t, (long) nTokens * dim);
-        Checks.buffer("ids", ids, ElementType.I32, nTokens);
-        Checks.buffer("dtable", dtable, ElementType.F32, (long) vocab * dim);
-        gpu.kernel("embedding_bwd", t).launch(gpu.stream(), nTokens, 128, 0, dtable, ids, dout, nTokens, dim, vocab);
     }
 
     /**
@@ -75,9 +60,10 @@ public final class Embedding {
     }
 
     /**
-     * {@code dtable[id,:] += Σ dout[t,:]} over the positions t holding id, deterministically: one block
-     * per distinct id sums its positions in order and adds once ({@code order, starts, ids}: a
-     * {@link SortedIds} uploaded as I32 buffers). dtable fp32, accumulates.
+     * {@code dtable[id,:] += Σ dout[t,:]} over the positions t holding id, with no atomics, so that a
+     * training step gives the same bits every run (exact resume): one block per distinct id sums its
+     * positions in order and adds once ({@code order, starts, ids}: a {@link SortedIds} uploaded as I32
+     * buffers). dtable fp32, accumulates.
      */
     public static void backwardSorted(Gpu gpu, DeviceBuffer dtable, DeviceBuffer order, DeviceBuffer starts, DeviceBuffer ids,
                                       int distinct, DeviceBuffer dout, int nTokens, int dim, int vocab) {

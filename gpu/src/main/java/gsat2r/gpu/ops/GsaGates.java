@@ -10,7 +10,7 @@ import gsat2r.gpu.Gpu;
  *   <li>the gates from the forget logits {@code f = x W_fᵀ}: {@code g = logsigmoid(f)/τ},
  *       {@code s = 1 − exp(g)}, and back {@code df = (dg − ds·exp(g))·sigmoid(−f)/τ};</li>
  *   <li>the output gate {@code y = RMSNorm(silu(o)) ⊙ w} over rows of {@code H·dv} (fla's
- *       {@code g_norm(swish(o))}), saving {@code rstd}, and its backward pass.</li>
+ *       {@code g_norm(swish(o))}), saving {@code rstd}, and its backward pass (train.cu).</li>
  * </ul>
  * Storage F32 or BF16 (one type per call), fp32 arithmetic; the weight gradient is fp32 and accumulates.
  */
@@ -62,32 +62,8 @@ public final class GsaGates {
 
     /**
      * Gradient of {@link #outputGateForward} with respect to o (overwritten, or added when
-     * {@code accumulate}; dO may be dy) and {@code dw += Σ_rows dy ⊙ silu(o)·rstd} (fp32).
-     */
-    public static void outputGateBackward(Gpu gpu, DeviceBuffer dO, DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer o, DeviceBuffer w,
-                                          DeviceBuffer rstd, int rows, int dim, boolean accumulate) {
-        Checks.positive("rows", rows);
-        Checks.positive("dim", dim);
-        ElementType t = Checks.storage("o", o);
-        Checks.buffer("o", o, t, (long) rows * dim);
-        Checks.buffer("dy", dy, t, (long) rows * dim);
-        Checks.buffer("dO", dO, t, (long) rows * dim);
-        Checks.buffer("w", w, t, dim);
-        Checks.buffer("dw", dw, ElementType.F32, dim);
-        Checks.buffer("rstd", rstd, ElementType.F32, rows);
-        long shared = 4L * dim;
-        int limit = gpu.info().maxSharedMemoryPerBlockOptin();
-        if (shared > limit) {
-            throw new IllegalArgumentException("output gate backward: dim " + dim + " needs " + shared + " bytes of shared memory, the device allows " + limit);
-        }
-        int grid = Math.max(1, Math.min((rows + WARPS - 1) / WARPS, 2 * gpu.info().multiprocessors()));
-        gpu.kernel("gsa_ogate_bwd", t).launch(gpu.stream(), grid, 32 * WARPS, (int) shared, dO, dw, dy, o, w, rstd, rows, dim,
-                accumulate ? 1 : 0);
-    }
-
-    /**
-     * As {@link #outputGateBackward}, but the same bits every run (no atomics); {@code dw} may be null
-     * (the gate's weight frozen).
+     * {@code accumulate}; dO may be dy) and {@code dw += Σ_rows dy ⊙ silu(o)·rstd} (fp32; null when the
+     * gate's weight is frozen). The same bits every run (no atomics; train.cu).
      */
     public static void outputGateBackwardDeterministic(Gpu gpu, DeviceBuffer dO, DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer o,
                                                        DeviceBuffer w, DeviceBuffer rstd, int rows, int dim, boolean accumulate) {

@@ -20,6 +20,23 @@ public final class KernelTimes {
         enabled = on;
     }
 
+    /**
+     * Times every kernel launch and every matrix product on {@code gpu} (products named by their shape), or
+     * stops: the breakdown of a whole training step.
+     */
+    public static void enableAll(Gpu gpu, boolean on) {
+        all = on;
+        gsat2r.gpu.cuda.CudaFunction.timeLaunches(on ? (name, stream, launch) -> time(gpu, name, launch) : null);
+    }
+
+    private static volatile boolean all;
+
+    /** Times a matrix product while every launch is timed. */
+    static void gemm(Gpu gpu, String shape, Runnable launch) {
+        if (all) time(gpu, shape, launch);
+        else launch.run();
+    }
+
     /** Kernel name → {total ms, launches} since the last drain, in first-launch order; clears them. */
     public static synchronized Map<String, double[]> drain() {
         Map<String, double[]> copy = new LinkedHashMap<>(TOTALS);
@@ -28,10 +45,14 @@ public final class KernelTimes {
     }
 
     static void run(Gpu gpu, String name, Runnable launch) {
-        if (!enabled) {
+        if (!enabled || all) {                  // with every launch timed, the launch itself is
             launch.run();
             return;
         }
+        time(gpu, name, launch);
+    }
+
+    private static void time(Gpu gpu, String name, Runnable launch) {
         try (CudaEvent start = gpu.newEvent(); CudaEvent stop = gpu.newEvent()) {
             start.record(gpu.stream());
             launch.run();

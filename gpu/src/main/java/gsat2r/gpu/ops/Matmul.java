@@ -24,12 +24,28 @@ public final class Matmul {
         Checks.buffer("A", a, ab, shape.extentA());
         Checks.buffer("B", b, ab, shape.extentB());
         Checks.buffer("C", c, c.type(), shape.extentC());
-        gpu.blas().matmul(shape, a.address(), b.address(), c.address(), alpha, beta, gpu.stream());
+        KernelTimes.gemm(gpu, "gemm " + gsat2r.gpu.cuda.CublasLt.describe(shape),
+                () -> gpu.blas().matmul(shape, a.address(), b.address(), c.address(), alpha, beta, gpu.stream()));
     }
 
     /** Forward: {@code y[n,out] = x[n,in] W[out,in]^T}. */
     public static void linearForward(Gpu gpu, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int n, int in, int out) {
         run(gpu, MatmulShape.of(false, true, n, out, in, x.type().blasType(), y.type().blasType()), x, w, y, 1f, 0f);
+    }
+
+    /** {@code y[n,out] += alpha · x[n,in] W[out,in]^T} (a low-rank branch added onto a projection's output). */
+    public static void linearForwardAdd(Gpu gpu, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int n, int in, int out, float alpha) {
+        run(gpu, MatmulShape.of(false, true, n, out, in, x.type().blasType(), y.type().blasType()), x, w, y, alpha, 1f);
+    }
+
+    /** {@code dx[n,in] += alpha · dy[n,out] W[out,in]}. */
+    public static void linearBackwardInputAdd(Gpu gpu, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int n, int in, int out, float alpha) {
+        run(gpu, MatmulShape.of(false, false, n, in, out, dy.type().blasType(), dx.type().blasType()), dy, w, dx, alpha, 1f);
+    }
+
+    /** {@code dW[out,in] += alpha · dy[n,out]^T x[n,in]}. */
+    public static void linearBackwardWeightAdd(Gpu gpu, DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer x, int n, int in, int out, float alpha) {
+        run(gpu, MatmulShape.of(true, false, out, in, n, dy.type().blasType(), dw.type().blasType()), dy, x, dw, alpha, 1f);
     }
 
     /** Input gradient: {@code dx[n,in] (=|+=) dy[n,out] W[out,in]}. */

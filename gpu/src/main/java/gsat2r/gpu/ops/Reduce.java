@@ -5,16 +5,13 @@ import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
 import java.util.List;
 
-/** Small deterministic reductions (optim.cu). */
+/** Deterministic sums in fp64 (train.cu): the losses and the gradient norm. */
 public final class Reduce {
     private Reduce() {}
 
-    /** {@code out[0] = sum(x[0..n))} in fp64, fixed order (e.g. the per-row losses). */
-    public static void sum(Gpu gpu, DeviceBuffer out, DeviceBuffer x, long n) {
-        Checks.positive("n", n);
-        Checks.buffer("x", x, ElementType.F32, n);
-        Checks.buffer("out", out, ElementType.F32, 1);
-        gpu.kernel("sum_f32").launch(gpu.stream(), 1, 1024, 0, out, x, n);
+    /** Blocks of one vector's launch: fixed by its length and the device, so the sums are the same bits every run. */
+    private static int blocksFor(Gpu gpu, long n) {
+        return Math.max(1, (int) Math.min((n + 8L * Checks.THREADS - 1) / (8L * Checks.THREADS), 2L * gpu.info().multiprocessors()));
     }
 
     /**
@@ -30,7 +27,7 @@ public final class Reduce {
         int[] blocks = new int[xs.size()];
         for (int i = 0; i < xs.size(); i++) {
             Checks.buffer("x", xs.get(i), ElementType.F32, 1);
-            blocks[i] = GradNorm.blocksFor(gpu, xs.get(i).length());
+            blocks[i] = blocksFor(gpu, xs.get(i).length());
             total += blocks[i];
         }
         try (DeviceBuffer partials = gpu.i32(2L * total)) {   // doubles, two ints each

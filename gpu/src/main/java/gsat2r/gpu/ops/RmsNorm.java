@@ -4,7 +4,7 @@ import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
 
-/** RMSNorm over rows of {@code dim} (rmsnorm.cu): {@code y = w * x / sqrt(mean(x^2) + eps)}. */
+/** RMSNorm over rows of {@code dim}: {@code y = w * x / sqrt(mean(x^2) + eps)} (rmsnorm.cu), backward in train.cu. */
 public final class RmsNorm {
     private RmsNorm() {}
 
@@ -27,33 +27,10 @@ public final class RmsNorm {
     }
 
     /**
-     * {@code dx = d rmsnorm / dx} (overwritten, or added when {@code accumulate}) and
-     * {@code dw += sum over rows} (fp32), from the forward pass's {@code rstd}.
-     */
-    public static void backward(Gpu gpu, DeviceBuffer dx, DeviceBuffer dw, DeviceBuffer dout, DeviceBuffer x, DeviceBuffer w,
-                                DeviceBuffer rstd, int rows, int dim, boolean accumulate) {
-        Checks.positive("rows", rows);
-        Checks.positive("dim", dim);
-        ElementType t = Checks.storage("x", x);
-        Checks.buffer("x", x, t, (long) rows * dim);
-        Checks.buffer("dout", dout, t, (long) rows * dim);
-        Checks.buffer("dx", dx, t, (long) rows * dim);
-        Checks.buffer("w", w, t, dim);
-        Checks.buffer("dw", dw, ElementType.F32, dim);
-        Checks.buffer("rstd", rstd, ElementType.F32, rows);
-        long shared = 4L * dim;
-        int limit = gpu.info().maxSharedMemoryPerBlockOptin();
-        if (shared > limit) throw new IllegalArgumentException("rmsnorm backward: dim " + dim + " needs " + shared
-                + " bytes of shared memory, the device allows " + limit);
-        int grid = Math.max(1, Math.min((rows + WARPS - 1) / WARPS, 2 * gpu.info().multiprocessors()));
-        gpu.kernel("rmsnorm_bwd", t).launch(gpu.stream(), grid, 32 * WARPS, (int) shared,
-                dx, dw, dout, x, w, rstd, rows, dim, accumulate ? 1 : 0);
-    }
-
-    /**
-     * As {@link #backward}, but the same bits every run: no atomics. dx is overwritten (or added when
-     * {@code accumulate}; dx may be dout); {@code dw} (fp32, may be null when the weight is frozen)
-     * accumulates the per-block sums, added in block order.
+     * {@code dx = d rmsnorm / dx} from the forward pass's {@code rstd}, overwritten (or added when
+     * {@code accumulate}; dx may be dout), and {@code dw += Σ_rows} (fp32; null when the weight is frozen).
+     * The same bits every run (no atomics: the per-block sums of dw are added in block order), as exact
+     * resume needs.
      */
     public static void backwardDeterministic(Gpu gpu, DeviceBuffer dx, DeviceBuffer dw, DeviceBuffer dout, DeviceBuffer x,
                                              DeviceBuffer w, DeviceBuffer rstd, int rows, int dim, boolean accumulate) {

@@ -8,7 +8,7 @@ import gsat2r.gpu.Gpu;
  * Rotary position embedding, Hugging Face rotate_half convention (rope.cu). Tensors are
  * {@code [nTokens, nHeads, headDim]} with {@code tokenStride} elements between tokens (equal to
  * nHeads * headDim when dense, larger inside a fused qkv buffer); {@code positions[nTokens]} index
- * the fp32 tables {@code cos, sin [maxPositions, headDim/2]} (upload a {@link RopeTables}).
+ * the fp32 tables {@code cos, sin [maxPositions, headDim/2]} (upload core's {@code Rope.tables}).
  */
 public final class Rope {
     private Rope() {}

@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * NCCL on the GPU machine (tagged gpu; scripts/device/nccl-suite.sh runs it): a communicator of one
+ * NCCL on the GPU machine (tagged gpu; scripts/device/gpu-suite.sh runs it): a communicator of one
  * rank (every collective is then a copy, so results must be exact), its error path, and, where the
  * machine has two GPUs or more, one rank per GPU on threads of this process against sums computed on
  * the host (fp32: NCCL's ring/tree order, relative L2 ≤ 1e-6), with the all-reduce bus bandwidth.

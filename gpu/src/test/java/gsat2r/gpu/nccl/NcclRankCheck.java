@@ -11,7 +11,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.Random;
 
 /**
- * One rank of the multi-PROCESS NCCL check of scripts/device/nccl-suite.sh: each process is started
+ * One rank of the multi-PROCESS NCCL check of scripts/device/gpu-suite.sh (phase nccl): each process is started
  * with torchrun's RANK, WORLD_SIZE and LOCAL_RANK (as {@code t2r finetune --gpus} starts its ranks);
  * rank 0 creates the unique id and hands it over through the file NCCL_ID_FILE (the suite's stand-in for
  * the TCP rendezvous, which lives in the trainer's module); every rank opens GPU LOCAL_RANK, joins the

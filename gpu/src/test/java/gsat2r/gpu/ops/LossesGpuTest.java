@@ -2,6 +2,7 @@ package gsat2r.gpu.ops;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import gsat2r.core.cpu.LogitLosses;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
@@ -11,7 +12,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Fused softmax cross-entropy and KL distillation loss (loss and logit gradient in one kernel). */
+/**
+ * Fused softmax cross-entropy and KL distillation loss (loss and logit gradient in one kernel) against core's
+ * {@link LogitLosses}, row by row (its losses are evaluated in double, its gradients rounded once to fp32).
+ */
 class LossesGpuTest extends GpuTestSupport {
     private static final Random RNG = new Random(11);
 
@@ -28,19 +32,21 @@ class LossesGpuTest extends GpuTestSupport {
             int valid = 0;
             for (int tg : targets) if (tg >= 0) valid++;
             float scale = 1f / valid;
-            double[] grad = new double[rows * vocab];
-            double[] loss = CpuReference.crossEntropy(CpuReference.d(logits), targets, rows, vocab, grad);
-            for (int i = 0; i < grad.length; i++) grad[i] *= scale;
+            float[] grad = new float[rows * vocab];
+            double[] loss = new double[rows];
+            for (int r = 0; r < rows; r++) {
+                loss[r] = LogitLosses.crossEntropy(logits, r * vocab, 1, vocab, targets, r, grad, r * vocab, scale);
+            }
             String tag = t + ".V" + vocab;
             try (DeviceBuffer lb = upload(logits, t); DeviceBuffer tb = g.upload(targets); DeviceBuffer lossB = poisoned(ElementType.F32, rows);
-                 DeviceBuffer dl = poisoned(t, (long) rows * vocab); DeviceBuffer sum = poisoned(ElementType.F32, 1)) {
+                 DeviceBuffer dl = poisoned(t, (long) rows * vocab); DeviceBuffer sum = g.i32(2)) {
                 CrossEntropy.forwardBackward(g, lossB, dl, lb, tb, rows, vocab, scale);
                 check("cross_entropy.loss." + tag, lossB.toFloatArray(), loss, F32_TOL);
                 check("cross_entropy.dlogits." + tag, dl.toFloatArray(), grad, tol(t));
-                Reduce.sum(g, sum, lossB, rows);
+                Reduce.sumF64(g, sum, java.util.List.of(lossB), false);  // the backend's loss sum
                 double total = 0;
                 for (double l : loss) total += l;
-                check("sum.losses." + tag, sum.toFloatArray(), new double[] {total}, F32_TOL);
+                check("sum.losses." + tag, new float[] {(float) Reduce.readDoubles(sum)[0]}, new double[] {total}, F32_TOL);
                 // Loss only, then in place (the gradient overwrites the logits).
                 lossB.poison();
                 CrossEntropy.forwardBackward(g, lossB, null, lb, tb, rows, vocab, scale);
@@ -65,9 +71,12 @@ class LossesGpuTest extends GpuTestSupport {
             int[] mask = new int[rows];
             for (int r = 0; r < rows; r++) mask[r] = r % 10 == 3 ? 0 : 1;
             float scale = temperature * temperature / rows;
-            double[] grad = new double[rows * vocab];
-            double[] loss = CpuReference.klDivergence(CpuReference.d(student), CpuReference.d(teacher), mask, rows, vocab, temperature, grad);
-            for (int i = 0; i < grad.length; i++) grad[i] *= scale;
+            float[] grad = new float[rows * vocab];
+            double[] loss = new double[rows];
+            for (int r = 0; r < rows; r++) {
+                if (mask[r] == 0) continue;  // a masked row: no loss, no gradient
+                loss[r] = LogitLosses.klDivergence(teacher, r * vocab, student, r * vocab, 1, vocab, temperature, grad, r * vocab, scale);
+            }
             String tag = t + ".V" + vocab;
             try (DeviceBuffer sb = upload(student, t); DeviceBuffer tb = upload(teacher, t); DeviceBuffer mb = g.upload(mask);
                  DeviceBuffer lossB = poisoned(ElementType.F32, rows); DeviceBuffer ds = poisoned(t, (long) rows * vocab)) {

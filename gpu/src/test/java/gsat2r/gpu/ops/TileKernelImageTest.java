@@ -10,7 +10,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import gsat2r.gpu.cuda.Cuda;
 import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The fatbin holds every attention and GSA kernel that the launchers of this package name (runs without a GPU). */
 class TileKernelImageTest {
@@ -27,13 +30,14 @@ class TileKernelImageTest {
                     names.add(base + "_m" + m + "_" + t);
                 }
             }
-            for (String base : List.of("gsa_gate_fwd", "gsa_gate_bwd", "gsa_ogate_fwd", "gsa_ogate_bwd")) names.add(base + "_" + t);
+            for (String base : List.of("gsa_gate_fwd", "gsa_gate_bwd", "gsa_ogate_fwd")) names.add(base + "_" + t);
         }
         return names;
     }
 
     @Test
     void everyLaunchedKernelIsInTheImage() {
+        assumeTrue(Cuda.hasKernels(), "built without nvcc (.ci/run checks that its build has the fatbin)");
         String text = new String(Gpu.kernelImage(), StandardCharsets.ISO_8859_1);
         Matcher m = Pattern.compile("\\.entry (\\w+)\\(").matcher(text);
         Set<String> entries = new HashSet<>();

@@ -22,6 +22,11 @@ import java.util.function.Supplier;
  */
 public interface ProcessGroup extends AutoCloseable {
 
+    /** The group of a single process (rank 0 of 1): collectives return at once. */
+    static ProcessGroup single() {
+        return SingleProcess.INSTANCE;
+    }
+
     int rank();
 
     int worldSize();

@@ -122,7 +122,7 @@ public final class AttentionMixer implements Mixer {
             Attention.forward(att, b * seqLen * qw, lse, b * seqLen * heads, q, b * seqLen * qw, k, b * seqLen * kw,
                     v, b * seqLen * kw, seqLen, heads, kvHeads, headDim, window, scale);
         }
-        Linear.forward(out, 0, att, 0, p, wo.offset(), null, 0, n, qw, d);
+        Linear.forward(out, 0, att, 0, p, wo.arrayOffset(), null, 0, n, qw, d);
         return new Pass(batch, seqLen, x, q, k, v, lse, att, out, cos, sin);
     }
 
@@ -152,15 +152,41 @@ public final class AttentionMixer implements Mixer {
                         heads, kvHeads, headDim, window, scale);
             }
         }
-        Linear.forward(out, 0, att, 0, p, wo.offset(), null, 0, T, qw, d);
+        Linear.forward(out, 0, att, 0, p, wo.arrayOffset(), null, 0, T, qw, d);
+        return out;
+    }
+
+    /**
+     * One decoding step for B sequences: row b of {@code x [B, d]} is the next (normed) token of a sequence
+     * at {@code positions[b]} whose keys and values are in {@code caches[b]} (where its own are stored).
+     * Returns the output {@code [B, d]}; each row is what {@link #decode} gives that sequence alone.
+     */
+    float[] decodeEach(float[] p, float[] x, int[] positions, KvRing[] caches) {
+        int B = positions.length, qw = queryWidth(), kw = kvWidth();
+        float[] q = new float[B * qw], k = new float[B * kw], v = new float[B * kw];
+        project(p, x, B, q, k, v);
+        float[] cos = new float[B * headDim / 2], sin = new float[B * headDim / 2];
+        Rope.tablesAt(invFreq, positions, cos, sin);
+        Rope.forward(q, 0, q, 0, cos, sin, 0, B, heads, headDim);
+        Rope.forward(k, 0, k, 0, cos, sin, 0, B, kvHeads, headDim);
+        float[] att = new float[B * qw], out = new float[B * d];
+        for (int b = 0; b < B; b++) {
+            KvRing cache = caches[b];
+            int pos = positions[b];
+            cache.ensure(pos, pos + 1);
+            cache.put(pos, k, b * kw, v, b * kw);
+            Attention.decode(att, b * qw, q, b * qw, cache.keys(), cache.values(), cache.capacity(), pos,
+                    heads, kvHeads, headDim, window, scale);
+        }
+        Linear.forward(out, 0, att, 0, p, wo.arrayOffset(), null, 0, B, qw, d);
         return out;
     }
 
     private void project(float[] p, float[] x, int n, float[] q, float[] k, float[] v) {
         int qw = queryWidth(), kw = kvWidth();
-        Linear.forward(q, 0, x, 0, p, wq.offset(), bq == null ? null : p, bq == null ? 0 : bq.offset(), n, d, qw);
-        Linear.forward(k, 0, x, 0, p, wk.offset(), bk == null ? null : p, bk == null ? 0 : bk.offset(), n, d, kw);
-        Linear.forward(v, 0, x, 0, p, wv.offset(), bv == null ? null : p, bv == null ? 0 : bv.offset(), n, d, kw);
+        Linear.forward(q, 0, x, 0, p, wq.arrayOffset(), bq == null ? null : p, bq == null ? 0 : bq.arrayOffset(), n, d, qw);
+        Linear.forward(k, 0, x, 0, p, wk.arrayOffset(), bk == null ? null : p, bk == null ? 0 : bk.arrayOffset(), n, d, kw);
+        Linear.forward(v, 0, x, 0, p, wv.arrayOffset(), bv == null ? null : p, bv == null ? 0 : bv.arrayOffset(), n, d, kw);
     }
 
     @Override
@@ -169,8 +195,8 @@ public final class AttentionMixer implements Mixer {
         Pass f = (Pass) mixerPass;
         int T = f.seqLen, n = f.batch * T, qw = queryWidth(), kw = kvWidth();
         float[] dAtt = new float[n * qw];
-        Linear.backward(dAtt, 0, GsaMixer.grad(grads, wo, trainable), wo.offset(), null, 0, dOut, 0, f.att, 0, p,
-                wo.offset(), n, qw, d);
+        Linear.backward(dAtt, 0, GsaMixer.grad(grads, wo, trainable), wo.arrayOffset(), null, 0, dOut, 0, f.att, 0, p,
+                wo.arrayOffset(), n, qw, d);
         float[] dqRot = new float[n * qw], dkRot = new float[n * kw], dv = new float[n * kw];
         float[] dq = new float[n * qw], dk = new float[n * kw];
         for (int b = 0; b < f.batch; b++) {
@@ -190,6 +216,6 @@ public final class AttentionMixer implements Mixer {
         float[] dw = GsaMixer.grad(grads, w, trainable);
         float[] db = b == null ? null : GsaMixer.grad(grads, b, trainable);
         if (dx == null && dw == null && db == null) return;
-        Linear.backward(dx, 0, dw, w.offset(), db, b == null ? 0 : b.offset(), dy, 0, x, 0, p, w.offset(), rows, d, out);
+        Linear.backward(dx, 0, dw, w.arrayOffset(), db, b == null ? 0 : b.arrayOffset(), dy, 0, x, 0, p, w.arrayOffset(), rows, d, out);
     }
 }

@@ -72,22 +72,22 @@ final class Block {
         mlp.backward(f.mlp(), dhOut, dn2, p, grads, trainable);
         if (!mlpBranch) return null;
         float[] dhMid = mixerBranch ? dhOut.clone() : null;
-        RmsNorm.backward(dhMid, 0, GsaMixer.grad(grads, mlpNorm, trainable), mlpNorm.offset(), dn2, 0, f.hMid(), 0, p,
-                mlpNorm.offset(), f.rstd2(), 0, n, d);
+        RmsNorm.backward(dhMid, 0, GsaMixer.grad(grads, mlpNorm, trainable), mlpNorm.arrayOffset(), dn2, 0, f.hMid(), 0, p,
+                mlpNorm.arrayOffset(), f.rstd2(), 0, n, d);
         if (!mixerBranch) return null;
         boolean normBranch = needInput || trainable.contains(attnNorm);
         float[] dn1 = normBranch ? new float[n * d] : null;
         mixer.backward(f.mix(), dhMid, dn1, p, grads, trainable);
         if (!normBranch) return null;
         float[] dhIn = needInput ? dhMid : null;
-        RmsNorm.backward(dhIn, 0, GsaMixer.grad(grads, attnNorm, trainable), attnNorm.offset(), dn1, 0, f.hIn(), 0, p,
-                attnNorm.offset(), f.rstd1(), 0, n, d);
+        RmsNorm.backward(dhIn, 0, GsaMixer.grad(grads, attnNorm, trainable), attnNorm.arrayOffset(), dn1, 0, f.hIn(), 0, p,
+                attnNorm.arrayOffset(), f.rstd1(), 0, n, d);
         return dhIn;
     }
 
     private float[] normed(float[] p, ParameterView w, float[] h, float[] rstd, int rows) {
         float[] y = new float[rows * d];
-        RmsNorm.forward(y, 0, h, 0, p, w.offset(), rstd, 0, rows, d, eps);
+        RmsNorm.forward(y, 0, h, 0, p, w.arrayOffset(), rstd, 0, rows, d, eps);
         return y;
     }
 

@@ -32,11 +32,11 @@ final class GatedMlp {
 
     Pass forward(float[] p, float[] x, int rows) {
         float[] g = new float[rows * inner], u = new float[rows * inner], h = new float[rows * inner];
-        Linear.forward(g, 0, x, 0, p, gate.offset(), null, 0, rows, d, inner);
-        Linear.forward(u, 0, x, 0, p, up.offset(), null, 0, rows, d, inner);
+        Linear.forward(g, 0, x, 0, p, gate.arrayOffset(), null, 0, rows, d, inner);
+        Linear.forward(u, 0, x, 0, p, up.arrayOffset(), null, 0, rows, d, inner);
         SwiGlu.forward(h, 0, g, 0, u, 0, rows * inner);
         float[] out = new float[rows * d];
-        Linear.forward(out, 0, h, 0, p, down.offset(), null, 0, rows, inner, d);
+        Linear.forward(out, 0, h, 0, p, down.arrayOffset(), null, 0, rows, inner, d);
         return new Pass(rows, x, g, u, h, out);
     }
 
@@ -48,15 +48,15 @@ final class GatedMlp {
         boolean below = dx != null || dGate != null || dUp != null;
         float[] dh = below ? new float[rows * inner] : null;
         if (dh == null && dDown == null) return;
-        Linear.backward(dh, 0, dDown, down.offset(), null, 0, dOut, 0, f.h(), 0, p, down.offset(), rows, inner, d);
+        Linear.backward(dh, 0, dDown, down.arrayOffset(), null, 0, dOut, 0, f.h(), 0, p, down.arrayOffset(), rows, inner, d);
         if (!below) return;
         float[] dg = new float[rows * inner], du = new float[rows * inner];
         SwiGlu.backward(dg, 0, du, 0, dh, 0, f.gate(), 0, f.up(), 0, rows * inner);
         if (dx != null || dGate != null) {
-            Linear.backward(dx, 0, dGate, gate.offset(), null, 0, dg, 0, f.x(), 0, p, gate.offset(), rows, d, inner);
+            Linear.backward(dx, 0, dGate, gate.arrayOffset(), null, 0, dg, 0, f.x(), 0, p, gate.arrayOffset(), rows, d, inner);
         }
         if (dx != null || dUp != null) {
-            Linear.backward(dx, 0, dUp, up.offset(), null, 0, du, 0, f.x(), 0, p, up.offset(), rows, d, inner);
+            Linear.backward(dx, 0, dUp, up.arrayOffset(), null, 0, du, 0, f.x(), 0, p, up.arrayOffset(), rows, d, inner);
         }
     }
 }

@@ -2,6 +2,7 @@ package gsat2r.core.model.gsa;
 
 import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
+import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
@@ -30,10 +31,16 @@ public final class GsaCheckpoint {
      * {@code lm_head.weight} saved beside tied embeddings, which fla ignores too.
      */
     public static GsaModel read(Path dir) {
-        GsaConfig config = GsaConfig.load(dir);
+        return read(ModelDirectory.open(dir));
+    }
+
+    /** {@link #read(Path)} of a directory already opened. */
+    public static GsaModel read(ModelDirectory dir) {
+        GsaConfig config = dir.studentConfig();
         GsaLayout layout = new GsaLayout(config);
-        float[] params = new float[layout.size()];
-        try (SafeTensors st = SafeTensors.open(dir)) {
+        layout.requireArray(dir.configFile().toString());
+        float[] params = new float[Math.toIntExact(layout.size())];
+        try (SafeTensors st = dir.openWeights()) {
             Set<String> used = new HashSet<>();
             for (ParameterView v : layout.views()) {
                 TensorInfo info = st.expect(v.name(), v.shape());
@@ -41,7 +48,7 @@ public final class GsaCheckpoint {
                     throw new T2rException(info.file() + ": tensor '" + v.name() + "' is " + info.dtype()
                             + ", expected a floating type");
                 }
-                SafeTensors.toFloats(info.dtype(), st.bytes(v.name()), params, v.offset(), v.size(), v.name());
+                SafeTensors.toFloats(info.dtype(), st.bytes(v.name()), params, v.arrayOffset(), v.arraySize(), v.name());
                 used.add(v.name());
             }
             for (String name : st.tensors().keySet()) {
@@ -77,14 +84,22 @@ public final class GsaCheckpoint {
      * {@code dir}; for callers that manage their own {@link AtomicDirectory} (and add files to it).
      */
     public static void writeInto(GsaModel model, Path dir, DType dtype) {
-        GsaLayout layout = model.layout();
-        model.config().withDtype(dtypeName(dtype)).write(dir);
         float[] p = model.parameters();
-        try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.create(dir, specs(layout, dtype),
+        writeInto(model.config(), dir, dtype, w -> {
+            for (ParameterView v : model.layout().views()) w.write(v.name(), sink -> sink.putFloats(p, v.arrayOffset(), v.arraySize()));
+        });
+    }
+
+    /**
+     * Writes a student of {@code config} into the existing directory {@code dir}: config.json, and the
+     * weights that {@code tensors} writes (every tensor of the layout, in layout order) in {@code dtype},
+     * sharded as transformers shards (5 GB) and streamed: no whole-model array is needed.
+     */
+    public static void writeInto(GsaConfig config, Path dir, DType dtype, java.util.function.Consumer<gsat2r.core.safetensors.TensorWriter> tensors) {
+        config.withDtype(dtypeName(dtype)).write(dir);
+        try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.create(dir, specs(new GsaLayout(config), dtype),
                 ShardedSafeTensorsWriter.DEFAULT_MAX_SHARD_BYTES)) {
-            for (ParameterView v : layout.views()) {
-                w.write(v.name(), sink -> sink.putFloats(p, v.offset(), v.size()));
-            }
+            tensors.accept(w);
             w.commit();
         }
     }

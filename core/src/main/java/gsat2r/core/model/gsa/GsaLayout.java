@@ -46,7 +46,7 @@ public final class GsaLayout {
     private final GsaConfig config;
     private final List<ParameterView> views;
     private final Map<String, ParameterView> byName = new LinkedHashMap<>();
-    private final int size;
+    private final long size;
 
     public GsaLayout(GsaConfig c) {
         this.config = c;
@@ -54,12 +54,8 @@ public final class GsaLayout {
         long[] offset = {0};
         int d = c.hiddenSize();
         Adder a = (name, kind, layer, shape) -> {
-            ParameterView v = new ParameterView(name, kind, layer, (int) offset[0], shape);
+            ParameterView v = new ParameterView(name, kind, layer, offset[0], shape);
             offset[0] += v.size();
-            if (offset[0] > Integer.MAX_VALUE - 8) {
-                throw new T2rException("this model has more than " + (Integer.MAX_VALUE - 8)
-                        + " parameters, more than the CPU reference holds in one buffer");
-            }
             list.add(v);
         };
         a.add("model.embeddings.weight", Kind.EMBEDDINGS, -1, c.vocabSize(), d);
@@ -93,7 +89,7 @@ public final class GsaLayout {
         if (!c.tieWordEmbeddings()) a.add("lm_head.weight", Kind.LM_HEAD, -1, c.vocabSize(), d);
         this.views = Collections.unmodifiableList(list);
         for (ParameterView v : list) byName.put(v.name(), v);
-        this.size = (int) offset[0];
+        this.size = offset[0];
     }
 
     @FunctionalInterface
@@ -110,9 +106,21 @@ public final class GsaLayout {
         return views;
     }
 
-    /** Total floats of the buffer. */
-    public int size() {
+    /** Total floats of the buffer (of every tensor, in order; offsets are {@code long}: an 8B student has more than 2^31). */
+    public long size() {
         return size;
+    }
+
+    /** The most floats the CPU reference holds in one array. */
+    public static final long ARRAY_LIMIT = Integer.MAX_VALUE - 8;
+
+    /** Fails, naming the limit and the way out, when this layout does not fit one Java array (the CPU reference's buffer). */
+    public void requireArray(String where) {
+        if (size > ARRAY_LIMIT) {
+            throw new T2rException(where + ": this student has " + String.format(java.util.Locale.ROOT, "%,d", size)
+                    + " parameters, more than the CPU reference holds in one buffer (" + String.format(java.util.Locale.ROOT, "%,d", ARRAY_LIMIT)
+                    + "); use --device cuda");
+        }
     }
 
     /** The tensor named {@code name}, or null. */
@@ -147,17 +155,9 @@ public final class GsaLayout {
     public ParameterGroup group(String name) {
         return switch (name) {
             case "gates" -> group(name, v -> v.kind() == Kind.F_PROJ || v.kind() == Kind.G_NORM);
-            case "attention" -> group(name, v -> v.layer() >= 0 && config.isGsaLayer(v.layer()) && isMixer(v.kind()));
+            case "attention" -> group(name, v -> v.layer() >= 0 && config.isGsaLayer(v.layer()) && v.kind().isMixer());
             case "all" -> group(name, v -> true);
             default -> throw new T2rException("unknown parameter group '" + name + "'; known: " + String.join(", ", GROUPS));
-        };
-    }
-
-    /** Whether a tensor of this kind belongs to a layer's {@code attn} module. */
-    static boolean isMixer(Kind k) {
-        return switch (k) {
-            case Q_PROJ, K_PROJ, V_PROJ, Q_BIAS, K_BIAS, V_BIAS, F_PROJ, G_NORM, O_PROJ -> true;
-            default -> false;
         };
     }
 }

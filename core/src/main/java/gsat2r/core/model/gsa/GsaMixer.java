@@ -134,8 +134,8 @@ public final class GsaMixer implements Mixer {
         GsaChunked.Forward op = GsaChunked.forward(new GsaInputs(shape, q, k, v, s, g, 1f), initial);
         float[] a = silu(op.o());
         float[] rstd = new float[n], y = new float[n * heads * dv], out = new float[n * d];
-        RmsNorm.forward(y, 0, a, 0, p, gNorm.offset(), rstd, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
-        Linear.forward(out, 0, y, 0, p, wo.offset(), null, 0, n, heads * dv, d);
+        RmsNorm.forward(y, 0, a, 0, p, gNorm.arrayOffset(), rstd, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
+        Linear.forward(out, 0, y, 0, p, wo.arrayOffset(), null, 0, n, heads * dv, d);
         return new Pass(batch, seqLen, x, qPre, kPre, vPre, fPre, op, a, rstd, y, out);
     }
 
@@ -144,16 +144,32 @@ public final class GsaMixer implements Mixer {
      * sequence's next (normed) token; updates {@code state} and returns the output {@code [B, d]}.
      */
     public float[] step(float[] p, float[] x, GsaState state) {
-        int n = state.batch();
+        return decodeStep(p, x, state.batch(), (q, k, v, s, g) -> GsaRecurrent.step(state, heads, q, k, v, s, g, 1f));
+    }
+
+    /**
+     * {@link #step(float[], float[], GsaState)} for B sequences whose states are held apart
+     * ({@code states[b]}, batch 1 each): row b of {@code x} is sequence b's token. Same arithmetic.
+     */
+    public float[] step(float[] p, float[] x, GsaState[] states) {
+        return decodeStep(p, x, states.length, (q, k, v, s, g) -> GsaRecurrent.step(states, heads, q, k, v, s, g, 1f));
+    }
+
+    /** The operator's decode step on the projected rows; returns {@code o [B,H,V]}. */
+    private interface OperatorStep {
+        float[] run(float[] q, float[] k, float[] v, float[] s, float[] g);
+    }
+
+    private float[] decodeStep(float[] p, float[] x, int n, OperatorStep operator) {
         float[] q = silu(project(p, wq, x, n)), k = silu(project(p, wk, x, n)), v = silu(project(p, wv, x, n));
         float[] fPre = project(p, wf, x, n);
         float[] g = new float[fPre.length], s = new float[fPre.length];
         gates(fPre, g, s);
-        float[] o = GsaRecurrent.step(state, heads, q, k, v, s, g, 1f);
+        float[] o = operator.run(q, k, v, s, g);
         float[] a = silu(o);
         float[] y = new float[n * heads * dv], out = new float[n * d];
-        RmsNorm.forward(y, 0, a, 0, p, gNorm.offset(), null, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
-        Linear.forward(out, 0, y, 0, p, wo.offset(), null, 0, n, heads * dv, d);
+        RmsNorm.forward(y, 0, a, 0, p, gNorm.arrayOffset(), null, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
+        Linear.forward(out, 0, y, 0, p, wo.arrayOffset(), null, 0, n, heads * dv, d);
         return out;
     }
 
@@ -164,11 +180,11 @@ public final class GsaMixer implements Mixer {
         int n = f.batch * f.seqLen, width = heads * dv;
         // out = y Woᵀ
         float[] dy = new float[n * width];
-        Linear.backward(dy, 0, grad(grads, wo, trainable), wo.offset(), null, 0, dOut, 0, f.y, 0, p, wo.offset(),
+        Linear.backward(dy, 0, grad(grads, wo, trainable), wo.arrayOffset(), null, 0, dOut, 0, f.y, 0, p, wo.arrayOffset(),
                 n, width, d);
         // y = RMSNorm(a) ⊙ g_norm, a = silu(o)
         float[] da = new float[n * width];
-        RmsNorm.backward(da, 0, grad(grads, gNorm, trainable), gNorm.offset(), dy, 0, f.a, 0, p, gNorm.offset(),
+        RmsNorm.backward(da, 0, grad(grads, gNorm, trainable), gNorm.arrayOffset(), dy, 0, f.a, 0, p, gNorm.arrayOffset(),
                 f.rstd, 0, n, width);
         float[] dO = new float[n * width];
         Silu.backward(dO, 0, da, 0, f.o, 0, n * width);
@@ -189,7 +205,7 @@ public final class GsaMixer implements Mixer {
     private float[] project(float[] p, ParameterView w, float[] x, int rows) {
         int out = (int) w.shape()[0];
         float[] y = new float[rows * out];
-        Linear.forward(y, 0, x, 0, p, w.offset(), null, 0, rows, d, out);
+        Linear.forward(y, 0, x, 0, p, w.arrayOffset(), null, 0, rows, d, out);
         return y;
     }
 
@@ -197,7 +213,7 @@ public final class GsaMixer implements Mixer {
                                  float[] x, float[] p, int rows) {
         float[] dw = grad(grads, w, trainable);
         if (dx == null && dw == null) return;
-        Linear.backward(dx, 0, dw, w.offset(), null, 0, dy, 0, x, 0, p, w.offset(), rows, d, (int) w.shape()[0]);
+        Linear.backward(dx, 0, dw, w.arrayOffset(), null, 0, dy, 0, x, 0, p, w.arrayOffset(), rows, d, (int) w.shape()[0]);
     }
 
     static float[] grad(float[] grads, ParameterView v, ParameterGroup trainable) {

@@ -6,6 +6,7 @@ import gsat2r.core.cpu.Embedding;
 import gsat2r.core.cpu.Linear;
 import gsat2r.core.cpu.RmsNorm;
 import gsat2r.core.gsa.GsaState;
+import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelFingerprint;
@@ -87,6 +88,7 @@ public final class GsaModel implements LanguageModel {
     public GsaModel(GsaConfig config, float[] params) {
         this.config = config;
         this.layout = new GsaLayout(config);
+        layout.requireArray("the CPU student");
         if (params.length != layout.size()) {
             throw new IllegalArgumentException(params.length + " parameters given, the layout of this config has "
                     + layout.size());
@@ -103,6 +105,11 @@ public final class GsaModel implements LanguageModel {
 
     /** Loads a student directory in fla's layout ({@code config.json} + safetensors, any float dtype). */
     public static GsaModel load(Path dir) {
+        return GsaCheckpoint.read(dir);
+    }
+
+    /** {@link #load(Path)} of a directory already opened. */
+    public static GsaModel load(gsat2r.core.model.ModelDirectory dir) {
         return GsaCheckpoint.read(dir);
     }
 
@@ -219,9 +226,9 @@ public final class GsaModel implements LanguageModel {
             if (memory == Memory.KEEP) passes[l] = pass;
         }
         float[] rstd = new float[n], normed = new float[n * d];
-        RmsNorm.forward(normed, 0, hidden[L], 0, params, finalNorm.offset(), rstd, 0, n, d, eps);
+        RmsNorm.forward(normed, 0, hidden[L], 0, params, finalNorm.arrayOffset(), rstd, 0, n, d, eps);
         float[] logits = new float[n * config.vocabSize()];
-        Linear.forward(logits, 0, normed, 0, params, output.offset(), null, 0, n, d, config.vocabSize());
+        Linear.forward(logits, 0, normed, 0, params, output.arrayOffset(), null, 0, n, d, config.vocabSize());
         return new Activations(ids, batch, seqLen, hidden, passes, rstd, normed, logits);
     }
 
@@ -251,24 +258,24 @@ public final class GsaModel implements LanguageModel {
         int lowest = lowestTrainableLayer(trainable);
         boolean needHidden = lowest < L;
         float[] dNormed = needHidden || trainable.contains(finalNorm) ? new float[n * d] : null;
-        Linear.backward(dNormed, 0, GsaMixer.grad(g, output, trainable), output.offset(), null, 0, dLogits, 0,
-                a.finalNormed, 0, params, output.offset(), n, d, V);
-        if (output != embeddings) gradientsFinalFrom.accept(output.offset());
+        Linear.backward(dNormed, 0, GsaMixer.grad(g, output, trainable), output.arrayOffset(), null, 0, dLogits, 0,
+                a.finalNormed, 0, params, output.arrayOffset(), n, d, V);
+        if (output != embeddings) gradientsFinalFrom.accept(output.arrayOffset());
         if (dNormed == null) {
             gradientsFinalFrom.accept(0);
             return;
         }
         float[] dh = needHidden ? new float[n * d] : null;
-        RmsNorm.backward(dh, 0, GsaMixer.grad(g, finalNorm, trainable), finalNorm.offset(), dNormed, 0,
-                a.hidden[L], 0, params, finalNorm.offset(), a.finalRstd, 0, n, d);
-        gradientsFinalFrom.accept(finalNorm.offset());
+        RmsNorm.backward(dh, 0, GsaMixer.grad(g, finalNorm, trainable), finalNorm.arrayOffset(), dNormed, 0,
+                a.hidden[L], 0, params, finalNorm.arrayOffset(), a.finalRstd, 0, n, d);
+        gradientsFinalFrom.accept(finalNorm.arrayOffset());
         for (int l = L - 1; l >= Math.max(lowest, 0) && dh != null; l--) {
             Block block = blocks.get(l);
             Block.Pass pass = a.passes[l] != null ? a.passes[l] : block.forward(params, a.hidden[l], a.batch, a.seqLen);
             dh = block.backward(pass, dh, l > lowest, params, g, trainable);
-            gradientsFinalFrom.accept(block.views().stream().mapToInt(ParameterView::offset).min().orElseThrow());
+            gradientsFinalFrom.accept(block.views().stream().mapToInt(ParameterView::arrayOffset).min().orElseThrow());
         }
-        if (lowest < 0 && dh != null) Embedding.backward(g, embeddings.offset(), a.ids, 0, n, dh, 0, d);
+        if (lowest < 0 && dh != null) Embedding.backward(g, embeddings.arrayOffset(), a.ids, 0, n, dh, 0, d);
         gradientsFinalFrom.accept(0);
     }
 
@@ -354,9 +361,19 @@ public final class GsaModel implements LanguageModel {
 
         @Override
         public float[] prefill(int[] ids) {
+            return logits(feed(ids), ids.length - 1, 1)[0];
+        }
+
+        @Override
+        public float[][] prefillAll(int[] ids) {
+            return logits(feed(ids), 0, ids.length);
+        }
+
+        /** Runs the tokens through every layer, advancing the state; the final hidden rows {@code [T, d]}. */
+        private float[] feed(int[] ids) {
             if (ids.length == 0) throw new T2rException("no tokens to feed the decoder");
             checkIds(ids);
-            int T = ids.length, d = config.hiddenSize();
+            int T = ids.length;
             float[] h = embed(ids);
             for (Block b : blocks) {
                 float[] x = b.attnNorm(params, h, T);
@@ -377,11 +394,19 @@ public final class GsaModel implements LanguageModel {
                 h = Block.sum(h, mlpOut);
             }
             position += T;
-            float[] last = new float[d];
-            RmsNorm.forward(last, 0, h, (T - 1) * d, params, finalNorm.offset(), null, 0, 1, d, eps);
-            float[] logits = new float[config.vocabSize()];
-            Linear.forward(logits, 0, last, 0, params, output.offset(), null, 0, 1, d, config.vocabSize());
-            return logits;
+            return h;
+        }
+
+        /** The logits of hidden rows {@code from .. from + n - 1}: final norm, then the output projection. */
+        private float[][] logits(float[] h, int from, int n) {
+            int d = config.hiddenSize(), V = config.vocabSize();
+            float[] normed = new float[n * d];
+            RmsNorm.forward(normed, 0, h, from * d, params, finalNorm.arrayOffset(), null, 0, n, d, eps);
+            float[] flat = new float[n * V];
+            Linear.forward(flat, 0, normed, 0, params, output.arrayOffset(), null, 0, n, d, V);
+            float[][] rows = new float[n][];
+            for (int t = 0; t < n; t++) rows[t] = Arrays.copyOfRange(flat, t * V, (t + 1) * V);
+            return rows;
         }
 
         @Override
@@ -436,6 +461,10 @@ public final class GsaModel implements LanguageModel {
             };
         }
 
+        private GsaModel owner() {
+            return GsaModel.this;
+        }
+
         /** The recurrent state of GSA layer {@code layer} (live; null for an attention layer). */
         public GsaState state(int layer) {
             return states[layer];
@@ -450,6 +479,65 @@ public final class GsaModel implements LanguageModel {
             }
             return bytes;
         }
+    }
+
+    /**
+     * Steps several of this model's {@link StudentDecoder}s together: every projection, norm and the MLP run
+     * once over the B tokens' rows, each GSA layer updates the B recurrent states where they are (no copy),
+     * each attention layer reads each sequence's own KV cache. Row-for-row the same arithmetic as
+     * {@link StudentDecoder#next} (the matrix products do not depend on the number of rows), so the logits are
+     * equal bit for bit.
+     */
+    @Override
+    public BatchDecoder batchDecoder() {
+        return this::nextAll;
+    }
+
+    private BatchDecoder.Step nextAll(List<? extends Decoder> decoders, int[] ids) {
+        BatchDecoder.checkCall(decoders, ids);
+        BatchDecoder.Step step = BatchDecoder.Step.of(ids.length);
+        List<Integer> rows = new ArrayList<>();
+        for (int i = 0; i < ids.length; i++) {
+            RuntimeException wrong = decoders.get(i) instanceof StudentDecoder sd && sd.owner() == this
+                    ? BatchDecoder.checkId(ids[i], config.vocabSize())
+                    : new T2rException("the decoder is not one of this GSA student's");
+            if (wrong != null) step.failures()[i] = wrong;
+            else rows.add(i);
+        }
+        if (rows.isEmpty()) return step;
+        int n = rows.size(), d = config.hiddenSize(), V = config.vocabSize();
+        StudentDecoder[] seqs = new StudentDecoder[n];
+        int[] tokens = new int[n], positions = new int[n];
+        for (int r = 0; r < n; r++) {
+            seqs[r] = (StudentDecoder) decoders.get(rows.get(r));
+            tokens[r] = ids[rows.get(r)];
+            positions[r] = seqs[r].position;
+        }
+        float[] h = embed(tokens);
+        for (Block b : blocks) {
+            float[] x = b.attnNorm(params, h, n);
+            float[] mixed = switch (b.mixer) {
+                case GsaMixer g -> g.step(params, x, each(seqs, s -> s.states[b.layer], GsaState[]::new));
+                case AttentionMixer a -> a.decodeEach(params, x, positions, each(seqs, s -> s.caches[b.layer], KvRing[]::new));
+            };
+            h = Block.sum(h, mixed);
+            h = Block.sum(h, b.mlp.forward(params, b.mlpNorm(params, h, n), n).out());
+        }
+        float[] normed = new float[n * d], logits = new float[n * V];
+        RmsNorm.forward(normed, 0, h, 0, params, finalNorm.arrayOffset(), null, 0, n, d, eps);
+        Linear.forward(logits, 0, normed, 0, params, output.arrayOffset(), null, 0, n, d, V);
+        for (int r = 0; r < n; r++) {
+            seqs[r].position++;
+            step.logits()[rows.get(r)] = Arrays.copyOfRange(logits, r * V, (r + 1) * V);
+        }
+        return step;
+    }
+
+    private static <T> T[] each(StudentDecoder[] seqs, java.util.function.Function<StudentDecoder, T> part,
+                                java.util.function.IntFunction<T[]> array) {
+        T[] out = array.apply(seqs.length);
+        for (int i = 0; i < seqs.length; i++) out[i] = part.apply(seqs[i]);
+        return out;
     }
 
     /**
@@ -470,7 +558,7 @@ public final class GsaModel implements LanguageModel {
     private float[] embed(int[] ids) {
         int d = config.hiddenSize();
         float[] h = new float[ids.length * d];
-        Embedding.forward(h, 0, ids, 0, ids.length, params, embeddings.offset(), config.vocabSize(), d);
+        Embedding.forward(h, 0, ids, 0, ids.length, params, embeddings.arrayOffset(), config.vocabSize(), d);
         return h;
     }
 

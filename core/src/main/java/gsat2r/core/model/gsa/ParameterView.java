@@ -11,7 +11,7 @@ import java.util.Arrays;
  * @param kind  what the tensor is
  * @param layer the block index, or -1 for model-scope tensors (embeddings, final norm, lm_head)
  */
-public record ParameterView(String name, Kind kind, int layer, int offset, long[] shape) {
+public record ParameterView(String name, Kind kind, int layer, long offset, long[] shape) {
 
     /** Every kind of parameter tensor a student has. */
     public enum Kind {
@@ -22,7 +22,15 @@ public record ParameterView(String name, Kind kind, int layer, int offset, long[
         Q_BIAS, K_BIAS, V_BIAS,
         /** GSA layers only: the slot gate projection and the output norm weight. */
         F_PROJ, G_NORM,
-        O_PROJ, MLP_NORM, GATE_PROJ, UP_PROJ, DOWN_PROJ, FINAL_NORM, LM_HEAD
+        O_PROJ, MLP_NORM, GATE_PROJ, UP_PROJ, DOWN_PROJ, FINAL_NORM, LM_HEAD;
+
+        /** Whether a tensor of this kind belongs to a layer's {@code attn} module. */
+        public boolean isMixer() {
+            return switch (this) {
+                case Q_PROJ, K_PROJ, V_PROJ, Q_BIAS, K_BIAS, V_BIAS, F_PROJ, G_NORM, O_PROJ -> true;
+                default -> false;
+            };
+        }
     }
 
     public ParameterView {
@@ -35,20 +43,30 @@ public record ParameterView(String name, Kind kind, int layer, int offset, long[
     }
 
     /** Number of floats. */
-    public int size() {
+    public long size() {
         long n = 1;
         for (long d : shape) n *= d;
-        return (int) n;
+        return n;
     }
 
     /** The first index after this tensor. */
-    public int end() {
+    public long end() {
         return offset + size();
+    }
+
+    /** {@link #offset()} in a buffer that fits an array (the CPU model's; {@link GsaModel} checks the whole layout fits). */
+    public int arrayOffset() {
+        return Math.toIntExact(offset);
+    }
+
+    /** {@link #size()} of a tensor in an array. */
+    public int arraySize() {
+        return Math.toIntExact(size());
     }
 
     /** A copy of this tensor's values out of {@code buffer}. */
     public float[] copyFrom(float[] buffer) {
-        return Arrays.copyOfRange(buffer, offset, end());
+        return Arrays.copyOfRange(buffer, arrayOffset(), Math.toIntExact(end()));
     }
 
     @Override
@@ -58,7 +76,7 @@ public record ParameterView(String name, Kind kind, int layer, int offset, long[
 
     @Override
     public int hashCode() {
-        return name.hashCode() * 31 + offset;
+        return name.hashCode() * 31 + Long.hashCode(offset);
     }
 
     @Override

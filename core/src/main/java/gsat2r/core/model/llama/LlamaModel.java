@@ -8,6 +8,7 @@ import gsat2r.core.cpu.Linear;
 import gsat2r.core.cpu.RmsNorm;
 import gsat2r.core.cpu.Rope;
 import gsat2r.core.cpu.SwiGlu;
+import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelFingerprint;
@@ -15,6 +16,9 @@ import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * The fp32 CPU reference of a Hugging Face {@code LlamaForCausalLM} / {@code MistralForCausalLM}:
@@ -71,8 +75,13 @@ public final class LlamaModel implements LanguageModel {
      * null means the checkpoint's dtype.
      */
     public static LlamaModel load(Path dir, DType ropeFrequencyType) {
-        LlamaConfig config = LlamaConfig.load(dir);
-        try (SafeTensors st = SafeTensors.open(dir)) {
+        return load(gsat2r.core.model.ModelDirectory.open(dir), ropeFrequencyType);
+    }
+
+    /** {@link #load(Path, DType)} of a directory already opened. */
+    public static LlamaModel load(gsat2r.core.model.ModelDirectory dir, DType ropeFrequencyType) {
+        LlamaConfig config = dir.teacherConfig();
+        try (SafeTensors st = dir.openWeights()) {
             LlamaWeights weights = LlamaWeights.load(st, config);
             DType type = ropeFrequencyType;
             if (type == null) type = config.storageType();
@@ -155,8 +164,22 @@ public final class LlamaModel implements LanguageModel {
         }
 
         @Override
+        public float[][] prefillAll(int[] ids) {
+            float[] flat = run(ids, position, cache, null, true);
+            position += ids.length;
+            int V = config.vocabSize();
+            float[][] rows = new float[ids.length][];
+            for (int t = 0; t < ids.length; t++) rows[t] = Arrays.copyOfRange(flat, t * V, (t + 1) * V);
+            return rows;
+        }
+
+        @Override
         public int position() {
             return position;
+        }
+
+        private LlamaModel owner() {
+            return LlamaModel.this;
         }
 
         /** The KV cache as allocated: it grows by doubling, so up to twice the positions held (a window caps it). */
@@ -202,16 +225,32 @@ public final class LlamaModel implements LanguageModel {
      */
     private float[] run(int[] ids, int pos0, KvCache cache, Capture capture, boolean allLogits) {
         checkIds(ids);
-        int T = ids.length, d = config.hiddenSize(), V = config.vocabSize(), I = config.intermediateSize();
-        int H = config.numAttentionHeads(), Hkv = config.numKeyValueHeads(), dh = config.headDim();
-        int qd = config.queryDim(), kvd = config.keyValueDim();
-
-        float[] h = new float[T * d];
-        Embedding.forward(h, 0, ids, 0, T, weights.embedding(), 0, V, d);
+        int T = ids.length, dh = config.headDim();
         float[] cos = new float[T * dh / 2], sin = new float[T * dh / 2];
         Rope.tables(invFreq, pos0, T, cos, sin);
         if (cache != null) cache.ensure(pos0, pos0 + T);
+        float[] h = layers(embed(ids), T, cos, sin, (l, att, q, k, v) -> attend(l, att, q, k, v, T, pos0, cache), capture);
+        if (capture != null) capture.residuals()[config.numHiddenLayers()] = h.clone();
+        int rows = allLogits ? T : 1;
+        return head(h, T - rows, rows);
+    }
 
+    /** How a layer's attention is computed from its rotated q, k and v of the rows at hand (into {@code att}). */
+    private interface Attend {
+        void run(int layer, float[] att, float[] q, float[] k, float[] v);
+    }
+
+    private float[] embed(int[] ids) {
+        float[] h = new float[ids.length * config.hiddenSize()];
+        Embedding.forward(h, 0, ids, 0, ids.length, weights.embedding(), 0, config.vocabSize(), config.hiddenSize());
+        return h;
+    }
+
+    /** Every layer over the {@code T} rows of {@code h} (row r rotated by table row r); returns the last residual. */
+    private float[] layers(float[] h, int T, float[] cos, float[] sin, Attend attend, Capture capture) {
+        int d = config.hiddenSize(), I = config.intermediateSize();
+        int H = config.numAttentionHeads(), Hkv = config.numKeyValueHeads(), dh = config.headDim();
+        int qd = config.queryDim(), kvd = config.keyValueDim();
         float[] n = new float[T * d], q = new float[T * qd], k = new float[T * kvd], v = new float[T * kvd];
         float[] att = new float[T * qd], out = new float[T * d], gate = new float[T * I], up = new float[T * I];
         for (int l = 0; l < config.numHiddenLayers(); l++) {
@@ -224,7 +263,7 @@ public final class LlamaModel implements LanguageModel {
             Linear.forward(v, 0, n, 0, w.wv(), 0, w.bv(), 0, T, d, kvd);
             Rope.forward(q, 0, q, 0, cos, sin, 0, T, H, dh);
             Rope.forward(k, 0, k, 0, cos, sin, 0, T, Hkv, dh);
-            attend(l, att, q, k, v, T, pos0, cache);
+            attend.run(l, att, q, k, v);
             Linear.forward(out, 0, att, 0, w.wo(), 0, w.bo(), 0, T, qd, d);
             if (capture != null) capture.attentionOutputs()[l] = out.clone();
             addInPlace(h, out);
@@ -236,13 +275,72 @@ public final class LlamaModel implements LanguageModel {
             Linear.forward(out, 0, gate, 0, w.wDown(), 0, w.bDown(), 0, T, I, d);
             addInPlace(h, out);
         }
-        if (capture != null) capture.residuals()[config.numHiddenLayers()] = h.clone();
+        return h;
+    }
 
-        int rows = allLogits ? T : 1, first = T - rows;
+    /** The logits of {@code rows} rows of {@code h} from row {@code first}: final norm, then lm_head. */
+    private float[] head(float[] h, int first, int rows) {
+        int d = config.hiddenSize(), V = config.vocabSize();
+        float[] n = new float[rows * d];
         RmsNorm.forward(n, 0, h, first * d, weights.finalNorm(), 0, null, 0, rows, d, eps);
         float[] logits = new float[rows * V];
         Linear.forward(logits, 0, n, 0, weights.lmHead(), 0, null, 0, rows, d, V);
         return logits;
+    }
+
+    /**
+     * Steps several of this model's decoders together: the projections, norms and MLP run once over the B
+     * tokens' rows, each row is rotated at its own position and attends to its own KV cache. Row for row the
+     * same arithmetic as a decoder's {@code next} (the matrix products do not depend on the number of rows),
+     * so the logits are equal bit for bit.
+     */
+    @Override
+    public BatchDecoder batchDecoder() {
+        return this::nextAll;
+    }
+
+    private BatchDecoder.Step nextAll(List<? extends Decoder> decoders, int[] ids) {
+        BatchDecoder.checkCall(decoders, ids);
+        BatchDecoder.Step step = BatchDecoder.Step.of(ids.length);
+        List<Integer> rows = new ArrayList<>();
+        for (int i = 0; i < ids.length; i++) {
+            RuntimeException wrong = decoders.get(i) instanceof KvDecoder kd && kd.owner() == this
+                    ? BatchDecoder.checkId(ids[i], config.vocabSize())
+                    : new T2rException("the decoder is not one of this " + config.architecture() + "'s");
+            if (wrong != null) step.failures()[i] = wrong;
+            else rows.add(i);
+        }
+        if (rows.isEmpty()) return step;
+        int B = rows.size(), dh = config.headDim(), V = config.vocabSize();
+        KvDecoder[] seqs = new KvDecoder[B];
+        int[] tokens = new int[B], positions = new int[B];
+        for (int r = 0; r < B; r++) {
+            seqs[r] = (KvDecoder) decoders.get(rows.get(r));
+            tokens[r] = ids[rows.get(r)];
+            positions[r] = seqs[r].position;
+            seqs[r].cache.ensure(positions[r], positions[r] + 1);
+        }
+        float[] cos = new float[B * dh / 2], sin = new float[B * dh / 2];
+        Rope.tablesAt(invFreq, positions, cos, sin);
+        float[] h = layers(embed(tokens), B, cos, sin, (l, att, q, k, v) -> attendEach(l, att, q, k, v, seqs, positions), null);
+        float[] logits = head(h, 0, B);
+        for (int r = 0; r < B; r++) {
+            seqs[r].position++;
+            step.logits()[rows.get(r)] = Arrays.copyOfRange(logits, r * V, (r + 1) * V);
+        }
+        return step;
+    }
+
+    /** Attention of layer {@code l} for one new token per sequence, each against its own cache. */
+    private void attendEach(int l, float[] att, float[] q, float[] k, float[] v, KvDecoder[] seqs, int[] positions) {
+        int H = config.numAttentionHeads(), Hkv = config.numKeyValueHeads(), dh = config.headDim();
+        int qd = config.queryDim(), kvd = config.keyValueDim();
+        for (int r = 0; r < seqs.length; r++) {
+            KvCache cache = seqs[r].cache;
+            cache.put(l, positions[r], k, r * kvd, v, r * kvd);
+            Attention.decode(att, r * qd, q, r * qd, cache.keys(l), cache.values(l), cache.capacity(), positions[r],
+                    H, Hkv, dh, window, scale);
+        }
     }
 
     /** Attention of layer {@code l} for rows at positions {@code pos0 ..}, keeping k and v when decoding. */

@@ -68,6 +68,28 @@ public enum LlamaTensor {
         return present.test(c);
     }
 
+    /**
+     * The teacher tensor a converted student's tensor of {@code kind} is copied from, or null for the
+     * tensors conversion makes ({@code f_proj}, {@code g_norm}) and for biases (a converted student has none).
+     */
+    public static LlamaTensor sourceOf(gsat2r.core.model.gsa.ParameterView.Kind kind) {
+        return switch (kind) {
+            case EMBEDDINGS -> EMBED_TOKENS;
+            case ATTN_NORM -> INPUT_NORM;
+            case Q_PROJ -> Q_PROJ;
+            case K_PROJ -> K_PROJ;
+            case V_PROJ -> V_PROJ;
+            case O_PROJ -> O_PROJ;
+            case MLP_NORM -> POST_ATTENTION_NORM;
+            case GATE_PROJ -> GATE_PROJ;
+            case UP_PROJ -> UP_PROJ;
+            case DOWN_PROJ -> DOWN_PROJ;
+            case FINAL_NORM -> FINAL_NORM;
+            case LM_HEAD -> LM_HEAD;
+            case F_PROJ, G_NORM, Q_BIAS, K_BIAS, V_BIAS -> null;
+        };
+    }
+
     private static long[] dims(long... d) {
         return d;
     }

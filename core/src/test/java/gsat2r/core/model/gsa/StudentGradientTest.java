@@ -73,10 +73,10 @@ class StudentGradientTest {
         Map<ParameterView.Kind, Double> worst = new EnumMap<>(ParameterView.Kind.class);
         for (ParameterView v : m.layout().views()) {
             List<Integer> sample = new ArrayList<>();
-            int largest = v.offset();
-            for (int i = v.offset(); i < v.end(); i++) if (Math.abs(grads[i]) > Math.abs(grads[largest])) largest = i;
-            sample.add(largest - v.offset());
-            for (int k = 0; k < 5; k++) sample.add(rnd.nextInt(v.size()));
+            int largest = v.arrayOffset();
+            for (int i = v.arrayOffset(); i < v.end(); i++) if (Math.abs(grads[i]) > Math.abs(grads[largest])) largest = i;
+            sample.add(largest - v.arrayOffset());
+            for (int k = 0; k < 5; k++) sample.add(rnd.nextInt(v.arraySize()));
             double[] fd = new double[sample.size()], an = new double[sample.size()];
             double[] w = t.get(v.name());
             for (int s = 0; s < sample.size(); s++) {
@@ -88,7 +88,7 @@ class StudentGradientTest {
                 double minus = loss(c, t, ids, r);
                 w[i] = keep;
                 fd[s] = (plus - minus) / (2 * STEP);
-                an[s] = grads[v.offset() + i];
+                an[s] = grads[v.arrayOffset() + i];
             }
             double err = Numerics.relL2(an, fd);
             worst.merge(v.kind(), err, Math::max);
@@ -138,7 +138,7 @@ class StudentGradientTest {
             m.zeroGradients();
             m.backward(m.forward(ids, B, T, GsaModel.Memory.KEEP), r, g);
             for (ParameterView v : m.layout().views()) {
-                float[] expected = g.contains(v) ? v.copyFrom(full) : new float[v.size()];
+                float[] expected = g.contains(v) ? v.copyFrom(full) : new float[v.arraySize()];
                 assertArrayEquals(expected, v.copyFrom(m.gradients()), name + ": " + v.name());
             }
         }
@@ -186,7 +186,7 @@ class StudentGradientTest {
             double[] w = t.get(v.name());
             double[] fd = new double[6], an = new double[6];
             for (int s = 0; s < 6; s++) {
-                int i = rnd.nextInt(v.size());
+                int i = rnd.nextInt(v.arraySize());
                 double keep = w[i];
                 w[i] = keep + STEP;
                 double plus = layerLoss(c, t, p, x, r);
@@ -194,7 +194,7 @@ class StudentGradientTest {
                 double minus = layerLoss(c, t, p, x, r);
                 w[i] = keep;
                 fd[s] = (plus - minus) / (2 * STEP);
-                an[s] = m.gradients()[v.offset() + i];
+                an[s] = m.gradients()[v.arrayOffset() + i];
             }
             Numerics.assertRelL2(v.name(), an, fd, GRAD_TOL);
         }

@@ -26,13 +26,13 @@ final class TestStudents {
 
     static GsaModel random(GsaConfig c, long seed) {
         GsaLayout layout = new GsaLayout(c);
-        float[] p = new float[layout.size()];
+        float[] p = new float[Math.toIntExact(layout.size())];
         Random rnd = new Random(seed);
         for (ParameterView v : layout.views()) {
             long[] shape = v.shape();
             boolean norm = shape.length == 1 && !v.name().endsWith(".bias");
             double std = v.kind() == ParameterView.Kind.EMBEDDINGS ? 1.0 : shape.length == 2 ? 1 / Math.sqrt(shape[1]) : 0.3;
-            for (int i = v.offset(); i < v.end(); i++) {
+            for (int i = v.arrayOffset(); i < v.end(); i++) {
                 p[i] = norm ? (float) (0.5 + rnd.nextDouble()) : (float) (rnd.nextGaussian() * std);
             }
         }
@@ -43,8 +43,8 @@ final class TestStudents {
     static Map<String, double[]> tensors(GsaModel m) {
         Map<String, double[]> t = new LinkedHashMap<>();
         for (ParameterView v : m.layout().views()) {
-            double[] a = new double[v.size()];
-            for (int i = 0; i < a.length; i++) a[i] = m.parameters()[v.offset() + i];
+            double[] a = new double[v.arraySize()];
+            for (int i = 0; i < a.length; i++) a[i] = m.parameters()[v.arrayOffset() + i];
             t.put(v.name(), a);
         }
         return t;

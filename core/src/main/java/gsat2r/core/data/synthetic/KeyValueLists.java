@@ -1,0 +1,127 @@
+package gsat2r.core.data.synthetic;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.data.SplitMix64;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Associative recall ({@code kv-recall}): a list of key-value pairs in one of several formats, then
+ * the keys again in another order, each followed by its value, which only the list can tell:
+ * <pre>
+ *   Table of pairs:\nharbor: 4821\nvelvet: 77\n…\nLookups:\nvelvet: 77\nharbor: 4821
+ *   Codes follow. Tamoru -> QKTR; Bivel -> ZAXN; … Once more: Bivel -> ZAXN; Tamoru -> QKTR
+ * </pre>
+ * Between list and lookups there is sometimes a stretch of corpus text (the value must survive it).
+ * Keys and values are words (one token each, from the vocabulary), names, made-up words, numbers or
+ * codes, drawn anew for every document; pairs are log-uniform in {@code [minPairs, maxPairs]} and fewer
+ * when the budget is short. The last lookup's value is the document's answer.
+ *
+ * @param gapShare share of documents with corpus text between the list and the lookups
+ */
+public record KeyValueLists(int minPairs, int maxPairs, double gapShare) implements SyntheticKind {
+
+    public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3);
+
+    public KeyValueLists {
+        if (minPairs < 1 || maxPairs < minPairs) {
+            throw new T2rException("kv-recall: need 1 <= min_pairs <= max_pairs (got " + minPairs + ", " + maxPairs + ")");
+        }
+        if (!(gapShare >= 0 && gapShare <= 1)) throw new T2rException("kv-recall: gap_share must be in [0, 1] (got " + gapShare + ")");
+    }
+
+    /** One list format: the list's header, a pair, the lookups' header. {@code sep} goes between key and value. */
+    record Format(String header, String before, String sep, String after, String lookups) {
+        String pair(String k, String v) {
+            return before + k + sep + v + after;
+        }
+    }
+
+    /**
+     * The formats. A 15.7M-parameter teacher recalls in a few formats only (measured on recall-llama, 16
+     * pairs of one-token words, first token of the value right: "k: v" lines 91%, "k = v" lines 80%,
+     * "k:v" lines 70%, " k = v," 95%, " k: v;" 61%; but " k -> v;" 0%, "The k is v." 0%, "k=v" 5%, JSON
+     * 0%, "- k / v" 0%): distillation can only pass on recall where the teacher shows it, so these are
+     * the formats kept (docs/recall.md). t2r eval's " k v," list is left out on purpose.
+     */
+    static final List<Format> FORMATS = List.of(
+            new Format("Table of pairs:\n", "", ": ", "\n", "Lookups:\n"),
+            new Format("", "", ": ", "\n", "\n"),
+            new Format("Settings\n", "", " = ", "\n", "\nAgain\n"),
+            new Format("", "", ":", "\n", "\n"),
+            new Format("Values:", " ", " = ", ",", " Check:"),
+            new Format("List:", " ", ": ", ";", " Lookups:"));
+
+    @Override
+    public String name() {
+        return "kv-recall";
+    }
+
+    @Override
+    public int minTokens() {
+        return 16 + 10 * minPairs;
+    }
+
+    @Override
+    public Map<String, Object> settings() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("min_pairs", minPairs);
+        m.put("max_pairs", maxPairs);
+        m.put("gap_share", gapShare);
+        return m;
+    }
+
+    @Override
+    public Doc.Encoded document(SyntheticContext context, SplitMix64 rng, int budget) {
+        if (budget < minTokens()) return null;
+        double u = rng.nextDouble();
+        int pairs = (int) Math.round(Math.exp(Math.log(minPairs) + u * (Math.log(maxPairs) - Math.log(minPairs))));
+        boolean gap = rng.nextDouble() < gapShare;
+        int gapTokens = gap ? 16 + rng.nextInt(Math.max(1, budget / 3)) : 0;
+        int fits = Math.max(minPairs, (budget - 16 - Math.min(gapTokens, budget / 3)) / 9);    // about 9 tokens a pair: listed, then asked
+        return Fit.fit(context, rng, budget, Math.max(minPairs, Math.min(pairs, fits)), minPairs,
+                (r, n) -> build(context, r, n, Math.min(gapTokens, budget / 3)));
+    }
+
+    /** A list of {@code n} pairs, {@code gapTokens} of corpus text, and the lookups. */
+    static Doc build(SyntheticContext context, SplitMix64 rng, int n, int gapTokens) {
+        Lexicon lex = context.lexicon();
+        Format f = FORMATS.get(rng.nextInt(FORMATS.size()));
+        // keys are mostly one-token words: the teacher matches those best (names 55%, made-up words 28%, codes 17%)
+        Function<SplitMix64, String> key = strings(lex, rng.nextInt(10) < 7 ? 0 : 1 + rng.nextInt(3)), value = strings(lex, rng.nextInt(5));
+        List<String> keys = Lexicon.distinct(n, rng, key), values = Lexicon.distinct(n, rng, value);
+        StringBuilder text = new StringBuilder(f.header());
+        for (int i = 0; i < n; i++) text.append(f.pair(keys.get(i), values.get(i)));
+        if (gapTokens > 0) text.append("\n\n").append(context.haystack(rng, gapTokens)).append("\n\n");
+        text.append(f.lookups());
+        List<Integer> order = permutation(n, rng);
+        int asked = Math.max(1, n / 2 + rng.nextInt(n - n / 2 + 1));       // at least half the keys, in a new order
+        for (int q = 0; q < asked - 1; q++) text.append(f.pair(keys.get(order.get(q)), values.get(order.get(q))));
+        int last = order.get(asked - 1);
+        text.append(f.before()).append(keys.get(last)).append(f.sep().stripTrailing());
+        String gapBeforeValue = f.sep().substring(f.sep().stripTrailing().length());
+        return new Doc(text.toString(), gapBeforeValue + values.get(last));
+    }
+
+    /** The kinds of key and value strings: words, names, made-up words, codes, numbers. */
+    static Function<SplitMix64, String> strings(Lexicon lex, int kind) {
+        return switch (kind) {
+            case 0 -> lex::word;
+            case 1 -> lex::name;
+            case 2 -> lex::nonce;
+            case 3 -> r -> lex.code(r, 3 + r.nextInt(2));
+            default -> r -> lex.number(r, 1, 4);
+        };
+    }
+
+    static List<Integer> permutation(int n, SplitMix64 rng) {
+        List<Integer> p = new ArrayList<>();
+        for (int i = 0; i < n; i++) p.add(i);
+        for (int i = n - 1; i > 0; i--) java.util.Collections.swap(p, i, rng.nextInt(i + 1));
+        return p;
+    }
+}

@@ -1,0 +1,152 @@
+package gsat2r.core.data.synthetic;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.data.SplitMix64;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Needles in a haystack ({@code needles}): corpus text with facts hidden at random depths, asked for at
+ * the end. Four shapes, equally often: one needle; one needle after an introduction that announces it;
+ * several needles with different keys, one or two of them asked; one key with several values, all
+ * asked in the order they appear. The haystack is real corpus text (the teacher's own kind of text),
+ * not a repeated filler, so that a student cannot learn to ignore one fixed sentence instead of learning
+ * to retrieve:
+ * <pre>
+ *   … and the LORD said unto Moses, The harbor code is 48213. Go in unto Pharaoh …
+ *   …\nWhat is the harbor code? The harbor code is 48213
+ * </pre>
+ *
+ * @param maxNeedles most needles of the multi-key shape (2 or more)
+ * @param maxValues  most values of the multi-value shape (2 or more)
+ */
+public record Needles(int maxNeedles, int maxValues) implements SyntheticKind {
+
+    public static final Needles DEFAULTS = new Needles(4, 4);
+    static final int MIN_HAYSTACK = 32;
+
+    public Needles {
+        if (maxNeedles < 2) throw new T2rException("needles: max_needles must be at least 2 (got " + maxNeedles + ")");
+        if (maxValues < 2) throw new T2rException("needles: max_values must be at least 2 (got " + maxValues + ")");
+    }
+
+    /** A fact and its question; {@code {k}} and {@code {v}} are the key and the value; the answer is {@code " " + value}. */
+    record Template(String needle, String question) {
+        String needle(String k, String v) {
+            return needle.replace("{k}", k).replace("{v}", v);
+        }
+
+        String question(String k) {
+            return question.replace("{k}", k);
+        }
+    }
+
+    /**
+     * The single-needle facts. The teacher retrieves a hidden value only when the question ends with the
+     * words that preceded it (measured on recall-llama in corpus text of 700 tokens, 8 prompts each: "The
+     * secret number is" 7/8, "The secret code is" 7/8, "The {k} code is" 4/8, "The special code is" 4/8,
+     * "The hidden number is" 3/8; a question worded otherwise, 0/8): so every question here does.
+     */
+    static final List<Template> SINGLE = List.of(
+            new Template(" The secret number is {v}.", "\n\nWhat is the secret number? The secret number is"),
+            new Template(" The secret code is {v}. Remember it.", " What is the secret code? The secret code is"),
+            new Template(" The special code is {v}.", "\nWhat is the special code? The special code is"),
+            new Template(" The hidden number is {v}. {v} is the hidden number.", " What is the hidden number? The hidden number is"),
+            new Template(" The {k} number is {v}.", "\n\nWhat is the {k} number? The {k} number is"));
+    /** Several keys, one value each. */
+    static final Template MULTI_KEY = new Template(" The {k} code is {v}.", "\nWhat is the {k} code? The {k} code is");
+    /** One key, several values: all are asked, in the order they appear. */
+    static final Template MULTI_VALUE = new Template(" One {k} code is {v}.", "\nWhat are the {k} codes? The {k} codes are");
+    static final String INTRO = "A few numbers are hidden in the text below. Remember them.\n\n";
+
+    @Override
+    public String name() {
+        return "needles";
+    }
+
+    @Override
+    public int minTokens() {
+        return 96;
+    }
+
+    @Override
+    public Map<String, Object> settings() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("max_needles", maxNeedles);
+        m.put("max_values", maxValues);
+        return m;
+    }
+
+    @Override
+    public Doc.Encoded document(SyntheticContext context, SplitMix64 rng, int budget) {
+        if (budget < minTokens()) return null;
+        return Fit.aroundHaystack(context, rng, budget, MIN_HAYSTACK, (r, haystack) -> build(context, r, haystack));
+    }
+
+    /** A placed fact: its text and where it goes (a depth in [0, 1] of the haystack). */
+    record Placed(String text, String value, double depth) {}
+
+    Doc build(SyntheticContext context, SplitMix64 rng, int haystackTokens) {
+        Lexicon lex = context.lexicon();
+        int shape = rng.nextInt(4);                 // 0 single, 1 single after an introduction, 2 multi-key, 3 multi-value
+        Template t = switch (shape) {
+            case 2 -> MULTI_KEY;
+            case 3 -> MULTI_VALUE;
+            default -> SINGLE.get(rng.nextInt(SINGLE.size()));
+        };
+        int needles = switch (shape) {
+            case 2 -> 2 + rng.nextInt(maxNeedles - 1);
+            case 3 -> 2 + rng.nextInt(maxValues - 1);
+            default -> 1;
+        };
+        boolean numbers = rng.nextInt(5) != 0;
+        List<String> keys = Lexicon.distinct(shape == 3 ? 1 : needles, rng, lex::word);
+        List<String> values = Lexicon.distinct(needles, rng, r -> numbers ? lex.number(r, 3, 7) : lex.word(r));
+        List<Placed> placed = new ArrayList<>();
+        for (int i = 0; i < needles; i++) placed.add(new Placed(t.needle(keys.get(shape == 3 ? 0 : i), values.get(i)), values.get(i), rng.nextDouble()));
+        placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
+        String text = (shape == 1 ? INTRO : "") + insert(context.haystack(rng, haystackTokens), placed);
+        if (shape == 3) {                       // every value, in the order the haystack gives them
+            List<String> inOrder = placed.stream().map(Placed::value).toList();
+            return new Doc(text + t.question(keys.getFirst()), " " + String.join(", ", inOrder));
+        }
+        int asked = shape == 2 ? 1 + rng.nextInt(2) : 1;
+        StringBuilder prompt = new StringBuilder(text);
+        List<Integer> order = KeyValueLists.permutation(needles, rng);
+        for (int q = 0; q < asked - 1; q++) {
+            int i = order.get(q);
+            prompt.append(t.question(keys.get(i))).append(' ').append(values.get(i)).append('.');
+        }
+        int last = order.get(asked - 1);
+        return new Doc(prompt + t.question(keys.get(last)), " " + values.get(last));
+    }
+
+    /**
+     * The haystack with the facts inserted at their depths, each right after the end of a sentence
+     * (a period, question or exclamation mark followed by white space, or a line break) at or after its
+     * depth, else at the end.
+     */
+    static String insert(String haystack, List<Placed> facts) {
+        StringBuilder out = new StringBuilder();
+        int from = 0;
+        for (Placed p : facts) {
+            int at = Math.max(from, boundary(haystack, (int) (p.depth() * haystack.length())));
+            out.append(haystack, from, at).append(p.text());
+            from = at;
+        }
+        return out.append(haystack, from, haystack.length()).toString();
+    }
+
+    /** The first sentence end at or after {@code i} (the position after its punctuation), or the text's end; 0 stays 0. */
+    static int boundary(String s, int i) {
+        if (i <= 0) return 0;
+        for (int j = Math.max(1, i); j < s.length(); j++) {
+            char c = s.charAt(j), prev = s.charAt(j - 1);
+            if (Character.isWhitespace(c) && (prev == '.' || prev == '?' || prev == '!' || prev == '\n')) return j;
+        }
+        return s.length();
+    }
+}

@@ -1,0 +1,335 @@
+package gsat2r.core.data.synthetic;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.data.DataPreparer;
+import gsat2r.core.data.PackedSequences;
+import gsat2r.core.data.PreparedDataset;
+import gsat2r.core.data.SequenceOrder;
+import gsat2r.core.data.SplitMix64;
+import gsat2r.core.data.TrainingStream;
+import gsat2r.core.tokenizer.TestTokenizers;
+import gsat2r.core.tokenizer.Tokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The synthetic documents on the demo teacher's tokenizer (byte-level BPE, Llama 3's pre-tokenizer) with
+ * the KJV corpus as haystack: formats, budgets, canonical tokens, determinism; and the byte-level test
+ * tokenizer, whose vocabulary is too small for one-token words.
+ */
+class SyntheticDataTest {
+
+    @TempDir
+    static Path tmp;
+    static Tokenizer tokenizer;
+    static PreparedDataset data;
+    static SyntheticContext context;
+    static final List<SyntheticKind> KINDS = List.of(KeyValueLists.DEFAULTS, Needles.DEFAULTS, RepeatedSpans.DEFAULTS,
+            VariableChains.DEFAULTS);
+
+    @BeforeAll
+    static void corpus() {
+        Path demo = Path.of("..", "models", "kjv-llama");
+        DataPreparer.prepare(new DataPreparer.Request(demo, List.of(Path.of("..", "data", "kjv", "validation.jsonl")), List.of(),
+                "text", 0, DataPreparer.DEFAULT_SHARD_TOKENS, tmp.resolve("data"), false), p -> {});
+        tokenizer = Tokenizer.load(demo);
+        data = PreparedDataset.open(tmp.resolve("data"));
+        context = SyntheticContext.of(tokenizer, data.train());
+    }
+
+    @AfterAll
+    static void close() {
+        data.close();
+        tokenizer.close();
+    }
+
+    static List<Doc.Encoded> docs(SyntheticKind kind, int windows, int n) {
+        SyntheticDocuments d = new SyntheticDocuments(context, List.of(kind), 7);
+        List<Doc.Encoded> out = new ArrayList<>();
+        for (int j = 0; j < windows; j++) out.addAll(d.documents(0, j, n));
+        return out;
+    }
+
+    @Test
+    void theLexiconHoldsOneTokenWordsOfTheVocabulary() {
+        List<String> words = context.lexicon().words();
+        assertTrue(words.size() >= Lexicon.MIN_WORDS, "words: " + words.size());
+        for (String w : words.subList(0, 50)) {
+            assertTrue(w.matches("[a-z]{3,10}"), w);
+            assertEquals(1, tokenizer.encodePlain(" " + w).length, w);
+        }
+    }
+
+    @Test
+    void everyDocumentFitsItsWindowStartsWithBosEndsWithEosAndTokenizesAsItsText() {
+        int bos = tokenizer.bosId().getAsInt(), eos = tokenizer.eosIds()[0];
+        for (SyntheticKind kind : KINDS) {
+            List<Doc.Encoded> docs = docs(kind, 12, 513);
+            assertFalse(docs.isEmpty(), kind.name());
+            for (Doc.Encoded d : docs) {
+                int[] t = d.tokens();
+                assertTrue(t.length <= 513 && t.length >= kind.minTokens() / 4, kind.name() + ": " + t.length);
+                assertEquals(bos, t[0]);
+                assertEquals(eos, t[t.length - 1]);
+                // exactly the tokenizer's own tokens for the text: the teacher never sees a token split it was not trained on
+                assertArrayEquals(tokenizer.encode(d.doc().text()), Arrays.copyOf(t, t.length - 1), kind.name());
+                int[] body = Arrays.copyOf(t, t.length - 1);
+                assertArrayEquals(body, tokenizer.encode(tokenizer.decode(body)), kind.name() + ": decoding and encoding again changes nothing");
+                assertFalse(d.doc().answer().isBlank(), kind.name());
+            }
+        }
+    }
+
+    @Test
+    void keyValueListsLookUpTheValuesTheyListed() {
+        for (Doc.Encoded d : docs(KeyValueLists.DEFAULTS, 8, 1025)) {
+            String text = d.doc().text();
+            KeyValueLists.Format format = formatOf(text);
+            String[] parts = splitAtLookups(text, format);
+            Map<String, String> listed = pairs(parts[0], format);
+            Map<String, String> asked = pairs(parts[1], format);
+            assertTrue(listed.size() >= KeyValueLists.DEFAULTS.minPairs() - 1, text);
+            assertTrue(asked.size() >= 1 && asked.size() <= listed.size(), text);
+            asked.forEach((k, v) -> assertEquals(listed.get(k), v, "lookup of " + k + " in\n" + text));
+            assertTrue(listed.containsValue(d.doc().answer().strip()), d.doc().answer());
+        }
+    }
+
+    private static KeyValueLists.Format formatOf(String text) {
+        KeyValueLists.Format best = null;
+        for (KeyValueLists.Format f : KeyValueLists.FORMATS) {
+            if (!f.header().isEmpty() && text.startsWith(f.header()) && (best == null || f.header().length() > best.header().length())) best = f;
+        }
+        if (best != null) return best;
+        return text.split("\n")[0].contains(": ") ? KeyValueLists.FORMATS.get(1) : KeyValueLists.FORMATS.get(3);   // the two without a header
+    }
+
+    private static String[] splitAtLookups(String text, KeyValueLists.Format f) {
+        String body = text.substring(f.header().length());
+        if (f.lookups().equals("\n")) {                // "k: v" lines, then a blank line (or a gap of corpus text) and the lookups
+            int at = body.lastIndexOf("\n\n");
+            return new String[] {body.substring(0, body.indexOf("\n\n") < 0 ? at : body.indexOf("\n\n")), body.substring(at + 2)};
+        }
+        int at = body.lastIndexOf(f.lookups());
+        return new String[] {body.substring(0, at), body.substring(at + f.lookups().length())};
+    }
+
+    /** The pairs of a list in format f: items are before + k + sep + v + after. */
+    private static Map<String, String> pairs(String list, KeyValueLists.Format f) {
+        Map<String, String> out = new HashMap<>();
+        String sep = f.sep().strip();
+        String item = Pattern.quote(f.before().strip()) + "\\s*([^\\s:=;,]+)\\s*" + Pattern.quote(sep) + "\\s*([^\\s;,]+)";
+        Matcher m = Pattern.compile(item).matcher(list);
+        while (m.find()) out.put(m.group(1), m.group(2));
+        return out;
+    }
+
+    @Test
+    void needlesAskForValuesHiddenInTheHaystack() {
+        for (Doc.Encoded d : docs(Needles.DEFAULTS, 10, 1025)) {
+            String prompt = d.doc().prompt();
+            for (String value : d.doc().answer().strip().split(", ")) {
+                assertTrue(prompt.contains(" is " + value + ".") || prompt.contains(" is " + value + ". "), value + " in\n" + prompt);
+            }
+            assertTrue(prompt.endsWith(" is") || prompt.endsWith(" are"), prompt.substring(Math.max(0, prompt.length() - 80)));
+        }
+    }
+
+    @Test
+    void needlesGoAfterSentenceEnds() {
+        String hay = "One two. Three four. Five six.";
+        List<Needles.Placed> facts = List.of(new Needles.Placed(" A.", "a", 0.0), new Needles.Placed(" B.", "b", 0.4),
+                new Needles.Placed(" C.", "c", 1.0));
+        assertEquals(" A.One two. Three four. B. Five six. C.", Needles.insert(hay, facts));
+    }
+
+    @Test
+    void variableChainsAnswerWithTheChainOfTheAskedNumber() {
+        Pattern let = Pattern.compile(" Let (\\w+) be (\\w+)\\.");
+        for (Doc.Encoded d : docs(VariableChains.DEFAULTS, 10, 1025)) {
+            String prompt = d.doc().prompt();
+            Map<String, String> assigned = new HashMap<>();
+            Matcher m = let.matcher(prompt);
+            while (m.find()) assigned.put(m.group(1), m.group(2));
+            String number = prompt.replaceAll("(?s).*Which names hold (\\d+)\\? They are$", "$1");
+            List<String> names = List.of(d.doc().answer().strip().split(", "));
+            assertTrue(names.size() >= 2);
+            assertEquals(number, assigned.get(names.getFirst()));
+            for (int i = 1; i < names.size(); i++) assertEquals(names.get(i - 1), assigned.get(names.get(i)));
+            long holding = assigned.keySet().stream().filter(n -> resolve(assigned, n).equals(number)).count();
+            assertEquals(names.size(), holding, "exactly the answer's names hold the number:\n" + prompt);
+        }
+    }
+
+    private static String resolve(Map<String, String> assigned, String name) {
+        String v = assigned.get(name);
+        return assigned.containsKey(v) ? resolve(assigned, v) : v;
+    }
+
+    @Test
+    void repeatsEndWithTheStartOfTheirSpanAgainAndTheAnswerIsItsRest() {
+        for (Doc.Encoded d : docs(RepeatedSpans.DEFAULTS, 10, 1025)) {
+            String text = d.doc().text();
+            int longest = 0;                          // the longest start of the text that it ends with again
+            for (int l = text.length() / 2; l > 0 && longest == 0; l--) if (text.startsWith(text.substring(text.length() - l))) longest = l;
+            String span = text.substring(0, longest);
+            assertTrue(span.length() > d.doc().answer().length(), "the document ends with its first span again:\n" + text);
+            assertTrue(span.endsWith(d.doc().answer()));
+        }
+    }
+
+    @Test
+    void aWindowIsAPureFunctionOfSeedKindAndIndex() {
+        SyntheticDocuments a = new SyntheticDocuments(context, KINDS, 11), b = new SyntheticDocuments(context, KINDS, 11),
+                other = new SyntheticDocuments(context, KINDS, 12);
+        for (int kind = 0; kind < KINDS.size(); kind++) {
+            int[] x = new int[300], y = new int[300], z = new int[300], w = new int[300];
+            a.window(kind, 5, x, 0, 300);
+            b.window(kind, 5, y, 0, 300);
+            a.window(kind, 6, z, 0, 300);
+            other.window(kind, 5, w, 0, 300);
+            assertArrayEquals(x, y);
+            assertFalse(Arrays.equals(x, z), "another index, another window");
+            assertFalse(Arrays.equals(x, w), "another seed, another window");
+            for (int t : x) assertTrue(t >= 0 && t < tokenizer.vocabSize());
+        }
+    }
+
+    @Test
+    void aWindowTooShortForAnyDocumentIsCorpusText() {
+        SyntheticDocuments d = new SyntheticDocuments(context, List.of(Needles.DEFAULTS), 1);
+        assertTrue(d.documents(0, 0, 50).isEmpty());
+        int[] w = new int[50];
+        d.window(0, 0, w, 0, 50);
+        long[] found = new long[1];
+        for (long s = 0; s + 50 <= data.train().tokens(); s++) {
+            int[] c = new int[50];
+            data.train().read(s, c, 0, 50);
+            if (Arrays.equals(c, w)) found[0]++;
+        }
+        assertTrue(found[0] >= 1, "the window is a span of the corpus");
+    }
+
+    @Test
+    void theByteLevelTestTokenizerHasTooFewWordsAndMadeUpOnesStandIn() {
+        try (Tokenizer small = Tokenizer.load(TestTokenizers.dir(TestTokenizers.BYTE_LEVEL))) {
+            SyntheticContext c = new SyntheticContext(small, data.train(), Lexicon.of(small));
+            assertTrue(c.lexicon().words().size() < Lexicon.MIN_WORDS);
+            String w = c.lexicon().word(new SplitMix64(1));
+            assertTrue(w.matches("([bdfgklmnprstvz][aeiou]){2,3}"), w);
+        }
+    }
+
+    // ------------------------------------------------------------------ the mix
+
+    @Test
+    void everyBlockHoldsExactlyTheSharesAndNumbersEachSourceInOrder() {
+        SyntheticMix mix = new SyntheticMix(3, List.of(0.15, 0.1, 0.05));
+        int blocks = 3, n = blocks * SyntheticMix.BLOCK;
+        int[][] perBlock = new int[blocks][4];
+        List<List<Long>> indices = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        for (long k = 0; k < n; k++) {
+            int b = (int) (k / SyntheticMix.BLOCK);
+            switch (mix.slotOf(k)) {
+                case SyntheticMix.Corpus(long c) -> {
+                    perBlock[b][3]++;
+                    indices.get(3).add(c);
+                }
+                case SyntheticMix.Synthetic(int kind, long j) -> {
+                    perBlock[b][kind]++;
+                    indices.get(kind).add(j);
+                }
+            }
+        }
+        for (int[] counts : perBlock) assertArrayEquals(new int[] {150, 100, 50, 700}, counts);
+        for (List<Long> idx : indices) {       // each source's indices are 0, 1, 2, … (a bijection), in block order
+            List<Long> sorted = new ArrayList<>(idx);
+            java.util.Collections.sort(sorted);
+            for (int i = 0; i < sorted.size(); i++) assertEquals(i, sorted.get(i));
+        }
+        assertEquals(0.3, mix.syntheticShare(), 1e-12);
+        assertEquals(0.1, mix.share(1), 1e-12);
+        assertEquals(mix.slotOf(1234), new SyntheticMix(3, List.of(0.15, 0.1, 0.05)).slotOf(1234));
+        assertFalse(positions(mix).equals(positions(new SyntheticMix(4, List.of(0.15, 0.1, 0.05)))), "the seed shuffles the blocks");
+    }
+
+    private static List<Integer> positions(SyntheticMix mix) {
+        List<Integer> p = new ArrayList<>();
+        for (int k = 0; k < 100; k++) if (mix.slotOf(k) instanceof SyntheticMix.Synthetic) p.add(k);
+        return p;
+    }
+
+    @Test
+    void withoutSyntheticKindsSequenceKIsCorpusSequenceK() {
+        SyntheticMix none = new SyntheticMix(9, List.of());
+        for (long k : new long[] {0, 1, 999, 1000, 123456789}) assertEquals(new SyntheticMix.Corpus(k), none.slotOf(k));
+        PackedSequences seq = new PackedSequences(data.train(), 32);
+        SequenceOrder order = new SequenceOrder(5, seq.count());
+        TrainingStream stream = TrainingStream.corpusOnly(seq, order);
+        int[] a = new int[3 * 33], b = new int[33];
+        stream.sequences(40, 3, a);
+        for (int r = 0; r < 3; r++) {
+            seq.window(order.windowAt(40 + r), b, 0);
+            assertArrayEquals(b, Arrays.copyOfRange(a, r * 33, (r + 1) * 33));
+        }
+    }
+
+    @Test
+    void aBatchIsItsSequencesOneByOneAndTheSameInAnyOrder() {
+        PackedSequences seq = new PackedSequences(data.train(), 256);
+        SyntheticMix mix = new SyntheticMix(2, List.of(0.2, 0.2, 0.2, 0.2));
+        TrainingStream stream = new TrainingStream(seq, new SequenceOrder(2, seq.count()), mix, new SyntheticDocuments(context, KINDS, 2));
+        int rows = 12;
+        int[] batch = new int[rows * 257];
+        stream.sequences(500, rows, batch);
+        int synthetic = 0;
+        for (int r = rows - 1; r >= 0; r--) {                // backwards: nothing depends on what was asked before
+            int[] one = new int[257];
+            stream.sequence(500 + r, one, 0);
+            assertArrayEquals(one, Arrays.copyOfRange(batch, r * 257, (r + 1) * 257), "row " + r);
+            if (stream.slotOf(500 + r) instanceof SyntheticMix.Synthetic) synthetic++;
+        }
+        assertTrue(synthetic > 0 && synthetic < rows, "a batch mixes both: " + synthetic);
+        // Consecutive micro-batches come from the batch written ahead, others are written at once: the same tokens.
+        for (long first : new long[] {512, 516, 520, 100, 104, 520}) {
+            int[] got = new int[4 * 257];
+            stream.sequences(first, 4, got);
+            for (int r = 0; r < 4; r++) {
+                int[] one = new int[257];
+                stream.sequence(first + r, one, 0);
+                assertArrayEquals(one, Arrays.copyOfRange(got, r * 257, (r + 1) * 257), "sequence " + (first + r));
+            }
+        }
+        stream.close();
+    }
+
+    @Test
+    void sharesMustBeThousandthsAndAddUpToAtMostOne() {
+        assertEquals(300, SyntheticMix.countOf(0.3));
+        assertThrows(T2rException.class, () -> SyntheticMix.countOf(0.0005));
+        assertThrows(T2rException.class, () -> SyntheticMix.countOf(-0.1));
+        T2rException e = assertThrows(T2rException.class, () -> new SyntheticMix(0, List.of(0.6, 0.5)));
+        assertTrue(e.getMessage().contains("more than 1"), e.getMessage());
+        assertThrows(T2rException.class, () -> new KeyValueLists(5, 4, 0.3));
+        assertThrows(T2rException.class, () -> new Needles(1, 4));
+        assertThrows(T2rException.class, () -> new RepeatedSpans(2, 8));
+        assertThrows(T2rException.class, () -> new VariableChains(1));
+    }
+}

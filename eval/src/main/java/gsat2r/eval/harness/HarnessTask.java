@@ -1,0 +1,43 @@
+package gsat2r.eval.harness;
+
+import gsat2r.datasets.Row;
+
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * One lm-evaluation-harness task: where its documents are (the Hugging Face dataset, its configuration and
+ * split), how a row becomes a {@link Doc}, which metrics it reports, and its configuration as the harness's
+ * results file records it.
+ *
+ * @param datasetPath  the dataset's Hugging Face name ({@code allenai/ai2_arc})
+ * @param datasetName  its configuration ({@code ARC-Easy}), or null
+ * @param split        the split evaluated
+ * @param fewshotSplit where few-shot examples come from, first n in order (MMLU's {@code dev}); null when the
+ *                     harness samples them at random, which t2r does not reproduce
+ * @param description  text before everything else in each prompt (MMLU's subject line), or ""
+ * @param version      the task's {@code metadata.version}
+ * @param metrics      the metrics of its {@code metric_list}, in order
+ */
+public record HarnessTask(String name, String alias, String datasetPath, String datasetName, String split,
+                          String fewshotSplit, String description, Number version, OutputType outputType,
+                          List<String> metrics, Function<Row, Doc> toDoc, Map<String, Object> config) {
+
+    public enum OutputType {
+        MULTIPLE_CHOICE("multiple_choice"), LOGLIKELIHOOD("loglikelihood"), LOGLIKELIHOOD_ROLLING("loglikelihood_rolling");
+
+        final String harnessName;
+
+        OutputType(String harnessName) {
+            this.harnessName = harnessName;
+        }
+    }
+
+    /** A group of tasks whose {@code acc} the harness averages weighted by the tasks' sizes (MMLU and its categories). */
+    public record Group(String name, String alias, List<String> children, Number version) {}
+
+    static boolean higherIsBetter(String metric) {
+        return metric.startsWith("acc");
+    }
+}

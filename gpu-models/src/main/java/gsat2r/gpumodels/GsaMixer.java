@@ -1,0 +1,245 @@
+package gsat2r.gpumodels;
+
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.gsa.GsaShape;
+import gsat2r.core.model.gsa.GsaLayout;
+import gsat2r.core.model.gsa.ParameterGroup;
+import gsat2r.core.model.gsa.ParameterView;
+import gsat2r.core.model.gsa.ParameterView.Kind;
+import gsat2r.gpu.DeviceBuffer;
+import gsat2r.gpu.Gpu;
+import gsat2r.gpu.ops.Gsa;
+import gsat2r.gpu.ops.GsaGates;
+import gsat2r.gpu.ops.Matmul;
+import gsat2r.gpu.ops.Silu;
+
+import java.util.List;
+
+/**
+ * The Gated Slot Attention layer on the GPU, the counterpart of {@code gsat2r.core.model.gsa.GsaMixer}
+ * (fla's {@code GatedSlotAttention}, swish feature map), on normed inputs {@code x [N, d]}:
+ * <pre>
+ *   q = silu(x Wqᵀ)  k = silu(x Wkᵀ)  v = silu(x Wvᵀ)      g = logsigmoid(x Wfᵀ)/τ,  s = 1 − exp(g)
+ *   o = GSA(q, k, v, s, g)          (Gsa: chunked forward/backward, scale 1)
+ *   out = (RMSNorm_1e-5(silu(o)) ⊙ g_norm) Woᵀ
+ * </pre>
+ * Forward and backward side by side; the backward is the chain rule through the same steps.
+ */
+final class GsaMixer implements Mixer {
+    private final StudentParams params;
+    private final int d, heads, kvHeads, dk, dv, slots;
+    private final float tau;
+    private final ParameterView wq, wk, wv, wf, gNorm, wo;
+
+    GsaMixer(StudentParams params, GsaLayout layout, int layer) {
+        GsaConfig c = layout.config();
+        this.params = params;
+        this.d = c.hiddenSize();
+        this.heads = c.numHeads();
+        this.kvHeads = c.numKvHeads();
+        this.dk = c.headKDim();
+        this.dv = c.headVDim();
+        this.slots = c.numSlots();
+        this.tau = (float) c.gateLogitNormalizer();
+        this.wq = layout.get(Kind.Q_PROJ, layer);
+        this.wk = layout.get(Kind.K_PROJ, layer);
+        this.wv = layout.get(Kind.V_PROJ, layer);
+        this.wf = layout.get(Kind.F_PROJ, layer);
+        this.gNorm = layout.get(Kind.G_NORM, layer);
+        this.wo = layout.get(Kind.O_PROJ, layer);
+    }
+
+    @Override
+    public List<ParameterView> views() {
+        return List.of(wq, wk, wv, wf, gNorm, wo);
+    }
+
+    GsaShape shape(int batch, int seqLen) {
+        return new GsaShape(batch, seqLen, heads, kvHeads, dk, dv, slots);
+    }
+
+    /** The projections before their activations, the operator's inputs, output and saved state, the gate's output. */
+    static final class Pass implements Mixer.Pass {
+        final Buffers buffers;
+        final int batch, seqLen;
+        final DeviceBuffer x, qPre, kPre, vPre, fPre, q, k, v, g, s, o, rstd, y, out;
+        final Gsa.Saved saved;
+
+        Pass(Buffers buffers, int batch, int seqLen, DeviceBuffer x, DeviceBuffer qPre, DeviceBuffer kPre, DeviceBuffer vPre,
+             DeviceBuffer fPre, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer g, DeviceBuffer s, DeviceBuffer o,
+             Gsa.Saved saved, DeviceBuffer rstd, DeviceBuffer y, DeviceBuffer out) {
+            this.buffers = buffers;
+            this.batch = batch;
+            this.seqLen = seqLen;
+            this.x = x;
+            this.qPre = qPre;
+            this.kPre = kPre;
+            this.vPre = vPre;
+            this.fPre = fPre;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.g = g;
+            this.s = s;
+            this.o = o;
+            this.saved = saved;
+            this.rstd = rstd;
+            this.y = y;
+            this.out = out;
+        }
+
+        @Override
+        public DeviceBuffer out() {
+            return out;
+        }
+
+        @Override
+        public void close() {
+            if (saved != null) saved.close();
+            buffers.close();
+        }
+    }
+
+    @Override
+    public Pass forward(DeviceBuffer x, DeviceBatch b, boolean forBackward) {
+        Gpu gpu = params.gpu();
+        int n = b.tokens, qw = heads * dk, kw = kvHeads * dk, vw = kvHeads * dv, fw = kvHeads * slots, ow = heads * dv;
+        Buffers s = params.buffers();
+        try {
+            DeviceBuffer qPre = s.t((long) n * qw), kPre = s.t((long) n * kw), vPre = s.t((long) n * vw), fPre = s.t((long) n * fw);
+            linear(s, qPre, x, wq, n, d, qw);
+            linear(s, kPre, x, wk, n, d, kw);
+            linear(s, vPre, x, wv, n, d, vw);
+            linear(s, fPre, x, wf, n, d, fw);
+            DeviceBuffer q = s.t((long) n * qw), k = s.t((long) n * kw), v = s.t((long) n * vw);
+            Silu.forward(gpu, q, qPre, (long) n * qw);
+            Silu.forward(gpu, k, kPre, (long) n * kw);
+            Silu.forward(gpu, v, vPre, (long) n * vw);
+            DeviceBuffer gg = s.t((long) n * fw), ss = s.t((long) n * fw);
+            GsaGates.forward(gpu, gg, ss, fPre, (long) n * fw, tau);
+            DeviceBuffer o = s.t((long) n * ow);
+            Gsa.Saved saved = Gsa.forward(gpu, shape(b.batch, b.seqLen), 1f, new Gsa.Inputs(q, k, v, ss, gg), o, null, null, forBackward);
+            DeviceBuffer rstd = s.f32(n), y = s.t((long) n * ow), out = s.t((long) n * d);
+            GsaGates.outputGateForward(gpu, y, rstd, o, params.w(gNorm), n, ow, GsaConfig.G_NORM_EPS);
+            linear(s, out, y, wo, n, ow, d);
+            return new Pass(s, b.batch, b.seqLen, x, qPre, kPre, vPre, fPre, q, k, v, gg, ss, o, saved, rstd, y, out);
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void backward(Mixer.Pass mixerPass, DeviceBuffer dOut, DeviceBuffer dx, ParameterGroup trainable) {
+        Pass f = (Pass) mixerPass;
+        Gpu gpu = params.gpu();
+        int n = f.batch * f.seqLen, qw = heads * dk, kw = kvHeads * dk, vw = kvHeads * dv, fw = kvHeads * slots, ow = heads * dv;
+        try (Buffers s = params.buffers()) {
+            // out = y Woᵀ (+ the adapter's path)
+            if (trainable.contains(wo)) Matmul.linearBackwardWeight(gpu, params.g(wo), dOut, f.y, n, ow, d, true);
+            boolean projections = dx != null || trainable.contains(wq) || trainable.contains(wk) || trainable.contains(wv)
+                    || trainable.contains(wf) || adapted(wq) || adapted(wk) || adapted(wv);
+            LoraGpu.Adapter outAdapter = params.adapter(wo);
+            boolean below = projections || trainable.contains(gNorm);
+            if (outAdapter != null) outAdapter.backward(gpu, s, dOut, f.y, null, n);
+            if (!below) return;
+            DeviceBuffer dO = s.t((long) n * ow);
+            Matmul.linearBackwardInput(gpu, dO, dOut, params.w(wo), n, ow, d, false);
+            if (outAdapter != null) backwardInputOfAdapter(s, outAdapter, dOut, dO, n);
+            // y = RMSNorm(silu(o)) ⊙ g_norm: dO overwrites dy in place
+            GsaGates.outputGateBackwardDeterministic(gpu, dO, trainable.contains(gNorm) ? params.g(gNorm) : null, dO, f.o,
+                    params.w(gNorm), f.rstd, n, ow, false);
+            if (!projections) return;
+            // The operator, then its inputs' activations (in place).
+            DeviceBuffer dq = s.t((long) n * qw), dk = s.t((long) n * kw), dv = s.t((long) n * vw);
+            DeviceBuffer ds = s.t((long) n * fw), dg = s.t((long) n * fw);
+            Gsa.backward(gpu, f.saved, new Gsa.Inputs(f.q, f.k, f.v, f.s, f.g), dO, null, new Gsa.Gradients(dq, dk, dv, ds, dg), null);
+            Silu.backward(gpu, dq, dq, f.qPre, (long) n * qw, false);
+            Silu.backward(gpu, dk, dk, f.kPre, (long) n * kw, false);
+            Silu.backward(gpu, dv, dv, f.vPre, (long) n * vw, false);
+            GsaGates.backward(gpu, dg, dg, ds, f.fPre, (long) n * fw, tau, false);   // df, in dg's place
+            project(wq, dq, f.x, dx, n, qw, false, trainable);
+            project(wk, dk, f.x, dx, n, kw, true, trainable);
+            project(wv, dv, f.x, dx, n, vw, true, trainable);
+            project(wf, dg, f.x, dx, n, fw, true, trainable);
+        }
+    }
+
+    /** A zero recurrent state (fp32 Hk, Hv per kv head) for one sequence. */
+    Gsa.State newState() {
+        Gpu gpu = params.gpu();
+        DeviceBuffer hk = gpu.f32((long) kvHeads * dk * slots), hv = gpu.f32((long) kvHeads * slots * dv);
+        hk.zero();
+        hv.zero();
+        return new Gsa.State(hk, hv);
+    }
+
+    /**
+     * Decoding one sequence: T new normed tokens {@code x [T, d]} continue from {@code state[0]}; one token
+     * runs the recurrent step in place, more the chunked form into {@code state[1]}, after which the two are
+     * swapped. Returns the layer output {@code [T, d]} (in {@code s}).
+     */
+    DeviceBuffer decode(Buffers s, DeviceBuffer x, int T, Gsa.State[] state) {
+        Gpu gpu = params.gpu();
+        int qw = heads * dk, kw = kvHeads * dk, vw = kvHeads * dv, fw = kvHeads * slots, ow = heads * dv;
+        DeviceBuffer q = s.t((long) T * qw), k = s.t((long) T * kw), v = s.t((long) T * vw), f = s.t((long) T * fw);
+        Matmul.linearForward(gpu, q, x, params.w(wq), T, d, qw);
+        Matmul.linearForward(gpu, k, x, params.w(wk), T, d, kw);
+        Matmul.linearForward(gpu, v, x, params.w(wv), T, d, vw);
+        Matmul.linearForward(gpu, f, x, params.w(wf), T, d, fw);
+        Silu.forward(gpu, q, q, (long) T * qw);
+        Silu.forward(gpu, k, k, (long) T * kw);
+        Silu.forward(gpu, v, v, (long) T * vw);
+        DeviceBuffer gg = s.t((long) T * fw), ss = s.t((long) T * fw), o = s.t((long) T * ow);
+        GsaGates.forward(gpu, gg, ss, f, (long) T * fw, tau);
+        Gsa.Inputs in = new Gsa.Inputs(q, k, v, ss, gg);
+        if (T == 1) {
+            Gsa.step(gpu, shape(1, 1), 1f, in, o, state[0]);
+        } else {
+            Gsa.forward(gpu, shape(1, T), 1f, in, o, state[0], state[1], false);
+            Gsa.State t = state[0];
+            state[0] = state[1];
+            state[1] = t;
+        }
+        DeviceBuffer y = s.t((long) T * ow), out = s.t((long) T * d);
+        GsaGates.outputGateForward(gpu, y, null, o, params.w(gNorm), T, ow, GsaConfig.G_NORM_EPS);
+        Matmul.linearForward(gpu, out, y, params.w(wo), T, ow, d);
+        return out;
+    }
+
+    /** {@code y = x Wᵀ}, plus the LoRA path when W has an adapter. */
+    private void linear(Buffers s, DeviceBuffer y, DeviceBuffer x, ParameterView w, int n, int in, int out) {
+        Matmul.linearForward(params.gpu(), y, x, params.w(w), n, in, out);
+        LoraGpu.Adapter ad = params.adapter(w);
+        if (ad != null) ad.forward(params.gpu(), s, y, x, n);
+    }
+
+    private boolean adapted(ParameterView w) {
+        return params.adapter(w) != null;
+    }
+
+    /** {@code dx += s·(dy B) A}: the adapter's share of the input gradient (its factor gradients were taken already). */
+    private void backwardInputOfAdapter(Buffers s, LoraGpu.Adapter ad, DeviceBuffer dy, DeviceBuffer dx, int n) {
+        Gpu gpu = params.gpu();
+        DeviceBuffer u = s.t((long) n * ad.rank);
+        Matmul.linearBackwardInput(gpu, u, dy, ad.bw, n, ad.rank, ad.out, false);
+        Matmul.linearBackwardInputAdd(gpu, dx, u, ad.aw, n, ad.in, ad.rank, ad.scale);
+    }
+
+    /**
+     * The backward of {@code y = x Wᵀ (+ s·(x Aᵀ) Bᵀ)}: {@code dW += dyᵀ x} when trainable, the adapter's factor
+     * gradients when W has one, {@code dx (+)= dy W (+ s·(dy B) A)} when dx is wanted.
+     */
+    private void project(ParameterView w, DeviceBuffer dy, DeviceBuffer x, DeviceBuffer dx, int n, int out, boolean accumulate,
+                         ParameterGroup trainable) {
+        Gpu gpu = params.gpu();
+        if (trainable.contains(w)) Matmul.linearBackwardWeight(gpu, params.g(w), dy, x, n, d, out, true);
+        if (dx != null) Matmul.linearBackwardInput(gpu, dx, dy, params.w(w), n, d, out, accumulate);
+        LoraGpu.Adapter ad = params.adapter(w);
+        if (ad != null) {
+            try (Buffers s = params.buffers()) {
+                ad.backward(gpu, s, dy, x, dx, n);
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+// Split-KV attention of a decode step (flash-decoding): one new token of each of B sequences against
+// that sequence's own KV ring, at its own position, GQA, optional sliding window, fp32 accumulation.
+//
+// Per row b (a decoder): position p = pos[b]; caches[2b], caches[2b + 1] = device addresses of its K and
+// V rings [cap, Hkv, D] in T (position j in row j % cap, cap = cap[b]); q, k, v = the token's projections
+// (fp32, before RoPE; query head h at column h·D of q's row, kv head κ at κ·D of k's and v's).
+// The kernel applies RoPE (the [max_pos, D/2] fp32 cos/sin tables of rope.cu, rotate_half) to q and to
+// the new key, stores the new key (rotated) and value into the ring at row p % cap, and attends to the
+// visible positions lo..p (lo = max(0, p − window + 1) with a window, else 0): o [B, H·D] in T.
+//
+// Grid (S, Hkv·HC, B): the visible positions are cut into S contiguous splits of at least minChunk
+// rows (a short context leaves the last splits empty); one CTA per (split, kv head, group of HG query
+// heads, row). Each CTA reads every K/V row of its split once for its HG query heads (4 warps; a
+// lane holds 8 dims of a row: D/8 lanes per row, 32·8/D rows per warp at a time), keeps an online
+// softmax per lane group and merges them at the end; its partial (max, sum, unnormalised output per
+// head) goes to the workspace. The last CTA of a (row, kv head, head group) to finish (a counter,
+// reset by it for the next step) merges the S partials in split order, so the result does not depend
+// on which CTA finishes last. p is the last visible position, so it closes its split: the CTAs of that
+// split take the new key and value from the projections rather than the ring (one of them stores
+// them), and no other CTA reads row p % cap (with a window, the position it held before is no longer
+// visible).
+#include "tiles.cuh"
+
+namespace attd {
+using namespace tiles;
+
+constexpr int WARPS = 4, THREADS = 32 * WARPS;
+// Row batches whose loads a lane issues together (4: 4 KB per warp in flight in bf16), and the CTAs
+// per SM the register budget must allow: 3 (12 warps) keeps four query heads' q and accumulators in
+// registers without spilling (168 registers; 4 CTAs spilled at 128).
+constexpr int UR = 4;
+constexpr int MIN_CTAS = 3;
+
+template <typename T> __device__ __forceinline__ void load8(const T* p, float f[8]);
+template <> __device__ __forceinline__ void load8<bf16>(const bf16* p, float f[8]) {
+    const Pack<bf16> a = Pack<bf16>::load(p);
+#pragma unroll
+    for (int i = 0; i < 8; i++) f[i] = __bfloat162float(a.v[i]);
+}
+template <> __device__ __forceinline__ void load8<float>(const float* p, float f[8]) {
+    const Pack<float> a = Pack<float>::load(p), b = Pack<float>::load(p + 4);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        f[i] = a.v[i];
+        f[4 + i] = b.v[i];
+    }
+}
+template <typename T> __device__ __forceinline__ void store8(T* p, const float f[8]) {
+    Pack<T> a;
+#pragma unroll
+    for (int i = 0; i < Pack<T>::N; i++) a.v[i] = from_float<T>(f[i]);
+    a.store(p);
+    if (Pack<T>::N < 8) {
+#pragma unroll
+        for (int i = 0; i < Pack<T>::N; i++) a.v[i] = from_float<T>(f[Pack<T>::N + i]);
+        a.store(p + Pack<T>::N);
+    }
+}
+
+// Dims [d0, d0 + 8) of a head of fp32 x (D wide, at x) after RoPE at position p (NaN outside the table).
+template <int D>
+__device__ __forceinline__ void rope8(float out[8], const float* x, int d0, const float* cosT, const float* sinT, int p, int maxPos) {
+    constexpr int HALF = D / 2;
+    const bool first = d0 < HALF;
+    const int i0 = first ? d0 : d0 - HALF, partner = first ? d0 + HALF : d0 - HALF;
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        if (p < 0 || p >= maxPos) {
+            out[i] = NAN;
+            continue;
+        }
+        const float c = cosT[(long long)p * HALF + i0 + i], s = sinT[(long long)p * HALF + i0 + i];
+        const float a = x[d0 + i], b = x[partner + i];
+        out[i] = first ? a * c - b * s : a * c + b * s;
+    }
+}
+
+// q·k over a row held by LPR lanes (8 dims each); every lane of the group gets the sum.
+template <int LPR>
+__device__ __forceinline__ float row_dot(const float q[8], const float k[8]) {
+    float dot = 0.f;
+#pragma unroll
+    for (int i = 0; i < 8; i++) dot += q[i] * k[i];
+#pragma unroll
+    for (int off = LPR / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+    return dot;
+}
+
+__device__ __forceinline__ void softmax_add(float& m, float& l, float acc[8], float s, const float v[8]) {
+    const float n = fmaxf(m, s);
+    const float c = m == -INFINITY ? 0.f : expf(m - n), e = expf(s - n);
+    l = l * c + e;
+#pragma unroll
+    for (int i = 0; i < 8; i++) acc[i] = acc[i] * c + e * v[i];
+    m = n;
+}
+
+// (m, l, acc) += (m2, l2, acc2), both relative to their own maximum.
+__device__ __forceinline__ void merge(float& m, float& l, float acc[8], float m2, float l2, const float acc2[8]) {
+    const float n = fmaxf(m, m2);
+    if (n == -INFINITY) return;
+    const float c1 = m == -INFINITY ? 0.f : expf(m - n), c2 = m2 == -INFINITY ? 0.f : expf(m2 - n);
+    l = l * c1 + l2 * c2;
+#pragma unroll
+    for (int i = 0; i < 8; i++) acc[i] = acc[i] * c1 + acc2[i] * c2;
+    m = n;
+}
+
+template <typename T, int D, int HG>
+__device__ void decode(T* o, float* part, int* counters, const float* q, int ldq, const float* k, int ldk, const float* v, int ldv,
+                       const long long* caches, const int* capacity, const int* positions, const float* cosT, const float* sinT,
+                       int maxPos, int H, int Hkv, int window, float scale, int minChunk) {
+    constexpr int LPR = D / 8, RPW = 32 / LPR;  // lanes per row, rows per warp at a time
+    constexpr int W = D + 2;                    // floats of one partial: max, sum, D outputs
+    __shared__ float sm[WARPS][HG][2];
+    __shared__ float sacc[WARPS][HG][D];
+    __shared__ int last;
+    grid_dependents_launch();
+    const int S = gridDim.x, split = blockIdx.x, b = blockIdx.z, G = H / Hkv, HC = (G + HG - 1) / HG;
+    const int kv = blockIdx.y / HC, hc = blockIdx.y - kv * HC;
+    const int w = warp_id(), l = lane_id(), r = l / LPR, d0 = 8 * (l % LPR);
+    const int p = positions[b], cap = capacity[b];
+    const T* kc = reinterpret_cast<const T*>(caches[2 * b]);
+    const T* vc = reinterpret_cast<const T*>(caches[2 * b + 1]);
+    const long long rowStride = (long long)Hkv * D, headOff = (long long)kv * D + d0;
+    const int lo = window > 0 ? max(0, p - window + 1) : 0, len = p - lo + 1;
+    const int chunk = max((len + S - 1) / S, minChunk);
+    const int start = lo + split * chunk, end = min(start + chunk, p + 1);  // [start, end) of this split
+
+    grid_dependency_wait();  // q, k, v come from the previous kernel
+    float qv[HG][8];
+#pragma unroll
+    for (int hh = 0; hh < HG; hh++) {
+        const int gi = hc * HG + hh;
+        if (gi < G) {
+            rope8<D>(qv[hh], q + (long long)b * ldq + (long long)(kv * G + gi) * D, d0, cosT, sinT, p, maxPos);
+#pragma unroll
+            for (int i = 0; i < 8; i++) qv[hh][i] *= scale;
+        } else {
+#pragma unroll
+            for (int i = 0; i < 8; i++) qv[hh][i] = 0.f;
+        }
+    }
+    float m[HG], sum[HG], acc[HG][8];
+#pragma unroll
+    for (int hh = 0; hh < HG; hh++) {
+        m[hh] = -INFINITY;
+        sum[hh] = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[hh][i] = 0.f;
+    }
+    // Rows start .. min(end, p) - 1 from the ring. The loop bound is the warp's (lanes of other rows
+    // must stay for the shuffles); rows past it are masked.
+    const int ringEnd = min(end, p);
+    for (int base = start + w * RPW; base < ringEnd; base += UR * WARPS * RPW) {
+        float kr[UR][8], vr[UR][8];
+#pragma unroll
+        for (int u = 0; u < UR; u++) {
+            const int j = base + r + u * WARPS * RPW;
+            if (j < ringEnd) {
+                const long long at = (long long)(j % cap) * rowStride + headOff;
+                load8(kc + at, kr[u]);
+                load8(vc + at, vr[u]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < UR; u++) {
+            const int j = base + r + u * WARPS * RPW;
+            float s[HG];
+#pragma unroll
+            for (int hh = 0; hh < HG; hh++) s[hh] = row_dot<LPR>(qv[hh], kr[u]);
+            if (j < ringEnd) {
+#pragma unroll
+                for (int hh = 0; hh < HG; hh++) softmax_add(m[hh], sum[hh], acc[hh], s[hh], vr[u]);
+            }
+        }
+    }
+    // Position p, the last one visible, closes the split that holds it: its key (rotated) and value
+    // come from the projections, rounded to the ring's type as every later step reads them; lane group
+    // 0 of warp 0 takes it, and of head group 0 stores it in the ring.
+    if (start <= p && p < end && w == 0) {
+        float kn[8], vn[8];
+        rope8<D>(kn, k + (long long)b * ldk + (long long)kv * D, d0, cosT, sinT, p, maxPos);
+        const float* vsrc = v + (long long)b * ldv + (long long)kv * D + d0;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            kn[i] = to_float(from_float<T>(kn[i]));
+            vn[i] = to_float(from_float<T>(vsrc[i]));
+        }
+        float s[HG];
+#pragma unroll
+        for (int hh = 0; hh < HG; hh++) s[hh] = row_dot<LPR>(qv[hh], kn);
+        if (r == 0) {
+#pragma unroll
+            for (int hh = 0; hh < HG; hh++) softmax_add(m[hh], sum[hh], acc[hh], s[hh], vn);
+            if (hc == 0) {
+                const long long at = (long long)(p % cap) * rowStride + headOff;
+                store8(const_cast<T*>(kc) + at, kn);
+                store8(const_cast<T*>(vc) + at, vn);
+            }
+        }
+    }
+    // Merge the lane groups of a warp (rows r), then the warps.
+#pragma unroll
+    for (int off = LPR; off < 32; off <<= 1) {
+#pragma unroll
+        for (int hh = 0; hh < HG; hh++) {
+            float acc2[8];
+            const float m2 = __shfl_xor_sync(0xffffffffu, m[hh], off), l2 = __shfl_xor_sync(0xffffffffu, sum[hh], off);
+#pragma unroll
+            for (int i = 0; i < 8; i++) acc2[i] = __shfl_xor_sync(0xffffffffu, acc[hh][i], off);
+            merge(m[hh], sum[hh], acc[hh], m2, l2, acc2);
+        }
+    }
+    if (r == 0) {
+#pragma unroll
+        for (int hh = 0; hh < HG; hh++) {
+            if (d0 == 0) {
+                sm[w][hh][0] = m[hh];
+                sm[w][hh][1] = sum[hh];
+            }
+#pragma unroll
+            for (int i = 0; i < 8; i++) sacc[w][hh][d0 + i] = acc[hh][i];
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < HG * D; e += THREADS) {
+        const int hh = e / D, d = e - hh * D, gi = hc * HG + hh;
+        if (gi >= G) continue;
+        float mx = -INFINITY;
+        for (int x = 0; x < WARPS; x++) mx = fmaxf(mx, sm[x][hh][0]);
+        float L = 0.f, O = 0.f;
+        for (int x = 0; x < WARPS; x++) {
+            const float c = sm[x][hh][0] == -INFINITY ? 0.f : expf(sm[x][hh][0] - mx);
+            L += sm[x][hh][1] * c;
+            O += sacc[x][hh][d] * c;
+        }
+        float* pp = part + (((long long)b * H + kv * G + gi) * S + split) * W;
+        if (d == 0) {
+            pp[0] = mx;
+            pp[1] = L;
+        }
+        pp[2 + d] = O;
+    }
+
+    // The last CTA of (row, kv head, head group) merges the S partials in split order.
+    __threadfence();
+    __syncthreads();
+    int* counter = counters + ((long long)b * Hkv + kv) * HC + hc;
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == S - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int e = threadIdx.x; e < HG * D; e += THREADS) {
+        const int hh = e / D, d = e - hh * D, gi = hc * HG + hh;
+        if (gi >= G) continue;
+        const float* pp = part + ((long long)b * H + kv * G + gi) * S * W;
+        float mx = -INFINITY;
+        for (int s = 0; s < S; s++) mx = fmaxf(mx, __ldcg(pp + s * W));
+        float L = 0.f, O = 0.f;
+        for (int s = 0; s < S; s++) {
+            const float ms = __ldcg(pp + s * W);
+            if (ms == -INFINITY) continue;
+            const float c = expf(ms - mx);
+            L += __ldcg(pp + s * W + 1) * c;
+            O += __ldcg(pp + s * W + 2 + d) * c;
+        }
+        o[(long long)b * H * D + (long long)(kv * G + gi) * D + d] = from_float<T>(O / L);
+    }
+    if (threadIdx.x == 0) *counter = 0;
+}
+
+}  // namespace attd
+
+#define ATTD_KERNEL(T, SUFFIX, D, HG)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(attd::THREADS, attd::MIN_CTAS) attention_decode_d##D##_g##HG##_##SUFFIX(              \
+        T* o, float* part, int* counters, const float* q, int ldq, const float* k, int ldk, const float* v, int ldv,   \
+        const long long* caches, const int* capacity, const int* positions, const float* cosT, const float* sinT,      \
+        int maxPos, int H, int Hkv, int window, float scale, int minChunk) {                                           \
+        attd::decode<T, D, HG>(o, part, counters, q, ldq, k, ldk, v, ldv, caches, capacity, positions, cosT, sinT,     \
+                               maxPos, H, Hkv, window, scale, minChunk);                                               \
+    }
+#define ATTD_KERNELS(T, SUFFIX)      \
+    ATTD_KERNEL(T, SUFFIX, 64, 1)    \
+    ATTD_KERNEL(T, SUFFIX, 64, 2)    \
+    ATTD_KERNEL(T, SUFFIX, 64, 4)    \
+    ATTD_KERNEL(T, SUFFIX, 128, 1)   \
+    ATTD_KERNEL(T, SUFFIX, 128, 2)   \
+    ATTD_KERNEL(T, SUFFIX, 128, 4)
+
+ATTD_KERNELS(float, f32)
+ATTD_KERNELS(bf16, bf16)

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Recall that survives distillation, measured on the GPU machine in one call (about 9 minutes on one H200):
+#   (a) t2r plan: which 2 of recall-llama's 8 layers keep softmax attention (short attention transfer,
+#       recall probes, backward elimination);
+#   (b) recipes/recall-llama-gsa.json (every layer GSA);
+#   (c) recipes/recall-llama-hybrid.json with the planner's layers;
+#   (d) the same hybrid recipe with the naive plan (first and last layers, the same budget);
+#   (e) t2r eval --context 1024 --tasks lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt --device cuda
+#       of each student against the teacher (the teacher's numbers are in every report);
+#   (f) recipes/tiny-llama.json (no-regression: its last validation perplexity against 9.81), when tiny-llama
+#       was carried and time is left;
+#   then, if time is left, the needle tasks at 4,096 tokens for (b) and (c).
+# Every phase has a banner, a log, and a time limit (its own cap, or what is left of DEADLINE seconds); a failed,
+# timed-out or skipped phase is reported and the later ones still run (a failed plan: the hybrid recipe's own
+# layers). The table is printed last.
+#
+# Runs from the repository root, with
+#   the t2r bundle   /tmp/t2r-gpu (bin/t2r: left by an earlier gpu-suite.sh call while the machine is warm), or
+#                    .bundle/t2r-gpu.tar.xz to unpack there (scripts/gpu-check.sh)
+#   the shared files .bundle/shared/, or .bundle/shared.tar.xz to unpack there (scripts/device/make-recall-carry.sh):
+#                      recall-llama/  config.json generation_config.json model-0000{1,2,3}-of-00003.safetensors
+#                                     model.safetensors.index.json tokenizer.json tokenizer_config.json
+#                      english-mix/   train.jsonl.xz validation.jsonl
+#                      tiny-llama/    (optional, for (f)) the same files as recall-llama/
+# Writes to $OUT (at most 8 files, none over 16 MiB): recall-check.tar.xz (the eval reports eval/<name>/
+# report.json, report.md and plots; plan/plan.json and plan.md; each run's recipe and metrics.jsonl; the logs),
+# summary.txt (the table) and summary.json.
+#
+#   [DEADLINE=560] [OUT=DIR] bash scripts/device/recall-check.sh
+#
+# DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
+# 256 tokens, one prompt per point): every phase runs, no number means anything.
+set -euo pipefail
+ROOT=$PWD
+OUT=${OUT:-$ROOT/recall-out}
+T0=$(date +%s)
+DEADLINE=${DEADLINE:-560}
+B=${T2R_BUNDLE:-/tmp/t2r-gpu}
+T2R=$B/bin/t2r
+SHARED=${SHARED:-$ROOT/.bundle/shared}
+W=${WORK:-/tmp/recall-check}
+TASKS=lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt
+DRY=${DRY:-0}
+DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=10 AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
+CAP_SCALE=1
+[ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
+export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
+export W T2R TASKS DEVICE SAMPLES MAX_TOKENS
+STATUS=()
+
+elapsed() { echo $(( $(date +%s) - T0 )); }
+left() { echo $(( DEADLINE - $(elapsed) )); }
+
+# phase NAME SECONDS_NEEDED CAP CMD...: CMD with a time limit of CAP seconds or what is left, whichever is less, its
+# output in $W/logs/NAME.log; never stops the script.
+phase() {
+    local name=$1 need=$2 cap=$3 l rc=0 s d
+    shift 3
+    l=$(left)
+    echo "==== [$(elapsed) s] $name"
+    if [ "$l" -lt "$need" ]; then
+        echo "skipped: $l s left, it needs about $need"
+        STATUS+=("$name|skipped: $l s left")
+        return 0
+    fi
+    cap=$(( cap * CAP_SCALE ))
+    [ "$l" -gt "$cap" ] && l=$cap
+    s=$(date +%s)
+    if declare -F "$1" > /dev/null; then          # a function of this script: timeout runs programs only
+        timeout --kill-after=10 "$l" bash -c "$(declare -f "$1"); \"\$@\"" "$1" "$@" > "$W/logs/$name.log" 2>&1 || rc=$?
+    else
+        timeout --kill-after=10 "$l" "$@" > "$W/logs/$name.log" 2>&1 || rc=$?
+    fi
+    d=$(( $(date +%s) - s ))
+    tail -n 4 "$W/logs/$name.log" | cut -c1-300
+    if [ "$rc" -eq 0 ]; then
+        STATUS+=("$name|ok in $d s")
+    else
+        STATUS+=("$name|FAILED (exit $rc) after $d s: $(grep -v '^\s*$' "$W/logs/$name.log" | tail -n 1 | cut -c1-200)")
+    fi
+    return 0
+}
+
+echo "==== [0 s] setup"
+mkdir -p "$OUT"
+rm -rf "$W" && mkdir -p "$W/logs" "$W/recipes" "$W/eval"
+if [ ! -x "$T2R" ] && [ -f "$ROOT/.bundle/t2r-gpu.tar.xz" ]; then
+    mkdir -p "$(dirname "$B")" && tar -xJf "$ROOT/.bundle/t2r-gpu.tar.xz" -C "$(dirname "$B")"
+    [ "$(basename "$B")" = t2r-gpu ] || mv "$(dirname "$B")/t2r-gpu" "$B"
+fi
+if [ ! -d "$SHARED/recall-llama" ] && [ -f "$ROOT/.bundle/shared.tar.xz" ]; then
+    mkdir -p "$SHARED" && tar -xJf "$ROOT/.bundle/shared.tar.xz" -C "$SHARED"
+fi
+[ -x "$T2R" ] || { echo "error: no t2r bundle at $B (bin/t2r) and no .bundle/t2r-gpu.tar.xz" >&2; exit 2; }
+for f in recall-llama/config.json recall-llama/tokenizer.json recall-llama/model.safetensors.index.json \
+         english-mix/train.jsonl.xz english-mix/validation.jsonl; do
+    [ -f "$SHARED/$f" ] || { echo "error: $SHARED/$f is missing (scripts/device/make-recall-carry.sh packs it)" >&2; exit 2; }
+done
+TEACHER=$SHARED/recall-llama
+VALID=$SHARED/english-mix/validation.jsonl
+export TEACHER VALID
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+echo "bundle $(cat "$B/COMMIT" 2>/dev/null || echo '?'), checkout $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); deadline ${DEADLINE} s"
+
+# The recipes with the carried files, the data tokenized once (recall-llama and tiny-llama share a tokenizer.json),
+# no checkpoints (nothing here resumes).
+recipes() {
+    python3 - "$ROOT" "$SHARED" "$W" "$DRY" <<'PY'
+import json, os, sys
+root, shared, w, dry = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+def rewrite(src, dst, teacher, keep=None):
+    r = json.load(open(os.path.join(root, "recipes", src)))
+    r.pop("$schema", None)
+    r["teacher"] = os.path.join(shared, teacher)
+    r["data"] = {"prepared": os.path.join(w, "data"), **({"synthetic": r["data"]["synthetic"]} if "synthetic" in r["data"] else {})}
+    r["checkpoint_interval"] = 0
+    if keep is not None:
+        r["student"]["keep_attention"] = keep
+    if dry:                               # the script's own check: tiny and on the CPU
+        r.update({"device": "cpu", "seq_len": 128, "batch": 2, "micro_batch": 2, "eval_tokens": 256})
+        r.pop("precision", None)
+        for s in r["stages"]:
+            for k in ("tokens", "warmup_steps", "warmup_fraction", "eval_interval"):
+                s.pop(k, None)
+            s["steps"] = 2
+    json.dump(r, open(os.path.join(w, "recipes", dst), "w"), indent=1)
+rewrite("recall-llama-gsa.json", "gsa.json", "recall-llama")
+rewrite("recall-llama-hybrid.json", "hybrid.json", "recall-llama")
+rewrite("recall-llama-hybrid.json", "naive.json", "recall-llama", keep=[0, 7])
+if os.path.isdir(os.path.join(shared, "tiny-llama")):
+    rewrite("tiny-llama.json", "tiny.json", "tiny-llama")
+print("recipes:", ", ".join(sorted(os.listdir(os.path.join(w, "recipes")))))
+PY
+}
+recipes
+
+phase data 60 120 "$T2R" data prepare --tokenizer "$TEACHER" --input "$SHARED/english-mix/train.jsonl.xz" --validation "$VALID" --out "$W/data"
+phase plan 150 170 "$T2R" plan --recipe "$W/recipes/hybrid.json" --budget 2 --at-tokens "$AT_TOKENS" --probes "$PROBES" --windows 64,256 \
+    --out "$W/plan"
+[ -f "$W/plan/plan.md" ] && head -n 5 "$W/plan/plan.md" | tail -n 1 | cut -c1-400
+HYBRID=$W/recipes/hybrid.json
+[ -f "$W/plan/recipe.json" ] && HYBRID=$W/plan/recipe.json
+NAIVE=$W/recipes/naive.json
+[ -f "$W/plan/recipe-naive.json" ] && NAIVE=$W/plan/recipe-naive.json
+phase gsa 60 160 "$T2R" finetune --recipe "$W/recipes/gsa.json" --out "$W/gsa"
+phase hybrid 60 160 "$T2R" finetune --recipe "$HYBRID" --out "$W/hybrid"
+evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
+    [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
+    "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
+        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
+}
+phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
+phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
+phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
+phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
+if [ -f "$W/recipes/tiny.json" ]; then
+    phase tiny-llama 60 150 "$T2R" finetune --recipe "$W/recipes/tiny.json" --out "$W/tiny"
+else
+    STATUS+=("tiny-llama|skipped: tiny-llama was not carried")
+fi
+phase needles-4k-gsa 40 80 evaluate recall-llama-gsa-4k gsa "$LONG" niah_single,niah_multikey,niah_multivalue,vt
+phase needles-4k-hybrid 40 80 evaluate recall-llama-hybrid-4k hybrid "$LONG" niah_single,niah_multikey,niah_multivalue,vt
+
+echo "==== [$(elapsed) s] packing $OUT"
+mkdir -p "$W/pack"
+for r in gsa hybrid naive tiny; do
+    [ -d "$W/$r" ] || continue
+    mkdir -p "$W/pack/runs/$r"
+    cp "$W/$r/run.json" "$W/$r/metrics.jsonl" "$W/pack/runs/$r/" 2>/dev/null || true
+    cp "$W/$r/final/config.json" "$W/pack/runs/$r/student-config.json" 2>/dev/null || true
+done
+[ -d "$W/eval" ] && cp -r "$W/eval" "$W/pack/eval"
+if [ -d "$W/plan" ]; then
+    mkdir -p "$W/pack/plan"
+    cp "$W/plan"/*.json "$W/plan"/*.md "$W/pack/plan/" 2>/dev/null || true
+    cp "$W/plan/at/metrics.jsonl" "$W/pack/plan/at-metrics.jsonl" 2>/dev/null || true
+fi
+cp -r "$W/logs" "$W/recipes" "$W/pack/"
+if python3 - "$W" "$OUT" "$(elapsed)" "${STATUS[@]}" <<'PY'
+import json, os, sys
+w, out, seconds, status = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+def report(name):
+    f = os.path.join(w, "eval", name, "report.json")
+    return json.load(open(f))["results"] if os.path.exists(f) else None
+lines, summary, checks = [], {"seconds": int(seconds), "phases": status}, []
+def check(what, ok):
+    checks.append((what, ok))
+    summary.setdefault("checks", []).append({"check": what, "pass": ok})
+def ratio(s, t):
+    return float("inf") if t == 0 and s > 0 else (s / t if t else 1.0)
+for name, label in (("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybrid", "hybrid (planned)"), ("recall-llama-naive", "hybrid (naive 0,7)")):
+    r = report(name)
+    if r is None:
+        lines.append(f"{label}: no report")
+        continue
+    summary[name] = r
+    lm = r.get("lm")
+    if lm:
+        lines.append(f"{label}: perplexity student {lm['student_perplexity']:.2f}, teacher {lm['teacher_perplexity']:.2f} "
+                     f"({100 * (lm['student_perplexity'] / lm['teacher_perplexity'] - 1):+.1f}%), KL {lm['kl']:.3f}, top-1 {100 * lm['top1_agreement']:.1f}%")
+    rc = r.get("recall")
+    if rc:
+        lines.append("  MQAR pairs    " + " ".join(f"{p['pairs']:>6}" for p in rc["points"]))
+        lines.append("  teacher       " + " ".join(f"{100 * p['teacher_accuracy']:5.1f}%" for p in rc["points"]))
+        lines.append("  student       " + " ".join(f"{100 * p['student_accuracy']:5.1f}%" for p in rc["points"]))
+    pk = r.get("passkey")
+    if pk:
+        lines.append("  passkey       " + "  ".join(f"{p['length']}: {100 * p['student']['accuracy']:.0f}% (teacher {100 * p['teacher']['accuracy']:.0f}%)" for p in pk["points"]))
+    for t in ("niah_single", "niah_multikey", "niah_multivalue", "vt"):
+        n = r.get(t)
+        if n:
+            lines.append(f"  {t:<15} " + "  ".join(f"{p['length']}: {100 * p['student']['accuracy']:.0f}% / values {100 * p['student']['value_recall']:.0f}% "
+                                                    f"(teacher {100 * p['teacher']['accuracy']:.0f}% / {100 * p['teacher']['value_recall']:.0f}%)" for p in n["points"]))
+    if lm:
+        check(f"{label}: perplexity within 5% of the teacher's", lm["student_perplexity"] <= 1.05 * lm["teacher_perplexity"])
+    if name == "recall-llama-gsa" and pk and rc:
+        p1024 = [p for p in pk["points"] if p["length"] == 1024]
+        if p1024:
+            check("every layer GSA: passkey at 1,024 >= 80% of the teacher's", p1024[0]["student"]["accuracy"] >= 0.8 * p1024[0]["teacher"]["accuracy"])
+        q16 = [p for p in rc["points"] if p["pairs"] == 16]
+        if q16:
+            check("every layer GSA: MQAR at 16 pairs >= 50% of the teacher's", q16[0]["student_accuracy"] >= 0.5 * q16[0]["teacher_accuracy"])
+    if name != "recall-llama-gsa" and pk and rc:
+        check(f"{label}: passkey >= 95% of the teacher's at every length",
+              all(p["student"]["accuracy"] >= 0.95 * p["teacher"]["accuracy"] for p in pk["points"]))
+        check(f"{label}: MQAR >= 90% of the teacher's at every point up to 64 pairs",
+              all(p["student_accuracy"] >= 0.9 * p["teacher_accuracy"] for p in rc["points"] if p["pairs"] <= 64))
+for name in ("recall-llama-gsa-4k", "recall-llama-hybrid-4k"):
+    r = report(name)
+    if r:
+        summary[name] = r
+        lines.append(f"{name}: " + "; ".join(f"{t} " + ", ".join(f"{p['length']}: {100 * p['student']['accuracy']:.0f}% (teacher {100 * p['teacher']['accuracy']:.0f}%)"
+                                                                   for p in r[t]["points"]) for t in ("niah_single", "niah_multikey", "niah_multivalue", "vt") if r.get(t)))
+plan = os.path.join(w, "plan", "plan.json")
+if os.path.exists(plan):
+    p = json.load(open(plan))
+    summary["plan"] = p
+    lines.append(f"plan: keep attention at {p['plan']['keep_attention']} (probes {p['plan']['log_prob']:.3f} nats/token, {100 * p['plan']['exact']:.0f}% exact); "
+                 f"naive {p['naive']['keep_attention']}: {p['naive']['log_prob']:.3f}, {100 * p['naive']['exact']:.0f}%; teacher {p['teacher']['log_prob']:.3f}, "
+                 f"all-GSA {p['all_gsa']['log_prob']:.3f}; AT val MSE by layer " + " ".join(f"{m:.3f}" for m in p["at_val_mse"]))
+tiny = os.path.join(w, "tiny", "metrics.jsonl")
+if os.path.exists(tiny):
+    evals = [m for m in map(json.loads, open(tiny)) if m.get("type") == "eval"]
+    if evals and "val_ppl" in evals[-1]:
+        ppl = evals[-1]["val_ppl"]
+        summary["tiny_llama_val_ppl"] = ppl
+        lines.append(f"tiny-llama (recipes/tiny-llama.json): last validation perplexity {ppl:.2f} (was 9.81)")
+        check("tiny-llama: validation perplexity not worse than 9.81", ppl <= 9.81 * 1.005)
+for run in ("gsa", "hybrid", "naive", "tiny"):
+    f = os.path.join(w, run, "metrics.jsonl")
+    if os.path.exists(f):
+        steps = [m for m in map(json.loads, open(f)) if m.get("type") == "step"]
+        if steps:
+            lines.append(f"run {run}: {steps[-1]['tokens']:,} tokens in {steps[-1]['elapsed_s']:.0f} s ({steps[-1]['tokens'] / max(steps[-1]['elapsed_s'], 1e-9):,.0f} tokens/s overall)")
+text = "\n".join(["phases:"] + [f"  {s}" for s in status] + [""] + lines + ["", "checks:"] + [f"  {'PASS' if ok else 'FAIL'}  {c}" for c, ok in checks])
+open(os.path.join(out, "summary.txt"), "w").write(text + "\n")
+json.dump(summary, open(os.path.join(w, "pack", "summary.json"), "w"), indent=1)
+import shutil; shutil.copy(os.path.join(w, "pack", "summary.json"), os.path.join(out, "summary.json"))
+PY
+then :; else echo "the summary failed (above); packing what there is"; fi
+tar -C "$W/pack" -cf - . | xz -T0 -6 > "$OUT/recall-check.tar.xz"
+ls -la "$OUT"
+echo
+echo "================ recall check ($(elapsed) s in all) ================"
+cat "$OUT/summary.txt" 2>/dev/null || printf '%s\n' "${STATUS[@]}"

@@ -1,0 +1,283 @@
+package gsat2r.serve;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Blocker;
+import org.eclipse.jetty.util.Callback;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+
+/**
+ * The routes: {@code GET /health}, {@code GET /v1/models}, {@code POST /v1/completions},
+ * {@code POST /v1/chat/completions}. Each request runs on its own (virtual) thread, which parses and checks the
+ * body, queues a {@link Job} with the {@link Scheduler} and then writes what the scheduler sends back: the whole
+ * response, or server-sent events as they come. Every error is OpenAI's JSON error body; a client that goes away
+ * cancels its job, which frees its sequence slots.
+ */
+final class ApiHandler extends Handler.Abstract {
+    private static final ObjectReader READER = Responses.JSON.reader()
+            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** How long a request thread waits for the next event before checking again (the scheduler never loses one). */
+    private static final long POLL_MILLIS = 1000;
+    /** The status the log gives a request whose client went away (nginx's 499: no response was completed). */
+    private static final int CLIENT_GONE = 499;
+
+    private final Scheduler scheduler;
+    private final RequestParser parser;
+    private final Responses responses;
+    private final PrefixCache cache;
+    private final ServeOptions options;
+    private final Consumer<String> log;
+    private final long created = System.currentTimeMillis() / 1000;
+
+    ApiHandler(Scheduler scheduler, RequestParser parser, PrefixCache cache, ServeOptions options, Consumer<String> log) {
+        super(InvocationType.BLOCKING);
+        this.scheduler = scheduler;
+        this.parser = parser;
+        this.responses = new Responses(options.modelName());
+        this.cache = cache;
+        this.options = options;
+        this.log = log;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        long start = System.nanoTime();
+        String route = request.getMethod() + " " + Request.getPathInContext(request);
+        Outcome outcome = new Outcome();
+        try {
+            route(request, response, outcome);
+            callback.succeeded();
+        } catch (ApiError e) {
+            outcome.status = e.status;
+            outcome.note = e.getMessage();
+            respondError(response, callback, e);
+        } catch (Throwable t) {
+            if (outcome.status != CLIENT_GONE) {
+                outcome.status = response.isCommitted() ? response.getStatus() : 500;
+                outcome.note = "failed: " + t;
+            }
+            if (response.isCommitted()) callback.failed(t);
+            else respondError(response, callback, ApiError.server("internal error: " + t.getMessage()));
+        }
+        logLine(request, route, outcome, start);
+        return true;
+    }
+
+    /** What the access log line says about a request. */
+    private static final class Outcome {
+        int status = 200;
+        String note = "";
+    }
+
+    private void route(Request request, Response response, Outcome outcome) throws Exception {
+        String path = Request.getPathInContext(request), method = request.getMethod();
+        switch (path) {
+            case "/health" -> {
+                requireMethod(method, "GET");
+                health(response, outcome);
+            }
+            case "/v1/models" -> {
+                requireMethod(method, "GET");
+                writeJson(response, 200, responses.models(created, options.maxContext()));
+            }
+            case "/v1/completions", "/v1/chat/completions" -> {
+                requireMethod(method, "POST");
+                generate(request, response, path.endsWith("/chat/completions"), outcome);
+            }
+            default -> throw new ApiError(404, "invalid_request_error", null, "not_found",
+                    "no route " + method + " " + path + " (routes: /v1/completions, /v1/chat/completions, /v1/models, /health)");
+        }
+    }
+
+    private void health(Response response, Outcome outcome) throws IOException {
+        PrefixCache.Stats c = cache.stats();
+        boolean up = scheduler.accepting();
+        ObjectNode root = Responses.JSON.createObjectNode().put("status", up ? "ok" : "shutting_down")
+                .put("model", options.modelName()).put("running_sequences", scheduler.activeSequences())
+                .put("waiting_requests", scheduler.waitingCount()).put("max_batch", options.maxBatch());
+        root.putObject("prefix_cache").put("entries", c.entries()).put("bytes", c.bytes()).put("max_bytes", c.maxBytes())
+                .put("hits", c.hits()).put("misses", c.misses()).put("tokens_reused", c.tokensReused());
+        outcome.status = up ? 200 : 503;
+        writeJson(response, outcome.status, root);
+    }
+
+    private void generate(Request request, Response response, boolean chat, Outcome outcome) throws Exception {
+        JsonNode body = readJson(request);
+        GenerationRequest r = chat ? parser.chat(body) : parser.completion(body);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().formatHex(randomBytes());
+        Job job = scheduler.submit(id, r);
+        request.addIdleTimeoutListener(timeout -> false);     // a long generation is not an idle connection
+        request.addFailureListener(failure -> scheduler.cancel(job));
+        try {
+            if (r.stream()) stream(job, response, outcome);
+            else whole(job, response, outcome);
+        } finally {
+            scheduler.cancel(job);               // no-op for a finished job; frees the slots of an abandoned one
+        }
+    }
+
+    private void whole(Job job, Response response, Outcome outcome) throws Exception {
+        int n = job.request.n();
+        StringBuilder[] texts = new StringBuilder[n];
+        String[] reasons = new String[n];
+        for (int c = 0; c < n; c++) texts[c] = new StringBuilder(job.request.echoText() == null ? "" : job.request.echoText());
+        while (true) {
+            switch (nextEvent(job)) {
+                case Event.Text t -> texts[t.choice()].append(t.text());
+                case Event.Finish f -> reasons[f.choice()] = f.reason();
+                case Event.Failed f -> throw f.error();
+                case Event.Done d -> {
+                    String[] out = Arrays.stream(texts).map(StringBuilder::toString).toArray(String[]::new);
+                    outcome.note = summary(job, d, reasons);
+                    writeJson(response, 200, responses.whole(job, out, reasons, d));
+                    return;
+                }
+            }
+        }
+    }
+
+    private void stream(Job job, Response response, Outcome outcome) throws Exception {
+        response.setStatus(200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
+        GenerationRequest r = job.request;
+        String[] reasons = new String[r.n()];
+        try {
+            for (int c = 0; c < r.n(); c++) {
+                if (r.chat()) send(response, responses.chunk(job, c, "", null, true));
+                else if (r.echoText() != null) send(response, responses.chunk(job, c, r.echoText(), null, false));
+            }
+            while (true) {
+                switch (nextEvent(job)) {
+                    case Event.Text t -> send(response, responses.chunk(job, t.choice(), t.text(), null, false));
+                    case Event.Finish f -> {
+                        reasons[f.choice()] = f.reason();
+                        send(response, responses.chunk(job, f.choice(), null, f.reason(), false));
+                    }
+                    case Event.Failed f -> {
+                        outcome.status = f.error().status;
+                        outcome.note = "failed in the stream: " + f.error().getMessage();
+                        send(response, Responses.error(f.error()));
+                        write(response, true, "data: [DONE]\n\n");
+                        return;
+                    }
+                    case Event.Done d -> {
+                        if (r.includeUsage()) send(response, responses.usageChunk(job, d));
+                        write(response, true, "data: [DONE]\n\n");
+                        outcome.note = summary(job, d, reasons);
+                        return;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            scheduler.cancel(job);
+            outcome.status = CLIENT_GONE;
+            outcome.note = "client went away: " + e.getMessage();
+            throw e;
+        }
+    }
+
+    private static Event nextEvent(Job job) throws InterruptedException {
+        while (true) {
+            Event e = job.next(POLL_MILLIS);
+            if (e != null) return e;
+        }
+    }
+
+    private static String summary(Job job, Event.Done d, String[] reasons) {
+        long ttft = job.firstTokenNanos == 0 ? 0 : (job.firstTokenNanos - job.createdNanos) / 1_000_000;
+        return job.id + " prompt " + d.promptTokens() + " (cached " + d.cachedTokens() + ") completion "
+                + d.completionTokens() + " finish " + String.join(",", reasons) + " first token " + ttft + " ms";
+    }
+
+    // ------------------------------------------------------------------ I/O
+
+    private JsonNode readJson(Request request) throws IOException {
+        long declared = request.getLength();
+        if (declared > options.maxBodyBytes()) throw tooLarge();
+        byte[] bytes;
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            bytes = in.readNBytes(options.maxBodyBytes() + 1);
+        }
+        if (bytes.length > options.maxBodyBytes()) throw tooLarge();
+        if (bytes.length == 0) throw ApiError.invalid(null, "the request body is empty: a JSON object is expected");
+        try {
+            return READER.readTree(bytes);
+        } catch (JacksonException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr();
+            throw ApiError.invalid(null, "invalid JSON" + where + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    private ApiError tooLarge() {
+        return new ApiError(413, "invalid_request_error", null, "request_too_large",
+                "the request body is larger than " + options.maxBodyBytes() + " bytes");
+    }
+
+    private static void requireMethod(String method, String expected) {
+        if (!expected.equals(method)) {
+            throw new ApiError(405, "invalid_request_error", null, "method_not_allowed", method + " is not allowed here; use " + expected);
+        }
+    }
+
+    private static void respondError(Response response, Callback callback, ApiError e) {
+        if (response.isCommitted()) {
+            callback.failed(e);
+            return;
+        }
+        try {
+            response.reset();
+            if (e.status == 429) response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            writeJson(response, e.status, Responses.error(e));
+            callback.succeeded();
+        } catch (Throwable t) {
+            callback.failed(t);
+        }
+    }
+
+    private static void writeJson(Response response, int status, JsonNode body) throws IOException {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        write(response, true, Responses.JSON.writeValueAsString(body) + "\n");
+    }
+
+    private static void send(Response response, JsonNode event) throws IOException {
+        write(response, false, "data: " + Responses.JSON.writeValueAsString(event) + "\n\n");
+    }
+
+    private static void write(Response response, boolean last, String text) throws IOException {
+        try (Blocker.Callback done = Blocker.callback()) {
+            response.write(last, ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), done);
+            done.block();
+        }
+    }
+
+    private void logLine(Request request, String route, Outcome outcome, long start) {
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        log.accept(Request.getRemoteAddr(request) + " " + route + " " + outcome.status + " " + ms + " ms"
+                + (outcome.note.isEmpty() ? "" : " " + outcome.note));
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[12];
+        ThreadLocalRandom.current().nextBytes(b);
+        return b;
+    }
+}

@@ -1,0 +1,282 @@
+package gsat2r.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import gsat2r.core.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns the JSON body of {@code /v1/completions} or {@code /v1/chat/completions} into a {@link GenerationRequest},
+ * checking every field OpenAI defines that the server reads: a wrong type or value is a 400 naming the field,
+ * unknown fields are ignored (as OpenAI does), and features the server does not have (logprobs, tools, a suffix,
+ * best_of) are refused by name rather than silently dropped.
+ */
+final class RequestParser {
+    /** Default max_tokens of a chat completion (OpenAI's is "up to the context"; see docs/serve.md). */
+    static final int CHAT_DEFAULT_MAX_TOKENS = 256;
+    /** Default max_tokens of a text completion, as OpenAI's. */
+    static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
+    static final int MAX_STOPS = 16;
+
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
+
+    private final Tokenizer tokenizer;
+    private final int vocab, maxContext, maxChoices;
+    private final String modelName;
+    private final ChatFormat chatFormat;
+
+    RequestParser(Tokenizer tokenizer, int vocab, int maxContext, int maxChoices, String modelName, ChatFormat chatFormat) {
+        this.tokenizer = tokenizer;
+        this.vocab = vocab;
+        this.maxContext = maxContext;
+        this.maxChoices = maxChoices;
+        this.modelName = modelName;
+        this.chatFormat = chatFormat;
+    }
+
+    GenerationRequest completion(JsonNode body) {
+        requireObject(body);
+        checkModel(body);
+        refuseUnless(body, "suffix", n -> n.isTextual() && n.asText().isEmpty(), "suffix is not supported");
+        refuseUnless(body, "logprobs", n -> false, "logprobs are not supported by this server");
+        int n = integer(body, "n", 1, maxChoices, 1);
+        refuseUnless(body, "best_of", b -> b.isIntegralNumber() && b.asInt() == n, "best_of other than n is not supported");
+        JsonNode prompt = body.path("prompt");
+        int[] ids;
+        String text = null;
+        if (prompt.isTextual()) {
+            text = prompt.asText();
+            ids = tokenizer.encode(text);
+        } else {
+            ids = promptIds(prompt);
+        }
+        if (ids.length == 0) throw ApiError.invalid("prompt", "the prompt is empty: there is no token to start from");
+        boolean echo = bool(body, "echo", false);
+        String echoText = !echo ? null : text != null ? text : tokenizer.decode(ids);
+        return build(body, false, ids, echoText, "max_tokens", COMPLETION_DEFAULT_MAX_TOKENS, List.of(), n);
+    }
+
+    GenerationRequest chat(JsonNode body) {
+        requireObject(body);
+        checkModel(body);
+        refuseUnless(body, "logprobs", l -> l.isBoolean() && !l.asBoolean(), "logprobs are not supported by this server");
+        refuseUnless(body, "top_logprobs", l -> l.isIntegralNumber() && l.asInt() == 0, "top_logprobs is not supported by this server");
+        refuseUnless(body, "tools", t -> t.isArray() && t.isEmpty(), "tools are not supported by this server");
+        refuseUnless(body, "functions", t -> t.isArray() && t.isEmpty(), "functions are not supported by this server");
+        refuseUnless(body, "response_format", f -> "text".equals(f.path("type").asText()), "only response_format {\"type\": \"text\"} is supported");
+        int n = integer(body, "n", 1, maxChoices, 1);
+        ChatFormat.Prompt prompt = chatFormat.render(messages(body.path("messages")));
+        int[] ids = prompt.addSpecialTokens() ? tokenizer.encode(prompt.text()) : tokenizer.encodePlain(prompt.text());
+        if (ids.length == 0) throw ApiError.invalid("messages", "the conversation encodes to no tokens");
+        String budget = present(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        return build(body, true, ids, null, budget, CHAT_DEFAULT_MAX_TOKENS, prompt.stops(), n);
+    }
+
+    private GenerationRequest build(JsonNode body, boolean chat, int[] ids, String echoText, String budgetField,
+                                    int defaultBudget, List<String> formatStops, int n) {
+        if (ids.length > maxContext) {
+            throw ApiError.invalid(chat ? "messages" : "prompt", "context_length_exceeded", "the prompt has " + ids.length
+                    + " tokens, more than the server's context of " + maxContext + " tokens (--max-context)");
+        }
+        int room = maxContext - ids.length;
+        int maxTokens;
+        if (present(body, budgetField)) {
+            maxTokens = integer(body, budgetField, 0, Integer.MAX_VALUE, 0);
+            if (maxTokens > room) {
+                throw ApiError.invalid(budgetField, "context_length_exceeded", "the context is " + maxContext
+                        + " tokens: the prompt has " + ids.length + " and " + budgetField + " asks for " + maxTokens
+                        + " more; at most " + room + " fit");
+            }
+        } else {
+            maxTokens = Math.min(defaultBudget, room);
+        }
+        double temperature = number(body, "temperature", 0, 2, 1);
+        double topP = number(body, "top_p", 0, 1, 1);
+        Long seed = present(body, "seed") ? longInteger(body, "seed") : null;
+        double presence = number(body, "presence_penalty", -2, 2, 0);
+        double frequency = number(body, "frequency_penalty", -2, 2, 0);
+        Sampling sampling = new Sampling(temperature, topP, seed, presence, frequency, logitBias(body));
+        List<String> stops = new ArrayList<>(stops(body));
+        stops.addAll(formatStops);
+        boolean stream = bool(body, "stream", false);
+        boolean usage = stream && bool(body.path("stream_options"), "include_usage", false);
+        if (present(body, "stream_options") && !body.get("stream_options").isObject()) {
+            throw ApiError.invalid("stream_options", "stream_options must be an object");
+        }
+        return new GenerationRequest(chat, ids, echoText, maxTokens, n, sampling, stops, stream, usage);
+    }
+
+    // ------------------------------------------------------------------ fields
+
+    private void checkModel(JsonNode body) {
+        if (!present(body, "model")) return;
+        JsonNode m = body.get("model");
+        if (!m.isTextual()) throw ApiError.invalid("model", "model must be a string");
+        if (!m.asText().equals(modelName)) {
+            throw ApiError.notFound("model_not_found", "the model '" + m.asText() + "' does not exist: this server serves '"
+                    + modelName + "'");
+        }
+    }
+
+    private int[] promptIds(JsonNode prompt) {
+        if (prompt.isMissingNode() || prompt.isNull()) throw ApiError.invalid("prompt", "prompt is required");
+        if (!prompt.isArray()) throw ApiError.invalid("prompt", "prompt must be a string or an array of token ids");
+        if (prompt.size() == 1 && (prompt.get(0).isTextual() || prompt.get(0).isArray())) {
+            JsonNode only = prompt.get(0);
+            return only.isTextual() ? tokenizer.encode(only.asText()) : ids(only);
+        }
+        if (!prompt.isEmpty() && (prompt.get(0).isTextual() || prompt.get(0).isArray())) {
+            throw ApiError.invalid("prompt", "a request holds one prompt; send one request per prompt");
+        }
+        return ids(prompt);
+    }
+
+    private int[] ids(JsonNode array) {
+        int[] ids = new int[array.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode t = array.get(i);
+            if (!t.isIntegralNumber() || !t.canConvertToInt()) {
+                throw ApiError.invalid("prompt", "prompt token " + i + " is not an integer: " + t);
+            }
+            ids[i] = t.asInt();
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw ApiError.invalid("prompt", "prompt token id " + ids[i] + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+            }
+        }
+        return ids;
+    }
+
+    private List<ChatMessage> messages(JsonNode messages) {
+        if (messages.isMissingNode() || messages.isNull()) throw ApiError.invalid("messages", "messages is required");
+        if (!messages.isArray() || messages.isEmpty()) throw ApiError.invalid("messages", "messages must be a non-empty array");
+        List<ChatMessage> out = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            JsonNode m = messages.get(i);
+            String where = "messages[" + i + "]";
+            if (!m.isObject()) throw ApiError.invalid(where, where + " must be an object");
+            JsonNode role = m.path("role");
+            if (!role.isTextual()) throw ApiError.invalid(where + ".role", where + ".role must be a string");
+            if (!ROLES.contains(role.asText())) {
+                throw ApiError.invalid(where + ".role", where + ".role '" + role.asText()
+                        + "' is not supported (system, developer, user or assistant)");
+            }
+            out.add(new ChatMessage(role.asText(), content(m.path("content"), where + ".content")));
+        }
+        return out;
+    }
+
+    /** A message's text: a string, or an array of {@code {"type": "text", "text": ...}} parts joined. */
+    private static String content(JsonNode c, String where) {
+        if (c.isTextual()) return c.asText();
+        if (!c.isArray()) throw ApiError.invalid(where, where + " must be a string or an array of text parts");
+        StringBuilder text = new StringBuilder();
+        for (JsonNode part : c) {
+            if (!"text".equals(part.path("type").asText()) || !part.path("text").isTextual()) {
+                throw ApiError.invalid(where, where + ": only text parts ({\"type\": \"text\", \"text\": ...}) are supported");
+            }
+            text.append(part.get("text").asText());
+        }
+        return text.toString();
+    }
+
+    private static List<String> stops(JsonNode body) {
+        if (!present(body, "stop")) return List.of();
+        JsonNode stop = body.get("stop");
+        List<String> out = new ArrayList<>();
+        if (stop.isTextual()) {
+            out.add(stop.asText());
+        } else if (stop.isArray()) {
+            for (JsonNode s : stop) {
+                if (!s.isTextual()) throw ApiError.invalid("stop", "stop must be a string or an array of strings");
+                out.add(s.asText());
+            }
+        } else {
+            throw ApiError.invalid("stop", "stop must be a string or an array of strings");
+        }
+        if (out.size() > MAX_STOPS) throw ApiError.invalid("stop", "at most " + MAX_STOPS + " stop strings");
+        if (out.stream().anyMatch(String::isEmpty)) throw ApiError.invalid("stop", "a stop string is empty");
+        return out;
+    }
+
+    private Map<Integer, Float> logitBias(JsonNode body) {
+        if (!present(body, "logit_bias")) return Map.of();
+        JsonNode bias = body.get("logit_bias");
+        if (!bias.isObject()) throw ApiError.invalid("logit_bias", "logit_bias must be an object of token id to bias");
+        Map<Integer, Float> out = new HashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = bias.properties().iterator(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            int id;
+            try {
+                id = Integer.parseInt(e.getKey());
+            } catch (NumberFormatException x) {
+                throw ApiError.invalid("logit_bias", "logit_bias key '" + e.getKey() + "' is not a token id");
+            }
+            if (id < 0 || id >= vocab) throw ApiError.invalid("logit_bias", "logit_bias token id " + id + " is outside the vocabulary");
+            JsonNode v = e.getValue();
+            if (!v.isNumber() || v.asDouble() < -100 || v.asDouble() > 100) {
+                throw ApiError.invalid("logit_bias", "logit_bias values must be numbers in [-100, 100], got " + v);
+            }
+            out.put(id, (float) v.asDouble());
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ typed getters (null = absent)
+
+    private static boolean present(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        return v != null && !v.isNull();
+    }
+
+    private static int integer(JsonNode body, String field, int min, int max, int fallback) {
+        if (!present(body, field)) return fallback;
+        JsonNode v = body.get(field);
+        if (!v.isIntegralNumber() || !v.canConvertToLong()) throw ApiError.invalid(field, field + " must be an integer, got " + v);
+        long x = v.asLong();
+        if (x < min || x > max) {
+            throw ApiError.invalid(field, field + " must be " + (max == Integer.MAX_VALUE ? ">= " + min : "in [" + min + ", " + max + "]")
+                    + ", got " + x);
+        }
+        return (int) x;
+    }
+
+    private static long longInteger(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (!v.isIntegralNumber() || !v.canConvertToLong()) throw ApiError.invalid(field, field + " must be an integer, got " + v);
+        return v.asLong();
+    }
+
+    private static double number(JsonNode body, String field, double min, double max, double fallback) {
+        if (!present(body, field)) return fallback;
+        JsonNode v = body.get(field);
+        if (!v.isNumber()) throw ApiError.invalid(field, field + " must be a number, got " + v);
+        double x = v.asDouble();
+        if (!(x >= min && x <= max)) throw ApiError.invalid(field, field + " must be in [" + fmt(min) + ", " + fmt(max) + "], got " + v);
+        return x;
+    }
+
+    private static boolean bool(JsonNode body, String field, boolean fallback) {
+        if (!present(body, field)) return fallback;
+        JsonNode v = body.get(field);
+        if (!v.isBoolean()) throw ApiError.invalid(field, field + " must be true or false, got " + v);
+        return v.asBoolean();
+    }
+
+    private static void requireObject(JsonNode body) {
+        if (body == null || !body.isObject()) throw ApiError.invalid(null, "the request body must be a JSON object");
+    }
+
+    /** Throws unless the field is absent, null, or accepted by {@code allowed}. */
+    private static void refuseUnless(JsonNode body, String field, java.util.function.Predicate<JsonNode> allowed, String message) {
+        if (present(body, field) && !allowed.test(body.get(field))) throw ApiError.invalid(field, message);
+    }
+
+    private static String fmt(double x) {
+        return x == Math.rint(x) ? String.valueOf((long) x) : String.valueOf(x);
+    }
+}

@@ -1,0 +1,59 @@
+package gsat2r.serve;
+
+import gsat2r.core.generate.Sampler;
+
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A request's sampling parameters as OpenAI defines them: {@code temperature} (0 = greedy), {@code top_p}
+ * (0 = greedy too), {@code seed} (choice i draws from seed + i; none: a random seed), and the adjustments made to
+ * the logits before each draw: {@code logit_bias} added to the named tokens, and
+ * {@code logit[j] -= count[j] · frequency_penalty + (count[j] > 0) · presence_penalty} over the tokens generated so
+ * far for the choice.
+ */
+record Sampling(double temperature, double topP, Long seed, double presencePenalty, double frequencyPenalty,
+                Map<Integer, Float> logitBias) {
+
+    private static final SplittableRandom SEEDS = new SplittableRandom();
+
+    Sampling {
+        logitBias = Map.copyOf(logitBias);
+    }
+
+    static Sampling greedy() {
+        return new Sampling(0, 1, null, 0, 0, Map.of());
+    }
+
+    boolean isGreedy() {
+        return temperature == 0 || topP == 0;
+    }
+
+    /** The sampler of choice {@code choice}. */
+    Sampler sampler(int choice) {
+        if (isGreedy()) return Sampler.greedy();
+        long s = seed != null ? seed + choice : nextRandomSeed();
+        return Sampler.sampling(temperature, topP, s);
+    }
+
+    /** Whether {@link #adjust} changes anything (otherwise the model's logits are sampled as they are). */
+    boolean adjusts() {
+        return presencePenalty != 0 || frequencyPenalty != 0 || !logitBias.isEmpty();
+    }
+
+    /** A copy of {@code logits} with the bias and penalties applied; {@code counts[j]}: times token j was generated. */
+    float[] adjust(float[] logits, int[] counts) {
+        float[] out = logits.clone();
+        for (Map.Entry<Integer, Float> b : logitBias.entrySet()) out[b.getKey()] += b.getValue();
+        if (presencePenalty != 0 || frequencyPenalty != 0) {
+            for (int j = 0; j < out.length; j++) {
+                if (counts[j] > 0) out[j] -= (float) (counts[j] * frequencyPenalty + presencePenalty);
+            }
+        }
+        return out;
+    }
+
+    private static synchronized long nextRandomSeed() {
+        return SEEDS.nextLong();
+    }
+}

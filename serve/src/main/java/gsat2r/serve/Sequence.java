@@ -1,0 +1,29 @@
+package gsat2r.serve;
+
+import gsat2r.core.generate.Sampler;
+import gsat2r.core.model.LanguageModel;
+import gsat2r.core.tokenizer.StreamingDecoder;
+
+/** One choice of a {@link Job} being generated: its decoder, sampler, text so far and stop-string state (scheduler thread only). */
+final class Sequence {
+    final int choice;
+    final LanguageModel.Decoder decoder;
+    final Sampler sampler;
+    final StreamingDecoder text;
+    final StopText stop;
+    /** Times each token was generated (for the penalties), or null when the request has none. */
+    final int[] counts;
+    int generated;
+    /** The token sampled last, to be fed at the next decode step; -1 when none. */
+    int pending = -1;
+    boolean finished;
+
+    Sequence(int choice, LanguageModel.Decoder decoder, Sampler sampler, StreamingDecoder text, StopText stop, int[] counts) {
+        this.choice = choice;
+        this.decoder = decoder;
+        this.sampler = sampler;
+        this.text = text;
+        this.stop = stop;
+        this.counts = counts;
+    }
+}

@@ -1,0 +1,192 @@
+package gsat2r.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.model.BatchDecoder;
+import gsat2r.core.model.LanguageModel;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** No request takes the server down: failures inside the model stay with their request, a full queue says 429, shutdown drains. */
+class ResilienceTest {
+    @TempDir
+    static Path tmp;
+
+    static DemoStudent demo;
+
+    @BeforeAll
+    static void convert() {
+        demo = new DemoStudent(tmp);
+    }
+
+    /** The demo student, except that feeding token {@link #POISON} fails in the batched step and a prompt with {@link #BOMB} fails its prefill. */
+    static final class Faulty implements LanguageModel {
+        static final int POISON = 777, BOMB = 778;
+        final LanguageModel inner;
+
+        Faulty(LanguageModel inner) {
+            this.inner = inner;
+        }
+
+        record Wrapped(LanguageModel.Decoder inner) implements LanguageModel.Decoder {
+            public float[] prefill(int[] ids) {
+                if (Arrays.stream(ids).anyMatch(id -> id == BOMB)) throw new IllegalStateException("prefill exploded");
+                return inner.prefill(ids);
+            }
+
+            public float[] next(int id) {
+                return inner.next(id);
+            }
+
+            public int position() {
+                return inner.position();
+            }
+        }
+
+        public int vocabSize() {
+            return inner.vocabSize();
+        }
+
+        public float[][] forward(int[] ids) {
+            return inner.forward(ids);
+        }
+
+        public Decoder newDecoder() {
+            return new Wrapped(inner.newDecoder());
+        }
+
+        public BatchDecoder batchDecoder() {
+            BatchDecoder real = inner.batchDecoder();
+            return (decoders, ids) -> {
+                BatchDecoder.Step out = BatchDecoder.Step.of(ids.length);
+                List<Decoder> good = new ArrayList<>();
+                List<Integer> rows = new ArrayList<>();
+                for (int i = 0; i < ids.length; i++) {
+                    if (ids[i] == POISON) out.failures()[i] = new IllegalStateException("decode exploded");
+                    else {
+                        good.add(((Wrapped) decoders.get(i)).inner());
+                        rows.add(i);
+                    }
+                }
+                BatchDecoder.Step step = real.next(good, rows.stream().mapToInt(r -> ids[r]).toArray());
+                for (int k = 0; k < rows.size(); k++) out.logits()[rows.get(k)] = step.logits()[k];
+                return out;
+            };
+        }
+    }
+
+    @Test
+    void aSequenceThatFailsFailsOnlyItsRequest() throws Exception {
+        try (OpenAiServer server = OpenAiServer.start(new Faulty(demo.model), demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("faulty", 2048), line -> { })) {
+            Client client = new Client(server.uri());
+            List<String> prompts = DemoStudent.prompts(6);
+            List<CompletableFuture<Client.Reply>> good = new ArrayList<>();
+            for (String p : prompts) {
+                ObjectNode body = ServerTest.completion(p, 20).put("model", "faulty");
+                good.add(CompletableFuture.supplyAsync(() -> client.post("/v1/completions", body)));
+            }
+            ObjectNode poisoned = ServerTest.completion("And God", 20).put("model", "faulty");
+            poisoned.putObject("logit_bias").put(String.valueOf(Faulty.POISON), 100);       // samples the poison, feeds it next step
+            var decode = CompletableFuture.supplyAsync(() -> client.post("/v1/completions", poisoned));
+            var prefill = CompletableFuture.supplyAsync(() -> client.post("/v1/completions", "{\"prompt\": [0, 5, "
+                    + Faulty.BOMB + ", 9], \"max_tokens\": 4}"));
+            var stream = CompletableFuture.supplyAsync(() -> client.stream("/v1/completions", poisoned.deepCopy().put("stream", true)));
+
+            Client.Reply d = decode.get();
+            assertEquals(500, d.status(), d.body());
+            assertEquals("server_error", d.json().at("/error/type").asText());
+            assertTrue(d.json().at("/error/message").asText().contains("decode exploded"), d.body());
+            Client.Reply p = prefill.get();
+            assertEquals(500, p.status(), p.body());
+            assertTrue(p.json().at("/error/message").asText().contains("prefill exploded"), p.body());
+            List<String> events = stream.get();
+            assertEquals("[DONE]", events.getLast());
+            assertTrue(events.get(events.size() - 2).contains("decode exploded"), events.toString());
+            for (int i = 0; i < prompts.size(); i++) {
+                Client.Reply r = good.get(i).get();
+                assertEquals(200, r.status(), r.body());
+                assertEquals(demo.greedy(prompts.get(i), 20).text(), r.json().at("/choices/0/text").asText());
+            }
+            assertEquals("ok", client.get("/health").json().get("status").asText());
+        }
+    }
+
+    @Test
+    void aFullQueueAnswers429AndTheQueuedRequestRunsLater() throws Exception {
+        ServeOptions options = ServeOptions.defaults("kjv-student", 2048).withMaxBatch(1).withMaxQueue(1);
+        try (OpenAiServer server = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE, options, line -> { })) {
+            Client client = new Client(server.uri());
+            Socket hog = openStream(server.port(), ServerTest.completion("In the", 1500).put("stream", true));
+            try {
+                waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 1);
+                var queued = CompletableFuture.supplyAsync(() -> client.post("/v1/completions", ServerTest.completion("And", 4)));
+                waitFor(() -> client.get("/health").json().get("waiting_requests").asInt() == 1);
+                Client.Reply busy = client.post("/v1/completions", ServerTest.completion("And", 4));
+                assertEquals(429, busy.status(), busy.body());
+                assertEquals("queue_full", busy.json().at("/error/code").asText());
+                assertTrue(busy.json().at("/error/message").asText().contains("--max-queue 1"));
+                hog.close();                                   // the hog leaves: the queued request gets its slot
+                Client.Reply later = queued.get();
+                assertEquals(200, later.status(), later.body());
+                assertEquals(demo.greedy("And", 4).text(), later.json().at("/choices/0/text").asText());
+            } finally {
+                hog.close();
+            }
+        }
+    }
+
+    @Test
+    void shutdownRefusesNewRequestsAndLetsRunningOnesFinish() throws Exception {
+        OpenAiServer server = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("kjv-student", 2048), line -> { });
+        Client client = new Client(server.uri());
+        var running = CompletableFuture.supplyAsync(() -> client.post("/v1/completions", ServerTest.completion("In the", 300)));
+        waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 1);
+        var stopping = CompletableFuture.runAsync(() -> server.shutdown(60_000));
+        waitFor(() -> client.get("/health").status() == 503);
+        Client.Reply refused = client.post("/v1/completions", ServerTest.completion("And", 4));
+        assertEquals(503, refused.status(), refused.body());
+        assertEquals("shutting_down", refused.json().at("/error/code").asText());
+        Client.Reply finished = running.get();
+        assertEquals(200, finished.status(), finished.body());
+        assertEquals(demo.greedy("In the", 300).text(), finished.json().at("/choices/0/text").asText());
+        stopping.get();
+    }
+
+    /** A raw connection that starts a streamed request and reads up to its first event (closing it is a client going away). */
+    static Socket openStream(int port, JsonNode body) throws Exception {
+        Socket socket = new Socket("127.0.0.1", port);
+        byte[] b = body.toString().getBytes(StandardCharsets.UTF_8);
+        socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + b.length
+                + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+        socket.getOutputStream().write(b);
+        BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = in.readLine()) != null && !line.startsWith("data: ")) { }
+        return socket;
+    }
+
+    static void waitFor(BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + 20_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) throw new AssertionError("condition not reached in 20 s");
+            Thread.sleep(10);
+        }
+    }
+}
