@@ -39,6 +39,7 @@ import java.util.Locale;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
@@ -228,7 +229,8 @@ public final class HybridPlanner {
             List<Integer> layers = kept.attention();
             Candidate full = kept;
             List<Candidate> windowTrials = new ArrayList<>();
-            TreeMap<Integer, Integer> windows = chooseWindows(layers, full, windowTrials);
+            TreeMap<Integer, Integer> windows = chooseWindows(layers, options.windows(), recipe.seqLen(), options.windowTolerance(), full,
+                    trial -> measure("window " + trial, layers, trial), windowTrials);
             Candidate plan = windows.isEmpty() ? full : measure("plan", layers, windows);
             List<Integer> naiveLayers = naive(teacher.numHiddenLayers(), budget);
             Candidate naive = measure("naive (first and last)", naiveLayers, new TreeMap<>());
@@ -238,21 +240,25 @@ public final class HybridPlanner {
                     windowTrials, plan, naive, (System.nanoTime() - t0) / 1e9);
         }
 
-        /** For each chosen layer (in order), the smallest window within tolerance of the plan measured so far. */
-        private TreeMap<Integer, Integer> chooseWindows(List<Integer> layers, Candidate full, List<Candidate> trials) {
+        /**
+         * For each chosen layer (in order), the smallest window that, with the windows already taken, stays within
+         * tolerance of the plan with full attention (and answers no fewer probes exactly). Always measured against
+         * full attention, never against the last accepted trial: each trial may cost up to the tolerance, and
+         * against the last one those costs would add up.
+         */
+        static TreeMap<Integer, Integer> chooseWindows(List<Integer> layers, List<Integer> sizes, int seqLen, double tolerance,
+                                                       Candidate full, Function<TreeMap<Integer, Integer>, Candidate> measure,
+                                                       List<Candidate> trials) {
             TreeMap<Integer, Integer> windows = new TreeMap<>();
-            Candidate reference = full;
             for (int l : layers) {
-                for (int w : options.windows()) {
-                    if (w >= recipe.seqLen()) continue;                  // no shorter than the sequences: nothing to gain
+                for (int w : sizes) {
+                    if (w >= seqLen) continue;                           // no shorter than the sequences: nothing to gain
                     TreeMap<Integer, Integer> trial = new TreeMap<>(windows);
                     trial.put(l, w);
-                    Candidate c = measure("layer " + l + " window " + w, layers, trial);
+                    Candidate c = measure.apply(trial);
                     trials.add(c);
-                    if (c.score().logProb() >= reference.score().logProb() - options.windowTolerance()
-                            && c.score().exact() >= reference.score().exact() - 1e-9) {
+                    if (c.score().logProb() >= full.score().logProb() - tolerance && c.score().exact() >= full.score().exact() - 1e-9) {
                         windows = trial;
-                        reference = c;
                         break;
                     }
                 }
