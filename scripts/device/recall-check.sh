@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recall that survives distillation, measured on the GPU machine in one call (about 9 minutes on one H200):
+# Recall that survives distillation, measured on the GPU machine in one call (267 s on one H200):
 #   (a) t2r plan: which 2 of recall-llama's 8 layers keep softmax attention (short attention transfer,
 #       recall probes, backward elimination);
 #   (b) recipes/recall-llama-gsa.json (every layer GSA);
