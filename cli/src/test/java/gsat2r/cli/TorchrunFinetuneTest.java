@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -38,7 +37,7 @@ class TorchrunFinetuneTest {
                 "--out", one.toString());
         assertEquals(0, single.exit(), single.toString());
 
-        try (ServerSocket agent = agent()) {
+        try (ServerSocket agent = gsat2r.finetune.distributed.TorchrunAgent.standIn()) {
             List<Process> ranks = new ArrayList<>();
             for (int r = 0; r < 2; r++) ranks.add(start(r, agent.getLocalPort(), recipe, two));
             List<CompletableFuture<String>> outs = new ArrayList<>();
@@ -73,21 +72,6 @@ class TorchrunFinetuneTest {
             return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             return e.toString();
-        }
-    }
-
-    /** torchrun's agent: a listening socket on MASTER_PORT, whose next port (where the ranks meet) is free. */
-    private static ServerSocket agent() throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-            if (s.getLocalPort() < 65535) {
-                try (ServerSocket next = new ServerSocket(s.getLocalPort() + 1)) {
-                    return s;
-                } catch (IOException taken) {
-                    if (attempt == 20) throw taken;
-                }
-            }
-            s.close();
         }
     }
 }

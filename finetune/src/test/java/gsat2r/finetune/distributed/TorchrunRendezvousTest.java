@@ -24,7 +24,7 @@ class TorchrunRendezvousTest {
 
     @Test
     void ranksStartedByTorchrunMeetWhileItsAgentHoldsMasterPort() throws IOException {
-        try (ServerSocket agent = agent()) {
+        try (ServerSocket agent = TorchrunAgent.standIn()) {
             int masterPort = agent.getLocalPort();
             int world = 3;
             List<ProcessGroup> groups = Ranks.inParallel(world, r -> {
@@ -41,21 +41,6 @@ class TorchrunRendezvousTest {
                 Ranks.closeAll(groups);
             }
             assertTrue(!agent.isClosed(), "the agent's port was never touched");
-        }
-    }
-
-    /** A stand-in for torchrun's agent: a listening socket on a port whose next port is free (where the ranks will meet). */
-    static ServerSocket agent() throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-            if (s.getLocalPort() < 65535) {
-                try (ServerSocket next = new ServerSocket(s.getLocalPort() + 1)) {
-                    return s;
-                } catch (IOException taken) {
-                    if (attempt == 20) throw taken;
-                }
-            }
-            s.close();
         }
     }
 
