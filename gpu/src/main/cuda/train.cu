@@ -98,6 +98,14 @@ __device__ void mse_rows(float* loss, T* dy, const T* y, const T* a, int rows, i
 }
 
 // out = a + b elementwise (out may alias a or b).
+// x[r, :] *= w[r] over rows of `cols` values (the per-position weights of a loss: its rows of logits'
+// gradient, or its per-row losses with cols = 1); the product in fp32, rounded once.
+template <typename T>
+__device__ void scale_rows(T* x, const float* w, long long rows, int cols) {
+    const long long n = rows * cols;
+    for (long long i = global_thread(); i < n; i += grid_threads()) x[i] = from_float<T>(to_float(x[i]) * w[i / cols]);
+}
+
 template <typename T>
 __device__ void add(T* out, const T* a, const T* b, long long n) {
     constexpr int N = Pack<T>::N;
@@ -211,6 +219,8 @@ extern "C" __global__ void mse_rows_f32(float* loss, float* dy, const float* y, 
 extern "C" __global__ void mse_rows_bf16(float* loss, bf16* dy, const bf16* y, const bf16* a, int rows, int dim, float scale) {
     train::mse_rows(loss, dy, y, a, rows, dim, scale);
 }
+extern "C" __global__ void scale_rows_f32(float* x, const float* w, long long rows, int cols) { train::scale_rows(x, w, rows, cols); }
+extern "C" __global__ void scale_rows_bf16(bf16* x, const float* w, long long rows, int cols) { train::scale_rows(x, w, rows, cols); }
 extern "C" __global__ void add_f32(float* out, const float* a, const float* b, long long n) { train::add(out, a, b, n); }
 extern "C" __global__ void add_bf16(bf16* out, const bf16* a, const bf16* b, long long n) { train::add(out, a, b, n); }
 extern "C" __global__ void argmax_agree_f32(float* agree, const float* zs, const float* zt, int rows, int V) {

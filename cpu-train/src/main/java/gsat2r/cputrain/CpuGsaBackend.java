@@ -185,8 +185,9 @@ public final class CpuGsaBackend implements TrainingBackend {
         trainable.beforeForward();
         return switch (objective) {
             case Objective.AttentionTransfer at -> attentionTransfer(batch, backward, gradScale);
-            case Objective.Distill d -> logitLoss(batch, d.temperature(), d.ceWeight(), true, backward, gradScale, finalFrom);
-            case Objective.LanguageModeling lm -> logitLoss(batch, 1, 1, false, backward, gradScale, finalFrom);
+            case Objective.Distill d -> logitLoss(batch, d.temperature(), d.ceWeight(), true, backward, gradScale,
+                    backward ? d.positionWeights(batch) : null, finalFrom);
+            case Objective.LanguageModeling lm -> logitLoss(batch, 1, 1, false, backward, gradScale, null, finalFrom);
         };
     }
 
@@ -240,10 +241,12 @@ public final class CpuGsaBackend implements TrainingBackend {
 
     /**
      * {@code (1 − w)·τ²·KL(teacher ‖ student at τ) + w·CE} per position when {@code withTeacher}, else CE;
-     * terms {@code loss, kl, ce} (distill, plus {@code top1} when evaluating) or {@code loss, ce}.
+     * terms {@code loss, kl, ce} (distill, plus {@code top1} when evaluating) or {@code loss, ce}. With
+     * {@code weights} (one per position, or null), each position's loss, terms and gradient are multiplied by
+     * its weight: runs of equal weight go through the loss functions together.
      */
     private LossSums logitLoss(TokenBatch batch, double tau, double w, boolean withTeacher, boolean backward, double gradScale,
-                               IntConsumer finalFrom) {
+                               float[] weights, IntConsumer finalFrom) {
         int B = batch.sequences(), T = batch.length(), n = B * T, V = student.vocabSize();
         int[] ids = new int[n], targets = new int[n];
         for (int s = 0; s < B; s++) {
@@ -261,17 +264,38 @@ public final class CpuGsaBackend implements TrainingBackend {
             zt = new float[n * V];
             for (int s = 0; s < B; s++) System.arraycopy(teacher.logits(batch.inputs(s)), 0, zt, s * T * V, T * V);
             boolean klGrad = backward && klWeight > 0;
-            double kl = LogitLosses.klDivergence(zt, 0, zs, 0, n, V, (float) tau, klGrad ? dLogits : null, 0, (float) (gradScale * klWeight));
+            float[] teacherLogits = zt;
+            double kl = weightedRuns(weights, n, (r0, rows, wr) -> LogitLosses.klDivergence(teacherLogits, r0 * V, zs, r0 * V, rows, V,
+                    (float) tau, klGrad ? dLogits : null, r0 * V, (float) (gradScale * klWeight * wr)));
             sums.put("kl", kl);
             loss += klWeight * kl;
         }
         boolean ceGrad = backward && w > 0;
-        double ce = LogitLosses.crossEntropy(zs, 0, n, V, targets, 0, ceGrad ? dLogits : null, 0, (float) (gradScale * w));
+        double ce = weightedRuns(weights, n, (r0, rows, wr) -> LogitLosses.crossEntropy(zs, r0 * V, rows, V, targets, r0,
+                ceGrad ? dLogits : null, r0 * V, (float) (gradScale * w * wr)));
         sums.put("ce", ce);
         sums.put("loss", loss + w * ce);
         if (withTeacher && !backward) sums.put("top1", (double) LogitLosses.agreements(zs, zt, n, V));
         if (backward) student.backward(a, dLogits, trainable.backwardGroup(), finalFrom);
         return new LossSums(batch.positions(), sums);
+    }
+
+    /** A loss over rows {@code [r0, r0 + rows)} whose gradient is scaled by {@code weight}; returns the unweighted sum. */
+    private interface RowLoss {
+        double sum(int r0, int rows, double weight);
+    }
+
+    /** {@code Σ_r weight_r · loss_r} over {@code n} rows, a run of equal weights at a time (all rows at once without weights). */
+    private static double weightedRuns(float[] weights, int n, RowLoss loss) {
+        if (weights == null) return loss.sum(0, n, 1);
+        double total = 0;
+        for (int r0 = 0; r0 < n; ) {
+            int r1 = r0 + 1;
+            while (r1 < n && weights[r1] == weights[r0]) r1++;
+            total += weights[r0] * loss.sum(r0, r1 - r0, weights[r0]);
+            r0 = r1;
+        }
+        return total;
     }
 
     // ------------------------------------------------------------------ optimizer

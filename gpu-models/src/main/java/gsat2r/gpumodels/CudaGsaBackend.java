@@ -13,6 +13,7 @@ import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.TensorSpec;
 import gsat2r.core.safetensors.TensorWriter;
 import gsat2r.gpu.DeviceBuffer;
+import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
 import gsat2r.gpu.cuda.Cuda;
 import gsat2r.gpu.cuda.CudaContext;
@@ -296,8 +297,9 @@ public final class CudaGsaBackend implements TrainingBackend {
         try (DeviceBatch b = DeviceBatch.of(gpu, batch, student.vocabSize())) {
             return switch (objective) {
                 case Objective.AttentionTransfer at -> attentionTransfer(b, backward, gradScale);
-                case Objective.Distill d -> logitLoss(b, d.temperature(), d.ceWeight(), true, backward, gradScale, finalFrom);
-                case Objective.LanguageModeling lm -> logitLoss(b, 1, 1, false, backward, gradScale, finalFrom);
+                case Objective.Distill d -> logitLoss(b, d.temperature(), d.ceWeight(), true, backward, gradScale,
+                        backward ? d.positionWeights(batch) : null, finalFrom);
+                case Objective.LanguageModeling lm -> logitLoss(b, 1, 1, false, backward, gradScale, null, finalFrom);
             };
         }
     }
@@ -359,10 +361,11 @@ public final class CudaGsaBackend implements TrainingBackend {
 
     /**
      * {@code (1 − w)·τ²·KL(teacher ‖ student at τ) + w·CE} per position when {@code withTeacher}, else CE;
-     * terms {@code loss, kl, ce} (distill, plus {@code top1} when evaluating) or {@code loss, ce}.
+     * terms {@code loss, kl, ce} (distill, plus {@code top1} when evaluating) or {@code loss, ce}; each position's
+     * loss, terms and gradient times its weight when {@code weights} (one per position) is given.
      */
     private LossSums logitLoss(DeviceBatch b, double tau, double w, boolean withTeacher, boolean backward, double gradScale,
-                               LongConsumer finalFrom) {
+                               float[] weights, LongConsumer finalFrom) {
         int n = b.tokens, V = student.vocabSize(), d = student.config.hiddenSize();
         double klWeight = withTeacher ? (1 - w) * tau * tau : 0;
         boolean grad = backward && (klWeight > 0 || w > 0);
@@ -374,9 +377,10 @@ public final class CudaGsaBackend implements TrainingBackend {
                 DeviceBuffer agree = withTeacher && !backward ? s.f32(n) : null;
                 DeviceBuffer dNormed = grad ? s.t((long) n * d) : null;
                 ParameterView head = student.output();
+                DeviceBuffer rowWeights = weights == null ? null : s.own(gpu.upload(weights, ElementType.F32));
                 LogitLoss.run(gpu, student.type(), n, d, V, f.normed, student.w(head), grad && group.contains(head) ? student.g(head) : null,
                         zt, withTeacher ? teacher.head() : null, b.targets, (float) tau, (float) (gradScale * w), (float) (gradScale * klWeight),
-                        new LogitLoss.Outputs(ceRows, klRows, agree, dNormed));
+                        rowWeights, new LogitLoss.Outputs(ceRows, klRows, agree, dNormed));
                 DeviceBuffer sums = s.i32(6);
                 Reduce.sumF64(gpu, sums.view(0, 2), List.of(ceRows), false);
                 if (klRows != null) Reduce.sumF64(gpu, sums.view(2, 2), List.of(klRows), false);

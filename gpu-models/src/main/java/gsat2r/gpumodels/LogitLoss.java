@@ -34,6 +34,16 @@ final class LogitLoss {
     record Outputs(DeviceBuffer ceRows, DeviceBuffer klRows, DeviceBuffer agreeRows, DeviceBuffer dNormed) {}
 
     /**
+     * The same with per-row weights ({@code weights}: fp32, one per row, or null): each row's losses and its
+     * logits' gradient are multiplied by its weight before the gradient goes through the head.
+     */
+    static void run(Gpu gpu, ElementType type, int n, int d, int vocab, DeviceBuffer normed, DeviceBuffer head, DeviceBuffer headGrad,
+                    DeviceBuffer teacherNormed, DeviceBuffer teacherHead, DeviceBuffer targets, float tau, float ceScale, float klScale,
+                    DeviceBuffer weights, Outputs out) {
+        runBlocks(gpu, type, n, d, vocab, normed, head, headGrad, teacherNormed, teacherHead, targets, tau, ceScale, klScale, weights, out);
+    }
+
+    /**
      * The losses over {@code n} rows. {@code teacherNormed}/{@code teacherHead} are null without a teacher;
      * {@code headGrad}: the student head's fp32 gradient to add into, or null when the head does not train.
      * {@code ceScale}, {@code klScale}: the gradient factors of the two terms (0 for no gradient).
@@ -41,6 +51,12 @@ final class LogitLoss {
     static void run(Gpu gpu, ElementType type, int n, int d, int vocab, DeviceBuffer normed, DeviceBuffer head, DeviceBuffer headGrad,
                     DeviceBuffer teacherNormed, DeviceBuffer teacherHead, DeviceBuffer targets, float tau, float ceScale, float klScale,
                     Outputs out) {
+        runBlocks(gpu, type, n, d, vocab, normed, head, headGrad, teacherNormed, teacherHead, targets, tau, ceScale, klScale, null, out);
+    }
+
+    private static void runBlocks(Gpu gpu, ElementType type, int n, int d, int vocab, DeviceBuffer normed, DeviceBuffer head,
+                                  DeviceBuffer headGrad, DeviceBuffer teacherNormed, DeviceBuffer teacherHead, DeviceBuffer targets, float tau,
+                                  float ceScale, float klScale, DeviceBuffer weights, Outputs out) {
         boolean grad = out.dNormed() != null, klGrad = grad && klScale != 0, ceGrad = grad && ceScale != 0;
         int block = blockRows(n, vocab, type);
         try (Buffers s = new Buffers(gpu, type)) {
@@ -63,6 +79,12 @@ final class LogitLoss {
                 } else {
                     if (ztb != null) KlDivergence.forwardBackward(gpu, out.klRows().view(r0, rows), null, zsb, ztb, null, rows, vocab, tau, 0f);
                     CrossEntropy.forwardBackward(gpu, ce, ceGrad ? zsb : null, zsb, tg, rows, vocab, ceScale);
+                }
+                if (weights != null) {
+                    DeviceBuffer wb = weights.view(r0, rows);
+                    Elementwise.scaleRows(gpu, ce, wb, rows, 1);
+                    if (out.klRows() != null) Elementwise.scaleRows(gpu, out.klRows().view(r0, rows), wb, rows, 1);
+                    if (grad && (klGrad || ceGrad)) Elementwise.scaleRows(gpu, zsb, wb, rows, vocab);
                 }
                 if (!grad) continue;
                 if (!klGrad && !ceGrad) {

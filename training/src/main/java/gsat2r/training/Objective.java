@@ -20,11 +20,17 @@ package gsat2r.training;
  *     mix weight. The τ² factor keeps gradient sizes comparable across temperatures (Hinton et al.).
  *     Terms: {@code loss}, {@code kl} (at τ, without the τ² factor), {@code ce}; from
  *     {@link TrainingBackend#evaluate} also {@code top1}: the count of positions where the student's
- *     most likely token is the teacher's.</li>
+ *     most likely token is the teacher's. With a recall weight r ≠ 1, a position whose target repeats an
+ *     earlier trigram of its sequence ({@link RecallPositions}) counts r times: its loss, its terms and its
+ *     gradient are multiplied by r (the sums' position count stays the number of positions). Evaluation
+ *     is never weighted.</li>
  * <li>{@link LanguageModeling}: {@code CE(z_S, target)}. Terms: {@code loss}, {@code ce}.</li>
  * </ul>
  */
 public sealed interface Objective {
+
+    /** The largest recall weight a recipe may ask for. */
+    double MAX_RECALL_WEIGHT = 100;
 
     /** The name used in recipes ({@code stages[i].type}) and metrics. */
     String type();
@@ -45,10 +51,23 @@ public sealed interface Objective {
         }
     }
 
-    record Distill(double temperature, double ceWeight) implements Objective {
+    record Distill(double temperature, double ceWeight, double recallWeight) implements Objective {
         public Distill {
             if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0");
             if (!(ceWeight >= 0 && ceWeight <= 1)) throw new IllegalArgumentException("ce_weight must be in [0, 1]");
+            if (!(recallWeight >= 0 && recallWeight <= MAX_RECALL_WEIGHT)) {
+                throw new IllegalArgumentException("recall_weight must be in [0, " + (int) MAX_RECALL_WEIGHT + "]");
+            }
+        }
+
+        /** Without recall weighting. */
+        public Distill(double temperature, double ceWeight) {
+            this(temperature, ceWeight, 1);
+        }
+
+        /** The loss weight of each target position of a training batch, or null when every position counts once. */
+        public float[] positionWeights(TokenBatch batch) {
+            return RecallPositions.weights(batch, recallWeight);
         }
 
         @Override

@@ -181,6 +181,56 @@ public abstract class TrainingBackendContract {
         }
     }
 
+    /**
+     * A distill loss with recall weight r is Σ_{other} l + r·Σ_{copy} l, linear in r: loss and gradient at r = 2
+     * are 2·(r = 1) − (r = 0). The batch repeats its first tokens, so it has copy positions; the gradients at
+     * r = 0 and r = 1 must differ (a backend that weighted only the reported loss would fail here), and
+     * evaluation is never weighted.
+     */
+    @Test
+    void recallWeightCountsCopyPositionsLinearly() {
+        int T = sequenceLength();
+        int[] tokens;
+        try (TrainingBackend b = open()) {
+            TokenBatch random = batch(b.vocabSize(), 2, 23);
+            tokens = random.tokens().clone();
+        }
+        int half = (T + 1) / 2;
+        for (int r = 0; r < 2; r++) for (int t = half; t < T + 1; t++) tokens[r * (T + 1) + t] = tokens[r * (T + 1) + t - half];
+        TokenBatch batch = new TokenBatch(2, T, tokens);
+        float[] weights = new Objective.Distill(2.0, 0.3, 2.0).positionWeights(batch);
+        int copies = 0;
+        for (float w : weights) if (w == 2f) copies++;
+        assertTrue(copies > 0 && copies < weights.length, copies + " copy positions of " + weights.length);
+        double[] loss = new double[3];
+        List<Map<String, float[]>> grads = new ArrayList<>();
+        for (int r = 0; r <= 2; r++) {
+            try (TrainingBackend b = open()) {
+                List<ParameterInfo> params = b.setTrainable(new TrainableSet.All(), 1);
+                Objective weighted = new Objective.Distill(2.0, 0.3, r);
+                loss[r] = b.forwardBackward(weighted, batch, 1.0, true).loss();
+                Map<String, float[]> g = new java.util.LinkedHashMap<>();
+                for (ParameterInfo p : params) g.put(p.name(), b.readGradient(p.name()));
+                grads.add(g);
+                assertEquals(b.evaluate(DISTILL, batch).loss(), b.evaluate(weighted, batch).loss(), 0.0, "evaluation is not weighted");
+            }
+        }
+        assertTrue(loss[0] < loss[1], "copy positions carry loss: " + loss[0] + " < " + loss[1]);
+        assertEquals(2 * loss[1] - loss[0], loss[2], 1e-5 * loss[2], "loss linear in the recall weight");
+        double moved = 0, size = 0;
+        for (String name : grads.get(1).keySet()) {
+            float[] g0 = grads.get(0).get(name), g1 = grads.get(1).get(name), g2 = grads.get(2).get(name);
+            float[] expect = new float[g1.length];
+            for (int i = 0; i < g1.length; i++) {
+                expect[i] = 2 * g1[i] - g0[i];
+                moved += ((double) g1[i] - g0[i]) * ((double) g1[i] - g0[i]);
+                size += (double) g1[i] * g1[i];
+            }
+            assertClose("gradient of " + name + " at recall weight 2", expect, g2, 1e-4);
+        }
+        assertTrue(moved > 1e-6 * size, "the gradient at recall weight 0 equals that at 1: the weights did not reach it");
+    }
+
     @Test
     void evaluateReturnsTheTrainingLossAndChangesNothing() {
         try (TrainingBackend b = open()) {

@@ -527,15 +527,19 @@ public final class RecipeReader {
             long evalInterval = s.integer("eval_interval", 0, 0L, false);
             Double temperature = s.number("temperature", v -> v > 0, "> 0", null, false);
             Double ceWeight = s.number("ce_weight", v -> v >= 0 && v <= 1, "in [0, 1]", null, false);
+            Double recallWeight = s.number("recall_weight", v -> v >= 0 && v <= Objective.MAX_RECALL_WEIGHT,
+                    "in [0, " + (int) Objective.MAX_RECALL_WEIGHT + "]", null, false);
             if (!"distill".equals(type)) {
                 if (temperature != null) s.problem("temperature", "only for distill stages");
                 if (ceWeight != null) s.problem("ce_weight", "only for distill stages");
+                if (recallWeight != null) s.problem("recall_weight", "only for distill stages");
             }
             s.finish();
             if (type == null) return null;
             Objective objective = switch (type) {
                 case "attention-transfer" -> new Objective.AttentionTransfer();
-                case "distill" -> new Objective.Distill(temperature == null ? 1.0 : temperature, ceWeight == null ? 0.0 : ceWeight);
+                case "distill" -> new Objective.Distill(temperature == null ? 1.0 : temperature, ceWeight == null ? 0.0 : ceWeight,
+                        recallWeight == null ? 1.0 : recallWeight);
                 default -> new Objective.LanguageModeling();
             };
             o.put("name", name);
@@ -554,6 +558,7 @@ public final class RecipeReader {
             if (objective instanceof Objective.Distill d) {
                 o.put("temperature", d.temperature());
                 o.put("ce_weight", d.ceWeight());
+                if (d.recallWeight() != 1) o.put("recall_weight", d.recallWeight());
             }
             if (trainable == null) return null;
             return new Stage(index, name, objective, resolvedSteps, lr, warmup, minRatio, wd, beta1, beta2, eps, clip,

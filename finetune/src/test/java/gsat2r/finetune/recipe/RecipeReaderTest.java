@@ -76,6 +76,8 @@ class RecipeReaderTest {
         assertEquals(245, kd.steps(), "1,000,000 tokens / (16 x 256) rounded up");
         assertEquals(25, kd.warmupSteps(), "0.1 of 245 steps, rounded");
         assertEquals(new Objective.Distill(2, 0.25), kd.objective());
+        assertEquals(new Objective.Distill(2, 0.25, 6), parse(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"recall_weight\": 6"))
+                .stages().get(1).objective(), "recall_weight");
         assertEquals(new TrainableSet.Lora(8, 16), kd.trainable(), "lora_alpha defaults to 2R");
         assertEquals(0.99, kd.beta2());
         assertEquals(50, kd.evalInterval());
@@ -126,6 +128,10 @@ class RecipeReaderTest {
         assertEquals(FILE + ": seq_len: must be an integer >= 1", error(GOOD.replace("\"seq_len\": 256", "\"seq_len\": 2.5")));
         assertEquals(FILE + ": device: must be one of cpu, cuda (got \"tpu\")", error(GOOD.replace("\"seed\": 7", "\"seed\": 7, \"device\": \"tpu\"")));
         assertEquals(FILE + ": stages[1].ce_weight: must be in [0, 1] (got 1.5)", error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 1.5")));
+        assertEquals(FILE + ": stages[1].recall_weight: must be in [0, 100] (got -2)",
+                error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"recall_weight\": -2")));
+        assertEquals(FILE + ": stages[2].recall_weight: only for distill stages",
+                error(GOOD.replace("\"grad_clip\": 0", "\"grad_clip\": 0, \"recall_weight\": 4")));
         assertEquals(FILE + ": stages[1].betas[1]: must be in [0, 1) (got 1.0)", error(GOOD.replace("[0.9, 0.99]", "[0.9, 1.0]")));
         assertEquals(FILE + ": student.gate_init: must be one of random, key-pool (got \"zeros\")",
                 error(GOOD.replace("\"key-pool\"", "\"zeros\"")));

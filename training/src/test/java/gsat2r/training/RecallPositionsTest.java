@@ -1,0 +1,71 @@
+package gsat2r.training;
+
+import gsat2r.core.data.SplitMix64;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RecallPositionsTest {
+
+    /** The definition, searched the slow way: some s + 2 <= t with tokens (s, s+1, s+2) = (t-1, t, t+1). */
+    private static boolean[] bruteForce(int[] window) {
+        int T = window.length - 1;
+        boolean[] copy = new boolean[T];
+        for (int t = 1; t < T; t++) {
+            for (int s = 0; s + 2 <= t && !copy[t]; s++) {
+                copy[t] = window[s] == window[t - 1] && window[s + 1] == window[t] && window[s + 2] == window[t + 1];
+            }
+        }
+        return copy;
+    }
+
+    @Test
+    void aKeyValueLookupMarksTheValueAndNotTheFirstListing() {
+        // "k1 : v1 , k2 : v2 , k2 : v2" as ids: the value of the looked-up key is a copy, its first listing is not.
+        int k1 = 10, v1 = 11, k2 = 12, v2 = 13, colon = 1, comma = 2;
+        int[] w = {k1, colon, v1, comma, k2, colon, v2, comma, k2, colon, v2};
+        boolean[] copy = RecallPositions.copyTargets(new TokenBatch(1, w.length - 1, w), 0);
+        assertFalse(copy[5], "the first v2 is not in the context yet");
+        assertTrue(copy[9], "the looked-up v2 follows (k2, :) as before");
+        assertTrue(copy[8], "':' after k2 repeats (',', k2, ':')");
+        assertFalse(copy[7], "k2 after ',' follows (v2, ',') for the first time");
+        assertArrayEquals(bruteForce(w), copy);
+    }
+
+    @Test
+    void equalsTheDefinitionOnRandomAndRepetitiveWindows() {
+        SplitMix64 rng = new SplitMix64(5);
+        for (int trial = 0; trial < 200; trial++) {
+            int T = 2 + rng.nextInt(80), vocab = 2 + rng.nextInt(trial % 3 == 0 ? 3 : 50), rows = 1 + rng.nextInt(3);
+            int[] tokens = new int[rows * (T + 1)];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = rng.nextInt(vocab);
+            TokenBatch b = new TokenBatch(rows, T, tokens);
+            float[] weights = RecallPositions.weights(b, 3.5);
+            for (int s = 0; s < rows; s++) {
+                int[] window = java.util.Arrays.copyOfRange(tokens, s * (T + 1), (s + 1) * (T + 1));
+                boolean[] expect = bruteForce(window);
+                assertArrayEquals(expect, RecallPositions.copyTargets(b, s), "trial " + trial + " row " + s);
+                for (int t = 0; t < T; t++) assertEquals(expect[t] ? 3.5f : 1f, weights[s * T + t]);
+            }
+        }
+    }
+
+    @Test
+    void sequencesDoNotSeeEachOther() {
+        int[] tokens = {1, 2, 3, 4, /* second row */ 9, 1, 2, 3};
+        boolean[] copy = RecallPositions.copyTargets(new TokenBatch(2, 3, tokens), 1);
+        assertArrayEquals(new boolean[3], copy, "(1, 2, 3) occurred in row 0 only");
+    }
+
+    @Test
+    void weightOneMeansNoWeightsAndLargeIdsAreRefused() {
+        assertNull(RecallPositions.weights(new TokenBatch(1, 3, new int[] {1, 2, 3, 4}), 1));
+        assertThrows(IllegalArgumentException.class, () -> RecallPositions.weights(new TokenBatch(1, 3, new int[] {1, 2, 1 << 22, 4}), 2));
+        assertThrows(IllegalArgumentException.class, () -> new Objective.Distill(1, 0, -1));
+    }
+}
