@@ -58,8 +58,12 @@ import java.util.stream.Stream;
  *     step measured with the layers already linearized, so that two layers doing the same job are not both
  *     kept). Measured from the teacher's side because attention transfer trains each GSA layer on the
  *     teacher's hidden states: the configurations compared are those the short run trained for.</li>
+ * <li>When every set of {@code budget} layers is few ({@link Measurer#MAX_EVERY_SET}), each is measured from the
+ *     teacher's side too and the best taken (elimination is greedy: it can drop a layer that matters only
+ *     together with another).</li>
  * <li>For each chosen layer, the smallest of {@code windows} whose sliding window costs at most
- *     {@code windowTolerance} nats per answer token is taken instead of full attention.</li>
+ *     {@code windowTolerance} nats per answer token is taken instead of full attention, if the plan with full
+ *     attention answers some probes exactly (otherwise the probes cannot tell what a window loses).</li>
  * </ol>
  * Written to {@code out}: {@code plan.json} (every measurement), {@code plan.md}, {@code student/} (the teacher
  * converted with the plan's layers kept), {@code recipe.json} and {@code recipe-naive.json} (the recipe with
@@ -226,6 +230,11 @@ public final class HybridPlanner {
                 steps.add(step);
                 kept = best(step);
             }
+            List<Candidate> everySet = new ArrayList<>();
+            if (binomial(all.size(), budget) <= MAX_EVERY_SET) {
+                for (List<Integer> set : subsets(all, budget)) everySet.add(measure("keep " + set, set, new TreeMap<>()));
+                kept = best(everySet);
+            }
             List<Integer> layers = kept.attention();
             Candidate full = kept;
             List<Candidate> windowTrials = new ArrayList<>();
@@ -237,19 +246,57 @@ public final class HybridPlanner {
             Plan.AtLosses at = Plan.AtLosses.read(atDir.resolve("metrics.jsonl"));
             return new Plan(recipe.file(), budget, options.atTokens(), device.name(), probes.size(),
                     probes.stream().mapToLong(p -> p.ids().length).sum(), at, teacherScore, allGsa, restoreOne, linearizeOne, steps,
-                    windowTrials, plan, naive, (System.nanoTime() - t0) / 1e9);
+                    everySet, windowTrials, plan, naive, (System.nanoTime() - t0) / 1e9);
+        }
+
+        /**
+         * The most sets of kept layers measured one by one: below it every set of {@code budget} layers is scored
+         * (28 for 2 of 8 layers, about what backward elimination costs there) and the best taken, since greedy
+         * elimination can drop a layer that only matters together with another; above it elimination decides.
+         */
+        static final int MAX_EVERY_SET = 64;
+
+        static long binomial(int n, int k) {
+            long c = 1;
+            for (int i = 1; i <= k; i++) {
+                c = c * (n - k + i) / i;
+                if (c > Integer.MAX_VALUE) return c;
+            }
+            return c;
+        }
+
+        /** Every k-element subset of {@code items}, each in ascending order, in lexicographic order. */
+        static List<List<Integer>> subsets(List<Integer> items, int k) {
+            List<List<Integer>> out = new ArrayList<>();
+            collect(items, k, 0, new ArrayList<>(), out);
+            return out;
+        }
+
+        private static void collect(List<Integer> items, int k, int from, List<Integer> prefix, List<List<Integer>> out) {
+            if (prefix.size() == k) {
+                out.add(List.copyOf(prefix));
+                return;
+            }
+            for (int i = from; i <= items.size() - (k - prefix.size()); i++) {
+                prefix.add(items.get(i));
+                collect(items, k, i + 1, prefix, out);
+                prefix.removeLast();
+            }
         }
 
         /**
          * For each chosen layer (in order), the smallest window that, with the windows already taken, stays within
          * tolerance of the plan with full attention (and answers no fewer probes exactly). Always measured against
          * full attention, never against the last accepted trial: each trial may cost up to the tolerance, and
-         * against the last one those costs would add up.
+         * against the last one those costs would add up. No window when the plan with full attention answers no
+         * probe exactly: a window that loses retrieval then costs no answer and little log-probability, since
+         * there is no retrieval yet to lose, so the probes cannot tell it from one that keeps it.
          */
         static TreeMap<Integer, Integer> chooseWindows(List<Integer> layers, List<Integer> sizes, int seqLen, double tolerance,
                                                        Candidate full, Function<TreeMap<Integer, Integer>, Candidate> measure,
                                                        List<Candidate> trials) {
             TreeMap<Integer, Integer> windows = new TreeMap<>();
+            if (full.score().exact() <= 0) return windows;
             for (int l : layers) {
                 for (int w : sizes) {
                     if (w >= seqLen) continue;                           // no shorter than the sequences: nothing to gain

@@ -19,6 +19,7 @@ import java.util.TreeMap;
  * @param restoreOne   the all-GSA student with one layer restored to attention, per layer
  * @param linearizeOne the teacher with one layer replaced by its trained GSA layer, per layer
  * @param elimination       the candidates of each step of backward elimination (the first is {@code linearizeOne})
+ * @param everySet     every set of {@code budget} layers kept, from the teacher's side (empty when there are too many)
  * @param windowTrials sliding windows tried on the chosen layers
  * @param plan         the chosen layers and windows, measured
  * @param naive        the first and last layers at the same budget, measured
@@ -26,7 +27,7 @@ import java.util.TreeMap;
 public record Plan(Path recipe, int budget, long atTokens, String device, int probes, long probeTokens, AtLosses at,
                    RecallProbes.Score teacher, HybridPlanner.Candidate allGsa, List<HybridPlanner.Candidate> restoreOne,
                    List<HybridPlanner.Candidate> linearizeOne, List<List<HybridPlanner.Candidate>> elimination,
-                   List<HybridPlanner.Candidate> windowTrials, HybridPlanner.Candidate plan, HybridPlanner.Candidate naive,
+                   List<HybridPlanner.Candidate> everySet, List<HybridPlanner.Candidate> windowTrials, HybridPlanner.Candidate plan, HybridPlanner.Candidate naive,
                    double seconds) {
 
     public List<Integer> layers() {
@@ -89,6 +90,7 @@ public record Plan(Path recipe, int budget, long atTokens, String device, int pr
         o.set("linearize_one", candidates(linearizeOne));
         ArrayNode steps = o.putArray("elimination");
         for (List<HybridPlanner.Candidate> step : elimination) steps.add(candidates(step));
+        o.set("every_set", candidates(everySet));
         o.set("window_trials", candidates(windowTrials));
         o.set("plan", candidate(plan));
         o.set("naive", candidate(naive));
@@ -146,6 +148,17 @@ public record Plan(Path recipe, int budget, long atTokens, String device, int pr
             }
         }
         md.append('\n');
+        if (!everySet.isEmpty()) {
+            HybridPlanner.Candidate best = HybridPlanner.Measurer.best(everySet);
+            md.append(String.format(Locale.ROOT, "%nEvery set of %d layers kept (teacher side; the plan is the best):", budget));
+            everySet.stream().sorted(java.util.Comparator.comparingDouble((HybridPlanner.Candidate c) -> -c.score().logProb()))
+                    .forEach(c -> md.append(String.format(Locale.ROOT, " %s%s %.3f%s;", c == best ? "**" : "", spelling(c),
+                            c.score().logProb(), c == best ? "**" : "")));
+            md.append('\n');
+        }
+        if (windowTrials.isEmpty() && plan.score().exact() <= 0) {
+            md.append("\nNo window tried: the plan with full attention answers no probe exactly, so the probes cannot tell what a window loses.\n");
+        }
         for (HybridPlanner.Candidate c : windowTrials) {
             md.append(String.format(Locale.ROOT, "%nWindow trial %s: %.3f nats/token, %.0f%% exact", spelling(c), c.score().logProb(), 100 * c.score().exact()));
         }

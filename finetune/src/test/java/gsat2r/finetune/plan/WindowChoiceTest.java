@@ -18,7 +18,11 @@ class WindowChoiceTest {
     }
 
     static TreeMap<Integer, Integer> choose(Map<TreeMap<Integer, Integer>, double[]> scores, List<HybridPlanner.Candidate> trials) {
-        HybridPlanner.Candidate full = candidate(new TreeMap<>(), -6.00, 0.5);
+        return choose(scores, trials, 0.5);
+    }
+
+    static TreeMap<Integer, Integer> choose(Map<TreeMap<Integer, Integer>, double[]> scores, List<HybridPlanner.Candidate> trials, double fullExact) {
+        HybridPlanner.Candidate full = candidate(new TreeMap<>(), -6.00, fullExact);
         Function<TreeMap<Integer, Integer>, HybridPlanner.Candidate> measure = w -> {
             double[] s = scores.getOrDefault(w, new double[] {-9, 0});
             return candidate(w, s[0], s[1]);
@@ -54,5 +58,22 @@ class WindowChoiceTest {
     void aWindowMayNotLoseExactAnswers() {
         var chosen = choose(Map.of(windows(0, 64), new double[] {-5.9, 0.4}, windows(0, 256), new double[] {-5.99, 0.5}), new ArrayList<>());
         assertEquals(windows(0, 256), chosen);
+    }
+
+    @Test
+    void noWindowWhenFullAttentionAnswersNothingExactly() {
+        List<HybridPlanner.Candidate> trials = new ArrayList<>();
+        var chosen = choose(Map.of(windows(0, 64), new double[] {-5.9, 0}), trials, 0);
+        assertEquals(windows(), chosen);
+        assertEquals(0, trials.size(), "nothing measured");
+    }
+
+    @Test
+    void everySetOfKLayersInOrder() {
+        assertEquals(List.of(List.of(0, 1), List.of(0, 2), List.of(1, 2)), HybridPlanner.Measurer.subsets(List.of(0, 1, 2), 2));
+        assertEquals(28, HybridPlanner.Measurer.subsets(List.of(0, 1, 2, 3, 4, 5, 6, 7), 2).size());
+        assertEquals(28, HybridPlanner.Measurer.binomial(8, 2));
+        assertEquals(10_518_300, HybridPlanner.Measurer.binomial(32, 8));
+        assertEquals(List.of(List.of()), HybridPlanner.Measurer.subsets(List.of(0, 1), 0));
     }
 }
