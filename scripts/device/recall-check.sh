@@ -28,6 +28,10 @@
 #
 #   [DEADLINE=560] [OUT=DIR] bash scripts/device/recall-check.sh
 #
+# GRID="NAME:BASE:WEIGHT ..." adds variants after (d), each trained and evaluated (lm, recall, passkey) like the naive
+# plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the planned recipe) or naive, WEIGHT
+# the distill stage's recall_weight (docs/recipes.md). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens.
+#
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
 # 256 tokens, one prompt per point): every phase runs, no number means anything.
 set -euo pipefail
@@ -153,17 +157,42 @@ phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
 phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
 phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
 phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
+# grid_recipe NAME BASE_RECIPE WEIGHT: the base recipe with the distill stages' recall_weight set.
+grid_recipe() {
+    python3 - "$1" "$2" "$3" "$W" <<'PY'
+import json, os, sys
+name, base, weight, w = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+r = json.load(open(base))
+for s in r["stages"]:
+    if s["type"] == "distill":
+        s["recall_weight"] = weight
+json.dump(r, open(os.path.join(w, "recipes", "grid-" + name + ".json"), "w"), indent=1)
+PY
+}
+GRID_NAMES=()
+for g in ${GRID:-}; do
+    IFS=: read -r gname gbase gweight <<< "$g"
+    case "$gbase" in gsa) gsrc=$W/recipes/gsa.json ;; hybrid) gsrc=$HYBRID ;; naive) gsrc=$NAIVE ;; *) echo "GRID: unknown base $gbase"; continue ;; esac
+    grid_recipe "$gname" "$gsrc" "$gweight" || continue
+    GRID_NAMES+=("$gname")
+    phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
+    phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
+done
+export GRID_LIST="${GRID_NAMES[*]:-}"
 if [ -f "$W/recipes/tiny.json" ]; then
     phase tiny-llama 60 150 "$T2R" finetune --recipe "$W/recipes/tiny.json" --out "$W/tiny"
 else
     STATUS+=("tiny-llama|skipped: tiny-llama was not carried")
 fi
-phase needles-4k-gsa 40 80 evaluate recall-llama-gsa-4k gsa "$LONG" niah_single,niah_multikey,niah_multivalue,vt
-phase needles-4k-hybrid 40 80 evaluate recall-llama-hybrid-4k hybrid "$LONG" niah_single,niah_multikey,niah_multivalue,vt
+if [ "${NEEDLES_4K:-1}" = 1 ]; then
+    phase needles-4k-gsa 40 80 evaluate recall-llama-gsa-4k gsa "$LONG" niah_single,niah_multikey,niah_multivalue,vt
+    phase needles-4k-hybrid 40 80 evaluate recall-llama-hybrid-4k hybrid "$LONG" niah_single,niah_multikey,niah_multivalue,vt
+fi
 
 echo "==== [$(elapsed) s] packing $OUT"
 mkdir -p "$W/pack"
-for r in gsa hybrid naive tiny; do
+for r in gsa hybrid naive tiny ${GRID_LIST:-}; do
+    [ -d "$W/$r" ] || r=grid-$r
     [ -d "$W/$r" ] || continue
     mkdir -p "$W/pack/runs/$r"
     cp "$W/$r/run.json" "$W/$r/metrics.jsonl" "$W/pack/runs/$r/" 2>/dev/null || true
@@ -188,7 +217,8 @@ def check(what, ok):
     summary.setdefault("checks", []).append({"check": what, "pass": ok})
 def ratio(s, t):
     return float("inf") if t == 0 and s > 0 else (s / t if t else 1.0)
-for name, label in (("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybrid", "hybrid (planned)"), ("recall-llama-naive", "hybrid (naive 0,7)")):
+grid = [(f"grid-{g}", f"grid {g}") for g in os.environ.get("GRID_LIST", "").split()]
+for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybrid", "hybrid (planned)"), ("recall-llama-naive", "hybrid (naive 0,7)")] + grid:
     r = report(name)
     if r is None:
         lines.append(f"{label}: no report")
@@ -211,6 +241,8 @@ for name, label in (("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
         if n:
             lines.append(f"  {t:<15} " + "  ".join(f"{p['length']}: {100 * p['student']['accuracy']:.0f}% / values {100 * p['student']['value_recall']:.0f}% "
                                                     f"(teacher {100 * p['teacher']['accuracy']:.0f}% / {100 * p['teacher']['value_recall']:.0f}%)" for p in n["points"]))
+    if name.startswith("grid-"):
+        continue
     if lm:
         check(f"{label}: perplexity within 5% of the teacher's", lm["student_perplexity"] <= 1.05 * lm["teacher_perplexity"])
     if name == "recall-llama-gsa" and pk and rc:
@@ -246,7 +278,7 @@ if os.path.exists(tiny):
         summary["tiny_llama_val_ppl"] = ppl
         lines.append(f"tiny-llama (recipes/tiny-llama.json): last validation perplexity {ppl:.2f} (was 9.81)")
         check("tiny-llama: validation perplexity not worse than 9.81", ppl <= 9.81 * 1.005)
-for run in ("gsa", "hybrid", "naive", "tiny"):
+for run in ["gsa", "hybrid", "naive", "tiny"] + [f"grid-{g}" for g in os.environ.get("GRID_LIST", "").split()]:
     f = os.path.join(w, run, "metrics.jsonl")
     if os.path.exists(f):
         steps = [m for m in map(json.loads, open(f)) if m.get("type") == "step"]
