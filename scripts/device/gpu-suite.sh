@@ -349,7 +349,7 @@ phase_scoring() {
 phase_decode() {     # decode [teacher,student]: DecodeBench, then torch_decode.py at the same shapes, one table
     local models=${1:-teacher,student} dir=$WORK/decode rc torch_rc=skipped
     local contexts=${CONTEXTS:-512,4096,32768} batches=${BATCHES:-1,64,256}
-    ptxas decode_linear_rms_store_b8 decode_linear_rms_swiglu_b16 gsa_decode_step_bf16 attention_decode_d64_g4_bf16 \
+    ptxas decode_linear_rms_store_b8 decode_linear_plain_add_b8 decode_linear_rms_swiglu_b16 gsa_decode_step_bf16 attention_decode_d64_g4_bf16 \
         score_continuations_bf16 | table
     bench "$OUT/decode.log" "${DECODE_S:-300}" 24g gsat2r.gpumodels.DecodeBench --work "$dir" --models "$models" \
         --contexts "$contexts" --batches "$batches" --steps "${DECODE_STEPS:-16}" --warmup 3 --scoring-batches 3

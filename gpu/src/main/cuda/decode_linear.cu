@@ -20,7 +20,7 @@
 // while it multiplies one, instead of waiting for a whole batch of loads before it requests the next.
 // A lane reads back only the bytes it copied (its cp.async.wait_group orders them; no barrier), one
 // commit group per k-step (empty past the warp's last). x (and the norm's weights) are loaded into
-// registers one k-step ahead of the products. The partial sums of the 8 warps meet in the same shared
+// registers two k-steps ahead of the products. The partial sums of the 8 warps meet in the same shared
 // memory after the loop.
 //
 // Fragments without a shared tile. Lane (g, q) = (lane / 4, lane % 4) loads 8 consecutive weights
@@ -214,7 +214,8 @@ __device__ void linear(void* out, int ldo, const bf16* x, const bf16* nw, float 
         __syncthreads();
     }
 
-    // x (and the norm weights) of step t, as loaded: one step ahead of the products.
+    // x (and the norm weights) of step t, as loaded: two steps ahead of the products (L2 hits, when the weights have
+    // all landed: PLAIN's x has not been read by this SM before).
     auto load_x = [&](int t, uint4 (&xr)[NT], uint4& nr) {
         const int k = 32 * (w + WARPS * t) + 8 * q;
         const bool in = t < steps;
@@ -232,8 +233,9 @@ __device__ void linear(void* out, int ldo, const bf16* x, const bf16* nw, float 
         for (int n = 0; n < NT; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) acc[a][n][e] = 0.f;
-    uint4 xr[NT], nr;
+    uint4 xr[NT], nr, xs[NT], ns;  // steps t and t + 1
     load_x(0, xr, nr);
+    load_x(1, xs, ns);
     for (int t = 0; t < steps; t++) {
         cp_async_wait<S - 1>();  // the group of step t has landed (S groups were in flight)
         const uint4* slot = ring + (t % S) * (NA * 2 * 32);
@@ -243,7 +245,7 @@ __device__ void linear(void* out, int ldo, const bf16* x, const bf16* nw, float 
 #pragma unroll
             for (int h = 0; h < 2; h++) wf[a][h] = slot[(a * 2 + h) * 32];
         uint4 xn[NT], nn;
-        load_x(t + 1, xn, nn);
+        load_x(t + 2, xn, nn);
 #pragma unroll
         for (int n = 0; n < NT; n++) {
             const uint4 xf = x_prologue<PRO>(xr[n], nr, rstd, g + 8 * n, B);
@@ -270,8 +272,12 @@ __device__ void linear(void* out, int ldo, const bf16* x, const bf16* nw, float 
         // The slot is free again (its values went into the products above): step t + S into it.
         request(t + S);
 #pragma unroll
-        for (int n = 0; n < NT; n++) xr[n] = xn[n];
-        nr = nn;
+        for (int n = 0; n < NT; n++) {
+            xr[n] = xs[n];
+            xs[n] = xn[n];
+        }
+        nr = ns;
+        ns = nn;
     }
 
     // The 8 warps' partial sums, added in warp order, where the rings were.
