@@ -233,9 +233,22 @@ public final class DecodeBench {
         }
         roles.add("head");
         roleBytes.add(bytes(List.of(rt.model.head)));
-        int perStep = launches.size() / steps;
+        for (String line : breakdownLines(at, launches, steps, roles, roleBytes)) System.out.println(line);
+        System.out.printf(Locale.ROOT, "%s kernel=TOTAL launches=%d ms=%.4f untimed_step_ms=%.3f mode=%s fused=%s%n", at,
+                launches.size() / steps, launches.stream().mapToDouble(KernelTimes.Launch::millis).sum() / steps, median(device),
+                rt.mode(), rt.fused(B));
+        System.out.flush();
+    }
+
+    /**
+     * The breakdown's lines of {@code steps} steps' launches, one per kernel in first-launch order; the linear kernels
+     * ({@code decode_linear_*}) per role where a step launches exactly {@code roles.size()} of them (the i-th of a step
+     * has role i, whose weights are {@code roleBytes[i]} bytes), else per name. Lines: {@code AT kernel=NAME [role=ROLE]
+     * launches=N ms=MS us_per_launch=US share=P% [weights_MB=MB GB_per_s=R of_peak=P%]}, per step.
+     */
+    static List<String> breakdownLines(String at, List<KernelTimes.Launch> launches, int steps, List<String> roles, List<Double> roleBytes) {
         long linear = launches.stream().filter(x -> x.kernel().startsWith("decode_linear_")).count();
-        boolean byRole = launches.size() == (long) perStep * steps && linear == (long) roles.size() * steps;
+        boolean byRole = launches.size() % steps == 0 && linear == (long) roles.size() * steps;
         Map<String, double[]> rows = new LinkedHashMap<>();   // label → {ms, launches, bytes}
         int li = 0;
         for (KernelTimes.Launch x : launches) {
@@ -251,22 +264,19 @@ public final class DecodeBench {
             t[1] += 1;
             t[2] += b;
         }
-        double total = launches.stream().mapToDouble(KernelTimes.Launch::millis).sum() / steps, totalBytes = 0;
+        double total = launches.stream().mapToDouble(KernelTimes.Launch::millis).sum() / steps;
+        List<String> lines = new ArrayList<>();
         for (Map.Entry<String, double[]> e : rows.entrySet()) {
             double ms = e.getValue()[0] / steps, n = e.getValue()[1] / steps, bytes = e.getValue()[2] / steps;
-            totalBytes += bytes;
             String traffic = bytes > 0
                     ? String.format(Locale.ROOT, " weights_MB=%.1f GB_per_s=%.0f of_peak=%.0f%%", bytes / 1e6, bytes / (ms * 1e-3) / 1e9,
                             100 * bytes / (ms * 1e-3) / PEAK_BYTES_PER_S)
                     : "";
-            System.out.printf(Locale.ROOT, "%s kernel=%s launches=%s ms=%.4f us_per_launch=%.2f share=%.1f%%%s%n", at, e.getKey(),
+            lines.add(String.format(Locale.ROOT, "%s kernel=%s launches=%s ms=%.4f us_per_launch=%.2f share=%.1f%%%s", at, e.getKey(),
                     n == Math.rint(n) ? String.valueOf((long) n) : String.format(Locale.ROOT, "%.2f", n), ms, 1000 * ms / n,
-                    100 * ms / total, traffic);
+                    100 * ms / total, traffic));
         }
-        System.out.printf(Locale.ROOT,
-                "%s kernel=TOTAL launches=%d ms=%.4f linear_weights_MB=%.1f untimed_step_ms=%.3f mode=%s fused=%s by_role=%s%n", at,
-                perStep, total, totalBytes / 1e6, median(device), rt.mode(), rt.fused(B), byRole);
-        System.out.flush();
+        return lines;
     }
 
     private static double bytes(List<DeviceBuffer> ws) {
