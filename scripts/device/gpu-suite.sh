@@ -29,7 +29,9 @@
 #                     GSA student at contexts CONTEXTS (512,4096,32768) and batches BATCHES (1,64,256), device ms per
 #                     step, tokens/s, bytes over time against 4.8 TB/s, and scoring items/s; then the same shapes in
 #                     PyTorch (scripts/bench/torch_decode.py, a static-cache loop in a CUDA graph; needs torch) and one
-#                     table of both. With its GPU tests: --tests '.*(Decod|GpuModelsGpu).*' decode
+#                     table of both; then DecodeBench --breakdown: per kernel (per role for the linear ones) ms
+#                     per step at batch 1, contexts BREAKDOWN_CONTEXTS (512,32768), kernels launched one by one (lines
+#                     DECODE-BREAKDOWN). With its GPU tests: --tests '.*(Decod|GpuModelsGpu).*' decode
 #   e2e               t2r finetune of the demo recipe on cuda, t2r eval --device cuda, logits and generate cuda vs cpu
 #   peft              the demo recipe on cuda with a LoRA distill stage, its PEFT adapter checked by
 #                     scripts/check-peft-adapter.py (numpy; PEFT's own loader where torch and peft are installed)
@@ -347,7 +349,7 @@ phase_scoring() {
 phase_decode() {     # decode [teacher,student]: DecodeBench, then torch_decode.py at the same shapes, one table
     local models=${1:-teacher,student} dir=$WORK/decode rc torch_rc=skipped
     local contexts=${CONTEXTS:-512,4096,32768} batches=${BATCHES:-1,64,256}
-    ptxas decode_linear_rms_store_b8 decode_linear_rms_swiglu_b16 gsa_decode_step_bf16 attention_decode_d64_g4_bf16 \
+    ptxas decode_linear_rms_store_b8 decode_linear_plain_add_b8 decode_linear_rms_swiglu_b16 gsa_decode_step_bf16 attention_decode_d64_g4_bf16 \
         score_continuations_bf16 | table
     bench "$OUT/decode.log" "${DECODE_S:-300}" 24g gsat2r.gpumodels.DecodeBench --work "$dir" --models "$models" \
         --contexts "$contexts" --batches "$batches" --steps "${DECODE_STEPS:-16}" --warmup 3 --scoring-batches 3
@@ -362,6 +364,11 @@ phase_decode() {     # decode [teacher,student]: DecodeBench, then torch_decode.
     else
         note "decode: no PyTorch with CUDA here, the PyTorch columns stay empty"
     fi
+    # where a step's time goes at batch 1: kernels launched one by one (no graph, no PDL), each timed by CUDA events
+    bench "$OUT/decode-breakdown.log" "${DECODE_BREAKDOWN_S:-240}" 24g gsat2r.gpumodels.DecodeBench --work "$dir" \
+        --models "$models" --breakdown "${BREAKDOWN_CONTEXTS:-512,32768}" --batches 1 --steps "${DECODE_STEPS:-16}" --warmup 3
+    local brc=$?
+    [ $brc -eq 0 ] || tail -5 "$OUT/decode-breakdown.log" | sed 's/^/DecodeBench --breakdown: /' | table
     python3 - "$OUT" "$rc" "$torch_rc" <<'PY' | table
 import os, re, sys
 out, bench_rc, torch_rc = sys.argv[1:4]
@@ -392,6 +399,8 @@ for s in skipped[:6]:
 for k, v in scoring.items():
     print(f"scoring {k}: {v.get('items_per_s')} items/s (4 choices x 30 tokens after 100; target >= 200)")
 PY
+    grep -h "^DECODE-BREAKDOWN" "$OUT/decode-breakdown.log" 2>/dev/null | table
+    [ $rc -ne 0 ] || rc=$brc
     return $rc
 }
 

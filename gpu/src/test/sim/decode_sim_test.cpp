@@ -146,7 +146,7 @@ static void linear_case(int B, int K, std::vector<int> seg, std::mt19937& rng) {
     const int e0 = seg[0], e1 = e0 + seg[1], e2 = e1 + seg[2], e3 = e2 + seg[3];
     const unsigned tiles = (unsigned)((N + 15) / 16);
     auto run = [&](void* out, int ldo) {
-        sim::launch({tiles, 1, 1}, {dl::THREADS, 1, 1}, 0, [&] {
+        sim::launch({tiles, 1, 1}, {dl::THREADS, 1, 1}, dl::SHARED_BYTES, [&] {
             dl::linear<PRO, EPI, NT>(out, ldo, dx.ptr(), dnw.ptr(), eps, dW[0]->ptr(), dW[1]->ptr(), dW[2]->ptr(), dW[3]->ptr(),
                                      e0, e1, e2, e3, B, K);
         });
@@ -193,6 +193,60 @@ static void linear_case(int B, int K, std::vector<int> seg, std::mt19937& rng) {
     }
     for (int i = 0; i < mats; i++) dW[i]->check("w");
     for (auto* d : dW) delete d;
+}
+
+// A row's results do not depend on B or on the other rows: rows of a batch of 16 (the b16 kernel), the same rows
+// among 8 (b8, in other places) and each row alone (b8, B = 1), bit for bit.
+template <int PRO, int EPI>
+static void linear_rows_case(int K, int N, std::mt19937& rng) {
+    constexpr bool swiglu = EPI == dl::SWIGLU;
+    char tag[128];
+    static const char* pro[] = {"plain", "rms", "gate"};
+    static const char* epi[] = {"store", "add", "swiglu"};
+    std::snprintf(tag, sizeof tag, "linear %s/%s K%d N%d row alone = in 8 = in 16", pro[PRO], epi[EPI], K, N);
+    const float eps = 1e-5f;
+    auto x16 = randn((size_t)16 * K, PRO == dl::GATE ? 2.0 : 1.0, rng), nw = randn(K, 0.5, rng), h16 = randn((size_t)16 * N, 1.0, rng);
+    for (auto& e : nw) e = bf(1.f + e);
+    DeviceArray<bf16> dnw(K), dw0((size_t)N * K), dw1((size_t)N * K);
+    put(dnw, nw);
+    put(dw0, randn((size_t)N * K, 0.05, rng));
+    put(dw1, randn((size_t)N * K, 0.05, rng));
+    // The outputs of rows `rows` of x16 (and h16) run together as one batch.
+    auto run = [&](auto nt, const std::vector<int>& rows) {
+        constexpr int NT = decltype(nt)::value;
+        const int B = (int)rows.size();
+        DeviceArray<bf16> dx((size_t)B * K);
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < K; k++) dx[(size_t)b * K + k] = __float2bfloat16_rn(x16[(size_t)rows[b] * K + k]);
+        DeviceArray<float> of((size_t)B * N);
+        DeviceArray<bf16> ob((size_t)B * N);
+        for (int b = 0; b < B; b++)
+            for (int n = 0; n < N; n++) ob[(size_t)b * N + n] = __float2bfloat16_rn(h16[(size_t)rows[b] * N + n]);
+        void* out = EPI == dl::STORE ? (void*)of.ptr() : (void*)ob.ptr();
+        sim::launch({(unsigned)((N + 15) / 16), 1, 1}, {dl::THREADS, 1, 1}, dl::SHARED_BYTES, [&] {
+            dl::linear<PRO, EPI, NT>(out, N, dx.ptr(), dnw.ptr(), eps, dw0.ptr(), swiglu ? dw1.ptr() : nullptr, nullptr, nullptr, N,
+                                     N, N, N, B, K);
+        });
+        return EPI == dl::STORE ? get(of) : get(ob);
+    };
+    std::vector<int> all(16), eight = {9, 3, 14, 0, 7, 12, 5, 10};
+    for (int b = 0; b < 16; b++) all[b] = b;
+    const auto y16 = run(std::integral_constant<int, 2>{}, all), y8 = run(std::integral_constant<int, 1>{}, eight);
+    std::vector<float> got8, ref8, got1, ref1;
+    for (int i = 0; i < 8; i++)
+        for (int n = 0; n < N; n++) {
+            got8.push_back(y8[(size_t)i * N + n]);
+            ref8.push_back(y16[(size_t)eight[i] * N + n]);
+        }
+    for (int r : {0, 6, 15}) {
+        const auto y1 = run(std::integral_constant<int, 1>{}, {r});
+        for (int n = 0; n < N; n++) {
+            got1.push_back(y1[n]);
+            ref1.push_back(y16[(size_t)r * N + n]);
+        }
+    }
+    exact(std::string(tag) + ": 8", got8, ref8);
+    exact(std::string(tag) + ": 1", got1, ref1);
 }
 
 // ---------------------------------------------------------------- gsa_decode
@@ -575,6 +629,15 @@ int main(int argc, char** argv) {
         linear_case<dl::PLAIN, dl::ADD, 2>(9, 64, {20, 0, 0, 0}, rng);
         linear_case<dl::RMS, dl::SWIGLU, 1>(2, 128, {48, 0, 0, 0}, rng);
         linear_case<dl::RMS, dl::SWIGLU, 2>(13, 256, {24, 0, 0, 0}, rng);
+        // Warps with more k-steps than their ring has slots (8, SwiGLU 4): the ring wraps, the down projection's K.
+        linear_case<dl::PLAIN, dl::ADD, 1>(1, 8192, {40, 0, 0, 0}, rng);
+        linear_case<dl::RMS, dl::STORE, 2>(16, 2336, {24, 8, 8, 3}, rng);
+        linear_case<dl::RMS, dl::SWIGLU, 1>(1, 2080, {20, 0, 0, 0}, rng);
+        linear_case<dl::GATE, dl::ADD, 2>(12, 2848, {18, 0, 0, 0}, rng);
+        linear_rows_case<dl::RMS, dl::STORE>(2336, 24, rng);
+        linear_rows_case<dl::GATE, dl::ADD>(1312, 16, rng);
+        linear_rows_case<dl::PLAIN, dl::ADD>(2592, 20, rng);
+        linear_rows_case<dl::RMS, dl::SWIGLU>(2080, 9, rng);
     }
     if (want("gsa")) {
         gsa_case<float>({3, 4, 2, 64, 64, 16}, rng);

@@ -9,12 +9,15 @@ import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.Precision;
 import gsat2r.gpu.DeviceBuffer;
+import gsat2r.gpu.ops.KernelTimes;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Random;
 
@@ -27,11 +30,21 @@ import java.util.Random;
  * the H200's 4.8 TB/s. Sequences are placed at position C with zeroed KV rows rather than prefilled (the speed of a step does
  * not depend on the values). Then multiple-choice scoring: items of a 100-token context and four 30-token choices,
  * {@code scoreContinuations} in batches of 64 items, median items/s.
+ *
+ * <p>{@code --breakdown 512,32768} instead: where a step's time goes, kernel by kernel. The steps are launched one kernel at a
+ * time (it sets {@code gsat2r.decode.graphs=false} before loading: no graph, no programmatic launch), each kernel bracketed by
+ * CUDA events and waited for ({@link KernelTimes#enableAll}); per (model, context, batch: 1 unless {@code --batches} says)
+ * one line per kernel, and for the linear kernels per role (the layers' input projections, output projections, gate and
+ * up, down; the head), with the milliseconds per step, launches per step, microseconds per launch, share of the kernels'
+ * time and, for the linear kernels, the weights they stream per step (N·K·2 bytes) over their time; then a line of the
+ * totals with the median device time of an untimed step launched the same way. Each launch's time includes what waiting
+ * for it adds (a few microseconds), and nothing overlaps: the sum is above a graph's step.
  * <pre>
  * java -cp ... gsat2r.gpumodels.DecodeBench --work DIR [--teacher DIR --student DIR] [--contexts 512,4096,32768]
- *     [--batches 1,64,256] [--steps 24] [--warmup 4] [--scoring-batches 4] [--models teacher,student]
+ *     [--batches 1,64,256] [--steps 24] [--warmup 4] [--scoring-batches 4] [--models teacher,student] [--breakdown CONTEXTS]
  * </pre>
- * Lines start with {@code DECODE} and {@code SCORING} (the {@code decode} phase of scripts/device/gpu-suite.sh tabulates them).
+ * Lines start with {@code DECODE}, {@code SCORING} and {@code DECODE-BREAKDOWN} (the {@code decode} phase of
+ * scripts/device/gpu-suite.sh tabulates them).
  */
 public final class DecodeBench {
     private DecodeBench() {}
@@ -41,7 +54,8 @@ public final class DecodeBench {
 
     public static void main(String[] args) {
         Path work = Path.of("decode-bench"), teacher = null, student = null;
-        int[] contexts = {512, 4096, 32768}, batches = {1, 64, 256};
+        int[] contexts = {512, 4096, 32768}, batches = {1, 64, 256}, breakdown = null;
+        boolean batchesGiven = false;
         int steps = 24, warmup = 4, scoringBatches = 4;
         List<String> kinds = List.of("teacher", "student");
         for (int i = 0; i < args.length; i++) {
@@ -51,7 +65,11 @@ public final class DecodeBench {
                 case "--teacher" -> teacher = Path.of(args[++i]);
                 case "--student" -> student = Path.of(args[++i]);
                 case "--contexts" -> contexts = ints(args[++i]);
-                case "--batches" -> batches = ints(args[++i]);
+                case "--batches" -> {
+                    batches = ints(args[++i]);
+                    batchesGiven = true;
+                }
+                case "--breakdown" -> breakdown = ints(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 case "--scoring-batches" -> scoringBatches = Integer.parseInt(args[++i]);
@@ -60,6 +78,10 @@ public final class DecodeBench {
             }
         }
         gsat2r.gpu.cuda.Cuda.requireAvailable();   // before writing 4 GB of random checkpoints
+        if (breakdown != null) {
+            System.setProperty("gsat2r.decode.graphs", "false");   // read when a model's runtime is made: kernels launched one by one
+            if (!batchesGiven) batches = new int[] {1};
+        }
         boolean random = teacher == null;
         if (random) {
             teacher = work.resolve("teacher-1b-v8192");
@@ -71,6 +93,10 @@ public final class DecodeBench {
             try (LanguageModel m = GpuLanguageModels.load(ModelDirectory.open(dir), Precision.BF16, 0)) {
                 DecodeRuntime rt = runtime(m);
                 rt.timeSteps();
+                if (breakdown != null) {
+                    for (int C : breakdown) for (int B : batches) breakdown(kind, m, rt, C, B, steps, warmup);
+                    continue;
+                }
                 for (int C : contexts) for (int B : batches) decode(kind, m, rt, C, B, steps, warmup);
                 if (scoringBatches > 0) scoring(kind, m, scoringBatches);
             }
@@ -139,6 +165,124 @@ public final class DecodeBench {
             rt.gpu().synchronize();
             rt.gpu().allocator().releaseCached();   // the next case's rings are of other sizes
         }
+    }
+
+    /**
+     * Where a step's time goes (see the class comment): {@code warmup} steps, {@code steps} untimed ones (their median device
+     * time), then {@code steps} with every kernel timed.
+     */
+    static void breakdown(String kind, LanguageModel m, DecodeRuntime rt, int C, int B, int steps, int warmup) {
+        String at = String.format(Locale.ROOT, "DECODE-BREAKDOWN %s ctx=%d batch=%d", kind, C, B);
+        if (rt.mode() != DecodeGraphs.Mode.EAGER) {
+            System.out.println(at + " skipped: steps run as graphs (mode " + rt.mode() + "), whose kernels cannot be timed one by one");
+            return;
+        }
+        long need = stateBytes(rt.model, B, C + warmup + 2 * steps + 1);
+        if (need > 0.85 * rt.gpu().context().memoryInfo().free()) {
+            System.out.printf(Locale.ROOT, "%s skipped: its state needs %.1f GB%n", at, need / 1e9);
+            return;
+        }
+        List<GpuDecoder> ds = new ArrayList<>();
+        List<KernelTimes.Launch> launches;
+        double[] device = new double[steps];
+        try {
+            for (int b = 0; b < B; b++) {
+                GpuDecoder d = (GpuDecoder) m.newDecoder();
+                d.placeAt(C, warmup + 2 * steps + 1);
+                ds.add(d);
+            }
+            Random rnd = new Random(C * 31L + B);
+            Runnable step = () -> {
+                int[] ids = new int[B];
+                for (int b = 0; b < B; b++) ids[b] = rnd.nextInt(m.vocabSize());
+                m.batchDecoder().next(ds, ids);
+            };
+            for (int s = 0; s < warmup + steps; s++) {
+                step.run();
+                if (s >= warmup) device[s - warmup] = rt.lastStepMillis();
+            }
+            rt.gpu().synchronize();
+            KernelTimes.drain();
+            KernelTimes.enableAll(rt.gpu(), true);
+            try {
+                for (int s = 0; s < steps; s++) step.run();
+            } finally {
+                KernelTimes.enableAll(rt.gpu(), false);
+            }
+            launches = KernelTimes.drainLaunches();
+        } finally {
+            for (GpuDecoder d : ds) d.release();
+            rt.gpu().synchronize();
+            rt.gpu().allocator().releaseCached();
+        }
+        // The linear kernels' roles, in the order a step launches them (DecodeStep's fused step); by name alone where the
+        // launches do not match them (the op-by-op step, B > 16).
+        List<String> roles = new ArrayList<>();
+        List<Double> roleBytes = new ArrayList<>();
+        for (DecodeModel.Layer l : rt.model.layers) {
+            List<DeviceBuffer> in = switch (l) {
+                case DecodeModel.GsaLayer g -> List.of(g.wq(), g.wk(), g.wv(), g.wf());
+                case DecodeModel.AttentionLayer a -> List.of(a.wq(), a.wk(), a.wv());
+            };
+            DeviceBuffer wo = switch (l) {
+                case DecodeModel.GsaLayer g -> g.wo();
+                case DecodeModel.AttentionLayer a -> a.wo();
+            };
+            roles.addAll(List.of("in_proj", "o_proj", "gate_up", "down"));
+            roleBytes.addAll(List.of(bytes(in), bytes(List.of(wo)), bytes(List.of(l.mlp().gate(), l.mlp().up())), bytes(List.of(l.mlp().down()))));
+        }
+        roles.add("head");
+        roleBytes.add(bytes(List.of(rt.model.head)));
+        for (String line : breakdownLines(at, launches, steps, roles, roleBytes)) System.out.println(line);
+        System.out.printf(Locale.ROOT, "%s kernel=TOTAL launches=%d ms=%.4f untimed_step_ms=%.3f mode=%s fused=%s%n", at,
+                launches.size() / steps, launches.stream().mapToDouble(KernelTimes.Launch::millis).sum() / steps, median(device),
+                rt.mode(), rt.fused(B));
+        System.out.flush();
+    }
+
+    /**
+     * The breakdown's lines of {@code steps} steps' launches, one per kernel in first-launch order; the linear kernels
+     * ({@code decode_linear_*}) per role where a step launches exactly {@code roles.size()} of them (the i-th of a step
+     * has role i, whose weights are {@code roleBytes[i]} bytes), else per name. Lines: {@code AT kernel=NAME [role=ROLE]
+     * launches=N ms=MS us_per_launch=US share=P% [weights_MB=MB GB_per_s=R of_peak=P%]}, per step.
+     */
+    static List<String> breakdownLines(String at, List<KernelTimes.Launch> launches, int steps, List<String> roles, List<Double> roleBytes) {
+        long linear = launches.stream().filter(x -> x.kernel().startsWith("decode_linear_")).count();
+        boolean byRole = launches.size() % steps == 0 && linear == (long) roles.size() * steps;
+        Map<String, double[]> rows = new LinkedHashMap<>();   // label → {ms, launches, bytes}
+        int li = 0;
+        for (KernelTimes.Launch x : launches) {
+            String label = x.kernel();
+            double b = 0;
+            if (byRole && x.kernel().startsWith("decode_linear_")) {
+                int r = li++ % roles.size();
+                label += " role=" + roles.get(r);
+                b = roleBytes.get(r);
+            }
+            double[] t = rows.computeIfAbsent(label, k -> new double[3]);
+            t[0] += x.millis();
+            t[1] += 1;
+            t[2] += b;
+        }
+        double total = launches.stream().mapToDouble(KernelTimes.Launch::millis).sum() / steps;
+        List<String> lines = new ArrayList<>();
+        for (Map.Entry<String, double[]> e : rows.entrySet()) {
+            double ms = e.getValue()[0] / steps, n = e.getValue()[1] / steps, bytes = e.getValue()[2] / steps;
+            String traffic = bytes > 0
+                    ? String.format(Locale.ROOT, " weights_MB=%.1f GB_per_s=%.0f of_peak=%.0f%%", bytes / 1e6, bytes / (ms * 1e-3) / 1e9,
+                            100 * bytes / (ms * 1e-3) / PEAK_BYTES_PER_S)
+                    : "";
+            lines.add(String.format(Locale.ROOT, "%s kernel=%s launches=%s ms=%.4f us_per_launch=%.2f share=%.1f%%%s", at, e.getKey(),
+                    n == Math.rint(n) ? String.valueOf((long) n) : String.format(Locale.ROOT, "%.2f", n), ms, 1000 * ms / n,
+                    100 * ms / total, traffic));
+        }
+        return lines;
+    }
+
+    private static double bytes(List<DeviceBuffer> ws) {
+        double b = 0;
+        for (DeviceBuffer w : ws) b += w.byteSize();
+        return b;
     }
 
     /** Bytes a step must read: every weight once (the embedding table only for the head, when tied), each row's state (GSA: read and written) or visible KV rows. */

@@ -3,6 +3,7 @@ package gsat2r.gpu.ops;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.Gpu;
+import gsat2r.gpu.cuda.CudaFunction;
 import gsat2r.gpu.cuda.Dim3;
 
 import java.util.List;
@@ -30,6 +31,8 @@ public final class DecodeLinear {
     /** Rows one launch takes (two n-tiles of 8). */
     public static final int MAX_BATCH = 16;
     private static final int THREADS = 256, ROWS_PER_CTA = 16;
+    /** Dynamic shared memory of every variant: 8 warps' rings of 8 KiB (decode_linear.cu's SHARED_BYTES). */
+    static final int SHARED_BYTES = 8 * 8 * 1024;
 
     /** {@code out[b, 0..ΣN) = (RMSNorm(x[b])·normWeight) [W0; W1; ...]ᵀ}, fp32, rows {@code ldOut} apart. */
     public static void normProject(Gpu gpu, DeviceBuffer out, int ldOut, DeviceBuffer x, DeviceBuffer normWeight, float eps,
@@ -101,7 +104,9 @@ public final class DecodeLinear {
             ends[i] = variant.equals("rms_swiglu") ? n : end;
         }
         String name = "decode_linear_" + variant + "_b" + (batch <= 8 ? 8 : 16);
-        Launches.decode(gpu, gpu.kernel(name), Dim3.of(ctas(n)), Dim3.of(THREADS), 0, out, ldOut, x, normWeight, eps, w[0], w[1], w[2], w[3],
+        CudaFunction f = gpu.kernel(name);
+        f.setPreferredSharedMemoryCarveout(100);   // several CTAs of 64 KiB to an SM (three on an H100 or H200)
+        Launches.decode(gpu, f, Dim3.of(ctas(n)), Dim3.of(THREADS), SHARED_BYTES, out, ldOut, x, normWeight, eps, w[0], w[1], w[2], w[3],
                 ends[0], ends[1], ends[2], ends[3], batch, k);
     }
 }

@@ -2,7 +2,9 @@ package gsat2r.gpu.ops;
 
 import gsat2r.gpu.Gpu;
 import gsat2r.gpu.cuda.CudaEvent;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -15,6 +17,10 @@ public final class KernelTimes {
 
     private static volatile boolean enabled;
     private static final Map<String, double[]> TOTALS = new LinkedHashMap<>();
+    private static final List<Launch> LAUNCHES = new ArrayList<>();
+
+    /** One timed launch: the kernel's name (or a product's shape) and its milliseconds. */
+    public record Launch(String kernel, double millis) {}
 
     public static void enable(boolean on) {
         enabled = on;
@@ -37,9 +43,21 @@ public final class KernelTimes {
         else launch.run();
     }
 
-    /** Kernel name → {total ms, launches} since the last drain, in first-launch order; clears them. */
+    /** Kernel name → {total ms, launches} since the last drain, in first-launch order; clears them (and the launches). */
     public static synchronized Map<String, double[]> drain() {
         Map<String, double[]> copy = new LinkedHashMap<>(TOTALS);
+        TOTALS.clear();
+        LAUNCHES.clear();
+        return copy;
+    }
+
+    /**
+     * The launches timed since the last drain, one by one in launch order (so that a caller who knows the sequence, a
+     * decode step's, can tell apart two launches of one kernel); clears them (and the totals).
+     */
+    public static synchronized List<Launch> drainLaunches() {
+        List<Launch> copy = List.copyOf(LAUNCHES);
+        LAUNCHES.clear();
         TOTALS.clear();
         return copy;
     }
@@ -62,6 +80,7 @@ public final class KernelTimes {
                 double[] t = TOTALS.computeIfAbsent(name, k -> new double[2]);
                 t[0] += ms;
                 t[1] += 1;
+                LAUNCHES.add(new Launch(name, ms));
             }
         }
     }
