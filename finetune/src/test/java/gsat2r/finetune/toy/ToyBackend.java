@@ -121,12 +121,15 @@ public final class ToyBackend implements TrainingBackend {
         double[] gl = backward && student.lora != null ? new double[student.lora.length] : null;
         Map<String, Double> sums = new LinkedHashMap<>();
         sums.put("loss", 0.0);
+        float[] weights = backward && objective instanceof Objective.Distill d ? d.positionWeights(batch) : null;
         for (int s = 0; s < batch.sequences(); s++) {
             int[] ids = batch.inputs(s), targets = batch.targets(s);
+            double[] rowWeights = new double[ids.length];
+            for (int p = 0; p < ids.length; p++) rowWeights[p] = weights == null ? 1 : weights[s * ids.length + p];
             switch (objective) {
                 case Objective.AttentionTransfer at -> attentionTransfer(ids, sums, gw, gl);
-                case Objective.Distill d -> logitLoss(ids, targets, true, d.temperature(), d.ceWeight(), !backward, sums, gw, gl);
-                case Objective.LanguageModeling lm -> logitLoss(ids, targets, false, 1, 1, false, sums, gw, gl);
+                case Objective.Distill d -> logitLoss(ids, targets, true, d.temperature(), d.ceWeight(), !backward, rowWeights, sums, gw, gl);
+                case Objective.LanguageModeling lm -> logitLoss(ids, targets, false, 1, 1, false, rowWeights, sums, gw, gl);
             }
         }
         if (backward) accumulate(gw, gl, gradScale);
@@ -155,9 +158,9 @@ public final class ToyBackend implements TrainingBackend {
         }
     }
 
-    /** (1 − w)·τ²·KL(teacher ‖ student at τ) + w·CE with the teacher; plain CE (w = 1) without. */
-    private void logitLoss(int[] ids, int[] targets, boolean withTeacher, double tau, double w, boolean top1, Map<String, Double> sums,
-                           double[] gw, double[] gl) {
+    /** (1 − w)·τ²·KL(teacher ‖ student at τ) + w·CE with the teacher; plain CE (w = 1) without; position p's terms times {@code rw[p]}. */
+    private void logitLoss(int[] ids, int[] targets, boolean withTeacher, double tau, double w, boolean top1, double[] rw,
+                           Map<String, Double> sums, double[] gw, double[] gl) {
         ToyModel.Trace s = student.forward(ids);
         ToyModel.Trace t = withTeacher ? teacher.forward(ids) : null;
         int T = ids.length, V = student.vocab;
@@ -166,11 +169,11 @@ public final class ToyBackend implements TrainingBackend {
         for (int p = 0; p < T; p++) {
             double[] zs = s.logits[p];
             double[] logq = logSoftmax(zs, 1);
-            double cep = -logq[targets[p]];
+            double cep = rw[p] * -logq[targets[p]];
             ce += cep;
             double lp = w * cep;
             if (dlogits != null && w > 0) {
-                for (int j = 0; j < V; j++) dlogits[p][j] += w * (Math.exp(logq[j]) - (j == targets[p] ? 1 : 0));
+                for (int j = 0; j < V; j++) dlogits[p][j] += rw[p] * w * (Math.exp(logq[j]) - (j == targets[p] ? 1 : 0));
             }
             if (t != null) {
                 double[] zt = t.logits[p];
@@ -179,8 +182,9 @@ public final class ToyBackend implements TrainingBackend {
                 for (int j = 0; j < V; j++) {
                     double pj = Math.exp(logpT[j]);
                     if (pj > 0) klp += pj * (logpT[j] - logqT[j]);
-                    if (dlogits != null && w < 1) dlogits[p][j] += (1 - w) * tau * tau * (Math.exp(logqT[j]) - pj) / tau;
+                    if (dlogits != null && w < 1) dlogits[p][j] += rw[p] * (1 - w) * tau * tau * (Math.exp(logqT[j]) - pj) / tau;
                 }
+                klp *= rw[p];
                 kl += klp;
                 lp += (1 - w) * tau * tau * klp;
                 if (argmax(zs) == argmax(zt)) agree++;
