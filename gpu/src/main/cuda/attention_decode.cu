@@ -9,42 +9,39 @@
 // visible positions lo..p (lo = max(0, p − window + 1) with a window, else 0): o [B, H·D] in T.
 //
 // Grid (S, Hkv·HC, B): the visible positions are cut into S contiguous splits of at least minChunk
-// rows (a short context leaves the last splits empty); one CTA per (split, kv head, group of HG query
-// heads, row). Each CTA reads every K/V row of its split once for its HG query heads (4 warps; a
-// lane holds 8 dims of a row: D/8 lanes per row, 32·8/D rows per warp at a time), keeps an online
-// softmax per lane group and merges them at the end; its partial (max, sum, unnormalised output per
-// head) goes to the workspace. The last CTA of a (row, kv head, head group) to finish (a counter,
-// reset by it for the next step) merges the S partials in split order, so the result does not depend
-// on which CTA finishes last. p is the last visible position, so it closes its split: the CTAs of that
-// split take the new key and value from the projections rather than the ring (one of them stores
-// them), and no other CTA reads row p % cap (with a window, the position it held before is no longer
-// visible).
+// rows (a short context leaves the last splits empty: those CTAs return at once and the merge does
+// not wait for them); one CTA per (split, kv head, group of HG query heads, row). Each CTA reads every
+// K/V row of its split once for its HG query heads (4 warps; a lane holds 8 dims of a row: D/8 lanes
+// per row, 32·8/D rows per warp at a time). The rows stream through a ring of STAGES stages in
+// dynamic shared memory by cp.async, STAGES − 1 stages in flight while the lane computes on one: each
+// lane copies exactly the 16-byte pieces it later reads, so the pipeline needs no barrier. A lane
+// keeps an online softmax per query head (one rescale per stage), the lane groups and warps are
+// merged at the end; the CTA's partial (max, sum, unnormalised output per head) goes to the
+// workspace. The last CTA of a (row, kv head, head group) to finish (a counter, reset by it for the
+// next step) merges the partials in split order, so the result does not depend on which CTA finishes
+// last. p is the last visible position, so it closes its split: the CTAs of that split take the new
+// key and value from the projections rather than the ring (one of them stores them), and no other
+// CTA reads row p % cap (with a window, the position it held before is no longer visible).
 #include "tiles.cuh"
 
 namespace attd {
 using namespace tiles;
 
 constexpr int WARPS = 4, THREADS = 32 * WARPS;
-// Row batches whose loads a lane issues together (4: 4 KB per warp in flight in bf16), and the CTAs
-// per SM the register budget must allow: 3 (12 warps) keeps four query heads' q and accumulators in
-// registers without spilling (168 registers; 4 CTAs spilled at 128).
-constexpr int UR = 4;
+// The CTAs per SM the register budget must allow: 3 (12 warps) keeps four query heads' q and
+// accumulators in registers without spilling (4 CTAs spilled at 128 registers).
 constexpr int MIN_CTAS = 3;
+// The K/V pipeline: a stage is, per lane, UR rows of 8 dims of K and of V, PER 16-byte copies each
+// (bf16: 2 rows of one copy, fp32: 1 row of two), 8 KB a CTA whatever the type; STAGES − 1 = 3 of
+// them in flight a CTA (24 KB, 72 KB a SM at 3 CTAs) while the lane computes on the fourth.
+constexpr int STAGES = 4, PER = 2;
+template <typename T> struct Pipe {
+    static constexpr int CP = (int)sizeof(T) / 2;  // 16-byte copies per 8 dims
+    static constexpr int UR = PER / CP;              // rows a lane takes per stage
+};
+constexpr int STAGE_INT4 = 2 * PER * THREADS;       // a stage: [K, V][PER][THREADS] 16-byte pieces
+constexpr int SMEM_BYTES = STAGES * STAGE_INT4 * 16; // 32 KB; AttentionDecode.SHARED_BYTES
 
-template <typename T> __device__ __forceinline__ void load8(const T* p, float f[8]);
-template <> __device__ __forceinline__ void load8<bf16>(const bf16* p, float f[8]) {
-    const Pack<bf16> a = Pack<bf16>::load(p);
-#pragma unroll
-    for (int i = 0; i < 8; i++) f[i] = __bfloat162float(a.v[i]);
-}
-template <> __device__ __forceinline__ void load8<float>(const float* p, float f[8]) {
-    const Pack<float> a = Pack<float>::load(p), b = Pack<float>::load(p + 4);
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        f[i] = a.v[i];
-        f[4 + i] = b.v[i];
-    }
-}
 template <typename T> __device__ __forceinline__ void store8(T* p, const float f[8]) {
     Pack<T> a;
 #pragma unroll
@@ -106,6 +103,60 @@ __device__ __forceinline__ void merge(float& m, float& l, float acc[8], float m2
     m = n;
 }
 
+// Issues this lane's copies of a stage: rows j0 + u·WARPS·RPW (u < UR) of K and V, zero-filled past
+// ringEnd (their scores are masked). Piece c of row u goes to [K|V][u·CP + c][lane of the CTA], so a
+// warp's reads of a stage hit distinct banks.
+template <typename T, int RPW>
+__device__ __forceinline__ void issue_stage(int4* stage, const T* kc, const T* vc, int j0, int ringEnd, int cap, long long rowStride,
+                                            long long headOff) {
+    constexpr int CP = Pipe<T>::CP, UR = Pipe<T>::UR, N = 16 / (int)sizeof(T);
+#pragma unroll
+    for (int u = 0; u < UR; u++) {
+        const int j = j0 + u * WARPS * RPW;
+        const bool in = j < ringEnd;
+        const long long at = in ? (long long)(j % cap) * rowStride + headOff : 0;
+#pragma unroll
+        for (int c = 0; c < CP; c++) {
+            cp_async16(stage + (u * CP + c) * THREADS + threadIdx.x, kc + at + c * N, in);
+            cp_async16(stage + (PER + u * CP + c) * THREADS + threadIdx.x, vc + at + c * N, in);
+        }
+    }
+}
+
+// The 8 dims of row u of K (kv = 0) or V (kv = 1) this lane copied into a stage.
+template <typename T>
+__device__ __forceinline__ void unpack8(const int4* stage, int kv, int u, float f[8]) {
+    constexpr int CP = Pipe<T>::CP, N = 16 / (int)sizeof(T);
+#pragma unroll
+    for (int c = 0; c < CP; c++) {
+        const int4 x = stage[(kv * PER + u * CP + c) * THREADS + threadIdx.x];
+        const T* e = reinterpret_cast<const T*>(&x);
+#pragma unroll
+        for (int i = 0; i < N; i++) f[c * N + i] = to_float(e[i]);
+    }
+}
+
+// Adds UR rows (scores s, −∞ for masked rows; values v) to (m, l, acc) with one rescale.
+template <int UR>
+__device__ __forceinline__ void softmax_add_rows(float& m, float& l, float acc[8], const float s[UR], const float (&v)[UR][8]) {
+    float n = m;
+#pragma unroll
+    for (int u = 0; u < UR; u++) n = fmaxf(n, s[u]);
+    if (n == -INFINITY) return;
+    const float c = m == -INFINITY ? 0.f : expf(m - n);
+    l *= c;
+#pragma unroll
+    for (int i = 0; i < 8; i++) acc[i] *= c;
+#pragma unroll
+    for (int u = 0; u < UR; u++) {
+        const float e = expf(s[u] - n);
+        l += e;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[i] += e * v[u][i];
+    }
+    m = n;
+}
+
 template <typename T, int D, int HG>
 __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq, const float* k, int ldk, const float* v, int ldv,
                        const long long* caches, const int* capacity, const int* positions, const float* cosT, const float* sinT,
@@ -124,7 +175,8 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
     const T* vc = reinterpret_cast<const T*>(caches[2 * b + 1]);
     const long long rowStride = (long long)Hkv * D, headOff = (long long)kv * D + d0;
     const int lo = window > 0 ? max(0, p - window + 1) : 0, len = p - lo + 1;
-    const int chunk = max((len + S - 1) / S, minChunk);
+    const int chunk = max((len + S - 1) / S, minChunk), active = min(S, (len + chunk - 1) / chunk);
+    if (split >= active) return;  // an empty split: no partial, and the merge counts only the active ones
     const int start = lo + split * chunk, end = min(start + chunk, p + 1);  // [start, end) of this split
 
     grid_dependency_wait();  // q, k, v come from the previous kernel
@@ -149,32 +201,48 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[hh][i] = 0.f;
     }
-    // Rows start .. min(end, p) - 1 from the ring. The loop bound is the warp's (lanes of other rows
-    // must stay for the shuffles); rows past it are masked.
-    const int ringEnd = min(end, p);
-    for (int base = start + w * RPW; base < ringEnd; base += UR * WARPS * RPW) {
+    // Rows start .. min(end, p) - 1 from the ring, iteration i of warp w taking rows start + i·STEP +
+    // w·RPW + u·WARPS·RPW + r. The iteration count is the warp's (lanes of other rows must stay for the
+    // shuffles); rows past ringEnd are zero-filled and masked. Every iteration commits a group (empty
+    // ones too), so waiting for all but the newest STAGES − 2 groups always means stage i has landed.
+    constexpr int UR = Pipe<T>::UR, STEP = UR * WARPS * RPW;
+    TILES_DYNAMIC_SMEM(raw);
+    SmemCarver carve{raw};
+    int4* pipe = reinterpret_cast<int4*>(carve.take<unsigned char>(SMEM_BYTES));
+    carve.check();
+    const int ringEnd = min(end, p), first = start + w * RPW, row0 = first + r;
+    const int iters = ringEnd > first ? (ringEnd - first + STEP - 1) / STEP : 0;
+#pragma unroll
+    for (int i = 0; i < STAGES - 1; i++) {
+        if (i < iters) issue_stage<T, RPW>(pipe + i * STAGE_INT4, kc, vc, row0 + i * STEP, ringEnd, cap, rowStride, headOff);
+        cp_async_commit();
+    }
+    for (int i = 0; i < iters; i++) {
+        cp_async_wait<STAGES - 2>();
+        const int4* stage = pipe + (i % STAGES) * STAGE_INT4;
         float kr[UR][8], vr[UR][8];
 #pragma unroll
         for (int u = 0; u < UR; u++) {
-            const int j = base + r + u * WARPS * RPW;
-            if (j < ringEnd) {
-                const long long at = (long long)(j % cap) * rowStride + headOff;
-                load8(kc + at, kr[u]);
-                load8(vc + at, vr[u]);
-            }
+            unpack8<T>(stage, 0, u, kr[u]);
+            unpack8<T>(stage, 1, u, vr[u]);
         }
+        // Refills the stage read in the previous iteration (its values are in registers and used).
+        const int next = i + STAGES - 1;
+        if (next < iters)
+            issue_stage<T, RPW>(pipe + (next % STAGES) * STAGE_INT4, kc, vc, row0 + next * STEP, ringEnd, cap, rowStride, headOff);
+        cp_async_commit();
 #pragma unroll
-        for (int u = 0; u < UR; u++) {
-            const int j = base + r + u * WARPS * RPW;
-            float s[HG];
+        for (int hh = 0; hh < HG; hh++) {
+            float s[UR];
 #pragma unroll
-            for (int hh = 0; hh < HG; hh++) s[hh] = row_dot<LPR>(qv[hh], kr[u]);
-            if (j < ringEnd) {
-#pragma unroll
-                for (int hh = 0; hh < HG; hh++) softmax_add(m[hh], sum[hh], acc[hh], s[hh], vr[u]);
+            for (int u = 0; u < UR; u++) {
+                s[u] = row_dot<LPR>(qv[hh], kr[u]);
+                if (row0 + i * STEP + u * WARPS * RPW >= ringEnd) s[u] = -INFINITY;
             }
+            softmax_add_rows<UR>(m[hh], sum[hh], acc[hh], s, vr);
         }
     }
+    cp_async_wait<0>();  // only empty groups are left
     // Position p, the last one visible, closes the split that holds it: its key (rotated) and value
     // come from the projections, rounded to the ring's type as every later step reads them; lane group
     // 0 of warp 0 takes it, and of head group 0 stores it in the ring.
@@ -243,11 +311,11 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
         pp[2 + d] = O;
     }
 
-    // The last CTA of (row, kv head, head group) merges the S partials in split order.
+    // The last CTA of (row, kv head, head group) merges the active splits' partials in split order.
     __threadfence();
     __syncthreads();
     int* counter = counters + ((long long)b * Hkv + kv) * HC + hc;
-    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == S - 1;
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == active - 1;
     __syncthreads();
     if (!last) return;
     __threadfence();
@@ -256,9 +324,9 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
         if (gi >= G) continue;
         const float* pp = part + ((long long)b * H + kv * G + gi) * S * W;
         float mx = -INFINITY;
-        for (int s = 0; s < S; s++) mx = fmaxf(mx, __ldcg(pp + s * W));
+        for (int s = 0; s < active; s++) mx = fmaxf(mx, __ldcg(pp + s * W));
         float L = 0.f, O = 0.f;
-        for (int s = 0; s < S; s++) {
+        for (int s = 0; s < active; s++) {
             const float ms = __ldcg(pp + s * W);
             if (ms == -INFINITY) continue;
             const float c = expf(ms - mx);

@@ -436,7 +436,7 @@ static void attention_case(const AttShape& s, std::mt19937& rng) {
         for (int b = 0; b < s.B; b++) positions[b] = s.pos[b] + st;
         DeviceArray<T> o((size_t)s.B * s.H * D);
         for (size_t i = 0; i < o.n; i++) o[i] = (T)NAN;
-        sim::launch({(unsigned)s.S, (unsigned)(s.Hkv * HC), (unsigned)s.B}, {attd::THREADS, 1, 1}, 0, [&] {
+        sim::launch({(unsigned)s.S, (unsigned)(s.Hkv * HC), (unsigned)s.B}, {attd::THREADS, 1, 1}, attd::SMEM_BYTES, [&] {
             attd::decode<T, D, HG>(o.ptr(), part.ptr(), counters.ptr(), dq.ptr(), ldq, dk.ptr(), ldk, dv.ptr(), ldv, caches.ptr(),
                                    capacity.ptr(), positions.ptr(), dcos.ptr(), dsin.ptr(), maxPos, s.H, s.Hkv, s.window, scale,
                                    s.minChunk);

@@ -27,6 +27,8 @@ public final class AttentionDecode {
     /** The most splits a launch cuts a sequence into. */
     public static final int MAX_SPLITS = 64;
     private static final int THREADS = 128, CTAS_PER_SM = 3;
+    /** Dynamic shared memory of a CTA: the kernel's K/V pipeline, 4 stages of 8 KB (attention_decode.cu, SMEM_BYTES). */
+    static final int SHARED_BYTES = 4 * 8192;
 
     /** The sizes of the layer; {@code window} 0 for full attention. */
     public record Shape(int heads, int kvHeads, int headDim, int window, float scale) {
@@ -93,7 +95,7 @@ public final class AttentionDecode {
         rows("k", k, batch, s.kvHeads() * D);
         rows("v", v, batch, s.kvHeads() * D);
         String name = "attention_decode_d" + D + "_g" + s.headsPerCta() + "_" + t.kernelSuffix();
-        Launches.decode(gpu, gpu.kernel(name), new Dim3(splits, s.kvHeads() * s.headGroups(), batch), Dim3.of(THREADS), 0,
+        Launches.decode(gpu, gpu.kernel(name), new Dim3(splits, s.kvHeads() * s.headGroups(), batch), Dim3.of(THREADS), SHARED_BYTES,
                 o, workspace, counters, q.buffer(), q.stride(), k.buffer(), k.stride(), v.buffer(), v.stride(), rings.caches(),
                 rings.capacity(), rings.positions(), rings.cos(), rings.sin(), rings.ropePositions(), s.heads(), s.kvHeads(),
                 s.window(), s.scale(), MIN_CHUNK);
