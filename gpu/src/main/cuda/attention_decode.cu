@@ -103,24 +103,45 @@ __device__ __forceinline__ void merge(float& m, float& l, float acc[8], float m2
     m = n;
 }
 
-// Issues this lane's copies of a stage: rows j0 + u·WARPS·RPW (u < UR) of K and V, zero-filled past
-// ringEnd (their scores are masked). Piece c of row u goes to [K|V][u·CP + c][lane of the CTA], so a
-// warp's reads of a stage hit distinct banks.
+// The rows of this lane's next stage: positions j + u·WARPS·RPW (u < UR), at ring rows at[u] (the
+// position mod cap, kept by additions: one division a lane rather than one a row).
 template <typename T, int RPW>
-__device__ __forceinline__ void issue_stage(int4* stage, const T* kc, const T* vc, int j0, int ringEnd, int cap, long long rowStride,
-                                            long long headOff) {
+struct Cursor {
+    static constexpr int UR = Pipe<T>::UR, STEP = UR * WARPS * RPW;
+    int j, step, cap;
+    int at[UR];
+    __device__ __forceinline__ Cursor(int j0, int cap_) : j(j0), step(STEP % cap_), cap(cap_) {
+#pragma unroll
+        for (int u = 0; u < UR; u++) at[u] = (j0 + u * WARPS * RPW) % cap;
+    }
+    __device__ __forceinline__ void advance() {
+        j += STEP;
+#pragma unroll
+        for (int u = 0; u < UR; u++) {
+            at[u] += step;
+            if (at[u] >= cap) at[u] -= cap;
+        }
+    }
+};
+
+// Issues this lane's copies of the cursor's stage and advances it; rows past ringEnd are zero-filled
+// (their scores are masked). Piece c of row u goes to [K|V][u·CP + c][lane of the CTA], so a warp's
+// reads of a stage hit distinct banks.
+template <typename T, int RPW>
+__device__ __forceinline__ void issue_stage(int4* stage, Cursor<T, RPW>& cur, const T* kc, const T* vc, int ringEnd,
+                                            long long rowStride, long long headOff) {
     constexpr int CP = Pipe<T>::CP, UR = Pipe<T>::UR, N = 16 / (int)sizeof(T);
 #pragma unroll
     for (int u = 0; u < UR; u++) {
-        const int j = j0 + u * WARPS * RPW;
-        const bool in = j < ringEnd;
-        const long long at = in ? (long long)(j % cap) * rowStride + headOff : 0;
+        const bool in = cur.j + u * WARPS * RPW < ringEnd;
+        const long long at = in ? (long long)cur.at[u] * rowStride + headOff : 0;
 #pragma unroll
         for (int c = 0; c < CP; c++) {
             cp_async16(stage + (u * CP + c) * THREADS + threadIdx.x, kc + at + c * N, in);
             cp_async16(stage + (PER + u * CP + c) * THREADS + threadIdx.x, vc + at + c * N, in);
         }
     }
+    cur.advance();
 }
 
 // The 8 dims of row u of K (kv = 0) or V (kv = 1) this lane copied into a stage.
@@ -179,6 +200,26 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
     if (split >= active) return;  // an empty split: no partial, and the merge counts only the active ones
     const int start = lo + split * chunk, end = min(start + chunk, p + 1);  // [start, end) of this split
 
+    // Rows start .. min(end, p) - 1 from the ring, iteration i of warp w taking rows start + i·STEP +
+    // w·RPW + u·WARPS·RPW + r. The iteration count is the warp's (lanes of other rows must stay for the
+    // shuffles); rows past ringEnd are zero-filled and masked. Every iteration commits a group (empty
+    // ones too), so waiting for all but the newest STAGES − 2 groups always means stage i has landed.
+    // The first stages are requested before the dependency wait: the previous kernel does not write
+    // the rings (only this kernel does, at a row no CTA of the same launch reads).
+    constexpr int UR = Pipe<T>::UR, STEP = UR * WARPS * RPW;
+    TILES_DYNAMIC_SMEM(raw);
+    SmemCarver carve{raw};
+    int4* pipe = reinterpret_cast<int4*>(carve.take<unsigned char>(SMEM_BYTES));
+    carve.check();
+    const int ringEnd = min(end, p), first = start + w * RPW, row0 = first + r;
+    const int iters = ringEnd > first ? (ringEnd - first + STEP - 1) / STEP : 0;
+    Cursor<T, RPW> cur(row0, cap);
+#pragma unroll
+    for (int i = 0; i < STAGES - 1; i++) {
+        if (i < iters) issue_stage<T, RPW>(pipe + i * STAGE_INT4, cur, kc, vc, ringEnd, rowStride, headOff);
+        cp_async_commit();
+    }
+
     grid_dependency_wait();  // q, k, v come from the previous kernel
     float qv[HG][8];
 #pragma unroll
@@ -201,22 +242,6 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[hh][i] = 0.f;
     }
-    // Rows start .. min(end, p) - 1 from the ring, iteration i of warp w taking rows start + i·STEP +
-    // w·RPW + u·WARPS·RPW + r. The iteration count is the warp's (lanes of other rows must stay for the
-    // shuffles); rows past ringEnd are zero-filled and masked. Every iteration commits a group (empty
-    // ones too), so waiting for all but the newest STAGES − 2 groups always means stage i has landed.
-    constexpr int UR = Pipe<T>::UR, STEP = UR * WARPS * RPW;
-    TILES_DYNAMIC_SMEM(raw);
-    SmemCarver carve{raw};
-    int4* pipe = reinterpret_cast<int4*>(carve.take<unsigned char>(SMEM_BYTES));
-    carve.check();
-    const int ringEnd = min(end, p), first = start + w * RPW, row0 = first + r;
-    const int iters = ringEnd > first ? (ringEnd - first + STEP - 1) / STEP : 0;
-#pragma unroll
-    for (int i = 0; i < STAGES - 1; i++) {
-        if (i < iters) issue_stage<T, RPW>(pipe + i * STAGE_INT4, kc, vc, row0 + i * STEP, ringEnd, cap, rowStride, headOff);
-        cp_async_commit();
-    }
     for (int i = 0; i < iters; i++) {
         cp_async_wait<STAGES - 2>();
         const int4* stage = pipe + (i % STAGES) * STAGE_INT4;
@@ -228,8 +253,7 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
         }
         // Refills the stage read in the previous iteration (its values are in registers and used).
         const int next = i + STAGES - 1;
-        if (next < iters)
-            issue_stage<T, RPW>(pipe + (next % STAGES) * STAGE_INT4, kc, vc, row0 + next * STEP, ringEnd, cap, rowStride, headOff);
+        if (next < iters) issue_stage<T, RPW>(pipe + (next % STAGES) * STAGE_INT4, cur, kc, vc, ringEnd, rowStride, headOff);
         cp_async_commit();
 #pragma unroll
         for (int hh = 0; hh < HG; hh++) {
