@@ -10,18 +10,19 @@
 //
 // Grid (S, Hkv·HC, B): the visible positions are cut into S contiguous splits of at least minChunk
 // rows (a short context leaves the last splits empty: those CTAs return at once and the merge does
-// not wait for them); one CTA per (split, kv head, group of HG query heads, row). Each CTA reads every
-// K/V row of its split once for its HG query heads (4 warps; a lane holds 8 dims of a row: D/8 lanes
-// per row, 32·8/D rows per warp at a time). The rows stream through a ring of STAGES stages in
-// dynamic shared memory by cp.async, STAGES − 1 stages in flight while the lane computes on one: each
-// lane copies exactly the 16-byte pieces it later reads, so the pipeline needs no barrier. A lane
-// keeps an online softmax per query head (one rescale per stage), the lane groups and warps are
-// merged at the end; the CTA's partial (max, sum, unnormalised output per head) goes to the
-// workspace. The last CTA of a (row, kv head, head group) to finish (a counter, reset by it for the
-// next step) merges the partials in split order, so the result does not depend on which CTA finishes
-// last. p is the last visible position, so it closes its split: the CTAs of that split take the new
-// key and value from the projections rather than the ring (one of them stores them), and no other
-// CTA reads row p % cap (with a window, the position it held before is no longer visible).
+// not wait for them); one CTA per (split, kv head, group of HG query heads, row). Each CTA reads
+// every K/V row of its split once for its HG query heads (4 warps; a lane holds 8 dims of a row:
+// D/8 lanes per row, 32·8/D rows per warp at a time). The rows stream through a ring of STAGES
+// stages in dynamic shared memory by cp.async, STAGES − 1 stages in flight while the lane computes
+// on one: each lane copies exactly the 16-byte pieces it later reads, so the pipeline needs no
+// barrier. A lane keeps an online softmax per query head (one rescale per stage), the lane groups
+// and warps are merged at the end; the CTA's partial (max, sum, unnormalised output per head;
+// scores in base 2 for bf16, base e for fp32: see Base) goes to the workspace. The last CTA of a
+// (row, kv head, head group) to finish (a counter, reset by it for the next step) merges the
+// partials in split order, so the result does not depend on which CTA finishes last. p is the last
+// visible position, so it closes its split: the CTAs of that split take the new key and value from
+// the projections rather than the ring (one of them stores them), and no other CTA reads row p %
+// cap (with a window, the position it held before is no longer visible).
 #include "tiles.cuh"
 
 namespace attd {
@@ -72,6 +73,18 @@ __device__ __forceinline__ void rope8(float out[8], const float* x, int d0, cons
     }
 }
 
+// The base of the scores' exponentials. bf16 (the speed path): base 2, log2 e folded into q's scale,
+// so that each weight is one exp2f (the hardware's ex2) rather than expf's range reduction around it;
+// its error (2 ulp) is far below the bf16 output's rounding. fp32 (the accuracy reference): base e.
+template <typename T> struct Base {
+    static constexpr float LOG2 = 1.4426950408889634f;  // scores are multiplied by this
+    __device__ __forceinline__ static float exp(float x) { return exp2f(x); }
+};
+template <> struct Base<float> {
+    static constexpr float LOG2 = 1.f;
+    __device__ __forceinline__ static float exp(float x) { return expf(x); }
+};
+
 // q·k over a row held by LPR lanes (8 dims each); every lane of the group gets the sum.
 template <int LPR>
 __device__ __forceinline__ float row_dot(const float q[8], const float k[8]) {
@@ -83,9 +96,10 @@ __device__ __forceinline__ float row_dot(const float q[8], const float k[8]) {
     return dot;
 }
 
+template <typename T>
 __device__ __forceinline__ void softmax_add(float& m, float& l, float acc[8], float s, const float v[8]) {
     const float n = fmaxf(m, s);
-    const float c = m == -INFINITY ? 0.f : expf(m - n), e = expf(s - n);
+    const float c = m == -INFINITY ? 0.f : Base<T>::exp(m - n), e = Base<T>::exp(s - n);
     l = l * c + e;
 #pragma unroll
     for (int i = 0; i < 8; i++) acc[i] = acc[i] * c + e * v[i];
@@ -93,10 +107,11 @@ __device__ __forceinline__ void softmax_add(float& m, float& l, float acc[8], fl
 }
 
 // (m, l, acc) += (m2, l2, acc2), both relative to their own maximum.
+template <typename T>
 __device__ __forceinline__ void merge(float& m, float& l, float acc[8], float m2, float l2, const float acc2[8]) {
     const float n = fmaxf(m, m2);
     if (n == -INFINITY) return;
-    const float c1 = m == -INFINITY ? 0.f : expf(m - n), c2 = m2 == -INFINITY ? 0.f : expf(m2 - n);
+    const float c1 = m == -INFINITY ? 0.f : Base<T>::exp(m - n), c2 = m2 == -INFINITY ? 0.f : Base<T>::exp(m2 - n);
     l = l * c1 + l2 * c2;
 #pragma unroll
     for (int i = 0; i < 8; i++) acc[i] = acc[i] * c1 + acc2[i] * c2;
@@ -158,19 +173,19 @@ __device__ __forceinline__ void unpack8(const int4* stage, int kv, int u, float 
 }
 
 // Adds UR rows (scores s, −∞ for masked rows; values v) to (m, l, acc) with one rescale.
-template <int UR>
+template <typename T, int UR>
 __device__ __forceinline__ void softmax_add_rows(float& m, float& l, float acc[8], const float s[UR], const float (&v)[UR][8]) {
     float n = m;
 #pragma unroll
     for (int u = 0; u < UR; u++) n = fmaxf(n, s[u]);
     if (n == -INFINITY) return;
-    const float c = m == -INFINITY ? 0.f : expf(m - n);
+    const float c = m == -INFINITY ? 0.f : Base<T>::exp(m - n);
     l *= c;
 #pragma unroll
     for (int i = 0; i < 8; i++) acc[i] *= c;
 #pragma unroll
     for (int u = 0; u < UR; u++) {
-        const float e = expf(s[u] - n);
+        const float e = Base<T>::exp(s[u] - n);
         l += e;
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[i] += e * v[u][i];
@@ -228,7 +243,7 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
         if (gi < G) {
             rope8<D>(qv[hh], q + (long long)b * ldq + (long long)(kv * G + gi) * D, d0, cosT, sinT, p, maxPos);
 #pragma unroll
-            for (int i = 0; i < 8; i++) qv[hh][i] *= scale;
+            for (int i = 0; i < 8; i++) qv[hh][i] *= scale * Base<T>::LOG2;
         } else {
 #pragma unroll
             for (int i = 0; i < 8; i++) qv[hh][i] = 0.f;
@@ -263,7 +278,7 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
                 s[u] = row_dot<LPR>(qv[hh], kr[u]);
                 if (row0 + i * STEP + u * WARPS * RPW >= ringEnd) s[u] = -INFINITY;
             }
-            softmax_add_rows<UR>(m[hh], sum[hh], acc[hh], s, vr);
+            softmax_add_rows<T, UR>(m[hh], sum[hh], acc[hh], s, vr);
         }
     }
     cp_async_wait<0>();  // only empty groups are left
@@ -284,7 +299,7 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
         for (int hh = 0; hh < HG; hh++) s[hh] = row_dot<LPR>(qv[hh], kn);
         if (r == 0) {
 #pragma unroll
-            for (int hh = 0; hh < HG; hh++) softmax_add(m[hh], sum[hh], acc[hh], s[hh], vn);
+            for (int hh = 0; hh < HG; hh++) softmax_add<T>(m[hh], sum[hh], acc[hh], s[hh], vn);
             if (hc == 0) {
                 const long long at = (long long)(p % cap) * rowStride + headOff;
                 store8(const_cast<T*>(kc) + at, kn);
@@ -301,7 +316,7 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
             const float m2 = __shfl_xor_sync(0xffffffffu, m[hh], off), l2 = __shfl_xor_sync(0xffffffffu, sum[hh], off);
 #pragma unroll
             for (int i = 0; i < 8; i++) acc2[i] = __shfl_xor_sync(0xffffffffu, acc[hh][i], off);
-            merge(m[hh], sum[hh], acc[hh], m2, l2, acc2);
+            merge<T>(m[hh], sum[hh], acc[hh], m2, l2, acc2);
         }
     }
     if (r == 0) {
@@ -323,7 +338,7 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
         for (int x = 0; x < WARPS; x++) mx = fmaxf(mx, sm[x][hh][0]);
         float L = 0.f, O = 0.f;
         for (int x = 0; x < WARPS; x++) {
-            const float c = sm[x][hh][0] == -INFINITY ? 0.f : expf(sm[x][hh][0] - mx);
+            const float c = sm[x][hh][0] == -INFINITY ? 0.f : Base<T>::exp(sm[x][hh][0] - mx);
             L += sm[x][hh][1] * c;
             O += sacc[x][hh][d] * c;
         }
@@ -353,7 +368,7 @@ __device__ void decode(T* o, float* part, int* counters, const float* q, int ldq
         for (int s = 0; s < active; s++) {
             const float ms = __ldcg(pp + s * W);
             if (ms == -INFINITY) continue;
-            const float c = expf(ms - mx);
+            const float c = Base<T>::exp(ms - mx);
             L += __ldcg(pp + s * W + 1) * c;
             O += __ldcg(pp + s * W + 2 + d) * c;
         }
