@@ -600,6 +600,7 @@ int main(int argc, char** argv) {
         attention_case<bf16, 128, 1>({1, 2, 2, 300, 6, 16, {1234}, {300}}, rng);
         attention_case<bf16, 64, 4>({3, 12, 4, 0, 64, 64, {100, 5, 300}, {128, 8, 512}}, rng);
         attention_case<float, 64, 4>({2, 6, 2, 0, 64, 64, {1, 130}, {4, 256}}, rng);
+        attention_case<bf16, 128, 2>({2, 4, 2, 0, 16, 256, {1000, 40}, {1024, 64}}, rng);  // a multi-wave launch's shortest split
     }
     if (want("scoring")) {
         scoring_case<float>(1000, {1, 3, 5, 30}, rng);

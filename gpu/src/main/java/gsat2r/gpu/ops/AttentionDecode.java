@@ -15,7 +15,8 @@ import gsat2r.gpu.cuda.Dim3;
  * {@code [capacity[b], Hkv, D]} in the storage type, position j in row {@code j % capacity[b]}; {@code positions[b]}
  * is the new token's position (the ring must hold every visible position: capacity ≥ position + 1 without a
  * window, = window with one). q, k, v are the token's fp32 projections before RoPE. The visible positions are cut
- * into {@code splits} pieces of at least {@link #MIN_CHUNK} rows, each read once by one CTA for a group of query heads
+ * into {@code splits} pieces of at least {@link #MIN_CHUNK} rows ({@link #MIN_CHUNK_WAVES} when the launch is more than
+ * one wave: {@link #minChunk}), each read once by one CTA for a group of query heads
  * (through a cp.async pipeline in {@value #SHARED_BYTES} bytes of dynamic shared memory); the CTAs of splits a short
  * context leaves empty return at once; the last CTA of a group merges the partials of the others in split order (a
  * counter per group in {@code counters}, zero before the first launch and left zero by every launch).
@@ -25,6 +26,12 @@ public final class AttentionDecode {
 
     /** The fewest rows a split takes: shorter ones would spend more on the merge than on the keys. */
     public static final int MIN_CHUNK = 64;
+    /**
+     * The fewest rows a split takes when a launch is more than one wave: the SMs are then busy with other rows' splits,
+     * so cutting a short context finer only adds CTAs whose fixed costs (q's RoPE, the partial, the merge) outweigh
+     * their rows; long contexts still get every split.
+     */
+    public static final int MIN_CHUNK_WAVES = 256;
     /** The most splits a launch cuts a sequence into. */
     public static final int MAX_SPLITS = 64;
     /** The fewest splits at any batch (a long context read by one CTA alone runs at a fraction of the bandwidth). */
@@ -68,13 +75,27 @@ public final class AttentionDecode {
      * at once. On 132 SMs with 8 kv heads and one head group: 49 splits at B = 1, 18 at B = 8, 16 at B = 64 and 256.
      */
     public static int splits(Gpu gpu, Shape s, int batch) {
-        return splits((long) CTAS_PER_SM * gpu.info().multiprocessors(), (long) batch * s.kvHeads() * s.headGroups());
+        return splits(slots(gpu), (long) batch * s.kvHeads() * s.headGroups());
     }
 
     /** {@link #splits(Gpu, Shape, int)} for CTA slots a wave and CTAs a split. */
     static int splits(long slots, long perSplit) {
         long waves = Math.max(1, Math.ceilDiv(MIN_SPLITS * perSplit, slots));
         return (int) Math.max(1, Math.min(MAX_SPLITS, waves * slots / perSplit));
+    }
+
+    /** The fewest rows a split of this launch takes: {@link #MIN_CHUNK} in one wave, else {@link #MIN_CHUNK_WAVES}. */
+    public static int minChunk(Gpu gpu, Shape s, int batch, int splits) {
+        return minChunk(slots(gpu), (long) splits * batch * s.kvHeads() * s.headGroups());
+    }
+
+    /** {@link #minChunk(Gpu, Shape, int, int)} for CTA slots a wave and CTAs a launch. */
+    static int minChunk(long slots, long ctas) {
+        return ctas <= slots ? MIN_CHUNK : MIN_CHUNK_WAVES;
+    }
+
+    private static long slots(Gpu gpu) {
+        return (long) CTAS_PER_SM * gpu.info().multiprocessors();
     }
 
     /** Floats of the partials' workspace for a batch and split count. */
@@ -109,7 +130,7 @@ public final class AttentionDecode {
         Launches.decode(gpu, gpu.kernel(name), new Dim3(splits, s.kvHeads() * s.headGroups(), batch), Dim3.of(THREADS), SHARED_BYTES,
                 o, workspace, counters, q.buffer(), q.stride(), k.buffer(), k.stride(), v.buffer(), v.stride(), rings.caches(),
                 rings.capacity(), rings.positions(), rings.cos(), rings.sin(), rings.ropePositions(), s.heads(), s.kvHeads(),
-                s.window(), s.scale(), MIN_CHUNK);
+                s.window(), s.scale(), minChunk(gpu, s, batch, splits));
     }
 
     private static void rows(String what, Rows r, int batch, int width) {

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The decode attention's split count: one wave at small batch, at least MIN_SPLITS in nearly full waves at large batch. */
+/** The decode attention's split count (one wave at small batch, at least MIN_SPLITS in nearly full waves at large batch) and its shortest split. */
 class AttentionDecodeSplitsTest {
     private static final long SLOTS = 3 * 132;  // an H200 at 3 CTAs a SM
 
@@ -17,6 +17,13 @@ class AttentionDecodeSplitsTest {
         assertEquals(16, AttentionDecode.splits(SLOTS, 64 * 8));    // B = 64: 8,192 of 8,316 in 21 waves
         assertEquals(16, AttentionDecode.splits(SLOTS, 256 * 8));   // B = 256: 32,768 of 32,868 in 83 waves
         assertEquals(AttentionDecode.MAX_SPLITS, AttentionDecode.splits(SLOTS, 1));
+    }
+
+    @Test
+    void shortSplitsOnlyInOneWave() {
+        assertEquals(AttentionDecode.MIN_CHUNK, AttentionDecode.minChunk(SLOTS, 49 * 8));              // B = 1
+        assertEquals(AttentionDecode.MIN_CHUNK_WAVES, AttentionDecode.minChunk(SLOTS, 18 * 8 * 8));    // B = 8
+        assertEquals(AttentionDecode.MIN_CHUNK_WAVES, AttentionDecode.minChunk(SLOTS, 16 * 64 * 8));   // B = 64
     }
 
     @Test
