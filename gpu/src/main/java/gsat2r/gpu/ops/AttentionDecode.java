@@ -15,8 +15,8 @@ import gsat2r.gpu.cuda.Dim3;
  * {@code [capacity[b], Hkv, D]} in the storage type, position j in row {@code j % capacity[b]}; {@code positions[b]}
  * is the new token's position (the ring must hold every visible position: capacity ≥ position + 1 without a
  * window, = window with one). q, k, v are the token's fp32 projections before RoPE. The visible positions are cut
- * into {@code splits} pieces of at least {@link #MIN_CHUNK} rows ({@link #MIN_CHUNK_WAVES} when the launch is more than
- * one wave: {@link #minChunk}), each read once by one CTA for a group of query heads
+ * into {@code splits} pieces of at least {@link #MIN_CHUNK} rows ({@link #MIN_CHUNK_FULL} when the batch alone fills the
+ * SMs: {@link #minChunk}), each read once by one CTA for a group of query heads
  * (through a cp.async pipeline in {@value #SHARED_BYTES} bytes of dynamic shared memory); the CTAs of splits a short
  * context leaves empty return at once; the last CTA of a group merges the partials of the others in split order (a
  * counter per group in {@code counters}, zero before the first launch and left zero by every launch).
@@ -27,11 +27,11 @@ public final class AttentionDecode {
     /** The fewest rows a split takes: shorter ones would spend more on the merge than on the keys. */
     public static final int MIN_CHUNK = 64;
     /**
-     * The fewest rows a split takes when a launch is more than one wave: the SMs are then busy with other rows' splits,
-     * so cutting a short context finer only adds CTAs whose fixed costs (q's RoPE, the partial, the merge) outweigh
-     * their rows; long contexts still get every split.
+     * The fewest rows a split takes when the batch alone fills the SMs (one split a row and head group is a wave or
+     * more): cutting a short context finer then only adds CTAs whose fixed costs (q's RoPE, the partial, the merge)
+     * outweigh their rows; long contexts still get every split.
      */
-    public static final int MIN_CHUNK_WAVES = 256;
+    public static final int MIN_CHUNK_FULL = 256;
     /** The most splits a launch cuts a sequence into. */
     public static final int MAX_SPLITS = 64;
     /** The fewest splits at any batch (a long context read by one CTA alone runs at a fraction of the bandwidth). */
@@ -84,14 +84,17 @@ public final class AttentionDecode {
         return (int) Math.max(1, Math.min(MAX_SPLITS, waves * slots / perSplit));
     }
 
-    /** The fewest rows a split of this launch takes: {@link #MIN_CHUNK} in one wave, else {@link #MIN_CHUNK_WAVES}. */
-    public static int minChunk(Gpu gpu, Shape s, int batch, int splits) {
-        return minChunk(slots(gpu), (long) splits * batch * s.kvHeads() * s.headGroups());
+    /**
+     * The fewest rows a split takes at a batch: {@link #MIN_CHUNK_FULL} when the batch alone fills the SMs, else
+     * {@link #MIN_CHUNK}.
+     */
+    public static int minChunk(Gpu gpu, Shape s, int batch) {
+        return minChunk(slots(gpu), (long) batch * s.kvHeads() * s.headGroups());
     }
 
-    /** {@link #minChunk(Gpu, Shape, int, int)} for CTA slots a wave and CTAs a launch. */
-    static int minChunk(long slots, long ctas) {
-        return ctas <= slots ? MIN_CHUNK : MIN_CHUNK_WAVES;
+    /** {@link #minChunk(Gpu, Shape, int)} for CTA slots a wave and CTAs a split. */
+    static int minChunk(long slots, long perSplit) {
+        return perSplit >= slots ? MIN_CHUNK_FULL : MIN_CHUNK;
     }
 
     private static long slots(Gpu gpu) {
@@ -130,7 +133,7 @@ public final class AttentionDecode {
         Launches.decode(gpu, gpu.kernel(name), new Dim3(splits, s.kvHeads() * s.headGroups(), batch), Dim3.of(THREADS), SHARED_BYTES,
                 o, workspace, counters, q.buffer(), q.stride(), k.buffer(), k.stride(), v.buffer(), v.stride(), rings.caches(),
                 rings.capacity(), rings.positions(), rings.cos(), rings.sin(), rings.ropePositions(), s.heads(), s.kvHeads(),
-                s.window(), s.scale(), minChunk(gpu, s, batch, splits));
+                s.window(), s.scale(), minChunk(gpu, s, batch));
     }
 
     private static void rows(String what, Rows r, int batch, int width) {

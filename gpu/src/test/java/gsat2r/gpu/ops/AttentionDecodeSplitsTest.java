@@ -20,10 +20,11 @@ class AttentionDecodeSplitsTest {
     }
 
     @Test
-    void shortSplitsOnlyInOneWave() {
-        assertEquals(AttentionDecode.MIN_CHUNK, AttentionDecode.minChunk(SLOTS, 49 * 8));              // B = 1
-        assertEquals(AttentionDecode.MIN_CHUNK_WAVES, AttentionDecode.minChunk(SLOTS, 18 * 8 * 8));    // B = 8
-        assertEquals(AttentionDecode.MIN_CHUNK_WAVES, AttentionDecode.minChunk(SLOTS, 16 * 64 * 8));   // B = 64
+    void longerShortestSplitsOnlyWhenTheBatchAloneFillsTheSms() {
+        assertEquals(AttentionDecode.MIN_CHUNK, AttentionDecode.minChunk(SLOTS, 8));              // B = 1
+        assertEquals(AttentionDecode.MIN_CHUNK, AttentionDecode.minChunk(SLOTS, 49 * 8));         // B = 49: 392 CTAs a split
+        assertEquals(AttentionDecode.MIN_CHUNK_FULL, AttentionDecode.minChunk(SLOTS, 50 * 8));    // B = 50: 400
+        assertEquals(AttentionDecode.MIN_CHUNK_FULL, AttentionDecode.minChunk(SLOTS, 256 * 8));   // B = 256
     }
 
     @Test
