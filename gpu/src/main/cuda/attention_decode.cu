@@ -15,22 +15,24 @@
 // D/8 lanes per row, 32·8/D rows per warp at a time). The rows stream through a ring of STAGES
 // stages in dynamic shared memory by cp.async, STAGES − 1 stages in flight while the lane computes
 // on one: each lane copies exactly the 16-byte pieces it later reads, so the pipeline needs no
-// barrier. A lane keeps an online softmax per query head (one rescale per stage), the lane groups
-// and warps are merged at the end; the CTA's partial (max, sum, unnormalised output per head;
-// scores in base 2 for bf16, base e for fp32: see Base) goes to the workspace. The last CTA of a
-// (row, kv head, head group) to finish (a counter, reset by it for the next step) merges the
-// partials in split order, so the result does not depend on which CTA finishes last. p is the last
-// visible position, so it closes its split: the CTAs of that split take the new key and value from
-// the projections rather than the ring (one of them stores them), and no other CTA reads row p %
-// cap (with a window, the position it held before is no longer visible).
+// barrier. A lane keeps an online softmax per query head (rescaled when a stage raises the
+// maximum), the lane groups and warps are merged at the end; the CTA's partial (max, sum,
+// unnormalised output per head; scores in base 2 for bf16, base e for fp32: see Base) goes to the
+// workspace. The last CTA of a (row, kv head, head group) to finish (a counter, reset by it for the
+// next step) merges the partials in split order, so the result does not depend on which CTA
+// finishes last. p is the last visible position, so it closes its split: the CTAs of that split
+// take the new key and value from the projections rather than the ring (one of them stores them),
+// and no other CTA reads row p % cap (with a window, the position it held before is no longer
+// visible).
 #include "tiles.cuh"
 
 namespace attd {
 using namespace tiles;
 
 constexpr int WARPS = 4, THREADS = 32 * WARPS;
-// The CTAs per SM the register budget must allow: 3 (12 warps) keeps four query heads' q and
-// accumulators in registers without spilling (4 CTAs spilled at 128 registers).
+// The CTAs per SM the register budget must allow (AttentionDecode.CTAS_PER_SM): 3 (12 warps) keeps
+// four query heads' q and accumulators in registers without spilling (4 CTAs would cap a thread at
+// 128 registers; the four-head variants use about 148).
 constexpr int MIN_CTAS = 3;
 // The K/V pipeline: a stage is, per lane, UR rows of 8 dims of K and of V, PER 16-byte copies each
 // (bf16: 2 rows of one copy, fp32: 1 row of two), 8 KB a CTA whatever the type; STAGES − 1 = 3 of
@@ -172,25 +174,29 @@ __device__ __forceinline__ void unpack8(const int4* stage, int kv, int u, float 
     }
 }
 
-// Adds UR rows (scores s, −∞ for masked rows; values v) to (m, l, acc) with one rescale.
+// Adds UR rows (scores s, −∞ for masked rows; values v) to (m, l, acc). The sums are rescaled only
+// when the maximum grows (rarely, once a split is under way): with an unchanged maximum the factor
+// would be exp(0) = 1 exactly, so skipping it changes no bit.
 template <typename T, int UR>
 __device__ __forceinline__ void softmax_add_rows(float& m, float& l, float acc[8], const float s[UR], const float (&v)[UR][8]) {
     float n = m;
 #pragma unroll
     for (int u = 0; u < UR; u++) n = fmaxf(n, s[u]);
-    if (n == -INFINITY) return;
-    const float c = m == -INFINITY ? 0.f : Base<T>::exp(m - n);
-    l *= c;
+    if (n > m) {
+        const float c = m == -INFINITY ? 0.f : Base<T>::exp(m - n);
+        l *= c;
 #pragma unroll
-    for (int i = 0; i < 8; i++) acc[i] *= c;
+        for (int i = 0; i < 8; i++) acc[i] *= c;
+        m = n;
+    }
+    if (m == -INFINITY) return;  // nothing visible yet
 #pragma unroll
     for (int u = 0; u < UR; u++) {
-        const float e = Base<T>::exp(s[u] - n);
+        const float e = Base<T>::exp(s[u] - m);
         l += e;
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[i] += e * v[u][i];
     }
-    m = n;
 }
 
 template <typename T, int D, int HG>
