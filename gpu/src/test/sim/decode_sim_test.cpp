@@ -490,7 +490,7 @@ static void attention_case(const AttShape& s, std::mt19937& rng) {
         for (int b = 0; b < s.B; b++) positions[b] = s.pos[b] + st;
         DeviceArray<T> o((size_t)s.B * s.H * D);
         for (size_t i = 0; i < o.n; i++) o[i] = (T)NAN;
-        sim::launch({(unsigned)s.S, (unsigned)(s.Hkv * HC), (unsigned)s.B}, {attd::THREADS, 1, 1}, 0, [&] {
+        sim::launch({(unsigned)s.S, (unsigned)(s.Hkv * HC), (unsigned)s.B}, {attd::THREADS, 1, 1}, attd::SMEM_BYTES, [&] {
             attd::decode<T, D, HG>(o.ptr(), part.ptr(), counters.ptr(), dq.ptr(), ldq, dk.ptr(), ldk, dv.ptr(), ldv, caches.ptr(),
                                    capacity.ptr(), positions.ptr(), dcos.ptr(), dsin.ptr(), maxPos, s.H, s.Hkv, s.window, scale,
                                    s.minChunk);
@@ -654,6 +654,16 @@ int main(int argc, char** argv) {
         attention_case<float, 128, 1>({1, 2, 2, 0, 8, 64, {40}, {48}}, rng);
         attention_case<bf16, 128, 4>({1, 4, 1, 17, 2, 4, {33}, {17}}, rng);
         attention_case<float, 64, 2>({3, 2, 1, 0, 1, 16, {0, 1, 63}, {16, 16, 80}}, rng);
+        // Long rings: many pipeline iterations a warp (every stage reused), splits of different lengths, a ring
+        // that wraps many times under a window; many more splits than a short context fills (the empty ones
+        // return and the merge counts only the others), rows of one batch with different numbers of active splits.
+        attention_case<bf16, 64, 4>({1, 8, 2, 0, 3, 64, {1500}, {2048}}, rng);
+        attention_case<bf16, 64, 4>({2, 8, 2, 0, 16, 8, {700, 90}, {1024, 128}}, rng);
+        attention_case<float, 128, 2>({1, 4, 2, 0, 2, 64, {900}, {1024}}, rng);
+        attention_case<bf16, 128, 1>({1, 2, 2, 300, 6, 16, {1234}, {300}}, rng);
+        attention_case<bf16, 64, 4>({3, 12, 4, 0, 64, 64, {100, 5, 300}, {128, 8, 512}}, rng);
+        attention_case<float, 64, 4>({2, 6, 2, 0, 64, 64, {1, 130}, {4, 256}}, rng);
+        attention_case<bf16, 128, 2>({2, 4, 2, 0, 16, 256, {1000, 40}, {1024, 64}}, rng);  // a multi-wave launch's shortest split
     }
     if (want("scoring")) {
         scoring_case<float>(1000, {1, 3, 5, 30}, rng);

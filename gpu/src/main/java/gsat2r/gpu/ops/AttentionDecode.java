@@ -15,18 +15,30 @@ import gsat2r.gpu.cuda.Dim3;
  * {@code [capacity[b], Hkv, D]} in the storage type, position j in row {@code j % capacity[b]}; {@code positions[b]}
  * is the new token's position (the ring must hold every visible position: capacity ≥ position + 1 without a
  * window, = window with one). q, k, v are the token's fp32 projections before RoPE. The visible positions are cut
- * into {@code splits} pieces of at least {@link #MIN_CHUNK} rows, each read once by one CTA for a group of query heads;
- * the last CTA of a group merges the partials in split order (a counter per group in {@code counters}, zero before
- * the first launch and left zero by every launch).
+ * into {@code splits} pieces of at least {@link #MIN_CHUNK} rows ({@link #MIN_CHUNK_FULL} when the batch alone fills the
+ * SMs: {@link #minChunk}), each read once by one CTA for a group of query heads
+ * (through a cp.async pipeline in {@value #SHARED_BYTES} bytes of dynamic shared memory); the CTAs of splits a short
+ * context leaves empty return at once; the last CTA of a group merges the partials of the others in split order (a
+ * counter per group in {@code counters}, zero before the first launch and left zero by every launch).
  */
 public final class AttentionDecode {
     private AttentionDecode() {}
 
     /** The fewest rows a split takes: shorter ones would spend more on the merge than on the keys. */
     public static final int MIN_CHUNK = 64;
+    /**
+     * The fewest rows a split takes when the batch alone fills the SMs (one split a row and head group is a wave or
+     * more): cutting a short context finer then only adds CTAs whose fixed costs (q's RoPE, the partial, the merge)
+     * outweigh their rows; long contexts still get every split.
+     */
+    public static final int MIN_CHUNK_FULL = 256;
     /** The most splits a launch cuts a sequence into. */
     public static final int MAX_SPLITS = 64;
+    /** The fewest splits at any batch (a long context read by one CTA alone runs at a fraction of the bandwidth). */
+    public static final int MIN_SPLITS = 16;
     private static final int THREADS = 128, CTAS_PER_SM = 3;
+    /** Dynamic shared memory of a CTA: the kernel's K/V pipeline, 4 stages of 8 KB (attention_decode.cu, SMEM_BYTES). */
+    static final int SHARED_BYTES = 4 * 8192;
 
     /** The sizes of the layer; {@code window} 0 for full attention. */
     public record Shape(int heads, int kvHeads, int headDim, int window, float scale) {
@@ -55,13 +67,38 @@ public final class AttentionDecode {
                         int ropePositions) {}
 
     /**
-     * Splits for a batch: as many CTAs as the SMs hold at once ({@value #CTAS_PER_SM} each), not one more (a second
-     * wave of a few CTAs would double the time), at most {@link #MAX_SPLITS}.
+     * Splits for a batch: the most that fill k whole waves of the SMs ({@value #CTAS_PER_SM} CTAs each), for the fewest
+     * waves k that give at least {@link #MIN_SPLITS}; at most {@link #MAX_SPLITS}. At small batch that is one wave (as
+     * many CTAs as the SMs hold at once: a second wave of a few CTAs would double the time); at large batch a long
+     * context still spreads over {@value #MIN_SPLITS} CTAs a sequence and the last wave is nearly full. The step is
+     * captured per batch, not per context length: a short context leaves the last splits empty, and their CTAs return
+     * at once. On 132 SMs with 8 kv heads and one head group: 49 splits at B = 1, 18 at B = 8, 16 at B = 64 and 256.
      */
     public static int splits(Gpu gpu, Shape s, int batch) {
-        long perSplit = (long) batch * s.kvHeads() * s.headGroups();
-        long fit = (long) CTAS_PER_SM * gpu.info().multiprocessors() / perSplit;
-        return (int) Math.max(1, Math.min(MAX_SPLITS, fit));
+        return splits(slots(gpu), (long) batch * s.kvHeads() * s.headGroups());
+    }
+
+    /** {@link #splits(Gpu, Shape, int)} for CTA slots a wave and CTAs a split. */
+    static int splits(long slots, long perSplit) {
+        long waves = Math.max(1, Math.ceilDiv(MIN_SPLITS * perSplit, slots));
+        return (int) Math.max(1, Math.min(MAX_SPLITS, waves * slots / perSplit));
+    }
+
+    /**
+     * The fewest rows a split takes at a batch: {@link #MIN_CHUNK_FULL} when the batch alone fills the SMs, else
+     * {@link #MIN_CHUNK}.
+     */
+    public static int minChunk(Gpu gpu, Shape s, int batch) {
+        return minChunk(slots(gpu), (long) batch * s.kvHeads() * s.headGroups());
+    }
+
+    /** {@link #minChunk(Gpu, Shape, int)} for CTA slots a wave and CTAs a split. */
+    static int minChunk(long slots, long perSplit) {
+        return perSplit >= slots ? MIN_CHUNK_FULL : MIN_CHUNK;
+    }
+
+    private static long slots(Gpu gpu) {
+        return (long) CTAS_PER_SM * gpu.info().multiprocessors();
     }
 
     /** Floats of the partials' workspace for a batch and split count. */
@@ -93,10 +130,10 @@ public final class AttentionDecode {
         rows("k", k, batch, s.kvHeads() * D);
         rows("v", v, batch, s.kvHeads() * D);
         String name = "attention_decode_d" + D + "_g" + s.headsPerCta() + "_" + t.kernelSuffix();
-        Launches.decode(gpu, gpu.kernel(name), new Dim3(splits, s.kvHeads() * s.headGroups(), batch), Dim3.of(THREADS), 0,
+        Launches.decode(gpu, gpu.kernel(name), new Dim3(splits, s.kvHeads() * s.headGroups(), batch), Dim3.of(THREADS), SHARED_BYTES,
                 o, workspace, counters, q.buffer(), q.stride(), k.buffer(), k.stride(), v.buffer(), v.stride(), rings.caches(),
                 rings.capacity(), rings.positions(), rings.cos(), rings.sin(), rings.ropePositions(), s.heads(), s.kvHeads(),
-                s.window(), s.scale(), MIN_CHUNK);
+                s.window(), s.scale(), minChunk(gpu, s, batch));
     }
 
     private static void rows(String what, Rows r, int batch, int width) {
