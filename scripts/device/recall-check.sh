@@ -28,9 +28,10 @@
 #
 #   [DEADLINE=560] [OUT=DIR] bash scripts/device/recall-check.sh
 #
-# GRID="NAME:BASE:WEIGHT ..." adds variants after (d), each trained and evaluated (lm, recall, passkey) like the naive
-# plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the planned recipe) or naive, WEIGHT
-# the distill stage's recall_weight (docs/recipes.md). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens.
+# GRID="NAME:BASE:WEIGHT[:KEEP] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey) like the
+# naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the planned recipe) or naive,
+# WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g. 0,4) instead
+# of the base's. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens.
 #
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
 # 256 tokens, one prompt per point): every phase runs, no number means anything.
@@ -157,23 +158,25 @@ phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
 phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
 phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
 phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
-# grid_recipe NAME BASE_RECIPE WEIGHT: the base recipe with the distill stages' recall_weight set.
+# grid_recipe NAME BASE_RECIPE WEIGHT [KEEP]: the base recipe with the distill stages' recall_weight (and kept layers) set.
 grid_recipe() {
-    python3 - "$1" "$2" "$3" "$W" <<'PY'
+    python3 - "$1" "$2" "$3" "$W" "${4:-}" <<'PY'
 import json, os, sys
-name, base, weight, w = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+name, base, weight, w, keep = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
 r = json.load(open(base))
 for s in r["stages"]:
     if s["type"] == "distill":
         s["recall_weight"] = weight
+if keep:
+    r["student"]["keep_attention"] = [int(l) for l in keep.split(",")]
 json.dump(r, open(os.path.join(w, "recipes", "grid-" + name + ".json"), "w"), indent=1)
 PY
 }
 GRID_NAMES=()
 for g in ${GRID:-}; do
-    IFS=: read -r gname gbase gweight <<< "$g"
+    IFS=: read -r gname gbase gweight gkeep <<< "$g"
     case "$gbase" in gsa) gsrc=$W/recipes/gsa.json ;; hybrid) gsrc=$HYBRID ;; naive) gsrc=$NAIVE ;; *) echo "GRID: unknown base $gbase"; continue ;; esac
-    grid_recipe "$gname" "$gsrc" "$gweight" || continue
+    grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
     phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
