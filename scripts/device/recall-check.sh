@@ -28,10 +28,11 @@
 #
 #   [DEADLINE=560] [OUT=DIR] bash scripts/device/recall-check.sh
 #
-# GRID="NAME:BASE:WEIGHT[:KEEP] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey) like the
-# naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the planned recipe) or naive,
-# WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g. 0,4) instead
-# of the base's. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens.
+# GRID="NAME:BASE:WEIGHT[:KEEP[:CE]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey) like
+# the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the planned recipe) or
+# naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g. 0,4;
+# empty: the base's), CE the distill stage's ce_weight. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# skips (a) to (d) (the committed hybrid recipe is then the hybrid base).
 #
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
 # 256 tokens, one prompt per point): every phase runs, no number means anything.
@@ -140,33 +141,37 @@ PY
 recipes
 
 phase data 60 120 "$T2R" data prepare --tokenizer "$TEACHER" --input "$SHARED/english-mix/train.jsonl.xz" --validation "$VALID" --out "$W/data"
-phase plan 150 170 "$T2R" plan --recipe "$W/recipes/hybrid.json" --budget 2 --at-tokens "$AT_TOKENS" --probes "$PROBES" --windows 64,256 \
+MAIN=1
+[ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
+[ "$MAIN" = 1 ] && phase plan 150 170 "$T2R" plan --recipe "$W/recipes/hybrid.json" --budget 2 --at-tokens "$AT_TOKENS" --probes "$PROBES" --windows 64,256 \
     --out "$W/plan"
 [ -f "$W/plan/plan.md" ] && head -n 5 "$W/plan/plan.md" | tail -n 1 | cut -c1-400
 HYBRID=$W/recipes/hybrid.json
 [ -f "$W/plan/recipe.json" ] && HYBRID=$W/plan/recipe.json
 NAIVE=$W/recipes/naive.json
 [ -f "$W/plan/recipe-naive.json" ] && NAIVE=$W/plan/recipe-naive.json
-phase gsa 60 160 "$T2R" finetune --recipe "$W/recipes/gsa.json" --out "$W/gsa"
-phase hybrid 60 160 "$T2R" finetune --recipe "$HYBRID" --out "$W/hybrid"
+[ "$MAIN" = 1 ] && phase gsa 60 160 "$T2R" finetune --recipe "$W/recipes/gsa.json" --out "$W/gsa"
+[ "$MAIN" = 1 ] && phase hybrid 60 160 "$T2R" finetune --recipe "$HYBRID" --out "$W/hybrid"
 evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
     [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
     "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
         --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
 }
-phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
-phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
-phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
-phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
+[ "$MAIN" = 1 ] && phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
+[ "$MAIN" = 1 ] && phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
+[ "$MAIN" = 1 ] && phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
+[ "$MAIN" = 1 ] && phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
 # grid_recipe NAME BASE_RECIPE WEIGHT [KEEP]: the base recipe with the distill stages' recall_weight (and kept layers) set.
 grid_recipe() {
-    python3 - "$1" "$2" "$3" "$W" "${4:-}" <<'PY'
+    python3 - "$1" "$2" "$3" "$W" "${4:-}" "${5:-}" <<'PY'
 import json, os, sys
-name, base, weight, w, keep = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+name, base, weight, w, keep, ce = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 r = json.load(open(base))
 for s in r["stages"]:
     if s["type"] == "distill":
         s["recall_weight"] = weight
+        if ce:
+            s["ce_weight"] = float(ce)
 if keep:
     r["student"]["keep_attention"] = [int(l) for l in keep.split(",")]
 json.dump(r, open(os.path.join(w, "recipes", "grid-" + name + ".json"), "w"), indent=1)
@@ -174,20 +179,20 @@ PY
 }
 GRID_NAMES=()
 for g in ${GRID:-}; do
-    IFS=: read -r gname gbase gweight gkeep <<< "$g"
+    IFS=: read -r gname gbase gweight gkeep gce <<< "$g"
     case "$gbase" in gsa) gsrc=$W/recipes/gsa.json ;; hybrid) gsrc=$HYBRID ;; naive) gsrc=$NAIVE ;; *) echo "GRID: unknown base $gbase"; continue ;; esac
-    grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" || continue
+    grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
     phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
 done
 export GRID_LIST="${GRID_NAMES[*]:-}"
-if [ -f "$W/recipes/tiny.json" ]; then
+if [ -f "$W/recipes/tiny.json" ] && [ "$MAIN" = 1 ]; then
     phase tiny-llama 60 150 "$T2R" finetune --recipe "$W/recipes/tiny.json" --out "$W/tiny"
 else
     STATUS+=("tiny-llama|skipped: tiny-llama was not carried")
 fi
-if [ "${NEEDLES_4K:-1}" = 1 ]; then
+if [ "${NEEDLES_4K:-1}" = 1 ] && [ "$MAIN" = 1 ]; then
     phase needles-4k-gsa 40 80 evaluate recall-llama-gsa-4k gsa "$LONG" niah_single,niah_multikey,niah_multivalue,vt
     phase needles-4k-hybrid 40 80 evaluate recall-llama-hybrid-4k hybrid "$LONG" niah_single,niah_multikey,niah_multivalue,vt
 fi
