@@ -3,7 +3,8 @@
 #   (a) t2r plan: which 2 of recall-llama's 8 layers keep softmax attention (short attention transfer,
 #       recall probes, backward elimination);
 #   (b) recipes/recall-llama-gsa.json (every layer GSA);
-#   (c) recipes/recall-llama-hybrid.json with the planner's layers;
+#   (c) recipes/recall-llama-hybrid.json as committed (its layers chosen by the measurements in docs/recall.md), and
+#       the same recipe with the planner's layers ("planned");
 #   (d) the same hybrid recipe with the naive plan (first and last layers, the same budget);
 #   (e) t2r eval --context 1024 --tasks lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt --device cuda
 #       of each student against the teacher (the teacher's numbers are in every report);
@@ -29,7 +30,7 @@
 #   [DEADLINE=560] [OUT=DIR] bash scripts/device/recall-check.sh
 #
 # GRID="NAME:BASE:WEIGHT[:KEEP[:CE]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey) like
-# the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the planned recipe) or
+# the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the committed recipe) or
 # naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g. 0,4;
 # empty: the base's), CE the distill stage's ce_weight. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base).
@@ -147,7 +148,7 @@ MAIN=1
     --out "$W/plan"
 [ -f "$W/plan/plan.md" ] && head -n 5 "$W/plan/plan.md" | tail -n 1 | cut -c1-400
 HYBRID=$W/recipes/hybrid.json
-[ -f "$W/plan/recipe.json" ] && HYBRID=$W/plan/recipe.json
+PLANNED=$W/plan/recipe.json
 NAIVE=$W/recipes/naive.json
 [ -f "$W/plan/recipe-naive.json" ] && NAIVE=$W/plan/recipe-naive.json
 [ "$MAIN" = 1 ] && phase gsa 60 160 "$T2R" finetune --recipe "$W/recipes/gsa.json" --out "$W/gsa"
@@ -161,6 +162,10 @@ evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
 [ "$MAIN" = 1 ] && phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
 [ "$MAIN" = 1 ] && phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
 [ "$MAIN" = 1 ] && phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
+if [ "$MAIN" = 1 ] && [ -f "$PLANNED" ]; then
+    phase planned 60 160 "$T2R" finetune --recipe "$PLANNED" --out "$W/planned"
+    phase eval-planned 30 80 evaluate recall-llama-planned planned "$CONTEXT" lm,recall,passkey
+fi
 # grid_recipe NAME BASE_RECIPE WEIGHT [KEEP]: the base recipe with the distill stages' recall_weight (and kept layers) set.
 grid_recipe() {
     python3 - "$1" "$2" "$3" "$W" "${4:-}" "${5:-}" <<'PY'
@@ -199,7 +204,7 @@ fi
 
 echo "==== [$(elapsed) s] packing $OUT"
 mkdir -p "$W/pack"
-for r in gsa hybrid naive tiny ${GRID_LIST:-}; do
+for r in gsa hybrid naive planned tiny ${GRID_LIST:-}; do
     [ -d "$W/$r" ] || r=grid-$r
     [ -d "$W/$r" ] || continue
     mkdir -p "$W/pack/runs/$r"
@@ -226,7 +231,8 @@ def check(what, ok):
 def ratio(s, t):
     return float("inf") if t == 0 and s > 0 else (s / t if t else 1.0)
 grid = [(f"grid-{g}", f"grid {g}") for g in os.environ.get("GRID_LIST", "").split()]
-for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybrid", "hybrid (planned)"), ("recall-llama-naive", "hybrid (naive 0,7)")] + grid:
+for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybrid", "hybrid (recipe)"), ("recall-llama-planned", "hybrid (planned)"),
+                    ("recall-llama-naive", "hybrid (naive 0,7)")] + grid:
     r = report(name)
     if r is None:
         lines.append(f"{label}: no report")
@@ -286,7 +292,7 @@ if os.path.exists(tiny):
         summary["tiny_llama_val_ppl"] = ppl
         lines.append(f"tiny-llama (recipes/tiny-llama.json): last validation perplexity {ppl:.2f} (was 9.81)")
         check("tiny-llama: validation perplexity not worse than 9.81", ppl <= 9.81 * 1.005)
-for run in ["gsa", "hybrid", "naive", "tiny"] + [f"grid-{g}" for g in os.environ.get("GRID_LIST", "").split()]:
+for run in ["gsa", "hybrid", "naive", "planned", "tiny"] + [f"grid-{g}" for g in os.environ.get("GRID_LIST", "").split()]:
     f = os.path.join(w, run, "metrics.jsonl")
     if os.path.exists(f):
         steps = [m for m in map(json.loads, open(f)) if m.get("type") == "step"]
