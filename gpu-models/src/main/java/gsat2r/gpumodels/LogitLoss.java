@@ -34,29 +34,15 @@ final class LogitLoss {
     record Outputs(DeviceBuffer ceRows, DeviceBuffer klRows, DeviceBuffer agreeRows, DeviceBuffer dNormed) {}
 
     /**
-     * The same with per-row weights ({@code weights}: fp32, one per row, or null): each row's losses and its
-     * logits' gradient are multiplied by its weight before the gradient goes through the head.
+     * The losses over {@code n} rows. {@code teacherNormed}/{@code teacherHead} are null without a teacher;
+     * {@code headGrad}: the student head's fp32 gradient to add into, or null when the head does not train.
+     * {@code ceScale}, {@code klScale}: the gradient factors of the two terms (0 for no gradient). {@code weights}: fp32,
+     * one per row, or null: each row's losses and its logits' gradient are multiplied by its weight before the gradient
+     * goes through the head.
      */
     static void run(Gpu gpu, ElementType type, int n, int d, int vocab, DeviceBuffer normed, DeviceBuffer head, DeviceBuffer headGrad,
                     DeviceBuffer teacherNormed, DeviceBuffer teacherHead, DeviceBuffer targets, float tau, float ceScale, float klScale,
                     DeviceBuffer weights, Outputs out) {
-        runBlocks(gpu, type, n, d, vocab, normed, head, headGrad, teacherNormed, teacherHead, targets, tau, ceScale, klScale, weights, out);
-    }
-
-    /**
-     * The losses over {@code n} rows. {@code teacherNormed}/{@code teacherHead} are null without a teacher;
-     * {@code headGrad}: the student head's fp32 gradient to add into, or null when the head does not train.
-     * {@code ceScale}, {@code klScale}: the gradient factors of the two terms (0 for no gradient).
-     */
-    static void run(Gpu gpu, ElementType type, int n, int d, int vocab, DeviceBuffer normed, DeviceBuffer head, DeviceBuffer headGrad,
-                    DeviceBuffer teacherNormed, DeviceBuffer teacherHead, DeviceBuffer targets, float tau, float ceScale, float klScale,
-                    Outputs out) {
-        runBlocks(gpu, type, n, d, vocab, normed, head, headGrad, teacherNormed, teacherHead, targets, tau, ceScale, klScale, null, out);
-    }
-
-    private static void runBlocks(Gpu gpu, ElementType type, int n, int d, int vocab, DeviceBuffer normed, DeviceBuffer head,
-                                  DeviceBuffer headGrad, DeviceBuffer teacherNormed, DeviceBuffer teacherHead, DeviceBuffer targets, float tau,
-                                  float ceScale, float klScale, DeviceBuffer weights, Outputs out) {
         boolean grad = out.dNormed() != null, klGrad = grad && klScale != 0, ceGrad = grad && ceScale != 0;
         int block = blockRows(n, vocab, type);
         try (Buffers s = new Buffers(gpu, type)) {
