@@ -142,31 +142,33 @@ PY
 recipes
 
 phase data 60 120 "$T2R" data prepare --tokenizer "$TEACHER" --input "$SHARED/english-mix/train.jsonl.xz" --validation "$VALID" --out "$W/data"
-MAIN=1
-[ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
-[ "$MAIN" = 1 ] && phase plan 150 170 "$T2R" plan --recipe "$W/recipes/hybrid.json" --budget 2 --at-tokens "$AT_TOKENS" --probes "$PROBES" --windows 64,256 \
-    --out "$W/plan"
-[ -f "$W/plan/plan.md" ] && head -n 5 "$W/plan/plan.md" | tail -n 1 | cut -c1-400
-HYBRID=$W/recipes/hybrid.json
-PLANNED=$W/plan/recipe.json
-NAIVE=$W/recipes/naive.json
-[ -f "$W/plan/recipe-naive.json" ] && NAIVE=$W/plan/recipe-naive.json
-[ "$MAIN" = 1 ] && phase gsa 60 160 "$T2R" finetune --recipe "$W/recipes/gsa.json" --out "$W/gsa"
-[ "$MAIN" = 1 ] && phase hybrid 60 160 "$T2R" finetune --recipe "$HYBRID" --out "$W/hybrid"
 evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
     [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
     "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
         --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
 }
-[ "$MAIN" = 1 ] && phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
-[ "$MAIN" = 1 ] && phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
-[ "$MAIN" = 1 ] && phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
-[ "$MAIN" = 1 ] && phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
-if [ "$MAIN" = 1 ] && [ -f "$PLANNED" ]; then
-    phase planned 60 160 "$T2R" finetune --recipe "$PLANNED" --out "$W/planned"
-    phase eval-planned 30 80 evaluate recall-llama-planned planned "$CONTEXT" lm,recall,passkey
+MAIN=1
+[ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
+HYBRID=$W/recipes/hybrid.json
+PLANNED=$W/plan/recipe.json
+NAIVE=$W/recipes/naive.json
+if [ "$MAIN" = 1 ]; then
+    phase plan 150 170 "$T2R" plan --recipe "$W/recipes/hybrid.json" --budget 2 --at-tokens "$AT_TOKENS" --probes "$PROBES" \
+        --windows 64,256 --out "$W/plan"
+    [ -f "$W/plan/plan.md" ] && head -n 5 "$W/plan/plan.md" | tail -n 1 | cut -c1-400
+    [ -f "$W/plan/recipe-naive.json" ] && NAIVE=$W/plan/recipe-naive.json
+    phase gsa 60 160 "$T2R" finetune --recipe "$W/recipes/gsa.json" --out "$W/gsa"
+    phase hybrid 60 160 "$T2R" finetune --recipe "$HYBRID" --out "$W/hybrid"
+    phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
+    phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
+    phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
+    phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
+    if [ -f "$PLANNED" ]; then
+        phase planned 60 160 "$T2R" finetune --recipe "$PLANNED" --out "$W/planned"
+        phase eval-planned 30 80 evaluate recall-llama-planned planned "$CONTEXT" lm,recall,passkey
+    fi
 fi
-# grid_recipe NAME BASE_RECIPE WEIGHT [KEEP]: the base recipe with the distill stages' recall_weight (and kept layers) set.
+# grid_recipe NAME BASE_RECIPE WEIGHT [KEEP [CE]]: the base recipe with the distill stages' recall_weight (kept layers, ce_weight) set.
 grid_recipe() {
     python3 - "$1" "$2" "$3" "$W" "${4:-}" "${5:-}" <<'PY'
 import json, os, sys
