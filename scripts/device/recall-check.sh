@@ -29,10 +29,12 @@
 #
 #   [DEADLINE=560] [OUT=DIR] bash scripts/device/recall-check.sh
 #
-# GRID="NAME:BASE:WEIGHT[:KEEP[:CE]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey) like
-# the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the committed recipe) or
-# naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g. 0,4;
-# empty: the base's), CE the distill stage's ce_weight. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# GRID="NAME:BASE:WEIGHT[:KEEP[:CE[:SET]]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey)
+# like the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the committed recipe)
+# or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
+# 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
+# bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
+# norm=: gate normalizer), e.g. k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base).
 #
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
@@ -168,11 +170,12 @@ if [ "$MAIN" = 1 ]; then
         phase eval-planned 30 80 evaluate recall-llama-planned planned "$CONTEXT" lm,recall,passkey
     fi
 fi
-# grid_recipe NAME BASE_RECIPE WEIGHT [KEEP [CE]]: the base recipe with the distill stages' recall_weight (kept layers, ce_weight) set.
+# grid_recipe NAME BASE_RECIPE WEIGHT [KEEP [CE [SET]]]: the base recipe with the distill stages' recall_weight (kept
+# layers, ce_weight, and SET's settings) set.
 grid_recipe() {
-    python3 - "$1" "$2" "$3" "$W" "${4:-}" "${5:-}" <<'PY'
+    python3 - "$1" "$2" "$3" "$W" "${4:-}" "${5:-}" "${6:-}" <<'PY'
 import json, os, sys
-name, base, weight, w, keep, ce = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+name, base, weight, w, keep, ce, extra = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
 r = json.load(open(base))
 for s in r["stages"]:
     if s["type"] == "distill":
@@ -181,14 +184,38 @@ for s in r["stages"]:
             s["ce_weight"] = float(ce)
 if keep:
     r["student"]["keep_attention"] = [int(l) for l in keep.split(",")]
+kinds = {e["kind"]: e for e in r["data"]["synthetic"]}
+def synthetic(kind):
+    if kind not in kinds:
+        kinds[kind] = {"kind": kind, "share": 0}
+        r["data"]["synthetic"].append(kinds[kind])
+    return kinds[kind]
+def stage(kind):
+    return next(s for s in r["stages"] if s["type"] == kind)
+setters = {
+    "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
+    "filler": lambda v: synthetic("needles").__setitem__("filler_share", float(v)),
+    "kv": lambda v: synthetic("kv-recall").__setitem__("share", float(v)),
+    "needles": lambda v: synthetic("needles").__setitem__("share", float(v)),
+    "repeats": lambda v: synthetic("repeats").__setitem__("share", float(v)),
+    "at": lambda v: stage("attention-transfer").__setitem__("tokens", int(v)),
+    "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),
+    "lr": lambda v: stage("distill").__setitem__("lr", float(v)),
+    "norm": lambda v: r["student"].__setitem__("gate_normalizer", float(v)),
+}
+for item in filter(None, extra.split("+")):
+    key, _, value = item.partition("=")
+    if key not in setters:
+        sys.exit(f"GRID {name}: unknown setting {key} (known: {', '.join(setters)})")
+    setters[key](value)
 json.dump(r, open(os.path.join(w, "recipes", "grid-" + name + ".json"), "w"), indent=1)
 PY
 }
 GRID_NAMES=()
 for g in ${GRID:-}; do
-    IFS=: read -r gname gbase gweight gkeep gce <<< "$g"
+    IFS=: read -r gname gbase gweight gkeep gce gset <<< "$g"
     case "$gbase" in gsa) gsrc=$W/recipes/gsa.json ;; hybrid) gsrc=$HYBRID ;; naive) gsrc=$NAIVE ;; *) echo "GRID: unknown base $gbase"; continue ;; esac
-    grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" || continue
+    grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
     phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey

@@ -421,9 +421,11 @@ public final class RecipeReader {
                 k = kind == null ? null : switch (kind) {
                     case "kv-recall" -> new KeyValueLists(integer(e, "min_pairs", KeyValueLists.DEFAULTS.minPairs()),
                             integer(e, "max_pairs", KeyValueLists.DEFAULTS.maxPairs()),
-                            e.number("gap_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.gapShare(), false));
+                            e.number("gap_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.gapShare(), false),
+                            e.number("bare_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.bareShare(), false));
                     case "needles" -> new Needles(integer(e, "max_needles", Needles.DEFAULTS.maxNeedles()),
-                            integer(e, "max_values", Needles.DEFAULTS.maxValues()));
+                            integer(e, "max_values", Needles.DEFAULTS.maxValues()),
+                            e.number("filler_share", v -> v >= 0 && v <= 1, "in [0, 1]", Needles.DEFAULTS.fillerShare(), false));
                     case "repeats" -> new RepeatedSpans(integer(e, "min_span", RepeatedSpans.DEFAULTS.minSpan()),
                             integer(e, "max_span", RepeatedSpans.DEFAULTS.maxSpan()));
                     default -> new VariableChains(integer(e, "max_chain", VariableChains.DEFAULTS.maxChain()));

@@ -301,6 +301,14 @@ class RecipeReaderTest {
         var s = r.resolved().path("data").path("synthetic");
         assertEquals("{\"kind\":\"kv-recall\",\"share\":0.2,\"min_pairs\":4,\"max_pairs\":32,\"gap_share\":0.3}", s.get(0).toString());
         assertEquals("{\"kind\":\"needles\",\"share\":0.15,\"max_needles\":4,\"max_values\":4}", s.get(1).toString());
+        Recipe shares = parse(GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}",
+                "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.2, \"bare_share\": 0.5}, "
+                        + "{\"kind\": \"needles\", \"share\": 0.15, \"filler_share\": 0.25}]}"));
+        assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 64, 0.3, 0.5), shares.synthetic().get(0).kind());
+        assertEquals(new gsat2r.core.data.synthetic.Needles(4, 4, 0.25), shares.synthetic().get(1).kind());
+        var ss = shares.resolved().path("data").path("synthetic");
+        assertEquals(0.5, ss.get(0).path("bare_share").asDouble());
+        assertEquals(0.25, ss.get(1).path("filler_share").asDouble());
         assertTrue(parse(GOOD).synthetic().isEmpty());
         assertTrue(parse(GOOD).resolved().path("data").path("synthetic").isMissingNode(), "a recipe without synthetic data resolves as before");
         Recipe prepared = parse(GOOD.replace("\"data\": {\"train\": \"../data/kjv/train.jsonl.xz\", \"validation\": [\"../data/kjv/validation.jsonl\"]}",
@@ -322,6 +330,10 @@ class RecipeReaderTest {
         assertTrue(error(base.formatted("[{\"kind\": \"kv-recall\", \"share\": 0.1, \"min_pairs\": 9, \"max_pairs\": 3}]"))
                 .contains("data.synthetic[0]: kv-recall: need 1 <= min_pairs <= max_pairs (got 9, 3)"));
         assertTrue(error(base.formatted("[{\"kind\": \"repeats\"}]")).contains("data.synthetic[0].share: required"));
+        assertTrue(error(base.formatted("[{\"kind\": \"kv-recall\", \"share\": 0.1, \"bare_share\": 2}]"))
+                .contains("data.synthetic[0].bare_share: must be in [0, 1] (got 2"));
+        assertTrue(error(base.formatted("[{\"kind\": \"repeats\", \"share\": 0.1, \"filler_share\": 0.5}]"))
+                .contains("data.synthetic[0].filler_share: unknown field"));
         assertTrue(error(base.formatted("{\"kind\": \"repeats\"}")).contains("data.synthetic: must be an array"));
     }
 

@@ -16,22 +16,33 @@ import java.util.function.Function;
  *   Table of pairs:\nharbor: 4821\nvelvet: 77\n…\nLookups:\nvelvet: 77\nharbor: 4821
  *   Codes follow. Tamoru -> QKTR; Bivel -> ZAXN; … Once more: Bivel -> ZAXN; Tamoru -> QKTR
  * </pre>
- * Between list and lookups there is sometimes a stretch of corpus text (the value must survive it).
+ * Between list and lookups there is sometimes a stretch of corpus text (the value must survive it). A
+ * share of the lists ({@code bare_share}) is written with nothing between key and value but a space:
+ * <pre>
+ *   Pairs: harbor ribbon; velvet castle; … Again: velvet castle; harbor ribbon
+ *    harbor ribbon | velvet castle | … | velvet castle | harbor ribbon
+ * </pre>
  * Keys and values are words (one token each, from the vocabulary), names, made-up words, numbers or
  * codes, drawn anew for every document; pairs are log-uniform in {@code [minPairs, maxPairs]} and fewer
  * when the budget is short. The last lookup's value is the document's answer.
  *
- * @param gapShare share of documents with corpus text between the list and the lookups
+ * @param gapShare  share of documents with corpus text between the list and the lookups
+ * @param bareShare share of lists in a format without a separator between key and value ({@link #BARE_FORMATS})
  */
-public record KeyValueLists(int minPairs, int maxPairs, double gapShare) implements SyntheticKind {
+public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare) implements SyntheticKind {
 
-    public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3);
+    public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3, 0);
+
+    public KeyValueLists(int minPairs, int maxPairs, double gapShare) {
+        this(minPairs, maxPairs, gapShare, 0);
+    }
 
     public KeyValueLists {
         if (minPairs < 1 || maxPairs < minPairs) {
             throw new T2rException("kv-recall: need 1 <= min_pairs <= max_pairs (got " + minPairs + ", " + maxPairs + ")");
         }
         if (!(gapShare >= 0 && gapShare <= 1)) throw new T2rException("kv-recall: gap_share must be in [0, 1] (got " + gapShare + ")");
+        if (!(bareShare >= 0 && bareShare <= 1)) throw new T2rException("kv-recall: bare_share must be in [0, 1] (got " + bareShare + ")");
     }
 
     /** One list format: the list's header, a pair, the lookups' header. {@code sep} goes between key and value. */
@@ -56,6 +67,19 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare) impleme
             new Format("Values:", " ", " = ", ",", " Check:"),
             new Format("List:", " ", ": ", ";", " Lookups:"));
 
+    /**
+     * Formats with only a space between key and value. The teacher hardly recalls in them (measured on
+     * recall-llama as above: "k v" lines 13%, " k v;" 0%, " k v |" 0%; only t2r eval's " k v," reaches 75%), so
+     * what its logits pass on there is weak: these lists are for recipes that add the true next token's
+     * cross-entropy ({@code ce_weight}), and they teach that a value may follow its key directly. Two of them
+     * go from list to lookups without a header, as a plain run of pairs.
+     */
+    static final List<Format> BARE_FORMATS = List.of(
+            new Format("Pairs:", " ", " ", ";", " Again:"),
+            new Format("", " ", " ", ";", ""),
+            new Format("", " ", " ", " |", ""),
+            new Format("Index\n", "", " ", "\n", "\nLookups\n"));
+
     @Override
     public String name() {
         return "kv-recall";
@@ -72,6 +96,7 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare) impleme
         m.put("min_pairs", minPairs);
         m.put("max_pairs", maxPairs);
         m.put("gap_share", gapShare);
+        if (bareShare > 0) m.put("bare_share", bareShare);           // absent at 0: the settings of runs made before it existed
         return m;
     }
 
@@ -84,13 +109,18 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare) impleme
         int gapTokens = gap ? 16 + rng.nextInt(Math.max(1, budget / 3)) : 0;
         int fits = Math.max(minPairs, (budget - 16 - Math.min(gapTokens, budget / 3)) / 9);    // about 9 tokens a pair: listed, then asked
         return Fit.fit(context, rng, budget, Math.max(minPairs, Math.min(pairs, fits)), minPairs,
-                (r, n) -> build(context, r, n, Math.min(gapTokens, budget / 3)));
+                (r, n) -> build(context, r, n, Math.min(gapTokens, budget / 3), bareShare));
     }
 
-    /** A list of {@code n} pairs, {@code gapTokens} of corpus text, and the lookups. */
-    static Doc build(SyntheticContext context, SplitMix64 rng, int n, int gapTokens) {
+    /**
+     * A list of {@code n} pairs, {@code gapTokens} of corpus text, and the lookups; in a bare format with
+     * probability {@code bareShare} (no draw when it is 0, so that lists without bare formats stay as they were).
+     */
+    static Doc build(SyntheticContext context, SplitMix64 rng, int n, int gapTokens, double bareShare) {
         Lexicon lex = context.lexicon();
-        Format f = FORMATS.get(rng.nextInt(FORMATS.size()));
+        boolean bare = bareShare > 0 && rng.nextDouble() < bareShare;
+        List<Format> formats = bare ? BARE_FORMATS : FORMATS;
+        Format f = formats.get(rng.nextInt(formats.size()));
         // keys are mostly one-token words: the teacher matches those best (names 55%, made-up words 28%, codes 17%)
         Function<SplitMix64, String> key = strings(lex, rng.nextInt(10) < 7 ? 0 : 1 + rng.nextInt(3)), value = strings(lex, rng.nextInt(5));
         List<String> keys = Lexicon.distinct(n, rng, key), values = Lexicon.distinct(n, rng, value);

@@ -13,24 +13,35 @@ import java.util.Map;
  * the end. Four shapes, equally often: one needle; one needle after an introduction that announces it;
  * several needles with different keys, one or two of them asked; one key with several values, all
  * asked in the order they appear. The haystack is real corpus text (the teacher's own kind of text),
- * not a repeated filler, so that a student cannot learn to ignore one fixed sentence instead of learning
- * to retrieve:
+ * never one fixed filler sentence, so that a student cannot learn to ignore that sentence instead of
+ * learning to retrieve:
  * <pre>
  *   … and the LORD said unto Moses, The harbor code is 48213. Go in unto Pharaoh …
  *   …\nWhat is the harbor code? The harbor code is 48213
  * </pre>
+ * A share of the haystacks ({@code filler_share}) is one short corpus passage said over and over instead:
+ * text a long way from the needle that looks the same everywhere, which a recurrent state must read past
+ * without overwriting what it holds (a different passage in every document, never a fixed sentence).
  *
- * @param maxNeedles most needles of the multi-key shape (2 or more)
- * @param maxValues  most values of the multi-value shape (2 or more)
+ * @param maxNeedles  most needles of the multi-key shape (2 or more)
+ * @param maxValues   most values of the multi-value shape (2 or more)
+ * @param fillerShare share of haystacks made of one repeated passage
  */
-public record Needles(int maxNeedles, int maxValues) implements SyntheticKind {
+public record Needles(int maxNeedles, int maxValues, double fillerShare) implements SyntheticKind {
 
-    public static final Needles DEFAULTS = new Needles(4, 4);
+    public static final Needles DEFAULTS = new Needles(4, 4, 0);
     static final int MIN_HAYSTACK = 32;
+    /** Tokens of corpus text a repeated passage is cut from: 12 to 48. */
+    static final int MIN_PASSAGE = 12, MAX_PASSAGE = 48;
 
     public Needles {
         if (maxNeedles < 2) throw new T2rException("needles: max_needles must be at least 2 (got " + maxNeedles + ")");
         if (maxValues < 2) throw new T2rException("needles: max_values must be at least 2 (got " + maxValues + ")");
+        if (!(fillerShare >= 0 && fillerShare <= 1)) throw new T2rException("needles: filler_share must be in [0, 1] (got " + fillerShare + ")");
+    }
+
+    public Needles(int maxNeedles, int maxValues) {
+        this(maxNeedles, maxValues, 0);
     }
 
     /** A fact and its question; {@code {k}} and {@code {v}} are the key and the value; the answer is {@code " " + value}. */
@@ -77,6 +88,7 @@ public record Needles(int maxNeedles, int maxValues) implements SyntheticKind {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("max_needles", maxNeedles);
         m.put("max_values", maxValues);
+        if (fillerShare > 0) m.put("filler_share", fillerShare);           // absent at 0: the settings of runs made before it existed
         return m;
     }
 
@@ -108,7 +120,9 @@ public record Needles(int maxNeedles, int maxValues) implements SyntheticKind {
         List<Placed> placed = new ArrayList<>();
         for (int i = 0; i < needles; i++) placed.add(new Placed(t.needle(keys.get(shape == 3 ? 0 : i), values.get(i)), values.get(i), rng.nextDouble()));
         placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
-        String text = (shape == 1 ? INTRO : "") + insert(context.haystack(rng, haystackTokens), placed);
+        boolean filler = fillerShare > 0 && rng.nextDouble() < fillerShare;        // no draw at 0: documents stay as they were
+        String haystack = filler ? filler(context, rng, haystackTokens) : context.haystack(rng, haystackTokens);
+        String text = (shape == 1 ? INTRO : "") + insert(haystack, placed);
         if (shape == 3) {                       // every value, in the order the haystack gives them
             List<String> inOrder = placed.stream().map(Placed::value).toList();
             return new Doc(text + t.question(keys.getFirst()), " " + String.join(", ", inOrder));
@@ -122,6 +136,20 @@ public record Needles(int maxNeedles, int maxValues) implements SyntheticKind {
         }
         int last = order.get(asked - 1);
         return new Doc(prompt + t.question(keys.get(last)), " " + values.get(last));
+    }
+
+    /**
+     * About {@code tokens} tokens of one corpus passage repeated, each repeat ending a sentence (so that
+     * facts can go between repeats): {@code "Passage. Passage. Passage."}.
+     */
+    static String filler(SyntheticContext context, SplitMix64 rng, int tokens) {
+        if (tokens <= 0) return "";
+        int passageTokens = MIN_PASSAGE + rng.nextInt(MAX_PASSAGE - MIN_PASSAGE + 1);
+        String passage = context.haystack(rng, passageTokens).replaceAll("\\s+", " ").strip();
+        if (passage.isEmpty()) return context.haystack(rng, tokens);
+        if (!passage.matches("(?s).*[.?!]$")) passage += ".";
+        int repeats = Math.max(1, tokens / Math.max(1, context.count(" " + passage)));
+        return (passage + " ").repeat(repeats).stripTrailing();
     }
 
     /**

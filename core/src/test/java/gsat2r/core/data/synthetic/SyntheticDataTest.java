@@ -42,7 +42,7 @@ class SyntheticDataTest {
     static PreparedDataset data;
     static SyntheticContext context;
     static final List<SyntheticKind> KINDS = List.of(KeyValueLists.DEFAULTS, Needles.DEFAULTS, RepeatedSpans.DEFAULTS,
-            VariableChains.DEFAULTS);
+            VariableChains.DEFAULTS, new KeyValueLists(4, 64, 0.3, 1), new Needles(4, 4, 1));
 
     @BeforeAll
     static void corpus() {
@@ -139,6 +139,82 @@ class SyntheticDataTest {
         Matcher m = Pattern.compile(item).matcher(list);
         while (m.find()) out.put(m.group(1), m.group(2));
         return out;
+    }
+
+    @Test
+    void bareListsPutOnlyASpaceBetweenKeyAndValueAndLookUpWhatTheyListed() {
+        List<Doc.Encoded> docs = docs(new KeyValueLists(4, 64, 0, 1), 16, 1025);
+        java.util.Set<KeyValueLists.Format> seen = new java.util.HashSet<>();
+        for (Doc.Encoded d : docs) {
+            String text = d.doc().prompt();
+            KeyValueLists.Format f = bareFormatOf(text);
+            seen.add(f);
+            String body = text.substring(f.header().length());
+            if (!f.lookups().isEmpty()) body = body.replace(f.lookups(), "");     // the list's last pair already ends with the delimiter
+            Map<String, String> values = new HashMap<>();
+            int repeated = 0;
+            String[] items = body.split(Pattern.quote(f.after()));
+            for (int i = 0; i < items.length; i++) {
+                String[] kv = items[i].strip().split(" ");
+                if (i == items.length - 1) {                  // the last lookup: its key; the answer is its value
+                    assertEquals(1, kv.length, text);
+                    assertEquals(values.get(kv[0]), d.doc().answer().strip(), text);
+                    assertEquals(" " + d.doc().answer().strip(), d.doc().answer());
+                    continue;
+                }
+                assertEquals(2, kv.length, "one key, one space, one value: '" + items[i] + "' in\n" + text);
+                String before = values.putIfAbsent(kv[0], kv[1]);
+                if (before != null) {
+                    assertEquals(before, kv[1], "a key looked up again has its listed value");
+                    repeated++;
+                }
+            }
+            assertTrue(repeated + 1 >= Math.max(1, (values.size()) / 2), "at least half the keys are looked up:\n" + text);
+        }
+        assertEquals(KeyValueLists.BARE_FORMATS.size(), seen.size(), "every bare format occurs");
+    }
+
+    @Test
+    void withoutBareShareListsAreExactlyTheFormerOnes() {
+        SyntheticDocuments before = new SyntheticDocuments(context, List.of(new KeyValueLists(4, 64, 0.3)), 3),
+                zero = new SyntheticDocuments(context, List.of(new KeyValueLists(4, 64, 0.3, 0)), 3),
+                some = new SyntheticDocuments(context, List.of(new KeyValueLists(4, 64, 0.3, 0.5)), 3);
+        int[] a = new int[600], b = new int[600], c = new int[600];
+        boolean differs = false;
+        for (int j = 0; j < 6; j++) {
+            before.window(0, j, a, 0, 600);
+            zero.window(0, j, b, 0, 600);
+            some.window(0, j, c, 0, 600);
+            assertArrayEquals(a, b);
+            differs |= !Arrays.equals(a, c);
+        }
+        assertTrue(differs, "a bare share changes some lists");
+    }
+
+    private static KeyValueLists.Format bareFormatOf(String text) {
+        for (KeyValueLists.Format f : KeyValueLists.BARE_FORMATS) if (!f.header().isEmpty() && text.startsWith(f.header())) return f;
+        return text.contains(" |") ? KeyValueLists.BARE_FORMATS.get(2) : KeyValueLists.BARE_FORMATS.get(1);
+    }
+
+    @Test
+    void fillerHaystacksRepeatOnePassageAndHideTheFactsBetweenRepeats() {
+        List<Doc.Encoded> docs = docs(new Needles(4, 4, 1), 10, 1025).stream().filter(d -> d.tokens().length >= 400).toList();
+        assertTrue(docs.size() >= 5, "long documents: " + docs.size());
+        for (Doc.Encoded d : docs) {
+            String prompt = d.doc().prompt();
+            for (String value : d.doc().answer().strip().split(", ")) assertTrue(prompt.contains(" is " + value + "."), value + " in\n" + prompt);
+            String hay = prompt.replace(Needles.INTRO, "").replaceAll(" (The|One) [a-z ]+ (is|are) [^.]+\\.( [^ ]+ is the hidden number\\.| Remember it\\.)?", "")
+                    .replaceAll("(?s)\\s*What (is|are) .*$", "").strip();
+            String passage = hay.substring(0, hay.indexOf('.', Math.min(hay.length() - 1, 8)) + 1);
+            while (!hay.startsWith(passage + " " + passage.substring(0, Math.min(passage.length(), 8)))) {
+                int next = hay.indexOf('.', passage.length());       // the passage may hold sentences of its own
+                assertTrue(next > 0 && next + 1 < hay.length() / 2, "the haystack repeats one passage:\n" + hay);
+                passage = hay.substring(0, next + 1);
+            }
+            int repeats = (hay.length() + 1) / (passage.length() + 1);
+            assertTrue(repeats >= 3, repeats + " repeats of '" + passage + "' in\n" + hay);
+            assertEquals((passage + " ").repeat(repeats).strip(), hay, "nothing but the passage again and again");
+        }
     }
 
     @Test
@@ -329,6 +405,8 @@ class SyntheticDataTest {
         assertTrue(e.getMessage().contains("more than 1"), e.getMessage());
         assertThrows(T2rException.class, () -> new KeyValueLists(5, 4, 0.3));
         assertThrows(T2rException.class, () -> new Needles(1, 4));
+        assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 1.5));
+        assertThrows(T2rException.class, () -> new Needles(4, 4, -0.1));
         assertThrows(T2rException.class, () -> new RepeatedSpans(2, 8));
         assertThrows(T2rException.class, () -> new VariableChains(1));
     }
