@@ -191,7 +191,8 @@ def synthetic(kind):
         r["data"]["synthetic"].append(kinds[kind])
     return kinds[kind]
 def stage(kind):
-    return next(s for s in r["stages"] if s["type"] == kind)
+    s = next(s for s in r["stages"] if s["type"] == kind)
+    return {} if "steps" in s else s                  # DRY=1 counts steps: token counts do not apply
 setters = {
     "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
     "filler": lambda v: synthetic("needles").__setitem__("filler_share", float(v)),
