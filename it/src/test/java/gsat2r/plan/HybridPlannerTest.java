@@ -77,6 +77,9 @@ class HybridPlannerTest {
             }
             kept = best.attention();
         }
+        assertEquals(List.of(), p.circuit(), "the demo teacher has no induction head: the probes decide");
+        assertEquals("probes", p.rule());
+        assertEquals(p.probesChoice(), p.plan().windows().isEmpty() ? p.plan() : p.probesChoice());
         assertEquals(kept, p.layers(), "the plan is what the last step kept");
         assertEquals(2, p.layers().size());
         assertEquals(List.of(0, 3), p.naive().attention(), "naive: the first and the last layer");
@@ -87,6 +90,9 @@ class HybridPlannerTest {
         assertEquals("t2r plan", json.path("format").asText());
         assertEquals(p.spelling(), json.at("/plan/keep_attention").asText());
         assertEquals(2, json.path("elimination").size());
+        assertEquals("probes", json.path("rule").asText());
+        assertEquals(4, json.at("/attention_patterns/induction").size(), "a row of head scores per layer");
+        assertEquals(p.probesChoice().attention().size(), 2);
         assertTrue(Files.readString(result.out().resolve("plan.md")).contains("**Plan: keep attention at " + p.spelling() + "**"));
     }
 

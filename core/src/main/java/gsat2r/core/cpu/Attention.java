@@ -69,6 +69,31 @@ public final class Attention {
     }
 
     /**
+     * The attention probabilities {@link #forward} weighs the values with: {@code p[(h·T + i)·T + j]} for
+     * query i of head h and key j (0 outside {@code [firstKey(i), i]}). For measuring what heads attend to;
+     * the same scores and softmax as the forward.
+     */
+    public static float[] probabilities(float[] q, int qOff, float[] k, int kOff, int T, int heads, int kvHeads, int headDim,
+                                        int window, float scale) {
+        checkHeads(heads, kvHeads);
+        int group = heads / kvHeads, qw = heads * headDim, kw = kvHeads * headDim;
+        float[] p = new float[heads * T * T];
+        Parallel.forRange(heads, 1, (h0, h1) -> {
+            float[] s = new float[T];
+            for (int h = h0; h < h1; h++) {
+                float[][] kT = transposedHead(k, kOff, T, kw, (h / group) * headDim, headDim);
+                for (int i = 0; i < T; i++) {
+                    int lo = firstKey(i, window);
+                    scores(s, q, qOff + i * qw + h * headDim, kT, lo, i, headDim, scale);
+                    softmaxInPlace(s, lo, i);
+                    System.arraycopy(s, lo, p, (h * T + i) * T + lo, i - lo + 1);
+                }
+            }
+        });
+        return p;
+    }
+
+    /**
      * Gradients of {@link #forward} given {@code dout}, from its inputs and {@code lse}:
      * {@code dq += …}, {@code dk += …}, {@code dv += …} (accumulated, as every backward here). With
      * {@code p} the probabilities and {@code dp_j = dout_i·v_j}: {@code ds_j = p_j (dp_j − Σ_j' p_j' dp_j')},

@@ -71,6 +71,33 @@ class AttentionTest {
         check("Attention dv vs FD" + c, minus(dv, dv0), slice(g, nq + nk, nk), 1e-5);
     }
 
+    /** The probabilities weigh the values into the float64 forward's output; each row sums to 1, zero outside its keys. */
+    @ParameterizedTest(name = "T={0} H={1} Hkv={2} dh={3} window={4}")
+    @CsvSource({"11,6,2,5,0", "12,8,2,6,4", "9,4,1,3,3"})
+    void probabilitiesWeighTheValuesIntoTheForward(int T, int H, int Hkv, int dh, int window) {
+        Random rnd = new Random(T * 7 + H + window);
+        float scale = Attention.defaultScale(dh);
+        int off = 2;
+        float[] q = randn(rnd, off + T * H * dh, 1), k = randn(rnd, off + T * Hkv * dh, 1), v = randn(rnd, T * Hkv * dh, 1);
+        float[] p = Attention.probabilities(q, off, k, off, T, H, Hkv, dh, window, scale);
+        double[] out = new double[T * H * dh];
+        for (int h = 0; h < H; h++) {
+            for (int i = 0; i < T; i++) {
+                double sum = 0;
+                for (int j = 0; j < T; j++) {
+                    double pij = p[(h * T + i) * T + j];
+                    boolean sees = j <= i && (window <= 0 || i - j < window);
+                    if (!sees) org.junit.jupiter.api.Assertions.assertEquals(0.0, pij, "head " + h + " query " + i + " key " + j);
+                    sum += pij;
+                    for (int d = 0; d < dh; d++) out[i * H * dh + h * dh + d] += pij * v[j * Hkv * dh + (h / (H / Hkv)) * dh + d];
+                }
+                org.junit.jupiter.api.Assertions.assertEquals(1.0, sum, 1e-6);
+            }
+        }
+        double[][] ref = naive(toDouble(q, off, T * H * dh), toDouble(k, off, T * Hkv * dh), toDouble(v), T, H, Hkv, dh, window, scale);
+        check("Attention probabilities · v vs f64", out, ref[0], 1e-6);
+    }
+
     @ParameterizedTest(name = "window={0}")
     @CsvSource({"0", "32"})
     void longerSequencesWithOffsets(int window) {

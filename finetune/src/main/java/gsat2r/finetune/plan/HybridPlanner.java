@@ -61,6 +61,12 @@ import java.util.stream.Stream;
  * <li>When every set of {@code budget} layers is few ({@link Measurer#MAX_EVERY_SET}), each is measured from the
  *     teacher's side too and the best taken (elimination is greedy: it can drop a layer that matters only
  *     together with another).</li>
+ * <li>The teacher's retrieval circuit ({@link AttentionPatterns}: induction heads on random tokens said twice,
+ *     and the previous-token heads before them), when it has one, decides the layers: measured on 54 trained
+ *     hybrids of recall-llama, every hybrid that recalls its lists keeps the layer with its induction heads
+ *     (docs/recall.md), where the probes after a short attention transfer chose layers that recall nothing.
+ *     With room left, or without induction heads, the probes choose (the best set of steps 3 and 4 that
+ *     holds the circuit).</li>
  * <li>For each chosen layer, the smallest of {@code windows} whose sliding window costs at most
  *     {@code windowTolerance} nats per answer token is taken instead of full attention, if the plan with full
  *     attention answers some probes exactly (otherwise the probes cannot tell what a window loses).</li>
@@ -110,12 +116,15 @@ public final class HybridPlanner {
             throw new T2rException("--budget " + o.budget() + " keeps every one of the teacher's " + layers + " layers: nothing to plan");
         }
         prepareOut(o.out(), o.force());
+        listener.note("plan: attention patterns of the teacher (induction and previous-token heads, on the CPU)");
+        AttentionPatterns patterns = AttentionPatterns.measure(recipe.teacher(), AttentionPatterns.SEQUENCES, AttentionPatterns.LENGTH,
+                AttentionPatterns.SEED);
         Path atDir = o.out().resolve("at");
         Path atRecipe = RecipeRewrite.writeAttentionTransfer(recipe, o.out().resolve("at.json"), o.atTokens(), o.device());
         listener.note("plan: attention transfer of the all-GSA student on " + String.format(Locale.ROOT, "%,d", o.atTokens()) + " tokens into " + atDir);
         Trainer.run(new Trainer.Options(atRecipe, atDir, false, false), plugins, listener);
         Measurer m = new Measurer(recipe, convert, teacher, atDir, o, plugins, listener);
-        Plan plan = m.plan(o.budget());
+        Plan plan = m.plan(o.budget(), patterns);
         writeOutputs(o, recipe, convert, plan);
         return new Result(o.out(), plan);
     }
@@ -202,7 +211,7 @@ public final class HybridPlanner {
 
         static final long PROBE_SEED = 0x50524F4245L;               // "PROBE": not the recipe's seed, so no training window
 
-        Plan plan(int budget) {
+        Plan plan(int budget, AttentionPatterns patterns) {
             long t0 = System.nanoTime();
             List<Integer> all = new ArrayList<>();                 // every layer
             for (int l = 0; l < teacher.numHiddenLayers(); l++) all.add(l);
@@ -235,6 +244,13 @@ public final class HybridPlanner {
                 for (List<Integer> set : subsets(all, budget)) everySet.add(measure("keep " + set, set, new TreeMap<>()));
                 kept = best(everySet);
             }
+            Candidate probesChoice = kept;
+            List<Integer> circuit = patterns.circuit(budget);
+            if (!circuit.isEmpty()) {
+                List<Integer> set = withCircuit(circuit, budget, everySet, probesChoice);
+                kept = everySet.stream().filter(c -> c.attention().equals(set)).findFirst()
+                        .orElseGet(() -> measure("attention circuit " + set, set, new TreeMap<>()));
+            }
             List<Integer> layers = kept.attention();
             Candidate full = kept;
             List<Candidate> windowTrials = new ArrayList<>();
@@ -245,8 +261,21 @@ public final class HybridPlanner {
             Candidate naive = measure("naive (first and last)", naiveLayers, new TreeMap<>());
             Plan.AtLosses at = Plan.AtLosses.read(atDir.resolve("metrics.jsonl"));
             return new Plan(recipe.file(), budget, options.atTokens(), device.name(), probes.size(),
-                    probes.stream().mapToLong(p -> p.ids().length).sum(), at, teacherScore, allGsa, restoreOne, linearizeOne, steps,
-                    everySet, windowTrials, plan, naive, (System.nanoTime() - t0) / 1e9);
+                    probes.stream().mapToLong(p -> p.ids().length).sum(), at, patterns, circuit, teacherScore, allGsa, restoreOne, linearizeOne,
+                    steps, everySet, probesChoice, windowTrials, plan, naive, (System.nanoTime() - t0) / 1e9);
+        }
+
+        /**
+         * The circuit's layers and, to fill the budget, the probes' choice: the best measured set that holds the
+         * circuit, or else the probes' own layers in their order.
+         */
+        static List<Integer> withCircuit(List<Integer> circuit, int budget, List<Candidate> everySet, Candidate probesChoice) {
+            if (circuit.size() >= budget) return circuit;
+            List<Candidate> holding = everySet.stream().filter(c -> c.attention().containsAll(circuit)).toList();
+            if (!holding.isEmpty()) return best(holding).attention();
+            TreeSet<Integer> set = new TreeSet<>(circuit);
+            for (int l : probesChoice.attention()) if (set.size() < budget) set.add(l);
+            return List.copyOf(set);
         }
 
         /**

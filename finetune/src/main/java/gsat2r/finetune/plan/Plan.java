@@ -19,16 +19,25 @@ import java.util.TreeMap;
  * @param restoreOne   the all-GSA student with one layer restored to attention, per layer
  * @param linearizeOne the teacher with one layer replaced by its trained GSA layer, per layer
  * @param elimination       the candidates of each step of backward elimination (the first is {@code linearizeOne})
+ * @param patterns     the teacher's induction and previous-token heads
+ * @param circuit      the layers of its retrieval circuit under the budget (empty: none; the probes decided)
  * @param everySet     every set of {@code budget} layers kept, from the teacher's side (empty when there are too many)
+ * @param probesChoice what the probes alone chose (elimination, or the best of every set)
  * @param windowTrials sliding windows tried on the chosen layers
  * @param plan         the chosen layers and windows, measured
  * @param naive        the first and last layers at the same budget, measured
  */
 public record Plan(Path recipe, int budget, long atTokens, String device, int probes, long probeTokens, AtLosses at,
+                   AttentionPatterns patterns, List<Integer> circuit,
                    RecallProbes.Score teacher, HybridPlanner.Candidate allGsa, List<HybridPlanner.Candidate> restoreOne,
                    List<HybridPlanner.Candidate> linearizeOne, List<List<HybridPlanner.Candidate>> elimination,
-                   List<HybridPlanner.Candidate> everySet, List<HybridPlanner.Candidate> windowTrials, HybridPlanner.Candidate plan, HybridPlanner.Candidate naive,
-                   double seconds) {
+                   List<HybridPlanner.Candidate> everySet, HybridPlanner.Candidate probesChoice, List<HybridPlanner.Candidate> windowTrials,
+                   HybridPlanner.Candidate plan, HybridPlanner.Candidate naive, double seconds) {
+
+    /** How the layers were chosen: by the teacher's retrieval circuit, or by the probes alone. */
+    public String rule() {
+        return circuit.isEmpty() ? "probes" : "attention circuit";
+    }
 
     public List<Integer> layers() {
         return plan.attention();
@@ -82,6 +91,10 @@ public record Plan(Path recipe, int budget, long atTokens, String device, int pr
         o.put("probes", probes);
         o.put("probe_tokens", probeTokens);
         o.put("seconds", seconds);
+        o.put("rule", rule());
+        o.set("attention_patterns", patterns.toJson());
+        ArrayNode circuitLayers = o.putArray("circuit");
+        circuit.forEach(circuitLayers::add);
         ArrayNode mse = o.putArray("at_val_mse");
         at.mse().forEach(mse::add);
         o.set("teacher", score(teacher));
@@ -91,6 +104,7 @@ public record Plan(Path recipe, int budget, long atTokens, String device, int pr
         ArrayNode steps = o.putArray("elimination");
         for (List<HybridPlanner.Candidate> step : elimination) steps.add(candidates(step));
         o.set("every_set", candidates(everySet));
+        o.set("probes_choice", candidate(probesChoice));
         o.set("window_trials", candidates(windowTrials));
         o.set("plan", candidate(plan));
         o.set("naive", candidate(naive));
@@ -131,6 +145,12 @@ public record Plan(Path recipe, int budget, long atTokens, String device, int pr
                 spelling(), plan.score().logProb(), 100 * plan.score().exact(), 100 * gapClosed(plan), spelling(naive),
                 naive.score().logProb(), 100 * naive.score().exact(), 100 * gapClosed(naive), teacher.logProb(), 100 * teacher.exact(),
                 allGsa.score().logProb(), 100 * allGsa.score().exact()));
+        md.append(circuit.isEmpty()
+                ? "Chosen by the probes: the teacher has no induction head.\n\n"
+                : String.format(Locale.ROOT, "Chosen by the teacher's retrieval circuit (layers %s; induction heads, then previous-token heads "
+                        + "before them); the probes alone chose %s (%.3f nats/token).%n%n", circuit, spelling(probesChoice),
+                        probesChoice.score().logProb()));
+        md.append(patterns.markdown()).append('\n');
         md.append("| layer | AT val MSE | student + this layer as attention | teacher with this layer GSA |\n|---:|---:|---:|---:|\n");
         for (int l = 0; l < restoreOne.size(); l++) {
             md.append(String.format(Locale.ROOT, "| %d | %s | %.3f (%.0f%%) | %.3f (%.0f%%) |%n", l,
@@ -150,7 +170,7 @@ public record Plan(Path recipe, int budget, long atTokens, String device, int pr
         md.append('\n');
         if (!everySet.isEmpty()) {
             HybridPlanner.Candidate best = HybridPlanner.Measurer.best(everySet);
-            md.append(String.format(Locale.ROOT, "%nEvery set of %d layers kept (teacher side; the plan is the best):", budget));
+            md.append(String.format(Locale.ROOT, "%nEvery set of %d layers kept (teacher side; the probes' choice is the best):", budget));
             everySet.stream().sorted(java.util.Comparator.comparingDouble((HybridPlanner.Candidate c) -> -c.score().logProb()))
                     .forEach(c -> md.append(String.format(Locale.ROOT, " %s%s %.3f%s;", c == best ? "**" : "", spelling(c),
                             c.score().logProb(), c == best ? "**" : "")));

@@ -138,8 +138,24 @@ public final class LlamaModel implements LanguageModel {
         return new Trace(ids.length, c.residuals(), c.attentionOutputs(), logits);
     }
 
-    /** Where {@link #run} copies the per-layer states a trace asks for. */
-    private record Capture(float[][] residuals, float[][] attentionOutputs) {}
+    /**
+     * Each layer's attention probabilities over {@code ids} (from position 0): {@code [layer][(h·T + i)·T + j]},
+     * query i of head h, key j ({@link Attention#probabilities}). What the planner reads induction and
+     * previous-token heads from.
+     */
+    public float[][] attentionProbabilities(int[] ids) {
+        int L = config.numHiddenLayers();
+        Capture c = new Capture(new float[L + 1][], new float[L][], new float[L][]);
+        run(ids, 0, null, c, false);
+        return c.probabilities();
+    }
+
+    /** Where {@link #run} copies the per-layer states a trace asks for; {@code probabilities} may be null. */
+    private record Capture(float[][] residuals, float[][] attentionOutputs, float[][] probabilities) {
+        Capture(float[][] residuals, float[][] attentionOutputs) {
+            this(residuals, attentionOutputs, null);
+        }
+    }
 
     @Override
     public Decoder newDecoder() {
@@ -264,6 +280,9 @@ public final class LlamaModel implements LanguageModel {
             Rope.forward(q, 0, q, 0, cos, sin, 0, T, H, dh);
             Rope.forward(k, 0, k, 0, cos, sin, 0, T, Hkv, dh);
             attend.run(l, att, q, k, v);
+            if (capture != null && capture.probabilities() != null) {
+                capture.probabilities()[l] = Attention.probabilities(q, 0, k, 0, T, H, Hkv, dh, window, scale);
+            }
             Linear.forward(out, 0, att, 0, w.wo(), 0, w.bo(), 0, T, qd, d);
             if (capture != null) capture.attentionOutputs()[l] = out.clone();
             addInPlace(h, out);

@@ -140,6 +140,20 @@ class LlamaModelTest {
         double[][] att = NaiveLlama.attention(c, tensors, "model.layers.1.", n, NaiveLlama.invFreq(c.rope(), 12));
         double e = relL2(trace.attentionOutputs()[1], flatten(att));
         assertTrue(e <= 1e-5, "attention output of layer 1: " + e);
+
+        float[][] p = model.attentionProbabilities(ids);             // per layer, per head: a distribution over the keys seen
+        int T = ids.length, H = c.numAttentionHeads();
+        assertEquals(2, p.length);
+        for (float[] layer : p) {
+            assertEquals(H * T * T, layer.length);
+            for (int row = 0; row < H * T; row++) {
+                double sum = 0;
+                for (int j = 0; j < T; j++) sum += layer[row * T + j];
+                assertEquals(1.0, sum, 1e-5);
+                int i = row % T;
+                for (int j = i + 1; j < T; j++) assertEquals(0f, layer[row * T + j], "causal");
+            }
+        }
     }
 
     @Test
