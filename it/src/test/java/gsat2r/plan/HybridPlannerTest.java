@@ -25,8 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code t2r plan} on the demo teacher (4 layers) with a short attention transfer on KJV text and its synthetic
- * recall documents: every measurement is there, backward elimination keeps the budget, each step drops the
- * layer whose linearization cost least, and what it writes (the student, the two recipes) says the plan.
+ * recall documents: every measurement is there, every set of the budget's layers is measured (so elimination stops
+ * after its first step) and the best one is the plan (the demo teacher has no induction head), and what it
+ * writes (the student, the two recipes) says the plan.
  */
 class HybridPlannerTest {
 
@@ -60,27 +61,22 @@ class HybridPlannerTest {
     }
 
     @Test
-    void everyMeasurementIsThereAndEliminationKeepsTheBudget() throws Exception {
+    void everyMeasurementIsThereAndTheBestOfEverySetIsThePlan() throws Exception {
         Plan p = result.plan();
         assertEquals(4, p.restoreOne().size());
         assertEquals(4, p.linearizeOne().size());
         assertEquals(4, p.at().mse().size(), "a validation MSE per GSA layer");
-        assertEquals(List.of(4, 3), p.elimination().stream().map(List::size).toList(), "4 layers down to 2: two steps");
+        assertEquals(List.of(4), p.elimination().stream().map(List::size).toList(),
+                "6 sets of 2 of 4 layers: every set is measured, elimination stops after its first step");
         assertEquals(p.elimination().getFirst(), p.linearizeOne(), "the first step linearizes each layer of the teacher");
-        List<Integer> kept = List.of(0, 1, 2, 3);
-        for (List<HybridPlanner.Candidate> step : p.elimination()) {
-            HybridPlanner.Candidate best = step.getFirst();
-            for (HybridPlanner.Candidate c : step) {
-                assertEquals(kept.size() - 1, c.attention().size());
-                assertTrue(kept.containsAll(c.attention()));
-                if (c.score().logProb() > best.score().logProb()) best = c;
-            }
-            kept = best.attention();
-        }
+        assertEquals(6, p.everySet().size());
+        for (HybridPlanner.Candidate c : p.everySet()) assertEquals(2, c.attention().size());
+        HybridPlanner.Candidate best = p.everySet().getFirst();
+        for (HybridPlanner.Candidate c : p.everySet()) if (c.score().logProb() > best.score().logProb()) best = c;
         assertEquals(List.of(), p.circuit(), "the demo teacher has no induction head: the probes decide");
         assertEquals("probes", p.rule());
-        assertEquals(p.probesChoice(), p.plan().windows().isEmpty() ? p.plan() : p.probesChoice());
-        assertEquals(kept, p.layers(), "the plan is what the last step kept");
+        assertEquals(best, p.probesChoice());
+        assertEquals(best.attention(), p.layers(), "the plan is the best of every set");
         assertEquals(2, p.layers().size());
         assertEquals(List.of(0, 3), p.naive().attention(), "naive: the first and the last layer");
         assertTrue(Double.isFinite(p.teacher().logProb()) && p.teacher().logProb() < 0);   // the demo teacher does not copy: no better than that
@@ -89,7 +85,8 @@ class HybridPlannerTest {
         JsonNode json = JsonMapper.builder().build().readTree(result.out().resolve("plan.json").toFile());
         assertEquals("t2r plan", json.path("format").asText());
         assertEquals(p.spelling(), json.at("/plan/keep_attention").asText());
-        assertEquals(2, json.path("elimination").size());
+        assertEquals(1, json.path("elimination").size());
+        assertEquals(6, json.path("every_set").size());
         assertEquals("probes", json.path("rule").asText());
         assertEquals(4, json.at("/attention_patterns/induction").size(), "a row of head scores per layer");
         assertEquals(p.probesChoice().attention().size(), 2);

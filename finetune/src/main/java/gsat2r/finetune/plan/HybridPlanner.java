@@ -53,19 +53,19 @@ import java.util.stream.Stream;
  * <li>Recall probes ({@link RecallProbes}: documents of the recipe's synthetic kinds, the answer's
  *     log-probability after the prompt) scored for the teacher, the all-GSA student, the student with one
  *     layer restored to attention (each layer), and the teacher with one layer linearized (each layer).</li>
- * <li>Backward elimination: starting from the teacher (every layer attention), turn into its trained GSA layer
- *     the layer whose linearization costs the probes least, step after step, until the budget is left (each
- *     step measured with the layers already linearized, so that two layers doing the same job are not both
- *     kept). Measured from the teacher's side because attention transfer trains each GSA layer on the
- *     teacher's hidden states: the configurations compared are those the short run trained for.</li>
  * <li>When every set of {@code budget} layers is few ({@link Measurer#MAX_EVERY_SET}), each is measured from the
- *     teacher's side too and the best taken (elimination is greedy: it can drop a layer that matters only
- *     together with another).</li>
+ *     teacher's side and the best taken. Otherwise backward elimination: starting from the teacher (every layer
+ *     attention), turn into its trained GSA layer the layer whose linearization costs the probes least, step
+ *     after step, until the budget is left (each step measured with the layers already linearized, so that two
+ *     layers doing the same job are not both kept); greedy, so it can drop a layer that matters only together
+ *     with another, which is why every set is measured when that is affordable. Both from the teacher's side
+ *     because attention transfer trains each GSA layer on the teacher's hidden states: the configurations
+ *     compared are those the short run trained for.</li>
  * <li>The teacher's retrieval circuit ({@link AttentionPatterns}: induction heads on random tokens said twice,
  *     and the previous-token heads before them), when it has one, decides the layers: measured on 54 trained
  *     hybrids of recall-llama, every hybrid that recalls its lists keeps the layer with its induction heads
  *     (docs/recall.md), where the probes after a short attention transfer chose layers that recall nothing.
- *     With room left, or without induction heads, the probes choose (the best set of steps 3 and 4 that
+ *     With room left, or without induction heads, the probes choose (the best measured set that
  *     holds the circuit).</li>
  * <li>For each chosen layer, the smallest of {@code windows} whose sliding window costs at most
  *     {@code windowTolerance} nats per answer token is taken instead of full attention, if the plan with full
@@ -225,22 +225,15 @@ public final class HybridPlanner {
                 linearizeOne.add(measure("teacher, layer " + l + " GSA", rest, new TreeMap<>()));
             }
             // Backward elimination from the teacher's side: the configurations measured keep most layers as attention,
-            // where each attention-transferred GSA layer sees the inputs it was trained on.
+            // where each attention-transferred GSA layer sees the inputs it was trained on. Only when the sets of
+            // budget layers are too many to measure each: otherwise every set is measured, elimination's end among them.
+            boolean everySetFits = binomial(all.size(), budget) <= MAX_EVERY_SET;
             List<List<Candidate>> steps = new ArrayList<>();
             steps.add(linearizeOne);
             Candidate kept = best(linearizeOne);
-            while (kept.attention().size() > budget) {
-                List<Candidate> step = new ArrayList<>();
-                for (int l : kept.attention()) {
-                    List<Integer> rest = new ArrayList<>(kept.attention());
-                    rest.remove(Integer.valueOf(l));
-                    step.add(measure("linearize " + l + " of " + kept.attention(), rest, new TreeMap<>()));
-                }
-                steps.add(step);
-                kept = best(step);
-            }
+            if (!everySetFits) kept = eliminate(kept, budget, (name, rest) -> measure(name, rest, new TreeMap<>()), steps);
             List<Candidate> everySet = new ArrayList<>();
-            if (binomial(all.size(), budget) <= MAX_EVERY_SET) {
+            if (everySetFits) {
                 for (List<Integer> set : subsets(all, budget)) everySet.add(measure("keep " + set, set, new TreeMap<>()));
                 kept = best(everySet);
             }
@@ -276,6 +269,27 @@ public final class HybridPlanner {
             TreeSet<Integer> set = new TreeSet<>(circuit);
             for (int l : probesChoice.attention()) if (set.size() < budget) set.add(l);
             return List.copyOf(set);
+        }
+
+        /**
+         * Backward elimination from {@code start}: linearize each of its attention layers in turn, keep the
+         * candidate that scores best, repeat until {@code budget} layers are left; each step's candidates are
+         * added to {@code steps}.
+         */
+        static Candidate eliminate(Candidate start, int budget, java.util.function.BiFunction<String, List<Integer>, Candidate> measure,
+                                   List<List<Candidate>> steps) {
+            Candidate kept = start;
+            while (kept.attention().size() > budget) {
+                List<Candidate> step = new ArrayList<>();
+                for (int l : kept.attention()) {
+                    List<Integer> rest = new ArrayList<>(kept.attention());
+                    rest.remove(Integer.valueOf(l));
+                    step.add(measure.apply("linearize " + l + " of " + kept.attention(), rest));
+                }
+                steps.add(step);
+                kept = best(step);
+            }
+            return kept;
         }
 
         /**

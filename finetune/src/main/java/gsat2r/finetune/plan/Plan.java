@@ -18,7 +18,8 @@ import java.util.TreeMap;
  *
  * @param restoreOne   the all-GSA student with one layer restored to attention, per layer
  * @param linearizeOne the teacher with one layer replaced by its trained GSA layer, per layer
- * @param elimination       the candidates of each step of backward elimination (the first is {@code linearizeOne})
+ * @param elimination  the candidates of each step of backward elimination (the first is {@code linearizeOne}, the only
+ *                     one when every set is measured)
  * @param patterns     the teacher's induction and previous-token heads
  * @param circuit      the layers of its retrieval circuit under the budget (empty: none; the probes decided)
  * @param everySet     every set of {@code budget} layers kept, from the teacher's side (empty when there are too many)
@@ -159,7 +160,8 @@ public record Plan(Path recipe, int budget, long atTokens, String device, int pr
                     linearizeOne.get(l).score().logProb(), 100 * linearizeOne.get(l).score().exact()));
         }
         md.append("\nProbe scores: mean log-probability of the answer's tokens (nats/token) and the share answered exactly.\n");
-        md.append("\nBackward elimination from the teacher (attention kept at; probe log-probability):\n");
+        md.append(everySet.isEmpty() ? "\nBackward elimination from the teacher (attention kept at; probe log-probability):\n"
+                : "\nOne layer linearized in the teacher (attention kept at; probe log-probability):\n");
         for (int i = 0; i < elimination.size(); i++) {
             HybridPlanner.Candidate best = HybridPlanner.Measurer.best(elimination.get(i));
             md.append(String.format(Locale.ROOT, "%n- step %d:", i + 1));
