@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recall that survives distillation, measured on the GPU machine in one call (267 s on one H200):
-#   (a) t2r plan: which 2 of recall-llama's 8 layers keep softmax attention (short attention transfer,
-#       recall probes, backward elimination);
+#   (a) t2r plan: which 2 of recall-llama's 8 layers keep softmax attention (the teacher's induction and
+#       previous-token heads; short attention transfer, recall probes of every set of 2 layers);
 #   (b) recipes/recall-llama-gsa.json (every layer GSA);
 #   (c) recipes/recall-llama-hybrid.json as committed (its layers chosen by the measurements in docs/recall.md), and
 #       the same recipe with the planner's layers ("planned");
