@@ -34,7 +34,8 @@
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
-# norm=: gate normalizer), e.g. k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# norm=, slots=: gate normalizer, slots; seed=: the data's and the student's seed), e.g.
+# k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base).
 #
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
@@ -203,6 +204,8 @@ setters = {
     "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),
     "lr": lambda v: stage("distill").__setitem__("lr", float(v)),
     "norm": lambda v: r["student"].__setitem__("gate_normalizer", float(v)),
+    "slots": lambda v: r["student"].__setitem__("slots", int(v)),
+    "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
 }
 for item in filter(None, extra.split("+")):
     key, _, value = item.partition("=")
