@@ -20,8 +20,10 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Choose which layers of a recipe's student keep softmax attention under a budget, from measurements: "
-                + "a short attention transfer (per-layer loss), then recall probes of the student with layers restored and of "
-                + "the teacher with layers linearized, greedy selection, and sliding windows where they cost nothing.",
+                + "the teacher's induction and previous-token heads (its retrieval circuit decides when it has one), a short "
+                + "attention transfer (per-layer loss), recall probes of the student with layers restored and of the teacher "
+                + "with layers linearized and of every set of the budget's layers (or greedy elimination when they are too "
+                + "many), and sliding windows where they cost nothing.",
                 "Writes DIR/plan.json, plan.md, student/ (the teacher converted with the plan's layers kept), recipe.json "
                         + "(the recipe with them) and recipe-naive.json (first and last layers, same budget)."})
 final class PlanCommand implements Callable<Integer> {
