@@ -77,14 +77,15 @@ public final class Attention {
                                         int window, float scale) {
         checkHeads(heads, kvHeads);
         int group = heads / kvHeads, qw = heads * headDim, kw = kvHeads * headDim;
+        float[][][] kT = new float[kvHeads][][];                  // once per kv head, shared by its group of query heads
+        for (int g = 0; g < kvHeads; g++) kT[g] = transposedHead(k, kOff, T, kw, g * headDim, headDim);
         float[] p = new float[heads * T * T];
         Parallel.forRange(heads, 1, (h0, h1) -> {
             float[] s = new float[T];
             for (int h = h0; h < h1; h++) {
-                float[][] kT = transposedHead(k, kOff, T, kw, (h / group) * headDim, headDim);
                 for (int i = 0; i < T; i++) {
                     int lo = firstKey(i, window);
-                    scores(s, q, qOff + i * qw + h * headDim, kT, lo, i, headDim, scale);
+                    scores(s, q, qOff + i * qw + h * headDim, kT[h / group], lo, i, headDim, scale);
                     softmaxInPlace(s, lo, i);
                     System.arraycopy(s, lo, p, (h * T + i) * T + lo, i - lo + 1);
                 }

@@ -145,15 +145,23 @@ public final class LlamaModel implements LanguageModel {
      */
     public float[][] attentionProbabilities(int[] ids) {
         int L = config.numHiddenLayers();
-        Capture c = new Capture(new float[L + 1][], new float[L][], new float[L][]);
+        Capture c = new Capture(null, null, new float[L][]);
         run(ids, 0, null, c, false);
         return c.probabilities();
     }
 
-    /** Where {@link #run} copies the per-layer states a trace asks for; {@code probabilities} may be null. */
+    /** Where {@link #run} copies the per-layer states a trace asks for; what it does not ask for is null. */
     private record Capture(float[][] residuals, float[][] attentionOutputs, float[][] probabilities) {
         Capture(float[][] residuals, float[][] attentionOutputs) {
             this(residuals, attentionOutputs, null);
+        }
+
+        void residual(int layer, float[] h) {
+            if (residuals != null) residuals[layer] = h.clone();
+        }
+
+        void attentionOutput(int layer, float[] out) {
+            if (attentionOutputs != null) attentionOutputs[layer] = out.clone();
         }
     }
 
@@ -246,7 +254,7 @@ public final class LlamaModel implements LanguageModel {
         Rope.tables(invFreq, pos0, T, cos, sin);
         if (cache != null) cache.ensure(pos0, pos0 + T);
         float[] h = layers(embed(ids), T, cos, sin, (l, att, q, k, v) -> attend(l, att, q, k, v, T, pos0, cache), capture);
-        if (capture != null) capture.residuals()[config.numHiddenLayers()] = h.clone();
+        if (capture != null) capture.residual(config.numHiddenLayers(), h);
         int rows = allLogits ? T : 1;
         return head(h, T - rows, rows);
     }
@@ -271,7 +279,7 @@ public final class LlamaModel implements LanguageModel {
         float[] att = new float[T * qd], out = new float[T * d], gate = new float[T * I], up = new float[T * I];
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             LlamaWeights.Layer w = weights.layers().get(l);
-            if (capture != null) capture.residuals()[l] = h.clone();
+            if (capture != null) capture.residual(l, h);
 
             RmsNorm.forward(n, 0, h, 0, w.inputNorm(), 0, null, 0, T, d, eps);
             Linear.forward(q, 0, n, 0, w.wq(), 0, w.bq(), 0, T, d, qd);
@@ -284,7 +292,7 @@ public final class LlamaModel implements LanguageModel {
                 capture.probabilities()[l] = Attention.probabilities(q, 0, k, 0, T, H, Hkv, dh, window, scale);
             }
             Linear.forward(out, 0, att, 0, w.wo(), 0, w.bo(), 0, T, qd, d);
-            if (capture != null) capture.attentionOutputs()[l] = out.clone();
+            if (capture != null) capture.attentionOutput(l, out);
             addInPlace(h, out);
 
             RmsNorm.forward(n, 0, h, 0, w.postAttentionNorm(), 0, null, 0, T, d, eps);
