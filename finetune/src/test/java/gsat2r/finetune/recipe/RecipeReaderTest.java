@@ -293,7 +293,7 @@ class RecipeReaderTest {
                 "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.2, \"max_pairs\": 32}, "
                         + "{\"kind\": \"needles\", \"share\": 0.15}, {\"kind\": \"repeats\", \"share\": 0.05}, {\"kind\": \"variables\", \"share\": 0.001}]}"));
         assertEquals(4, r.synthetic().size());
-        assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 32, 0.3), r.synthetic().get(0).kind());
+        assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 32, 0.3, 0), r.synthetic().get(0).kind());
         assertEquals(0.2, r.synthetic().get(0).share());
         assertEquals(gsat2r.core.data.synthetic.Needles.DEFAULTS, r.synthetic().get(1).kind());
         assertEquals(gsat2r.core.data.synthetic.RepeatedSpans.DEFAULTS, r.synthetic().get(2).kind());

@@ -33,10 +33,6 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
 
     public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3, 0);
 
-    public KeyValueLists(int minPairs, int maxPairs, double gapShare) {
-        this(minPairs, maxPairs, gapShare, 0);
-    }
-
     public KeyValueLists {
         if (minPairs < 1 || maxPairs < minPairs) {
             throw new T2rException("kv-recall: need 1 <= min_pairs <= max_pairs (got " + minPairs + ", " + maxPairs + ")");

@@ -40,10 +40,6 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare) impleme
         if (!(fillerShare >= 0 && fillerShare <= 1)) throw new T2rException("needles: filler_share must be in [0, 1] (got " + fillerShare + ")");
     }
 
-    public Needles(int maxNeedles, int maxValues) {
-        this(maxNeedles, maxValues, 0);
-    }
-
     /** A fact and its question; {@code {k}} and {@code {v}} are the key and the value; the answer is {@code " " + value}. */
     record Template(String needle, String question) {
         String needle(String k, String v) {
