@@ -1,10 +1,12 @@
 package gsat2r.cli;
 
+import gsat2r.converter.AttentionToGsa;
 import gsat2r.converter.ConversionReport;
 import gsat2r.converter.ConvertOptions;
 import gsat2r.converter.Converter;
 import gsat2r.converter.GateInit;
 import gsat2r.core.T2rException;
+import gsat2r.core.config.GsaConfig;
 import gsat2r.core.safetensors.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -17,6 +19,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 /**
@@ -33,9 +36,18 @@ final class ConvertCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--teacher", required = true, paramLabel = "DIR",
+    @Option(names = "--teacher", paramLabel = "DIR",
             description = "Teacher model directory (config.json, safetensors, tokenizer), or 'demo'.")
     String teacher;
+
+    @Option(names = "--student", paramLabel = "DIR",
+            description = "Instead of a teacher: a hybrid student whose attention layers --to-gsa makes GSA layers "
+                    + "(their q/k/v/o kept, new gates from --gate-init and --seed; everything else copied).")
+    Path student;
+
+    @Option(names = "--to-gsa", paramLabel = "LAYERS", split = ",",
+            description = "With --student: the attention layers to make GSA, e.g. 4.")
+    List<Integer> toGsa;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Student directory to write (must not exist or be empty, unless --force).")
     Path out;
@@ -68,6 +80,11 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if ((teacher == null) == (student == null)) {
+            throw new ParameterException(spec.commandLine(), "give either --teacher or --student");
+        }
+        if (student != null) return convertStudent();
+        if (toGsa != null) throw new ParameterException(spec.commandLine(), "--to-gsa goes with --student");
         ConvertOptions options;
         try {
             ConvertOptions.Kept kept = ConvertOptions.parseKept(keepAttention == null ? List.of() : keepAttention);
@@ -82,6 +99,27 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter w = t2r.spec.commandLine().getOut();
         for (String line : report.summary()) w.println(line);
         w.printf(Locale.ROOT, "took       %.1f s%n", (System.nanoTime() - start) / 1e9);
+        w.flush();
+        return 0;
+    }
+
+    private int convertStudent() {
+        if (toGsa == null || toGsa.isEmpty()) throw new ParameterException(spec.commandLine(), "--student needs --to-gsa LAYERS");
+        for (String option : List.of("--slots", "--gate-normalizer", "--dtype", "--keep-attention")) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new ParameterException(spec.commandLine(), option + " does not apply to --student: the student's own settings are kept");
+            }
+        }
+        GateInit init;
+        try {
+            init = GateInit.parse(gateInit);
+        } catch (T2rException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        t2r.note("making layers " + toGsa + " of " + student + " GSA layers, into " + out);
+        GsaConfig c = AttentionToGsa.convert(student, out, new TreeSet<>(toGsa), init, seed, force);
+        PrintWriter w = t2r.spec.commandLine().getOut();
+        w.println("student    " + out + ": " + c.layerPlan());
         w.flush();
         return 0;
     }

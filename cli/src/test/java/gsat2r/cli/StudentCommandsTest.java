@@ -147,4 +147,28 @@ class StudentCommandsTest {
         assertEquals(1, r.exit());
         assertEquals("error: --keep-attention: layer 5 does not exist (the teacher has layers 0..1)", r.err().strip());
     }
+
+    /** A hybrid's attention layer made GSA (--student, --to-gsa), and the usage errors around it. */
+    @Test
+    void convertMakesAHybridsAttentionLayersGsa() {
+        Path teacher = Fixtures.copy("hf-tiny-llama", tmp.resolve("teacher"));
+        Path hybrid = tmp.resolve("hybrid"), student = tmp.resolve("student");
+        assertEquals(0, t2r("convert", "--teacher", teacher.toString(), "--out", hybrid.toString(), "--keep-attention", "1").exit());
+        CliRun r = t2r("convert", "--student", hybrid.toString(), "--to-gsa", "1", "--gate-init", "key-pool", "--out", student.toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("student    " + student + ": GSA 0-1", r.out().strip());
+        assertInstanceOf(GsaModel.class, ModelLoader.load(student));
+        for (String[] bad : List.of(new String[] {"--teacher", teacher.toString(), "--student", hybrid.toString(), "--to-gsa", "1"},
+                new String[] {"--teacher", teacher.toString(), "--to-gsa", "1"}, new String[] {"--student", hybrid.toString()},
+                new String[] {"--student", hybrid.toString(), "--to-gsa", "1", "--gate-init", "zeros"},
+                new String[] {"--student", hybrid.toString(), "--to-gsa", "1", "--slots", "16"}, new String[] {})) {
+            CliRun u = t2r(Stream.concat(Stream.of("convert", "--out", tmp.resolve("o").toString()), Stream.of(bad)).toArray(String[]::new));
+            assertEquals(2, u.exit(), u.toString());
+            assertTrue(u.err().contains("Try 't2r convert --help'"), u.toString());
+        }
+        CliRun e = t2r("convert", "--student", hybrid.toString(), "--to-gsa", "0", "--out", tmp.resolve("o").toString());
+        assertEquals(1, e.exit(), e.toString());
+        assertTrue(e.err().strip().startsWith("error: layers [0] are not attention layers of this student"), e.toString());
+        assertFalse(Files.exists(tmp.resolve("o")));
+    }
 }

@@ -1,0 +1,100 @@
+package gsat2r.converter;
+
+import gsat2r.core.T2rException;
+import gsat2r.core.config.GsaConfig;
+import gsat2r.core.model.gsa.GsaModel;
+import gsat2r.core.safetensors.DType;
+import gsat2r.core.safetensors.SafeTensors;
+import gsat2r.core.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Attention layers of a hybrid made GSA layers. The independent reference is the teacher's own conversion:
+ * a hybrid fresh from the teacher whose kept layers are then made GSA is the all-GSA student that
+ * {@link Converter} builds directly, tensor for tensor and bit for bit (key-pool gates with M ≤ dk draw
+ * nothing at random, so both paths compute the same means of the same key rows).
+ */
+class AttentionToGsaTest {
+    static final Path DEMO = Path.of("..", "models", "kjv-llama");
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aFreshHybridMadeGsaIsTheDirectConversion() {
+        for (String fixture : List.of("hf-tiny-llama", "hf-tiny-mistral", "kjv-llama")) {
+            Path teacher = fixture.equals("kjv-llama") ? DEMO : Fixtures.copy(fixture, tmp.resolve("teacher-" + fixture));
+            List<Integer> kept = fixture.equals("kjv-llama") ? List.of(1, 3) : List.of(1);
+            for (DType dtype : List.of(DType.BF16, DType.F32)) {
+                int slots = switch (fixture) {                               // = dk: no tie-breaking noise
+                    case "hf-tiny-llama" -> 16;
+                    case "hf-tiny-mistral" -> 32;
+                    default -> 64;
+                };
+                ConvertOptions o = ConvertOptions.defaults().withGateInit(GateInit.KEY_POOL).withSlots(slots).withDtype(dtype);
+                Path hybrid = tmp.resolve(fixture + "-" + dtype + "-hybrid"), direct = tmp.resolve(fixture + "-" + dtype + "-gsa");
+                Path converted = tmp.resolve(fixture + "-" + dtype + "-converted");
+                Converter.convert(teacher, hybrid, o.withKeepAttention(kept), false);
+                Converter.convert(teacher, direct, o, false);
+                GsaConfig c = AttentionToGsa.convert(hybrid, converted, Set.copyOf(kept), GateInit.KEY_POOL, 7, false);
+                assertEquals(List.of(), c.attn());
+                assertEquals(GsaConfig.load(direct), GsaConfig.load(converted), fixture + " " + dtype + ": config");
+                try (SafeTensors a = SafeTensors.open(direct); SafeTensors b = SafeTensors.open(converted)) {
+                    assertEquals(a.tensors().keySet(), b.tensors().keySet());
+                    for (String name : a.tensors().keySet()) {
+                        assertEquals(a.info(name).dtype(), b.info(name).dtype(), name);
+                        assertArrayEquals(a.floats(name), b.floats(name), fixture + " " + dtype + ": " + name);
+                    }
+                }
+                assertTrue(Files.exists(converted.resolve("tokenizer.json")) == Files.exists(teacher.resolve("tokenizer.json")));
+            }
+        }
+    }
+
+    /** One of two kept layers made GSA: the other stays the hybrid's attention, every trained tensor is kept. */
+    @Test
+    void keepsWhatItDoesNotConvert() {
+        Converter.convert(DEMO, tmp.resolve("hybrid"), ConvertOptions.defaults().withKeepAttention(List.of(1, 3))
+                .withDtype(DType.F32), false);
+        GsaModel hybrid = GsaModel.load(tmp.resolve("hybrid"));
+        float[] p = hybrid.parameters();
+        for (int i = 0; i < p.length; i++) p[i] += 1e-3f * (i % 7);           // "trained": no longer the teacher's
+        GsaModel s = AttentionToGsa.convert(hybrid, Set.of(1), GateInit.RANDOM, 3);
+        assertFalse(s.config().isGsaLayer(3));
+        assertTrue(s.config().isGsaLayer(1));
+        assertEquals(List.of(3), s.config().attn().getFirst().layers());
+        for (var v : hybrid.layout().views()) {
+            assertArrayEquals(v.copyFrom(p), s.layout().find(v.name()).copyFrom(s.parameters()), v.name());
+        }
+        float[] gNorm = s.tensor("model.layers.1.attn.g_norm.weight");
+        for (float g : gNorm) assertEquals(1f, g);
+        GsaModel again = AttentionToGsa.convert(hybrid, Set.of(1), GateInit.RANDOM, 3);
+        assertArrayEquals(s.parameters(), again.parameters(), "same seed, same gates");
+    }
+
+    @Test
+    void refusesLayersThatAreNotAttentionAndWritesNothing() {
+        Path teacher = Fixtures.copy("hf-tiny-llama", tmp.resolve("teacher"));
+        Converter.convert(teacher, tmp.resolve("hybrid"), ConvertOptions.defaults().withKeepAttention(List.of(1)), false);
+        Path out = tmp.resolve("out");
+        T2rException e = assertThrows(T2rException.class,
+                () -> AttentionToGsa.convert(tmp.resolve("hybrid"), out, Set.of(0, 1), GateInit.KEY_POOL, 0, false));
+        assertTrue(e.getMessage().startsWith("layers [0] are not attention layers of this student (its plan: GSA 0; attention 1"),
+                e.getMessage());
+        assertFalse(Files.exists(out));
+        e = assertThrows(T2rException.class, () -> AttentionToGsa.convert(tmp.resolve("hybrid"), out, Set.of(), GateInit.KEY_POOL, 0, false));
+        assertEquals("no layers to convert: give the attention layers to make GSA", e.getMessage());
+    }
+}
