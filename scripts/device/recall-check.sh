@@ -8,8 +8,8 @@
 #   (d) the same hybrid recipe with the naive plan (first and last layers, the same budget);
 #   (e) t2r eval --context 1024 --tasks lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt --device cuda
 #       of each student against the teacher (the teacher's numbers are in every report);
-#   (f) recipes/tiny-llama.json (no-regression: its last validation perplexity against 9.81), when tiny-llama
-#       was carried and time is left;
+#   (f) recipes/tiny-llama.json (no-regression: t2r eval's lm perplexity at 512 tokens on 65,536 positions against
+#       9.81, the measure that gave it), when tiny-llama was carried and time is left;
 #   then, if time is left, the needle tasks at 4,096 tokens for (b) and (c).
 # Every phase has a banner, a log, and a time limit (its own cap, or what is left of DEADLINE seconds); a failed,
 # timed-out or skipped phase is reported and the later ones still run (a failed plan: the hybrid recipe's own
