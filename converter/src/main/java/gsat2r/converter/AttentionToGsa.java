@@ -102,7 +102,7 @@ public final class AttentionToGsa {
         return new GsaConfig(c.hiddenSize(), c.numHiddenLayers(), c.numHeads(), c.numKvHeads(), c.numSlots(),
                 c.gateLogitNormalizer(), c.expandK(), c.expandV(), c.intermediateSize(), c.hiddenRatio(), c.normEps(),
                 c.vocabSize(), c.tieWordEmbeddings(), c.bosTokenIds(), c.eosTokenIds(), c.maxPositionEmbeddings(), specs,
-                c.dtype(), c.provenance());
+                c.shortConv(), c.dtype(), c.provenance());
     }
 
     /** A sink writing floats into an array from an offset on. */

@@ -163,7 +163,7 @@ public final class Converter {
         return new GsaConfig(d, L, teacher.numAttentionHeads(), teacher.numKeyValueHeads(), o.slots(),
                 o.gateNormalizer(), expand, expand, teacher.intermediateSize(), 4, teacher.rmsNormEps(),
                 teacher.vocabSize(), teacher.tieWordEmbeddings(), teacher.bosTokenIds(), teacher.eosTokenIds(),
-                teacher.maxPositionEmbeddings(), attn, null, provenance);
+                teacher.maxPositionEmbeddings(), attn, 0, null, provenance);
     }
 
     /** A student tensor and the teacher tensor it is copied from (null: new, made by the converter). */

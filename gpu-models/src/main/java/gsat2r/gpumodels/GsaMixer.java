@@ -33,6 +33,9 @@ final class GsaMixer implements Mixer {
 
     GsaMixer(StudentParams params, GsaLayout layout, int layer) {
         GsaConfig c = layout.config();
+        if (c.shortConv() > 0) {
+            throw new gsat2r.core.T2rException("short convolutions (use_short_conv) run on the CPU only for now: use --device cpu");
+        }
         this.params = params;
         this.d = c.hiddenSize();
         this.heads = c.numHeads();

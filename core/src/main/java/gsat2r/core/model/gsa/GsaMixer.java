@@ -3,7 +3,9 @@ package gsat2r.core.model.gsa;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.cpu.Linear;
 import gsat2r.core.cpu.Parallel;
+import gsat2r.core.T2rException;
 import gsat2r.core.cpu.RmsNorm;
+import gsat2r.core.cpu.ShortConv;
 import gsat2r.core.cpu.Silu;
 import gsat2r.core.gsa.GsaChunked;
 import gsat2r.core.gsa.GsaGradients;
@@ -17,7 +19,7 @@ import java.util.List;
 
 /**
  * The Gated Slot Attention layer exactly as fla 0.5.2's {@code GatedSlotAttention} computes it in
- * fp32 (swish feature map, no short convolution, no output gate), on normed inputs {@code x [N, d]}:
+ * fp32 (swish feature map, no output gate), on normed inputs {@code x [N, d]}:
  *
  * <pre>
  *   q = silu(x Wqᵀ) [N, H·dk]    k = silu(x Wkᵀ) [N, Hkv·dk]    v = silu(x Wvᵀ) [N, Hkv·dv]
@@ -25,6 +27,10 @@ import java.util.List;
  *   o = GSA(q, k, v, s, g)        (scale 1; query head h reads kv head h / (H/Hkv))
  *   out = (RMSNorm_1e-5(silu(o)) ⊙ g_norm) Woᵀ
  * </pre>
+ *
+ * With short convolutions ({@code use_short_conv}, {@link ShortConv} of {@code conv_size} taps), fla's
+ * {@code ShortConvolution} and its SiLU come between each projection and its activation:
+ * {@code q = silu(silu(conv_q(x Wqᵀ)))}, and so for k and v; the gates are not convolved.
  *
  * Each step is rounded to fp32 as torch rounds it. {@link #forward} runs {@link GsaChunked} (the
  * training path); {@link #step} runs one token with {@link GsaRecurrent} (decoding). Backward is the
@@ -35,6 +41,9 @@ public final class GsaMixer implements Mixer {
     private final int d, heads, kvHeads, dk, dv, slots;
     private final float tau;
     private final ParameterView wq, wk, wv, wf, gNorm, wo;
+    /** The short convolutions' kernels, null without them; their taps. */
+    private final ParameterView cq, ck, cv;
+    private final int taps;
 
     GsaMixer(GsaLayout layout, int layer) {
         GsaConfig c = layout.config();
@@ -51,11 +60,15 @@ public final class GsaMixer implements Mixer {
         this.wf = layout.get(Kind.F_PROJ, layer);
         this.gNorm = layout.get(Kind.G_NORM, layer);
         this.wo = layout.get(Kind.O_PROJ, layer);
+        this.taps = c.shortConv();
+        this.cq = layout.optional(Kind.Q_CONV, layer);
+        this.ck = layout.optional(Kind.K_CONV, layer);
+        this.cv = layout.optional(Kind.V_CONV, layer);
     }
 
     @Override
     public List<ParameterView> views() {
-        return List.of(wq, wk, wv, wf, gNorm, wo);
+        return taps == 0 ? List.of(wq, wk, wv, wf, gNorm, wo) : List.of(wq, wk, wv, wf, cq, ck, cv, gNorm, wo);
     }
 
     /** The operator's sizes for B sequences of T tokens. */
@@ -68,20 +81,26 @@ public final class GsaMixer implements Mixer {
         return GsaState.zeros(batch, kvHeads, dk, slots, dv);
     }
 
-    /** What {@link #backward} needs: the projections before their activations, the operator's pass, the output norm's input and rstd. */
+    /**
+     * What {@link #backward} needs: the projections, their convolutions (the projections themselves without
+     * short convolutions), the gate's input, the operator's pass, the output norm's input and rstd.
+     */
     public static final class Pass implements Mixer.Pass {
         final int batch, seqLen;
-        final float[] x, qPre, kPre, vPre, fPre, o, a, rstd, y, out;
+        final float[] x, qPre, kPre, vPre, qConv, kConv, vConv, fPre, o, a, rstd, y, out;
         final GsaChunked.Forward op;
 
-        Pass(int batch, int seqLen, float[] x, float[] qPre, float[] kPre, float[] vPre, float[] fPre,
+        Pass(int batch, int seqLen, float[] x, float[][] pre, float[][] conv, float[] fPre,
              GsaChunked.Forward op, float[] a, float[] rstd, float[] y, float[] out) {
             this.batch = batch;
             this.seqLen = seqLen;
             this.x = x;
-            this.qPre = qPre;
-            this.kPre = kPre;
-            this.vPre = vPre;
+            this.qPre = pre[0];
+            this.kPre = pre[1];
+            this.vPre = pre[2];
+            this.qConv = conv[0];
+            this.kConv = conv[1];
+            this.vConv = conv[2];
             this.fPre = fPre;
             this.op = op;
             this.o = op.o();
@@ -125,10 +144,13 @@ public final class GsaMixer implements Mixer {
     /** {@link #forward(float[], float[], int, int)} from the state {@code initial} (null: zeros; not modified). */
     public Pass forward(float[] p, float[] x, int batch, int seqLen, GsaState initial) {
         int n = batch * seqLen;
+        if (taps > 0 && initial != null) throw decodingRefused();
         GsaShape shape = shape(batch, seqLen);
-        float[] qPre = project(p, wq, x, n), kPre = project(p, wk, x, n), vPre = project(p, wv, x, n);
+        float[][] pre = {project(p, wq, x, n), project(p, wk, x, n), project(p, wv, x, n)};
+        float[][] conv = {convolve(p, cq, pre[0], batch, seqLen), convolve(p, ck, pre[1], batch, seqLen),
+                convolve(p, cv, pre[2], batch, seqLen)};
         float[] fPre = project(p, wf, x, n);
-        float[] q = silu(qPre), k = silu(kPre), v = silu(vPre);
+        float[] q = features(conv[0]), k = features(conv[1]), v = features(conv[2]);
         float[] g = new float[fPre.length], s = new float[fPre.length];
         gates(fPre, g, s);
         GsaChunked.Forward op = GsaChunked.forward(new GsaInputs(shape, q, k, v, s, g, 1f), initial);
@@ -136,7 +158,7 @@ public final class GsaMixer implements Mixer {
         float[] rstd = new float[n], y = new float[n * heads * dv], out = new float[n * d];
         RmsNorm.forward(y, 0, a, 0, p, gNorm.arrayOffset(), rstd, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
         Linear.forward(out, 0, y, 0, p, wo.arrayOffset(), null, 0, n, heads * dv, d);
-        return new Pass(batch, seqLen, x, qPre, kPre, vPre, fPre, op, a, rstd, y, out);
+        return new Pass(batch, seqLen, x, pre, conv, fPre, op, a, rstd, y, out);
     }
 
     /**
@@ -161,6 +183,7 @@ public final class GsaMixer implements Mixer {
     }
 
     private float[] decodeStep(float[] p, float[] x, int n, OperatorStep operator) {
+        if (taps > 0) throw decodingRefused();
         float[] q = silu(project(p, wq, x, n)), k = silu(project(p, wk, x, n)), v = silu(project(p, wv, x, n));
         float[] fPre = project(p, wf, x, n);
         float[] g = new float[fPre.length], s = new float[fPre.length];
@@ -190,8 +213,9 @@ public final class GsaMixer implements Mixer {
         Silu.backward(dO, 0, da, 0, f.o, 0, n * width);
         // The operator, then its inputs' activations.
         GsaGradients gg = GsaChunked.backward(f.op, dO, null);
-        float[] dqPre = siluBackward(gg.dq(), f.qPre), dkPre = siluBackward(gg.dk(), f.kPre);
-        float[] dvPre = siluBackward(gg.dv(), f.vPre);
+        float[] dqPre = featuresBackward(gg.dq(), f.qPre, f.qConv, cq, p, grads, trainable, f.batch, f.seqLen);
+        float[] dkPre = featuresBackward(gg.dk(), f.kPre, f.kConv, ck, p, grads, trainable, f.batch, f.seqLen);
+        float[] dvPre = featuresBackward(gg.dv(), f.vPre, f.vConv, cv, p, grads, trainable, f.batch, f.seqLen);
         float[] dfPre = gatesBackward(gg.dg(), gg.ds(), f.op.inputs().g(), f.fPre);
         projectBackward(dx, grads, trainable, wq, dqPre, f.x, p, n);
         projectBackward(dx, grads, trainable, wk, dkPre, f.x, p, n);
@@ -214,6 +238,37 @@ public final class GsaMixer implements Mixer {
         float[] dw = grad(grads, w, trainable);
         if (dx == null && dw == null) return;
         Linear.backward(dx, 0, dw, w.arrayOffset(), null, 0, dy, 0, x, 0, p, w.arrayOffset(), rows, d, (int) w.shape()[0]);
+    }
+
+    /** The short convolution of a projection ({@code [B·T, C]}), or the projection itself without one. */
+    private float[] convolve(float[] p, ParameterView w, float[] x, int batch, int seqLen) {
+        if (w == null) return x;
+        int channels = (int) w.shape()[0];
+        float[] y = new float[x.length];
+        ShortConv.forward(y, x, p, w.arrayOffset(), batch, seqLen, channels, taps);
+        return y;
+    }
+
+    /** The feature map on a (convolved) projection: silu, after the convolution's own silu when there is one. */
+    private float[] features(float[] conv) {
+        float[] y = silu(conv);
+        return taps > 0 ? silu(y) : y;
+    }
+
+    /** The backward of {@link #features} and {@link #convolve}: the gradient of the projection {@code pre}. */
+    private float[] featuresBackward(float[] d, float[] pre, float[] conv, ParameterView w, float[] p, float[] grads,
+                                     ParameterGroup trainable, int batch, int seqLen) {
+        if (w == null) return siluBackward(d, pre);
+        float[] dConv = siluBackward(siluBackward(d, silu(conv)), conv);
+        float[] dPre = new float[pre.length];
+        float[] dw = grad(grads, w, trainable);
+        ShortConv.backward(dPre, dw, w.arrayOffset(), dConv, pre, p, batch, seqLen, (int) w.shape()[0], taps);
+        return dPre;
+    }
+
+    static T2rException decodingRefused() {
+        return new T2rException("decoding a student with short convolutions (use_short_conv) is not implemented yet: "
+                + "it runs whole sequences only");
     }
 
     static float[] grad(float[] grads, ParameterView v, ParameterGroup trainable) {

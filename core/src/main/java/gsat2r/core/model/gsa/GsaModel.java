@@ -340,7 +340,13 @@ public final class GsaModel implements LanguageModel {
 
     @Override
     public StudentDecoder newDecoder() {
+        requireDecodable();
         return new StudentDecoder();
+    }
+
+    /** Decoding keeps a state per GSA layer; with short convolutions that state would need their caches, not kept yet. */
+    private void requireDecodable() {
+        if (config.shortConv() > 0) throw GsaMixer.decodingRefused();
     }
 
     /**
@@ -490,6 +496,7 @@ public final class GsaModel implements LanguageModel {
      */
     @Override
     public BatchDecoder batchDecoder() {
+        requireDecodable();
         return this::nextAll;
     }
 

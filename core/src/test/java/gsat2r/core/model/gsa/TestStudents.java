@@ -15,7 +15,15 @@ final class TestStudents {
     static GsaConfig config(int hidden, int layers, int heads, int kvHeads, int slots, double expand, double tau,
                             int intermediate, int vocab, boolean tied, List<GsaConfig.AttentionSpec> attn) {
         return new GsaConfig(hidden, layers, heads, kvHeads, slots, tau, expand, expand, intermediate, 4, 1e-5, vocab,
-                tied, List.of(1), List.of(2), 2048, attn, "float32", null);
+                tied, List.of(1), List.of(2), 2048, attn, 0, "float32", null);
+    }
+
+    /** {@link #config} with fla's short convolutions of {@code taps} taps on the GSA layers' q, k and v. */
+    static GsaConfig withShortConv(GsaConfig c, int taps) {
+        return new GsaConfig(c.hiddenSize(), c.numHiddenLayers(), c.numHeads(), c.numKvHeads(), c.numSlots(),
+                c.gateLogitNormalizer(), c.expandK(), c.expandV(), c.intermediateSize(), c.hiddenRatio(), c.normEps(),
+                c.vocabSize(), c.tieWordEmbeddings(), c.bosTokenIds(), c.eosTokenIds(), c.maxPositionEmbeddings(), c.attn(),
+                taps, c.dtype(), c.provenance());
     }
 
     static GsaConfig.AttentionSpec attention(List<Integer> layers, int heads, int kvHeads, boolean bias, Integer window,
