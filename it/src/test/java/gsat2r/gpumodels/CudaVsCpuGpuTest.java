@@ -40,7 +40,7 @@ class CudaVsCpuGpuTest {
 
     @TempDir
     static Path models;
-    static Path llama, llamaStudent, mistral, hybridStudent;
+    static Path llama, llamaStudent, mistral, hybridStudent, convStudent;
 
     @BeforeAll
     static void models() {
@@ -48,6 +48,7 @@ class CudaVsCpuGpuTest {
         llamaStudent = TestModels.student(llama, models.resolve("student"), 64, GateInit.RANDOM, List.of());
         mistral = TestModels.mistralTeacher(models.resolve("mistral"), 48);
         hybridStudent = TestModels.student(mistral, models.resolve("hybrid"), 32, GateInit.KEY_POOL, List.of(1));
+        convStudent = TestModels.convStudent(llama, models.resolve("conv"), 32, 4);
     }
 
     static final Objective AT = new Objective.AttentionTransfer();
@@ -66,7 +67,9 @@ class CudaVsCpuGpuTest {
                 new Case("llama distill/gates", llama, llamaStudent, DISTILL, new TrainableSet.Gates()),
                 new Case("hybrid at/attention", mistral, hybridStudent, AT, new TrainableSet.Attention()),
                 new Case("hybrid distill(2,0.3)/all", mistral, hybridStudent, DISTILL, new TrainableSet.All()),
-                new Case("llama distill/lora:4", llama, llamaStudent, DISTILL, new TrainableSet.Lora(4, 8)));
+                new Case("llama distill/lora:4", llama, llamaStudent, DISTILL, new TrainableSet.Lora(4, 8)),
+                new Case("short conv at/attention", llama, convStudent, AT, new TrainableSet.Attention()),
+                new Case("short conv distill(2,0.3)/all", llama, convStudent, DISTILL, new TrainableSet.All()));
     }
 
     static TokenBatch batch(int vocab, int rows, int T, long seed) {
