@@ -77,7 +77,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Option(names = "--short-conv", paramLabel = "K", defaultValue = "0",
             description = "fla's short convolutions of K taps on the GSA layers' q, k and v (use_short_conv; 4 is fla's), "
-                    + "starting as the identity; 0 (default): none. Such students run on the CPU only for now.")
+                    + "starting as the identity; 0 (default): none. Their GPU training is not yet measured, GPU decoding refuses them.")
     int shortConv;
 
     @Option(names = "--force", description = "Replace --out if it exists and is not empty.")

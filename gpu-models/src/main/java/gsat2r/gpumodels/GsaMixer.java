@@ -26,7 +26,7 @@ import java.util.List;
  * </pre>
  * With short convolutions (fla's {@code use_short_conv}) each projection goes through {@link ShortConv} and its
  * SiLU before the feature map: {@code q = silu(silu(conv_q(x Wqᵀ)))}, and so for k and v. Decoding such a student
- * is not implemented yet (it would carry the convolutions' last rows in its state).
+ * on the GPU is not implemented yet (the CPU decoder carries the convolutions' last rows in its state).
  * Forward and backward side by side; the backward is the chain rule through the same steps.
  */
 final class GsaMixer implements Mixer {
@@ -266,8 +266,8 @@ final class GsaMixer implements Mixer {
     }
 
     private static gsat2r.core.T2rException decodingRefused() {
-        return new gsat2r.core.T2rException("decoding a student with short convolutions (use_short_conv) is not implemented "
-                + "yet: it runs whole sequences only");
+        return new gsat2r.core.T2rException("decoding a student with short convolutions (use_short_conv) on the GPU is not "
+                + "implemented yet: decode it with --device cpu");
     }
 
     /** {@code y = x Wᵀ}, plus the LoRA path when W has an adapter. */

@@ -89,6 +89,8 @@ public final class GsaMixer implements Mixer {
         final int batch, seqLen;
         final float[] x, qPre, kPre, vPre, qConv, kConv, vConv, fPre, o, a, rstd, y, out;
         final GsaChunked.Forward op;
+        /** Each sequence's convolution rows after its last token, when the pass continued from rows; else null. */
+        float[][] finalConvRows;
 
         Pass(int batch, int seqLen, float[] x, float[][] pre, float[][] conv, float[] fPre,
              GsaChunked.Forward op, float[] a, float[] rstd, float[] y, float[] out) {
@@ -130,6 +132,11 @@ public final class GsaMixer implements Mixer {
             return op.finalState();
         }
 
+        /** Each sequence's convolution rows after its last token (see {@link GsaMixer#forward(float[], float[], int, int, GsaState, float[][])}). */
+        public float[][] finalConvRows() {
+            return finalConvRows;
+        }
+
         /** The GSA operator output before the output norm, {@code o [B·T, H·dv]}. */
         public float[] operatorOutput() {
             return o;
@@ -143,12 +150,23 @@ public final class GsaMixer implements Mixer {
 
     /** {@link #forward(float[], float[], int, int)} from the state {@code initial} (null: zeros; not modified). */
     public Pass forward(float[] p, float[] x, int batch, int seqLen, GsaState initial) {
+        if (taps > 0 && initial != null) throw new IllegalArgumentException("a student with short convolutions continues from their rows too");
+        return forward(p, x, batch, seqLen, initial, null);
+    }
+
+    /**
+     * {@link #forward(float[], float[], int, int, GsaState)} continuing, with short convolutions, from each
+     * sequence's last projections ({@code convRows[b]}, {@link #newConvRows()}; null: the sequences start here).
+     * Neither is modified; the pass holds what follows ({@link Pass#finalConvRows()}).
+     */
+    public Pass forward(float[] p, float[] x, int batch, int seqLen, GsaState initial, float[][] convRows) {
         int n = batch * seqLen;
-        if (taps > 0 && initial != null) throw decodingRefused();
         GsaShape shape = shape(batch, seqLen);
         float[][] pre = {project(p, wq, x, n), project(p, wk, x, n), project(p, wv, x, n)};
-        float[][] conv = {convolve(p, cq, pre[0], batch, seqLen), convolve(p, ck, pre[1], batch, seqLen),
-                convolve(p, cv, pre[2], batch, seqLen)};
+        float[][] rows = convRows == null ? null : new float[batch][];
+        if (rows != null) for (int b = 0; b < batch; b++) rows[b] = convRows[b].clone();
+        float[][] conv = {convolve(p, cq, pre[0], batch, seqLen, rows, 0), convolve(p, ck, pre[1], batch, seqLen, rows, 1),
+                convolve(p, cv, pre[2], batch, seqLen, rows, 2)};
         float[] fPre = project(p, wf, x, n);
         float[] q = features(conv[0]), k = features(conv[1]), v = features(conv[2]);
         float[] g = new float[fPre.length], s = new float[fPre.length];
@@ -158,7 +176,9 @@ public final class GsaMixer implements Mixer {
         float[] rstd = new float[n], y = new float[n * heads * dv], out = new float[n * d];
         RmsNorm.forward(y, 0, a, 0, p, gNorm.arrayOffset(), rstd, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
         Linear.forward(out, 0, y, 0, p, wo.arrayOffset(), null, 0, n, heads * dv, d);
-        return new Pass(batch, seqLen, x, pre, conv, fPre, op, a, rstd, y, out);
+        Pass pass = new Pass(batch, seqLen, x, pre, conv, fPre, op, a, rstd, y, out);
+        pass.finalConvRows = rows;
+        return pass;
     }
 
     /**
@@ -166,7 +186,12 @@ public final class GsaMixer implements Mixer {
      * sequence's next (normed) token; updates {@code state} and returns the output {@code [B, d]}.
      */
     public float[] step(float[] p, float[] x, GsaState state) {
-        return decodeStep(p, x, state.batch(), (q, k, v, s, g) -> GsaRecurrent.step(state, heads, q, k, v, s, g, 1f));
+        return step(p, x, state, null);
+    }
+
+    /** {@link #step(float[], float[], GsaState)} with each sequence's convolution rows ({@code convRows[b]}, updated). */
+    public float[] step(float[] p, float[] x, GsaState state, float[][] convRows) {
+        return decodeStep(p, x, state.batch(), convRows, (q, k, v, s, g) -> GsaRecurrent.step(state, heads, q, k, v, s, g, 1f));
     }
 
     /**
@@ -174,7 +199,24 @@ public final class GsaMixer implements Mixer {
      * ({@code states[b]}, batch 1 each): row b of {@code x} is sequence b's token. Same arithmetic.
      */
     public float[] step(float[] p, float[] x, GsaState[] states) {
-        return decodeStep(p, x, states.length, (q, k, v, s, g) -> GsaRecurrent.step(states, heads, q, k, v, s, g, 1f));
+        return step(p, x, states, null);
+    }
+
+    /** {@link #step(float[], float[], GsaState[])} with each sequence's convolution rows ({@code convRows[b]}, updated). */
+    public float[] step(float[] p, float[] x, GsaState[] states, float[][] convRows) {
+        return decodeStep(p, x, states.length, convRows, (q, k, v, s, g) -> GsaRecurrent.step(states, heads, q, k, v, s, g, 1f));
+    }
+
+    /**
+     * A sequence's convolution rows before its first token: the last {@code taps − 1} projections of q, k and v,
+     * oldest first, {@code [taps − 1, H·dk + Hkv·dk + Hkv·dv]}, all zero; null without short convolutions.
+     */
+    public float[] newConvRows() {
+        return taps == 0 ? null : new float[(taps - 1) * convWidth()];
+    }
+
+    private int convWidth() {
+        return heads * dk + kvHeads * dk + kvHeads * dv;
     }
 
     /** The operator's decode step on the projected rows; returns {@code o [B,H,V]}. */
@@ -182,9 +224,11 @@ public final class GsaMixer implements Mixer {
         float[] run(float[] q, float[] k, float[] v, float[] s, float[] g);
     }
 
-    private float[] decodeStep(float[] p, float[] x, int n, OperatorStep operator) {
-        if (taps > 0) throw decodingRefused();
-        float[] q = silu(project(p, wq, x, n)), k = silu(project(p, wk, x, n)), v = silu(project(p, wv, x, n));
+    private float[] decodeStep(float[] p, float[] x, int n, float[][] convRows, OperatorStep operator) {
+        if (taps > 0 && convRows == null) throw new IllegalArgumentException("a student with short convolutions steps with their rows");
+        float[] q = features(convolve(p, cq, project(p, wq, x, n), n, 1, convRows, 0));
+        float[] k = features(convolve(p, ck, project(p, wk, x, n), n, 1, convRows, 1));
+        float[] v = features(convolve(p, cv, project(p, wv, x, n), n, 1, convRows, 2));
         float[] fPre = project(p, wf, x, n);
         float[] g = new float[fPre.length], s = new float[fPre.length];
         gates(fPre, g, s);
@@ -240,12 +284,29 @@ public final class GsaMixer implements Mixer {
         Linear.backward(dx, 0, dw, w.arrayOffset(), null, 0, dy, 0, x, 0, p, w.arrayOffset(), rows, d, (int) w.shape()[0]);
     }
 
-    /** The short convolution of a projection ({@code [B·T, C]}), or the projection itself without one. */
-    private float[] convolve(float[] p, ParameterView w, float[] x, int batch, int seqLen) {
+    /**
+     * The short convolution of a projection ({@code [B·T, C]}), or the projection itself without one. With
+     * {@code rows} (each sequence's last projections, {@link #newConvRows()}), each sequence continues from its
+     * rows' part {@code which} (0 q, 1 k, 2 v), and that part is replaced by the sequence's new last rows.
+     */
+    private float[] convolve(float[] p, ParameterView w, float[] x, int batch, int seqLen, float[][] rows, int which) {
         if (w == null) return x;
         int channels = (int) w.shape()[0];
         float[] y = new float[x.length];
-        ShortConv.forward(y, x, p, w.arrayOffset(), batch, seqLen, channels, taps);
+        if (rows == null) {
+            ShortConv.forward(y, x, p, w.arrayOffset(), batch, seqLen, channels, taps);
+            return y;
+        }
+        int history = taps - 1, width = convWidth(), from = which == 0 ? 0 : which == 1 ? heads * dk : heads * dk + kvHeads * dk;
+        int extended = history + seqLen;
+        for (int b = 0; b < batch; b++) {
+            float[] ext = new float[extended * channels], out = new float[extended * channels];
+            for (int r = 0; r < history; r++) System.arraycopy(rows[b], r * width + from, ext, r * channels, channels);
+            System.arraycopy(x, b * seqLen * channels, ext, history * channels, seqLen * channels);
+            ShortConv.forward(out, ext, p, w.arrayOffset(), 1, extended, channels, taps);
+            System.arraycopy(out, history * channels, y, b * seqLen * channels, seqLen * channels);
+            for (int r = 0; r < history; r++) System.arraycopy(ext, (seqLen + r) * channels, rows[b], r * width + from, channels);
+        }
         return y;
     }
 
@@ -264,11 +325,6 @@ public final class GsaMixer implements Mixer {
         float[] dw = grad(grads, w, trainable);
         ShortConv.backward(dPre, dw, w.arrayOffset(), dConv, pre, p, batch, seqLen, (int) w.shape()[0], taps);
         return dPre;
-    }
-
-    static T2rException decodingRefused() {
-        return new T2rException("decoding a student with short convolutions (use_short_conv) is not implemented yet: "
-                + "it runs whole sequences only");
     }
 
     static float[] grad(float[] grads, ParameterView v, ParameterGroup trainable) {
