@@ -34,7 +34,7 @@
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
-# norm=, slots=, init=: gate normalizer, slots, gate init; seed=: the data's and the student's seed), e.g.
+# norm=, slots=, init=, conv=: gate normalizer, slots, gate init, short convolutions' taps; seed=: the data's and the student's seed), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET] ..." adds progressive conversions: the hybrid base with KEEP kept as attention
@@ -151,8 +151,10 @@ recipes
 phase data 60 120 "$T2R" data prepare --tokenizer "$TEACHER" --input "$SHARED/english-mix/train.jsonl.xz" --validation "$VALID" --out "$W/data"
 evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
     [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
+    local device=$DEVICE                     # students with short convolutions decode on the CPU only (for now)
+    grep -q '"use_short_conv": true' "$W/$2/final/config.json" && device=cpu
     "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
-        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
+        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$device" --out "$W/eval/$1"
 }
 MAIN=1
 [ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
@@ -210,6 +212,7 @@ setters = {
     "norm": lambda v: r["student"].__setitem__("gate_normalizer", float(v)),
     "slots": lambda v: r["student"].__setitem__("slots", int(v)),
     "init": lambda v: r["student"].__setitem__("gate_init", v),
+    "conv": lambda v: r["student"].__setitem__("short_conv", int(v)),
     "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
 }
 for item in filter(None, extra.split("+")):
@@ -227,7 +230,9 @@ for g in ${GRID:-}; do
     grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
-    phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
+    ecap=80
+    [[ "$gset" == *conv=* ]] && ecap=240           # evaluated on the CPU (evaluate)
+    phase "eval-grid-$gname" 30 "$ecap" evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
 done
 # second_recipe NAME AT2 D2: recipe 2 of a progressive entry: recipe 1's with the converted student, AT2 tokens of
 # attention transfer (0: none), D2 of distillation, and the next data seed (the corpus in another order).
