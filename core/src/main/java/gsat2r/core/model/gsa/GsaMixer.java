@@ -244,6 +244,9 @@ public final class GsaMixer implements Mixer {
     public void backward(Mixer.Pass mixerPass, float[] dOut, float[] dx, float[] p, float[] grads,
                          ParameterGroup trainable) {
         Pass f = (Pass) mixerPass;
+        if (f.finalConvRows != null && taps > 0) {      // the kernels' gradient would miss the rows it continued from
+            throw new IllegalStateException("backward of a pass that continued from convolution rows (decoding only)");
+        }
         int n = f.batch * f.seqLen, width = heads * dv;
         // out = y Woᵀ
         float[] dy = new float[n * width];
