@@ -52,7 +52,10 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
             }
         }
         windows = java.util.Collections.unmodifiableSortedMap(w);
-        if (shortConv < 0) throw new T2rException("--short-conv must be 0 (none) or a positive number of taps, got " + shortConv);
+        if (shortConv < 0 || shortConv > gsat2r.core.config.GsaConfig.MAX_CONV_SIZE) {
+            throw new T2rException("--short-conv must be 0 (none) or a number of taps up to " + gsat2r.core.config.GsaConfig.MAX_CONV_SIZE
+                    + ", got " + shortConv);
+        }
     }
 
     /** Options without short convolutions. */

@@ -120,7 +120,7 @@ public final class GpuLanguageModels {
             this.decoding = model.config.shortConv() > 0 ? null : DecodeRuntime.of(gpu, model);
         }
 
-        private DecodeRuntime decoding() {
+        DecodeRuntime decoding() {
             return decoding != null ? decoding : DecodeRuntime.of(gpu, model);       // throws, naming what is missing
         }
 

@@ -146,6 +146,8 @@ class CudaVsCpuGpuTest {
                 num += n1;
                 den += d1;
                 double rel = d1 == 0 ? Math.sqrt(n1) : Math.sqrt(n1 / d1);
+                // The small convolution kernels weigh little in the sum over all tensors: each is held to the tolerance.
+                if (p.name().endsWith("_conv1d.weight")) assertTrue(rel <= tol, tag + ": " + p.name() + " gradient differs by " + rel);
                 if (rel > worst) {
                     worst = rel;
                     worstName = p.name();
@@ -193,7 +195,10 @@ class CudaVsCpuGpuTest {
 
     @Test
     void bf16GivesTheSameBitsTwice() {
-        Case c = cases().get(1);
+        for (Case c : List.of(cases().get(1), cases().getLast())) sameBitsTwice(c);      // the last: short convolutions
+    }
+
+    private void sameBitsTwice(Case c) {
         TokenBatch b1 = batch(4096, 3, 100, 21), b2 = batch(4096, 3, 100, 22);
         float[][] results = new float[2][];
         double[] losses = new double[2];
@@ -212,8 +217,8 @@ class CudaVsCpuGpuTest {
                 for (int i = 0; i < all.size(); i++) results[run][i] = all.get(i);
             }
         }
-        assertEquals(losses[0], losses[1], 0.0, "loss");
-        assertArrayEquals(results[0], results[1], "weights after two steps");
+        assertEquals(losses[0], losses[1], 0.0, c.name() + ": loss");
+        assertArrayEquals(results[0], results[1], c.name() + ": weights after two steps");
         System.out.println("GPU-METRIC bf16 rerun_bit_identical 0 0");
     }
 

@@ -67,6 +67,8 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
     public static final String ARCHITECTURE = "GSAForCausalLM";
     /** The epsilon of the GSA layer's output norm in fla 0.5.2 (see the class comment). */
     public static final float G_NORM_EPS = 1e-5f;
+    /** The most taps a short convolution may have here (fla's default is 4; the CUDA kernels launch a block row per tap). */
+    public static final int MAX_CONV_SIZE = 1024;
 
     public GsaConfig {
         positive("hidden_size", hiddenSize);
@@ -81,7 +83,9 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
         positiveNumber("expand_k", expandK);
         positiveNumber("expand_v", expandV);
         positiveNumber("norm_eps", normEps);
-        if (shortConv < 0) throw new T2rException("\"conv_size\" (" + shortConv + ") must be positive");
+        if (shortConv < 0 || shortConv > MAX_CONV_SIZE) {
+            throw new T2rException("\"conv_size\" (" + shortConv + ") must be in [1, " + MAX_CONV_SIZE + "]");
+        }
         if (numHeads % numKvHeads != 0) {
             throw new T2rException("\"num_heads\" (" + numHeads + ") is not a multiple of \"num_kv_heads\" ("
                     + numKvHeads + ")");

@@ -113,6 +113,7 @@ class GsaConfigTest {
     @Test
     void refusesWhatItDoesNotComputeWithOneLineNamingTheKey() {
         assertRefused("\"use_short_conv\": true, \"conv_size\": 0", "config.json: \"conv_size\" (0) must be positive");
+        assertRefused("\"use_short_conv\": true, \"conv_size\": 2000", "config.json: \"conv_size\" (2000) must be in [1, 1024]");
         assertRefused("\"feature_map\": \"relu\"", "config.json: \"feature_map\" 'relu' is not supported (only swish)");
         assertRefused("\"use_output_gate\": true", "config.json: \"use_output_gate\": true is not supported");
         assertRefused("\"attnres_block_size\": 4", "config.json: \"attnres_block_size\" 4 is not supported (only null)");
