@@ -10,7 +10,6 @@ import gsat2r.core.model.gsa.GsaModel;
 import gsat2r.core.model.gsa.ParameterView;
 import gsat2r.core.model.gsa.ParameterView.Kind;
 import gsat2r.core.safetensors.DType;
-import gsat2r.core.safetensors.TensorSink;
 import gsat2r.core.tokenizer.TokenizerFiles;
 
 import java.lang.foreign.MemorySegment;
@@ -53,7 +52,11 @@ public final class AttentionToGsa {
                 float[] keys = from.get(Kind.K_PROJ, v.layer()).copyFrom(old);
                 var projection = new GateInit.KeyProjection(MemorySegment.ofArray(keys), DType.F32, c.numKvHeads(),
                         c.headKDim(), c.hiddenSize());
-                init.write(new ArraySink(p, v.arrayOffset()), c.numKvHeads(), c.numSlots(), c.hiddenSize(), projection, rnd);
+                int[] at = {v.arrayOffset()};
+                init.write(row -> {
+                    System.arraycopy(row, 0, p, at[0], row.length);
+                    at[0] += row.length;
+                }, c.numKvHeads(), c.numSlots(), c.hiddenSize(), projection, rnd);
             } else {
                 throw new IllegalStateException("no source for " + v.name());
             }
@@ -107,53 +110,5 @@ public final class AttentionToGsa {
                 c.gateLogitNormalizer(), c.expandK(), c.expandV(), c.intermediateSize(), c.hiddenRatio(), c.normEps(),
                 c.vocabSize(), c.tieWordEmbeddings(), c.bosTokenIds(), c.eosTokenIds(), c.maxPositionEmbeddings(), specs,
                 c.shortConv(), c.dtype(), c.provenance());
-    }
-
-    /** A sink writing floats into an array from an offset on. */
-    private static final class ArraySink implements TensorSink {
-        private final float[] dst;
-        private int at;
-
-        ArraySink(float[] dst, int at) {
-            this.dst = dst;
-            this.at = at;
-        }
-
-        @Override
-        public gsat2r.core.safetensors.TensorSpec spec() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public long remainingBytes() {
-            return 4L * (dst.length - at);
-        }
-
-        @Override
-        public void expectRemaining(long bytes, String what) {}
-
-        @Override
-        public void putBytes(MemorySegment bytes) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void putFloats(float[] values, int offset, int count) {
-            System.arraycopy(values, offset, dst, at, count);
-            at += count;
-        }
-
-        @Override
-        public void putDoubles(double[] values, int offset, int count) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void putLongs(long[] values, int offset, int count) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void close() {}
     }
 }

@@ -88,7 +88,7 @@ public final class Converter {
                                 GateInit.KeyProjection kp = new GateInit.KeyProjection(st.bytes(keys), k.dtype(),
                                         student.numKvHeads(), student.headKDim(), student.hiddenSize());
                                 try (TensorSink sink = w.stream(v.name())) {
-                                    options.gateInit().write(sink, student.numKvHeads(), student.numSlots(),
+                                    options.gateInit().write(sink::putFloats, student.numKvHeads(), student.numSlots(),
                                             student.hiddenSize(), kp, rnd);
                                 }
                             }

@@ -3,7 +3,6 @@ package gsat2r.converter;
 import gsat2r.core.T2rException;
 import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.Floats;
-import gsat2r.core.safetensors.TensorSink;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Locale;
@@ -11,7 +10,7 @@ import java.util.Random;
 
 /**
  * How a new GSA layer's gate projection {@code f_proj [Hkv·M, d]} starts. Both strategies stream the
- * tensor row by row into its sink: no whole tensor is held in the heap.
+ * tensor row by row (into a tensor sink, by the converter): no whole tensor is held in the heap.
  *
  * <ul>
  * <li>{@link #RANDOM}: every entry N(0, 0.02²), as the GSA paper initializes new parameters; the draws
@@ -64,16 +63,17 @@ public enum GateInit {
     }
 
     /**
-     * Streams {@code f_proj [kvHeads·slots, hidden]} of one layer into {@code sink}; {@code rnd} is the
-     * conversion's generator (shared over layers); {@code keys} is needed by {@link #KEY_POOL} only.
+     * Streams {@code f_proj [kvHeads·slots, hidden]} of one layer, row after row, into {@code rows} (a tensor
+     * sink's {@code putFloats}, or an array's next rows; the row array is reused, so the consumer copies it);
+     * {@code rnd} is the conversion's generator (shared over layers); {@code keys} is needed by {@link #KEY_POOL} only.
      */
-    public void write(TensorSink sink, int kvHeads, int slots, int hidden, KeyProjection keys, Random rnd) {
+    public void write(java.util.function.Consumer<float[]> rows, int kvHeads, int slots, int hidden, KeyProjection keys, Random rnd) {
         float[] row = new float[hidden];
         switch (this) {
             case RANDOM -> {
                 for (int r = 0; r < kvHeads * slots; r++) {
                     for (int i = 0; i < hidden; i++) row[i] = (float) (rnd.nextGaussian() * RANDOM_STD);
-                    sink.putFloats(row);
+                    rows.accept(row);
                 }
             }
             case KEY_POOL -> {
@@ -95,7 +95,7 @@ public enum GateInit {
                             if (repeats) v += rnd.nextGaussian() * KEY_POOL_NOISE_STD;
                             row[i] = (float) v;
                         }
-                        sink.putFloats(row);
+                        rows.accept(row);
                     }
                 }
             }
