@@ -18,14 +18,6 @@ final class TestStudents {
                 tied, List.of(1), List.of(2), 2048, attn, 0, "float32", null);
     }
 
-    /** {@link #config} with fla's short convolutions of {@code taps} taps on the GSA layers' q, k and v. */
-    static GsaConfig withShortConv(GsaConfig c, int taps) {
-        return new GsaConfig(c.hiddenSize(), c.numHiddenLayers(), c.numHeads(), c.numKvHeads(), c.numSlots(),
-                c.gateLogitNormalizer(), c.expandK(), c.expandV(), c.intermediateSize(), c.hiddenRatio(), c.normEps(),
-                c.vocabSize(), c.tieWordEmbeddings(), c.bosTokenIds(), c.eosTokenIds(), c.maxPositionEmbeddings(), c.attn(),
-                taps, c.dtype(), c.provenance());
-    }
-
     static GsaConfig.AttentionSpec attention(List<Integer> layers, int heads, int kvHeads, boolean bias, Integer window,
                                              Integer headDim, RopeParameters scaling) {
         double theta = scaling == null ? 10000.0 : scaling.theta();
