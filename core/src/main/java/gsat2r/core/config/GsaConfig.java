@@ -324,6 +324,13 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
                 maxPositionEmbeddings, attn, newDtype, provenance);
     }
 
+    /** A copy with other attention specs (the layers they name keep softmax attention, the others are GSA). */
+    public GsaConfig withAttention(List<AttentionSpec> specs) {
+        return new GsaConfig(hiddenSize, numHiddenLayers, numHeads, numKvHeads, numSlots, gateLogitNormalizer, expandK,
+                expandV, intermediateSize, hiddenRatio, normEps, vocabSize, tieWordEmbeddings, bosTokenIds, eosTokenIds,
+                maxPositionEmbeddings, specs, dtype, provenance);
+    }
+
     static void positive(String key, int v) {
         if (v <= 0) throw new T2rException("\"" + key + "\" (" + v + ") must be positive");
     }
