@@ -106,9 +106,6 @@ public final class AttentionToGsa {
         if (!missing.isEmpty()) {
             throw new T2rException("layers " + missing + " are not attention layers of this student (its plan: " + c.layerPlan() + ")");
         }
-        return new GsaConfig(c.hiddenSize(), c.numHiddenLayers(), c.numHeads(), c.numKvHeads(), c.numSlots(),
-                c.gateLogitNormalizer(), c.expandK(), c.expandV(), c.intermediateSize(), c.hiddenRatio(), c.normEps(),
-                c.vocabSize(), c.tieWordEmbeddings(), c.bosTokenIds(), c.eosTokenIds(), c.maxPositionEmbeddings(), specs,
-                c.shortConv(), c.dtype(), c.provenance());
+        return c.withAttention(specs);
     }
 }

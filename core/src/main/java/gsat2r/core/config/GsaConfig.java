@@ -333,6 +333,20 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
                 maxPositionEmbeddings, attn, shortConv, newDtype, provenance);
     }
 
+    /** A copy with other attention specs (the layers they name keep softmax attention, the others are GSA). */
+    public GsaConfig withAttention(List<AttentionSpec> specs) {
+        return new GsaConfig(hiddenSize, numHiddenLayers, numHeads, numKvHeads, numSlots, gateLogitNormalizer, expandK,
+                expandV, intermediateSize, hiddenRatio, normEps, vocabSize, tieWordEmbeddings, bosTokenIds, eosTokenIds,
+                maxPositionEmbeddings, specs, shortConv, dtype, provenance);
+    }
+
+    /** A copy with short convolutions of {@code taps} taps (0: none) on the GSA layers' q, k and v. */
+    public GsaConfig withShortConv(int taps) {
+        return new GsaConfig(hiddenSize, numHiddenLayers, numHeads, numKvHeads, numSlots, gateLogitNormalizer, expandK,
+                expandV, intermediateSize, hiddenRatio, normEps, vocabSize, tieWordEmbeddings, bosTokenIds, eosTokenIds,
+                maxPositionEmbeddings, attn, taps, dtype, provenance);
+    }
+
     static void positive(String key, int v) {
         if (v <= 0) throw new T2rException("\"" + key + "\" (" + v + ") must be positive");
     }

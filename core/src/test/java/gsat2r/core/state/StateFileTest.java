@@ -69,7 +69,7 @@ class StateFileTest {
     /** Short convolutions: their last rows travel in the file ("conv_floats") and the continuation is bit for bit. */
     @Test
     void shortConvolutionRowsTravelInTheFile() throws IOException {
-        Path dir = Students.write(Students.withShortConv(Students.hybridConfig(24), 4), 9, tmp.resolve("conv"));
+        Path dir = Students.write(Students.hybridConfig(24).withShortConv(4), 9, tmp.resolve("conv"));
         roundTrip(GsaModel.load(dir), dir, GsaModel::load, Students.ids(150, 10), Students.VOCAB);
         GsaModel m = GsaModel.load(dir);
         LanguageModel.Decoder d = m.newDecoder();

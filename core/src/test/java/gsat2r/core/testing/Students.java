@@ -38,14 +38,6 @@ public final class Students {
         return config(2, List.of(), true);
     }
 
-    /** {@code c} with fla's short convolutions of {@code taps} taps on the GSA layers' q, k and v. */
-    public static GsaConfig withShortConv(GsaConfig c, int taps) {
-        return new GsaConfig(c.hiddenSize(), c.numHiddenLayers(), c.numHeads(), c.numKvHeads(), c.numSlots(),
-                c.gateLogitNormalizer(), c.expandK(), c.expandV(), c.intermediateSize(), c.hiddenRatio(), c.normEps(),
-                c.vocabSize(), c.tieWordEmbeddings(), c.bosTokenIds(), c.eosTokenIds(), c.maxPositionEmbeddings(), c.attn(),
-                taps, c.dtype(), c.provenance());
-    }
-
     private static GsaConfig config(int layers, List<GsaConfig.AttentionSpec> attn, boolean tied) {
         return new GsaConfig(64, layers, 4, 2, 16, 8, 1, 1, 128, 4, 1e-5, VOCAB, tied, List.of(1), List.of(2), 2048,
                 attn, 0, "float32", null);

@@ -45,7 +45,7 @@ class StudentCheckpointTest {
     /** A student with short convolutions: fla's kernel tensors, in fla's order (after f_proj), round-trip. */
     @Test
     void shortConvolutionKernelsRoundTrip() {
-        GsaModel m = TestStudents.random(gsat2r.core.testing.Students.withShortConv(StudentGradientTest.untiedHybrid(), 4), 56);
+        GsaModel m = TestStudents.random(StudentGradientTest.untiedHybrid().withShortConv(4), 56);
         m.save(tmp.resolve("s"), DType.F32, false);
         GsaModel back = GsaModel.load(tmp.resolve("s"));
         assertEquals(m.config().withDtype("float32"), back.config());

@@ -30,7 +30,7 @@ class StudentDecodingTest {
 
     /** The same student with short convolutions of 4 taps: their last rows carried from token to token. */
     static GsaConfig convolved() {
-        return gsat2r.core.testing.Students.withShortConv(hybrid(), 4);
+        return hybrid().withShortConv(4);
     }
 
     @Test

@@ -53,8 +53,8 @@ class StudentGradientTest {
     /** fla's short convolutions (4 taps, and 2) on the GSA layers' q, k and v, their kernels' gradients included. */
     @Test
     void shortConvolutionGradientsMatchFiniteDifferences() {
-        check(gsat2r.core.testing.Students.withShortConv(untiedHybrid(), 4), 13);
-        check(gsat2r.core.testing.Students.withShortConv(tiedHybrid(), 2), 14);
+        check(untiedHybrid().withShortConv(4), 13);
+        check(tiedHybrid().withShortConv(2), 14);
     }
 
     private static void check(GsaConfig c, long seed) {
