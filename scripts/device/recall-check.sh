@@ -60,7 +60,6 @@ CAP_SCALE=1
 [ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
 export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
 export W T2R TASKS DEVICE SAMPLES MAX_TOKENS
-STATUS=()
 
 elapsed() { echo $(( $(date +%s) - T0 )); }
 left() { echo $(( DEADLINE - $(elapsed) )); }
@@ -74,7 +73,7 @@ phase() {
     echo "==== [$(elapsed) s] $name"
     if [ "$l" -lt "$need" ]; then
         echo "skipped: $l s left, it needs about $need"
-        STATUS+=("$name|skipped: $l s left")
+        record "$name|skipped: $l s left"
         return 0
     fi
     cap=$(( cap * CAP_SCALE ))
@@ -88,16 +87,18 @@ phase() {
     d=$(( $(date +%s) - s ))
     tail -n 4 "$W/logs/$name.log" | cut -c1-300
     if [ "$rc" -eq 0 ]; then
-        STATUS+=("$name|ok in $d s")
+        record "$name|ok in $d s"
     else
-        STATUS+=("$name|FAILED (exit $rc) after $d s: $(grep -v '^\s*$' "$W/logs/$name.log" | tail -n 1 | cut -c1-200)")
+        record "$name|FAILED (exit $rc) after $d s: $(grep -v '^\s*$' "$W/logs/$name.log" | tail -n 1 | cut -c1-200)"
     fi
     return 0
 }
+# record LINE: one phase's status, in a file because background phases (CPU evaluations) run in subshells.
+record() { echo "$1" >> "$W/status.txt"; }
 
 echo "==== [0 s] setup"
 mkdir -p "$OUT"
-rm -rf "$W" && mkdir -p "$W/logs" "$W/recipes" "$W/eval"
+rm -rf "$W" && mkdir -p "$W/logs" "$W/recipes" "$W/eval" && : > "$W/status.txt"
 if [ ! -x "$T2R" ] && [ -f "$ROOT/.bundle/t2r-gpu.tar.xz" ]; then
     mkdir -p "$(dirname "$B")" && tar -xJf "$ROOT/.bundle/t2r-gpu.tar.xz" -C "$(dirname "$B")"
     [ "$(basename "$B")" = t2r-gpu ] || mv "$(dirname "$B")/t2r-gpu" "$B"
@@ -230,9 +231,11 @@ for g in ${GRID:-}; do
     grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
-    ecap=80
-    [[ "$gset" == *conv=* ]] && ecap=240           # evaluated on the CPU (evaluate)
-    phase "eval-grid-$gname" 30 "$ecap" evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
+    if [[ "$gset" == *conv=* ]]; then               # evaluated on the CPU (evaluate), beside the next run's training
+        phase "eval-grid-$gname" 30 240 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey &
+    else
+        phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
+    fi
 done
 # second_recipe NAME AT2 D2: recipe 2 of a progressive entry: recipe 1's with the converted student, AT2 tokens of
 # attention transfer (0: none), D2 of distillation, and the next data seed (the corpus in another order).
@@ -274,13 +277,15 @@ if [ -f "$W/recipes/tiny.json" ] && { [ "$MAIN" = 1 ] || [ "${TINY:-0}" = 1 ]; }
     phase eval-tiny-llama 20 80 "$T2R" eval --teacher "$SHARED/tiny-llama" --student "$W/tiny/final" --data "$VALID" --tasks lm \
         --max-tokens 65536 --context 512 --device "$DEVICE" --out "$W/eval/tiny-llama"
 else
-    STATUS+=("tiny-llama|skipped: tiny-llama was not carried")
+    record "tiny-llama|skipped: tiny-llama was not carried"
 fi
 if [ "${NEEDLES_4K:-1}" = 1 ] && [ "$MAIN" = 1 ]; then
     phase needles-4k-gsa 40 80 evaluate recall-llama-gsa-4k gsa "$LONG" niah_single,niah_multikey,niah_multivalue,vt
     phase needles-4k-hybrid 40 80 evaluate recall-llama-hybrid-4k hybrid "$LONG" niah_single,niah_multikey,niah_multivalue,vt
 fi
 
+wait                                               # the evaluations still running in the background
+mapfile -t STATUS < "$W/status.txt"
 echo "==== [$(elapsed) s] packing $OUT"
 mkdir -p "$W/pack"
 for r in gsa hybrid naive planned tiny ${GRID_LIST:-} ${PACK_EXTRA[@]:-}; do

@@ -146,8 +146,15 @@ class CudaVsCpuGpuTest {
                 num += n1;
                 den += d1;
                 double rel = d1 == 0 ? Math.sqrt(n1) : Math.sqrt(n1 / d1);
-                // The small convolution kernels weigh little in the sum over all tensors: each is held to the tolerance.
-                if (p.name().endsWith("_conv1d.weight")) assertTrue(rel <= tol, tag + ": " + p.name() + " gradient differs by " + rel);
+                // The small convolution kernels weigh little in the sum over all tensors, so each is checked alone. Their
+                // gradient sums products over every position of the batch, which cancel: its relative error runs about
+                // three times the other tensors' in either precision, and bf16's rounding of the activations alone
+                // reaches the shared tolerance. A wrong tap or row is off by order one.
+                if (p.name().endsWith("_conv1d.weight")) {
+                    double convTol = precision == Precision.BF16 ? 2.5 * tol : tol;
+                    metric(tag + " conv_grad." + p.name(), rel, convTol);
+                    assertTrue(rel <= convTol, tag + ": " + p.name() + " gradient differs by " + rel);
+                }
                 if (rel > worst) {
                     worst = rel;
                     worstName = p.name();
