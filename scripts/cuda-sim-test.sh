@@ -3,7 +3,7 @@
 # runs them with a few scheduling seeds (-fno-strict-aliasing: the kernels move 16-byte packs through
 # int4 casts, which nvcc allows and g++ may otherwise optimise away). Needs g++ and the CUDA headers (cuda_bf16.h), no GPU.
 #
-#   scripts/cuda-sim-test.sh [TEST] [SEEDS...]      TEST: gsa | attention | gates | train | decode (default all)
+#   scripts/cuda-sim-test.sh [TEST] [SEEDS...]      TEST: gsa | attention | gates | conv | train | decode (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CUDA_INC=${CUDA_HOME:-/usr/local/cuda}/include
@@ -13,7 +13,7 @@ TESTS=${1:-all}
 shift || true
 SEEDS=("$@")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(1 2)
-for t in gsa attention gates train decode; do
+for t in gsa attention gates conv train decode; do
     [ "$TESTS" = all ] || [ "$TESTS" = "$t" ] || continue
     src=gpu/src/test/sim/${t}_sim_test.cpp
     [ -f "$src" ] || continue

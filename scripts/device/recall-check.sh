@@ -34,7 +34,7 @@
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
-# norm=, slots=, init=: gate normalizer, slots, gate init; seed=: the data's and the student's seed), e.g.
+# norm=, slots=, init=, conv=: gate normalizer, slots, gate init, short convolutions' taps; seed=: the data's and the student's seed), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET] ..." adds progressive conversions: the hybrid base with KEEP kept as attention
@@ -60,7 +60,6 @@ CAP_SCALE=1
 [ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
 export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
 export W T2R TASKS DEVICE SAMPLES MAX_TOKENS
-STATUS=()
 
 elapsed() { echo $(( $(date +%s) - T0 )); }
 left() { echo $(( DEADLINE - $(elapsed) )); }
@@ -74,7 +73,7 @@ phase() {
     echo "==== [$(elapsed) s] $name"
     if [ "$l" -lt "$need" ]; then
         echo "skipped: $l s left, it needs about $need"
-        STATUS+=("$name|skipped: $l s left")
+        record "$name|skipped: $l s left"
         return 0
     fi
     cap=$(( cap * CAP_SCALE ))
@@ -88,16 +87,18 @@ phase() {
     d=$(( $(date +%s) - s ))
     tail -n 4 "$W/logs/$name.log" | cut -c1-300
     if [ "$rc" -eq 0 ]; then
-        STATUS+=("$name|ok in $d s")
+        record "$name|ok in $d s"
     else
-        STATUS+=("$name|FAILED (exit $rc) after $d s: $(grep -v '^\s*$' "$W/logs/$name.log" | tail -n 1 | cut -c1-200)")
+        record "$name|FAILED (exit $rc) after $d s: $(grep -v '^\s*$' "$W/logs/$name.log" | tail -n 1 | cut -c1-200)"
     fi
     return 0
 }
+# record LINE: one phase's status, in a file because background phases (CPU evaluations) run in subshells.
+record() { echo "$1" >> "$W/status.txt"; }
 
 echo "==== [0 s] setup"
 mkdir -p "$OUT"
-rm -rf "$W" && mkdir -p "$W/logs" "$W/recipes" "$W/eval"
+rm -rf "$W" && mkdir -p "$W/logs" "$W/recipes" "$W/eval" && : > "$W/status.txt"
 if [ ! -x "$T2R" ] && [ -f "$ROOT/.bundle/t2r-gpu.tar.xz" ]; then
     mkdir -p "$(dirname "$B")" && tar -xJf "$ROOT/.bundle/t2r-gpu.tar.xz" -C "$(dirname "$B")"
     [ "$(basename "$B")" = t2r-gpu ] || mv "$(dirname "$B")/t2r-gpu" "$B"
@@ -151,8 +152,10 @@ recipes
 phase data 60 120 "$T2R" data prepare --tokenizer "$TEACHER" --input "$SHARED/english-mix/train.jsonl.xz" --validation "$VALID" --out "$W/data"
 evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
     [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
+    local device=$DEVICE                     # students with short convolutions decode on the CPU only (for now)
+    grep -q '"use_short_conv": true' "$W/$2/final/config.json" && device=cpu
     "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
-        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
+        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$device" --out "$W/eval/$1"
 }
 MAIN=1
 [ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
@@ -210,6 +213,7 @@ setters = {
     "norm": lambda v: r["student"].__setitem__("gate_normalizer", float(v)),
     "slots": lambda v: r["student"].__setitem__("slots", int(v)),
     "init": lambda v: r["student"].__setitem__("gate_init", v),
+    "conv": lambda v: r["student"].__setitem__("short_conv", int(v)),
     "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
 }
 for item in filter(None, extra.split("+")):
@@ -227,7 +231,11 @@ for g in ${GRID:-}; do
     grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
-    phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
+    if [[ "$gset" == *conv=* ]]; then               # evaluated on the CPU (evaluate), beside the next run's training
+        phase "eval-grid-$gname" 30 240 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey &
+    else
+        phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
+    fi
 done
 # second_recipe NAME AT2 D2: recipe 2 of a progressive entry: recipe 1's with the converted student, AT2 tokens of
 # attention transfer (0: none), D2 of distillation, and the next data seed (the corpus in another order).
@@ -269,13 +277,15 @@ if [ -f "$W/recipes/tiny.json" ] && { [ "$MAIN" = 1 ] || [ "${TINY:-0}" = 1 ]; }
     phase eval-tiny-llama 20 80 "$T2R" eval --teacher "$SHARED/tiny-llama" --student "$W/tiny/final" --data "$VALID" --tasks lm \
         --max-tokens 65536 --context 512 --device "$DEVICE" --out "$W/eval/tiny-llama"
 else
-    STATUS+=("tiny-llama|skipped: tiny-llama was not carried")
+    record "tiny-llama|skipped: tiny-llama was not carried"
 fi
 if [ "${NEEDLES_4K:-1}" = 1 ] && [ "$MAIN" = 1 ]; then
     phase needles-4k-gsa 40 80 evaluate recall-llama-gsa-4k gsa "$LONG" niah_single,niah_multikey,niah_multivalue,vt
     phase needles-4k-hybrid 40 80 evaluate recall-llama-hybrid-4k hybrid "$LONG" niah_single,niah_multikey,niah_multivalue,vt
 fi
 
+wait                                               # the evaluations still running in the background
+mapfile -t STATUS < "$W/status.txt"
 echo "==== [$(elapsed) s] packing $OUT"
 mkdir -p "$W/pack"
 for r in gsa hybrid naive planned tiny ${GRID_LIST:-} ${PACK_EXTRA[@]:-}; do

@@ -13,6 +13,7 @@
 #include "attention.cu"
 #include "gsa.cu"
 #include "gsa_gates.cu"
+#include "short_conv.cu"
 #include "train.cu"
 #include "decode_linear.cu"
 #include "gsa_decode.cu"

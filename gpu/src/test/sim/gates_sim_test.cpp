@@ -2,25 +2,13 @@
 // formulas (the output gate's backward, gsa_ogate_bwd_det, is train_sim_test's). Built and run by
 // scripts/cuda-sim-test.sh.
 #include "cuda_sim.h"
+#include "sim_check.h"
 
 #include "../../main/cuda/gsa_gates.cu"
 
 #include <string>
 
 using sim::DeviceArray;
-static int failures = 0;
-
-static void check(const std::string& name, const std::vector<double>& got, const std::vector<double>& ref, double tol) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < got.size(); i++) {
-        if (!std::isfinite(got[i])) { std::printf("FAIL %s non-finite at %zu\n", name.c_str(), i); failures++; return; }
-        num += (got[i] - ref[i]) * (got[i] - ref[i]);
-        den += ref[i] * ref[i];
-    }
-    const double err = den == 0 ? std::sqrt(num) : std::sqrt(num / den);
-    if (err > tol) failures++;
-    std::printf("%s %-36s %.3e (tol %.0e)\n", err <= tol ? "ok  " : "FAIL", name.c_str(), err, tol);
-}
 
 int main(int argc, char** argv) {
     sim::rng.seed(argc > 1 ? std::atoi(argv[1]) : 1);

@@ -2,6 +2,7 @@
 // formulas, in fp32 and bf16 storage; the deterministic reductions are also run twice under
 // different schedules and must agree bit for bit. Built and run by scripts/cuda-sim-test.sh.
 #include "cuda_sim.h"
+#include "sim_check.h"
 
 #include "../../main/cuda/gsa_gates.cu"
 #include "../../main/cuda/train.cu"
@@ -9,19 +10,6 @@
 #include <string>
 
 using sim::DeviceArray;
-static int failures = 0;
-
-static void check(const std::string& name, const std::vector<double>& got, const std::vector<double>& ref, double tol) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < got.size(); i++) {
-        if (!std::isfinite(got[i])) { std::printf("FAIL %s non-finite at %zu\n", name.c_str(), i); failures++; return; }
-        num += (got[i] - ref[i]) * (got[i] - ref[i]);
-        den += ref[i] * ref[i];
-    }
-    const double err = den == 0 ? std::sqrt(num) : std::sqrt(num / den);
-    if (err > tol) failures++;
-    std::printf("%s %-44s %.3e (tol %.0e)\n", err <= tol ? "ok  " : "FAIL", name.c_str(), err, tol);
-}
 
 static void same(const std::string& name, const std::vector<double>& a, const std::vector<double>& b) {
     bool eq = a.size() == b.size();

@@ -119,7 +119,7 @@ public final class DecodeBench {
     static DecodeRuntime runtime(LanguageModel m) {
         return switch (m) {
             case GpuLanguageModels.Teacher t -> t.decoding;
-            case GpuLanguageModels.Student s -> s.decoding;
+            case GpuLanguageModels.Student s -> s.decoding();
             default -> throw new IllegalStateException("not a GPU model: " + m);
         };
     }

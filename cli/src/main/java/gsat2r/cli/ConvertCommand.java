@@ -75,6 +75,11 @@ final class ConvertCommand implements Callable<Integer> {
                     + "sliding window of W tokens, e.g. 0,7:256.")
     List<String> keepAttention;
 
+    @Option(names = "--short-conv", paramLabel = "K", defaultValue = "0",
+            description = "fla's short convolutions of K taps on the GSA layers' q, k and v (use_short_conv; 4 is fla's), "
+                    + "starting as the identity; 0 (default): none. Their GPU training is not yet measured, GPU decoding refuses them.")
+    int shortConv;
+
     @Option(names = "--force", description = "Replace --out if it exists and is not empty.")
     boolean force;
 
@@ -88,7 +93,8 @@ final class ConvertCommand implements Callable<Integer> {
         ConvertOptions options;
         try {
             ConvertOptions.Kept kept = ConvertOptions.parseKept(keepAttention == null ? List.of() : keepAttention);
-            options = new ConvertOptions(slots, gateNormalizer, GateInit.parse(gateInit), seed, dtype(), kept.layers(), kept.windows());
+            options = new ConvertOptions(slots, gateNormalizer, GateInit.parse(gateInit), seed, dtype(), kept.layers(), kept.windows(),
+                    shortConv);
         } catch (T2rException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -105,7 +111,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     private int convertStudent() {
         if (toGsa == null || toGsa.isEmpty()) throw new ParameterException(spec.commandLine(), "--student needs --to-gsa LAYERS");
-        for (String option : List.of("--slots", "--gate-normalizer", "--dtype", "--keep-attention")) {
+        for (String option : List.of("--slots", "--gate-normalizer", "--dtype", "--keep-attention", "--short-conv")) {
             if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
                 throw new ParameterException(spec.commandLine(), option + " does not apply to --student: the student's own settings are kept");
             }

@@ -166,6 +166,9 @@ class StudentCommandsTest {
             assertEquals(2, u.exit(), u.toString());
             assertTrue(u.err().contains("Try 't2r convert --help'"), u.toString());
         }
+        CliRun conv = t2r("convert", "--teacher", teacher.toString(), "--out", tmp.resolve("conv").toString(), "--short-conv", "2");
+        assertEquals(0, conv.exit(), conv.toString());
+        assertTrue(conv.out().contains("q/k/v short convolutions 2 x [64 + 32 + 32, 1, 2] (identity)"), conv.out());
         CliRun e = t2r("convert", "--student", hybrid.toString(), "--to-gsa", "0", "--out", tmp.resolve("o").toString());
         assertEquals(1, e.exit(), e.toString());
         assertTrue(e.err().strip().startsWith("error: layers [0] are not attention layers of this student"), e.toString());

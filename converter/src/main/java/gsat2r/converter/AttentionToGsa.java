@@ -25,7 +25,8 @@ import java.util.TreeSet;
  * conversion, where a student first learns with some of its teacher's attention layers kept and then
  * loses them. The layer keeps its q/k/v/o projections (fla names them alike in both kinds of layer; RoPE
  * and the window go), and gets a new {@code f_proj} ({@link GateInit}, from the layer's own
- * {@code k_proj} for key-pool) and a {@code g_norm} of ones, exactly as {@link Converter} builds a GSA
+ * {@code k_proj} for key-pool), a {@code g_norm} of ones and, in a student with short convolutions, identity
+ * kernels, exactly as {@link Converter} builds a GSA
  * layer from a teacher's attention. Every other tensor is copied unchanged.
  */
 public final class AttentionToGsa {
@@ -42,6 +43,9 @@ public final class AttentionToGsa {
             ParameterView src = from.find(v.name());
             if (src != null) {
                 System.arraycopy(old, src.arrayOffset(), p, v.arrayOffset(), v.arraySize());
+            } else if (v.kind() == Kind.Q_CONV || v.kind() == Kind.K_CONV || v.kind() == Kind.V_CONV) {
+                float[] identity = Converter.identityKernels(v);
+                System.arraycopy(identity, 0, p, v.arrayOffset(), identity.length);
             } else if (v.kind() == Kind.G_NORM) {
                 java.util.Arrays.fill(p, v.arrayOffset(), v.arrayOffset() + v.arraySize(), 1f);
             } else if (v.kind() == Kind.F_PROJ) {

@@ -47,14 +47,17 @@ public record ConversionReport(Path teacherDir, Path studentDir, LlamaConfig tea
                 + " layers) -> " + studentDir);
         lines.add("student    " + s.describe());
         lines.add("gates      f_proj init " + options.gateInit().cliName() + " (seed " + options.seed() + "), g_norm ones");
-        lines.add(String.format(Locale.ROOT, "parameters %,d -> %,d (+%,d: f_proj %d x [%d, %d], g_norm %d x [%d])",
+        lines.add(String.format(Locale.ROOT, "parameters %,d -> %,d (+%,d: f_proj %d x [%d, %d], g_norm %d x [%d]%s)",
                 teacherParameters, studentParameters, addedParameters(), gsaLayers, s.numKvHeads() * s.numSlots(),
-                s.hiddenSize(), gsaLayers, s.valueDim()));
+                s.hiddenSize(), gsaLayers, s.valueDim(), s.shortConv() == 0 ? "" : String.format(Locale.ROOT,
+                        ", q/k/v short convolutions %d x [%d + %d + %d, 1, %d] (identity)", gsaLayers, s.keyDim(), s.kvKeyDim(),
+                        s.kvValueDim(), s.shortConv())));
         lines.add(String.format(Locale.ROOT, "weights    %s; %d teacher tensors reused, %d copied bit-exactly%s",
                 name(studentType), copiedTensors, bitExactCopies,
                 bitExactCopies == copiedTensors ? "" : bitExactCopies == 0 ? " (converted from " + name(teacherType) + ")"
                         : " (the others converted from " + name(teacherType) + ")"));
-        lines.add("state      " + bytes(s.recurrentStateBytes()) + " of fp32 recurrent state per sequence (Hk + Hv of "
+        lines.add("state      " + bytes(s.recurrentStateBytes()) + " of fp32 recurrent state per sequence (Hk + Hv"
+                + (s.shortConv() > 0 ? " and the convolutions' last " + (s.shortConv() - 1) + " rows" : "") + " of "
                 + gsaLayers + " GSA layers), whatever its length"
                 + (s.attn().isEmpty() ? "" : ", plus the KV cache of " + (s.numHiddenLayers() - gsaLayers)
                 + " attention layers"));

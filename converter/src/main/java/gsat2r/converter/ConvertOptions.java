@@ -19,9 +19,11 @@ import java.util.TreeSet;
  * @param windows        sliding windows of kept layers (layer → window in tokens, query i sees keys j with
  *                       {@code 0 ≤ i − j < window}); a kept layer not named here keeps the teacher's own
  *                       attention (its {@code sliding_window}, or full)
+ * @param shortConv      taps of fla's short convolutions on the GSA layers' q, k and v ({@code use_short_conv},
+ *                       {@code conv_size}), 0 for none; they start as the identity (the current token's tap 1)
  */
 public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype,
-                             List<Integer> keepAttention, java.util.SortedMap<Integer, Integer> windows) {
+                             List<Integer> keepAttention, java.util.SortedMap<Integer, Integer> windows, int shortConv) {
 
     public static final int DEFAULT_SLOTS = 64;
     public static final double DEFAULT_GATE_NORMALIZER = 8;
@@ -50,6 +52,16 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
             }
         }
         windows = java.util.Collections.unmodifiableSortedMap(w);
+        if (shortConv < 0 || shortConv > gsat2r.core.config.GsaConfig.MAX_CONV_SIZE) {
+            throw new T2rException("--short-conv must be 0 (none) or a number of taps up to " + gsat2r.core.config.GsaConfig.MAX_CONV_SIZE
+                    + ", got " + shortConv);
+        }
+    }
+
+    /** Options without short convolutions. */
+    public ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype, List<Integer> keepAttention,
+                          java.util.SortedMap<Integer, Integer> windows) {
+        this(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, 0);
     }
 
     /** Options without per-layer windows (kept layers attend as the teacher does). */
@@ -92,22 +104,26 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
     }
 
     public ConvertOptions withKeepAttention(List<Integer> layers) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, null, shortConv);
     }
 
     public ConvertOptions withKeepAttention(List<Integer> layers, java.util.SortedMap<Integer, Integer> windows) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, windows);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, windows, shortConv);
     }
 
     public ConvertOptions withGateInit(GateInit init) {
-        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention, windows);
+        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention, windows, shortConv);
     }
 
     public ConvertOptions withDtype(DType type) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention, windows);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention, windows, shortConv);
     }
 
     public ConvertOptions withSlots(int m) {
-        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention, windows);
+        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv);
+    }
+
+    public ConvertOptions withShortConv(int taps) {
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps);
     }
 }

@@ -340,4 +340,25 @@ class ConverterTest {
         assertEquals(384, lm.vocabSize());
         assertEquals(ParameterView.Kind.F_PROJ, m.layout().find("model.layers.0.attn.f_proj.weight").kind());
     }
+
+    /**
+     * --short-conv: fla's q/k/v convolution kernels in every GSA layer, the identity (tap K − 1 is 1), so each
+     * convolution passes its projection through unchanged; the config says use_short_conv and conv_size.
+     */
+    @Test
+    void shortConvolutionsStartAsTheIdentity() {
+        Path teacher = teacher("hf-tiny-llama"), out = tmp.resolve("conv");
+        ConversionReport r = Converter.convert(teacher, out, ConvertOptions.defaults().withShortConv(4).withDtype(DType.F32)
+                .withKeepAttention(List.of(1)), false);
+        GsaModel s = GsaModel.load(out);
+        assertEquals(4, s.config().shortConv());
+        assertTrue(r.summary().stream().anyMatch(l -> l.contains("q/k/v short convolutions 1 x [64 + 32 + 32, 1, 4] (identity)")),
+                String.join("\n", r.summary()));
+        for (String n : List.of("q", "k", "v")) {
+            float[] w = s.tensor("model.layers.0.attn." + n + "_conv1d.weight");
+            for (int i = 0; i < w.length; i++) assertEquals(i % 4 == 3 ? 1f : 0f, w[i], n + " tap " + i);
+        }
+        assertNull(s.layout().find("model.layers.1.attn.q_conv1d.weight"), "attention layers have none");
+        assertThrows(T2rException.class, () -> ConvertOptions.defaults().withShortConv(-1));
+    }
 }

@@ -121,8 +121,10 @@ final class CudaMemoryPlan {
                 + 3L * c.numKvHeads() * c.numSlots() + 2L * c.valueDim() + 3L * I)
                 + n * 4L * (2L * c.numHeads() * c.numSlots() + 3)
                 + (long) microBatch * c.numKvHeads() * (Math.ceilDiv(seqLen, 64) + 1L) * (c.headKDim() + c.headVDim()) * c.numSlots() * e;
+        long convolutions = c.shortConv() > 0 ? n * e * ((long) c.keyDim() + c.kvKeyDim() + c.kvValueDim()) : 0;
+        perGsaLayer += convolutions;                     // the convolved q, k, v kept beside the projections
         long teacherScratch = t == null ? 0 : n * e * (4L * d + 2L * t.queryDim() + 2L * t.keyValueDim() + 2L * I);
-        long backwardScratch = n * e * (3L * d + 2L * I + 2L * c.keyDim() + 2L * c.kvKeyDim() + c.kvValueDim());
+        long backwardScratch = n * e * (3L * d + 2L * I + 2L * c.keyDim() + 2L * c.kvKeyDim() + c.kvValueDim()) + 2 * convolutions;
         if (objective instanceof Objective.AttentionTransfer) return teacherScratch + 2 * perGsaLayer + backwardScratch;
         long kept = (recompute ? n * d * e : perGsaLayer) * c.numHiddenLayers() + perGsaLayer + 3 * n * d * e;
         long logits = 3L * LogitLoss.blockRows((int) Math.min(n, Integer.MAX_VALUE), V, ComputeType.of(precision)) * V * e + n * 4L * 3;

@@ -133,6 +133,10 @@ final class DecodeModel implements AutoCloseable {
     static DecodeModel of(Gpu gpu, GsaModel m) {
         if (m.lora != null) throw new IllegalStateException("decoding with LoRA adapters attached");
         GsaConfig c = m.config;
+        if (c.shortConv() > 0) {
+            throw new gsat2r.core.T2rException("decoding a student with short convolutions (use_short_conv) on the GPU is not "
+                    + "implemented yet: decode it with --device cpu");
+        }
         GsaLayout layout = m.layout;
         List<Layer> layers = new ArrayList<>();
         List<DeviceRope> ropes = new ArrayList<>();

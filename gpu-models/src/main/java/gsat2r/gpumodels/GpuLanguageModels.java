@@ -116,7 +116,12 @@ public final class GpuLanguageModels {
         Student(Gpu gpu, GsaModel model) {
             this.gpu = gpu;
             this.model = model;
-            this.decoding = DecodeRuntime.of(gpu, model);
+            // Short convolutions: whole sequences run here (forward, scoring), decoding refuses (DecodeModel) when asked.
+            this.decoding = model.config.shortConv() > 0 ? null : DecodeRuntime.of(gpu, model);
+        }
+
+        DecodeRuntime decoding() {
+            return decoding != null ? decoding : DecodeRuntime.of(gpu, model);       // throws, naming what is missing
         }
 
         @Override
@@ -135,13 +140,14 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
+            DecodeRuntime decoding = decoding();
             decoding.releaseAbandoned();
             return new GpuStudentDecoder(decoding, model);
         }
 
         @Override
         public BatchDecoder batchDecoder() {
-            return decoding;
+            return decoding();
         }
 
         @Override
@@ -158,7 +164,7 @@ public final class GpuLanguageModels {
         @Override
         public void close() {
             try {
-                decoding.close();
+                if (decoding != null) decoding.close();
                 model.close();
             } finally {
                 gpu.close();

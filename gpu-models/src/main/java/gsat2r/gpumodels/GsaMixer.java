@@ -11,6 +11,7 @@ import gsat2r.gpu.Gpu;
 import gsat2r.gpu.ops.Gsa;
 import gsat2r.gpu.ops.GsaGates;
 import gsat2r.gpu.ops.Matmul;
+import gsat2r.gpu.ops.ShortConv;
 import gsat2r.gpu.ops.Silu;
 
 import java.util.List;
@@ -23,6 +24,9 @@ import java.util.List;
  *   o = GSA(q, k, v, s, g)          (Gsa: chunked forward/backward, scale 1)
  *   out = (RMSNorm_1e-5(silu(o)) ⊙ g_norm) Woᵀ
  * </pre>
+ * With short convolutions (fla's {@code use_short_conv}) each projection goes through {@link ShortConv} and its
+ * SiLU before the feature map: {@code q = silu(silu(conv_q(x Wqᵀ)))}, and so for k and v. Decoding such a student
+ * on the GPU is not implemented yet (the CPU decoder carries the convolutions' last rows in its state).
  * Forward and backward side by side; the backward is the chain rule through the same steps.
  */
 final class GsaMixer implements Mixer {
@@ -30,6 +34,9 @@ final class GsaMixer implements Mixer {
     private final int d, heads, kvHeads, dk, dv, slots;
     private final float tau;
     private final ParameterView wq, wk, wv, wf, gNorm, wo;
+    /** The short convolutions' kernels (null without them) and their taps. */
+    private final ParameterView cq, ck, cv;
+    private final int taps;
 
     GsaMixer(StudentParams params, GsaLayout layout, int layer) {
         GsaConfig c = layout.config();
@@ -47,34 +54,44 @@ final class GsaMixer implements Mixer {
         this.wf = layout.get(Kind.F_PROJ, layer);
         this.gNorm = layout.get(Kind.G_NORM, layer);
         this.wo = layout.get(Kind.O_PROJ, layer);
+        this.taps = c.shortConv();
+        this.cq = layout.optional(Kind.Q_CONV, layer);
+        this.ck = layout.optional(Kind.K_CONV, layer);
+        this.cv = layout.optional(Kind.V_CONV, layer);
     }
 
     @Override
     public List<ParameterView> views() {
-        return List.of(wq, wk, wv, wf, gNorm, wo);
+        return taps == 0 ? List.of(wq, wk, wv, wf, gNorm, wo) : List.of(wq, wk, wv, wf, cq, ck, cv, gNorm, wo);
     }
 
     GsaShape shape(int batch, int seqLen) {
         return new GsaShape(batch, seqLen, heads, kvHeads, dk, dv, slots);
     }
 
-    /** The projections before their activations, the operator's inputs, output and saved state, the gate's output. */
+    /**
+     * The projections before their activations, their convolutions (null without short convolutions), the
+     * operator's inputs, output and saved state, the gate's output.
+     */
     static final class Pass implements Mixer.Pass {
         final Buffers buffers;
         final int batch, seqLen;
-        final DeviceBuffer x, qPre, kPre, vPre, fPre, q, k, v, g, s, o, rstd, y, out;
+        final DeviceBuffer x, qPre, kPre, vPre, qConv, kConv, vConv, fPre, q, k, v, g, s, o, rstd, y, out;
         final Gsa.Saved saved;
 
-        Pass(Buffers buffers, int batch, int seqLen, DeviceBuffer x, DeviceBuffer qPre, DeviceBuffer kPre, DeviceBuffer vPre,
+        Pass(Buffers buffers, int batch, int seqLen, DeviceBuffer x, DeviceBuffer[] pre, DeviceBuffer[] conv,
              DeviceBuffer fPre, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer g, DeviceBuffer s, DeviceBuffer o,
              Gsa.Saved saved, DeviceBuffer rstd, DeviceBuffer y, DeviceBuffer out) {
             this.buffers = buffers;
             this.batch = batch;
             this.seqLen = seqLen;
             this.x = x;
-            this.qPre = qPre;
-            this.kPre = kPre;
-            this.vPre = vPre;
+            this.qPre = pre[0];
+            this.kPre = pre[1];
+            this.vPre = pre[2];
+            this.qConv = conv[0];
+            this.kConv = conv[1];
+            this.vConv = conv[2];
             this.fPre = fPre;
             this.q = q;
             this.k = k;
@@ -111,10 +128,12 @@ final class GsaMixer implements Mixer {
             linear(s, kPre, x, wk, n, d, kw);
             linear(s, vPre, x, wv, n, d, vw);
             linear(s, fPre, x, wf, n, d, fw);
+            DeviceBuffer[] pre = {qPre, kPre, vPre};
+            DeviceBuffer[] conv = {convolve(s, cq, qPre, b, qw), convolve(s, ck, kPre, b, kw), convolve(s, cv, vPre, b, vw)};
             DeviceBuffer q = s.t((long) n * qw), k = s.t((long) n * kw), v = s.t((long) n * vw);
-            Silu.forward(gpu, q, qPre, (long) n * qw);
-            Silu.forward(gpu, k, kPre, (long) n * kw);
-            Silu.forward(gpu, v, vPre, (long) n * vw);
+            features(q, conv[0], (long) n * qw);
+            features(k, conv[1], (long) n * kw);
+            features(v, conv[2], (long) n * vw);
             DeviceBuffer gg = s.t((long) n * fw), ss = s.t((long) n * fw);
             GsaGates.forward(gpu, gg, ss, fPre, (long) n * fw, tau);
             DeviceBuffer o = s.t((long) n * ow);
@@ -122,7 +141,7 @@ final class GsaMixer implements Mixer {
             DeviceBuffer rstd = s.f32(n), y = s.t((long) n * ow), out = s.t((long) n * d);
             GsaGates.outputGateForward(gpu, y, rstd, o, params.w(gNorm), n, ow, GsaConfig.G_NORM_EPS);
             linear(s, out, y, wo, n, ow, d);
-            return new Pass(s, b.batch, b.seqLen, x, qPre, kPre, vPre, fPre, q, k, v, gg, ss, o, saved, rstd, y, out);
+            return new Pass(s, b.batch, b.seqLen, x, pre, conv, fPre, q, k, v, gg, ss, o, saved, rstd, y, out);
         } catch (RuntimeException e) {
             s.close();
             throw e;
@@ -138,7 +157,8 @@ final class GsaMixer implements Mixer {
             // out = y Woᵀ (+ the adapter's path)
             if (trainable.contains(wo)) Matmul.linearBackwardWeight(gpu, params.g(wo), dOut, f.y, n, ow, d, true);
             boolean projections = dx != null || trainable.contains(wq) || trainable.contains(wk) || trainable.contains(wv)
-                    || trainable.contains(wf) || adapted(wq) || adapted(wk) || adapted(wv);
+                    || trainable.contains(wf) || adapted(wq) || adapted(wk) || adapted(wv)
+                    || (taps > 0 && (trainable.contains(cq) || trainable.contains(ck) || trainable.contains(cv)));
             LoraGpu.Adapter outAdapter = params.adapter(wo);
             boolean below = projections || trainable.contains(gNorm);
             if (outAdapter != null) outAdapter.backward(gpu, s, dOut, f.y, null, n);
@@ -154,9 +174,9 @@ final class GsaMixer implements Mixer {
             DeviceBuffer dq = s.t((long) n * qw), dk = s.t((long) n * kw), dv = s.t((long) n * vw);
             DeviceBuffer ds = s.t((long) n * fw), dg = s.t((long) n * fw);
             Gsa.backward(gpu, f.saved, new Gsa.Inputs(f.q, f.k, f.v, f.s, f.g), dO, null, new Gsa.Gradients(dq, dk, dv, ds, dg), null);
-            Silu.backward(gpu, dq, dq, f.qPre, (long) n * qw, false);
-            Silu.backward(gpu, dk, dk, f.kPre, (long) n * kw, false);
-            Silu.backward(gpu, dv, dv, f.vPre, (long) n * vw, false);
+            dq = featuresBackward(s, dq, f.qPre, f.qConv, cq, f, qw, trainable);
+            dk = featuresBackward(s, dk, f.kPre, f.kConv, ck, f, kw, trainable);
+            dv = featuresBackward(s, dv, f.vPre, f.vConv, cv, f, vw, trainable);
             GsaGates.backward(gpu, dg, dg, ds, f.fPre, (long) n * fw, tau, false);   // df, in dg's place
             project(wq, dq, f.x, dx, n, qw, false, trainable);
             project(wk, dk, f.x, dx, n, kw, true, trainable);
@@ -167,6 +187,7 @@ final class GsaMixer implements Mixer {
 
     /** A zero recurrent state (fp32 Hk, Hv per kv head) for one sequence. */
     Gsa.State newState() {
+        if (taps > 0) throw decodingRefused();
         Gpu gpu = params.gpu();
         DeviceBuffer hk = gpu.f32((long) kvHeads * dk * slots), hv = gpu.f32((long) kvHeads * slots * dv);
         hk.zero();
@@ -180,6 +201,7 @@ final class GsaMixer implements Mixer {
      * swapped. Returns the layer output {@code [T, d]} (in {@code s}).
      */
     DeviceBuffer decode(Buffers s, DeviceBuffer x, int T, Gsa.State[] state) {
+        if (taps > 0) throw decodingRefused();
         Gpu gpu = params.gpu();
         int qw = heads * dk, kw = kvHeads * dk, vw = kvHeads * dv, fw = kvHeads * slots, ow = heads * dv;
         DeviceBuffer q = s.t((long) T * qw), k = s.t((long) T * kw), v = s.t((long) T * vw), f = s.t((long) T * fw);
@@ -205,6 +227,47 @@ final class GsaMixer implements Mixer {
         GsaGates.outputGateForward(gpu, y, null, o, params.w(gNorm), T, ow, GsaConfig.G_NORM_EPS);
         Matmul.linearForward(gpu, out, y, params.w(wo), T, ow, d);
         return out;
+    }
+
+    /** The short convolution of a projection {@code [N, width]} (in {@code s}), or the projection itself without one. */
+    private DeviceBuffer convolve(Buffers s, ParameterView w, DeviceBuffer pre, DeviceBatch b, int width) {
+        if (w == null) return pre;
+        DeviceBuffer y = s.t((long) b.tokens * width);
+        ShortConv.forward(params.gpu(), y, pre, params.w(w), b.batch, b.seqLen, width, taps);
+        return y;
+    }
+
+    /** The feature map: silu, after the convolution's own silu when there is one. */
+    private void features(DeviceBuffer out, DeviceBuffer conv, long n) {
+        Silu.forward(params.gpu(), out, conv, n);
+        if (taps > 0) Silu.forward(params.gpu(), out, out, n);
+    }
+
+    /**
+     * The backward of {@link #features} and {@link #convolve}: from the gradient of the features {@code d}
+     * (overwritten) to the gradient of the projection (returned; {@code d} itself without convolutions).
+     */
+    private DeviceBuffer featuresBackward(Buffers s, DeviceBuffer d, DeviceBuffer pre, DeviceBuffer conv, ParameterView w, Pass f,
+                                         int width, ParameterGroup trainable) {
+        Gpu gpu = params.gpu();
+        long n = (long) f.batch * f.seqLen * width;
+        if (w == null) {
+            Silu.backward(gpu, d, d, pre, n, false);
+            return d;
+        }
+        DeviceBuffer act = s.t(n);
+        Silu.forward(gpu, act, conv, n);
+        Silu.backward(gpu, d, d, act, n, false);
+        Silu.backward(gpu, d, d, conv, n, false);
+        DeviceBuffer dPre = s.t(n);
+        ShortConv.backward(gpu, dPre, trainable.contains(w) ? params.g(w) : null, d, pre, params.w(w), f.batch, f.seqLen, width,
+                taps, false);
+        return dPre;
+    }
+
+    private static gsat2r.core.T2rException decodingRefused() {
+        return new gsat2r.core.T2rException("decoding a student with short convolutions (use_short_conv) on the GPU is not "
+                + "implemented yet: decode it with --device cpu");
     }
 
     /** {@code y = x Wᵀ}, plus the LoRA path when W has an adapter. */

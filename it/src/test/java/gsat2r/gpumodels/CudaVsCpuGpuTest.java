@@ -40,7 +40,7 @@ class CudaVsCpuGpuTest {
 
     @TempDir
     static Path models;
-    static Path llama, llamaStudent, mistral, hybridStudent;
+    static Path llama, llamaStudent, mistral, hybridStudent, convStudent;
 
     @BeforeAll
     static void models() {
@@ -48,6 +48,7 @@ class CudaVsCpuGpuTest {
         llamaStudent = TestModels.student(llama, models.resolve("student"), 64, GateInit.RANDOM, List.of());
         mistral = TestModels.mistralTeacher(models.resolve("mistral"), 48);
         hybridStudent = TestModels.student(mistral, models.resolve("hybrid"), 32, GateInit.KEY_POOL, List.of(1));
+        convStudent = TestModels.convStudent(llama, models.resolve("conv"), 32, 4);
     }
 
     static final Objective AT = new Objective.AttentionTransfer();
@@ -66,7 +67,9 @@ class CudaVsCpuGpuTest {
                 new Case("llama distill/gates", llama, llamaStudent, DISTILL, new TrainableSet.Gates()),
                 new Case("hybrid at/attention", mistral, hybridStudent, AT, new TrainableSet.Attention()),
                 new Case("hybrid distill(2,0.3)/all", mistral, hybridStudent, DISTILL, new TrainableSet.All()),
-                new Case("llama distill/lora:4", llama, llamaStudent, DISTILL, new TrainableSet.Lora(4, 8)));
+                new Case("llama distill/lora:4", llama, llamaStudent, DISTILL, new TrainableSet.Lora(4, 8)),
+                new Case("short conv at/attention", llama, convStudent, AT, new TrainableSet.Attention()),
+                new Case("short conv distill(2,0.3)/all", llama, convStudent, DISTILL, new TrainableSet.All()));
     }
 
     static TokenBatch batch(int vocab, int rows, int T, long seed) {
@@ -143,6 +146,15 @@ class CudaVsCpuGpuTest {
                 num += n1;
                 den += d1;
                 double rel = d1 == 0 ? Math.sqrt(n1) : Math.sqrt(n1 / d1);
+                // The small convolution kernels weigh little in the sum over all tensors, so each is checked alone. Their
+                // gradient sums products over every position of the batch, which cancel: its relative error runs about
+                // three times the other tensors' in either precision, and bf16's rounding of the activations alone
+                // reaches the shared tolerance. A wrong tap or row is off by order one.
+                if (p.name().endsWith("_conv1d.weight")) {
+                    double convTol = precision == Precision.BF16 ? 2.5 * tol : tol;
+                    metric(tag + " conv_grad." + p.name(), rel, convTol);
+                    assertTrue(rel <= convTol, tag + ": " + p.name() + " gradient differs by " + rel);
+                }
                 if (rel > worst) {
                     worst = rel;
                     worstName = p.name();
@@ -190,7 +202,10 @@ class CudaVsCpuGpuTest {
 
     @Test
     void bf16GivesTheSameBitsTwice() {
-        Case c = cases().get(1);
+        for (Case c : List.of(cases().get(1), cases().getLast())) sameBitsTwice(c);      // the last: short convolutions
+    }
+
+    private void sameBitsTwice(Case c) {
         TokenBatch b1 = batch(4096, 3, 100, 21), b2 = batch(4096, 3, 100, 22);
         float[][] results = new float[2][];
         double[] losses = new double[2];
@@ -209,8 +224,8 @@ class CudaVsCpuGpuTest {
                 for (int i = 0; i < all.size(); i++) results[run][i] = all.get(i);
             }
         }
-        assertEquals(losses[0], losses[1], 0.0, "loss");
-        assertArrayEquals(results[0], results[1], "weights after two steps");
+        assertEquals(losses[0], losses[1], 0.0, c.name() + ": loss");
+        assertArrayEquals(results[0], results[1], c.name() + ": weights after two steps");
         System.out.println("GPU-METRIC bf16 rerun_bit_identical 0 0");
     }
 

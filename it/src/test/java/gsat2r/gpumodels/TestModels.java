@@ -56,6 +56,26 @@ final class TestModels {
         }
     }
 
+    /**
+     * A GSA student of {@code teacher} in {@code out} with short convolutions of {@code taps} taps, their kernels
+     * drawn N(0, 0.5²) (seed 9) instead of the identity, so that every tap counts.
+     */
+    static Path convStudent(Path teacher, Path out, int slots, int taps) {
+        if (Files.isDirectory(out)) return out;
+        Path made = out.resolveSibling(out.getFileName() + "-identity");
+        Converter.convert(teacher, made, new ConvertOptions(slots, 8, GateInit.KEY_POOL, 7, DType.F32, List.of()).withShortConv(taps), false);
+        gsat2r.core.model.gsa.GsaModel m = gsat2r.core.model.gsa.GsaModel.load(made);
+        java.util.Random rnd = new java.util.Random(9);
+        for (gsat2r.core.model.gsa.ParameterView v : m.layout().views()) {
+            if (v.name().endsWith("_conv1d.weight")) {
+                for (int i = v.arrayOffset(); i < v.end(); i++) m.parameters()[i] = (float) (0.5 * rnd.nextGaussian());
+            }
+        }
+        m.save(out, DType.F32, false);
+        gsat2r.core.tokenizer.TokenizerFiles.copy(out, made);
+        return out;
+    }
+
     /** A GSA student of {@code teacher} in {@code out}: {@code slots} per head, seed 7, layers {@code keep} kept as attention. */
     static Path student(Path teacher, Path out, int slots, GateInit init, List<Integer> keep) {
         if (!Files.isDirectory(out)) Converter.convert(teacher, out, new ConvertOptions(slots, 8, init, 7, DType.F32, keep), false);

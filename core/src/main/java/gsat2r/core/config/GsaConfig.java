@@ -33,7 +33,7 @@ import java.util.Set;
  * {@code eps}; {@code use_norm} is ignored (the norm is always applied); {@code clamp_min},
  * {@code clamp_max} and the {@code fuse_*} flags do not change the math. Settings that would change it
  * and that this project does not implement are refused with one line naming the key:
- * {@code use_short_conv: true}, a {@code feature_map} other than swish, {@code use_output_gate: true},
+ * a {@code feature_map} other than swish, {@code use_output_gate: true},
  * a non-null {@code attnres_block_size}, {@code elementwise_affine: false}, a {@code hidden_act} other
  * than swish.
  *
@@ -51,6 +51,8 @@ import java.util.Set;
  * @param expandV             value dim = {@code int(hidden_size · expand_v)}
  * @param hiddenRatio         only used to derive intermediate_size when it is absent; kept to write it back
  * @param attn                hybrid softmax-attention specs (empty: every layer is GSA)
+ * @param shortConv           fla's {@code use_short_conv} with its {@code conv_size}: the taps of the causal depthwise
+ *                            convolution (with SiLU) on q, k and v of the GSA layers, or 0 for none
  * @param dtype               {@code dtype} (or {@code torch_dtype}): the weights' storage type, or null
  * @param provenance          the {@code "t2r"} object (conversion settings), or null
  */
@@ -58,13 +60,15 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
                         double gateLogitNormalizer, double expandK, double expandV, int intermediateSize,
                         double hiddenRatio, double normEps, int vocabSize, boolean tieWordEmbeddings,
                         List<Integer> bosTokenIds, List<Integer> eosTokenIds, int maxPositionEmbeddings,
-                        List<AttentionSpec> attn, String dtype, ObjectNode provenance) {
+                        List<AttentionSpec> attn, int shortConv, String dtype, ObjectNode provenance) {
 
     public static final String FILE_NAME = "config.json";
     public static final String MODEL_TYPE = "gsa";
     public static final String ARCHITECTURE = "GSAForCausalLM";
     /** The epsilon of the GSA layer's output norm in fla 0.5.2 (see the class comment). */
     public static final float G_NORM_EPS = 1e-5f;
+    /** The most taps a short convolution may have here (fla's default is 4; the CUDA kernels launch a block row per tap). */
+    public static final int MAX_CONV_SIZE = 1024;
 
     public GsaConfig {
         positive("hidden_size", hiddenSize);
@@ -79,6 +83,9 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
         positiveNumber("expand_k", expandK);
         positiveNumber("expand_v", expandV);
         positiveNumber("norm_eps", normEps);
+        if (shortConv < 0 || shortConv > MAX_CONV_SIZE) {
+            throw new T2rException("\"conv_size\" (" + shortConv + ") must be in [1, " + MAX_CONV_SIZE + "]");
+        }
         if (numHeads % numKvHeads != 0) {
             throw new T2rException("\"num_heads\" (" + numHeads + ") is not a multiple of \"num_kv_heads\" ("
                     + numKvHeads + ")");
@@ -253,11 +260,13 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
 
     /**
      * Bytes of recurrent state per sequence, whatever its length: per GSA layer and kv head,
-     * {@code Hk [dk, M]} and {@code Hv [M, dv]} in fp32 (what this project's decoder holds; fla keeps a
+     * {@code Hk [dk, M]} and {@code Hv [M, dv]} in fp32, and with short convolutions the last {@code conv_size − 1}
+     * rows of the q, k and v projections (what this project's decoder holds; fla keeps a
      * copy per query head, {@code num_heads / num_kv_heads} times as much).
      */
     public long recurrentStateBytes() {
-        return (long) gsaLayerCount() * numKvHeads * numSlots * ((long) headKDim() + headVDim()) * 4;
+        long conv = shortConv > 0 ? (long) (shortConv - 1) * (keyDim() + kvKeyDim() + kvValueDim()) : 0;
+        return (long) gsaLayerCount() * (numKvHeads * numSlots * ((long) headKDim() + headVDim()) + conv) * 4;
     }
 
     /** Bytes of KV cache of the hybrid attention layers at {@code tokens} tokens (windows cap it), {@code bytesPerElement} each. */
@@ -321,14 +330,21 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
     public GsaConfig withDtype(String newDtype) {
         return new GsaConfig(hiddenSize, numHiddenLayers, numHeads, numKvHeads, numSlots, gateLogitNormalizer, expandK,
                 expandV, intermediateSize, hiddenRatio, normEps, vocabSize, tieWordEmbeddings, bosTokenIds, eosTokenIds,
-                maxPositionEmbeddings, attn, newDtype, provenance);
+                maxPositionEmbeddings, attn, shortConv, newDtype, provenance);
     }
 
     /** A copy with other attention specs (the layers they name keep softmax attention, the others are GSA). */
     public GsaConfig withAttention(List<AttentionSpec> specs) {
         return new GsaConfig(hiddenSize, numHiddenLayers, numHeads, numKvHeads, numSlots, gateLogitNormalizer, expandK,
                 expandV, intermediateSize, hiddenRatio, normEps, vocabSize, tieWordEmbeddings, bosTokenIds, eosTokenIds,
-                maxPositionEmbeddings, specs, dtype, provenance);
+                maxPositionEmbeddings, specs, shortConv, dtype, provenance);
+    }
+
+    /** A copy with short convolutions of {@code taps} taps (0: none) on the GSA layers' q, k and v. */
+    public GsaConfig withShortConv(int taps) {
+        return new GsaConfig(hiddenSize, numHiddenLayers, numHeads, numKvHeads, numSlots, gateLogitNormalizer, expandK,
+                expandV, intermediateSize, hiddenRatio, normEps, vocabSize, tieWordEmbeddings, bosTokenIds, eosTokenIds,
+                maxPositionEmbeddings, attn, taps, dtype, provenance);
     }
 
     static void positive(String key, int v) {

@@ -26,7 +26,6 @@ final class GsaConfigJson {
             throw new T2rException("\"model_type\" is " + (type == null ? "absent" : "'" + type + "'")
                     + "; a GSA student has \"gsa\"");
         }
-        refuseUnless(root, "use_short_conv", false, "short convolutions are not implemented");
         refuseUnless(root, "use_output_gate", false, "the output gate is not implemented");
         refuseUnless(root, "elementwise_affine", true, "g_norm without a weight is not implemented");
         String featureMap = text(root, "feature_map", "swish");
@@ -69,12 +68,17 @@ final class GsaConfigJson {
         Integer maxPos = optionalInt(root, "max_position_embeddings");
         String dtype = text(root, "dtype", null);
         if (dtype == null) dtype = text(root, "torch_dtype", null);
+        int shortConv = 0;
+        if (bool(root, "use_short_conv", false)) {
+            shortConv = integer(root, "conv_size", 4);
+            GsaConfig.positive("conv_size", shortConv);
+        }
         JsonNode prov = root.get("t2r");
         return new GsaConfig(hidden, layers, heads, kvHeads == null ? heads : kvHeads, slots, gate, ek, ev,
                 intermediate, hiddenRatio, eps == null ? 1e-6 : eps, integer(root, "vocab_size", 32000),
                 bool(root, "tie_word_embeddings", false), tokenIds(root, "bos_token_id", 1),
                 tokenIds(root, "eos_token_id", 2), maxPos == null ? 2048 : maxPos, attentionSpecs(root.get("attn")),
-                dtype, prov != null && prov.isObject() ? (ObjectNode) prov.deepCopy() : null);
+                shortConv, dtype, prov != null && prov.isObject() ? (ObjectNode) prov.deepCopy() : null);
     }
 
     private static List<GsaConfig.AttentionSpec> attentionSpecs(JsonNode attn) {
@@ -215,7 +219,7 @@ final class GsaConfigJson {
         o.set("bos_token_id", idsJson(c.bosTokenIds()));
         o.putNull("clamp_max");
         o.putNull("clamp_min");
-        o.put("conv_size", 4);
+        o.put("conv_size", c.shortConv() > 0 ? c.shortConv() : 4);
         if (c.dtype() != null) o.put("dtype", c.dtype());
         o.put("elementwise_affine", true);
         o.set("eos_token_id", idsJson(c.eosTokenIds()));
@@ -245,7 +249,7 @@ final class GsaConfigJson {
         o.put("use_l2warp", false);
         o.put("use_norm", true);
         o.put("use_output_gate", false);
-        o.put("use_short_conv", false);
+        o.put("use_short_conv", c.shortConv() > 0);
         o.put("vocab_size", c.vocabSize());
         return o;
     }

@@ -40,15 +40,25 @@ public record DecoderState(int position, List<LayerState> layers) {
         long bytes();
     }
 
-    /** A GSA layer: {@code Hk [Hkv, dk, M]} and {@code Hv [Hkv, M, dv]} of one sequence (batch 1), fp32. */
-    public record Recurrent(int layer, GsaState state) implements LayerState {
+    /**
+     * A GSA layer: {@code Hk [Hkv, dk, M]} and {@code Hv [Hkv, M, dv]} of one sequence (batch 1), fp32, and with
+     * short convolutions the last {@code K − 1} projections of q, k and v ({@code convRows}, oldest first; empty
+     * without them).
+     */
+    public record Recurrent(int layer, GsaState state, float[] convRows) implements LayerState {
         public Recurrent {
             if (state.batch() != 1) throw new IllegalArgumentException("a decoder state holds one sequence, not " + state.batch());
+            if (convRows == null) convRows = new float[0];
+        }
+
+        /** A layer without short convolutions. */
+        public Recurrent(int layer, GsaState state) {
+            this(layer, state, null);
         }
 
         @Override
         public long bytes() {
-            return 4L * (state.hk().length + state.hv().length);
+            return 4L * (state.hk().length + state.hv().length + convRows.length);
         }
     }
 

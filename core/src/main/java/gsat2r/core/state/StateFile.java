@@ -37,13 +37,14 @@ import java.util.zip.CRC32C;
  *        16+H   payload   int32 tokens[position]           the token ids consumed, in order
  *                         fp32  logits[vocab_size]          the next-token logits after the last token (absent at position 0)
  *                         per layer, in layer order:
- *                           "gsa": fp32 hk[kv_heads, key_dim, slots], then hv[kv_heads, slots, value_dim]
+ *                           "gsa": fp32 hk[kv_heads, key_dim, slots], then hv[kv_heads, slots, value_dim],
+ *                                  then conv[conv_floats] (the short convolutions' last rows; absent when 0)
  *                           "kv":  fp32 keys[rows, row_width], then values[rows, row_width]  (positions position-rows .. position-1)
  *        end-4  u32       CRC32C of every byte before it
  * </pre>
  *
  * The header: {@code {"model": {"kind", "config_sha256", "weights_sha256"}, "position", "vocab_size",
- * "layers": [{"type": "gsa", "kv_heads", "key_dim", "slots", "value_dim"} | {"type": "kv", "rows",
+ * "layers": [{"type": "gsa", "kv_heads", "key_dim", "slots", "value_dim"[, "conv_floats"]} | {"type": "kv", "rows",
  * "row_width"}], "created_by"}}. The payload's size follows from the header alone, so a reader checks
  * the file's length and checksum before it trusts any number, and a state is only continued by a model
  * with the same {@link ModelFingerprint}. Written atomically (temp sibling, then rename).
@@ -113,6 +114,7 @@ public final class StateFile {
                 case DecoderState.Recurrent r -> {
                     putFloats(b, r.state().hk());
                     putFloats(b, r.state().hv());
+                    putFloats(b, r.convRows());
                 }
                 case DecoderState.KeyValue kv -> {
                     putFloats(b, kv.keys());
@@ -142,6 +144,7 @@ public final class StateFile {
                     GsaState g = r.state();
                     o.put("type", "gsa").put("kv_heads", g.kvHeads()).put("key_dim", g.keyDim()).put("slots", g.slots())
                             .put("value_dim", g.valueDim());
+                    if (r.convRows().length > 0) o.put("conv_floats", r.convRows().length);
                 }
                 case DecoderState.KeyValue kv -> o.put("type", "kv").put("rows", kv.rows()).put("row_width", kv.rowWidth());
             }
@@ -161,9 +164,9 @@ public final class StateFile {
     }
 
     /** A layer as the header describes it: a GSA state's sizes, or a count of key/value rows. */
-    private record Shape(boolean gsa, int kvHeads, int keyDim, int slots, int valueDim, int rows, int rowWidth) {
+    private record Shape(boolean gsa, int kvHeads, int keyDim, int slots, int valueDim, int convFloats, int rows, int rowWidth) {
         long floats() {
-            return gsa ? (long) kvHeads * slots * (keyDim + valueDim) : 2L * rows * rowWidth;
+            return gsa ? (long) kvHeads * slots * (keyDim + valueDim) + convFloats : 2L * rows * rowWidth;
         }
     }
 
@@ -229,7 +232,8 @@ public final class StateFile {
             if (s.gsa()) {
                 float[] hk = getFloats(b, s.kvHeads() * s.keyDim() * s.slots());
                 float[] hv = getFloats(b, s.kvHeads() * s.slots() * s.valueDim());
-                layers.add(new DecoderState.Recurrent(l, new GsaState(1, s.kvHeads(), s.keyDim(), s.slots(), s.valueDim(), hk, hv)));
+                float[] conv = getFloats(b, s.convFloats());
+                layers.add(new DecoderState.Recurrent(l, new GsaState(1, s.kvHeads(), s.keyDim(), s.slots(), s.valueDim(), hk, hv), conv));
             } else {
                 float[] k = getFloats(b, s.rows() * s.rowWidth()), v = getFloats(b, s.rows() * s.rowWidth());
                 layers.add(new DecoderState.KeyValue(l, s.rowWidth(), s.rows(), k, v));
@@ -270,12 +274,13 @@ public final class StateFile {
                     case "gsa" -> {
                         int kvh = count(l, "kv_heads", file, 1), dk = count(l, "key_dim", file, 1);
                         int slots = count(l, "slots", file, 1), dv = count(l, "value_dim", file, 1);
-                        shapes.add(new Shape(true, kvh, dk, slots, dv, 0, 0));
+                        int conv = l.has("conv_floats") ? count(l, "conv_floats", file, 1) : 0;
+                        shapes.add(new Shape(true, kvh, dk, slots, dv, conv, 0, 0));
                     }
                     case "kv" -> {
                         int rows = count(l, "rows", file, 0), width = count(l, "row_width", file, 1);
                         if (rows > position) throw bad(file, "layer " + index + " keeps " + rows + " rows after " + position + " tokens");
-                        shapes.add(new Shape(false, 0, 0, 0, 0, rows, width));
+                        shapes.add(new Shape(false, 0, 0, 0, 0, 0, rows, width));
                     }
                     default -> throw bad(file, "layer " + index + " has the unknown type \"" + type + "\"");
                 }

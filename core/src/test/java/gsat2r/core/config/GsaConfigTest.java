@@ -64,6 +64,23 @@ class GsaConfigTest {
         });
     }
 
+    /** fla's use_short_conv with its conv_size (4 when absent): read, counted in the state, written back. */
+    @Test
+    void shortConvolutions() {
+        GsaConfig c = GsaConfig.parse(MINIMAL.replace("}", ", \"use_short_conv\": true, \"conv_size\": 3}"), "config.json");
+        assertEquals(3, c.shortConv());
+        GsaConfig again = GsaConfig.parse(c.toJsonText(), "again");
+        assertEquals(c, again);
+        assertTrue(c.toJsonText().contains("\"use_short_conv\": true"));
+        assertTrue(c.toJsonText().contains("\"conv_size\": 3"));
+        GsaConfig plain = GsaConfig.parse(MINIMAL, "config.json");
+        assertEquals(0, plain.shortConv());
+        long convRows = 2L * (c.keyDim() + c.kvKeyDim() + c.kvValueDim());           // K − 1 = 2 rows of q, k and v
+        assertEquals(plain.recurrentStateBytes() + c.numHiddenLayers() * convRows * 4, c.recurrentStateBytes());
+        assertEquals(4, GsaConfig.parse(MINIMAL.replace("}", ", \"use_short_conv\": true}"), "c").shortConv());
+        assertEquals(0, GsaConfig.parse(MINIMAL.replace("}", ", \"conv_size\": 2}"), "c").shortConv(), "only with use_short_conv");
+    }
+
     @Test
     void hybridSpecsWithDefaultsAndExtensions() {
         GsaConfig c = GsaConfig.parse(MINIMAL.replace("}", """
@@ -95,7 +112,8 @@ class GsaConfigTest {
 
     @Test
     void refusesWhatItDoesNotComputeWithOneLineNamingTheKey() {
-        assertRefused("\"use_short_conv\": true", "config.json: \"use_short_conv\": true is not supported");
+        assertRefused("\"use_short_conv\": true, \"conv_size\": 0", "config.json: \"conv_size\" (0) must be positive");
+        assertRefused("\"use_short_conv\": true, \"conv_size\": 2000", "config.json: \"conv_size\" (2000) must be in [1, 1024]");
         assertRefused("\"feature_map\": \"relu\"", "config.json: \"feature_map\" 'relu' is not supported (only swish)");
         assertRefused("\"use_output_gate\": true", "config.json: \"use_output_gate\": true is not supported");
         assertRefused("\"attnres_block_size\": 4", "config.json: \"attnres_block_size\" 4 is not supported (only null)");

@@ -66,6 +66,23 @@ class StateFileTest {
         roundTrip(GsaModel.load(full), full, GsaModel::load, Students.ids(150, 2), Students.VOCAB);
     }
 
+    /** Short convolutions: their last rows travel in the file ("conv_floats") and the continuation is bit for bit. */
+    @Test
+    void shortConvolutionRowsTravelInTheFile() throws IOException {
+        Path dir = Students.write(Students.hybridConfig(24).withShortConv(4), 9, tmp.resolve("conv"));
+        roundTrip(GsaModel.load(dir), dir, GsaModel::load, Students.ids(150, 10), Students.VOCAB);
+        GsaModel m = GsaModel.load(dir);
+        LanguageModel.Decoder d = m.newDecoder();
+        int[] ids = Students.ids(5, 11);
+        float[] logits = d.prefill(ids);
+        DecoderState s = d.saveState();
+        // per GSA layer: Hk + Hv as without, and 3 rows of q (64), k (32) and v (32)
+        assertEquals(2 * ((2 * 16 * 16 + 2 * 16 * 16) + 3 * (64 + 32 + 32)) * 4 + 5 * 32 * 2 * 4, s.bytes());
+        Path file = tmp.resolve("conv.state");
+        StateFile.write(file, new StateFile.Contents(m.fingerprint(), ids, logits, 384, s, "test"));
+        assertTrue(new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8).contains("\"conv_floats\":384"));
+    }
+
     @Test
     void teacherWithASlidingWindowContinuesBitForBit() {
         Path dir = Fixtures.copy("hf-tiny-mistral", tmp.resolve("mistral"));      // window 16

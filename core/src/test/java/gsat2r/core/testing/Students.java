@@ -40,7 +40,7 @@ public final class Students {
 
     private static GsaConfig config(int layers, List<GsaConfig.AttentionSpec> attn, boolean tied) {
         return new GsaConfig(64, layers, 4, 2, 16, 8, 1, 1, 128, 4, 1e-5, VOCAB, tied, List.of(1), List.of(2), 2048,
-                attn, "float32", null);
+                attn, 0, "float32", null);
     }
 
     public static GsaModel random(GsaConfig c, long seed) {

@@ -44,6 +44,9 @@ public final class SameDiffExporter implements Exporter {
         }
         GsaModel model = GsaModel.load(dir);
         GsaConfig c = model.config();
+        if (c.shortConv() > 0) {
+            throw new T2rException(r.modelDir() + ": short convolutions (use_short_conv) have no decode step to export yet");
+        }
         int maxContext = r.maxContext() > 0 ? r.maxContext() : c.maxPositionEmbeddings();
         notes.accept("building the decode step of " + c.describe());
         StepGraph graph = StepGraph.build(model, maxContext);

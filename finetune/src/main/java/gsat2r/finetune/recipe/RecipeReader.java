@@ -319,6 +319,7 @@ public final class RecipeReader {
             }
             long studentSeed = s.integer("seed", Long.MIN_VALUE, seed, false);
             String dtype = s.choice("dtype", DTYPES, "float32", false);
+            int shortConv = (int) (long) s.integer("short_conv", 0, 0L, false);
             s.finish();
             ObjectNode o = resolved.putObject("student");
             o.put("slots", slots);
@@ -331,7 +332,8 @@ public final class RecipeReader {
             }
             o.put("seed", studentSeed);
             o.put("dtype", dtype);
-            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype));
+            if (shortConv > 0) o.put("short_conv", shortConv);        // absent at 0: run.json of earlier runs stays the same
+            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype, shortConv));
         }
 
         /** A kept layer: an index, or "LAYER:WINDOW"; {layer, window or 0}, null when malformed. */

@@ -45,6 +45,7 @@ public final class GsaStudentConverter implements StudentConverter {
             case "bfloat16" -> DType.BF16;
             default -> throw new T2rException("student.dtype must be float32 or bfloat16, got \"" + o.dtype() + "\"");
         };
-        return new ConvertOptions(o.slots(), o.gateNormalizer(), GateInit.parse(o.gateInit()), o.seed(), dtype, o.keepAttention(), o.windows());
+        return new ConvertOptions(o.slots(), o.gateNormalizer(), GateInit.parse(o.gateInit()), o.seed(), dtype, o.keepAttention(), o.windows(),
+                o.shortConv());
     }
 }

@@ -350,4 +350,17 @@ class RecipeReaderTest {
         }
         assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"1:64\"]")).contains("layer 1 listed twice"));
     }
+
+    /** student.short_conv: read, resolved only when set (so earlier runs' run.json stays the same), refused below 0. */
+    @Test
+    void shortConvolutions() {
+        Recipe r = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"short_conv\": 4"));
+        assertEquals(4, assertInstanceOf(Recipe.Convert.class, r.student()).options().shortConv());
+        assertEquals(4, r.resolved().path("student").path("short_conv").asInt());
+        Recipe plain = parse(GOOD);
+        assertEquals(0, assertInstanceOf(Recipe.Convert.class, plain.student()).options().shortConv());
+        assertTrue(plain.resolved().path("student").path("short_conv").isMissingNode());
+        assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"short_conv\": -1"))
+                .contains("student.short_conv"));
+    }
 }

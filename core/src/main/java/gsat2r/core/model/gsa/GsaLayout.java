@@ -23,6 +23,9 @@ import java.util.function.Predicate;
  *                     attn.k_proj.weight       [Hkv·dk, d]
  *                     attn.v_proj.weight       [Hkv·dv, d]
  *                     attn.f_proj.weight       [Hkv·M, d]
+ *                     attn.q_conv1d.weight     [H·dk, 1, K]    (with short convolutions of K taps,
+ *                     attn.k_conv1d.weight     [Hkv·dk, 1, K]   fla's use_short_conv and conv_size;
+ *                     attn.v_conv1d.weight     [Hkv·dv, 1, K]   no bias, as fla's GSA layer builds them)
  *                     attn.g_norm.weight       [H·dv]
  *                     attn.o_proj.weight       [d, H·dv]
  *   attention layer:  attn.q_proj.weight       [H·dh, d]   (+ attn.q_proj.bias [H·dh] with qkv_bias)
@@ -68,6 +71,11 @@ public final class GsaLayout {
                 a.add(p + "attn.k_proj.weight", Kind.K_PROJ, l, c.kvKeyDim(), d);
                 a.add(p + "attn.v_proj.weight", Kind.V_PROJ, l, c.kvValueDim(), d);
                 a.add(p + "attn.f_proj.weight", Kind.F_PROJ, l, (long) c.numKvHeads() * c.numSlots(), d);
+                if (c.shortConv() > 0) {
+                    a.add(p + "attn.q_conv1d.weight", Kind.Q_CONV, l, c.keyDim(), 1, c.shortConv());
+                    a.add(p + "attn.k_conv1d.weight", Kind.K_CONV, l, c.kvKeyDim(), 1, c.shortConv());
+                    a.add(p + "attn.v_conv1d.weight", Kind.V_CONV, l, c.kvValueDim(), 1, c.shortConv());
+                }
                 a.add(p + "attn.g_norm.weight", Kind.G_NORM, l, c.valueDim());
                 a.add(p + "attn.o_proj.weight", Kind.O_PROJ, l, d, c.valueDim());
             } else {

@@ -3,7 +3,9 @@ package gsat2r.core.model.gsa;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.cpu.Linear;
 import gsat2r.core.cpu.Parallel;
+import gsat2r.core.T2rException;
 import gsat2r.core.cpu.RmsNorm;
+import gsat2r.core.cpu.ShortConv;
 import gsat2r.core.cpu.Silu;
 import gsat2r.core.gsa.GsaChunked;
 import gsat2r.core.gsa.GsaGradients;
@@ -17,7 +19,7 @@ import java.util.List;
 
 /**
  * The Gated Slot Attention layer exactly as fla 0.5.2's {@code GatedSlotAttention} computes it in
- * fp32 (swish feature map, no short convolution, no output gate), on normed inputs {@code x [N, d]}:
+ * fp32 (swish feature map, no output gate), on normed inputs {@code x [N, d]}:
  *
  * <pre>
  *   q = silu(x Wqᵀ) [N, H·dk]    k = silu(x Wkᵀ) [N, Hkv·dk]    v = silu(x Wvᵀ) [N, Hkv·dv]
@@ -25,6 +27,10 @@ import java.util.List;
  *   o = GSA(q, k, v, s, g)        (scale 1; query head h reads kv head h / (H/Hkv))
  *   out = (RMSNorm_1e-5(silu(o)) ⊙ g_norm) Woᵀ
  * </pre>
+ *
+ * With short convolutions ({@code use_short_conv}, {@link ShortConv} of {@code conv_size} taps), fla's
+ * {@code ShortConvolution} and its SiLU come between each projection and its activation:
+ * {@code q = silu(silu(conv_q(x Wqᵀ)))}, and so for k and v; the gates are not convolved.
  *
  * Each step is rounded to fp32 as torch rounds it. {@link #forward} runs {@link GsaChunked} (the
  * training path); {@link #step} runs one token with {@link GsaRecurrent} (decoding). Backward is the
@@ -35,6 +41,9 @@ public final class GsaMixer implements Mixer {
     private final int d, heads, kvHeads, dk, dv, slots;
     private final float tau;
     private final ParameterView wq, wk, wv, wf, gNorm, wo;
+    /** The short convolutions' kernels, null without them; their taps. */
+    private final ParameterView cq, ck, cv;
+    private final int taps;
 
     GsaMixer(GsaLayout layout, int layer) {
         GsaConfig c = layout.config();
@@ -51,11 +60,15 @@ public final class GsaMixer implements Mixer {
         this.wf = layout.get(Kind.F_PROJ, layer);
         this.gNorm = layout.get(Kind.G_NORM, layer);
         this.wo = layout.get(Kind.O_PROJ, layer);
+        this.taps = c.shortConv();
+        this.cq = layout.optional(Kind.Q_CONV, layer);
+        this.ck = layout.optional(Kind.K_CONV, layer);
+        this.cv = layout.optional(Kind.V_CONV, layer);
     }
 
     @Override
     public List<ParameterView> views() {
-        return List.of(wq, wk, wv, wf, gNorm, wo);
+        return taps == 0 ? List.of(wq, wk, wv, wf, gNorm, wo) : List.of(wq, wk, wv, wf, cq, ck, cv, gNorm, wo);
     }
 
     /** The operator's sizes for B sequences of T tokens. */
@@ -68,20 +81,28 @@ public final class GsaMixer implements Mixer {
         return GsaState.zeros(batch, kvHeads, dk, slots, dv);
     }
 
-    /** What {@link #backward} needs: the projections before their activations, the operator's pass, the output norm's input and rstd. */
+    /**
+     * What {@link #backward} needs: the projections, their convolutions (the projections themselves without
+     * short convolutions), the gate's input, the operator's pass, the output norm's input and rstd.
+     */
     public static final class Pass implements Mixer.Pass {
         final int batch, seqLen;
-        final float[] x, qPre, kPre, vPre, fPre, o, a, rstd, y, out;
+        final float[] x, qPre, kPre, vPre, qConv, kConv, vConv, fPre, o, a, rstd, y, out;
         final GsaChunked.Forward op;
+        /** Each sequence's convolution rows after its last token, when the pass continued from rows; else null. */
+        float[][] finalConvRows;
 
-        Pass(int batch, int seqLen, float[] x, float[] qPre, float[] kPre, float[] vPre, float[] fPre,
+        Pass(int batch, int seqLen, float[] x, float[][] pre, float[][] conv, float[] fPre,
              GsaChunked.Forward op, float[] a, float[] rstd, float[] y, float[] out) {
             this.batch = batch;
             this.seqLen = seqLen;
             this.x = x;
-            this.qPre = qPre;
-            this.kPre = kPre;
-            this.vPre = vPre;
+            this.qPre = pre[0];
+            this.kPre = pre[1];
+            this.vPre = pre[2];
+            this.qConv = conv[0];
+            this.kConv = conv[1];
+            this.vConv = conv[2];
             this.fPre = fPre;
             this.op = op;
             this.o = op.o();
@@ -111,6 +132,11 @@ public final class GsaMixer implements Mixer {
             return op.finalState();
         }
 
+        /** Each sequence's convolution rows after its last token (see {@link GsaMixer#forward(float[], float[], int, int, GsaState, float[][])}). */
+        public float[][] finalConvRows() {
+            return finalConvRows;
+        }
+
         /** The GSA operator output before the output norm, {@code o [B·T, H·dv]}. */
         public float[] operatorOutput() {
             return o;
@@ -124,11 +150,25 @@ public final class GsaMixer implements Mixer {
 
     /** {@link #forward(float[], float[], int, int)} from the state {@code initial} (null: zeros; not modified). */
     public Pass forward(float[] p, float[] x, int batch, int seqLen, GsaState initial) {
+        if (taps > 0 && initial != null) throw new IllegalArgumentException("a student with short convolutions continues from their rows too");
+        return forward(p, x, batch, seqLen, initial, null);
+    }
+
+    /**
+     * {@link #forward(float[], float[], int, int, GsaState)} continuing, with short convolutions, from each
+     * sequence's last projections ({@code convRows[b]}, {@link #newConvRows()}; null: the sequences start here).
+     * Neither is modified; the pass holds what follows ({@link Pass#finalConvRows()}).
+     */
+    public Pass forward(float[] p, float[] x, int batch, int seqLen, GsaState initial, float[][] convRows) {
         int n = batch * seqLen;
         GsaShape shape = shape(batch, seqLen);
-        float[] qPre = project(p, wq, x, n), kPre = project(p, wk, x, n), vPre = project(p, wv, x, n);
+        float[][] pre = {project(p, wq, x, n), project(p, wk, x, n), project(p, wv, x, n)};
+        float[][] rows = convRows == null ? null : new float[batch][];
+        if (rows != null) for (int b = 0; b < batch; b++) rows[b] = convRows[b].clone();
+        float[][] conv = {convolve(p, cq, pre[0], batch, seqLen, rows, 0), convolve(p, ck, pre[1], batch, seqLen, rows, 1),
+                convolve(p, cv, pre[2], batch, seqLen, rows, 2)};
         float[] fPre = project(p, wf, x, n);
-        float[] q = silu(qPre), k = silu(kPre), v = silu(vPre);
+        float[] q = features(conv[0]), k = features(conv[1]), v = features(conv[2]);
         float[] g = new float[fPre.length], s = new float[fPre.length];
         gates(fPre, g, s);
         GsaChunked.Forward op = GsaChunked.forward(new GsaInputs(shape, q, k, v, s, g, 1f), initial);
@@ -136,7 +176,9 @@ public final class GsaMixer implements Mixer {
         float[] rstd = new float[n], y = new float[n * heads * dv], out = new float[n * d];
         RmsNorm.forward(y, 0, a, 0, p, gNorm.arrayOffset(), rstd, 0, n, heads * dv, GsaConfig.G_NORM_EPS);
         Linear.forward(out, 0, y, 0, p, wo.arrayOffset(), null, 0, n, heads * dv, d);
-        return new Pass(batch, seqLen, x, qPre, kPre, vPre, fPre, op, a, rstd, y, out);
+        Pass pass = new Pass(batch, seqLen, x, pre, conv, fPre, op, a, rstd, y, out);
+        pass.finalConvRows = rows;
+        return pass;
     }
 
     /**
@@ -144,7 +186,12 @@ public final class GsaMixer implements Mixer {
      * sequence's next (normed) token; updates {@code state} and returns the output {@code [B, d]}.
      */
     public float[] step(float[] p, float[] x, GsaState state) {
-        return decodeStep(p, x, state.batch(), (q, k, v, s, g) -> GsaRecurrent.step(state, heads, q, k, v, s, g, 1f));
+        return step(p, x, state, null);
+    }
+
+    /** {@link #step(float[], float[], GsaState)} with each sequence's convolution rows ({@code convRows[b]}, updated). */
+    public float[] step(float[] p, float[] x, GsaState state, float[][] convRows) {
+        return decodeStep(p, x, state.batch(), convRows, (q, k, v, s, g) -> GsaRecurrent.step(state, heads, q, k, v, s, g, 1f));
     }
 
     /**
@@ -152,7 +199,24 @@ public final class GsaMixer implements Mixer {
      * ({@code states[b]}, batch 1 each): row b of {@code x} is sequence b's token. Same arithmetic.
      */
     public float[] step(float[] p, float[] x, GsaState[] states) {
-        return decodeStep(p, x, states.length, (q, k, v, s, g) -> GsaRecurrent.step(states, heads, q, k, v, s, g, 1f));
+        return step(p, x, states, null);
+    }
+
+    /** {@link #step(float[], float[], GsaState[])} with each sequence's convolution rows ({@code convRows[b]}, updated). */
+    public float[] step(float[] p, float[] x, GsaState[] states, float[][] convRows) {
+        return decodeStep(p, x, states.length, convRows, (q, k, v, s, g) -> GsaRecurrent.step(states, heads, q, k, v, s, g, 1f));
+    }
+
+    /**
+     * A sequence's convolution rows before its first token: the last {@code taps − 1} projections of q, k and v,
+     * oldest first, {@code [taps − 1, H·dk + Hkv·dk + Hkv·dv]}, all zero; null without short convolutions.
+     */
+    public float[] newConvRows() {
+        return taps == 0 ? null : new float[(taps - 1) * convWidth()];
+    }
+
+    private int convWidth() {
+        return heads * dk + kvHeads * dk + kvHeads * dv;
     }
 
     /** The operator's decode step on the projected rows; returns {@code o [B,H,V]}. */
@@ -160,8 +224,11 @@ public final class GsaMixer implements Mixer {
         float[] run(float[] q, float[] k, float[] v, float[] s, float[] g);
     }
 
-    private float[] decodeStep(float[] p, float[] x, int n, OperatorStep operator) {
-        float[] q = silu(project(p, wq, x, n)), k = silu(project(p, wk, x, n)), v = silu(project(p, wv, x, n));
+    private float[] decodeStep(float[] p, float[] x, int n, float[][] convRows, OperatorStep operator) {
+        if (taps > 0 && convRows == null) throw new IllegalArgumentException("a student with short convolutions steps with their rows");
+        float[] q = features(convolve(p, cq, project(p, wq, x, n), n, 1, convRows, 0));
+        float[] k = features(convolve(p, ck, project(p, wk, x, n), n, 1, convRows, 1));
+        float[] v = features(convolve(p, cv, project(p, wv, x, n), n, 1, convRows, 2));
         float[] fPre = project(p, wf, x, n);
         float[] g = new float[fPre.length], s = new float[fPre.length];
         gates(fPre, g, s);
@@ -177,6 +244,9 @@ public final class GsaMixer implements Mixer {
     public void backward(Mixer.Pass mixerPass, float[] dOut, float[] dx, float[] p, float[] grads,
                          ParameterGroup trainable) {
         Pass f = (Pass) mixerPass;
+        if (f.finalConvRows != null && taps > 0) {      // the kernels' gradient would miss the rows it continued from
+            throw new IllegalStateException("backward of a pass that continued from convolution rows (decoding only)");
+        }
         int n = f.batch * f.seqLen, width = heads * dv;
         // out = y Woᵀ
         float[] dy = new float[n * width];
@@ -190,8 +260,9 @@ public final class GsaMixer implements Mixer {
         Silu.backward(dO, 0, da, 0, f.o, 0, n * width);
         // The operator, then its inputs' activations.
         GsaGradients gg = GsaChunked.backward(f.op, dO, null);
-        float[] dqPre = siluBackward(gg.dq(), f.qPre), dkPre = siluBackward(gg.dk(), f.kPre);
-        float[] dvPre = siluBackward(gg.dv(), f.vPre);
+        float[] dqPre = featuresBackward(gg.dq(), f.qPre, f.qConv, cq, p, grads, trainable, f.batch, f.seqLen);
+        float[] dkPre = featuresBackward(gg.dk(), f.kPre, f.kConv, ck, p, grads, trainable, f.batch, f.seqLen);
+        float[] dvPre = featuresBackward(gg.dv(), f.vPre, f.vConv, cv, p, grads, trainable, f.batch, f.seqLen);
         float[] dfPre = gatesBackward(gg.dg(), gg.ds(), f.op.inputs().g(), f.fPre);
         projectBackward(dx, grads, trainable, wq, dqPre, f.x, p, n);
         projectBackward(dx, grads, trainable, wk, dkPre, f.x, p, n);
@@ -214,6 +285,49 @@ public final class GsaMixer implements Mixer {
         float[] dw = grad(grads, w, trainable);
         if (dx == null && dw == null) return;
         Linear.backward(dx, 0, dw, w.arrayOffset(), null, 0, dy, 0, x, 0, p, w.arrayOffset(), rows, d, (int) w.shape()[0]);
+    }
+
+    /**
+     * The short convolution of a projection ({@code [B·T, C]}), or the projection itself without one. With
+     * {@code rows} (each sequence's last projections, {@link #newConvRows()}), each sequence continues from its
+     * rows' part {@code which} (0 q, 1 k, 2 v), and that part is replaced by the sequence's new last rows.
+     */
+    private float[] convolve(float[] p, ParameterView w, float[] x, int batch, int seqLen, float[][] rows, int which) {
+        if (w == null) return x;
+        int channels = (int) w.shape()[0];
+        float[] y = new float[x.length];
+        if (rows == null) {
+            ShortConv.forward(y, x, p, w.arrayOffset(), batch, seqLen, channels, taps);
+            return y;
+        }
+        int history = taps - 1, width = convWidth(), from = which == 0 ? 0 : which == 1 ? heads * dk : heads * dk + kvHeads * dk;
+        int extended = history + seqLen;
+        for (int b = 0; b < batch; b++) {
+            float[] ext = new float[extended * channels], out = new float[extended * channels];
+            for (int r = 0; r < history; r++) System.arraycopy(rows[b], r * width + from, ext, r * channels, channels);
+            System.arraycopy(x, b * seqLen * channels, ext, history * channels, seqLen * channels);
+            ShortConv.forward(out, ext, p, w.arrayOffset(), 1, extended, channels, taps);
+            System.arraycopy(out, history * channels, y, b * seqLen * channels, seqLen * channels);
+            for (int r = 0; r < history; r++) System.arraycopy(ext, (seqLen + r) * channels, rows[b], r * width + from, channels);
+        }
+        return y;
+    }
+
+    /** The feature map on a (convolved) projection: silu, after the convolution's own silu when there is one. */
+    private float[] features(float[] conv) {
+        float[] y = silu(conv);
+        return taps > 0 ? silu(y) : y;
+    }
+
+    /** The backward of {@link #features} and {@link #convolve}: the gradient of the projection {@code pre}. */
+    private float[] featuresBackward(float[] d, float[] pre, float[] conv, ParameterView w, float[] p, float[] grads,
+                                     ParameterGroup trainable, int batch, int seqLen) {
+        if (w == null) return siluBackward(d, pre);
+        float[] dConv = siluBackward(siluBackward(d, silu(conv)), conv);
+        float[] dPre = new float[pre.length];
+        float[] dw = grad(grads, w, trainable);
+        ShortConv.backward(dPre, dw, w.arrayOffset(), dConv, pre, p, batch, seqLen, (int) w.shape()[0], taps);
+        return dPre;
     }
 
     static float[] grad(float[] grads, ParameterView v, ParameterGroup trainable) {

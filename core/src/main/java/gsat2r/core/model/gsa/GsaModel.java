@@ -344,17 +344,21 @@ public final class GsaModel implements LanguageModel {
     }
 
     /**
-     * Incremental decoding of one sequence: a {@link GsaState} per GSA layer (its size never changes)
-     * and a KV cache per attention layer (bounded by the layer's window, if any).
+     * Incremental decoding of one sequence: a {@link GsaState} per GSA layer (its size never changes), with
+     * short convolutions their last rows too, and a KV cache per attention layer (bounded by the layer's window, if any).
      */
     public final class StudentDecoder implements Decoder {
         private final GsaState[] states = new GsaState[blocks.size()];
+        private final float[][] convRows = new float[blocks.size()][];
         private final KvRing[] caches = new KvRing[blocks.size()];
         private int position;
 
         StudentDecoder() {
             for (Block b : blocks) {
-                if (b.mixer instanceof GsaMixer g) states[b.layer] = g.newState(1);
+                if (b.mixer instanceof GsaMixer g) {
+                    states[b.layer] = g.newState(1);
+                    convRows[b.layer] = g.newConvRows();
+                }
                 if (b.mixer instanceof AttentionMixer a) caches[b.layer] = new KvRing(a.kvWidth(), a.window());
             }
         }
@@ -379,11 +383,13 @@ public final class GsaModel implements LanguageModel {
                 float[] x = b.attnNorm(params, h, T);
                 float[] mixed;
                 if (b.mixer instanceof GsaMixer g) {
+                    float[][] rows = convRows[b.layer] == null ? null : new float[][] {convRows[b.layer]};
                     if (T == 1) {
-                        mixed = g.step(params, x, states[b.layer]);
+                        mixed = g.step(params, x, states[b.layer], rows);
                     } else {
-                        GsaMixer.Pass pass = g.forward(params, x, 1, T, states[b.layer]);
+                        GsaMixer.Pass pass = g.forward(params, x, 1, T, states[b.layer], rows);
                         states[b.layer].restore(pass.finalState());
+                        if (rows != null) System.arraycopy(pass.finalConvRows()[0], 0, convRows[b.layer], 0, convRows[b.layer].length);
                         mixed = pass.out();
                     }
                 } else {
@@ -423,7 +429,8 @@ public final class GsaModel implements LanguageModel {
         public DecoderState saveState() {
             List<DecoderState.LayerState> layers = new ArrayList<>(blocks.size());
             for (int l = 0; l < blocks.size(); l++) {
-                layers.add(states[l] != null ? new DecoderState.Recurrent(l, states[l].copy()) : caches[l].save(l, position));
+                layers.add(states[l] != null ? new DecoderState.Recurrent(l, states[l].copy(),
+                        convRows[l] == null ? null : convRows[l].clone()) : caches[l].save(l, position));
             }
             return new DecoderState(position, layers);
         }
@@ -437,7 +444,8 @@ public final class GsaModel implements LanguageModel {
             for (DecoderState.LayerState s : state.layers()) {          // check every layer before changing any
                 int l = s.layer();
                 boolean fits = switch (s) {
-                    case DecoderState.Recurrent r -> states[l] != null && states[l].sameSizes(r.state());
+                    case DecoderState.Recurrent r -> states[l] != null && states[l].sameSizes(r.state())
+                            && r.convRows().length == (convRows[l] == null ? 0 : convRows[l].length);
                     case DecoderState.KeyValue kv -> caches[l] != null;
                 };
                 if (!fits) {
@@ -447,7 +455,10 @@ public final class GsaModel implements LanguageModel {
             }
             for (DecoderState.LayerState s : state.layers()) {
                 switch (s) {
-                    case DecoderState.Recurrent r -> states[r.layer()].restore(r.state());
+                    case DecoderState.Recurrent r -> {
+                        states[r.layer()].restore(r.state());
+                        if (convRows[r.layer()] != null) System.arraycopy(r.convRows(), 0, convRows[r.layer()], 0, r.convRows().length);
+                    }
                     case DecoderState.KeyValue kv -> caches[kv.layer()].restore(kv, state.position());
                 }
             }
@@ -475,6 +486,7 @@ public final class GsaModel implements LanguageModel {
             long bytes = 0;
             for (int l = 0; l < blocks.size(); l++) {
                 if (states[l] != null) bytes += 4L * (states[l].hk().length + states[l].hv().length);
+                if (convRows[l] != null) bytes += 4L * convRows[l].length;
                 if (caches[l] != null) bytes += caches[l].bytes();
             }
             return bytes;
@@ -517,7 +529,8 @@ public final class GsaModel implements LanguageModel {
         for (Block b : blocks) {
             float[] x = b.attnNorm(params, h, n);
             float[] mixed = switch (b.mixer) {
-                case GsaMixer g -> g.step(params, x, each(seqs, s -> s.states[b.layer], GsaState[]::new));
+                case GsaMixer g -> g.step(params, x, each(seqs, s -> s.states[b.layer], GsaState[]::new),
+                        seqs[0].convRows[b.layer] == null ? null : each(seqs, s -> s.convRows[b.layer], float[][]::new));
                 case AttentionMixer a -> a.decodeEach(params, x, positions, each(seqs, s -> s.caches[b.layer], KvRing[]::new));
             };
             h = Block.sum(h, mixed);

@@ -22,12 +22,14 @@ public record ParameterView(String name, Kind kind, int layer, long offset, long
         Q_BIAS, K_BIAS, V_BIAS,
         /** GSA layers only: the slot gate projection and the output norm weight. */
         F_PROJ, G_NORM,
+        /** GSA layers with short convolutions: the depthwise kernels {@code [C, 1, taps]} of q, k and v. */
+        Q_CONV, K_CONV, V_CONV,
         O_PROJ, MLP_NORM, GATE_PROJ, UP_PROJ, DOWN_PROJ, FINAL_NORM, LM_HEAD;
 
         /** Whether a tensor of this kind belongs to a layer's {@code attn} module. */
         public boolean isMixer() {
             return switch (this) {
-                case Q_PROJ, K_PROJ, V_PROJ, Q_BIAS, K_BIAS, V_BIAS, F_PROJ, G_NORM, O_PROJ -> true;
+                case Q_PROJ, K_PROJ, V_PROJ, Q_BIAS, K_BIAS, V_BIAS, F_PROJ, G_NORM, Q_CONV, K_CONV, V_CONV, O_PROJ -> true;
                 default -> false;
             };
         }

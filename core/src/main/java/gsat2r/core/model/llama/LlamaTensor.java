@@ -70,7 +70,7 @@ public enum LlamaTensor {
 
     /**
      * The teacher tensor a converted student's tensor of {@code kind} is copied from, or null for the
-     * tensors conversion makes ({@code f_proj}, {@code g_norm}) and for biases (a converted student has none).
+     * tensors conversion makes ({@code f_proj}, {@code g_norm}, the short convolutions) and for biases (a converted student has none).
      */
     public static LlamaTensor sourceOf(gsat2r.core.model.gsa.ParameterView.Kind kind) {
         return switch (kind) {
@@ -86,7 +86,7 @@ public enum LlamaTensor {
             case DOWN_PROJ -> DOWN_PROJ;
             case FINAL_NORM -> FINAL_NORM;
             case LM_HEAD -> LM_HEAD;
-            case F_PROJ, G_NORM, Q_BIAS, K_BIAS, V_BIAS -> null;
+            case F_PROJ, G_NORM, Q_CONV, K_CONV, V_CONV, Q_BIAS, K_BIAS, V_BIAS -> null;
         };
     }
 

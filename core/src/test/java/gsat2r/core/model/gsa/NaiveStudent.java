@@ -52,6 +52,11 @@ final class NaiveStudent {
         double tau = c.gateLogitNormalizer();
         double[][] q = linear(n, t.get(p + "q_proj.weight"), null), k = linear(n, t.get(p + "k_proj.weight"), null);
         double[][] v = linear(n, t.get(p + "v_proj.weight"), null), f = linear(n, t.get(p + "f_proj.weight"), null);
+        if (c.shortConv() > 0) {                 // fla's ShortConvolution (activation silu) on q, k and v
+            q = shortConv(q, t.get(p + "q_conv1d.weight"), c.shortConv());
+            k = shortConv(k, t.get(p + "k_conv1d.weight"), c.shortConv());
+            v = shortConv(v, t.get(p + "v_conv1d.weight"), c.shortConv());
+        }
         double[][] o = new double[T][H * dv];
         for (int h = 0; h < H; h++) {
             int kv = h / G;
@@ -84,6 +89,23 @@ final class NaiveStudent {
         }
         for (double[] row : o) for (int j = 0; j < row.length; j++) row[j] = silu(row[j]);
         return linear(norm(o, t.get(p + "g_norm.weight"), 1e-5), t.get(p + "o_proj.weight"), null);
+    }
+
+    /** {@code silu(conv(x))}: torch's Conv1d with groups = channels and padding K − 1, its first T outputs. */
+    static double[][] shortConv(double[][] x, double[] w, int taps) {
+        int T = x.length, C = x[0].length;
+        double[][] y = new double[T][C];
+        for (int t = 0; t < T; t++) {
+            for (int c = 0; c < C; c++) {
+                double acc = 0;
+                for (int j = 0; j < taps; j++) {          // output t sees the padded input t..t+K−1, i.e. x[t−K+1+j]
+                    int src = t - taps + 1 + j;
+                    if (src >= 0) acc += w[c * taps + j] * x[src][c];
+                }
+                y[t][c] = silu(acc);
+            }
+        }
+        return y;
     }
 
     /** A hybrid attention layer on normed input n, after o_proj. */

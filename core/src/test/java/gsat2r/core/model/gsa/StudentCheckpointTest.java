@@ -42,6 +42,21 @@ class StudentCheckpointTest {
         }
     }
 
+    /** A student with short convolutions: fla's kernel tensors, in fla's order (after f_proj), round-trip. */
+    @Test
+    void shortConvolutionKernelsRoundTrip() {
+        GsaModel m = TestStudents.random(StudentGradientTest.untiedHybrid().withShortConv(4), 56);
+        m.save(tmp.resolve("s"), DType.F32, false);
+        GsaModel back = GsaModel.load(tmp.resolve("s"));
+        assertEquals(m.config().withDtype("float32"), back.config());
+        assertArrayEquals(m.parameters(), back.parameters());
+        List<String> layer0 = back.layout().views().stream().filter(v -> v.layer() == 0 && v.kind().isMixer())
+                .map(v -> v.name().substring("model.layers.0.attn.".length()) + java.util.Arrays.toString(v.shape())).toList();
+        assertEquals(List.of("q_proj.weight[16, 16]", "k_proj.weight[8, 16]", "v_proj.weight[8, 16]", "f_proj.weight[12, 16]",
+                "q_conv1d.weight[16, 1, 4]", "k_conv1d.weight[8, 1, 4]", "v_conv1d.weight[8, 1, 4]", "g_norm.weight[16]",
+                "o_proj.weight[16, 16]"), layer0);
+    }
+
     @Test
     void bf16RoundsEveryValueOnceAndRoundTrips() {
         GsaModel m = TestStudents.random(StudentGradientTest.tiedHybrid(), 52);

@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Decoding against the chunked forward: a hybrid student (GSA layers, a full-attention layer, a
  * sliding-window layer) over T = 170 tokens (three 64-token chunks), fed to its decoder token by
  * token, and in prefills of several lengths from a warm state; every position's logits within 1e-5
- * relative L2 of {@link GsaModel#forward(int[])}. The GSA state does not grow with the sequence.
+ * relative L2 of {@link GsaModel#forward(int[])}; the same with short convolutions (their last rows in the
+ * state). The GSA state does not grow with the sequence.
  */
 class StudentDecodingTest {
     static final double TOL = 1e-5;
@@ -27,9 +28,19 @@ class StudentDecodingTest {
                 TestStudents.attention(List.of(3), 4, 1, true, 24, null, null)));
     }
 
+    /** The same student with short convolutions of 4 taps: their last rows carried from token to token. */
+    static GsaConfig convolved() {
+        return hybrid().withShortConv(4);
+    }
+
     @Test
     void tokenByTokenDecodingMatchesTheChunkedForward() {
-        GsaModel m = TestStudents.random(hybrid(), 41);
+        tokenByToken(hybrid());
+        tokenByToken(convolved());
+    }
+
+    private static void tokenByToken(GsaConfig c) {
+        GsaModel m = TestStudents.random(c, 41);
         int[] ids = TestStudents.randomIds(T, 64, 42);
         float[] full = Numerics.flatten(m.forward(ids));
         LanguageModel.Decoder dec = m.newDecoder();
@@ -38,13 +49,18 @@ class StudentDecodingTest {
         for (int t = 1; t < T; t++) rows[t] = dec.next(ids[t]);
         assertEquals(T, dec.position());
         double err = Numerics.relL2(Numerics.flatten(rows), full);
-        System.out.printf("token-by-token decoding vs chunked forward, T=%d: %.2e%n", T, err);
+        System.out.printf("token-by-token decoding vs chunked forward, T=%d, %d taps: %.2e%n", T, c.shortConv(), err);
         Numerics.assertRelL2("decoded logits", Numerics.flatten(rows), full, TOL);
     }
 
     @Test
     void prefillsFromAWarmStateMatchTheChunkedForward() {
-        GsaModel m = TestStudents.random(hybrid(), 43);
+        warmPrefills(hybrid());
+        warmPrefills(convolved());
+    }
+
+    private static void warmPrefills(GsaConfig c) {
+        GsaModel m = TestStudents.random(c, 43);
         int[] ids = TestStudents.randomIds(T, 64, 44);
         float[][] full = m.forward(ids);
         GsaModel.StudentDecoder dec = m.newDecoder();
@@ -74,5 +90,28 @@ class StudentDecodingTest {
         assertEquals(early, dec.stateBytes());
         assertEquals(c.recurrentStateBytes(), early);
         assertTrue(early > 0);
+    }
+
+    /** Several sequences stepped together carry each one's convolution rows: the same bits as stepping each alone. */
+    @Test
+    void batchedStepsKeepEachSequencesConvolutionRows() {
+        GsaModel m = TestStudents.random(convolved(), 47);
+        int[][] prompts = {TestStudents.randomIds(9, 64, 48), TestStudents.randomIds(3, 64, 49)};
+        List<GsaModel.StudentDecoder> together = new java.util.ArrayList<>(), alone = new java.util.ArrayList<>();
+        for (int[] p : prompts) {
+            GsaModel.StudentDecoder a = m.newDecoder(), b = m.newDecoder();
+            a.prefill(p);
+            b.prefill(p);
+            together.add(a);
+            alone.add(b);
+        }
+        int[] next = TestStudents.randomIds(2 * 6, 64, 50);
+        for (int s = 0; s < 6; s++) {
+            int[] ids = {next[2 * s], next[2 * s + 1]};
+            var step = m.batchDecoder().next(together, ids);
+            for (int i = 0; i < 2; i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(alone.get(i).next(ids[i]), step.logits()[i], "step " + s + " seq " + i);
+            }
+        }
     }
 }

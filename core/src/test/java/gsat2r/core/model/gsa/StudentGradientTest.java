@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (step 1e-5, whose own error is ~1e-9), on a sample of entries of each tensor (random ones and the
  * largest), within 1e-4 relative L2. Two tiny students cover every kind of tensor: untied GQA with a
  * hybrid layer (qkv bias, sliding window, linear RoPE scaling), and tied MHA with expand_k = expand_v =
- * 1.5 and a hybrid layer whose head_dim is not hidden/heads. T = 70 crosses a 64-token chunk border.
+ * 1.5 and a hybrid layer whose head_dim is not hidden/heads; both again with short convolutions. T = 70
+ * crosses a 64-token chunk border.
  */
 class StudentGradientTest {
     static final double LOGITS_TOL = 1e-5, GRAD_TOL = 1e-4, STEP = 1e-5;
@@ -47,6 +48,13 @@ class StudentGradientTest {
     @Test
     void tiedHybridGradientsMatchFiniteDifferences() {
         check(tiedHybrid(), 12);
+    }
+
+    /** fla's short convolutions (4 taps, and 2) on the GSA layers' q, k and v, their kernels' gradients included. */
+    @Test
+    void shortConvolutionGradientsMatchFiniteDifferences() {
+        check(untiedHybrid().withShortConv(4), 13);
+        check(tiedHybrid().withShortConv(2), 14);
     }
 
     private static void check(GsaConfig c, long seed) {
@@ -102,6 +110,7 @@ class StudentGradientTest {
     private static List<ParameterView.Kind> expectedKinds(GsaConfig c) {
         List<ParameterView.Kind> kinds = new ArrayList<>(List.of(ParameterView.Kind.values()));
         if (c.tieWordEmbeddings()) kinds.remove(ParameterView.Kind.LM_HEAD);
+        if (c.shortConv() == 0) kinds.removeAll(List.of(ParameterView.Kind.Q_CONV, ParameterView.Kind.K_CONV, ParameterView.Kind.V_CONV));
         if (c.attn().stream().noneMatch(GsaConfig.AttentionSpec::qkvBias)) {
             kinds.removeAll(List.of(ParameterView.Kind.Q_BIAS, ParameterView.Kind.K_BIAS, ParameterView.Kind.V_BIAS));
         }

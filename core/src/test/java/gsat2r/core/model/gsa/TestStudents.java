@@ -15,7 +15,7 @@ final class TestStudents {
     static GsaConfig config(int hidden, int layers, int heads, int kvHeads, int slots, double expand, double tau,
                             int intermediate, int vocab, boolean tied, List<GsaConfig.AttentionSpec> attn) {
         return new GsaConfig(hidden, layers, heads, kvHeads, slots, tau, expand, expand, intermediate, 4, 1e-5, vocab,
-                tied, List.of(1), List.of(2), 2048, attn, "float32", null);
+                tied, List.of(1), List.of(2), 2048, attn, 0, "float32", null);
     }
 
     static GsaConfig.AttentionSpec attention(List<Integer> layers, int heads, int kvHeads, boolean bias, Integer window,

@@ -1,0 +1,57 @@
+package gsat2r.gpu.ops;
+
+import gsat2r.gpu.DeviceBuffer;
+import gsat2r.gpu.ElementType;
+import gsat2r.gpu.Gpu;
+import gsat2r.gpu.cuda.Dim3;
+
+/**
+ * fla's short convolution before its activation (short_conv.cu; the CPU reference is
+ * {@code gsat2r.core.cpu.ShortConv}): a causal depthwise convolution of {@code taps} taps per channel over
+ * each of B sequences of T rows {@code [B·T, C]}, the weight {@code [C, 1, taps]} in the activations' type.
+ * Storage F32 or BF16, fp32 arithmetic; the weight gradient is fp32, accumulates, and has the same bits every run.
+ */
+public final class ShortConv {
+    private ShortConv() {}
+
+    /** {@code y = conv(x)}; y must not be x. */
+    public static void forward(Gpu gpu, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int batch, int seqLen, int channels, int taps) {
+        ElementType t = check(x, w, batch, seqLen, channels, taps);
+        Checks.buffer("y", y, t, (long) batch * seqLen * channels);
+        long n = (long) batch * seqLen * channels;
+        gpu.kernel("short_conv_fwd", t).launch(gpu.stream(), Checks.gridFor(gpu, n, 1), Checks.THREADS, 0,
+                y, x, w, batch, seqLen, channels, taps);
+    }
+
+    /**
+     * {@code dx = convᵀ(dy)} (overwritten, or added when {@code accumulate}; dx must not be dy), and
+     * {@code dw += Σ dy · x} when {@code dw} (fp32 {@code [C·taps]}) is not null.
+     */
+    public static void backward(Gpu gpu, DeviceBuffer dx, DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer x, DeviceBuffer w,
+                                int batch, int seqLen, int channels, int taps, boolean accumulate) {
+        ElementType t = check(x, w, batch, seqLen, channels, taps);
+        long n = (long) batch * seqLen * channels;
+        Checks.buffer("dy", dy, t, n);
+        if (dx != null) {
+            Checks.buffer("dx", dx, t, n);
+            gpu.kernel("short_conv_bwd_x", t).launch(gpu.stream(), Checks.gridFor(gpu, n, 1), Checks.THREADS, 0,
+                    dx, dy, w, batch, seqLen, channels, taps, accumulate ? 1 : 0);
+        }
+        if (dw != null) {
+            Checks.buffer("dw", dw, ElementType.F32, (long) channels * taps);
+            gpu.kernel("short_conv_bwd_w", t).launch(gpu.stream(), new Dim3((channels + 31) / 32, taps, 1), Dim3.of(256), 0,
+                    dw, dy, x, batch, seqLen, channels, taps);
+        }
+    }
+
+    private static ElementType check(DeviceBuffer x, DeviceBuffer w, int batch, int seqLen, int channels, int taps) {
+        Checks.positive("batch", batch);
+        Checks.positive("seqLen", seqLen);
+        Checks.positive("channels", channels);
+        Checks.positive("taps", taps);
+        ElementType t = Checks.storage("x", x);
+        Checks.buffer("x", x, t, (long) batch * seqLen * channels);
+        Checks.buffer("w", w, t, (long) channels * taps);
+        return t;
+    }
+}

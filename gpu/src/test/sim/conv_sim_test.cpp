@@ -1,0 +1,66 @@
+// The short-convolution kernels (gpu/src/main/cuda/short_conv.cu) on the CPU simulator against float64
+// formulas: torch's Conv1d(C, C, K, groups=C, padding=K−1), its first T outputs per sequence, and its
+// gradients. Several sequences (no tap may cross a border), T shorter than K, one tap, and a channel
+// count that is not a multiple of the 32 a weight-gradient block covers. Built and run by
+// scripts/cuda-sim-test.sh.
+#include "cuda_sim.h"
+#include "sim_check.h"
+
+#include "../../main/cuda/short_conv.cu"
+
+#include <string>
+
+using sim::DeviceArray;
+
+template <typename T>
+static void run(const char* type, int B, int Tn, int C, int K, double tol, std::mt19937& rng) {
+    std::normal_distribution<double> nd(0, 1);
+    const int n = B * Tn * C;
+    DeviceArray<T> x(n), y(n), dy(n), dx(n), w(C * K);
+    DeviceArray<float> dw(C * K);
+    std::vector<double> X(n), W(C * K), DY(n), DW0(C * K);
+    for (int i = 0; i < n; i++) { x[i] = (T)(float)nd(rng); X[i] = (double)(float)x[i]; }
+    for (int i = 0; i < n; i++) { dy[i] = (T)(float)nd(rng); DY[i] = (double)(float)dy[i]; }
+    for (int i = 0; i < C * K; i++) { w[i] = (T)(float)(0.5 * nd(rng)); W[i] = (double)(float)w[i]; }
+    for (int i = 0; i < C * K; i++) { dw[i] = (float)(0.1 * nd(rng)); DW0[i] = dw[i]; }
+    for (int i = 0; i < n; i++) dx[i] = (T)(float)nd(rng);          // overwritten (accumulate 0)
+    std::vector<double> ry(n, 0), rdx(n, 0), rdw(DW0);
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < Tn; t++) {
+            for (int c = 0; c < C; c++) {
+                const long long r = (long long)b * Tn + t;
+                for (int i = 0; i < K; i++) {
+                    const int src = t - K + 1 + i;
+                    if (src < 0) continue;
+                    const long long xr = (long long)b * Tn + src;
+                    ry[r * C + c] += W[c * K + i] * X[xr * C + c];
+                    rdx[xr * C + c] += W[c * K + i] * DY[r * C + c];
+                    rdw[c * K + i] += DY[r * C + c] * X[xr * C + c];
+                }
+            }
+        }
+    }
+    sim::launch({3, 1, 1}, {64, 1, 1}, 0, [&] { conv::fwd<T>(y.ptr(), x.ptr(), w.ptr(), B, Tn, C, K); });
+    sim::launch({3, 1, 1}, {64, 1, 1}, 0, [&] { conv::bwd_x<T>(dx.ptr(), dy.ptr(), w.ptr(), B, Tn, C, K, 0); });
+    sim::launch({(unsigned)((C + 31) / 32), (unsigned)K, 1}, {256, 1, 1}, 0,
+                [&] { conv::bwd_w<T>(dw.ptr(), dy.ptr(), x.ptr(), B, Tn, C, K); });
+    std::vector<double> gy(n), gdx(n), gdw(C * K);
+    for (int i = 0; i < n; i++) gy[i] = (double)(float)y[i], gdx[i] = (double)(float)dx[i];
+    for (int i = 0; i < C * K; i++) gdw[i] = dw[i] - DW0[i], rdw[i] -= DW0[i];
+    const std::string tag = std::string(type) + " B" + std::to_string(B) + " T" + std::to_string(Tn) + " C" + std::to_string(C)
+            + " K" + std::to_string(K);
+    check("conv fwd " + tag, gy, ry, tol);
+    check("conv dx " + tag, gdx, rdx, tol);
+    check("conv dw " + tag, gdw, rdw, 1e-5);
+}
+
+int main(int argc, char** argv) {
+    sim::rng.seed(argc > 1 ? std::atoi(argv[1]) : 1);
+    std::mt19937 rng(7);
+    run<float>("f32", 2, 9, 37, 4, 1e-6, rng);
+    run<float>("f32", 3, 2, 5, 4, 1e-6, rng);
+    run<float>("f32", 1, 7, 3, 1, 1e-6, rng);
+    run<bf16>("bf16", 2, 11, 40, 4, 1e-2, rng);
+    std::printf("%s\n", failures == 0 ? "all ok" : "FAILURES");
+    return failures == 0 ? 0 : 1;
+}
