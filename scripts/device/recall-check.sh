@@ -34,8 +34,10 @@
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
-# norm=, slots=, init=, conv=: gate normalizer, slots, gate init, short convolutions' taps; seed=: the data's and the student's seed), e.g.
-# k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# norm=, slots=, init=, conv=, cinit=: gate normalizer, slots, gate init, short convolutions' taps and init; seed=: the data's and
+# the student's seed), e.g.
+# k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
+# students with short convolutions are evaluated on the CPU, where the lm task takes longest). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET] ..." adds progressive conversions: the hybrid base with KEEP kept as attention
 # (and SET) trains AT1 tokens of attention transfer and D1 of distillation; t2r convert --student --to-gsa KEEP then
@@ -54,6 +56,7 @@ T2R=$B/bin/t2r
 SHARED=${SHARED:-$ROOT/.bundle/shared}
 W=${WORK:-/tmp/recall-check}
 TASKS=lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt
+GRID_TASKS=${GRID_TASKS:-lm,recall,passkey}
 DRY=${DRY:-0}
 DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=10 AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
 CAP_SCALE=1
@@ -214,6 +217,7 @@ setters = {
     "slots": lambda v: r["student"].__setitem__("slots", int(v)),
     "init": lambda v: r["student"].__setitem__("gate_init", v),
     "conv": lambda v: r["student"].__setitem__("short_conv", int(v)),
+    "cinit": lambda v: r["student"].__setitem__("short_conv_init", v),
     "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
 }
 for item in filter(None, extra.split("+")):
@@ -232,9 +236,9 @@ for g in ${GRID:-}; do
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
     if [[ "$gset" == *conv=* ]]; then               # evaluated on the CPU (evaluate), beside the next run's training
-        phase "eval-grid-$gname" 30 240 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey &
+        phase "eval-grid-$gname" 30 240 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS" &
     else
-        phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" lm,recall,passkey
+        phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS"
     fi
 done
 # second_recipe NAME AT2 D2: recipe 2 of a progressive entry: recipe 1's with the converted student, AT2 tokens of

@@ -5,6 +5,7 @@ import gsat2r.converter.ConversionReport;
 import gsat2r.converter.ConvertOptions;
 import gsat2r.converter.Converter;
 import gsat2r.converter.GateInit;
+import gsat2r.converter.ShortConvInit;
 import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.safetensors.DType;
@@ -76,9 +77,14 @@ final class ConvertCommand implements Callable<Integer> {
     List<String> keepAttention;
 
     @Option(names = "--short-conv", paramLabel = "K", defaultValue = "0",
-            description = "fla's short convolutions of K taps on the GSA layers' q, k and v (use_short_conv; 4 is fla's), "
-                    + "starting as the identity; 0 (default): none. Their GPU training is not yet measured, GPU decoding refuses them.")
+            description = "fla's short convolutions of K taps on the GSA layers' q, k and v (use_short_conv; 4 is fla's); "
+                    + "0 (default): none. GPU decoding refuses them (decode with --device cpu).")
     int shortConv;
+
+    @Option(names = "--short-conv-init", paramLabel = "INIT", defaultValue = "identity",
+            description = "How the short convolutions start: identity (default: the current token's tap 1, the others 0) or "
+                    + "random (each tap U(-1/sqrt(K), 1/sqrt(K)), PyTorch's and so fla's own init).")
+    String shortConvInit;
 
     @Option(names = "--force", description = "Replace --out if it exists and is not empty.")
     boolean force;
@@ -94,7 +100,7 @@ final class ConvertCommand implements Callable<Integer> {
         try {
             ConvertOptions.Kept kept = ConvertOptions.parseKept(keepAttention == null ? List.of() : keepAttention);
             options = new ConvertOptions(slots, gateNormalizer, GateInit.parse(gateInit), seed, dtype(), kept.layers(), kept.windows(),
-                    shortConv);
+                    shortConv, ShortConvInit.parse(shortConvInit));
         } catch (T2rException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -111,7 +117,8 @@ final class ConvertCommand implements Callable<Integer> {
 
     private int convertStudent() {
         if (toGsa == null || toGsa.isEmpty()) throw new ParameterException(spec.commandLine(), "--student needs --to-gsa LAYERS");
-        for (String option : List.of("--slots", "--gate-normalizer", "--dtype", "--keep-attention", "--short-conv")) {
+        for (String option : List.of("--slots", "--gate-normalizer", "--dtype", "--keep-attention", "--short-conv",
+                "--short-conv-init")) {
             if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
                 throw new ParameterException(spec.commandLine(), option + " does not apply to --student: the student's own settings are kept");
             }

@@ -44,7 +44,7 @@ public final class AttentionToGsa {
             if (src != null) {
                 System.arraycopy(old, src.arrayOffset(), p, v.arrayOffset(), v.arraySize());
             } else if (v.kind() == Kind.Q_CONV || v.kind() == Kind.K_CONV || v.kind() == Kind.V_CONV) {
-                float[] identity = Converter.identityKernels(v);
+                float[] identity = ShortConvInit.IDENTITY.kernels(v, null);
                 System.arraycopy(identity, 0, p, v.arrayOffset(), identity.length);
             } else if (v.kind() == Kind.G_NORM) {
                 java.util.Arrays.fill(p, v.arrayOffset(), v.arrayOffset() + v.arraySize(), 1f);

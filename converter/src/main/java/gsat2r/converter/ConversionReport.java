@@ -50,8 +50,8 @@ public record ConversionReport(Path teacherDir, Path studentDir, LlamaConfig tea
         lines.add(String.format(Locale.ROOT, "parameters %,d -> %,d (+%,d: f_proj %d x [%d, %d], g_norm %d x [%d]%s)",
                 teacherParameters, studentParameters, addedParameters(), gsaLayers, s.numKvHeads() * s.numSlots(),
                 s.hiddenSize(), gsaLayers, s.valueDim(), s.shortConv() == 0 ? "" : String.format(Locale.ROOT,
-                        ", q/k/v short convolutions %d x [%d + %d + %d, 1, %d] (identity)", gsaLayers, s.keyDim(), s.kvKeyDim(),
-                        s.kvValueDim(), s.shortConv())));
+                        ", q/k/v short convolutions %d x [%d + %d + %d, 1, %d] (%s)", gsaLayers, s.keyDim(), s.kvKeyDim(),
+                        s.kvValueDim(), s.shortConv(), options.shortConvInit().cliName())));
         lines.add(String.format(Locale.ROOT, "weights    %s; %d teacher tensors reused, %d copied bit-exactly%s",
                 name(studentType), copiedTensors, bitExactCopies,
                 bitExactCopies == copiedTensors ? "" : bitExactCopies == 0 ? " (converted from " + name(teacherType) + ")"

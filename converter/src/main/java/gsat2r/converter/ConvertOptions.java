@@ -20,10 +20,12 @@ import java.util.TreeSet;
  *                       {@code 0 ≤ i − j < window}); a kept layer not named here keeps the teacher's own
  *                       attention (its {@code sliding_window}, or full)
  * @param shortConv      taps of fla's short convolutions on the GSA layers' q, k and v ({@code use_short_conv},
- *                       {@code conv_size}), 0 for none; they start as the identity (the current token's tap 1)
+ *                       {@code conv_size}), 0 for none
+ * @param shortConvInit  how their kernels start (null: {@link ShortConvInit#IDENTITY})
  */
 public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype,
-                             List<Integer> keepAttention, java.util.SortedMap<Integer, Integer> windows, int shortConv) {
+                             List<Integer> keepAttention, java.util.SortedMap<Integer, Integer> windows, int shortConv,
+                             ShortConvInit shortConvInit) {
 
     public static final int DEFAULT_SLOTS = 64;
     public static final double DEFAULT_GATE_NORMALIZER = 8;
@@ -56,6 +58,13 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
             throw new T2rException("--short-conv must be 0 (none) or a number of taps up to " + gsat2r.core.config.GsaConfig.MAX_CONV_SIZE
                     + ", got " + shortConv);
         }
+        if (shortConvInit == null) shortConvInit = ShortConvInit.IDENTITY;
+    }
+
+    /** Options whose short convolutions (if any) start as the identity. */
+    public ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype, List<Integer> keepAttention,
+                          java.util.SortedMap<Integer, Integer> windows, int shortConv) {
+        this(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv, null);
     }
 
     /** Options without short convolutions. */
@@ -108,22 +117,26 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
     }
 
     public ConvertOptions withKeepAttention(List<Integer> layers, java.util.SortedMap<Integer, Integer> windows) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, windows, shortConv);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, windows, shortConv, shortConvInit);
     }
 
     public ConvertOptions withGateInit(GateInit init) {
-        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention, windows, shortConv);
+        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention, windows, shortConv, shortConvInit);
     }
 
     public ConvertOptions withDtype(DType type) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention, windows, shortConv);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention, windows, shortConv, shortConvInit);
     }
 
     public ConvertOptions withSlots(int m) {
-        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv);
+        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv, shortConvInit);
     }
 
     public ConvertOptions withShortConv(int taps) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps, shortConvInit);
+    }
+
+    public ConvertOptions withShortConv(int taps, ShortConvInit init) {
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps, init);
     }
 }

@@ -76,7 +76,7 @@ public final class Converter {
 
             int copied = 0, bitExact = 0;
             try (AtomicDirectory out = AtomicDirectory.create(outDir, replace)) {
-                Random rnd = new Random(options.seed());
+                Random rnd = new Random(options.seed()), convRnd = ShortConvInit.random(options.seed());
                 try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.create(out.path(),
                         GsaCheckpoint.specs(layout, outType), ShardedSafeTensorsWriter.DEFAULT_MAX_SHARD_BYTES)) {
                     for (Source s : plan) {
@@ -97,7 +97,7 @@ public final class Converter {
                                 java.util.Arrays.fill(ones, 1f);
                                 w.write(v.name(), ones);
                             }
-                            case Q_CONV, K_CONV, V_CONV -> w.write(v.name(), identityKernels(v));
+                            case Q_CONV, K_CONV, V_CONV -> w.write(v.name(), options.shortConvInit().kernels(v, convRnd));
                             default -> {
                                 if (copy(w, v.name(), st, s.teacherName(), outType)) bitExact++;
                                 copied++;
@@ -161,19 +161,11 @@ public final class Converter {
         provenance.put("teacher_architecture", teacher.architecture());
         provenance.put("gate_init", o.gateInit().cliName());
         provenance.put("seed", o.seed());
-        if (o.shortConv() > 0) provenance.put("short_conv_init", "identity");
+        if (o.shortConv() > 0) provenance.put("short_conv_init", o.shortConvInit().cliName());
         return new GsaConfig(d, L, teacher.numAttentionHeads(), teacher.numKeyValueHeads(), o.slots(),
                 o.gateNormalizer(), expand, expand, teacher.intermediateSize(), 4, teacher.rmsNormEps(),
                 teacher.vocabSize(), teacher.tieWordEmbeddings(), teacher.bosTokenIds(), teacher.eosTokenIds(),
                 teacher.maxPositionEmbeddings(), attn, o.shortConv(), null, provenance);
-    }
-
-    /** Short-convolution kernels {@code [C, 1, K]} that pass the current token through: tap K − 1 is 1, the others 0. */
-    static float[] identityKernels(ParameterView v) {
-        int taps = (int) v.shape()[2];
-        float[] w = new float[v.arraySize()];
-        for (int c = 0; c < v.shape()[0]; c++) w[c * taps + taps - 1] = 1f;
-        return w;
     }
 
     /** A student tensor and the teacher tensor it is copied from (null: new, made by the converter). */

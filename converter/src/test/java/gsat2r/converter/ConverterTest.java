@@ -361,4 +361,43 @@ class ConverterTest {
         assertNull(s.layout().find("model.layers.1.attn.q_conv1d.weight"), "attention layers have none");
         assertThrows(T2rException.class, () -> ConvertOptions.defaults().withShortConv(-1));
     }
+
+    /**
+     * --short-conv-init random: every tap within PyTorch's Conv1d bound 1/√K, spread over it (not all one sign, not
+     * all tiny), the same bits for the same seed and others for another; everything else is the identity
+     * conversion's, bit for bit (the gates draw from their own stream).
+     */
+    @Test
+    void randomShortConvolutionsFollowPyTorchsBoundAndTheSeed() {
+        Path teacher = teacher("hf-tiny-llama");
+        ConvertOptions identity = ConvertOptions.defaults().withShortConv(4).withDtype(DType.F32);
+        ConversionReport r = Converter.convert(teacher, tmp.resolve("rand"), identity.withShortConv(4, ShortConvInit.RANDOM), false);
+        Converter.convert(teacher, tmp.resolve("rand2"), identity.withShortConv(4, ShortConvInit.RANDOM), false);
+        Converter.convert(teacher, tmp.resolve("id"), identity, false);
+        Converter.convert(teacher, tmp.resolve("seed"), new ConvertOptions(64, 8, GateInit.RANDOM, 1, DType.F32, List.of(), null, 4,
+                ShortConvInit.RANDOM), false);
+        assertTrue(r.summary().stream().anyMatch(l -> l.contains("1, 4] (random)")), String.join("\n", r.summary()));
+        GsaModel a = GsaModel.load(tmp.resolve("rand")), b = GsaModel.load(tmp.resolve("rand2")), id = GsaModel.load(tmp.resolve("id"));
+        GsaModel other = GsaModel.load(tmp.resolve("seed"));
+        for (ParameterView v : a.layout().views()) {
+            float[] w = a.tensor(v.name());
+            boolean conv = v.kind() == ParameterView.Kind.Q_CONV || v.kind() == ParameterView.Kind.K_CONV || v.kind() == ParameterView.Kind.V_CONV;
+            assertArrayEquals(w, b.tensor(v.name()), v.name() + ": the same seed");
+            if (!conv) {
+                assertArrayEquals(id.tensor(v.name()), w, v.name() + ": as the identity conversion's");
+                continue;
+            }
+            assertFalse(java.util.Arrays.equals(w, other.tensor(v.name())), v.name() + ": another seed");
+            double bound = 0.5, max = 0;
+            int negative = 0;
+            for (float x : w) {
+                assertTrue(Math.abs(x) <= bound, v.name() + ": " + x + " beyond 1/sqrt(4)");
+                max = Math.max(max, Math.abs(x));
+                if (x < 0) negative++;
+            }
+            assertTrue(max > 0.45 && negative > w.length / 4 && negative < 3 * w.length / 4, v.name() + ": uniform over the bound");
+        }
+        assertEquals("random", a.config().provenance().path("short_conv_init").asText());
+        assertThrows(T2rException.class, () -> ShortConvInit.parse("shift"));
+    }
 }

@@ -44,6 +44,7 @@ public final class RecipeReader {
     public static final List<String> DEVICES = List.of("cpu", "cuda");
     public static final List<String> PRECISIONS = List.of("fp32", "bf16");
     public static final List<String> GATE_INITS = List.of("random", "key-pool");
+    public static final List<String> SHORT_CONV_INITS = List.of("identity", "random");
     public static final List<String> DTYPES = List.of("float32", "bfloat16");
 
     // Defaults (docs/recipes.md lists them too).
@@ -320,6 +321,7 @@ public final class RecipeReader {
             long studentSeed = s.integer("seed", Long.MIN_VALUE, seed, false);
             String dtype = s.choice("dtype", DTYPES, "float32", false);
             int shortConv = (int) (long) s.integer("short_conv", 0, 0L, false);
+            String convInit = s.choice("short_conv_init", SHORT_CONV_INITS, "identity", false);
             s.finish();
             ObjectNode o = resolved.putObject("student");
             o.put("slots", slots);
@@ -332,8 +334,11 @@ public final class RecipeReader {
             }
             o.put("seed", studentSeed);
             o.put("dtype", dtype);
-            if (shortConv > 0) o.put("short_conv", shortConv);        // absent at 0: run.json of earlier runs stays the same
-            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype, shortConv));
+            if (shortConv > 0) {                                   // absent at 0: run.json of earlier runs stays the same
+                o.put("short_conv", shortConv);
+                o.put("short_conv_init", convInit);
+            }
+            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype, shortConv, convInit));
         }
 
         /** A kept layer: an index, or "LAYER:WINDOW"; {layer, window or 0}, null when malformed. */

@@ -351,12 +351,22 @@ class RecipeReaderTest {
         assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"1:64\"]")).contains("layer 1 listed twice"));
     }
 
-    /** student.short_conv: read, resolved only when set (so earlier runs' run.json stays the same), refused below 0. */
+    /**
+     * student.short_conv and short_conv_init: read, resolved only when convolutions are asked for (so earlier runs'
+     * run.json stays the same), refused below 0 or with an init other than identity or random.
+     */
     @Test
     void shortConvolutions() {
         Recipe r = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"short_conv\": 4"));
         assertEquals(4, assertInstanceOf(Recipe.Convert.class, r.student()).options().shortConv());
         assertEquals(4, r.resolved().path("student").path("short_conv").asInt());
+        assertEquals("identity", r.resolved().path("student").path("short_conv_init").asText());
+        Recipe random = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"short_conv\": 4, \"short_conv_init\": \"random\""));
+        assertEquals("random", assertInstanceOf(Recipe.Convert.class, random.student()).options().shortConvInit());
+        assertEquals(gsat2r.converter.ShortConvInit.RANDOM,
+                gsat2r.finetune.student.GsaStudentConverter.options(assertInstanceOf(Recipe.Convert.class, random.student()).options()).shortConvInit());
+        assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"short_conv\": 4, \"short_conv_init\": \"shift\""))
+                .contains("student.short_conv_init"));
         Recipe plain = parse(GOOD);
         assertEquals(0, assertInstanceOf(Recipe.Convert.class, plain.student()).options().shortConv());
         assertTrue(plain.resolved().path("student").path("short_conv").isMissingNode());
