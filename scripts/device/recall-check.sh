@@ -34,8 +34,8 @@
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
-# norm=, slots=, init=, conv=, cinit=: gate normalizer, slots, gate init, short convolutions' taps and init; seed=: the data's and
-# the student's seed), e.g.
+# norm=, slots=, init=, conv=, cinit=, clr=: gate normalizer, slots, gate init, short convolutions' taps, init and learning-rate
+# scale (every stage); seed=: the data's and the student's seed), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
 # students with short convolutions are evaluated on the CPU, where the lm task takes longest). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
@@ -218,6 +218,7 @@ setters = {
     "init": lambda v: r["student"].__setitem__("gate_init", v),
     "conv": lambda v: r["student"].__setitem__("short_conv", int(v)),
     "cinit": lambda v: r["student"].__setitem__("short_conv_init", v),
+    "clr": lambda v: [s.__setitem__("conv_lr_scale", float(v)) for s in r["stages"]],
     "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
 }
 for item in filter(None, extra.split("+")):

@@ -57,7 +57,8 @@ sealed interface CpuOptimizer permits CpuOptimizer.Local, CpuOptimizer.Sharded {
         public void step(AdamWStep step) {
             for (int i = 0; i < tensors.size(); i++) {
                 CpuTensor t = tensors.get(i);
-                AdamW.update(t.values(), t.offset(), t.grad(), t.offset(), m.get(i), v.get(i), 0, t.size(), step, step.weightDecayOf(t.info()));
+                AdamW.update(t.values(), t.offset(), t.grad(), t.offset(), m.get(i), v.get(i), 0, t.size(), step.of(t.info()),
+                        step.weightDecayOf(t.info()));
                 t.zeroGradient();
             }
         }

@@ -212,8 +212,8 @@ public final class HostDataParallel {
         for (ShardLayout.Piece p : pieces) {
             Tensor t = tensors.get(p.tensor());
             int at = t.offset() + (int) p.tensorOffset();
-            AdamW.update(t.values(), at, t.grad(), at, m, v, (int) (p.flatOffset() - shardStart), (int) p.length(), step,
-                    step.weightDecayOf(t.info()));
+            AdamW.update(t.values(), at, t.grad(), at, m, v, (int) (p.flatOffset() - shardStart), (int) p.length(),
+                    step.of(t.info()), step.weightDecayOf(t.info()));
         }
         for (Tensor t : tensors) Arrays.fill(t.grad(), t.offset(), t.offset() + (int) t.info().numel(), 0f);
         if (layout.size() == 0) return;

@@ -74,7 +74,7 @@ sealed interface CudaOptimizer extends AutoCloseable permits CudaOptimizer.Local
         public void step(AdamWStep step, DeviceBuffer clipFactor) {
             for (int i = 0; i < tensors.size(); i++) {
                 DeviceDataParallel.Tensor t = tensors.get(i);
-                AdamW.Hyper h = new AdamW.Hyper((float) step.lr(), (float) step.beta1(), (float) step.beta2(), (float) step.eps(),
+                AdamW.Hyper h = new AdamW.Hyper((float) step.of(t.info()).lr(), (float) step.beta1(), (float) step.beta2(), (float) step.eps(),
                         (float) step.weightDecayOf(t.info()));
                 AdamW.step(gpu, h, step.step(), t.values(), t.work(), t.grad(), m.get(i), v.get(i), clipFactor);
                 t.grad().zero();

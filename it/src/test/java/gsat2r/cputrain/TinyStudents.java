@@ -27,6 +27,13 @@ final class TinyStudents {
     }
 
     /** Converts {@code teacher} into {@code out}: {@code slots} per head, the given gate init, seed 7, layers {@code keep} kept as attention. */
+    /** A student with short convolutions of {@code taps} on every GSA layer, their kernels at random. */
+    static Path convStudent(Path teacher, Path out, int slots, int taps) {
+        Converter.convert(teacher, out, new ConvertOptions(slots, 8, GateInit.RANDOM, 7, null, List.of(), null, taps,
+                gsat2r.converter.ShortConvInit.RANDOM), false);
+        return out;
+    }
+
     static Path convert(Path teacher, Path out, int slots, GateInit init, List<Integer> keep) {
         Converter.convert(teacher, out, new ConvertOptions(slots, 8, init, 7, null, keep), false);
         return out;

@@ -178,7 +178,7 @@ class CudaVsCpuGpuTest {
                 assertTrue(err <= tol, tag + " evaluate " + e.getKey() + ": relative " + err);
             }
             if (precision == Precision.FP32) {
-                AdamWStep step = new AdamWStep(1, 1e-3, 0.9, 0.95, 1e-8, 0.1, Math.min(1, 1.0 / (nc + 1e-6)));
+                AdamWStep step = new AdamWStep(1, 1e-3, 0.9, 0.95, 1e-8, 0.1, Math.min(1, 1.0 / (nc + 1e-6)), 10.0);   // convolutions at 10x
                 Map<String, float[]> before = new java.util.HashMap<>();
                 for (ParameterInfo p : params) before.put(p.name(), cpu.readParameter(p.name()));
                 cpu.optimizerStep(step);

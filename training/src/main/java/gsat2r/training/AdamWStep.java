@@ -13,11 +13,35 @@ package gsat2r.training;
  * pulls weights toward zero, which for a gain means toward switching the layer off. See
  * {@link #decays(ParameterInfo)}. {@code step} counts from 1 within the stage (each stage starts fresh
  * moments, because its trainable set differs).
+ *
+ * <p>The short convolutions' kernels ({@code *_conv1d.weight}) take {@code lr · convLrScale}, a parameter group
+ * of their own as PyTorch would make it: {@link #of(ParameterInfo)} is each tensor's update. A kernel that must
+ * grow a tap from 0 to 1 needs about 1/lr steps at the shared rate.
  */
-public record AdamWStep(long step, double lr, double beta1, double beta2, double eps, double weightDecay, double gradScale) {
+public record AdamWStep(long step, double lr, double beta1, double beta2, double eps, double weightDecay, double gradScale,
+                        double convLrScale) {
 
     public AdamWStep {
         if (step < 1) throw new IllegalArgumentException("AdamW steps count from 1, got " + step);
+        if (!(convLrScale > 0) || !Double.isFinite(convLrScale)) {
+            throw new IllegalArgumentException("the convolutions' learning-rate scale must be positive, got " + convLrScale);
+        }
+    }
+
+    /** Every tensor at {@code lr}. */
+    public AdamWStep(long step, double lr, double beta1, double beta2, double eps, double weightDecay, double gradScale) {
+        this(step, lr, beta1, beta2, eps, weightDecay, gradScale, 1.0);
+    }
+
+    /** Whether {@code p} is a short convolution's kernel (fla's {@code q_conv1d}, {@code k_conv1d}, {@code v_conv1d}). */
+    public static boolean isConvolution(ParameterInfo p) {
+        return p.name().endsWith("_conv1d.weight");
+    }
+
+    /** The update of tensor {@code p}: this one, at the convolutions' rate for their kernels. */
+    public AdamWStep of(ParameterInfo p) {
+        return isConvolution(p) && convLrScale != 1 ? new AdamWStep(step, lr * convLrScale, beta1, beta2, eps, weightDecay, gradScale, 1.0)
+                : this;
     }
 
     /** The weight-decay rule: only parameters of rank 2 or more decay. */

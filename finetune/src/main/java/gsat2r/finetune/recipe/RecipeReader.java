@@ -55,6 +55,8 @@ public final class RecipeReader {
     static final long DEFAULT_EVAL_TOKENS = 65536;
     static final double DEFAULT_MIN_LR_RATIO = 0.1;
     static final double DEFAULT_BETA1 = 0.9, DEFAULT_BETA2 = 0.95, DEFAULT_EPS = 1e-8, DEFAULT_GRAD_CLIP = 1.0;
+    /** The most a stage's conv_lr_scale may multiply its learning rate by. */
+    static final double MAX_CONV_LR_SCALE = 1000;
 
     private static final JsonMapper JSON = JsonMapper.builder()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
@@ -515,6 +517,8 @@ public final class RecipeReader {
             }
             double minRatio = s.number("min_lr_ratio", v -> v >= 0 && v <= 1, "in [0, 1]", DEFAULT_MIN_LR_RATIO, false);
             double wd = s.number("weight_decay", v -> v >= 0, ">= 0", 0.0, false);
+            double convLrScale = s.number("conv_lr_scale", v -> v > 0 && v <= MAX_CONV_LR_SCALE, "in (0, " + (int) MAX_CONV_LR_SCALE + "]",
+                    1.0, false);
             double beta1 = DEFAULT_BETA1, beta2 = DEFAULT_BETA2;
             JsonNode betas = s.get("betas");
             if (betas != null) {
@@ -558,6 +562,7 @@ public final class RecipeReader {
             o.put("warmup_steps", warmup);
             o.put("min_lr_ratio", minRatio);
             o.put("weight_decay", wd);
+            if (convLrScale != 1) o.put("conv_lr_scale", convLrScale);     // absent at 1: run.json of earlier runs stays the same
             o.putArray("betas").add(beta1).add(beta2);
             o.put("eps", eps);
             o.put("grad_clip", clip);
@@ -571,7 +576,7 @@ public final class RecipeReader {
             }
             if (trainable == null) return null;
             return new Stage(index, name, objective, resolvedSteps, lr, warmup, minRatio, wd, beta1, beta2, eps, clip,
-                    trainable, evalInterval);
+                    trainable, evalInterval, convLrScale);
         }
 
         TrainableSet trainable(Obj s, String text, Double loraAlpha, String type) {

@@ -11,7 +11,14 @@ import gsat2r.finetune.optim.WarmupCosine;
  */
 public record Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps,
                     double minLrRatio, double weightDecay, double beta1, double beta2, double eps, double gradClip,
-                    TrainableSet trainable, long evalInterval) {
+                    TrainableSet trainable, long evalInterval, double convLrScale) {
+
+    /** A stage whose short convolutions (if any) train at its own rate. */
+    public Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps, double minLrRatio,
+                 double weightDecay, double beta1, double beta2, double eps, double gradClip, TrainableSet trainable, long evalInterval) {
+        this(index, name, objective, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, eps, gradClip, trainable,
+                evalInterval, 1.0);
+    }
 
     public WarmupCosine schedule() {
         return new WarmupCosine(lr, warmupSteps, steps, minLrRatio);
@@ -19,7 +26,7 @@ public record Stage(int index, String name, Objective objective, long steps, dou
 
     /** The AdamW update of step n (1-based within the stage) with the clipping factor {@code gradScale}. */
     public AdamWStep adamW(long n, double gradScale) {
-        return new AdamWStep(n, schedule().lr(n), beta1, beta2, eps, weightDecay, gradScale);
+        return new AdamWStep(n, schedule().lr(n), beta1, beta2, eps, weightDecay, gradScale, convLrScale);
     }
 
     /** Whether step n ends with an evaluation: every {@code evalInterval} steps, and at the last step. */

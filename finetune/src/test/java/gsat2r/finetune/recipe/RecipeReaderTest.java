@@ -373,4 +373,18 @@ class RecipeReaderTest {
         assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"short_conv\": -1"))
                 .contains("student.short_conv"));
     }
+
+    /** A stage's conv_lr_scale: 1 unless given (and then absent from the resolved recipe), in the step's AdamW, refused out of range. */
+    @Test
+    void convolutionsLearningRateScale() {
+        Recipe plain = parse(GOOD);
+        assertEquals(1.0, plain.stages().get(0).convLrScale());
+        assertTrue(plain.resolved().path("stages").get(0).path("conv_lr_scale").isMissingNode());
+        Recipe r = parse(GOOD.replaceFirst("\"lr\": ", "\"conv_lr_scale\": 30, \"lr\": "));
+        assertEquals(30.0, r.stages().get(0).convLrScale());
+        assertEquals(30.0, r.resolved().path("stages").get(0).path("conv_lr_scale").asDouble());
+        assertEquals(30.0, r.stages().get(0).adamW(1, 1.0).convLrScale());
+        assertTrue(error(GOOD.replaceFirst("\"lr\": ", "\"conv_lr_scale\": 0, \"lr\": ")).contains("conv_lr_scale"));
+        assertTrue(error(GOOD.replaceFirst("\"lr\": ", "\"conv_lr_scale\": 5000, \"lr\": ")).contains("conv_lr_scale"));
+    }
 }
