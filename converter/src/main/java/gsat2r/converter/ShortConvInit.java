@@ -12,12 +12,11 @@ import java.util.Random;
  *
  * <ul>
  * <li>{@link #IDENTITY}: tap K − 1 (the current token) is 1, the others 0: the layer starts as the same layer
- *     without convolutions would, up to the SiLU after the convolution.</li>
+ *     without convolutions would, up to the SiLU after the convolution. An optimizer that moves each weight by
+ *     about the learning rate a step needs about 1/lr steps to grow another tap from 0 to 1.</li>
  * <li>{@link #RANDOM}: every tap U(−1/√K, 1/√K), PyTorch's default for a depthwise {@code nn.Conv1d} (fan-in K),
- *     so fla's own freshly made layers start this way. Every channel then starts mixing its last K tokens: an
- *     optimizer that moves each weight by about the learning rate per step needs a thousand steps to grow a tap
- *     from 0 to 1, far more than an attention-transfer stage takes. The draws are
- *     {@code java.util.Random(seed).nextDouble()}, in the order of the tensors and their entries.</li>
+ *     so fla's own freshly made layers start this way: every channel starts mixing its last K tokens. The draws are
+ *     {@code nextDouble()} of {@link #random(long)}'s generator, in the order of the tensors and their entries.</li>
  * </ul>
  */
 public enum ShortConvInit {
