@@ -96,7 +96,7 @@ phase() {
     fi
     return 0
 }
-# record LINE: one phase's status, in a file because background phases (CPU evaluations) run in subshells.
+# record LINE: one phase's status, kept in a file that the summary reads back.
 record() { echo "$1" >> "$W/status.txt"; }
 
 echo "==== [0 s] setup"
