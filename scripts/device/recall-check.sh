@@ -37,7 +37,7 @@
 # norm=, slots=, init=, conv=, cinit=, clr=: gate normalizer, slots, gate init, short convolutions' taps, init and learning-rate
 # scale (every stage); seed=: the data's and the student's seed), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
-# students with short convolutions are evaluated on the CPU, where the lm task takes longest). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# students with short convolutions decode by recomputing the forward pass, O(T) a token). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET] ..." adds progressive conversions: the hybrid base with KEEP kept as attention
 # (and SET) trains AT1 tokens of attention transfer and D1 of distillation; t2r convert --student --to-gsa KEEP then
@@ -96,7 +96,7 @@ phase() {
     fi
     return 0
 }
-# record LINE: one phase's status, in a file because background phases (CPU evaluations) run in subshells.
+# record LINE: one phase's status, kept in a file that the summary reads back.
 record() { echo "$1" >> "$W/status.txt"; }
 
 echo "==== [0 s] setup"
@@ -155,10 +155,8 @@ recipes
 phase data 60 120 "$T2R" data prepare --tokenizer "$TEACHER" --input "$SHARED/english-mix/train.jsonl.xz" --validation "$VALID" --out "$W/data"
 evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
     [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
-    local device=$DEVICE                     # students with short convolutions decode on the CPU only (for now)
-    grep -q '"use_short_conv": true' "$W/$2/final/config.json" && device=cpu
     "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
-        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$device" --out "$W/eval/$1"
+        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
 }
 MAIN=1
 [ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
@@ -236,11 +234,7 @@ for g in ${GRID:-}; do
     grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
-    if [[ "$gset" == *conv=* ]]; then               # evaluated on the CPU (evaluate), beside the next run's training
-        phase "eval-grid-$gname" 30 240 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS" &
-    else
-        phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS"
-    fi
+    phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS"
 done
 # second_recipe NAME AT2 D2: recipe 2 of a progressive entry: recipe 1's with the converted student, AT2 tokens of
 # attention transfer (0: none), D2 of distillation, and the next data seed (the corpus in another order).
@@ -289,7 +283,6 @@ if [ "${NEEDLES_4K:-1}" = 1 ] && [ "$MAIN" = 1 ]; then
     phase needles-4k-hybrid 40 80 evaluate recall-llama-hybrid-4k hybrid "$LONG" niah_single,niah_multikey,niah_multivalue,vt
 fi
 
-wait                                               # the evaluations still running in the background
 mapfile -t STATUS < "$W/status.txt"
 echo "==== [$(elapsed) s] packing $OUT"
 mkdir -p "$W/pack"

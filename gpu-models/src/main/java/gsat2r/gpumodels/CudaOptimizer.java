@@ -7,6 +7,7 @@ import gsat2r.gpu.Gpu;
 import gsat2r.gpu.ops.AdamW;
 import gsat2r.gpu.ops.Reduce;
 import gsat2r.training.AdamWStep;
+import gsat2r.training.ParameterInfo;
 import gsat2r.training.StateNames;
 
 import java.util.ArrayList;
@@ -37,6 +38,12 @@ sealed interface CudaOptimizer extends AutoCloseable permits CudaOptimizer.Local
 
     @Override
     void close();
+
+    /** The kernel's hyper-parameters for tensor {@code p} at {@code step}: its own learning rate and weight decay. */
+    static AdamW.Hyper hyper(AdamWStep step, ParameterInfo p) {
+        return new AdamW.Hyper((float) step.of(p).lr(), (float) step.beta1(), (float) step.beta2(), (float) step.eps(),
+                (float) step.weightDecayOf(p));
+    }
 
     /** One process: an fp32 m and v per tensor. */
     final class Local implements CudaOptimizer {
@@ -74,9 +81,7 @@ sealed interface CudaOptimizer extends AutoCloseable permits CudaOptimizer.Local
         public void step(AdamWStep step, DeviceBuffer clipFactor) {
             for (int i = 0; i < tensors.size(); i++) {
                 DeviceDataParallel.Tensor t = tensors.get(i);
-                AdamW.Hyper h = new AdamW.Hyper((float) step.of(t.info()).lr(), (float) step.beta1(), (float) step.beta2(), (float) step.eps(),
-                        (float) step.weightDecayOf(t.info()));
-                AdamW.step(gpu, h, step.step(), t.values(), t.work(), t.grad(), m.get(i), v.get(i), clipFactor);
+                AdamW.step(gpu, hyper(step, t.info()), step.step(), t.values(), t.work(), t.grad(), m.get(i), v.get(i), clipFactor);
                 t.grad().zero();
             }
         }

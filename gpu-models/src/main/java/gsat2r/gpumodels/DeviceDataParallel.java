@@ -193,9 +193,7 @@ final class DeviceDataParallel implements AutoCloseable {
         for (ShardLayout.Piece p : pieces) {
             Tensor t = tensors.get(p.tensor());
             long at = p.tensorOffset(), n = p.length(), s = p.flatOffset() - shardStart;
-            AdamW.Hyper h = new AdamW.Hyper((float) step.of(t.info()).lr(), (float) step.beta1(), (float) step.beta2(), (float) step.eps(),
-                    (float) step.weightDecayOf(t.info()));
-            AdamW.step(gpu, h, step.step(), t.values().view(at, n), t.work() == null ? null : t.work().view(at, n), t.grad().view(at, n),
+            AdamW.step(gpu, CudaOptimizer.hyper(step, t.info()), step.step(), t.values().view(at, n), t.work() == null ? null : t.work().view(at, n), t.grad().view(at, n),
                     m.view(s, n), v.view(s, n), gradScale);
         }
         if (layout.size() == 0) return;

@@ -6,6 +6,7 @@ import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.Precision;
+import gsat2r.core.model.RecomputingDecoder;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.Gpu;
@@ -116,12 +117,17 @@ public final class GpuLanguageModels {
         Student(Gpu gpu, GsaModel model) {
             this.gpu = gpu;
             this.model = model;
-            // Short convolutions: whole sequences run here (forward, scoring), decoding refuses (DecodeModel) when asked.
-            this.decoding = model.config.shortConv() > 0 ? null : DecodeRuntime.of(gpu, model);
+            // Short convolutions have no decoding step on the GPU yet: their decoders rerun the forward pass.
+            this.decoding = recomputes() ? null : DecodeRuntime.of(gpu, model);
         }
 
+        private boolean recomputes() {
+            return model.config.shortConv() > 0;
+        }
+
+        /** The batched decoding step (the benchmarks' handle on it); for a student with short convolutions it refuses, naming why. */
         DecodeRuntime decoding() {
-            return decoding != null ? decoding : DecodeRuntime.of(gpu, model);       // throws, naming what is missing
+            return decoding != null ? decoding : DecodeRuntime.of(gpu, model);
         }
 
         @Override
@@ -140,14 +146,25 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            DecodeRuntime decoding = decoding();
+            if (recomputes()) return new RecomputingDecoder(this::lastLogits, this::forward);
             decoding.releaseAbandoned();
             return new GpuStudentDecoder(decoding, model);
         }
 
         @Override
         public BatchDecoder batchDecoder() {
-            return decoding();
+            return recomputes() ? BatchDecoder.sequential() : decoding;
+        }
+
+        /** The logits after the last of {@code ids}: the whole forward pass, only its last row copied to the host. */
+        private float[] lastLogits(int[] ids) {
+            checkIds(ids, vocabSize());
+            int V = vocabSize();
+            try (DeviceBatch b = DeviceBatch.ofIds(gpu, ids, 1, ids.length, V);
+                 GsaModel.Forward f = model.forward(b, GsaModel.Memory.NONE, true);
+                 DeviceBuffer last = f.logits.view((long) (ids.length - 1) * V, V)) {
+                return last.toFloatArray();
+            }
         }
 
         @Override

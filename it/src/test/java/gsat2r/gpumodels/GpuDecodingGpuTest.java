@@ -42,7 +42,7 @@ class GpuDecodingGpuTest {
 
     @TempDir
     static Path models;
-    static Path llama, mistral, student, hybrid;
+    static Path llama, mistral, student, hybrid, conv;
 
     @BeforeAll
     static void models() {
@@ -50,6 +50,7 @@ class GpuDecodingGpuTest {
         mistral = TestModels.mistralTeacher(models.resolve("mistral"), 40);
         student = TestModels.student(llama, models.resolve("student"), 64, GateInit.RANDOM, List.of());
         hybrid = TestModels.student(mistral, models.resolve("hybrid"), 32, GateInit.KEY_POOL, List.of(2));
+        conv = TestModels.convStudent(llama, models.resolve("conv"), 64, 4);
     }
 
     @AfterEach
@@ -157,7 +158,7 @@ class GpuDecodingGpuTest {
 
     @Test
     void stepsMatchTheCpuModelsDecoding() {
-        for (Path dir : List.of(llama, mistral, student, hybrid)) {
+        for (Path dir : List.of(llama, mistral, student, hybrid, conv)) {
             LanguageModel ref = cpu(dir);
             Random rnd = new Random(3);
             int[] prompt = ids(rnd, 50, ref.vocabSize()), next = ids(rnd, 60, ref.vocabSize());   // past Mistral's window of 40
@@ -170,6 +171,35 @@ class GpuDecodingGpuTest {
                 }
             }
         }
+    }
+
+    /**
+     * A student with short convolutions decodes by rerunning its forward pass: each step's logits are the forward
+     * pass's last row over the same tokens bit for bit, prefillAll its rows, a batch is its decoders stepped one after another, and the
+     * batched decoding step itself still refuses in one line.
+     */
+    @Test
+    void aStudentWithShortConvolutionsDecodesByRecomputation() {
+        try (LanguageModel m = gpu(conv, Precision.BF16)) {
+            int[] ids = ids(new Random(23), 40, m.vocabSize());
+            LanguageModel.Decoder d = m.newDecoder(), e = m.newDecoder();
+            assertTrue(d instanceof gsat2r.core.model.RecomputingDecoder, d.getClass().getName());
+            assertArrayEquals(last(m, ids, 30), d.prefill(Arrays.copyOf(ids, 30)));
+            assertArrayEquals(last(m, ids, 31), d.next(ids[30]));
+            float[][] full = m.forward(ids), rest = d.prefillAll(Arrays.copyOfRange(ids, 31, 40));
+            for (int t = 0; t < 9; t++) assertArrayEquals(full[31 + t], rest[t], "prefillAll row " + t);
+            e.prefill(Arrays.copyOf(ids, 31));
+            BatchDecoder.Step step = m.batchDecoder().next(List.of(e), new int[] {ids[31]});
+            assertArrayEquals(last(m, ids, 32), step.logits()[0]);
+            assertEquals(32, e.position());
+            var refused = assertThrows(gsat2r.core.T2rException.class, () -> ((GpuLanguageModels.Student) m).decoding());
+            assertTrue(refused.getMessage().contains("short convolutions"), refused.getMessage());
+        }
+    }
+
+    /** The forward pass's logits after the first {@code n} of {@code ids}. */
+    static float[] last(LanguageModel m, int[] ids, int n) {
+        return m.forward(Arrays.copyOf(ids, n))[n - 1];
     }
 
     // ------------------------------------------------------------------ launch forms
