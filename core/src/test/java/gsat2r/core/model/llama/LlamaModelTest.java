@@ -157,6 +157,29 @@ class LlamaModelTest {
     }
 
     @Test
+    void attentionOutputOfALayerOnAnyResidual() {
+        LlamaConfig c = TestCheckpoints.config(Family.MISTRAL, 32, 48, 2, 4, 1, 12, 61, 5, false, false, false,
+                RopeParameters.defaults(10000), "float32");
+        Map<String, float[]> tensors = TestCheckpoints.randomTensors(c, 4);
+        LlamaModel model = new LlamaModel(c, TestCheckpoints.weights(c, tensors), DType.F32);
+        int[] ids = randomIds(9, c.vocabSize(), 5);
+        LlamaModel.Trace trace = model.trace(ids);
+        for (int l = 0; l < 2; l++) assertArrayEquals(trace.attentionOutputs()[l], model.attentionOutput(l, trace.residuals()[l]), "layer " + l);
+        // A residual the model never made (another model's hidden state): against the float64 reference.
+        Random rng = new Random(6);
+        float[] h = new float[ids.length * 32];
+        for (int i = 0; i < h.length; i++) h[i] = (float) rng.nextGaussian();
+        double[][] hd = new double[ids.length][32];
+        for (int t = 0; t < ids.length; t++) for (int j = 0; j < 32; j++) hd[t][j] = h[t * 32 + j];
+        double[][] n = NaiveLlama.norm(hd, tensors.get("model.layers.1.input_layernorm.weight"), c.rmsNormEps());
+        double[][] att = NaiveLlama.attention(c, tensors, "model.layers.1.", n, NaiveLlama.invFreq(c.rope(), 12));
+        double e = relL2(model.attentionOutput(1, h), flatten(att));
+        assertTrue(e <= 1e-5, "attention output of layer 1 on a foreign residual: " + e);
+        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(2, h));
+        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(0, new float[33]));
+    }
+
+    @Test
     void checkpointProblemsAreOneLineErrorsNamingFileAndTensor(@TempDir Path root) throws Exception {
         LlamaConfig c = TestCheckpoints.config(Family.LLAMA, 16, 24, 2, 2, 1, 8, 20, null, true, false, false,
                 RopeParameters.defaults(10000), "float32");
