@@ -35,7 +35,8 @@
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
 # norm=, slots=, init=, conv=, cinit=, clr=: gate normalizer, slots, gate init, short convolutions' taps, init and learning-rate
-# scale (every stage); seed=: the data's and the student's seed), e.g.
+# scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
+# at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
 # students with short convolutions decode by recomputing the forward pass, O(T) a token). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
@@ -202,6 +203,12 @@ def synthetic(kind):
 def stage(kind):
     s = next(s for s in r["stages"] if s["type"] == kind)
     return {} if "steps" in s else s                  # DRY=1 counts steps: token counts do not apply
+def own_stage(tokens):
+    at = next(s for s in r["stages"] if s["type"] == "attention-transfer")
+    own = dict(at, name="attention-transfer-own", hidden_states="student")
+    if "steps" not in own:
+        own["tokens"] = tokens
+    r["stages"].insert(r["stages"].index(at) + 1, own)
 setters = {
     "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
     "filler": lambda v: synthetic("needles").__setitem__("filler_share", float(v)),
@@ -218,6 +225,8 @@ setters = {
     "cinit": lambda v: r["student"].__setitem__("short_conv_init", v),
     "clr": lambda v: [s.__setitem__("conv_lr_scale", float(v)) for s in r["stages"]],
     "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
+    "hs": lambda v: next(s for s in r["stages"] if s["type"] == "attention-transfer").__setitem__("hidden_states", v),
+    "at2": lambda v: own_stage(int(v)),
 }
 for item in filter(None, extra.split("+")):
     key, _, value = item.partition("=")

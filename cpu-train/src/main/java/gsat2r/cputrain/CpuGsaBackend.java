@@ -47,7 +47,8 @@ import java.util.function.IntConsumer;
  *     alone on {@code attn_norm_l(h_l)} (the student's attn_norm, which conversion copies from the
  *     teacher's input_layernorm) and its output is compared with {@code a_l}; layers kept as softmax
  *     attention have no term. Each layer's backward stops at its own input, so a layer's parameters get
- *     gradient from its own term only.</li>
+ *     gradient from its own term only. On the student's hidden states, {@code h_l} comes from the student's
+ *     own forward pass and {@code a_l} from {@link LlamaModel#attentionOutput} on it.</li>
  * <li>distill: {@code (1 − w)·τ²·KL(softmax(z_T/τ) ‖ softmax(z_S/τ)) + w·CE(z_S)} on the teacher's
  *     and the student's logits of the same batch, through {@link LogitLosses}.</li>
  * <li>finetune: the student's next-token cross-entropy.</li>
@@ -184,29 +185,45 @@ public final class CpuGsaBackend implements TrainingBackend {
         }
         trainable.beforeForward();
         return switch (objective) {
-            case Objective.AttentionTransfer at -> attentionTransfer(batch, backward, gradScale);
+            case Objective.AttentionTransfer at -> attentionTransfer(at.states(), batch, backward, gradScale);
             case Objective.Distill d -> logitLoss(batch, d.temperature(), d.ceWeight(), true, backward, gradScale,
                     backward ? d.positionWeights(batch) : null, finalFrom);
             case Objective.LanguageModeling lm -> logitLoss(batch, 1, 1, false, backward, gradScale, null, finalFrom);
         };
     }
 
-    /** Per GSA layer l: {@code Σ_p mean_j (y_l(p)_j − a_l(p)_j)²} with {@code y_l = layer_l(attn_norm_l(h_l))}. */
-    private LossSums attentionTransfer(TokenBatch batch, boolean backward, double gradScale) {
+    /**
+     * Per GSA layer l: {@code Σ_p mean_j (y_l(p)_j − a_l(p)_j)²} with {@code y_l = layer_l(attn_norm_l(h_l))}, {@code h_l}
+     * and {@code a_l} the teacher's (its residual and attention output) or, on the student's states, the student's
+     * residual and the teacher's layer-l attention on it.
+     */
+    private LossSums attentionTransfer(Objective.HiddenStates states, TokenBatch batch, boolean backward, double gradScale) {
         ParameterGroup group = trainable.backwardGroup();
         if (backward) Objective.AttentionTransfer.requireMixerTensors(group.views(), student.config());
         int B = batch.sequences(), T = batch.length(), n = B * T, d = student.config().hiddenSize();
         LlamaModel.Trace[] traces = new LlamaModel.Trace[B];
-        for (int s = 0; s < B; s++) traces[s] = teacher.trace(batch.inputs(s));
+        GsaModel.Activations own = null;
+        if (states == Objective.HiddenStates.TEACHER) {
+            for (int s = 0; s < B; s++) traces[s] = teacher.trace(batch.inputs(s));
+        } else {
+            int[] ids = new int[n];
+            for (int s = 0; s < B; s++) System.arraycopy(batch.inputs(s), 0, ids, s * T, T);
+            own = student.forward(ids, B, T, GsaModel.Memory.RECOMPUTE);
+        }
         LinkedHashMap<String, Double> sums = new LinkedHashMap<>();
         sums.put("loss", 0.0);
         double total = 0;
         for (int l = 0; l < student.config().numHiddenLayers(); l++) {
             if (!student.config().isGsaLayer(l)) continue;
-            float[] h = new float[n * d], target = new float[n * d];
+            float[] h = own != null ? own.hidden(l) : new float[n * d], target = new float[n * d];
             for (int s = 0; s < B; s++) {
-                System.arraycopy(traces[s].residuals()[l], 0, h, s * T * d, T * d);
-                System.arraycopy(traces[s].attentionOutputs()[l], 0, target, s * T * d, T * d);
+                if (own != null) {
+                    float[] a = teacher.attentionOutput(l, Arrays.copyOfRange(h, s * T * d, (s + 1) * T * d));
+                    System.arraycopy(a, 0, target, s * T * d, T * d);
+                } else {
+                    System.arraycopy(traces[s].residuals()[l], 0, h, s * T * d, T * d);
+                    System.arraycopy(traces[s].attentionOutputs()[l], 0, target, s * T * d, T * d);
+                }
             }
             Mixer.Pass pass = student.layerForward(l, student.attnNorm(l, h, n), B, T);
             float[] dOut = backward ? new float[n * d] : null;

@@ -296,7 +296,7 @@ public final class CudaGsaBackend implements TrainingBackend {
         }
         try (DeviceBatch b = DeviceBatch.of(gpu, batch, student.vocabSize())) {
             return switch (objective) {
-                case Objective.AttentionTransfer at -> attentionTransfer(b, backward, gradScale);
+                case Objective.AttentionTransfer at -> attentionTransfer(at.states(), b, backward, gradScale);
                 case Objective.Distill d -> logitLoss(b, d.temperature(), d.ceWeight(), true, backward, gradScale,
                         backward ? d.positionWeights(batch) : null, finalFrom);
                 case Objective.LanguageModeling lm -> logitLoss(b, 1, 1, false, backward, gradScale, null, finalFrom);
@@ -304,8 +304,13 @@ public final class CudaGsaBackend implements TrainingBackend {
         }
     }
 
-    /** Per GSA layer l: {@code Σ_p mean_j (y_l(p)_j − a_l(p)_j)²} with {@code y_l = layer_l(attn_norm_l(h_l))}. */
-    private LossSums attentionTransfer(DeviceBatch b, boolean backward, double gradScale) {
+    /**
+     * Per GSA layer l: {@code Σ_p mean_j (y_l(p)_j − a_l(p)_j)²} with {@code y_l = layer_l(attn_norm_l(h_l))}, {@code h_l}
+     * and {@code a_l} the teacher's (its residual and attention output, seen from its forward pass) or, on the
+     * student's states, the student's residual (its forward pass, each block's input kept) and the teacher's layer-l
+     * attention on it.
+     */
+    private LossSums attentionTransfer(Objective.HiddenStates states, DeviceBatch b, boolean backward, double gradScale) {
         GsaConfig c = student.config;
         ParameterGroup group = trainable.backwardGroup();
         if (backward) Objective.AttentionTransfer.requireMixerTensors(group.views(), c);
@@ -316,30 +321,29 @@ public final class CudaGsaBackend implements TrainingBackend {
         try (Buffers s = new Buffers(gpu, student.type())) {
             DeviceBuffer lossRows = s.f32((long) n * gsaLayers.size());
             DeviceBuffer sums = s.i32(2L * (gsaLayers.size() + 1));
-            float dScale = (float) (gradScale * 2.0 / d);
-            teacher.forward(b, new LlamaModel.LayerHook() {
-                @Override
-                public void layer(int l, DeviceBuffer hIn, DeviceBuffer attnOut) {
-                    int slot = gsaLayers.indexOf(l);
-                    if (slot < 0) return;
-                    Block block = student.blocks().get(l);
-                    boolean train = backward && layerTrains(block, group);
-                    try (Buffers layer = new Buffers(gpu, student.type())) {
-                        DeviceBuffer x = layer.t((long) n * d);
-                        block.attnNorm(x, null, hIn, n);
-                        try (Mixer.Pass pass = block.mixer.forward(x, b, train)) {
-                            DeviceBuffer dy = train ? layer.t((long) n * d) : null;
-                            Mse.rows(gpu, lossRows.view((long) slot * n, n), dy, pass.out(), attnOut, n, d, dScale);
-                            if (train) block.mixer.backward(pass, dy, null, group);
-                        }
+            LayerTerm term = (l, hIn, attnOut) -> transferLayer(l, hIn, attnOut, b, backward && layerTrains(student.blocks().get(l), group),
+                    group, lossRows.view((long) gsaLayers.indexOf(l) * n, n), (float) (gradScale * 2.0 / d));
+            if (states == Objective.HiddenStates.TEACHER) {
+                teacher.forward(b, new LlamaModel.LayerHook() {
+                    @Override
+                    public void layer(int l, DeviceBuffer hIn, DeviceBuffer attnOut) {
+                        if (gsaLayers.contains(l)) term.add(l, hIn, attnOut);
+                    }
+
+                    @Override
+                    public int lastLayer() {
+                        return gsaLayers.getLast();
+                    }
+                }, false);
+            } else {
+                try (GsaModel.Forward own = student.forward(b, GsaModel.Memory.RECOMPUTE, false)) {
+                    DeviceBuffer target = s.t((long) n * d);
+                    for (int l : gsaLayers) {
+                        teacher.attentionOutput(l, b, own.hidden[l], target);
+                        term.add(l, own.hidden[l], target);
                     }
                 }
-
-                @Override
-                public int lastLayer() {
-                    return gsaLayers.getLast();
-                }
-            }, false);
+            }
             for (int i = 0; i < gsaLayers.size(); i++) Reduce.sumF64(gpu, sums.view(2L * i, 2), List.of(lossRows.view((long) i * n, n)), false);
             double[] values = Reduce.readDoubles(sums);
             LinkedHashMap<String, Double> out = new LinkedHashMap<>();
@@ -351,6 +355,27 @@ public final class CudaGsaBackend implements TrainingBackend {
             }
             out.put("loss", total);
             return new LossSums(b.tokens, out);
+        }
+    }
+
+    /** One GSA layer's term of attention transfer, from the residual entering it and its target. */
+    private interface LayerTerm {
+        void add(int l, DeviceBuffer hIn, DeviceBuffer attnOut);
+    }
+
+    /** Layer l's squared errors per row into {@code lossRows}, and its backward (gradient times {@code dScale}) when it trains. */
+    private void transferLayer(int l, DeviceBuffer hIn, DeviceBuffer attnOut, DeviceBatch b, boolean train, ParameterGroup group,
+                               DeviceBuffer lossRows, float dScale) {
+        int n = b.tokens, d = student.config.hiddenSize();
+        Block block = student.blocks().get(l);
+        try (Buffers layer = new Buffers(gpu, student.type())) {
+            DeviceBuffer x = layer.t((long) n * d);
+            block.attnNorm(x, null, hIn, n);
+            try (Mixer.Pass pass = block.mixer.forward(x, b, train)) {
+                DeviceBuffer dy = train ? layer.t((long) n * d) : null;
+                Mse.rows(gpu, lossRows, dy, pass.out(), attnOut, n, d, dScale);
+                if (train) block.mixer.backward(pass, dy, null, group);
+            }
         }
     }
 

@@ -104,7 +104,7 @@ final class CudaMemoryPlan {
 
     /**
      * The peak of one micro-batch: attention transfer runs the teacher with one GSA layer's pass and backward
-     * beside it; distill and finetune keep the student's activations (each block's input alone with recompute),
+     * beside it (on the student's states, beside the student's residual entering every block); distill and finetune keep the student's activations (each block's input alone with recompute),
      * a block of logits with its gradient and the teacher's final hidden state.
      */
     static long activations(MemoryPlan.Request r, Objective objective, long e) {
@@ -125,7 +125,11 @@ final class CudaMemoryPlan {
         perGsaLayer += convolutions;                     // the convolved q, k, v kept beside the projections
         long teacherScratch = t == null ? 0 : n * e * (4L * d + 2L * t.queryDim() + 2L * t.keyValueDim() + 2L * I);
         long backwardScratch = n * e * (3L * d + 2L * I + 2L * c.keyDim() + 2L * c.kvKeyDim() + c.kvValueDim()) + 2 * convolutions;
-        if (objective instanceof Objective.AttentionTransfer) return teacherScratch + 2 * perGsaLayer + backwardScratch;
+        if (objective instanceof Objective.AttentionTransfer at) {
+            // on the student's states: its forward keeps every block's input, and one layer's target sits beside them
+            long ownStates = at.states() == Objective.HiddenStates.STUDENT ? (c.numHiddenLayers() + 2L) * n * d * e : 0;
+            return teacherScratch + 2 * perGsaLayer + backwardScratch + ownStates;
+        }
         long kept = (recompute ? n * d * e : perGsaLayer) * c.numHiddenLayers() + perGsaLayer + 3 * n * d * e;
         long logits = 3L * LogitLoss.blockRows((int) Math.min(n, Integer.MAX_VALUE), V, ComputeType.of(precision)) * V * e + n * 4L * 3;
         long teacherHidden = objective.needsTeacher() ? n * d * e : 0;

@@ -211,9 +211,7 @@ final class LlamaModel implements AutoCloseable {
     private DeviceBuffer run(DeviceBatch b, LayerHook hook, boolean wantLogits) {
         LlamaConfig c = config;
         int n = b.tokens, d = c.hiddenSize(), I = c.intermediateSize(), qd = c.queryDim(), kvd = c.keyValueDim();
-        int H = c.numAttentionHeads(), Hkv = c.numKeyValueHeads(), D = c.headDim();
         rope.ensure(b.seqLen);
-        Attention.Shape shape = new Attention.Shape(b.batch, b.seqLen, H, Hkv, D, window, scale);
         int last = wantLogits || hook == null ? layers.size() - 1 : Math.min(hook.lastLayer(), layers.size() - 1);
         try (Buffers s = new Buffers(gpu, type)) {
             DeviceBuffer h = s.t((long) n * d), x = s.t((long) n * d), q = s.t((long) n * qd), k = s.t((long) n * kvd);
@@ -222,14 +220,7 @@ final class LlamaModel implements AutoCloseable {
             Embedding.forward(gpu, h, b.ids, embedding, n, d, c.vocabSize());
             for (int l = 0; l <= last; l++) {
                 Layer w = layers.get(l);
-                RmsNorm.forward(gpu, x, null, h, w.inNorm(), n, d, eps);
-                Matmul.linearForward(gpu, q, x, w.wq(), n, d, qd);
-                Matmul.linearForward(gpu, k, x, w.wk(), n, d, kvd);
-                Matmul.linearForward(gpu, v, x, w.wv(), n, d, kvd);
-                gsat2r.gpu.ops.Rope.forward(gpu, q, q, rope.cos(), rope.sin(), b.positions, n, H, D, qd, rope.positions());
-                gsat2r.gpu.ops.Rope.forward(gpu, k, k, rope.cos(), rope.sin(), b.positions, n, Hkv, D, kvd, rope.positions());
-                Attention.forward(gpu, shape, att, null, q, k, v);
-                Matmul.linearForward(gpu, a, att, w.wo(), n, qd, d);
+                attention(w, b, h, x, q, k, v, att, a);
                 if (hook != null) hook.layer(l, h, a);
                 Elementwise.add(gpu, h, h, a, (long) n * d);
                 RmsNorm.forward(gpu, x, null, h, w.postNorm(), n, d, eps);
@@ -241,6 +232,38 @@ final class LlamaModel implements AutoCloseable {
             RmsNorm.forward(gpu, normed, null, h, finalNorm, n, d, eps);
             return normed;
         }
+    }
+
+    /**
+     * Layer {@code l}'s self-attention output (after o_proj) on the residual {@code h} {@code [B·T, d]} of the batch's
+     * sequences, into {@code out}: what that layer adds to whatever residual it is given (the counterpart of
+     * {@link gsat2r.core.model.llama.LlamaModel#attentionOutput}). Attention transfer on a student's own hidden
+     * states asks it of the student's residual.
+     */
+    void attentionOutput(int l, DeviceBatch b, DeviceBuffer h, DeviceBuffer out) {
+        LlamaConfig c = config;
+        long n = b.tokens;
+        rope.ensure(b.seqLen);
+        try (Buffers s = new Buffers(gpu, type)) {
+            attention(layers.get(l), b, h, s.t(n * c.hiddenSize()), s.t(n * c.queryDim()), s.t(n * c.keyValueDim()),
+                    s.t(n * c.keyValueDim()), s.t(n * c.queryDim()), out);
+        }
+    }
+
+    /** Into {@code out}: o_proj(attention(rope(q), rope(k), v)) on input_layernorm(h); x, q, k, v, att are scratch. */
+    private void attention(Layer w, DeviceBatch b, DeviceBuffer h, DeviceBuffer x, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                           DeviceBuffer att, DeviceBuffer out) {
+        LlamaConfig c = config;
+        int n = b.tokens, d = c.hiddenSize(), qd = c.queryDim(), kvd = c.keyValueDim();
+        int H = c.numAttentionHeads(), Hkv = c.numKeyValueHeads(), D = c.headDim();
+        RmsNorm.forward(gpu, x, null, h, w.inNorm(), n, d, eps);
+        Matmul.linearForward(gpu, q, x, w.wq(), n, d, qd);
+        Matmul.linearForward(gpu, k, x, w.wk(), n, d, kvd);
+        Matmul.linearForward(gpu, v, x, w.wv(), n, d, kvd);
+        gsat2r.gpu.ops.Rope.forward(gpu, q, q, rope.cos(), rope.sin(), b.positions, n, H, D, qd, rope.positions());
+        gsat2r.gpu.ops.Rope.forward(gpu, k, k, rope.cos(), rope.sin(), b.positions, n, Hkv, D, kvd, rope.positions());
+        Attention.forward(gpu, new Attention.Shape(b.batch, b.seqLen, H, Hkv, D, window, scale), att, null, q, k, v);
+        Matmul.linearForward(gpu, out, att, w.wo(), n, qd, d);
     }
 
     /** {@code out = down(silu(gate(x)) ⊙ up(x))}; gate and up are scratch of {@code [n, I]}. */

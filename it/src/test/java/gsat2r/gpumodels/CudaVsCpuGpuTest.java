@@ -52,6 +52,7 @@ class CudaVsCpuGpuTest {
     }
 
     static final Objective AT = new Objective.AttentionTransfer();
+    static final Objective AT_OWN = new Objective.AttentionTransfer(Objective.HiddenStates.STUDENT);
     static final Objective DISTILL = new Objective.Distill(2.0, 0.3);
     static final Objective KL_ONLY = new Objective.Distill(1.0, 0.0);
     static final Objective LM = new Objective.LanguageModeling();
@@ -61,6 +62,7 @@ class CudaVsCpuGpuTest {
     static List<Case> cases() {
         return List.of(
                 new Case("llama at/attention", llama, llamaStudent, AT, new TrainableSet.Attention()),
+                new Case("llama at(student states)/attention", llama, llamaStudent, AT_OWN, new TrainableSet.Attention()),
                 new Case("llama distill(2,0.3)/all", llama, llamaStudent, DISTILL, new TrainableSet.All()),
                 new Case("llama kl/all", llama, llamaStudent, KL_ONLY, new TrainableSet.All()),
                 new Case("llama finetune/all", llama, llamaStudent, LM, new TrainableSet.All()),
@@ -69,6 +71,7 @@ class CudaVsCpuGpuTest {
                 new Case("hybrid distill(2,0.3)/all", mistral, hybridStudent, DISTILL, new TrainableSet.All()),
                 new Case("llama distill/lora:4", llama, llamaStudent, DISTILL, new TrainableSet.Lora(4, 8)),
                 new Case("short conv at/attention", llama, convStudent, AT, new TrainableSet.Attention()),
+                new Case("short conv at(student states)/attention", llama, convStudent, AT_OWN, new TrainableSet.Attention()),
                 new Case("short conv distill(2,0.3)/all", llama, convStudent, DISTILL, new TrainableSet.All()));
     }
 

@@ -14,7 +14,12 @@ package gsat2r.training;
  *     {@code attn_norm_l(h_l)}, {@code h_l} being the teacher's own hidden state entering layer l. Layers
  *     are independent: layer l's parameters get gradient from {@code mse_l} only, and nothing outside the
  *     GSA layers is needed. Per-position loss {@code Σ_l mse_l(p)}. Terms: {@code loss}, {@code mse.<l>}
- *     for each GSA layer l (layers kept as softmax attention have no term).</li>
+ *     for each GSA layer l (layers kept as softmax attention have no term). With {@link HiddenStates#STUDENT},
+ *     {@code h_l} is instead the student's own hidden state entering its layer l (its forward pass, every
+ *     layer below as it is now) and {@code a_l} the teacher's layer-l attention on that same residual
+ *     ({@code o_proj(attention(input_layernorm_T(h_l)))}): each GSA layer learns from what the student's
+ *     layers below it write. The gradient still stops at each layer's input (a stop-gradient on {@code h_l}),
+ *     so layer l's parameters get gradient from {@code mse_l} only, not through the layers above.</li>
  * <li>{@link Distill}: {@code (1 − w)·τ²·KL(softmax(z_T/τ) ‖ softmax(z_S/τ)) + w·CE(z_S, target)}
  *     with the teacher's and the student's logits z_T, z_S at the position; τ the temperature, w the CE
  *     mix weight. The τ² factor keeps gradient sizes comparable across temperatures (Hinton et al.).
@@ -35,7 +40,16 @@ public sealed interface Objective {
     /** The name used in recipes ({@code stages[i].type}) and metrics. */
     String type();
 
-    record AttentionTransfer() implements Objective {
+    record AttentionTransfer(HiddenStates states) implements Objective {
+        public AttentionTransfer {
+            java.util.Objects.requireNonNull(states, "states");
+        }
+
+        /** On the teacher's hidden states. */
+        public AttentionTransfer() {
+            this(HiddenStates.TEACHER);
+        }
+
         @Override
         public String type() {
             return "attention-transfer";
@@ -48,6 +62,16 @@ public sealed interface Objective {
                     throw new IllegalStateException("attention transfer trains GSA-layer tensors only, not " + v.name());
                 }
             }
+        }
+    }
+
+    /** Whose residual stream each GSA layer of attention transfer runs on (recipe field {@code hidden_states}). */
+    enum HiddenStates {
+        TEACHER, STUDENT;
+
+        /** The recipe's spelling. */
+        public String spelling() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 

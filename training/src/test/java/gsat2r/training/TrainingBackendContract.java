@@ -127,32 +127,100 @@ public abstract class TrainingBackendContract {
                 float[] w = b.readParameter(p.name());
                 for (int k = 0; k < 4; k++) {
                     int i = pick.nextInt(w.length);
-                    float orig = w[i];
-                    double h = differenceStep() * Math.max(1, Math.abs(orig));
-                    w[i] = (float) (orig + h);
-                    float up = w[i];
-                    b.writeParameter(p.name(), w);
-                    double lossUp = b.evaluate(objective, batch).loss();
-                    w[i] = (float) (orig - h);
-                    float down = w[i];
-                    b.writeParameter(p.name(), w);
-                    double lossDown = b.evaluate(objective, batch).loss();
-                    w[i] = orig;
-                    b.writeParameter(p.name(), w);
                     analytic.add((double) grad[i]);
-                    numeric.add((lossUp - lossDown) / ((double) up - down));
+                    numeric.add(perturb(b, p.name(), w, i, objective, batch).slope(LossSums::loss));
                 }
             }
-            double num = 0, den = 0;
-            for (int i = 0; i < analytic.size(); i++) {
-                num += (analytic.get(i) - numeric.get(i)) * (analytic.get(i) - numeric.get(i));
-                den += numeric.get(i) * numeric.get(i);
-            }
-            double rel = Math.sqrt(num / den);
-            assertTrue(den > 0, objective + " " + set.spelling() + ": all sampled gradients are zero");
+            assertTrue(numeric.stream().anyMatch(x -> x != 0), objective + " " + set.spelling() + ": all sampled gradients are zero");
+            double rel = relativeL2(analytic, numeric);
             assertTrue(rel <= gradientTolerance(), objective.type() + " / " + set.spelling() + ": relative L2 error " + rel
                     + " > " + gradientTolerance() + "\nanalytic " + analytic + "\nnumeric  " + numeric);
         }
+    }
+
+    static final Objective AT_OWN = new Objective.AttentionTransfer(Objective.HiddenStates.STUDENT);
+
+    /**
+     * Attention transfer on the student's own hidden states: a layer's input comes from the layers below it, but
+     * its gradient stops there, so each tensor's gradient is the derivative of its own layer's term alone (the total
+     * loss also moves through the layers above, which the gradient must not see). Below the lowest GSA layer a fresh
+     * student is the teacher (its embeddings, its kept attention layers, its MLPs), so that layer's term is the same
+     * as on the teacher's states; the terms above it are not.
+     */
+    @Test
+    void attentionTransferOnTheStudentsStatesStopsAtEachLayersInput() {
+        try (TrainingBackend b = open()) {
+            List<ParameterInfo> trainable = b.setTrainable(new TrainableSet.Attention(), 5);
+            TokenBatch batch = batch(b.vocabSize(), 2, 19);
+            LossSums own = b.forwardBackward(AT_OWN, batch, 1.0, true);
+            LossSums teachers = b.evaluate(AT, batch);
+            List<String> terms = own.sums().keySet().stream().filter(k -> k.startsWith("mse.")).toList();
+            assertEquals(teachers.sums().keySet(), own.sums().keySet());
+            String lowest = terms.getFirst();
+            assertEquals(teachers.sum(lowest), own.sum(lowest), 1e-5 * teachers.sum(lowest), lowest + " sees the same input either way");
+            double apart = 0;
+            for (String t : terms.subList(1, terms.size())) apart = Math.max(apart, Math.abs(own.sum(t) / teachers.sum(t) - 1));
+            assertTrue(terms.size() == 1 || apart > 1e-3, "the upper layers' terms must change with their inputs: " + apart);
+            List<Double> analytic = new ArrayList<>(), numeric = new ArrayList<>(), whole = new ArrayList<>();
+            SplitMix64 pick = new SplitMix64(4);
+            for (ParameterInfo p : trainable) {
+                String term = "mse." + layerOf(p.name());
+                assertTrue(terms.contains(term), p.name() + " trains in a layer with a term");
+                float[] grad = b.readGradient(p.name());
+                float[] w = b.readParameter(p.name());
+                for (int k = 0; k < 4; k++) {
+                    int i = pick.nextInt(w.length);
+                    Perturbed d = perturb(b, p.name(), w, i, AT_OWN, batch);
+                    analytic.add((double) grad[i]);
+                    numeric.add(d.slope(sums -> sums.sum(term)));
+                    whole.add(d.slope(LossSums::loss));
+                }
+            }
+            double rel = relativeL2(analytic, numeric);
+            assertTrue(rel <= gradientTolerance(), "relative L2 error against each layer's own term " + rel + " > " + gradientTolerance()
+                    + "\nanalytic " + analytic + "\nnumeric  " + numeric);
+            assertTrue(terms.size() == 1 || relativeL2(analytic, whole) > 10 * gradientTolerance(),
+                    "the gradient must not be the whole loss's (it would be without the stop at each input): " + relativeL2(analytic, whole));
+        }
+    }
+
+    /** The losses with element {@code i} of tensor {@code name} (values {@code w}) a step up and a step down; restores it. */
+    private Perturbed perturb(TrainingBackend b, String name, float[] w, int i, Objective objective, TokenBatch batch) {
+        float orig = w[i];
+        double h = differenceStep() * Math.max(1, Math.abs(orig));
+        w[i] = (float) (orig + h);
+        float up = w[i];
+        b.writeParameter(name, w);
+        LossSums lossUp = b.evaluate(objective, batch);
+        w[i] = (float) (orig - h);
+        float down = w[i];
+        b.writeParameter(name, w);
+        LossSums lossDown = b.evaluate(objective, batch);
+        w[i] = orig;
+        b.writeParameter(name, w);
+        return new Perturbed(lossUp, lossDown, (double) up - down);
+    }
+
+    /** Central differences: the losses a step up and down, and the step as the floats hold it. */
+    private record Perturbed(LossSums up, LossSums down, double step) {
+        double slope(java.util.function.ToDoubleFunction<LossSums> of) {
+            return (of.applyAsDouble(up) - of.applyAsDouble(down)) / step;
+        }
+    }
+
+    private static int layerOf(String tensor) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\.layers\\.(\\d+)\\.").matcher(tensor);
+        assertTrue(m.find(), tensor + " belongs to a layer");
+        return Integer.parseInt(m.group(1));
+    }
+
+    private static double relativeL2(List<Double> a, List<Double> reference) {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.size(); i++) {
+            num += (a.get(i) - reference.get(i)) * (a.get(i) - reference.get(i));
+            den += reference.get(i) * reference.get(i);
+        }
+        return Math.sqrt(num / den);
     }
 
     @Test

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -65,7 +66,11 @@ class RecipeReaderTest {
 
         Stage at = r.stages().get(0);
         assertEquals("attention-transfer", at.name());
-        assertInstanceOf(Objective.AttentionTransfer.class, at.objective());
+        assertEquals(new Objective.AttentionTransfer(Objective.HiddenStates.TEACHER), at.objective(), "on the teacher's hidden states by default");
+        assertFalse(r.resolved().path("stages").get(0).has("hidden_states"), "the default leaves run.json as before");
+        Recipe own = parse(GOOD.replace("\"warmup_steps\": 10}", "\"warmup_steps\": 10, \"hidden_states\": \"student\"}"));
+        assertEquals(new Objective.AttentionTransfer(Objective.HiddenStates.STUDENT), own.stages().get(0).objective());
+        assertEquals("student", own.resolved().path("stages").get(0).path("hidden_states").asText());
         assertInstanceOf(TrainableSet.Attention.class, at.trainable(), "attention transfer trains the attention layers by default");
         assertEquals(0.1, at.minLrRatio());
         assertEquals(0.9, at.beta1());
@@ -130,6 +135,10 @@ class RecipeReaderTest {
         assertEquals(FILE + ": stages[1].ce_weight: must be in [0, 1] (got 1.5)", error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 1.5")));
         assertEquals(FILE + ": stages[1].recall_weight: must be in [0, 100] (got -2)",
                 error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"recall_weight\": -2")));
+        assertEquals(FILE + ": stages[0].hidden_states: must be one of teacher, student (got \"mine\")",
+                error(GOOD.replace("\"warmup_steps\": 10}", "\"warmup_steps\": 10, \"hidden_states\": \"mine\"}")));
+        assertEquals(FILE + ": stages[1].hidden_states: only for attention-transfer stages",
+                error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"hidden_states\": \"student\"")));
         assertEquals(FILE + ": stages[2].recall_weight: only for distill stages",
                 error(GOOD.replace("\"grad_clip\": 0", "\"grad_clip\": 0, \"recall_weight\": 4")));
         assertEquals(FILE + ": stages[1].betas[1]: must be in [0, 1) (got 1.0)", error(GOOD.replace("[0.9, 0.99]", "[0.9, 1.0]")));

@@ -127,7 +127,7 @@ public final class ToyBackend implements TrainingBackend {
             double[] rowWeights = new double[ids.length];
             for (int p = 0; p < ids.length; p++) rowWeights[p] = weights == null ? 1 : weights[s * ids.length + p];
             switch (objective) {
-                case Objective.AttentionTransfer at -> attentionTransfer(ids, sums, gw, gl);
+                case Objective.AttentionTransfer at -> attentionTransfer(at.states(), ids, sums, gw, gl);
                 case Objective.Distill d -> logitLoss(ids, targets, true, d.temperature(), d.ceWeight(), !backward, rowWeights, sums, gw, gl);
                 case Objective.LanguageModeling lm -> logitLoss(ids, targets, false, 1, 1, false, rowWeights, sums, gw, gl);
             }
@@ -136,17 +136,19 @@ public final class ToyBackend implements TrainingBackend {
         return LossSums.of(batch.positions(), sums);
     }
 
-    private void attentionTransfer(int[] ids, Map<String, Double> sums, double[] gw, double[] gl) {
-        ToyModel.Trace t = teacher.forward(ids);
+    /** Each layer on the teacher's residual against its output, or on the student's own against the teacher layer's output on it. */
+    private void attentionTransfer(Objective.HiddenStates states, int[] ids, Map<String, Double> sums, double[] gw, double[] gl) {
+        ToyModel.Trace t = (states == Objective.HiddenStates.TEACHER ? teacher : student).forward(ids);
         int T = ids.length, d = student.dim;
         for (int l = 0; l < student.layers; l++) {
             ToyModel.LayerCache c = student.layerForward(l, t.h[l]);
+            double[][] target = states == Objective.HiddenStates.TEACHER ? t.layer[l].a : teacher.layerForward(l, t.h[l]).a;
             double[][] dy = new double[T][d];
             double total = 0;
             for (int p = 0; p < T; p++) {
                 double e = 0;
                 for (int j = 0; j < d; j++) {
-                    double diff = c.a[p][j] - t.layer[l].a[p][j];
+                    double diff = c.a[p][j] - target[p][j];
                     e += diff * diff;
                     dy[p][j] = 2 * diff / d;
                 }

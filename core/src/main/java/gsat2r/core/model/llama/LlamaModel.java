@@ -272,26 +272,14 @@ public final class LlamaModel implements LanguageModel {
 
     /** Every layer over the {@code T} rows of {@code h} (row r rotated by table row r); returns the last residual. */
     private float[] layers(float[] h, int T, float[] cos, float[] sin, Attend attend, Capture capture) {
-        int d = config.hiddenSize(), I = config.intermediateSize();
-        int H = config.numAttentionHeads(), Hkv = config.numKeyValueHeads(), dh = config.headDim();
-        int qd = config.queryDim(), kvd = config.keyValueDim();
+        int d = config.hiddenSize(), I = config.intermediateSize(), qd = config.queryDim(), kvd = config.keyValueDim();
         float[] n = new float[T * d], q = new float[T * qd], k = new float[T * kvd], v = new float[T * kvd];
         float[] att = new float[T * qd], out = new float[T * d], gate = new float[T * I], up = new float[T * I];
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             LlamaWeights.Layer w = weights.layers().get(l);
             if (capture != null) capture.residual(l, h);
 
-            RmsNorm.forward(n, 0, h, 0, w.inputNorm(), 0, null, 0, T, d, eps);
-            Linear.forward(q, 0, n, 0, w.wq(), 0, w.bq(), 0, T, d, qd);
-            Linear.forward(k, 0, n, 0, w.wk(), 0, w.bk(), 0, T, d, kvd);
-            Linear.forward(v, 0, n, 0, w.wv(), 0, w.bv(), 0, T, d, kvd);
-            Rope.forward(q, 0, q, 0, cos, sin, 0, T, H, dh);
-            Rope.forward(k, 0, k, 0, cos, sin, 0, T, Hkv, dh);
-            attend.run(l, att, q, k, v);
-            if (capture != null && capture.probabilities() != null) {
-                capture.probabilities()[l] = Attention.probabilities(q, 0, k, 0, T, H, Hkv, dh, window, scale);
-            }
-            Linear.forward(out, 0, att, 0, w.wo(), 0, w.bo(), 0, T, qd, d);
+            attention(l, h, T, cos, sin, attend, capture, n, q, k, v, att, out);
             if (capture != null) capture.attentionOutput(l, out);
             addInPlace(h, out);
 
@@ -303,6 +291,45 @@ public final class LlamaModel implements LanguageModel {
             addInPlace(h, out);
         }
         return h;
+    }
+
+    /**
+     * Layer {@code l}'s self-attention output (after o_proj) on the residual {@code h} of {@code T} rows at
+     * positions {@code 0 ..}: what that layer adds to whatever residual it is given. On the residual its own
+     * forward pass gives it, this is {@link Trace#attentionOutputs()}{@code [l]} bit for bit. Attention transfer on
+     * a student's own hidden states asks it of the student's residual.
+     */
+    public float[] attentionOutput(int l, float[] h) {
+        int d = config.hiddenSize(), dh = config.headDim();
+        if (l < 0 || l >= config.numHiddenLayers()) throw new IllegalArgumentException("no layer " + l);
+        if (h.length == 0 || h.length % d != 0) throw new IllegalArgumentException(h.length + " floats are not rows of " + d);
+        int T = h.length / d;
+        float[] cos = new float[T * dh / 2], sin = new float[T * dh / 2];
+        Rope.tables(invFreq, 0, T, cos, sin);
+        float[] out = new float[T * d];
+        attention(l, h, T, cos, sin, (layer, att, q, k, v) -> attend(layer, att, q, k, v, T, 0, null), null,
+                new float[T * d], new float[T * config.queryDim()], new float[T * config.keyValueDim()],
+                new float[T * config.keyValueDim()], new float[T * config.queryDim()], out);
+        return out;
+    }
+
+    /** Into {@code out}: o_proj(attention(rope(q), rope(k), v)) of layer {@code l} on input_layernorm(h); n, q, k, v, att are scratch. */
+    private void attention(int l, float[] h, int T, float[] cos, float[] sin, Attend attend, Capture capture,
+                           float[] n, float[] q, float[] k, float[] v, float[] att, float[] out) {
+        LlamaWeights.Layer w = weights.layers().get(l);
+        int d = config.hiddenSize(), H = config.numAttentionHeads(), Hkv = config.numKeyValueHeads(), dh = config.headDim();
+        int qd = config.queryDim(), kvd = config.keyValueDim();
+        RmsNorm.forward(n, 0, h, 0, w.inputNorm(), 0, null, 0, T, d, eps);
+        Linear.forward(q, 0, n, 0, w.wq(), 0, w.bq(), 0, T, d, qd);
+        Linear.forward(k, 0, n, 0, w.wk(), 0, w.bk(), 0, T, d, kvd);
+        Linear.forward(v, 0, n, 0, w.wv(), 0, w.bv(), 0, T, d, kvd);
+        Rope.forward(q, 0, q, 0, cos, sin, 0, T, H, dh);
+        Rope.forward(k, 0, k, 0, cos, sin, 0, T, Hkv, dh);
+        attend.run(l, att, q, k, v);
+        if (capture != null && capture.probabilities() != null) {
+            capture.probabilities()[l] = Attention.probabilities(q, 0, k, 0, T, H, Hkv, dh, window, scale);
+        }
+        Linear.forward(out, 0, att, 0, w.wo(), 0, w.bo(), 0, T, qd, d);
     }
 
     /** The logits of {@code rows} rows of {@code h} from row {@code first}: final norm, then lm_head. */

@@ -119,10 +119,23 @@ class LlamaModelTest {
         assertTrue(rounded > 10 * e, "bf16 inv_freq changes the result measurably: " + rounded + " vs " + e);
     }
 
+    /** Two layers of Mistral, hidden size 32, 4 heads of 12 with one KV head, window 5. */
+    private static LlamaConfig smallMistral() {
+        return TestCheckpoints.config(Family.MISTRAL, 32, 48, 2, 4, 1, 12, 61, 5, false, false, false,
+                RopeParameters.defaults(10000), "float32");
+    }
+
+    /** The float64 reference of layer 1's attention output on the residual {@code h} (rows of 32). */
+    private static double[][] layerOneAttention(LlamaConfig c, Map<String, float[]> tensors, float[] h) {
+        double[][] hd = new double[h.length / 32][32];
+        for (int t = 0; t < hd.length; t++) for (int j = 0; j < 32; j++) hd[t][j] = h[t * 32 + j];
+        double[][] n = NaiveLlama.norm(hd, tensors.get("model.layers.1.input_layernorm.weight"), c.rmsNormEps());
+        return NaiveLlama.attention(c, tensors, "model.layers.1.", n, NaiveLlama.invFreq(c.rope(), 12));
+    }
+
     @Test
     void traceExposesLayerStates() {
-        LlamaConfig c = TestCheckpoints.config(Family.MISTRAL, 32, 48, 2, 4, 1, 12, 61, 5, false, false, false,
-                RopeParameters.defaults(10000), "float32");
+        LlamaConfig c = smallMistral();
         Map<String, float[]> tensors = TestCheckpoints.randomTensors(c, 3);
         LlamaModel model = new LlamaModel(c, TestCheckpoints.weights(c, tensors), DType.F32);
         int[] ids = randomIds(11, c.vocabSize(), 8);
@@ -134,11 +147,7 @@ class LlamaModelTest {
             for (int j = 0; j < 32; j++) assertEquals(embed[ids[t] * 32 + j], trace.residuals()[0][t * 32 + j]);
         }
         // Layer 1's attention output against the float64 reference fed with the traced input of layer 1.
-        double[][] h1 = new double[ids.length][32];
-        for (int t = 0; t < ids.length; t++) for (int j = 0; j < 32; j++) h1[t][j] = trace.residuals()[1][t * 32 + j];
-        double[][] n = NaiveLlama.norm(h1, tensors.get("model.layers.1.input_layernorm.weight"), c.rmsNormEps());
-        double[][] att = NaiveLlama.attention(c, tensors, "model.layers.1.", n, NaiveLlama.invFreq(c.rope(), 12));
-        double e = relL2(trace.attentionOutputs()[1], flatten(att));
+        double e = relL2(trace.attentionOutputs()[1], flatten(layerOneAttention(c, tensors, trace.residuals()[1])));
         assertTrue(e <= 1e-5, "attention output of layer 1: " + e);
 
         float[][] p = model.attentionProbabilities(ids);             // per layer, per head: a distribution over the keys seen
@@ -154,6 +163,24 @@ class LlamaModelTest {
                 for (int j = i + 1; j < T; j++) assertEquals(0f, layer[row * T + j], "causal");
             }
         }
+    }
+
+    @Test
+    void attentionOutputOfALayerOnAnyResidual() {
+        LlamaConfig c = smallMistral();
+        Map<String, float[]> tensors = TestCheckpoints.randomTensors(c, 4);
+        LlamaModel model = new LlamaModel(c, TestCheckpoints.weights(c, tensors), DType.F32);
+        int[] ids = randomIds(9, c.vocabSize(), 5);
+        LlamaModel.Trace trace = model.trace(ids);
+        for (int l = 0; l < 2; l++) assertArrayEquals(trace.attentionOutputs()[l], model.attentionOutput(l, trace.residuals()[l]), "layer " + l);
+        // A residual the model never made (another model's hidden state): against the float64 reference.
+        Random rng = new Random(6);
+        float[] h = new float[ids.length * 32];
+        for (int i = 0; i < h.length; i++) h[i] = (float) rng.nextGaussian();
+        double e = relL2(model.attentionOutput(1, h), flatten(layerOneAttention(c, tensors, h)));
+        assertTrue(e <= 1e-5, "attention output of layer 1 on a foreign residual: " + e);
+        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(2, h));
+        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(0, new float[33]));
     }
 
     @Test
