@@ -12,6 +12,7 @@ import gsat2r.core.safetensors.DType;
 import gsat2r.finetune.recipe.Recipe;
 import gsat2r.finetune.recipe.RecipeReader;
 import gsat2r.training.MemoryPlan;
+import gsat2r.training.Objective;
 import gsat2r.training.TrainableSet;
 import org.junit.jupiter.api.Test;
 
@@ -19,6 +20,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -80,6 +82,22 @@ class MemoryPlanTest {
             }
             assertTrue(p.fits());
         }
+    }
+
+    @Test
+    void attentionTransferOnTheStudentsStatesKeepsEveryBlocksInputAndStillFits() throws Exception {
+        LlamaConfig t = teacher(LLAMA_31_8B);
+        Recipe r = RecipeReader.read(Path.of("..", "recipes", "llama-3-8b.json"));
+        GsaConfig c = student(t, 64);
+        Objective own = new Objective.AttentionTransfer(Objective.HiddenStates.STUDENT);
+        long onTeacher = CudaMemoryPlan.activations(c, t, r.precision(), r.microBatch(), r.seqLen(), r.recompute(), new Objective.AttentionTransfer());
+        long onStudent = CudaMemoryPlan.activations(c, t, r.precision(), r.microBatch(), r.seqLen(), r.recompute(), own);
+        long rows = (long) r.microBatch() * r.seqLen();
+        assertEquals((t.numHiddenLayers() + 2L) * rows * t.hiddenSize() * 2, onStudent - onTeacher, "33 residuals and one target, bf16");
+        MemoryPlan.Request q = new MemoryPlan.Request(t, c, r.precision(), r.microBatch(), r.seqLen(), r.recompute(),
+                List.of(new MemoryPlan.StageLoad("attention-transfer", own, new TrainableSet.Attention())), 1, 0);
+        MemoryPlan p = CudaMemoryPlan.plan(q, "cuda:0 (test)", H100, H100);
+        assertTrue(p.fits(), p.stages().getFirst().describe());
     }
 
     @Test
