@@ -202,20 +202,20 @@ public final class CpuGsaBackend implements TrainingBackend {
         if (backward) Objective.AttentionTransfer.requireMixerTensors(group.views(), student.config());
         int B = batch.sequences(), T = batch.length(), n = B * T, d = student.config().hiddenSize();
         LlamaModel.Trace[] traces = new LlamaModel.Trace[B];
-        GsaModel.Activations own = null;
+        float[][] own = null;
         if (states == Objective.HiddenStates.TEACHER) {
             for (int s = 0; s < B; s++) traces[s] = teacher.trace(batch.inputs(s));
         } else {
             int[] ids = new int[n];
             for (int s = 0; s < B; s++) System.arraycopy(batch.inputs(s), 0, ids, s * T, T);
-            own = student.forward(ids, B, T, GsaModel.Memory.RECOMPUTE);
+            own = student.residuals(ids, B, T);
         }
         LinkedHashMap<String, Double> sums = new LinkedHashMap<>();
         sums.put("loss", 0.0);
         double total = 0;
         for (int l = 0; l < student.config().numHiddenLayers(); l++) {
             if (!student.config().isGsaLayer(l)) continue;
-            float[] h = own != null ? own.hidden(l) : new float[n * d], target = new float[n * d];
+            float[] h = own != null ? own[l] : new float[n * d], target = new float[n * d];
             for (int s = 0; s < B; s++) {
                 if (own != null) {
                     float[] a = teacher.attentionOutput(l, Arrays.copyOfRange(h, s * T * d, (s + 1) * T * d));

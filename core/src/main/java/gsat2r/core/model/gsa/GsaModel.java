@@ -212,24 +212,40 @@ public final class GsaModel implements LanguageModel {
      * position 0, keeping what {@link #backward} needs.
      */
     public Activations forward(int[] ids, int batch, int seqLen, Memory memory) {
-        if (batch < 1 || seqLen < 1 || (long) batch * seqLen != ids.length) {
-            throw new IllegalArgumentException(ids.length + " ids are not " + batch + " sequences of " + seqLen);
-        }
-        checkIds(ids);
         int n = ids.length, d = config.hiddenSize(), L = blocks.size();
-        float[][] hidden = new float[L + 1][];
         Block.Pass[] passes = new Block.Pass[L];
-        hidden[0] = embed(ids);
-        for (int l = 0; l < L; l++) {
-            Block.Pass pass = blocks.get(l).forward(params, hidden[l], batch, seqLen);
-            hidden[l + 1] = pass.hOut();
-            if (memory == Memory.KEEP) passes[l] = pass;
-        }
+        float[][] hidden = blocks(ids, batch, seqLen, memory == Memory.KEEP ? passes : null);
         float[] rstd = new float[n], normed = new float[n * d];
         RmsNorm.forward(normed, 0, hidden[L], 0, params, finalNorm.arrayOffset(), rstd, 0, n, d, eps);
         float[] logits = new float[n * config.vocabSize()];
         Linear.forward(logits, 0, normed, 0, params, output.arrayOffset(), null, 0, n, d, config.vocabSize());
         return new Activations(ids, batch, seqLen, hidden, passes, rstd, normed, logits);
+    }
+
+    /**
+     * The residual stream entering every block ({@code [l]}; {@code [L]} leaves the last), {@code [B·T, d]} each, over
+     * {@code ids} as {@link #forward} takes them: the forward pass without its head (what attention transfer on the
+     * student's own states reads).
+     */
+    public float[][] residuals(int[] ids, int batch, int seqLen) {
+        return blocks(ids, batch, seqLen, null);
+    }
+
+    /** Embeddings and every block; each block's pass into {@code keep} when given. */
+    private float[][] blocks(int[] ids, int batch, int seqLen, Block.Pass[] keep) {
+        if (batch < 1 || seqLen < 1 || (long) batch * seqLen != ids.length) {
+            throw new IllegalArgumentException(ids.length + " ids are not " + batch + " sequences of " + seqLen);
+        }
+        checkIds(ids);
+        int L = blocks.size();
+        float[][] hidden = new float[L + 1][];
+        hidden[0] = embed(ids);
+        for (int l = 0; l < L; l++) {
+            Block.Pass pass = blocks.get(l).forward(params, hidden[l], batch, seqLen);
+            hidden[l + 1] = pass.hOut();
+            if (keep != null) keep[l] = pass;
+        }
+        return hidden;
     }
 
     /**

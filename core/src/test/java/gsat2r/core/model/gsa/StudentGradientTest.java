@@ -180,6 +180,9 @@ class StudentGradientTest {
         // h_mid = h_in + mixer(attn_norm(h_in)): the next block sees h_mid + mlp(...), so compare the mixer itself.
         Block.Pass blockPass = new Block(m.layout(), layer).forward(m.parameters(), a.hidden(layer), B, T);
         assertArrayEquals(blockPass.mix().out(), pass.out());
+        float[][] residuals = m.residuals(ids, B, T);                  // the forward pass without its head
+        assertEquals(c.numHiddenLayers() + 1, residuals.length);
+        for (int l = 0; l <= c.numHiddenLayers(); l++) assertArrayEquals(a.hidden(l), residuals[l], "residual " + l);
 
         Random rnd = new Random(33);
         float[] r = new float[pass.out().length];
