@@ -73,6 +73,12 @@ public sealed interface Objective {
         public String spelling() {
             return name().toLowerCase(java.util.Locale.ROOT);
         }
+
+        /** The value {@link #spelling} spells. */
+        public static HiddenStates of(String spelling) {
+            for (HiddenStates h : values()) if (h.spelling().equals(spelling)) return h;
+            throw new IllegalArgumentException("no hidden states \"" + spelling + "\"");
+        }
     }
 
     record Distill(double temperature, double ceWeight, double recallWeight) implements Objective {

@@ -27,7 +27,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,7 +42,8 @@ public final class RecipeReader {
 
     public static final List<String> STAGE_TYPES = List.of("attention-transfer", "distill", "finetune");
     /** Whose hidden states an attention-transfer stage runs each GSA layer on. */
-    public static final List<String> HIDDEN_STATES = List.of("teacher", "student");
+    public static final List<String> HIDDEN_STATES = java.util.Arrays.stream(Objective.HiddenStates.values())
+            .map(Objective.HiddenStates::spelling).toList();
     public static final List<String> DEVICES = List.of("cpu", "cuda");
     public static final List<String> PRECISIONS = List.of("fp32", "bf16");
     public static final List<String> GATE_INITS = List.of("random", "key-pool");
@@ -545,7 +545,7 @@ public final class RecipeReader {
             Double ceWeight = s.number("ce_weight", v -> v >= 0 && v <= 1, "in [0, 1]", null, false);
             Double recallWeight = s.number("recall_weight", v -> v >= 0 && v <= Objective.MAX_RECALL_WEIGHT,
                     "in [0, " + (int) Objective.MAX_RECALL_WEIGHT + "]", null, false);
-            String hiddenStates = s.choice("hidden_states", HIDDEN_STATES, "teacher", false);
+            String hiddenStates = s.choice("hidden_states", HIDDEN_STATES, Objective.HiddenStates.TEACHER.spelling(), false);
             if (!"attention-transfer".equals(type) && s.get("hidden_states") != null) {
                 s.problem("hidden_states", "only for attention-transfer stages");
             }
@@ -557,7 +557,7 @@ public final class RecipeReader {
             s.finish();
             if (type == null) return null;
             Objective objective = switch (type) {
-                case "attention-transfer" -> new Objective.AttentionTransfer(Objective.HiddenStates.valueOf(hiddenStates.toUpperCase(Locale.ROOT)));
+                case "attention-transfer" -> new Objective.AttentionTransfer(Objective.HiddenStates.of(hiddenStates));
                 case "distill" -> new Objective.Distill(temperature == null ? 1.0 : temperature, ceWeight == null ? 0.0 : ceWeight,
                         recallWeight == null ? 1.0 : recallWeight);
                 default -> new Objective.LanguageModeling();
