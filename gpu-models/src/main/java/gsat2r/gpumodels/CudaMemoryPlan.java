@@ -104,8 +104,9 @@ final class CudaMemoryPlan {
 
     /**
      * The peak of one micro-batch: attention transfer runs the teacher with one GSA layer's pass and backward
-     * beside it (on the student's states, beside the student's residual entering every block); distill and finetune keep the student's activations (each block's input alone with recompute),
-     * a block of logits with its gradient and the teacher's final hidden state.
+     * beside it (on the student's states, beside the student's residual entering every block); distill and
+     * finetune keep the student's activations (each block's input alone with recompute), a block of logits with
+     * its gradient and the teacher's final hidden state.
      */
     static long activations(MemoryPlan.Request r, Objective objective, long e) {
         return activations(r.student(), r.teacher(), r.precision(), r.microBatch(), r.sequenceLength(), r.recompute(), objective);

@@ -134,7 +134,7 @@ class LlamaModelTest {
     }
 
     @Test
-    void traceExposesLayerStates() {
+    void traceAndAttentionOutputExposeLayerStates() {
         LlamaConfig c = smallMistral();
         Map<String, float[]> tensors = TestCheckpoints.randomTensors(c, 3);
         LlamaModel model = new LlamaModel(c, TestCheckpoints.weights(c, tensors), DType.F32);
@@ -149,6 +149,16 @@ class LlamaModelTest {
         // Layer 1's attention output against the float64 reference fed with the traced input of layer 1.
         double e = relL2(trace.attentionOutputs()[1], flatten(layerOneAttention(c, tensors, trace.residuals()[1])));
         assertTrue(e <= 1e-5, "attention output of layer 1: " + e);
+        // A layer's attention on its own traced residual is the trace's, bit for bit.
+        for (int l = 0; l < 2; l++) assertArrayEquals(trace.attentionOutputs()[l], model.attentionOutput(l, trace.residuals()[l]), "layer " + l);
+        // On a residual the model never made (another model's hidden state): against the float64 reference.
+        Random rng = new Random(6);
+        float[] h = new float[ids.length * 32];
+        for (int i = 0; i < h.length; i++) h[i] = (float) rng.nextGaussian();
+        double foreign = relL2(model.attentionOutput(1, h), flatten(layerOneAttention(c, tensors, h)));
+        assertTrue(foreign <= 1e-5, "attention output of layer 1 on a foreign residual: " + foreign);
+        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(2, h));
+        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(0, new float[33]));
 
         float[][] p = model.attentionProbabilities(ids);             // per layer, per head: a distribution over the keys seen
         int T = ids.length, H = c.numAttentionHeads();
@@ -163,24 +173,6 @@ class LlamaModelTest {
                 for (int j = i + 1; j < T; j++) assertEquals(0f, layer[row * T + j], "causal");
             }
         }
-    }
-
-    @Test
-    void attentionOutputOfALayerOnAnyResidual() {
-        LlamaConfig c = smallMistral();
-        Map<String, float[]> tensors = TestCheckpoints.randomTensors(c, 4);
-        LlamaModel model = new LlamaModel(c, TestCheckpoints.weights(c, tensors), DType.F32);
-        int[] ids = randomIds(9, c.vocabSize(), 5);
-        LlamaModel.Trace trace = model.trace(ids);
-        for (int l = 0; l < 2; l++) assertArrayEquals(trace.attentionOutputs()[l], model.attentionOutput(l, trace.residuals()[l]), "layer " + l);
-        // A residual the model never made (another model's hidden state): against the float64 reference.
-        Random rng = new Random(6);
-        float[] h = new float[ids.length * 32];
-        for (int i = 0; i < h.length; i++) h[i] = (float) rng.nextGaussian();
-        double e = relL2(model.attentionOutput(1, h), flatten(layerOneAttention(c, tensors, h)));
-        assertTrue(e <= 1e-5, "attention output of layer 1 on a foreign residual: " + e);
-        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(2, h));
-        assertThrows(IllegalArgumentException.class, () -> model.attentionOutput(0, new float[33]));
     }
 
     @Test
