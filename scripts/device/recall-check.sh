@@ -36,14 +36,18 @@
 # bare_share, needles' filler_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
 # norm=, slots=, init=, conv=, cinit=, clr=: gate normalizer, slots, gate init, short convolutions' taps, init and learning-rate
 # scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
-# at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first), e.g.
+# at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
+# distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
 # students with short convolutions decode by recomputing the forward pass, O(T) a token). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
-# PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET] ..." adds progressive conversions: the hybrid base with KEEP kept as attention
-# (and SET) trains AT1 tokens of attention transfer and D1 of distillation; t2r convert --student --to-gsa KEEP then
-# makes those layers GSA, and the every-layer-GSA student trains AT2 (0: no attention transfer) and D2 tokens more
-# on the corpus in the next seed's order; evaluated like the grid (as grid-NAME; grid-NAME-1 is the first run).
+# PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET[:SET2]] ..." adds progressive conversions: the hybrid base with KEEP kept as
+# attention (and SET) trains AT1 tokens of attention transfer and D1 of distillation; t2r convert --student --to-gsa
+# KEEP then makes those layers GSA, and the every-layer-GSA student trains AT2 (0: no attention transfer) and D2 tokens
+# more on the corpus in the next seed's order, with SET2's stage settings; SET2's teacher=kept makes its teacher the
+# original one with the trained hybrid's KEEP layers grafted in (scripts/device/graft-attention.py: its attention
+# transfer then learns the hybrid's own attention; give its distillation ce=1); evaluated like the grid (as grid-NAME;
+# grid-NAME-1 is the first run).
 #
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
 # 256 tokens, one prompt per point): every phase runs, no number means anything.
@@ -227,6 +231,9 @@ setters = {
     "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
     "hs": lambda v: next(s for s in r["stages"] if s["type"] == "attention-transfer").__setitem__("hidden_states", v),
     "at2": lambda v: own_stage(int(v)),
+    "ce": lambda v: [s.__setitem__("ce_weight", float(v)) for s in r["stages"] if s["type"] == "distill"],
+    "pairs": lambda v: synthetic("kv-recall").update(zip(("min_pairs", "max_pairs"), map(int, v.split("-")))),
+    "teacher": lambda v: r.__setitem__("teacher", v),
 }
 for item in filter(None, extra.split("+")):
     key, _, value = item.partition("=")
@@ -267,13 +274,19 @@ PY
 }
 PACK_EXTRA=()
 for g in ${PROG:-}; do
-    IFS=: read -r pname pkeep pat1 pd1 pat2 pd2 pset <<< "$g"
+    IFS=: read -r pname pkeep pat1 pd1 pat2 pd2 pset pset2 <<< "$g"
     grid_recipe "$pname-1" "$HYBRID" 4 "$pkeep" "" "at=$pat1+distill=$pd1${pset:++$pset}" || continue
     PACK_EXTRA+=("grid-$pname-1")
     phase "grid-$pname-1" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname-1.json" --out "$W/grid-$pname-1"
     phase "convert-$pname" 5 60 "$T2R" convert --student "$W/grid-$pname-1/final" --to-gsa "$pkeep" --gate-init key-pool \
         --out "$W/conv-$pname"
     second_recipe "$pname" "$pat2" "$pd2" || continue
+    if [[ "+$pset2+" == *"+teacher=kept+"* ]]; then
+        phase "graft-$pname" 5 60 python3 "$ROOT/scripts/device/graft-attention.py" "$TEACHER" "$W/grid-$pname-1/final" "$pkeep" \
+            "$W/teacher-$pname"
+        pset2=${pset2//teacher=kept/teacher=$W/teacher-$pname}
+    fi
+    if [ -n "${pset2:-}" ]; then grid_recipe "$pname" "$W/recipes/grid-$pname.json" 4 "" "" "$pset2" || continue; fi
     GRID_NAMES+=("$pname")
     phase "grid-$pname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname.json" --out "$W/grid-$pname"
     phase "eval-grid-$pname" 30 80 evaluate "grid-$pname" "grid-$pname" "$CONTEXT" lm,recall,passkey
