@@ -22,12 +22,17 @@ final class TrainingStreams {
 
     /**
      * The run's training sequences: the corpus in its seeded order, with the recipe's synthetic documents
-     * (written with the teacher's tokenizer, haystacks from the training split) mixed in at their shares.
+     * (written with the teacher's tokenizer, haystacks from the training split) mixed in at their shares;
+     * the corpus alone when there are none or every share is 0.
      */
     static TrainingStream open(Recipe recipe, PackedSequences train, PreparedDataset data, Tokenizer tokenizer,
                                          TrainingListener listener) {
         SequenceOrder order = new SequenceOrder(recipe.seed(), train.count());
         if (recipe.synthetic().isEmpty()) return TrainingStream.corpusOnly(train, order);
+        if (recipe.synthetic().stream().allMatch(s -> s.share() == 0)) {     // a mix switched off share by share
+            listener.note("synthetic data: every share is 0; the corpus alone");
+            return TrainingStream.corpusOnly(train, order);
+        }
         SyntheticContext context = SyntheticContext.of(tokenizer, data.train());
         List<SyntheticKind> kinds = recipe.synthetic().stream().map(SyntheticSpec::kind).toList();
         SyntheticMix mix = new SyntheticMix(recipe.seed(), recipe.synthetic().stream().map(SyntheticSpec::share).toList());

@@ -263,6 +263,25 @@ class TrainerTest {
     }
 
     @Test
+    void syntheticKindsWhoseSharesAreAllZeroTrainOnTheCorpusAlone() throws IOException {
+        String plainText = Files.readString(ToyRuns.recipe(root, "plain-zero-base.json", 4, 100)).replace("\"seq_len\": 24", "\"seq_len\": 48");
+        Files.writeString(root.resolve("plain-zero.json"), plainText);
+        Files.writeString(root.resolve("zero.json"), plainText.replace("\"data\": {\"prepared\": \"data\"}",
+                "\"data\": {\"prepared\": \"data\", \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0}, {\"kind\": \"needles\", \"share\": 0}]}"));
+        List<String> notes = new ArrayList<>();
+        train(root.resolve("zero.json"), tmp.resolve("zero"), false, new TrainingListener() {
+            @Override
+            public void note(String message) {
+                notes.add(message);
+            }
+        });
+        train(root.resolve("plain-zero.json"), tmp.resolve("plain-zero"), false, new TrainingListener() {});
+        assertTrue(notes.contains("synthetic data: every share is 0; the corpus alone"), notes.toString());
+        assertArrayEquals(Files.readAllBytes(tmp.resolve("plain-zero/final/model.safetensors")),
+                Files.readAllBytes(tmp.resolve("zero/final/model.safetensors")));
+    }
+
+    @Test
     void resumingBeforeTheFirstCheckpointStartsOver() throws IOException {
         Path recipe = ToyRuns.recipe(root, "early.json", 4, 100);
         Path whole = tmp.resolve("whole"), broken = tmp.resolve("broken");
