@@ -46,7 +46,8 @@
 # KEEP then makes those layers GSA, and the every-layer-GSA student trains AT2 (0: no attention transfer) and D2 tokens
 # more on the corpus in the next seed's order, with SET2's stage settings; SET2's teacher=kept makes its teacher the
 # original one with the trained hybrid's KEEP layers grafted in (scripts/device/graft-attention.py: its attention
-# transfer then learns the hybrid's own attention; give its distillation ce=1); evaluated like the grid (as grid-NAME;
+# transfer then learns the hybrid's own attention; give its distillation ce=1). KEEP none: the first part is the
+# every-layer-GSA base and the second trains on from it (a curriculum: SET2 changes the data); evaluated like the grid (as grid-NAME;
 # grid-NAME-1 is the first run, evaluated too with PROG_EVAL_FIRST=1).
 #
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
@@ -275,13 +276,19 @@ PY
 PACK_EXTRA=()
 for g in ${PROG:-}; do
     IFS=: read -r pname pkeep pat1 pd1 pat2 pd2 pset pset2 <<< "$g"
-    grid_recipe "$pname-1" "$HYBRID" 4 "$pkeep" "" "at=$pat1+distill=$pd1${pset:++$pset}" || continue
+    pbase=$HYBRID
+    [ "$pkeep" = none ] && pbase=$W/recipes/gsa.json
+    grid_recipe "$pname-1" "$pbase" 4 "${pkeep/none/}" "" "at=$pat1+distill=$pd1${pset:++$pset}" || continue
     PACK_EXTRA+=("grid-$pname-1")
     phase "grid-$pname-1" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname-1.json" --out "$W/grid-$pname-1"
     [ "${PROG_EVAL_FIRST:-0}" = 1 ] && GRID_NAMES+=("$pname-1") && \
         phase "eval-grid-$pname-1" 30 80 evaluate "grid-$pname-1" "grid-$pname-1" "$CONTEXT" lm,recall,passkey
-    phase "convert-$pname" 5 60 "$T2R" convert --student "$W/grid-$pname-1/final" --to-gsa "$pkeep" --gate-init key-pool \
-        --out "$W/conv-$pname"
+    if [ "$pkeep" = none ]; then
+        ln -sfn "$W/grid-$pname-1/final" "$W/conv-$pname"
+    else
+        phase "convert-$pname" 5 60 "$T2R" convert --student "$W/grid-$pname-1/final" --to-gsa "$pkeep" --gate-init key-pool \
+            --out "$W/conv-$pname"
+    fi
     second_recipe "$pname" "$pat2" "$pd2" || continue
     if [[ "+$pset2+" == *"+teacher=kept+"* ]]; then
         phase "graft-$pname" 5 60 python3 "$ROOT/scripts/device/graft-attention.py" "$TEACHER" "$W/grid-$pname-1/final" "$pkeep" \
