@@ -117,7 +117,7 @@ final class InspectCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "%,d", n);
     }
 
-    private static String number(double v) {
+    static String number(double v) {
         return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
     }
 

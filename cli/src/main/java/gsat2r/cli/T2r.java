@@ -28,7 +28,7 @@ import java.util.function.Function;
         versionProvider = T2r.Version.class,
         description = "Convert Llama/Mistral checkpoints into Gated Slot Attention students; run, compare and export them.",
         subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, ConvertCommand.class,
-                DataCommand.class, FinetuneCommand.class, PlanCommand.class, EvalCommand.class, ExportCommand.class,
+                DataCommand.class, FinetuneCommand.class, PlanCommand.class, EvalCommand.class, GatesCommand.class, ExportCommand.class,
                 ServeCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class T2r implements Runnable {

@@ -16,12 +16,12 @@ import java.util.List;
  * per line, as {@code data/kjv/validation.jsonl}, or text; plain, {@code .gz}, {@code .xz} or {@code .zst};
  * {@code -} for JSONL on standard input), and any other file whole as one UTF-8 document.
  */
-final class Documents {
+public final class Documents {
     private Documents() {}
 
     static final String FIELD = "text";
 
-    static List<String> read(Path file) {
+    public static List<String> read(Path file) {
         if (!TextInputs.isKnown(file)) return List.of(whole(file));
         TextInputs.check(List.of(file));
         List<String> docs = new ArrayList<>();
