@@ -50,6 +50,8 @@
 # every-layer-GSA base and the second trains on from it (a curriculum: SET2 changes the data); evaluated like the grid (as grid-NAME;
 # grid-NAME-1 is the first run, evaluated too with PROG_EVAL_FIRST=1).
 #
+# GATES=0 skips t2r gates of each grid and progressive student (on english-mix and on the passkey task's filler; in
+# eval/NAME/gates*.json and the table).
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
 # 256 tokens, one prompt per point): every phase runs, no number means anything.
 set -euo pipefail
@@ -68,7 +70,7 @@ DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=10 AT_TOKENS=1048576 PROBES=8 MAX_TOK
 CAP_SCALE=1
 [ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
 export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
-export W T2R TASKS DEVICE SAMPLES MAX_TOKENS
+export W T2R TASKS DEVICE SAMPLES MAX_TOKENS CONTEXT
 
 elapsed() { echo $(( $(date +%s) - T0 )); }
 left() { echo $(( DEADLINE - $(elapsed) )); }
@@ -164,6 +166,18 @@ evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
     "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
         --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
 }
+# gates NAME RUN: t2r gates of the student on english-mix and on the passkey task's filler (its haystack without the
+# needle), into eval/NAME/gates.json and gates-filler.json.
+gates() {
+    [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
+    mkdir -p "$W/eval/$1"
+    "$T2R" gates --student "$W/$2/final" --data "$VALID" --context "$CONTEXT" --windows 4 --format json > "$W/eval/$1/gates.json"
+    "$T2R" gates --student "$W/$2/final" --data "$W/filler.jsonl" --context "$CONTEXT" --windows 1 --format json \
+        > "$W/eval/$1/gates-filler.json"
+    "$T2R" gates --student "$W/$2/final" --data "$W/filler.jsonl" --context "$CONTEXT" --windows 1
+}
+python3 -c 'import json; print(json.dumps({"text": " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again." * 400}))' \
+    > "$W/filler.jsonl"
 MAIN=1
 [ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
 HYBRID=$W/recipes/hybrid.json
@@ -252,6 +266,7 @@ for g in ${GRID:-}; do
     GRID_NAMES+=("$gname")
     phase "grid-$gname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
     phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS"
+    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$gname" 10 60 gates "grid-$gname" "grid-$gname"
 done
 # second_recipe NAME AT2 D2: recipe 2 of a progressive entry: recipe 1's with the converted student, AT2 tokens of
 # attention transfer (0: none), D2 of distillation, and the next data seed (the corpus in another order).
@@ -299,6 +314,7 @@ for g in ${PROG:-}; do
     GRID_NAMES+=("$pname")
     phase "grid-$pname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname.json" --out "$W/grid-$pname"
     phase "eval-grid-$pname" 30 80 evaluate "grid-$pname" "grid-$pname" "$CONTEXT" lm,recall,passkey
+    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$pname" 10 60 gates "grid-$pname" "grid-$pname"
 done
 export GRID_LIST="${GRID_NAMES[*]:-}"
 if [ -f "$W/recipes/tiny.json" ] && { [ "$MAIN" = 1 ] || [ "${TINY:-0}" = 1 ]; }; then
@@ -368,6 +384,15 @@ for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
         if n:
             lines.append(f"  {t:<15} " + "  ".join(f"{p['length']}: {100 * p['student']['accuracy']:.0f}% / values {100 * p['student']['value_recall']:.0f}% "
                                                     f"(teacher {100 * p['teacher']['accuracy']:.0f}% / {100 * p['teacher']['value_recall']:.0f}%)" for p in n["points"]))
+    for kind, label2 in (("gates-filler", "slots on the passkey filler"), ("gates", "slots on english-mix")):
+        f = os.path.join(w, "eval", name, kind + ".json")
+        if os.path.exists(f) and os.path.getsize(f) > 0:
+            g = json.load(open(f))
+            summary.setdefault(name + "-" + kind, g)
+            at = [i for i, d in enumerate(g["distances"]) if d in (256, 512)]
+            lines.append(f"  {label2}: layer: median half-life, reach at " + "/".join(str(g["distances"][i]) for i in at) + "  "
+                         + "  ".join(f"{l['layer']}: {l['half_life']['median']:.0f}, " + "/".join(f"{l['reach'][i]:.1e}" for i in at)
+                                     for l in g["layers"]))
     if name.startswith("grid-"):
         continue
     if lm:
