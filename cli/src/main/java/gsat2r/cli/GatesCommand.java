@@ -27,9 +27,9 @@ import java.util.concurrent.Callable;
  * holds 1 to 4,096 tokens later. On the CPU.
  */
 @Command(name = "gates", mixinStandardHelpOptions = true,
-        description = {"Measure how long a GSA student's slots keep what a token writes: per GSA layer, the slots' half-lives,",
-                "the slots written a token, and the share of a slot a token still holds 1, 16, 64, ... tokens later",
-                "(its reach), from the gates on windows of text. Runs on the CPU."})
+        description = "Measure how long a GSA student's slots keep what a token writes: per GSA layer, the slots' half-lives, "
+                + "the slots written a token, and the share of a slot a token still holds 1, 16, 64, ... tokens later (its reach), "
+                + "from the gates on windows of text. Runs on the CPU.")
 final class GatesCommand implements Callable<Integer> {
 
     enum Format { text, json }
