@@ -1,6 +1,7 @@
 package gsat2r.core.model.gsa;
 
 import gsat2r.core.config.GsaConfig;
+import gsat2r.core.cpu.Parallel;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -62,13 +63,15 @@ public final class SlotMemory {
         int slots = w.length / d;
         double tau = model.config().gateLogitNormalizer();
         double[][] g = new double[T][slots];
-        for (int t = 0; t < T; t++) {
-            for (int j = 0; j < slots; j++) {
-                double f = 0;
-                for (int i = 0; i < d; i++) f += (double) x[t * d + i] * w[j * d + i];
-                g[t][j] = GsaMixer.logSigmoid(f) / tau;
+        Parallel.forRange(T, 8, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                for (int j = 0; j < slots; j++) {
+                    double f = 0;
+                    for (int i = 0; i < d; i++) f += (double) x[t * d + i] * w[j * d + i];
+                    g[t][j] = GsaMixer.logSigmoid(f) / tau;
+                }
             }
-        }
+        });
         return g;
     }
 
