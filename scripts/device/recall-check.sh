@@ -174,7 +174,6 @@ gates() {
     "$T2R" gates --student "$W/$2/final" --data "$VALID" --context "$CONTEXT" --windows 4 --format json > "$W/eval/$1/gates.json"
     "$T2R" gates --student "$W/$2/final" --data "$W/filler.jsonl" --context "$CONTEXT" --windows 1 --format json \
         > "$W/eval/$1/gates-filler.json"
-    "$T2R" gates --student "$W/$2/final" --data "$W/filler.jsonl" --context "$CONTEXT" --windows 1
 }
 python3 -c 'import json; print(json.dumps({"text": " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again." * 400}))' \
     > "$W/filler.jsonl"

@@ -1,7 +1,7 @@
 package gsat2r.core.model.gsa;
 
 import gsat2r.core.config.GsaConfig;
-import gsat2r.core.cpu.Parallel;
+import gsat2r.core.cpu.Linear;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -55,23 +55,20 @@ public final class SlotMemory {
                 layers.stream().map(Accumulator::layer).toList());
     }
 
-    /** {@code g[t][j] = logsigmoid(f)/τ} of layer {@code l}'s Hkv·M slots at each token, from the residual entering it. */
+    /**
+     * {@code g[t][j] = logsigmoid(f)/τ} of layer {@code l}'s Hkv·M slots at each token, from the residual entering it:
+     * the gate logits {@code f} projected as the layer's forward pass projects them.
+     */
     static double[][] logRetention(GsaModel model, int l, float[] residual, int T) {
         int d = model.config().hiddenSize();
         float[] x = model.attnNorm(l, residual, T);
-        float[] w = model.tensor("model.layers." + l + ".attn.f_proj.weight");
-        int slots = w.length / d;
+        ParameterView w = model.layout().find("model.layers." + l + ".attn.f_proj.weight");
+        int slots = (int) w.shape()[0];
+        float[] f = new float[T * slots];
+        Linear.forward(f, 0, x, 0, model.parameters(), w.arrayOffset(), null, 0, T, d, slots);
         double tau = model.config().gateLogitNormalizer();
         double[][] g = new double[T][slots];
-        Parallel.forRange(T, 8, (t0, t1) -> {
-            for (int t = t0; t < t1; t++) {
-                for (int j = 0; j < slots; j++) {
-                    double f = 0;
-                    for (int i = 0; i < d; i++) f += (double) x[t * d + i] * w[j * d + i];
-                    g[t][j] = GsaMixer.logSigmoid(f) / tau;
-                }
-            }
-        });
+        for (int t = 0; t < T; t++) for (int j = 0; j < slots; j++) g[t][j] = GsaMixer.logSigmoid(f[t * slots + j]) / tau;
         return g;
     }
 
