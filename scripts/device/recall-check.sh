@@ -40,7 +40,8 @@
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
 # students with short convolutions decode by recomputing the forward pass, O(T) a token). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
-# skips (a) to (d) (the committed hybrid recipe is then the hybrid base); TINY=1 still runs (f).
+# skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
+# it); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET[:SET2]] ..." adds progressive conversions: the hybrid base with KEEP kept as
 # attention (and SET) trains AT1 tokens of attention transfer and D1 of distillation; t2r convert --student --to-gsa
 # KEEP then makes those layers GSA, and the every-layer-GSA student trains AT2 (0: no attention transfer) and D2 tokens
@@ -183,13 +184,15 @@ HYBRID=$W/recipes/hybrid.json
 PLANNED=$W/plan/recipe.json
 NAIVE=$W/recipes/naive.json
 if [ "$MAIN" = 1 ]; then
-    phase plan 150 170 "$T2R" plan --recipe "$W/recipes/hybrid.json" --budget 2 --at-tokens "$AT_TOKENS" --probes "$PROBES" \
+    [ "${ONLY_GSA:-0}" != 1 ] && phase plan 150 170 "$T2R" plan --recipe "$W/recipes/hybrid.json" --budget 2 --at-tokens "$AT_TOKENS" --probes "$PROBES" \
         --windows 64,256 --out "$W/plan"
     [ -f "$W/plan/plan.md" ] && head -n 5 "$W/plan/plan.md" | tail -n 1 | cut -c1-400
     [ -f "$W/plan/recipe-naive.json" ] && NAIVE=$W/plan/recipe-naive.json
     phase gsa 60 160 "$T2R" finetune --recipe "$W/recipes/gsa.json" --out "$W/gsa"
-    phase hybrid 60 160 "$T2R" finetune --recipe "$HYBRID" --out "$W/hybrid"
     phase eval-gsa 30 100 evaluate recall-llama-gsa gsa "$CONTEXT"
+fi
+if [ "$MAIN" = 1 ] && [ "${ONLY_GSA:-0}" != 1 ]; then
+    phase hybrid 60 160 "$T2R" finetune --recipe "$HYBRID" --out "$W/hybrid"
     phase eval-hybrid 30 100 evaluate recall-llama-hybrid hybrid "$CONTEXT"
     phase naive 60 160 "$T2R" finetune --recipe "$NAIVE" --out "$W/naive"
     phase eval-naive 30 80 evaluate recall-llama-naive naive "$CONTEXT" lm,recall,passkey
