@@ -11,8 +11,18 @@ import java.util.List;
  */
 public record PasskeyResult(List<Double> depths, int samples, String example, List<Point> points) {
 
-    /** Prompts of about {@code length} tokens ({@code meanLength} measured, answer included). */
-    public record Point(int length, double meanLength, int prompts, Score teacher, Score student) {}
+    /**
+     * Prompts of about {@code length} tokens ({@code meanLength} measured, answer included), and each prompt's
+     * {@link Answer} in the order asked.
+     */
+    public record Point(int length, double meanLength, int prompts, Score teacher, Score student, List<Answer> answers) {}
+
+    /**
+     * What the models answered to one prompt: at each of the passkey's tokens, the token each model ranks first
+     * with the right tokens before it (teacher-forced), each decoded on its own. A wrong first digit followed by
+     * right ones says the model copies once started; a word says it did not take the question for a lookup.
+     */
+    public record Answer(double depth, int passkey, List<String> teacher, List<String> student) {}
 
     /**
      * @param accuracy        share of prompts where greedy decoding reproduces the passkey's tokens

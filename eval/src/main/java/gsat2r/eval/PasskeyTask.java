@@ -100,6 +100,7 @@ final class PasskeyTask {
         for (int length : lengths) {
             SplittableRandom rnd = Seeds.random(seed, "passkey", length);
             Tally t = new Tally(), s = new Tally();
+            List<PasskeyResult.Answer> answers = new ArrayList<>();
             long tokens = 0;
             for (int i = 0; i < samples; i++) {
                 int depth = i % DEPTHS.size();
@@ -111,30 +112,53 @@ final class PasskeyTask {
                 }
                 if (example == null) example = p.text();
                 tokens += p.length();
-                t.add(depth, score(teacher, p));
+                Scored byTeacher = score(teacher, p);
                 task.advance(1, p.length());
-                s.add(depth, score(student, p));
+                Scored byStudent = score(student, p);
                 task.advance(1, p.length());
+                t.add(depth, byTeacher);
+                s.add(depth, byStudent);
+                answers.add(new PasskeyResult.Answer(DEPTHS.get(depth), key, tokens(tokenizer, byTeacher.picks()),
+                        tokens(tokenizer, byStudent.picks())));
             }
-            points.add(new PasskeyResult.Point(length, (double) tokens / samples, samples, t.score(), s.score()));
+            points.add(new PasskeyResult.Point(length, (double) tokens / samples, samples, t.score(), s.score(), List.copyOf(answers)));
         }
         task.finish();
         return new PasskeyResult(DEPTHS, samples, example, points);
     }
 
-    /** {@code {all right ? 1 : 0, tokens right, sum of log-probabilities}} of the answer, teacher-forced. */
-    static double[] score(LanguageModel model, Prompt p) {
+    /** One model's answer to one prompt, teacher-forced: its first choice at each of the passkey's tokens. */
+    record Scored(int[] answer, int[] picks, double logProb) {
+        int right() {
+            int n = 0;
+            for (int i = 0; i < answer.length; i++) if (picks[i] == answer[i]) n++;
+            return n;
+        }
+
+        boolean solved() {
+            return right() == answer.length;
+        }
+    }
+
+    /** The model's first choices and the log-probability of the passkey's tokens, each after the right ones before it. */
+    static Scored score(LanguageModel model, Prompt p) {
         LanguageModel.Decoder decoder = model.newDecoder();
         float[] logits = decoder.prefill(p.prompt());
-        int right = 0;
+        int[] picks = new int[p.answer().length];
         double logProb = 0;
         for (int i = 0; i < p.answer().length; i++) {
             int token = p.answer()[i];
-            if (TokenMath.argmax(logits) == token) right++;
+            picks[i] = TokenMath.argmax(logits);
             logProb += TokenMath.logProb(logits, token);
             if (i + 1 < p.answer().length) logits = decoder.next(token);
         }
-        return new double[] {right == p.answer().length ? 1 : 0, right, logProb, p.answer().length};
+        return new Scored(p.answer(), picks, logProb);
+    }
+
+    private static List<String> tokens(Tokenizer tokenizer, int[] ids) {
+        List<String> out = new ArrayList<>(ids.length);
+        for (int id : ids) out.add(tokenizer.decode(new int[] {id}));
+        return List.copyOf(out);
     }
 
     /** Sums of one model's scores over the prompts of one length. */
@@ -144,13 +168,14 @@ final class PasskeyTask {
         double solved, tokensRight, logProb, answerTokens;
         int prompts;
 
-        void add(int depth, double[] score) {
-            solved += score[0];
-            tokensRight += score[1];
-            logProb += score[2];
-            answerTokens += score[3];
+        void add(int depth, Scored score) {
+            double solvedOne = score.solved() ? 1 : 0;
+            solved += solvedOne;
+            tokensRight += score.right();
+            logProb += score.logProb();
+            answerTokens += score.answer().length;
             prompts++;
-            solvedByDepth[depth] += score[0];
+            solvedByDepth[depth] += solvedOne;
             promptsByDepth[depth]++;
         }
 

@@ -158,6 +158,25 @@ final class ReportMarkdown {
                     f2(p.teacher().answerLogProb()), f2(p.student().answerLogProb())));
         }
         md.append('\n');
+        PasskeyResult.Point longest = r.points().getLast();
+        if (longest.answers() == null || longest.answers().isEmpty()) return;
+        md.append(String.format(Locale.ROOT, "What each model answered at %,d tokens: its first choice at each of the passkey's "
+                + "tokens, with the right tokens before it (teacher-forced), token by token:%n%n", longest.length()));
+        md.append("| depth | passkey | teacher | student |\n|---:|---:|---|---|\n");
+        for (PasskeyResult.Answer a : longest.answers()) {
+            md.append(String.format(Locale.ROOT, "| %s | %d | %s | %s |%n", a.depth(), a.passkey(), picks(a.teacher()), picks(a.student())));
+        }
+        md.append('\n');
+    }
+
+    /** Tokens as code spans, one each, with table pipes escaped: `␣1` `6` ... */
+    static String picks(List<String> tokens) {
+        StringBuilder b = new StringBuilder();
+        for (String t : tokens) {
+            String shown = t.replace(' ', '␣').replace("\n", "\\n").replace("`", "'").replace("|", "\\|");
+            b.append(b.isEmpty() ? "" : " ").append('`').append(shown).append('`');
+        }
+        return b.toString();
     }
 
     private static void mc(StringBuilder md, List<McResult> mc) {

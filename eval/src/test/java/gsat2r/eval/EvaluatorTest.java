@@ -137,6 +137,9 @@ class EvaluatorTest {
         assertTrue(json.at("/results/lm/by_position").isArray());
         assertTrue(json.at("/results/recall/points/0/teacher_among_values").isNumber());
         assertTrue(json.at("/results/passkey/points/0/student/accuracy_by_depth").isArray());
+        PasskeyResult.Answer answer = r.passkey().points().getFirst().answers().getFirst();
+        assertEquals(answer.passkey(), json.at("/results/passkey/points/0/answers/0/passkey").asInt());
+        assertEquals(answer.student().getFirst(), json.at("/results/passkey/points/0/answers/0/student/0").asText());
         assertTrue(json.at("/results/mc/0/teacher/acc_norm").isNumber());
         assertTrue(json.at("/results/speed/points/0/student/decode_tokens_per_s").isNumber());
         assertFalse(json.at("/cached/lm").asBoolean());
@@ -147,6 +150,8 @@ class EvaluatorTest {
         }
         assertEquals(7, json.get("plots").size());
         assertTrue(md.contains("| perplexity ("), md);
+        assertTrue(md.contains("| 0.0 | " + answer.passkey() + " | " + ReportMarkdown.picks(answer.teacher()) + " | "
+                + ReportMarkdown.picks(answer.student()) + " |"), "report.md shows what each model answered");
         assertFalse(Files.exists(WorkDir.beside(out).path()), "the work directory goes once the report is written");
         assertTrue(log.toString().contains("eval lm: 300/300 tokens"), log.toString());
         assertTrue(log.toString().contains("report written to"), log.toString());

@@ -71,6 +71,14 @@ class PasskeyTaskTest {
                 double mean = byDepth.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
                 assertEquals(mean, p.student().accuracy(), 1e-12, "one prompt per depth");
                 assertTrue(p.teacher().answerLogProb() > p.student().answerLogProb());
+                assertEquals(5, p.answers().size(), "one answer a prompt");
+                for (PasskeyResult.Answer a : p.answers()) {
+                    assertEquals(" " + a.passkey(), String.join("", a.teacher()), "the ideal copier answers the passkey");
+                }
+                PasskeyResult.Answer first = p.answers().getFirst(), last = p.answers().getLast();
+                assertEquals(List.of(0.0, 1.0), List.of(first.depth(), last.depth()));
+                assertTrue(!(" " + first.passkey()).equals(String.join("", first.student())), "the forgetful one misses the first key");
+                assertEquals(" " + last.passkey(), String.join("", last.student()), "and answers the last");
             }
             PasskeyResult blind = PasskeyTask.run(new TestModels.Induction(vocab, 0), new TestModels.Induction(vocab, 0),
                     tok, 256, 5, 3, Progress.silent());

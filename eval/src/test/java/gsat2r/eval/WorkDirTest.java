@@ -30,7 +30,8 @@ class WorkDirTest {
                 new RecallResult(100, "words", 2, " a b, c d", List.of(new RecallResult.Point(4, 24, 8, 1, 0.5, 1, 0.75, -0.1, -2.5))),
                 new PasskeyResult(List.of(0.0, 1.0), 2, "text", List.of(new PasskeyResult.Point(256, 250.5, 2,
                         new PasskeyResult.Score(1, 1, -0.01, java.util.Arrays.asList(1.0, null)),
-                        new PasskeyResult.Score(0, 0.5, -3, java.util.Arrays.asList(0.0, null))))),
+                        new PasskeyResult.Score(0, 0.5, -3, java.util.Arrays.asList(0.0, null)),
+                        List.of(new PasskeyResult.Answer(0.0, 52817, List.of(" 5", "28", "17"), List.of(" the", "28", "|`")))))),
                 new McResult("f.jsonl", 10, new McResult.Score(0.5, 0.16, 0.6, 0.16), new McResult.Score(0.4, 0.16, 0.4, 0.16), 0.9),
                 new SpeedResult(32, 60, List.of(new SpeedResult.Point(512, new SpeedResult.Measurement(1000, 200, 2048L),
                         new SpeedResult.Measurement(900, 300, null)), new SpeedResult.Point(1024, null, null))));
