@@ -381,6 +381,10 @@ for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
     pk = r.get("passkey")
     if pk:
         lines.append("  passkey       " + "  ".join(f"{p['length']}: {100 * p['student']['accuracy']:.0f}% (teacher {100 * p['teacher']['accuracy']:.0f}%)" for p in pk["points"]))
+        answers = pk["points"][-1].get("answers") or []
+        if answers:                           # what the student answered at the longest length, first and last depth
+            lines.append(f"  passkey answers at {pk['points'][-1]['length']}: " + "  ".join(
+                f"depth {a['depth']}: {a['passkey']} -> {''.join(a['student'])!r}" for a in answers[:1] + answers[1:][-1:]))
     for t in ("niah_single", "niah_multikey", "niah_multivalue", "vt"):
         n = r.get(t)
         if n:
