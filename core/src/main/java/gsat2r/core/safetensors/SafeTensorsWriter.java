@@ -349,44 +349,14 @@ public final class SafeTensorsWriter implements TensorWriter {
 
         @Override
         public void putFloats(float[] values, int offset, int count) {
-            if (!Floats.canEncodeFloats(spec.dtype())) {
-                throw fail("tensor '" + spec.name() + "' is " + spec.dtype() + "; floats can be written only to"
-                        + " F32, F64, F16 or BF16 (write its bytes instead)");
-            }
-            int size = spec.dtype().byteSize();
-            begin((long) count * size, count + " more values");
-            for (int done = 0; done < count; ) {
-                int k = Math.min(room() / size, count - done);
-                if (k == 0) {
-                    flush();
-                    continue;
-                }
-                Floats.encode(values, offset + done, k, spec.dtype(), stagingSegment, staging.position());
-                staging.position(staging.position() + k * size);
-                done += k;
-            }
-            remaining -= (long) count * size;
+            requireFloatDType("floats");
+            putValues(count, (done, k, at) -> Floats.encode(values, offset + done, k, spec.dtype(), stagingSegment, at));
         }
 
         @Override
         public void putDoubles(double[] values, int offset, int count) {
-            if (!Floats.canEncodeFloats(spec.dtype())) {
-                throw fail("tensor '" + spec.name() + "' is " + spec.dtype() + "; doubles can be written only to"
-                        + " F32, F64, F16 or BF16 (write its bytes instead)");
-            }
-            int size = spec.dtype().byteSize();
-            begin((long) count * size, count + " more values");
-            for (int done = 0; done < count; ) {
-                int k = Math.min(room() / size, count - done);
-                if (k == 0) {
-                    flush();
-                    continue;
-                }
-                Floats.encode(values, offset + done, k, spec.dtype(), stagingSegment, staging.position());
-                staging.position(staging.position() + k * size);
-                done += k;
-            }
-            remaining -= (long) count * size;
+            requireFloatDType("doubles");
+            putValues(count, (done, k, at) -> Floats.encode(values, offset + done, k, spec.dtype(), stagingSegment, at));
         }
 
         @Override
@@ -395,6 +365,29 @@ public final class SafeTensorsWriter implements TensorWriter {
                 throw fail("tensor '" + spec.name() + "' is " + spec.dtype() + "; integers can be written only"
                         + " to integer or BOOL tensors");
             }
+            putValues(count, (done, k, at) -> {
+                int bad = Floats.encode(values, offset + done, k, spec.dtype(), stagingSegment, at);
+                if (bad >= 0) {
+                    throw fail("tensor '" + spec.name() + "': value " + values[bad] + " (index " + (bad - offset)
+                            + ") does not fit " + spec.dtype());
+                }
+            });
+        }
+
+        private void requireFloatDType(String what) {
+            if (!Floats.canEncodeFloats(spec.dtype())) {
+                throw fail("tensor '" + spec.name() + "' is " + spec.dtype() + "; " + what + " can be written only to"
+                        + " F32, F64, F16 or BF16 (write its bytes instead)");
+            }
+        }
+
+        /** Values {@code [done, done + k)} of a put, encoded into the staging buffer at byte {@code at}. */
+        private interface Run {
+            void encode(int done, int k, long at);
+        }
+
+        /** Stages {@code count} values of the tensor's dtype, in runs that fit the staging buffer. */
+        private void putValues(int count, Run run) {
             int size = spec.dtype().byteSize();
             begin((long) count * size, count + " more values");
             for (int done = 0; done < count; ) {
@@ -403,11 +396,7 @@ public final class SafeTensorsWriter implements TensorWriter {
                     flush();
                     continue;
                 }
-                int bad = Floats.encode(values, offset + done, k, spec.dtype(), stagingSegment, staging.position());
-                if (bad >= 0) {
-                    throw fail("tensor '" + spec.name() + "': value " + values[bad] + " (index " + (bad - offset)
-                            + ") does not fit " + spec.dtype());
-                }
+                run.encode(done, k, staging.position());
                 staging.position(staging.position() + k * size);
                 done += k;
             }
