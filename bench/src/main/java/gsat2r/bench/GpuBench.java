@@ -13,6 +13,7 @@ import gsat2r.gpu.ops.Embedding;
 import gsat2r.gpu.ops.KlDivergence;
 import gsat2r.gpu.ops.Matmul;
 import gsat2r.gpu.ops.RmsNorm;
+import gsat2r.gpu.ops.ShortConv;
 import gsat2r.gpu.ops.SwiGlu;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -200,6 +201,8 @@ public final class GpuBench {
             double ms2 = time(20, 15, () -> KlDivergence.forwardBackward(gpu, loss, ds, s, t, null, tokens, vocab, 2f, 4f / tokens));
             add("KL(T=2) + dstudent 8192x8192 bf16", ms2, 3.0 * logits * 2 / (ms2 * 1e-3) / 1e9, "GB/s", "read 2 + write once");
         }
+        shortConv(16, 1024, 384, 4);              // recall-llama's q projection at its recipe's 16 x 1024 tokens
+        shortConv(16, 1024, 128, 4);              // its k and v (2 kv heads of 64)
         long params = 15_700_000;
         try (DeviceBuffer p = randomBuffer(ElementType.F32, params, 0.05); DeviceBuffer pb = gpu.bf16(params);
              DeviceBuffer gr = randomBuffer(ElementType.F32, params, 0.01); DeviceBuffer m = gpu.f32(params); DeviceBuffer v = gpu.f32(params)) {
@@ -209,6 +212,20 @@ public final class GpuBench {
             AdamW.Hyper h = new AdamW.Hyper(1e-4f, 0.9f, 0.999f, 1e-8f, 0.1f);
             double ms = time(20, 15, () -> AdamW.step(gpu, h, step[0]++, p, pb, gr, m, v, null));
             add("AdamW 15.7M params (+bf16 copy)", ms, (4.0 * 4 + 3 * 4 + 2) * params / (ms * 1e-3) / 1e9, "GB/s", "");
+        }
+    }
+
+    /** The short convolution's forward and backward (dx and the weight gradient) on batch x seqLen rows of channels, bf16. */
+    private void shortConv(int batch, int seqLen, int channels, int taps) {
+        long n = (long) batch * seqLen * channels;
+        try (DeviceBuffer x = randomBuffer(ElementType.BF16, n, 1); DeviceBuffer w = randomBuffer(ElementType.BF16, (long) channels * taps, 0.5);
+             DeviceBuffer y = gpu.bf16(n); DeviceBuffer dx = gpu.bf16(n); DeviceBuffer dw = gpu.f32((long) channels * taps)) {
+            dw.zero();
+            String shape = batch + "x" + seqLen + "x" + channels + " K" + taps + " bf16";
+            double ms = time(20, 15, () -> ShortConv.forward(gpu, y, x, w, batch, seqLen, channels, taps));
+            add("short conv fwd " + shape, ms, 2.0 * n * 2 / (ms * 1e-3) / 1e9, "GB/s", "read + write once");
+            double ms2 = time(20, 15, () -> ShortConv.backward(gpu, dx, dw, y, x, w, batch, seqLen, channels, taps, false));
+            add("short conv bwd (dx, dw) " + shape, ms2, 4.0 * n * 2 / (ms2 * 1e-3) / 1e9, "GB/s", "read dy twice, x once, write dx");
         }
     }
 
