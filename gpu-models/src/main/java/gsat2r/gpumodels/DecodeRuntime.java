@@ -1,6 +1,5 @@
 package gsat2r.gpumodels;
 
-import gsat2r.core.T2rException;
 import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.gpu.Gpu;
@@ -105,14 +104,8 @@ final class DecodeRuntime implements BatchDecoder, AutoCloseable {
     public Step next(List<? extends LanguageModel.Decoder> decoders, int[] ids) {
         BatchDecoder.checkCall(decoders, ids);
         Step out = Step.of(ids.length);
-        List<Integer> rows = new ArrayList<>();
-        for (int i = 0; i < ids.length; i++) {
-            RuntimeException wrong = decoders.get(i) instanceof GpuDecoder g && g.runtime == this
-                    ? BatchDecoder.checkId(ids[i], model.vocab)
-                    : new T2rException("the decoder is not one of this GPU model's");
-            if (wrong != null) out.failures()[i] = wrong;
-            else rows.add(i);
-        }
+        List<Integer> rows = BatchDecoder.steppable(out, decoders, ids, model.vocab,
+                d -> d instanceof GpuDecoder g && g.runtime == this, "the decoder is not one of this GPU model's");
         for (int from = 0; from < rows.size(); from += MAX_ROWS) {
             List<Integer> part = rows.subList(from, Math.min(rows.size(), from + MAX_ROWS));
             List<GpuDecoder> seqs = new ArrayList<>(part.size());

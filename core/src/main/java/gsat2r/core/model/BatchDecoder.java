@@ -2,9 +2,11 @@ package gsat2r.core.model;
 
 import gsat2r.core.T2rException;
 
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Decodes several sequences of one {@link LanguageModel} together: each step feeds one token to each
@@ -86,6 +88,21 @@ public interface BatchDecoder {
             if (d == null) throw new IllegalArgumentException("a null decoder in the batch");
             if (seen.put(d, Boolean.TRUE) != null) throw new IllegalArgumentException("a decoder appears twice in the batch");
         }
+    }
+
+    /**
+     * The calls of a batch that can step, in order: the others get their failure in {@code step}, a decoder that
+     * {@code mine} refuses with {@code notMine}, an id outside {@code [0, vocab)} with {@link #checkId}'s.
+     */
+    static List<Integer> steppable(Step step, List<? extends LanguageModel.Decoder> decoders, int[] ids, int vocab,
+                                   Predicate<LanguageModel.Decoder> mine, String notMine) {
+        List<Integer> rows = new ArrayList<>();
+        for (int i = 0; i < ids.length; i++) {
+            RuntimeException wrong = mine.test(decoders.get(i)) ? checkId(ids[i], vocab) : new T2rException(notMine);
+            if (wrong != null) step.failures()[i] = wrong;
+            else rows.add(i);
+        }
+        return rows;
     }
 
     /** The failure of a token id outside {@code [0, vocab)}, or null when it is in range. */

@@ -524,14 +524,8 @@ public final class GsaModel implements LanguageModel {
     private BatchDecoder.Step nextAll(List<? extends Decoder> decoders, int[] ids) {
         BatchDecoder.checkCall(decoders, ids);
         BatchDecoder.Step step = BatchDecoder.Step.of(ids.length);
-        List<Integer> rows = new ArrayList<>();
-        for (int i = 0; i < ids.length; i++) {
-            RuntimeException wrong = decoders.get(i) instanceof StudentDecoder sd && sd.owner() == this
-                    ? BatchDecoder.checkId(ids[i], config.vocabSize())
-                    : new T2rException("the decoder is not one of this GSA student's");
-            if (wrong != null) step.failures()[i] = wrong;
-            else rows.add(i);
-        }
+        List<Integer> rows = BatchDecoder.steppable(step, decoders, ids, config.vocabSize(),
+                d -> d instanceof StudentDecoder sd && sd.owner() == this, "the decoder is not one of this GSA student's");
         if (rows.isEmpty()) return step;
         int n = rows.size(), d = config.hiddenSize(), V = config.vocabSize();
         StudentDecoder[] seqs = new StudentDecoder[n];

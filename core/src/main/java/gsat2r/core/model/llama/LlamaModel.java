@@ -16,7 +16,6 @@ import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -356,14 +355,8 @@ public final class LlamaModel implements LanguageModel {
     private BatchDecoder.Step nextAll(List<? extends Decoder> decoders, int[] ids) {
         BatchDecoder.checkCall(decoders, ids);
         BatchDecoder.Step step = BatchDecoder.Step.of(ids.length);
-        List<Integer> rows = new ArrayList<>();
-        for (int i = 0; i < ids.length; i++) {
-            RuntimeException wrong = decoders.get(i) instanceof KvDecoder kd && kd.owner() == this
-                    ? BatchDecoder.checkId(ids[i], config.vocabSize())
-                    : new T2rException("the decoder is not one of this " + config.architecture() + "'s");
-            if (wrong != null) step.failures()[i] = wrong;
-            else rows.add(i);
-        }
+        List<Integer> rows = BatchDecoder.steppable(step, decoders, ids, config.vocabSize(),
+                d -> d instanceof KvDecoder kd && kd.owner() == this, "the decoder is not one of this " + config.architecture() + "'s");
         if (rows.isEmpty()) return step;
         int B = rows.size(), dh = config.headDim(), V = config.vocabSize();
         KvDecoder[] seqs = new KvDecoder[B];
