@@ -62,7 +62,7 @@ public final class SlotMemory {
     static double[][] logRetention(GsaModel model, int l, float[] residual, int T) {
         int d = model.config().hiddenSize();
         float[] x = model.attnNorm(l, residual, T);
-        ParameterView w = model.layout().find("model.layers." + l + ".attn.f_proj.weight");
+        ParameterView w = model.layout().get(ParameterView.Kind.F_PROJ, l);
         int slots = (int) w.shape()[0];
         float[] f = new float[T * slots];
         Linear.forward(f, 0, x, 0, model.parameters(), w.arrayOffset(), null, 0, T, d, slots);
