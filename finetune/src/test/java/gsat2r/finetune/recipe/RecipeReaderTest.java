@@ -311,12 +311,13 @@ class RecipeReaderTest {
         assertEquals("{\"kind\":\"kv-recall\",\"share\":0.2,\"min_pairs\":4,\"max_pairs\":32,\"gap_share\":0.3}", s.get(0).toString());
         assertEquals("{\"kind\":\"needles\",\"share\":0.15,\"max_needles\":4,\"max_values\":4}", s.get(1).toString());
         Recipe shares = parse(GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}",
-                "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.2, \"bare_share\": 0.5}, "
+                "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.2, \"bare_share\": 0.5, \"fact_share\": 0.25}, "
                         + "{\"kind\": \"needles\", \"share\": 0.15, \"filler_share\": 0.25}]}"));
-        assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 64, 0.3, 0.5), shares.synthetic().get(0).kind());
+        assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 64, 0.3, 0.5, 0.25), shares.synthetic().get(0).kind());
         assertEquals(new gsat2r.core.data.synthetic.Needles(4, 4, 0.25), shares.synthetic().get(1).kind());
         var ss = shares.resolved().path("data").path("synthetic");
         assertEquals(0.5, ss.get(0).path("bare_share").asDouble());
+        assertEquals(0.25, ss.get(0).path("fact_share").asDouble());
         assertEquals(0.25, ss.get(1).path("filler_share").asDouble());
         assertTrue(parse(GOOD).synthetic().isEmpty());
         assertTrue(parse(GOOD).resolved().path("data").path("synthetic").isMissingNode(), "a recipe without synthetic data resolves as before");
@@ -341,6 +342,8 @@ class RecipeReaderTest {
         assertTrue(error(base.formatted("[{\"kind\": \"repeats\"}]")).contains("data.synthetic[0].share: required"));
         assertTrue(error(base.formatted("[{\"kind\": \"kv-recall\", \"share\": 0.1, \"bare_share\": 2}]"))
                 .contains("data.synthetic[0].bare_share: must be in [0, 1] (got 2"));
+        assertTrue(error(base.formatted("[{\"kind\": \"kv-recall\", \"share\": 0.1, \"bare_share\": 0.5, \"fact_share\": 0.75}]"))
+                .contains("data.synthetic[0]: kv-recall: bare_share and fact_share add up to 1.25, more than 1"));
         assertTrue(error(base.formatted("[{\"kind\": \"repeats\", \"share\": 0.1, \"filler_share\": 0.5}]"))
                 .contains("data.synthetic[0].filler_share: unknown field"));
         assertTrue(error(base.formatted("{\"kind\": \"repeats\"}")).contains("data.synthetic: must be an array"));

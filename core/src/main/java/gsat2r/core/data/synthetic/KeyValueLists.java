@@ -22,16 +22,27 @@ import java.util.function.Function;
  *   Pairs: harbor ribbon; velvet castle; … Again: velvet castle; harbor ribbon
  *    harbor ribbon | velvet castle | … | velvet castle | harbor ribbon
  * </pre>
+ * A share of the lists ({@code fact_share}) is written as facts in sentences, each lookup a question and
+ * its answer, the question ending with the words that preceded the value; their values are mostly
+ * numbers of several tokens, which the answer must copy token by token:
+ * <pre>
+ *   The harbor code is 482131. The velvet code is 77. … What is the velvet code? The velvet code is 77.
+ * </pre>
  * Keys and values are words (one token each, from the vocabulary), names, made-up words, numbers or
  * codes, drawn anew for every document; pairs are log-uniform in {@code [minPairs, maxPairs]} and fewer
  * when the budget is short. The last lookup's value is the document's answer.
  *
  * @param gapShare  share of documents with corpus text between the list and the lookups
  * @param bareShare share of lists in a format without a separator between key and value ({@link #BARE_FORMATS})
+ * @param factShare share of lists written as facts and questions ({@link #FACT_FORMATS})
  */
-public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare) implements SyntheticKind {
+public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare, double factShare) implements SyntheticKind {
 
-    public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3, 0);
+    public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3, 0, 0);
+
+    public KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare) {
+        this(minPairs, maxPairs, gapShare, bareShare, 0);
+    }
 
     public KeyValueLists {
         if (minPairs < 1 || maxPairs < minPairs) {
@@ -39,12 +50,31 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         }
         if (!(gapShare >= 0 && gapShare <= 1)) throw new T2rException("kv-recall: gap_share must be in [0, 1] (got " + gapShare + ")");
         if (!(bareShare >= 0 && bareShare <= 1)) throw new T2rException("kv-recall: bare_share must be in [0, 1] (got " + bareShare + ")");
+        if (!(factShare >= 0 && factShare <= 1)) throw new T2rException("kv-recall: fact_share must be in [0, 1] (got " + factShare + ")");
+        if (bareShare + factShare > 1 + 1e-9) {
+            throw new T2rException("kv-recall: bare_share and fact_share add up to " + (bareShare + factShare) + ", more than 1");
+        }
     }
 
-    /** One list format: the list's header, a pair, the lookups' header. {@code sep} goes between key and value. */
-    record Format(String header, String before, String sep, String after, String lookups) {
+    /**
+     * One list format: the list's header, a pair, the lookups' header. {@code sep} goes between key and value;
+     * {@code ask}, with {@code {k}} for the key, goes before each lookup (empty but for facts).
+     */
+    record Format(String header, String before, String sep, String after, String lookups, String ask) {
+        Format(String header, String before, String sep, String after, String lookups) {
+            this(header, before, sep, after, lookups, "");
+        }
+
         String pair(String k, String v) {
             return before + k + sep + v + after;
+        }
+
+        String lookup(String k, String v) {
+            return ask(k) + pair(k, v);
+        }
+
+        String ask(String k) {
+            return ask.replace("{k}", k);
         }
     }
 
@@ -76,6 +106,17 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
             new Format("", " ", " ", " |", ""),
             new Format("Index\n", "", " ", "\n", "\nLookups\n"));
 
+    /**
+     * Facts in sentences, asked as questions that end with the words before the value: the shape in which
+     * the teacher retrieves a hidden fact (the needles' measurements), written as a list of many. The
+     * wordings are this project's own; the passkey's "pass key" is left out on purpose.
+     */
+    static final List<Format> FACT_FORMATS = List.of(
+            new Format("", " The ", " code is ", ".", "\n\n", " What is the {k} code?"),
+            new Format("Write these down.", " The ", " number is ", ".", " Now the questions.", " What is the {k} number?"),
+            new Format("", " My ", " pin is ", ".", "\n", " What is my {k} pin?"),
+            new Format("Notes:", " The ", " id is ", ".", " Questions:", " Which is the {k} id?"));
+
     @Override
     public String name() {
         return "kv-recall";
@@ -93,6 +134,7 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         m.put("max_pairs", maxPairs);
         m.put("gap_share", gapShare);
         if (bareShare > 0) m.put("bare_share", bareShare);           // absent at 0: the settings of runs made before it existed
+        if (factShare > 0) m.put("fact_share", factShare);
         return m;
     }
 
@@ -105,20 +147,25 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         int gapTokens = gap ? 16 + rng.nextInt(Math.max(1, budget / 3)) : 0;
         int fits = Math.max(minPairs, (budget - 16 - Math.min(gapTokens, budget / 3)) / 9);    // about 9 tokens a pair: listed, then asked
         return Fit.fit(context, rng, budget, Math.max(minPairs, Math.min(pairs, fits)), minPairs,
-                (r, n) -> build(context, r, n, Math.min(gapTokens, budget / 3), bareShare));
+                (r, n) -> build(context, r, n, Math.min(gapTokens, budget / 3), bareShare, factShare));
     }
 
     /**
      * A list of {@code n} pairs, {@code gapTokens} of corpus text, and the lookups; in a bare format with
-     * probability {@code bareShare} (no draw when it is 0, so that lists without bare formats stay as they were).
+     * probability {@code bareShare}, as facts with probability {@code factShare} (no draw when both are 0, so
+     * that lists without them stay as they were; one draw for both, so that bare lists stay as they were
+     * without facts).
      */
-    static Doc build(SyntheticContext context, SplitMix64 rng, int n, int gapTokens, double bareShare) {
+    static Doc build(SyntheticContext context, SplitMix64 rng, int n, int gapTokens, double bareShare, double factShare) {
         Lexicon lex = context.lexicon();
-        boolean bare = bareShare > 0 && rng.nextDouble() < bareShare;
-        List<Format> formats = bare ? BARE_FORMATS : FORMATS;
+        double u = bareShare > 0 || factShare > 0 ? rng.nextDouble() : 1;
+        boolean bare = u < bareShare, fact = !bare && u < bareShare + factShare;
+        List<Format> formats = bare ? BARE_FORMATS : fact ? FACT_FORMATS : FORMATS;
         Format f = formats.get(rng.nextInt(formats.size()));
         // keys are mostly one-token words: the teacher matches those best (names 55%, made-up words 28%, codes 17%)
-        Function<SplitMix64, String> key = strings(lex, rng.nextInt(10) < 7 ? 0 : 1 + rng.nextInt(3)), value = strings(lex, rng.nextInt(5));
+        Function<SplitMix64, String> key = fact ? lex::word : strings(lex, rng.nextInt(10) < 7 ? 0 : 1 + rng.nextInt(3));
+        // a fact's value is mostly a number of several tokens: what a hidden fact's answer copies
+        Function<SplitMix64, String> value = fact && rng.nextInt(5) != 0 ? r -> lex.number(r, 3, 7) : strings(lex, rng.nextInt(5));
         List<String> keys = Lexicon.distinct(n, rng, key), values = Lexicon.distinct(n, rng, value);
         StringBuilder text = new StringBuilder(f.header());
         for (int i = 0; i < n; i++) text.append(f.pair(keys.get(i), values.get(i)));
@@ -126,9 +173,9 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         text.append(f.lookups());
         List<Integer> order = permutation(n, rng);
         int asked = Math.max(1, n / 2 + rng.nextInt(n - n / 2 + 1));       // at least half the keys, in a new order
-        for (int q = 0; q < asked - 1; q++) text.append(f.pair(keys.get(order.get(q)), values.get(order.get(q))));
+        for (int q = 0; q < asked - 1; q++) text.append(f.lookup(keys.get(order.get(q)), values.get(order.get(q))));
         int last = order.get(asked - 1);
-        text.append(f.before()).append(keys.get(last)).append(f.sep().stripTrailing());
+        text.append(f.ask(keys.get(last))).append(f.before()).append(keys.get(last)).append(f.sep().stripTrailing());
         String gapBeforeValue = f.sep().substring(f.sep().stripTrailing().length());
         return new Doc(text.toString(), gapBeforeValue + values.get(last));
     }

@@ -27,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -184,6 +185,10 @@ class SyntheticDataTest {
         assertEquals(7678582139435820L, windowsHash(new KeyValueLists(4, 64, 0.3, 0)), "kv-recall without bare lists");
         assertEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0)), "needles without filler");
         assertNotEquals(7678582139435820L, windowsHash(new KeyValueLists(4, 64, 0.3, 0.5)), "a bare share changes some lists");
+        // bare lists as they were before facts existed (hashes computed with that code)
+        assertEquals(31250433661599295L, windowsHash(new KeyValueLists(4, 64, 0.3, 0.5, 0)), "bare lists without facts");
+        assertEquals(-2003202248194291L, windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0)), "bare lists of 4-16 pairs without facts");
+        assertNotEquals(-2003202248194291L, windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0.25)), "a fact share changes some lists");
         assertNotEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0.5)), "a filler share changes some haystacks");
     }
 
@@ -196,6 +201,44 @@ class SyntheticDataTest {
             h = h * 31 + Arrays.hashCode(w);
         }
         return h;
+    }
+
+    @Test
+    void factListsAskQuestionsThatEndWithTheWordsBeforeTheListedValue() {
+        java.util.Set<KeyValueLists.Format> seen = new java.util.HashSet<>();
+        int numbers = 0, multiToken = 0, documents = 0;
+        for (Doc.Encoded d : docs(new KeyValueLists(4, 16, 0, 0, 1), 24, 1025)) {
+            String text = d.doc().prompt();
+            KeyValueLists.Format f = KeyValueLists.FACT_FORMATS.stream()
+                    .filter(x -> text.contains(x.sep()) && text.contains(x.ask().substring(0, x.ask().indexOf("{k}"))))
+                    .findFirst().orElseThrow(() -> new AssertionError("no fact format in\n" + text));
+            seen.add(f);
+            Map<String, String> listed = new HashMap<>();
+            int cut = text.indexOf(f.lookups(), f.header().length());
+            Matcher m = Pattern.compile(Pattern.quote(f.before()) + "([a-z]+)" + Pattern.quote(f.sep()) + "([^ ]+?)" + Pattern.quote(f.after()))
+                    .matcher(text.substring(0, cut));
+            while (m.find()) assertNull(listed.put(m.group(1), m.group(2)), "a key listed twice in\n" + text);
+            assertTrue(listed.size() >= 4, text);
+            String lookups = text.substring(cut + f.lookups().length());
+            int asked = 0;
+            for (String k : listed.keySet()) {
+                String question = f.ask(k) + f.before() + k + f.sep();
+                if (lookups.contains(question)) {
+                    assertTrue(lookups.contains(question + listed.get(k) + f.after()), "the answer to " + question + " in\n" + text);
+                    asked++;
+                }
+            }
+            assertTrue(asked + 1 >= listed.size() / 2, "at least half the keys are asked:\n" + text);
+            String key = listed.keySet().stream().filter(k -> text.endsWith(f.ask(k) + f.before() + k + f.sep().stripTrailing())).findFirst()
+                    .orElseThrow(() -> new AssertionError("the prompt ends with a question and the words before a value:\n" + text));
+            assertEquals(" " + listed.get(key), d.doc().answer());
+            documents++;
+            if (d.doc().answer().strip().matches("[1-9][0-9]{2,6}")) numbers++;
+            if (context.count(d.doc().answer()) > 1) multiToken++;
+        }
+        assertEquals(KeyValueLists.FACT_FORMATS.size(), seen.size(), "every fact format occurs");
+        assertTrue(numbers >= documents / 2, "mostly numbers of 3-7 digits: " + numbers + " of " + documents);
+        assertTrue(multiToken >= documents / 2, "mostly answers of several tokens: " + multiToken + " of " + documents);
     }
 
     private static KeyValueLists.Format bareFormatOf(String text) {
@@ -413,6 +456,8 @@ class SyntheticDataTest {
         assertThrows(T2rException.class, () -> new KeyValueLists(5, 4, 0.3, 0));
         assertThrows(T2rException.class, () -> new Needles(1, 4, 0));
         assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 1.5));
+        assertEquals("kv-recall: bare_share and fact_share add up to 1.1, more than 1",
+                assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 0.5, 0.6)).getMessage());
         assertThrows(T2rException.class, () -> new Needles(4, 4, -0.1));
         assertThrows(T2rException.class, () -> new RepeatedSpans(2, 8));
         assertThrows(T2rException.class, () -> new VariableChains(1));
