@@ -3,9 +3,11 @@
 //   forward   y[b,t,c]  = Σ_{i<K} w[c,i] · x[b, t−K+1+i, c]          (x is 0 before the sequence)
 //   backward  dx[b,s,c] = Σ_{i<K} w[c,i] · dy[b, s+K−1−i, c]         (dy is 0 after the sequence)
 //             dw[c,i]  += Σ_{b,t} dy[b,t,c] · x[b, t−K+1+i, c]
-// The weight w [C, 1, K] is fla's layout. Sums in fp32 in tap order; dw is reduced in a fixed order
-// (a block per 32 channels and tap, rows strided over its 8 warps' lanes, then the 8 partial sums in
-// order), so it has the same bits every run.
+// The weight w [C, 1, K] is fla's layout. Sums in fp32 in tap order; dw is reduced in a fixed order, so it
+// has the same bits every run: a block per 32 channels, tap and chunk of rows sums its rows over its 8 warps
+// (rows strided by 8) and then the 8 warps' sums in order into partial[chunk, c, i]; a second kernel adds the
+// chunks' sums in chunk order to dw. The chunks give the weight gradient a block per SM and more at any
+// batch (one block per 32 channels and tap looped over every row of the batch: 48 blocks at a 384-wide layer).
 #include "common.cuh"
 
 namespace conv {
@@ -39,27 +41,39 @@ __device__ void bwd_x(T* dx, const T* dy, const T* w, int batch, int seqLen, int
     }
 }
 
-// Block (channel chunk of 32, tap i), 256 threads: lane = channel in the chunk, warp = row phase.
+// Block (32 channels, tap i, chunk of rows), 256 threads: lane = channel in the block, warp = row phase.
 template <typename T>
-__device__ void bwd_w(float* dw, const T* dy, const T* x, int batch, int seqLen, int channels, int taps) {
-    __shared__ float partial[8][32];
-    const int lane = threadIdx.x & 31, phase = threadIdx.x >> 5, i = blockIdx.y;
+__device__ void bwd_w_partial(float* partial, const T* dy, const T* x, int batch, int seqLen, int channels, int taps,
+                              int rowsPerChunk) {
+    __shared__ float sums[8][32];
+    const int lane = threadIdx.x & 31, phase = threadIdx.x >> 5, i = blockIdx.y, chunk = blockIdx.z;
     const int c = blockIdx.x * 32 + lane;
+    const long long rows = (long long)batch * seqLen, begin = (long long)chunk * rowsPerChunk;
+    const long long end = begin + rowsPerChunk < rows ? begin + rowsPerChunk : rows;
     float acc = 0.f;
     if (c < channels) {
-        const long long rows = (long long)batch * seqLen;
-        for (long long r = phase; r < rows; r += 8) {
+        for (long long r = begin + phase; r < end; r += 8) {
             const int t = (int)(r % seqLen);
             if (t < taps - 1 - i) continue;
             acc += to_float(dy[r * channels + c]) * to_float(x[(r - taps + 1 + i) * channels + c]);
         }
     }
-    partial[phase][lane] = acc;
+    sums[phase][lane] = acc;
     __syncthreads();
     if (phase == 0 && c < channels) {
         float sum = 0.f;
-        for (int p = 0; p < 8; p++) sum += partial[p][lane];
-        dw[(long long)c * taps + i] += sum;
+        for (int p = 0; p < 8; p++) sum += sums[p][lane];
+        partial[((long long)chunk * channels + c) * taps + i] = sum;
+    }
+}
+
+// dw[e] += Σ_chunk partial[chunk, e], chunks in order.
+__device__ void bwd_w_sum(float* dw, const float* partial, int channels, int taps, int chunks) {
+    const long long n = (long long)channels * taps;
+    for (long long e = global_thread(); e < n; e += grid_threads()) {
+        float sum = 0.f;
+        for (int k = 0; k < chunks; k++) sum += partial[k * n + e];
+        dw[e] += sum;
     }
 }
 
@@ -81,11 +95,16 @@ extern "C" __global__ void short_conv_bwd_x_bf16(bf16* dx, const bf16* dy, const
                                                  int taps, int accumulate) {
     conv::bwd_x(dx, dy, w, batch, seqLen, channels, taps, accumulate);
 }
-extern "C" __global__ void __launch_bounds__(256) short_conv_bwd_w_f32(float* dw, const float* dy, const float* x, int batch,
-                                                                      int seqLen, int channels, int taps) {
-    conv::bwd_w(dw, dy, x, batch, seqLen, channels, taps);
+extern "C" __global__ void __launch_bounds__(256) short_conv_bwd_w_f32(float* partial, const float* dy, const float* x,
+                                                                      int batch, int seqLen, int channels, int taps,
+                                                                      int rowsPerChunk) {
+    conv::bwd_w_partial(partial, dy, x, batch, seqLen, channels, taps, rowsPerChunk);
 }
-extern "C" __global__ void __launch_bounds__(256) short_conv_bwd_w_bf16(float* dw, const bf16* dy, const bf16* x, int batch,
-                                                                       int seqLen, int channels, int taps) {
-    conv::bwd_w(dw, dy, x, batch, seqLen, channels, taps);
+extern "C" __global__ void __launch_bounds__(256) short_conv_bwd_w_bf16(float* partial, const bf16* dy, const bf16* x,
+                                                                       int batch, int seqLen, int channels, int taps,
+                                                                       int rowsPerChunk) {
+    conv::bwd_w_partial(partial, dy, x, batch, seqLen, channels, taps, rowsPerChunk);
+}
+extern "C" __global__ void short_conv_bwd_w_sum(float* dw, const float* partial, int channels, int taps, int chunks) {
+    conv::bwd_w_sum(dw, partial, channels, taps, chunks);
 }

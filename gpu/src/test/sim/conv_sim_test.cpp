@@ -1,7 +1,7 @@
 // The short-convolution kernels (gpu/src/main/cuda/short_conv.cu) on the CPU simulator against float64
 // formulas: torch's Conv1d(C, C, K, groups=C, padding=K−1), its first T outputs per sequence, and its
-// gradients. Several sequences (no tap may cross a border), T shorter than K, one tap, and a channel
-// count that is not a multiple of the 32 a weight-gradient block covers. Built and run by
+// gradients. Several sequences (no tap may cross a border), T shorter than K, one tap, a channel count that is
+// not a multiple of the 32 a weight-gradient block covers, and chunks of rows that end inside a sequence. Built and run by
 // scripts/cuda-sim-test.sh.
 #include "cuda_sim.h"
 #include "sim_check.h"
@@ -13,7 +13,7 @@
 using sim::DeviceArray;
 
 template <typename T>
-static void run(const char* type, int B, int Tn, int C, int K, double tol, std::mt19937& rng) {
+static void run(const char* type, int B, int Tn, int C, int K, double tol, std::mt19937& rng, int rowsPerChunk = 0) {
     std::normal_distribution<double> nd(0, 1);
     const int n = B * Tn * C;
     DeviceArray<T> x(n), y(n), dy(n), dx(n), w(C * K);
@@ -42,13 +42,20 @@ static void run(const char* type, int B, int Tn, int C, int K, double tol, std::
     }
     sim::launch({3, 1, 1}, {64, 1, 1}, 0, [&] { conv::fwd<T>(y.ptr(), x.ptr(), w.ptr(), B, Tn, C, K); });
     sim::launch({3, 1, 1}, {64, 1, 1}, 0, [&] { conv::bwd_x<T>(dx.ptr(), dy.ptr(), w.ptr(), B, Tn, C, K, 0); });
-    sim::launch({(unsigned)((C + 31) / 32), (unsigned)K, 1}, {256, 1, 1}, 0,
-                [&] { conv::bwd_w<T>(dw.ptr(), dy.ptr(), x.ptr(), B, Tn, C, K); });
+    // the launcher's chunks of rows (ShortConv.chunks), or rowsPerChunk rows when given: chunks that end inside a
+    // sequence, and a last chunk shorter than the others
+    const long long rows = (long long)B * Tn;
+    const int per = rowsPerChunk > 0 ? rowsPerChunk : 256;
+    const int chunks = (int)((rows + per - 1) / per);
+    DeviceArray<float> partial((long long)chunks * C * K);
+    sim::launch({(unsigned)((C + 31) / 32), (unsigned)K, (unsigned)chunks}, {256, 1, 1}, 0,
+                [&] { conv::bwd_w_partial<T>(partial.ptr(), dy.ptr(), x.ptr(), B, Tn, C, K, per); });
+    sim::launch({2, 1, 1}, {64, 1, 1}, 0, [&] { conv::bwd_w_sum(dw.ptr(), partial.ptr(), C, K, chunks); });
     std::vector<double> gy(n), gdx(n), gdw(C * K);
     for (int i = 0; i < n; i++) gy[i] = (double)(float)y[i], gdx[i] = (double)(float)dx[i];
     for (int i = 0; i < C * K; i++) gdw[i] = dw[i] - DW0[i], rdw[i] -= DW0[i];
     const std::string tag = std::string(type) + " B" + std::to_string(B) + " T" + std::to_string(Tn) + " C" + std::to_string(C)
-            + " K" + std::to_string(K);
+            + " K" + std::to_string(K) + " rows/chunk " + std::to_string(per);
     check("conv fwd " + tag, gy, ry, tol);
     check("conv dx " + tag, gdx, rdx, tol);
     check("conv dw " + tag, gdw, rdw, 1e-5);
@@ -61,6 +68,9 @@ int main(int argc, char** argv) {
     run<float>("f32", 3, 2, 5, 4, 1e-6, rng);
     run<float>("f32", 1, 7, 3, 1, 1e-6, rng);
     run<bf16>("bf16", 2, 11, 40, 4, 1e-2, rng);
+    run<float>("f32", 3, 9, 37, 4, 1e-6, rng, 5);       // 27 rows in chunks of 5: borders inside chunks, a short last chunk
+    run<float>("f32", 2, 300, 33, 3, 1e-6, rng);        // 600 rows: two full chunks of 256 and one of 88
+    run<bf16>("bf16", 4, 7, 64, 2, 1e-2, rng, 3);
     std::printf("%s\n", failures == 0 ? "all ok" : "FAILURES");
     return failures == 0 ? 0 : 1;
 }

@@ -39,9 +39,24 @@ public final class ShortConv {
         }
         if (dw != null) {
             Checks.buffer("dw", dw, ElementType.F32, (long) channels * taps);
-            gpu.kernel("short_conv_bwd_w", t).launch(gpu.stream(), new Dim3((channels + 31) / 32, taps, 1), Dim3.of(256), 0,
-                    dw, dy, x, batch, seqLen, channels, taps);
+            int chunks = chunks((long) batch * seqLen);
+            int rowsPerChunk = (int) (((long) batch * seqLen + chunks - 1) / chunks);
+            try (DeviceBuffer partial = gpu.f32((long) chunks * channels * taps)) {
+                gpu.kernel("short_conv_bwd_w", t).launch(gpu.stream(), new Dim3((channels + 31) / 32, taps, chunks), Dim3.of(256), 0,
+                        partial, dy, x, batch, seqLen, channels, taps, rowsPerChunk);
+                gpu.kernel("short_conv_bwd_w_sum").launch(gpu.stream(), Checks.gridFor(gpu, (long) channels * taps, 1),
+                        Checks.THREADS, 0, dw, partial, channels, taps, chunks);
+            }
         }
+    }
+
+    /** Rows a weight-gradient block sums (its 8 warps, 32 rows each), unless the grid's z limit needs more. */
+    static final int ROWS_PER_CHUNK = 256;
+    private static final int MAX_GRID_Z = 65535;
+
+    /** The chunks of rows of the weight gradient: one per {@link #ROWS_PER_CHUNK} rows, at most the grid's z limit. */
+    static int chunks(long rows) {
+        return (int) Math.min((rows + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK, MAX_GRID_Z);
     }
 
     private static ElementType check(DeviceBuffer x, DeviceBuffer w, int batch, int seqLen, int channels, int taps) {
