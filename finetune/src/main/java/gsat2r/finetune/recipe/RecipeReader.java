@@ -435,7 +435,8 @@ public final class RecipeReader {
                             integer(e, "max_pairs", KeyValueLists.DEFAULTS.maxPairs()),
                             e.number("gap_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.gapShare(), false),
                             e.number("bare_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.bareShare(), false),
-                            e.number("fact_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.factShare(), false));
+                            e.number("fact_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.factShare(), false),
+                            e.number("decoy_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.decoyShare(), false));
                     case "needles" -> new Needles(integer(e, "max_needles", Needles.DEFAULTS.maxNeedles()),
                             integer(e, "max_values", Needles.DEFAULTS.maxValues()),
                             e.number("filler_share", v -> v >= 0 && v <= 1, "in [0, 1]", Needles.DEFAULTS.fillerShare(), false));

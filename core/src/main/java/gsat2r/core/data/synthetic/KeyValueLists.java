@@ -28,6 +28,13 @@ import java.util.function.Function;
  * <pre>
  *   The harbor code is 482131. The velvet code is 77. … What is the velvet code? The velvet code is 77.
  * </pre>
+ * A share of the fact lists ({@code decoy_share}) stands among decoys: a few sentences of the same shape
+ * without a number ({@code The lamp is red. The door is open.}), said again before every fact and before
+ * the questions, so that the word before "is" decides the answer and the most frequent continuation of
+ * "is" does not:
+ * <pre>
+ *   The lamp is red. The door is open. The harbor code is 482131. The lamp is red. The door is open. The velvet …
+ * </pre>
  * Keys and values are words (one token each, from the vocabulary), names, made-up words, numbers or
  * codes, drawn anew for every document; pairs are log-uniform in {@code [minPairs, maxPairs]} and fewer
  * when the budget is short. The last lookup's value is the document's answer.
@@ -35,13 +42,19 @@ import java.util.function.Function;
  * @param gapShare  share of documents with corpus text between the list and the lookups
  * @param bareShare share of lists in a format without a separator between key and value ({@link #BARE_FORMATS})
  * @param factShare share of lists written as facts and questions ({@link #FACT_FORMATS})
+ * @param decoyShare share of the fact lists whose facts stand among repeated decoy sentences
  */
-public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare, double factShare) implements SyntheticKind {
+public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare, double factShare, double decoyShare)
+        implements SyntheticKind {
 
-    public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3, 0, 0);
+    public static final KeyValueLists DEFAULTS = new KeyValueLists(4, 64, 0.3, 0, 0, 0);
 
     public KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare) {
-        this(minPairs, maxPairs, gapShare, bareShare, 0);
+        this(minPairs, maxPairs, gapShare, bareShare, 0, 0);
+    }
+
+    public KeyValueLists(int minPairs, int maxPairs, double gapShare, double bareShare, double factShare) {
+        this(minPairs, maxPairs, gapShare, bareShare, factShare, 0);
     }
 
     public KeyValueLists {
@@ -54,6 +67,7 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         if (bareShare + factShare > 1 + 1e-9) {
             throw new T2rException("kv-recall: bare_share and fact_share add up to " + (bareShare + factShare) + ", more than 1");
         }
+        if (!(decoyShare >= 0 && decoyShare <= 1)) throw new T2rException("kv-recall: decoy_share must be in [0, 1] (got " + decoyShare + ")");
     }
 
     /**
@@ -135,6 +149,7 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         m.put("gap_share", gapShare);
         if (bareShare > 0) m.put("bare_share", bareShare);           // absent at 0: the settings of runs made before it existed
         if (factShare > 0) m.put("fact_share", factShare);
+        if (decoyShare > 0) m.put("decoy_share", decoyShare);
         return m;
     }
 
@@ -147,7 +162,7 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         int gapTokens = gap ? 16 + rng.nextInt(Math.max(1, budget / 3)) : 0;
         int fits = Math.max(minPairs, (budget - 16 - Math.min(gapTokens, budget / 3)) / 9);    // about 9 tokens a pair: listed, then asked
         return Fit.fit(context, rng, budget, Math.max(minPairs, Math.min(pairs, fits)), minPairs,
-                (r, n) -> build(context, r, n, Math.min(gapTokens, budget / 3), bareShare, factShare));
+                (r, n) -> build(context, r, n, Math.min(gapTokens, budget / 3)));
     }
 
     /**
@@ -156,7 +171,7 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
      * that lists without them stay as they were; one draw for both, so that bare lists stay as they were
      * without facts).
      */
-    static Doc build(SyntheticContext context, SplitMix64 rng, int n, int gapTokens, double bareShare, double factShare) {
+    Doc build(SyntheticContext context, SplitMix64 rng, int n, int gapTokens) {
         Lexicon lex = context.lexicon();
         double u = bareShare > 0 || factShare > 0 ? rng.nextDouble() : 1;
         boolean bare = u < bareShare, fact = !bare && u < bareShare + factShare;
@@ -167,10 +182,11 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         // a fact's value is mostly a number of several tokens: what a hidden fact's answer copies
         Function<SplitMix64, String> value = fact && rng.nextInt(5) != 0 ? r -> lex.number(r, 3, 7) : strings(lex, rng.nextInt(5));
         List<String> keys = Lexicon.distinct(n, rng, key), values = Lexicon.distinct(n, rng, value);
+        String decoys = fact && decoyShare > 0 && rng.nextDouble() < decoyShare ? decoys(lex, rng) : "";
         StringBuilder text = new StringBuilder(f.header());
-        for (int i = 0; i < n; i++) text.append(f.pair(keys.get(i), values.get(i)));
+        for (int i = 0; i < n; i++) text.append(decoys).append(f.pair(keys.get(i), values.get(i)));
         if (gapTokens > 0) text.append("\n\n").append(context.haystack(rng, gapTokens)).append("\n\n");
-        text.append(f.lookups());
+        text.append(decoys).append(f.lookups());
         List<Integer> order = permutation(n, rng);
         int asked = Math.max(1, n / 2 + rng.nextInt(n - n / 2 + 1));       // at least half the keys, in a new order
         for (int q = 0; q < asked - 1; q++) text.append(f.lookup(keys.get(order.get(q)), values.get(order.get(q))));
@@ -178,6 +194,15 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         text.append(f.ask(keys.get(last))).append(f.before()).append(keys.get(last)).append(f.sep().stripTrailing());
         String gapBeforeValue = f.sep().substring(f.sep().stripTrailing().length());
         return new Doc(text.toString(), gapBeforeValue + values.get(last));
+    }
+
+    /** Two to four sentences {@code " The w is x."} of vocabulary words, each word drawn once. */
+    static String decoys(Lexicon lex, SplitMix64 rng) {
+        int sentences = 2 + rng.nextInt(3);
+        List<String> words = Lexicon.distinct(2 * sentences, rng, lex::word);
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < sentences; i++) sb.append(" The ").append(words.get(2 * i)).append(" is ").append(words.get(2 * i + 1)).append('.');
+        return sb.toString();
     }
 
     /** The kinds of key and value strings: words, names, made-up words, codes, numbers. */

@@ -205,9 +205,35 @@ class SyntheticDataTest {
 
     @Test
     void factListsAskQuestionsThatEndWithTheWordsBeforeTheListedValue() {
+        checkFactLists(docs(new KeyValueLists(4, 16, 0, 0, 1), 24, 1025));
+    }
+
+    @Test
+    void decoysStandBeforeEveryFactAndBeforeTheQuestions() {
+        List<Doc.Encoded> docs = docs(new KeyValueLists(4, 16, 0.3, 0, 1, 1), 24, 1025);
+        checkFactLists(docs);
+        Pattern decoy = Pattern.compile("((?: The [a-z]+ is [a-z]+\\.){2,4})(?: The [a-z]+ (?:code|number|id) is | My [a-z]+ pin is )");
+        for (Doc.Encoded d : docs) {
+            String text = d.doc().prompt();
+            Matcher m = decoy.matcher(text);
+            assertTrue(m.find(), "decoys before the first fact in\n" + text);
+            String decoys = m.group(1);
+            KeyValueLists.Format f = KeyValueLists.FACT_FORMATS.stream().filter(x -> text.contains(x.sep())).findFirst().orElseThrow();
+            int facts = text.substring(0, text.indexOf(f.lookups(), f.header().length())).split(Pattern.quote(f.sep()), -1).length - 1;
+            int said = text.split(Pattern.quote(decoys), -1).length - 1;
+            assertEquals(facts + 1, said, "the decoys before each of " + facts + " facts and before the questions in\n" + text);
+            assertTrue(text.contains(decoys + f.lookups()), "the decoys right before the questions' header in\n" + text);
+        }
+        assertNotEquals(windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0.25)), windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0.25, 0.5)),
+                "decoys change some fact lists");
+        assertEquals(windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0.25)), windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0.25, 0)),
+                "no decoys: the fact lists as they were");
+    }
+
+    private static void checkFactLists(List<Doc.Encoded> docs) {
         java.util.Set<KeyValueLists.Format> seen = new java.util.HashSet<>();
         int numbers = 0, multiToken = 0, documents = 0;
-        for (Doc.Encoded d : docs(new KeyValueLists(4, 16, 0, 0, 1), 24, 1025)) {
+        for (Doc.Encoded d : docs) {
             String text = d.doc().prompt();
             KeyValueLists.Format f = KeyValueLists.FACT_FORMATS.stream()
                     .filter(x -> text.contains(x.sep()) && text.contains(x.ask().substring(0, x.ask().indexOf("{k}"))))
@@ -456,6 +482,7 @@ class SyntheticDataTest {
         assertThrows(T2rException.class, () -> new KeyValueLists(5, 4, 0.3, 0));
         assertThrows(T2rException.class, () -> new Needles(1, 4, 0));
         assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 1.5));
+        assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 0, 0.5, -0.5));
         assertEquals("kv-recall: bare_share and fact_share add up to 1.1, more than 1",
                 assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 0.5, 0.6)).getMessage());
         assertThrows(T2rException.class, () -> new Needles(4, 4, -0.1));
