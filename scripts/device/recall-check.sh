@@ -387,6 +387,11 @@ for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
         if answers:                           # what the student answered at the longest length, first and last depth
             lines.append(f"  passkey answers at {pk['points'][-1]['length']}: " + "  ".join(
                 f"depth {a['depth']}: {a['passkey']} -> {''.join(a['student'])!r}" for a in answers[:1] + answers[1:][-1:]))
+        last = pk["points"][-1]["student"]
+        if "first_token_accuracy" in last:    # whether it finds the passkey, and whether it copies on once started
+            later = last.get("later_token_accuracy")
+            lines.append(f"  passkey at {pk['points'][-1]['length']}: first token {100 * last['first_token_accuracy']:.0f}%, later tokens "
+                         + ("-" if later is None else f"{100 * later:.0f}%"))
     for t in ("niah_single", "niah_multikey", "niah_multivalue", "vt"):
         n = r.get(t)
         if n:

@@ -34,7 +34,7 @@ import java.util.stream.Stream;
 public final class Evaluator {
 
     /** Bumped when a task's method changes, so that older cached results are not reused. */
-    static final int METHOD_VERSION = 2;
+    static final int METHOD_VERSION = 3;
 
     private final EvalSettings settings;
     private final EvalModel teacher, student;

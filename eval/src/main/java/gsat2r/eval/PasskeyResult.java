@@ -25,10 +25,15 @@ public record PasskeyResult(List<Double> depths, int samples, String example, Li
     public record Answer(double depth, int passkey, List<String> teacher, List<String> student) {}
 
     /**
-     * @param accuracy        share of prompts where greedy decoding reproduces the passkey's tokens
-     * @param tokenAccuracy   share of the passkey's tokens that are the greedy choice (teacher-forced)
-     * @param answerLogProb   mean log-probability of the passkey's tokens (nats per token, teacher-forced)
-     * @param accuracyByDepth accuracy per depth (null where no prompt had that depth)
+     * @param accuracy           share of prompts where greedy decoding reproduces the passkey's tokens
+     * @param tokenAccuracy      share of the passkey's tokens that are the greedy choice (teacher-forced)
+     * @param answerLogProb      mean log-probability of the passkey's tokens (nats per token, teacher-forced)
+     * @param accuracyByDepth    accuracy per depth (null where no prompt had that depth)
+     * @param firstTokenAccuracy share of prompts whose passkey's first token is the greedy choice: whether the model
+     *                           finds the passkey at all
+     * @param laterTokenAccuracy share of the passkey's later tokens that are the greedy choice with the right ones
+     *                           before them: whether it copies on once started (null when every passkey is one token)
      */
-    public record Score(double accuracy, double tokenAccuracy, double answerLogProb, List<Double> accuracyByDepth) {}
+    public record Score(double accuracy, double tokenAccuracy, double answerLogProb, List<Double> accuracyByDepth,
+                        double firstTokenAccuracy, Double laterTokenAccuracy) {}
 }

@@ -138,6 +138,10 @@ final class PasskeyTask {
         boolean solved() {
             return right() == answer.length;
         }
+
+        boolean firstRight() {
+            return picks[0] == answer[0];
+        }
     }
 
     /** The model's first choices and the log-probability of the passkey's tokens, each after the right ones before it. */
@@ -162,16 +166,17 @@ final class PasskeyTask {
     }
 
     /** Sums of one model's scores over the prompts of one length. */
-    private static final class Tally {
+    static final class Tally {
         final double[] solvedByDepth = new double[DEPTHS.size()];
         final int[] promptsByDepth = new int[DEPTHS.size()];
-        double solved, tokensRight, logProb, answerTokens;
+        double solved, tokensRight, logProb, answerTokens, firstRight;
         int prompts;
 
         void add(int depth, Scored score) {
             double solvedOne = score.solved() ? 1 : 0;
             solved += solvedOne;
             tokensRight += score.right();
+            firstRight += score.firstRight() ? 1 : 0;
             logProb += score.logProb();
             answerTokens += score.answer().length;
             prompts++;
@@ -184,7 +189,9 @@ final class PasskeyTask {
             for (int d = 0; d < DEPTHS.size(); d++) {
                 byDepth.add(promptsByDepth[d] == 0 ? null : solvedByDepth[d] / promptsByDepth[d]);
             }
-            return new PasskeyResult.Score(solved / prompts, tokensRight / answerTokens, logProb / answerTokens, byDepth);
+            double laterTokens = answerTokens - prompts;
+            return new PasskeyResult.Score(solved / prompts, tokensRight / answerTokens, logProb / answerTokens, byDepth,
+                    firstRight / prompts, laterTokens == 0 ? null : (tokensRight - firstRight) / laterTokens);
         }
     }
 }

@@ -150,13 +150,19 @@ final class ReportMarkdown {
                         + "which is the same thing); %d prompts per length. The shortest prompt:%n%n> %s%n%n",
                 r.depths(), r.samples(), abbreviate(r.example(), 400)));
         image(md, "passkey", "passkey accuracy", plots, errors);
-        md.append("| length | teacher | student | teacher by depth | student by depth | passkey log-prob / token (teacher, student) |\n");
-        md.append("|---:|---:|---:|---|---|---|\n");
+        md.append("| length | teacher | student | teacher by depth | student by depth | passkey log-prob / token (teacher, student) "
+                + "| first token (teacher, student) | later tokens (teacher, student) |\n");
+        md.append("|---:|---:|---:|---|---|---|---|---|\n");
         for (PasskeyResult.Point p : r.points()) {
-            md.append(String.format(Locale.ROOT, "| %,d | %s | %s | %s | %s | %s, %s |%n", p.length(), pct(p.teacher().accuracy()),
+            md.append(String.format(Locale.ROOT, "| %,d | %s | %s | %s | %s | %s, %s | %s, %s | %s, %s |%n", p.length(), pct(p.teacher().accuracy()),
                     pct(p.student().accuracy()), byDepth(p.teacher()), byDepth(p.student()),
-                    f2(p.teacher().answerLogProb()), f2(p.student().answerLogProb())));
+                    f2(p.teacher().answerLogProb()), f2(p.student().answerLogProb()),
+                    pct(p.teacher().firstTokenAccuracy()), pct(p.student().firstTokenAccuracy()),
+                    pctOrDash(p.teacher().laterTokenAccuracy()), pctOrDash(p.student().laterTokenAccuracy())));
         }
+        md.append("\nFirst token: how often the passkey's first token is the model's first choice after the question (whether "
+                + "it finds the passkey); later tokens: how often each later token is, with the right ones before it (whether "
+                + "it copies on once started).\n");
         md.append('\n');
         PasskeyResult.Point longest = r.points().getLast();
         if (longest.answers() == null || longest.answers().isEmpty()) return;
@@ -286,6 +292,10 @@ final class ReportMarkdown {
 
     private static String pct(double v) {
         return String.format(Locale.ROOT, "%.1f%%", 100 * v);
+    }
+
+    private static String pctOrDash(Double v) {
+        return v == null ? "–" : pct(v);
     }
 
     private static String f0(double v) {

@@ -137,6 +137,9 @@ class EvaluatorTest {
         assertTrue(json.at("/results/lm/by_position").isArray());
         assertTrue(json.at("/results/recall/points/0/teacher_among_values").isNumber());
         assertTrue(json.at("/results/passkey/points/0/student/accuracy_by_depth").isArray());
+        PasskeyResult.Score student = r.passkey().points().getFirst().student();
+        assertEquals(student.firstTokenAccuracy(), json.at("/results/passkey/points/0/student/first_token_accuracy").asDouble());
+        assertEquals(student.laterTokenAccuracy(), json.at("/results/passkey/points/0/student/later_token_accuracy").asDouble());
         PasskeyResult.Answer answer = r.passkey().points().getFirst().answers().getFirst();
         assertEquals(answer.passkey(), json.at("/results/passkey/points/0/answers/0/passkey").asInt());
         assertEquals(answer.student().getFirst(), json.at("/results/passkey/points/0/answers/0/student/0").asText());
@@ -150,6 +153,7 @@ class EvaluatorTest {
         }
         assertEquals(7, json.get("plots").size());
         assertTrue(md.contains("| perplexity ("), md);
+        assertTrue(md.contains("| first token (teacher, student) | later tokens (teacher, student) |"), "report.md scores the first token apart");
         assertTrue(md.contains("| 0.0 | " + answer.passkey() + " | " + ReportMarkdown.picks(answer.teacher()) + " | "
                 + ReportMarkdown.picks(answer.student()) + " |"), "report.md shows what each model answered");
         assertFalse(Files.exists(WorkDir.beside(out).path()), "the work directory goes once the report is written");

@@ -64,6 +64,10 @@ class PasskeyTaskTest {
                         p.teacher().accuracy(), p.student().accuracy(), p.student().accuracyByDepth());
                 assertEquals(1.0, p.teacher().accuracy());
                 assertEquals(1.0, p.teacher().tokenAccuracy());
+                assertEquals(1.0, p.teacher().firstTokenAccuracy());
+                assertEquals(1.0, p.teacher().laterTokenAccuracy());
+                assertEquals(p.student().accuracy(), p.student().firstTokenAccuracy(), 1e-12,
+                        "the window-60 copier finds exactly the passkeys it solves");
                 List<Double> byDepth = p.student().accuracyByDepth();
                 assertEquals(0.0, byDepth.getFirst(), "a key at the start lies beyond 60 tokens");
                 assertEquals(1.0, byDepth.getLast(), "a key just before the question does not");
@@ -83,7 +87,25 @@ class PasskeyTaskTest {
             PasskeyResult blind = PasskeyTask.run(new TestModels.Induction(vocab, 0), new TestModels.Induction(vocab, 0),
                     tok, 256, 5, 3, Progress.silent());
             assertEquals(0.0, blind.points().getFirst().teacher().accuracy());
+            assertEquals(0.0, blind.points().getFirst().teacher().firstTokenAccuracy(), "a copier that sees nothing finds nothing");
         }
+    }
+
+    @Test
+    void theFirstTokenAndTheLaterOnesAreScoredApart() {
+        PasskeyTask.Tally tally = new PasskeyTask.Tally();
+        tally.add(0, new PasskeyTask.Scored(new int[] {1, 2, 3}, new int[] {9, 2, 3}, -3));     // misses the start, copies on
+        tally.add(1, new PasskeyTask.Scored(new int[] {4, 5}, new int[] {4, 0}, -2));           // finds it, does not copy on
+        PasskeyResult.Score s = tally.score();
+        assertEquals(0.0, s.accuracy());
+        assertEquals(3 / 5.0, s.tokenAccuracy(), 1e-12);
+        assertEquals(0.5, s.firstTokenAccuracy(), 1e-12);
+        assertEquals(2 / 3.0, s.laterTokenAccuracy(), 1e-12);
+        assertEquals(-1.0, s.answerLogProb(), 1e-12);
+        PasskeyTask.Tally oneToken = new PasskeyTask.Tally();
+        oneToken.add(0, new PasskeyTask.Scored(new int[] {7}, new int[] {7}, -0.1));
+        assertNull(oneToken.score().laterTokenAccuracy(), "no later tokens to score");
+        assertEquals(1.0, oneToken.score().firstTokenAccuracy());
     }
 
     @Test
