@@ -39,7 +39,7 @@
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
-# students with short convolutions decode by recomputing the forward pass, O(T) a token). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# students with short convolutions decode one sequence a call, without the batched step). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
 # it); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET[:SET2]] ..." adds progressive conversions: the hybrid base with KEEP kept as

@@ -7,11 +7,8 @@ import gsat2r.gpu.cuda.PinnedBuffer;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 
 /**
@@ -26,18 +23,17 @@ import java.util.function.Consumer;
  * point at a dummy state and their results are dropped. Batches above {@link #MAX_ROWS} run as several steps.
  *
  * <p>Decoders that are dropped without being closed (the {@link LanguageModel.Decoder} interface has no close) give
- * their device memory back through a {@link Cleaner}: the buffers are queued and released on the model's thread at
+ * their device memory back through {@link DroppedDecoders}: the buffers are queued and released on the model's thread at
  * the next step. One thread at a time (a server's scheduler).
  */
 final class DecodeRuntime implements BatchDecoder, AutoCloseable {
     /** Rows of one step at most. */
     static final int MAX_ROWS = 256;
-    private static final Cleaner CLEANER = Cleaner.create();
 
     final DecodeModel model;
     private final Gpu gpu;
     private final DecodeGraphs graphs;
-    private final Queue<AutoCloseable> abandoned = new ConcurrentLinkedQueue<>();
+    private final DroppedDecoders dropped = new DroppedDecoders();
     private final boolean fusedAllowed;
     private DecodeStep step;
     private RowTable table;
@@ -85,19 +81,12 @@ final class DecodeRuntime implements BatchDecoder, AutoCloseable {
 
     /** Has {@code resources} closed, on this runtime's thread, once {@code decoder} is unreachable. */
     void track(GpuDecoder decoder, AutoCloseable resources) {
-        Queue<AutoCloseable> q = abandoned;
-        CLEANER.register(decoder, () -> q.add(resources));
+        dropped.track(decoder, resources);
     }
 
     /** Releases what dropped decoders held. */
     void releaseAbandoned() {
-        for (AutoCloseable r; (r = abandoned.poll()) != null; ) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("releasing a dropped decoder's device memory", e);
-            }
-        }
+        dropped.release();
     }
 
     @Override

@@ -6,7 +6,6 @@ import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.Precision;
-import gsat2r.core.model.RecomputingDecoder;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.Gpu;
@@ -113,15 +112,16 @@ public final class GpuLanguageModels {
         private final Gpu gpu;
         final GsaModel model;
         final DecodeRuntime decoding;
+        private final DroppedDecoders dropped = new DroppedDecoders();
 
         Student(Gpu gpu, GsaModel model) {
             this.gpu = gpu;
             this.model = model;
-            // Short convolutions have no decoding step on the GPU yet: their decoders rerun the forward pass.
-            this.decoding = recomputes() ? null : DecodeRuntime.of(gpu, model);
+            // The batched decoding step has no short convolution: such students decode a sequence at a time (GpuPassDecoder).
+            this.decoding = convolves() ? null : DecodeRuntime.of(gpu, model);
         }
 
-        private boolean recomputes() {
+        private boolean convolves() {
             return model.config.shortConv() > 0;
         }
 
@@ -146,25 +146,14 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            if (recomputes()) return new RecomputingDecoder(this::lastLogits, this::forward);
+            if (convolves()) return new GpuPassDecoder(model, dropped);
             decoding.releaseAbandoned();
             return new GpuStudentDecoder(decoding, model);
         }
 
         @Override
         public BatchDecoder batchDecoder() {
-            return recomputes() ? BatchDecoder.sequential() : decoding;
-        }
-
-        /** The logits after the last of {@code ids}: the whole forward pass, only its last row copied to the host. */
-        private float[] lastLogits(int[] ids) {
-            checkIds(ids, vocabSize());
-            int V = vocabSize();
-            try (DeviceBatch b = DeviceBatch.ofIds(gpu, ids, 1, ids.length, V);
-                 GsaModel.Forward f = model.forward(b, GsaModel.Memory.NONE, true);
-                 DeviceBuffer last = f.logits.view((long) (ids.length - 1) * V, V)) {
-                return last.toFloatArray();
-            }
+            return convolves() ? BatchDecoder.sequential() : decoding;
         }
 
         @Override
@@ -182,6 +171,7 @@ public final class GpuLanguageModels {
         public void close() {
             try {
                 if (decoding != null) decoding.close();
+                dropped.release();
                 model.close();
             } finally {
                 gpu.close();

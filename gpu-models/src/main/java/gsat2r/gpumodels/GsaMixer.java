@@ -2,6 +2,8 @@ package gsat2r.gpumodels;
 
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.gsa.GsaShape;
+import gsat2r.core.gsa.GsaState;
+import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.gsa.GsaLayout;
 import gsat2r.core.model.gsa.ParameterGroup;
 import gsat2r.core.model.gsa.ParameterView;
@@ -26,7 +28,7 @@ import java.util.List;
  * </pre>
  * With short convolutions (fla's {@code use_short_conv}) each projection goes through {@link ShortConv} and its
  * SiLU before the feature map: {@code q = silu(silu(conv_q(x Wqᵀ)))}, and so for k and v. Decoding such a student
- * on the GPU is not implemented yet (the CPU decoder carries the convolutions' last rows in its state).
+ * carries the convolutions' last K − 1 projections in its state ({@link #newConvRows}), as the CPU decoder does.
  * Forward and backward side by side; the backward is the chain rule through the same steps.
  */
 final class GsaMixer implements Mixer {
@@ -187,7 +189,6 @@ final class GsaMixer implements Mixer {
 
     /** A zero recurrent state (fp32 Hk, Hv per kv head) for one sequence. */
     Gsa.State newState() {
-        if (taps > 0) throw decodingRefused();
         Gpu gpu = params.gpu();
         DeviceBuffer hk = gpu.f32((long) kvHeads * dk * slots), hv = gpu.f32((long) kvHeads * slots * dv);
         hk.zero();
@@ -200,8 +201,8 @@ final class GsaMixer implements Mixer {
      * runs the recurrent step in place, more the chunked form into {@code state[1]}, after which the two are
      * swapped. Returns the layer output {@code [T, d]} (in {@code s}).
      */
-    DeviceBuffer decode(Buffers s, DeviceBuffer x, int T, Gsa.State[] state) {
-        if (taps > 0) throw decodingRefused();
+    DeviceBuffer decode(Buffers s, DeviceBuffer x, int T, Gsa.State[] state, DeviceBuffer[] convRows) {
+        if (taps > 1 && convRows == null) throw new IllegalArgumentException("a student with short convolutions decodes with their rows");
         Gpu gpu = params.gpu();
         int qw = heads * dk, kw = kvHeads * dk, vw = kvHeads * dv, fw = kvHeads * slots, ow = heads * dv;
         DeviceBuffer q = s.t((long) T * qw), k = s.t((long) T * kw), v = s.t((long) T * vw), f = s.t((long) T * fw);
@@ -209,9 +210,12 @@ final class GsaMixer implements Mixer {
         Matmul.linearForward(gpu, k, x, params.w(wk), T, d, kw);
         Matmul.linearForward(gpu, v, x, params.w(wv), T, d, vw);
         Matmul.linearForward(gpu, f, x, params.w(wf), T, d, fw);
-        Silu.forward(gpu, q, q, (long) T * qw);
-        Silu.forward(gpu, k, k, (long) T * kw);
-        Silu.forward(gpu, v, v, (long) T * vw);
+        q = convolveRows(s, cq, q, T, qw, convRows, 0);
+        k = convolveRows(s, ck, k, T, kw, convRows, 1);
+        v = convolveRows(s, cv, v, T, vw, convRows, 2);
+        features(q, q, (long) T * qw);
+        features(k, k, (long) T * kw);
+        features(v, v, (long) T * vw);
         DeviceBuffer gg = s.t((long) T * fw), ss = s.t((long) T * fw), o = s.t((long) T * ow);
         GsaGates.forward(gpu, gg, ss, f, (long) T * fw, tau);
         Gsa.Inputs in = new Gsa.Inputs(q, k, v, ss, gg);
@@ -235,6 +239,93 @@ final class GsaMixer implements Mixer {
         DeviceBuffer y = s.t((long) b.tokens * width);
         ShortConv.forward(params.gpu(), y, pre, params.w(w), b.batch, b.seqLen, width, taps);
         return y;
+    }
+
+    /**
+     * The short convolution of {@code T} new projections {@code [T, width]} of one sequence after the last K − 1 ones
+     * ({@code rows[which]}, updated to end with these), or the projections themselves without a convolution: the
+     * rows and the new projections side by side go through the forward kernel, whose first K − 1 outputs are dropped,
+     * so each output sums the same products in the same order as the whole sequence's forward pass.
+     */
+    private DeviceBuffer convolveRows(Buffers s, ParameterView w, DeviceBuffer pre, int T, int width, DeviceBuffer[] rows, int which) {
+        if (w == null) return pre;
+        Gpu gpu = params.gpu();
+        int history = taps - 1;
+        long h = (long) history * width, n = (long) T * width;
+        if (history == 0) {
+            DeviceBuffer y = s.t(n);
+            ShortConv.forward(gpu, y, pre, params.w(w), 1, T, width, taps);
+            return y;
+        }
+        DeviceBuffer ext = s.t(h + n), out = s.t(h + n);
+        ext.view(0, h).copyFrom(rows[which]);
+        ext.view(h, n).copyFrom(pre);
+        ShortConv.forward(gpu, out, ext, params.w(w), 1, history + T, width, taps);
+        rows[which].copyFrom(ext.view(n, h));
+        return out.view(h, n);
+    }
+
+    /**
+     * A sequence's zero convolution rows for decoding (the last K − 1 projections of q, k and v, each {@code [K − 1,
+     * width]} of the compute type; zeros are what the forward pass reads before a sequence), null without short
+     * convolutions of more than one tap.
+     */
+    DeviceBuffer[] newConvRows() {
+        if (taps <= 1) return null;
+        int[] widths = {heads * dk, kvHeads * dk, kvHeads * dv};
+        DeviceBuffer[] rows = new DeviceBuffer[3];
+        try {
+            for (int i = 0; i < 3; i++) {
+                rows[i] = params.gpu().allocate(params.type(), (long) (taps - 1) * widths[i]);
+                rows[i].zero();
+            }
+        } catch (RuntimeException e) {
+            for (DeviceBuffer b : rows) if (b != null) b.close();
+            throw e;
+        }
+        return rows;
+    }
+
+    /**
+     * The host form of a sequence's state in this layer ({@link DecoderState.Recurrent}: the convolution rows
+     * interleaved as the CPU decoder keeps them, row by row q | k | v, oldest first).
+     */
+    DecoderState.Recurrent save(int layer, Gsa.State state, DeviceBuffer[] rows) {
+        GsaState host = new GsaState(1, kvHeads, dk, slots, dv, state.hk().toFloatArray(), state.hv().toFloatArray());
+        if (rows == null) return new DecoderState.Recurrent(layer, host);
+        int[] widths = {heads * dk, kvHeads * dk, kvHeads * dv};
+        int width = widths[0] + widths[1] + widths[2];
+        float[] interleaved = new float[(taps - 1) * width];
+        for (int i = 0, from = 0; i < 3; from += widths[i], i++) {
+            float[] r = rows[i].toFloatArray();
+            for (int t = 0; t < taps - 1; t++) System.arraycopy(r, t * widths[i], interleaved, t * width + from, widths[i]);
+        }
+        return new DecoderState.Recurrent(layer, host, interleaved);
+    }
+
+    /** What keeps {@code saved} from this layer's state, or null when it fits. */
+    String problem(DecoderState.Recurrent saved) {
+        GsaState s = saved.state();
+        if (s.kvHeads() != kvHeads || s.keyDim() != dk || s.slots() != slots || s.valueDim() != dv) {
+            return "the state is " + s + ", this layer has " + kvHeads + " kv heads, K=" + dk + " M=" + slots + " V=" + dv;
+        }
+        int rows = taps <= 1 ? 0 : (taps - 1) * (heads * dk + kvHeads * dk + kvHeads * dv);
+        return saved.convRows().length == rows ? null
+                : "the state holds " + saved.convRows().length + " convolution values, this layer keeps " + rows;
+    }
+
+    /** Puts {@code saved} (checked by {@link #problem}) into a sequence's state. */
+    void restore(DecoderState.Recurrent saved, Gsa.State state, DeviceBuffer[] rows) {
+        state.hk().copyFrom(saved.state().hk());
+        state.hv().copyFrom(saved.state().hv());
+        if (rows == null) return;
+        int[] widths = {heads * dk, kvHeads * dk, kvHeads * dv};
+        int width = widths[0] + widths[1] + widths[2];
+        for (int i = 0, from = 0; i < 3; from += widths[i], i++) {
+            float[] r = new float[(taps - 1) * widths[i]];
+            for (int t = 0; t < taps - 1; t++) System.arraycopy(saved.convRows(), t * width + from, r, t * widths[i], widths[i]);
+            rows[i].copyFrom(r);
+        }
     }
 
     /** The feature map: silu, after the convolution's own silu when there is one. */
@@ -263,11 +354,6 @@ final class GsaMixer implements Mixer {
         ShortConv.backward(gpu, dPre, trainable.contains(w) ? params.g(w) : null, d, pre, params.w(w), f.batch, f.seqLen, width,
                 taps, false);
         return dPre;
-    }
-
-    private static gsat2r.core.T2rException decodingRefused() {
-        return new gsat2r.core.T2rException("decoding a student with short convolutions (use_short_conv) on the GPU is not "
-                + "implemented yet: decode it with --device cpu");
     }
 
     /** {@code y = x Wᵀ}, plus the LoRA path when W has an adapter. */

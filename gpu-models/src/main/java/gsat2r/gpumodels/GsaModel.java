@@ -128,6 +128,11 @@ final class GsaModel implements StudentParams, AutoCloseable {
         return blocks;
     }
 
+    /** The token mixer of block {@code layer}. */
+    Mixer mixer(int layer) {
+        return blocks.get(layer).mixer;
+    }
+
     int vocabSize() {
         return config.vocabSize();
     }
@@ -245,18 +250,30 @@ final class GsaModel implements StudentParams, AutoCloseable {
     final class DecodeState implements AutoCloseable {
         final gsat2r.gpu.ops.Gsa.State[][] states = new gsat2r.gpu.ops.Gsa.State[blocks.size()][];
         final KvRing[] caches = new KvRing[blocks.size()];
+        /** Per GSA layer with short convolutions, the last K − 1 projections of q, k and v ({@link GsaMixer#newConvRows}). */
+        final DeviceBuffer[][] convRows = new DeviceBuffer[blocks.size()][];
 
         DecodeState(int initialCapacity) {
-            for (Block b : blocks) {
-                if (b.mixer instanceof GsaMixer g) states[b.layer] = new gsat2r.gpu.ops.Gsa.State[] {g.newState(), g.newState()};
-                else caches[b.layer] = ((AttentionMixer) b.mixer).newCache(initialCapacity);
+            try {
+                for (Block b : blocks) {
+                    if (b.mixer instanceof GsaMixer g) {
+                        states[b.layer] = new gsat2r.gpu.ops.Gsa.State[] {g.newState(), g.newState()};
+                        convRows[b.layer] = g.newConvRows();
+                    } else {
+                        caches[b.layer] = ((AttentionMixer) b.mixer).newCache(initialCapacity);
+                    }
+                }
+            } catch (RuntimeException e) {
+                close();
+                throw e;
             }
         }
 
-        /** Bytes held: fp32 recurrent states (one of each pair) and the KV rings. */
+        /** Bytes held: fp32 recurrent states (one of each pair), convolution rows and the KV rings. */
         long bytes() {
             long n = 0;
             for (var st : states) if (st != null) n += st[0].hk().byteSize() + st[0].hv().byteSize();
+            for (var rows : convRows) if (rows != null) for (DeviceBuffer r : rows) n += r.byteSize();
             for (KvRing c : caches) if (c != null) n += c.bytes();
             return n;
         }
@@ -264,9 +281,11 @@ final class GsaModel implements StudentParams, AutoCloseable {
         @Override
         public void close() {
             for (var st : states) if (st != null) for (var x : st) {
+                if (x == null) continue;
                 x.hk().close();
                 x.hv().close();
             }
+            for (var rows : convRows) if (rows != null) for (DeviceBuffer r : rows) r.close();
             for (KvRing c : caches) if (c != null) c.close();
         }
     }
@@ -289,7 +308,7 @@ final class GsaModel implements StudentParams, AutoCloseable {
             for (Block b : blocks) {
                 try (Buffers layer = buffers()) {
                     b.attnNorm(x, null, h, T);
-                    DeviceBuffer mixed = b.mixer instanceof GsaMixer g ? g.decode(layer, x, T, state.states[b.layer])
+                    DeviceBuffer mixed = b.mixer instanceof GsaMixer g ? g.decode(layer, x, T, state.states[b.layer], state.convRows[b.layer])
                             : ((AttentionMixer) b.mixer).decode(layer, x, T, pos0, state.caches[b.layer]);
                     gsat2r.gpu.ops.Elementwise.add(gpu, h, h, mixed, (long) T * d);
                     RmsNorm.forward(gpu, x, null, h, w(b.mlpNorm), T, d, eps);

@@ -174,32 +174,47 @@ class GpuDecodingGpuTest {
     }
 
     /**
-     * A student with short convolutions decodes by rerunning its forward pass: each step's logits are the forward
-     * pass's last row over the same tokens bit for bit, prefillAll its rows, a batch is its decoders stepped one after another, and the
-     * batched decoding step itself still refuses in one line.
+     * A student with short convolutions decodes a sequence at a time through the multi-token pass, the convolutions'
+     * last rows in its state: its steps and prompts follow the forward pass, a state saved on the GPU goes on the same
+     * after a restore and on the CPU, the CPU's goes on on the GPU, a batch is its decoders stepped one after another,
+     * and the batched decoding step itself still refuses in one line.
      */
     @Test
-    void aStudentWithShortConvolutionsDecodesByRecomputation() {
-        try (LanguageModel m = gpu(conv, Precision.BF16)) {
+    void aStudentWithShortConvolutionsDecodesWithItsConvolutionRows() {
+        LanguageModel ref = cpu(conv);
+        try (LanguageModel m = gpu(conv, Precision.FP32)) {
             int[] ids = ids(new Random(23), 40, m.vocabSize());
-            LanguageModel.Decoder d = m.newDecoder(), e = m.newDecoder();
-            assertTrue(d instanceof gsat2r.core.model.RecomputingDecoder, d.getClass().getName());
-            assertArrayEquals(last(m, ids, 30), d.prefill(Arrays.copyOf(ids, 30)));
-            assertArrayEquals(last(m, ids, 31), d.next(ids[30]));
-            float[][] full = m.forward(ids), rest = d.prefillAll(Arrays.copyOfRange(ids, 31, 40));
-            for (int t = 0; t < 9; t++) assertArrayEquals(full[31 + t], rest[t], "prefillAll row " + t);
+            float[][] full = m.forward(ids);
+            LanguageModel.Decoder d = m.newDecoder();
+            assertEquals("GpuPassDecoder", d.getClass().getSimpleName());
+            double worst = relative(d.prefill(Arrays.copyOf(ids, 30)), full[29]);
+            for (int t = 30; t < 35; t++) worst = Math.max(worst, relative(d.next(ids[t]), full[t]));
+            float[][] rest = d.prefillAll(Arrays.copyOfRange(ids, 35, 40));
+            for (int t = 0; t < 5; t++) worst = Math.max(worst, relative(rest[t], full[35 + t]));
+            metric("fp32_conv_decode_vs_forward", worst, 1e-5);
+
+            gsat2r.core.model.DecoderState saved = d.saveState();
+            assertTrue(d.stateBytes() > 0);
+            float[] after = d.next(ids[0]);
+            d.restoreState(saved);
+            assertEquals(40, d.position());
+            assertArrayEquals(after, d.next(ids[0]), "a restored state goes on bit for bit");
+            LanguageModel.Decoder onCpu = ref.newDecoder();
+            onCpu.restoreState(saved);
+            metric("fp32_conv_state_gpu_to_cpu", relative(onCpu.next(ids[0]), after), 1e-5);
+            LanguageModel.Decoder fromCpu = ref.newDecoder(), onGpu = m.newDecoder();
+            fromCpu.prefill(ids);
+            onGpu.restoreState(fromCpu.saveState());
+            metric("fp32_conv_state_cpu_to_gpu", relative(onGpu.next(ids[1]), fromCpu.next(ids[1])), 1e-5);
+
+            LanguageModel.Decoder e = m.newDecoder();
             e.prefill(Arrays.copyOf(ids, 31));
             BatchDecoder.Step step = m.batchDecoder().next(List.of(e), new int[] {ids[31]});
-            assertArrayEquals(last(m, ids, 32), step.logits()[0]);
+            metric("fp32_conv_batch_vs_forward", relative(step.logits()[0], full[31]), 1e-5);
             assertEquals(32, e.position());
             var refused = assertThrows(gsat2r.core.T2rException.class, () -> ((GpuLanguageModels.Student) m).decoding());
             assertTrue(refused.getMessage().contains("short convolutions"), refused.getMessage());
         }
-    }
-
-    /** The forward pass's logits after the first {@code n} of {@code ids}. */
-    static float[] last(LanguageModel m, int[] ids, int n) {
-        return m.forward(Arrays.copyOf(ids, n))[n - 1];
     }
 
     // ------------------------------------------------------------------ launch forms
