@@ -272,7 +272,7 @@ final class GsaMixer implements Mixer {
      */
     DeviceBuffer[] newConvRows() {
         if (taps <= 1) return null;
-        int[] widths = {heads * dk, kvHeads * dk, kvHeads * dv};
+        int[] widths = convWidths();
         DeviceBuffer[] rows = new DeviceBuffer[3];
         try {
             for (int i = 0; i < 3; i++) {
@@ -293,7 +293,7 @@ final class GsaMixer implements Mixer {
     DecoderState.Recurrent save(int layer, Gsa.State state, DeviceBuffer[] rows) {
         GsaState host = new GsaState(1, kvHeads, dk, slots, dv, state.hk().toFloatArray(), state.hv().toFloatArray());
         if (rows == null) return new DecoderState.Recurrent(layer, host);
-        int[] widths = {heads * dk, kvHeads * dk, kvHeads * dv};
+        int[] widths = convWidths();
         int width = widths[0] + widths[1] + widths[2];
         float[] interleaved = new float[(taps - 1) * width];
         for (int i = 0, from = 0; i < 3; from += widths[i], i++) {
@@ -309,7 +309,7 @@ final class GsaMixer implements Mixer {
         if (s.kvHeads() != kvHeads || s.keyDim() != dk || s.slots() != slots || s.valueDim() != dv) {
             return "the state is " + s + ", this layer has " + kvHeads + " kv heads, K=" + dk + " M=" + slots + " V=" + dv;
         }
-        int rows = taps <= 1 ? 0 : (taps - 1) * (heads * dk + kvHeads * dk + kvHeads * dv);
+        int rows = taps <= 1 ? 0 : (taps - 1) * java.util.Arrays.stream(convWidths()).sum();
         return saved.convRows().length == rows ? null
                 : "the state holds " + saved.convRows().length + " convolution values, this layer keeps " + rows;
     }
@@ -319,13 +319,18 @@ final class GsaMixer implements Mixer {
         state.hk().copyFrom(saved.state().hk());
         state.hv().copyFrom(saved.state().hv());
         if (rows == null) return;
-        int[] widths = {heads * dk, kvHeads * dk, kvHeads * dv};
+        int[] widths = convWidths();
         int width = widths[0] + widths[1] + widths[2];
         for (int i = 0, from = 0; i < 3; from += widths[i], i++) {
             float[] r = new float[(taps - 1) * widths[i]];
             for (int t = 0; t < taps - 1; t++) System.arraycopy(saved.convRows(), t * width + from, r, t * widths[i], widths[i]);
             rows[i].copyFrom(r);
         }
+    }
+
+    /** The widths of the convolved projections: q, k, v. */
+    private int[] convWidths() {
+        return new int[] {heads * dk, kvHeads * dk, kvHeads * dv};
     }
 
     /** The feature map: silu, after the convolution's own silu when there is one. */
