@@ -33,7 +33,7 @@
 # like the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the committed recipe)
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
-# bare_share, needles' filler_share; facts=, decoys=: kv-recall's fact_share, decoy_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
+# bare_share, needles' filler_share; facts=, decoys=: kv-recall's fact_share, decoy_share; ndecoys=: needles' decoy_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
 # norm=, slots=, init=, conv=, cinit=, clr=: gate normalizer, slots, gate init, short convolutions' taps, init and learning-rate
 # scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
@@ -235,6 +235,7 @@ setters = {
     "facts": lambda v: synthetic("kv-recall").__setitem__("fact_share", float(v)),
     "decoys": lambda v: synthetic("kv-recall").__setitem__("decoy_share", float(v)),
     "filler": lambda v: synthetic("needles").__setitem__("filler_share", float(v)),
+    "ndecoys": lambda v: synthetic("needles").__setitem__("decoy_share", float(v)),
     "kv": lambda v: synthetic("kv-recall").__setitem__("share", float(v)),
     "needles": lambda v: synthetic("needles").__setitem__("share", float(v)),
     "repeats": lambda v: synthetic("repeats").__setitem__("share", float(v)),

@@ -439,7 +439,8 @@ public final class RecipeReader {
                             e.number("decoy_share", v -> v >= 0 && v <= 1, "in [0, 1]", KeyValueLists.DEFAULTS.decoyShare(), false));
                     case "needles" -> new Needles(integer(e, "max_needles", Needles.DEFAULTS.maxNeedles()),
                             integer(e, "max_values", Needles.DEFAULTS.maxValues()),
-                            e.number("filler_share", v -> v >= 0 && v <= 1, "in [0, 1]", Needles.DEFAULTS.fillerShare(), false));
+                            e.number("filler_share", v -> v >= 0 && v <= 1, "in [0, 1]", Needles.DEFAULTS.fillerShare(), false),
+                            e.number("decoy_share", v -> v >= 0 && v <= 1, "in [0, 1]", Needles.DEFAULTS.decoyShare(), false));
                     case "repeats" -> new RepeatedSpans(integer(e, "min_span", RepeatedSpans.DEFAULTS.minSpan()),
                             integer(e, "max_span", RepeatedSpans.DEFAULTS.maxSpan()));
                     default -> new VariableChains(integer(e, "max_chain", VariableChains.DEFAULTS.maxChain()));

@@ -312,14 +312,15 @@ class RecipeReaderTest {
         assertEquals("{\"kind\":\"needles\",\"share\":0.15,\"max_needles\":4,\"max_values\":4}", s.get(1).toString());
         Recipe shares = parse(GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}",
                 "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.2, \"bare_share\": 0.5, \"fact_share\": 0.25, \"decoy_share\": 0.5}, "
-                        + "{\"kind\": \"needles\", \"share\": 0.15, \"filler_share\": 0.25}]}"));
+                        + "{\"kind\": \"needles\", \"share\": 0.15, \"filler_share\": 0.25, \"decoy_share\": 0.75}]}"));
         assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 64, 0.3, 0.5, 0.25, 0.5), shares.synthetic().get(0).kind());
-        assertEquals(new gsat2r.core.data.synthetic.Needles(4, 4, 0.25), shares.synthetic().get(1).kind());
+        assertEquals(new gsat2r.core.data.synthetic.Needles(4, 4, 0.25, 0.75), shares.synthetic().get(1).kind());
         var ss = shares.resolved().path("data").path("synthetic");
         assertEquals(0.5, ss.get(0).path("bare_share").asDouble());
         assertEquals(0.25, ss.get(0).path("fact_share").asDouble());
         assertEquals(0.5, ss.get(0).path("decoy_share").asDouble());
         assertEquals(0.25, ss.get(1).path("filler_share").asDouble());
+        assertEquals(0.75, ss.get(1).path("decoy_share").asDouble());
         assertTrue(parse(GOOD).synthetic().isEmpty());
         assertTrue(parse(GOOD).resolved().path("data").path("synthetic").isMissingNode(), "a recipe without synthetic data resolves as before");
         Recipe prepared = parse(GOOD.replace("\"data\": {\"train\": \"../data/kjv/train.jsonl.xz\", \"validation\": [\"../data/kjv/validation.jsonl\"]}",

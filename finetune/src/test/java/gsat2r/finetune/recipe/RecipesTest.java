@@ -122,7 +122,7 @@ class RecipesTest {
         Recipe hybrid = RecipeReader.read(RECIPES.resolve("recall-llama-hybrid.json"));
         assertEquals(0.5, hybrid.synthetic().stream().mapToDouble(gsat2r.core.data.synthetic.SyntheticSpec::share).sum(), 1e-12);
         assertEquals(new gsat2r.core.data.synthetic.KeyValueLists(4, 96, 0.3, 0.5), hybrid.synthetic().get(0).kind());
-        assertEquals(new gsat2r.core.data.synthetic.Needles(4, 4, 0.5), hybrid.synthetic().get(1).kind());
+        assertEquals(new gsat2r.core.data.synthetic.Needles(4, 4, 0.5, 0), hybrid.synthetic().get(1).kind());
         assertEquals(0.9, ((Objective.Distill) hybrid.stages().get(1).objective()).ceWeight());
     }
 

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Needles in a haystack ({@code needles}): corpus text with facts hidden at random depths, asked for at
@@ -22,14 +23,21 @@ import java.util.Map;
  * A share of the haystacks ({@code filler_share}) is one short corpus passage said over and over instead:
  * text a long way from the needle that looks the same everywhere, which a recurrent state must read past
  * without overwriting what it holds (a different passage in every document, never a fixed sentence).
+ * A share of the documents ({@code decoy_share}) has decoys in its haystack: two to four sentences of the
+ * facts' shape without a number ({@code The lamp is red.}), said again at 8 to 24 sentence ends and right
+ * before the question, so that "is" recurs all through the text with other continuations and only the
+ * words before it tell the fact's value.
  *
  * @param maxNeedles  most needles of the multi-key shape (2 or more)
  * @param maxValues   most values of the multi-value shape (2 or more)
  * @param fillerShare share of haystacks made of one repeated passage
+ * @param decoyShare  share of documents whose haystack has decoy sentences said again and again
  */
-public record Needles(int maxNeedles, int maxValues, double fillerShare) implements SyntheticKind {
+public record Needles(int maxNeedles, int maxValues, double fillerShare, double decoyShare) implements SyntheticKind {
 
-    public static final Needles DEFAULTS = new Needles(4, 4, 0);
+    public static final Needles DEFAULTS = new Needles(4, 4, 0, 0);
+    /** How often a document's decoys are said in its haystack: 8 to 24 times. */
+    static final int MIN_DECOYS = 8, MAX_DECOYS = 24;
     static final int MIN_HAYSTACK = 32;
     /** Tokens of corpus text a repeated passage is cut from: 12 to 48. */
     static final int MIN_PASSAGE = 12, MAX_PASSAGE = 48;
@@ -38,6 +46,7 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare) impleme
         if (maxNeedles < 2) throw new T2rException("needles: max_needles must be at least 2 (got " + maxNeedles + ")");
         if (maxValues < 2) throw new T2rException("needles: max_values must be at least 2 (got " + maxValues + ")");
         if (!(fillerShare >= 0 && fillerShare <= 1)) throw new T2rException("needles: filler_share must be in [0, 1] (got " + fillerShare + ")");
+        if (!(decoyShare >= 0 && decoyShare <= 1)) throw new T2rException("needles: decoy_share must be in [0, 1] (got " + decoyShare + ")");
     }
 
     /** A fact and its question; {@code {k}} and {@code {v}} are the key and the value; the answer is {@code " " + value}. */
@@ -85,6 +94,7 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare) impleme
         m.put("max_needles", maxNeedles);
         m.put("max_values", maxValues);
         if (fillerShare > 0) m.put("filler_share", fillerShare);           // absent at 0: the settings of runs made before it existed
+        if (decoyShare > 0) m.put("decoy_share", decoyShare);
         return m;
     }
 
@@ -94,7 +104,7 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare) impleme
         return Fit.aroundHaystack(context, rng, budget, MIN_HAYSTACK, (r, haystack) -> build(context, r, haystack));
     }
 
-    /** A placed fact: its text and where it goes (a depth in [0, 1] of the haystack). */
+    /** A placed fact (or decoys, whose value is null): its text and where it goes (a depth in [0, 1] of the haystack). */
     record Placed(String text, String value, double depth) {}
 
     Doc build(SyntheticContext context, SplitMix64 rng, int haystackTokens) {
@@ -118,9 +128,17 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare) impleme
         placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
         boolean filler = fillerShare > 0 && rng.nextDouble() < fillerShare;        // no draw at 0: documents stay as they were
         String haystack = filler ? filler(context, rng, haystackTokens) : context.haystack(rng, haystackTokens);
-        String text = (shape == 1 ? INTRO : "") + insert(haystack, placed);
+        // no draw at 0, so that documents stay as they were; as many decoys whatever the haystack's size, so that
+        // the document without haystack measures them
+        String decoys = decoyShare > 0 && rng.nextDouble() < decoyShare ? KeyValueLists.decoys(lex, rng) : "";
+        if (!decoys.isEmpty()) {
+            int times = MIN_DECOYS + rng.nextInt(MAX_DECOYS - MIN_DECOYS + 1);
+            for (int i = 0; i < times; i++) placed.add(new Placed(decoys, null, rng.nextDouble()));
+            placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
+        }
+        String text = (shape == 1 ? INTRO : "") + insert(haystack, placed) + decoys;
         if (shape == 3) {                       // every value, in the order the haystack gives them
-            List<String> inOrder = placed.stream().map(Placed::value).toList();
+            List<String> inOrder = placed.stream().map(Placed::value).filter(Objects::nonNull).toList();
             return new Doc(text + t.question(keys.getFirst()), " " + String.join(", ", inOrder));
         }
         int asked = shape == 2 ? 1 + rng.nextInt(2) : 1;

@@ -20,6 +20,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.MatchResult;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -44,7 +46,7 @@ class SyntheticDataTest {
     static PreparedDataset data;
     static SyntheticContext context;
     static final List<SyntheticKind> KINDS = List.of(KeyValueLists.DEFAULTS, Needles.DEFAULTS, RepeatedSpans.DEFAULTS,
-            VariableChains.DEFAULTS, new KeyValueLists(4, 64, 0.3, 1), new Needles(4, 4, 1));
+            VariableChains.DEFAULTS, new KeyValueLists(4, 64, 0.3, 1), new Needles(4, 4, 1, 0));
 
     @BeforeAll
     static void corpus() {
@@ -183,13 +185,15 @@ class SyntheticDataTest {
     @Test
     void atShareZeroTheDocumentsAreExactlyTheFormerOnes() {
         assertEquals(7678582139435820L, windowsHash(new KeyValueLists(4, 64, 0.3, 0)), "kv-recall without bare lists");
-        assertEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0)), "needles without filler");
+        assertEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0, 0)), "needles without filler");
         assertNotEquals(7678582139435820L, windowsHash(new KeyValueLists(4, 64, 0.3, 0.5)), "a bare share changes some lists");
         // bare lists as they were before facts existed (hashes computed with that code)
         assertEquals(31250433661599295L, windowsHash(new KeyValueLists(4, 64, 0.3, 0.5, 0)), "bare lists without facts");
         assertEquals(-2003202248194291L, windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0)), "bare lists of 4-16 pairs without facts");
         assertNotEquals(-2003202248194291L, windowsHash(new KeyValueLists(4, 16, 0.3, 0.5, 0.25)), "a fact share changes some lists");
-        assertNotEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0.5)), "a filler share changes some haystacks");
+        assertNotEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0.5, 0)), "a filler share changes some haystacks");
+        assertEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0, 0)), "needles without decoys");
+        assertNotEquals(-2694532714803947L, windowsHash(new Needles(4, 4, 0, 0.5)), "a decoy share changes some haystacks");
     }
 
     private static long windowsHash(SyntheticKind kind) {
@@ -274,7 +278,7 @@ class SyntheticDataTest {
 
     @Test
     void fillerHaystacksRepeatOnePassageAndHideTheFactsBetweenRepeats() {
-        List<Doc.Encoded> docs = docs(new Needles(4, 4, 1), 10, 1025).stream().filter(d -> d.tokens().length >= 400).toList();
+        List<Doc.Encoded> docs = docs(new Needles(4, 4, 1, 0), 10, 1025).stream().filter(d -> d.tokens().length >= 400).toList();
         assertTrue(docs.size() >= 5, "long documents: " + docs.size());
         for (Doc.Encoded d : docs) {
             String prompt = d.doc().prompt();
@@ -291,6 +295,40 @@ class SyntheticDataTest {
             assertTrue(repeats >= 3, repeats + " repeats of '" + passage + "' in\n" + hay);
             assertEquals((passage + " ").repeat(repeats).strip(), hay, "nothing but the passage again and again");
         }
+    }
+
+    @Test
+    void decoyHaystacksSayTheirDecoysAgainAndAgainAndRightBeforeTheQuestion() {
+        Pattern trailing = Pattern.compile("((?: The [a-z]+ is [a-z]+\\.)+)\\s*What [^\n]*$");
+        Pattern sentence = Pattern.compile(" The [a-z]+ is [a-z]+\\.");
+        List<Doc.Encoded> docs = docs(new Needles(4, 4, 0, 1), 10, 1025).stream().filter(d -> d.tokens().length >= 400).toList();
+        assertTrue(docs.size() >= 5, "long documents: " + docs.size());
+        for (Doc.Encoded d : docs) {
+            String prompt = d.doc().prompt();
+            for (String value : d.doc().answer().strip().split(", ")) assertTrue(prompt.contains(" is " + value + "."), value + " in\n" + prompt);
+            Matcher m = trailing.matcher(prompt);
+            assertTrue(m.find(), "decoys right before the question in\n" + prompt);
+            // the run before the question may hold the decoys more than once: they are its shortest period
+            List<String> run = sentence.matcher(m.group(1)).results().map(MatchResult::group).toList();
+            int period = 2;
+            while (period < run.size() && !String.join("", run).equals(String.join("", run.subList(0, period)).repeat(run.size() / period))) period++;
+            assertTrue(period <= 4, "two to four decoy sentences: " + run);
+            String decoys = String.join("", run.subList(0, period));
+            assertFalse(decoys.matches(".*\\d.*"), "decoys hold no number: " + decoys);
+            int said = prompt.split(Pattern.quote(decoys), -1).length - 1;
+            assertTrue(said >= Needles.MIN_DECOYS + 1 && said <= Needles.MAX_DECOYS + 1, said + " times '" + decoys + "' in\n" + prompt);
+            String[] between = prompt.split(Pattern.quote(decoys), -1);
+            for (int i = 1; i < between.length - 1; i++) {
+                String before = between[i - 1];
+                // no sentence end after the depth: at the haystack's end, perhaps among needles
+                boolean atTheEnd = String.join("", Arrays.asList(between).subList(i, between.length - 1))
+                        .replaceAll(" (The|One) [a-z ]+ is [^.]+\\.( [^ ]+ is the hidden number\\.| Remember it\\.)?", "").isBlank();
+                if (!before.isEmpty() && !atTheEnd) assertTrue(before.matches("(?s).*[.?!\n]\\s*$"), "decoys after a sentence's end, not after '"
+                        + before.substring(Math.max(0, before.length() - 30)) + "'");
+            }
+        }
+        assertEquals(docs(new Needles(4, 4, 0, 0), 10, 1025).stream().map(d -> d.doc().prompt()).toList(),
+                docs(Needles.DEFAULTS, 10, 1025).stream().map(d -> d.doc().prompt()).toList(), "no decoys: the needles as they were");
     }
 
     @Test
@@ -480,12 +518,13 @@ class SyntheticDataTest {
         T2rException e = assertThrows(T2rException.class, () -> new SyntheticMix(0, List.of(0.6, 0.5)));
         assertTrue(e.getMessage().contains("more than 1"), e.getMessage());
         assertThrows(T2rException.class, () -> new KeyValueLists(5, 4, 0.3, 0));
-        assertThrows(T2rException.class, () -> new Needles(1, 4, 0));
+        assertThrows(T2rException.class, () -> new Needles(1, 4, 0, 0));
         assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 1.5));
         assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 0, 0.5, -0.5));
         assertEquals("kv-recall: bare_share and fact_share add up to 1.1, more than 1",
                 assertThrows(T2rException.class, () -> new KeyValueLists(4, 8, 0.3, 0.5, 0.6)).getMessage());
-        assertThrows(T2rException.class, () -> new Needles(4, 4, -0.1));
+        assertThrows(T2rException.class, () -> new Needles(4, 4, -0.1, 0));
+        assertEquals("needles: decoy_share must be in [0, 1] (got 2.0)", assertThrows(T2rException.class, () -> new Needles(4, 4, 0, 2)).getMessage());
         assertThrows(T2rException.class, () -> new RepeatedSpans(2, 8));
         assertThrows(T2rException.class, () -> new VariableChains(1));
     }
