@@ -37,7 +37,10 @@
 # norm=, slots=, init=, conv=, cinit=, clr=: gate normalizer, slots, gate init, short convolutions' taps, init and learning-rate
 # scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
-# distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder), e.g.
+# distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
+# distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
+# recipe's), which t.kv=, t.needles=, t.bare=, t.facts=, t.decoys=, t.ndecoys= set as the settings without t. do the
+# recipe's, and t.lr= its lr; give tail= before them), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
 # students with short convolutions decode one sequence a call, without the batched step). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
@@ -230,7 +233,31 @@ def own_stage(tokens):
     if "steps" not in own:
         own["tokens"] = tokens
     r["stages"].insert(r["stages"].index(at) + 1, own)
+def split_tail(tokens):
+    d = next(s for s in r["stages"] if s["type"] == "distill")
+    t = dict(json.loads(json.dumps(d)), name="distill-tail", synthetic=json.loads(json.dumps(r["data"]["synthetic"])))
+    if "steps" not in d:                              # DRY=1 counts steps: both keep them
+        d["tokens"] -= int(tokens)
+        t["tokens"] = int(tokens)
+    r["stages"].insert(r["stages"].index(d) + 1, t)
+def tail():
+    return next(s for s in r["stages"] if s["name"] == "distill-tail")
+def in_tail(kind, key, v):
+    mix = tail()["synthetic"]
+    e = next((e for e in mix if e["kind"] == kind), None)
+    if e is None:
+        e = {"kind": kind, "share": 0}
+        mix.append(e)
+    e[key] = float(v)
 setters = {
+    "tail": split_tail,
+    "t.kv": lambda v: in_tail("kv-recall", "share", v),
+    "t.needles": lambda v: in_tail("needles", "share", v),
+    "t.bare": lambda v: in_tail("kv-recall", "bare_share", v),
+    "t.facts": lambda v: in_tail("kv-recall", "fact_share", v),
+    "t.decoys": lambda v: in_tail("kv-recall", "decoy_share", v),
+    "t.ndecoys": lambda v: in_tail("needles", "decoy_share", v),
+    "t.lr": lambda v: tail().__setitem__("lr", float(v)),
     "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
     "facts": lambda v: synthetic("kv-recall").__setitem__("fact_share", float(v)),
     "decoys": lambda v: synthetic("kv-recall").__setitem__("decoy_share", float(v)),

@@ -11,9 +11,12 @@ import gsat2r.core.data.synthetic.SyntheticMix;
 import gsat2r.core.data.synthetic.SyntheticSpec;
 import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.finetune.recipe.Recipe;
+import gsat2r.finetune.recipe.Stage;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 
 /** Where a run's training sequences come from. */
 final class TrainingStreams {
@@ -23,25 +26,47 @@ final class TrainingStreams {
     /**
      * The run's training sequences: the corpus in its seeded order, with the recipe's synthetic documents
      * (written with the teacher's tokenizer, haystacks from the training split) mixed in at their shares;
-     * the corpus alone when there are none or every share is 0.
+     * the corpus alone when there are none or every share is 0. A stage with a mix of its own
+     * ({@code stages[i].synthetic}) has its sequences from that mix: a phase of the stream from the stage's
+     * first sequence on.
      */
     static TrainingStream open(Recipe recipe, PackedSequences train, PreparedDataset data, Tokenizer tokenizer,
-                                         TrainingListener listener) {
+                               TrainingListener listener) {
         SequenceOrder order = new SequenceOrder(recipe.seed(), train.count());
-        if (recipe.synthetic().isEmpty()) return TrainingStream.corpusOnly(train, order);
-        if (recipe.synthetic().stream().allMatch(s -> s.share() == 0)) {     // a mix switched off share by share
-            listener.note("synthetic data: every share is 0; the corpus alone");
+        List<List<SyntheticSpec>> mixes = recipe.stages().stream().map(s -> Objects.requireNonNullElse(s.synthetic(), recipe.synthetic())).toList();
+        if (mixes.stream().allMatch(m -> m.stream().allMatch(s -> s.share() == 0))) {
+            if (!recipe.synthetic().isEmpty()) listener.note("synthetic data: every share is 0; the corpus alone");   // a mix switched off share by share
             return TrainingStream.corpusOnly(train, order);
         }
         SyntheticContext context = SyntheticContext.of(tokenizer, data.train());
-        List<SyntheticKind> kinds = recipe.synthetic().stream().map(SyntheticSpec::kind).toList();
-        SyntheticMix mix = new SyntheticMix(recipe.seed(), recipe.synthetic().stream().map(SyntheticSpec::share).toList());
+        boolean ownMixes = recipe.stages().stream().anyMatch(s -> s.synthetic() != null);
+        List<TrainingStream.Phase> phases = new ArrayList<>();
+        long first = 0;
+        for (int i = 0; i < recipe.stages().size(); i++) {
+            Stage stage = recipe.stages().get(i);
+            if (i == 0 || !mixes.get(i).equals(mixes.get(i - 1))) {
+                phases.add(phase(recipe, first, mixes.get(i), context, listener, ownMixes ? "stage " + stage.name() + ": " : ""));
+            }
+            first += stage.steps() * recipe.batch();
+        }
+        return new TrainingStream(train, order, phases);
+    }
+
+    /** Sequences from {@code first} on, from {@code specs} (the corpus alone when every share is 0). */
+    private static TrainingStream.Phase phase(Recipe recipe, long first, List<SyntheticSpec> specs, SyntheticContext context,
+                                              TrainingListener listener, String label) {
+        List<SyntheticKind> kinds = specs.stream().map(SyntheticSpec::kind).toList();
+        SyntheticMix mix = new SyntheticMix(recipe.seed(), specs.stream().map(SyntheticSpec::share).toList());
+        if (mix.syntheticShare() == 0) {
+            listener.note("synthetic data: " + label + "the corpus alone");
+            return new TrainingStream.Phase(first, mix, null);
+        }
         StringBuilder shares = new StringBuilder();
         for (int i = 0; i < kinds.size(); i++) {
             shares.append(i == 0 ? "" : ", ").append(kinds.get(i).name()).append(String.format(Locale.ROOT, " %.1f%%", 100 * mix.share(i)));
         }
-        listener.note("synthetic data: " + shares + " of the training sequences (corpus " + String.format(Locale.ROOT, "%.1f%%",
+        listener.note("synthetic data: " + label + shares + " of the training sequences (corpus " + String.format(Locale.ROOT, "%.1f%%",
                 100 * (1 - mix.syntheticShare())) + "); " + context.lexicon().words().size() + " one-token words in the lexicon");
-        return new TrainingStream(train, order, mix, new SyntheticDocuments(context, kinds, recipe.seed()));
+        return new TrainingStream.Phase(first, mix, new SyntheticDocuments(context, kinds, recipe.seed()));
     }
 }

@@ -263,6 +263,47 @@ class TrainerTest {
     }
 
     @Test
+    void stagesWithMixesOfTheirOwnTrainOnThemAndResumeBitIdentically() throws IOException {
+        String text = Files.readString(ToyRuns.recipe(root, "staged-base.json", 6, 3))
+                .replace("\"data\": {\"prepared\": \"data\"}", "\"data\": {\"prepared\": \"data\", \"synthetic\": ["
+                        + "{\"kind\": \"kv-recall\", \"share\": 0.25, \"min_pairs\": 1, \"max_pairs\": 3},"
+                        + "{\"kind\": \"repeats\", \"share\": 0.25, \"min_span\": 4, \"max_span\": 12}]}")
+                .replace("\"type\": \"distill\",", "\"type\": \"distill\", \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 1, \"min_pairs\": 1, \"max_pairs\": 3}],")
+                .replace("\"type\": \"finetune\",", "\"type\": \"finetune\", \"synthetic\": [],")
+                .replace("\"seq_len\": 24", "\"seq_len\": 48");
+        Path recipe = root.resolve("staged.json");
+        Files.writeString(recipe, text);
+        Path whole = tmp.resolve("staged-whole"), broken = tmp.resolve("staged-broken");
+        List<String> notes = new ArrayList<>();
+        train(recipe, whole, false, new TrainingListener() {
+            @Override
+            public void note(String message) {
+                notes.add(message);
+            }
+        });
+        for (String note : List.of("synthetic data: stage at: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)",
+                "synthetic data: stage kd: kv-recall 100.0% of the training sequences (corpus 0.0%)", "synthetic data: stage ft: the corpus alone")) {
+            assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
+        }
+        for (long crash : new long[] {8, 14}) {                 // in the second stage's mix, and in the third's
+            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
+        }
+        train(recipe, broken, true, new TrainingListener() {});
+        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
+        assertEquals(withoutTimes(whole), withoutTimes(broken));
+        JsonNode stages = JSON.readTree(whole.resolve("run.json").toFile()).path("recipe").path("stages");
+        assertTrue(stages.get(0).path("synthetic").isMissingNode(), "the first stage has the recipe's mix: " + stages.get(0));
+        assertEquals(1.0, stages.get(1).path("synthetic").get(0).path("share").asDouble(), stages.get(1).toString());
+        assertEquals(0, stages.get(2).path("synthetic").size(), stages.get(2).toString());
+        // The same recipe with the recipe's mix in every stage trains on other sequences from the second stage on.
+        Path same = tmp.resolve("staged-same");
+        Files.writeString(root.resolve("same.json"), text.replace(" \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 1, \"min_pairs\": 1, \"max_pairs\": 3}],", "")
+                .replace(" \"synthetic\": [],", ""));
+        train(root.resolve("same.json"), same, false, new TrainingListener() {});
+        assertFalse(withoutTimes(same).equals(withoutTimes(whole)));
+    }
+
+    @Test
     void syntheticKindsWhoseSharesAreAllZeroTrainOnTheCorpusAlone() throws IOException {
         String plainText = Files.readString(ToyRuns.recipe(root, "plain-zero-base.json", 4, 100)).replace("\"seq_len\": 24", "\"seq_len\": 48");
         Files.writeString(root.resolve("plain-zero.json"), plainText);

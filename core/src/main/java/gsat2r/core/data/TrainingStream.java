@@ -10,14 +10,28 @@ import java.util.stream.IntStream;
  * The training sequences of a run: the k-th is corpus window {@code order.windowAt(c)} or synthetic
  * window j of some kind, as {@link SyntheticMix} assigns it; either way a pure function of the seed
  * and k, which is what exact resume needs (a checkpoint stores only k). Without synthetic kinds it is
- * the corpus order itself.
+ * the corpus order itself. A run whose stages mix their data differently has one {@link Phase} per stage:
+ * from its first sequence on, a phase assigns each sequence by its own mix, numbering the corpus and
+ * synthetic windows as if it had run from the start (so a window may come again in a later phase).
  */
 public final class TrainingStream implements AutoCloseable {
 
+    /**
+     * Sequences from {@code first} on (to the next phase's first) come from {@code mix}, the synthetic ones
+     * from {@code synthetic} (null exactly when the mix is the corpus alone).
+     */
+    public record Phase(long first, SyntheticMix mix, SyntheticDocuments synthetic) {
+        public Phase {
+            if (first < 0) throw new IllegalArgumentException("a phase's first sequence must be >= 0 (got " + first + ")");
+            if ((synthetic == null) != (mix.syntheticShare() == 0)) {
+                throw new IllegalArgumentException("synthetic documents are needed exactly when the mix has a synthetic share");
+            }
+        }
+    }
+
     private final PackedSequences corpus;
     private final SequenceOrder order;
-    private final SyntheticMix mix;
-    private final SyntheticDocuments synthetic;
+    private final List<Phase> phases;
     /** Writes the next micro-batch while the caller trains on this one (synthetic data only; null otherwise). */
     private final java.util.concurrent.ExecutorService ahead;
     private Prefetch prefetch;
@@ -26,14 +40,20 @@ public final class TrainingStream implements AutoCloseable {
     private record Prefetch(long first, int rows, java.util.concurrent.Future<int[]> tokens) {}
 
     public TrainingStream(PackedSequences corpus, SequenceOrder order, SyntheticMix mix, SyntheticDocuments synthetic) {
-        if ((synthetic == null) != (mix.syntheticShare() == 0)) {
-            throw new IllegalArgumentException("synthetic documents are needed exactly when the mix has a synthetic share");
+        this(corpus, order, List.of(new Phase(0, mix, synthetic)));
+    }
+
+    /** Phases in order of their first sequences, the first from sequence 0. */
+    public TrainingStream(PackedSequences corpus, SequenceOrder order, List<Phase> phases) {
+        if (phases.isEmpty() || phases.getFirst().first() != 0) throw new IllegalArgumentException("the first phase must start at sequence 0");
+        for (int i = 1; i < phases.size(); i++) {
+            if (phases.get(i).first() <= phases.get(i - 1).first()) throw new IllegalArgumentException("phases must start at increasing sequences");
         }
         this.corpus = corpus;
         this.order = order;
-        this.mix = mix;
-        this.synthetic = synthetic;
-        this.ahead = synthetic == null ? null : java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        this.phases = List.copyOf(phases);
+        boolean synthetic = phases.stream().anyMatch(p -> p.synthetic() != null);
+        this.ahead = !synthetic ? null : java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "t2r-synthetic-ahead");
             t.setDaemon(true);
             return t;
@@ -45,8 +65,16 @@ public final class TrainingStream implements AutoCloseable {
         return new TrainingStream(corpus, order, new SyntheticMix(0, List.of()), null);
     }
 
+    /** The mix of the first phase. */
     public SyntheticMix mix() {
-        return mix;
+        return phases.getFirst().mix();
+    }
+
+    /** The phase the k-th sequence belongs to. */
+    public Phase phaseOf(long k) {
+        Phase at = phases.getFirst();
+        for (Phase p : phases) if (p.first() <= k) at = p;
+        return at;
     }
 
     /** Tokens of a sequence: T + 1 (inputs and targets). */
@@ -56,18 +84,19 @@ public final class TrainingStream implements AutoCloseable {
 
     /** Where the k-th sequence comes from. */
     public SyntheticMix.Slot slotOf(long k) {
-        return mix.slotOf(k);
+        return phaseOf(k).mix().slotOf(k);
     }
 
     /** Copies the k-th sequence ({@code T + 1} tokens) into {@code dst[off ..]}. */
     public void sequence(long k, int[] dst, int off) {
         SyntheticMix.Slot slot;
         long window = -1;
+        Phase phase = phaseOf(k);
         synchronized (this) {
-            slot = mix.slotOf(k);
+            slot = phase.mix().slotOf(k);
             if (slot instanceof SyntheticMix.Corpus(long c)) window = order.windowAt(c);
         }
-        if (slot instanceof SyntheticMix.Synthetic(int kind, long j)) synthetic.window(kind, j, dst, off, windowTokens());
+        if (slot instanceof SyntheticMix.Synthetic(int kind, long j)) phase.synthetic().window(kind, j, dst, off, windowTokens());
         else corpus.window(window, dst, off);
     }
 
@@ -122,17 +151,19 @@ public final class TrainingStream implements AutoCloseable {
 
     private void write(long first, int rows, int[] dst) {
         SyntheticMix.Slot[] slots = new SyntheticMix.Slot[rows];
+        Phase[] of = new Phase[rows];
         long[] windows = new long[rows];
         synchronized (this) {                          // the orders cache a permutation: asked by one thread at a time
             for (int r = 0; r < rows; r++) {
-                slots[r] = mix.slotOf(first + r);
+                of[r] = phaseOf(first + r);
+                slots[r] = of[r].mix().slotOf(first + r);
                 if (slots[r] instanceof SyntheticMix.Corpus(long c)) windows[r] = order.windowAt(c);
             }
         }
         int n = windowTokens();
         IntStream all = IntStream.range(0, rows);
-        (synthetic == null || rows < 2 ? all : all.parallel()).forEach(r -> {
-            if (slots[r] instanceof SyntheticMix.Synthetic(int kind, long j)) synthetic.window(kind, j, dst, r * n, n);
+        (ahead == null || rows < 2 ? all : all.parallel()).forEach(r -> {
+            if (slots[r] instanceof SyntheticMix.Synthetic(int kind, long j)) of[r].synthetic().window(kind, j, dst, r * n, n);
             else corpus.window(windows[r], dst, r * n);
         });
     }

@@ -552,6 +552,7 @@ public final class RecipeReader {
             if (!"attention-transfer".equals(type) && s.get("hidden_states") != null) {
                 s.problem("hidden_states", "only for attention-transfer stages");
             }
+            List<SyntheticSpec> synthetic = s.get("synthetic") == null ? null : synthetic(s);
             if (!"distill".equals(type)) {
                 if (temperature != null) s.problem("temperature", "only for distill stages");
                 if (ceWeight != null) s.problem("ce_weight", "only for distill stages");
@@ -587,9 +588,10 @@ public final class RecipeReader {
                 o.put("ce_weight", d.ceWeight());
                 if (d.recallWeight() != 1) o.put("recall_weight", d.recallWeight());
             }
+            if (synthetic != null) o.set("synthetic", resolvedSynthetic(synthetic));   // absent: the recipe's, as in earlier runs
             if (trainable == null) return null;
             return new Stage(index, name, objective, resolvedSteps, lr, warmup, minRatio, wd, beta1, beta2, eps, clip,
-                    trainable, evalInterval, convLrScale);
+                    trainable, evalInterval, convLrScale, synthetic);
         }
 
         TrainableSet trainable(Obj s, String text, Double loraAlpha, String type) {

@@ -4,6 +4,9 @@ import gsat2r.training.AdamWStep;
 import gsat2r.training.Objective;
 import gsat2r.training.TrainableSet;
 import gsat2r.finetune.optim.WarmupCosine;
+import gsat2r.core.data.synthetic.SyntheticSpec;
+
+import java.util.List;
 
 /**
  * One stage of a recipe, with its defaults applied and its length in optimizer steps resolved
@@ -11,7 +14,20 @@ import gsat2r.finetune.optim.WarmupCosine;
  */
 public record Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps,
                     double minLrRatio, double weightDecay, double beta1, double beta2, double eps, double gradClip,
-                    TrainableSet trainable, long evalInterval, double convLrScale) {
+                    TrainableSet trainable, long evalInterval, double convLrScale, List<SyntheticSpec> synthetic) {
+
+    /** {@code synthetic}: the stage's own mix of synthetic documents, or null for the recipe's ({@code data.synthetic}). */
+    public Stage {
+        synthetic = synthetic == null ? null : List.copyOf(synthetic);
+    }
+
+    /** A stage with the recipe's synthetic documents. */
+    public Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps, double minLrRatio,
+                 double weightDecay, double beta1, double beta2, double eps, double gradClip, TrainableSet trainable, long evalInterval,
+                 double convLrScale) {
+        this(index, name, objective, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, eps, gradClip, trainable,
+                evalInterval, convLrScale, null);
+    }
 
     /** A stage whose short convolutions (if any) train at its own rate. */
     public Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps, double minLrRatio,

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -349,6 +350,24 @@ class RecipeReaderTest {
         assertTrue(error(base.formatted("[{\"kind\": \"repeats\", \"share\": 0.1, \"filler_share\": 0.5}]"))
                 .contains("data.synthetic[0].filler_share: unknown field"));
         assertTrue(error(base.formatted("{\"kind\": \"repeats\"}")).contains("data.synthetic: must be an array"));
+    }
+
+    @Test
+    void aStageMayHaveItsOwnSyntheticMix() {
+        String staged = GOOD.replace("{\"type\": \"finetune\", \"steps\": 5,", "{\"type\": \"finetune\", \"synthetic\": %s, \"steps\": 5,");
+        Recipe r = parse(staged.formatted("[{\"kind\": \"needles\", \"share\": 0.05, \"decoy_share\": 1}, {\"kind\": \"kv-recall\", \"share\": 0.95}]"));
+        assertNull(r.stages().get(0).synthetic(), "a stage without its own mix has the recipe's");
+        var own = r.stages().get(2).synthetic();
+        assertEquals(2, own.size());
+        assertEquals(new gsat2r.core.data.synthetic.Needles(4, 4, 0, 1), own.get(0).kind());
+        assertEquals(0.95, own.get(1).share());
+        assertEquals("{\"kind\":\"needles\",\"share\":0.05,\"max_needles\":4,\"max_values\":4,\"decoy_share\":1.0}",
+                r.resolved().path("stages").get(2).path("synthetic").get(0).toString());
+        assertTrue(r.resolved().path("stages").get(0).path("synthetic").isMissingNode(), "run.json of stages without a mix stays as before");
+        assertEquals(java.util.List.of(), parse(staged.formatted("[]")).stages().get(2).synthetic(), "[]: the corpus alone");
+        assertTrue(error(staged.formatted("[{\"kind\": \"needles\", \"share\": 0.12345}]"))
+                .contains("stages[2].synthetic[0].share: must be a multiple of 0.001 (got 0.12345)"));
+        assertTrue(error(staged.formatted("{\"kind\": \"repeats\"}")).contains("stages[2].synthetic: must be an array"));
     }
 
     @Test

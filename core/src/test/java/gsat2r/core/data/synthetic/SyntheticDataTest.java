@@ -511,6 +511,43 @@ class SyntheticDataTest {
     }
 
     @Test
+    void eachPhaseGivesTheSequencesOfItsOwnMixFromItsFirstSequenceOn() {
+        PackedSequences seq = new PackedSequences(data.train(), 256);
+        SequenceOrder order = new SequenceOrder(2, seq.count());
+        SyntheticMix lists = new SyntheticMix(2, List.of(1.0)), half = new SyntheticMix(2, List.of(0.0, 0.5));
+        List<SyntheticKind> listKinds = List.of(KINDS.getFirst()), halfKinds = List.of(KINDS.getFirst(), KINDS.get(1));
+        try (TrainingStream a = new TrainingStream(seq, order, lists, new SyntheticDocuments(context, listKinds, 2));
+             TrainingStream b = new TrainingStream(seq, order, half, new SyntheticDocuments(context, halfKinds, 2));
+             TrainingStream none = TrainingStream.corpusOnly(seq, order);
+             TrainingStream phased = new TrainingStream(seq, order, List.of(
+                     new TrainingStream.Phase(0, lists, new SyntheticDocuments(context, listKinds, 2)),
+                     new TrainingStream.Phase(20, half, new SyntheticDocuments(context, halfKinds, 2)),
+                     new TrainingStream.Phase(36, new SyntheticMix(2, List.of()), null)))) {
+            for (long first : new long[] {16, 20, 24, 28, 32, 36, 40, 0, 18}) {   // in order (written ahead) and not, across the phases' starts
+                int[] got = new int[4 * 257];
+                phased.sequences(first, 4, got);
+                for (int r = 0; r < 4; r++) {
+                    long k = first + r;
+                    TrainingStream from = k < 20 ? a : k < 36 ? b : none;
+                    int[] one = new int[257];
+                    from.sequence(k, one, 0);
+                    assertArrayEquals(one, Arrays.copyOfRange(got, r * 257, (r + 1) * 257), "sequence " + k);
+                    assertEquals(from.slotOf(k), phased.slotOf(k), "slot of " + k);
+                }
+            }
+            assertEquals(20, phased.phaseOf(35).first());
+            assertEquals(0, phased.phaseOf(19).first());
+            assertTrue(phased.slotOf(5) instanceof SyntheticMix.Synthetic, "lists only before 20");
+            assertTrue(phased.slotOf(40) instanceof SyntheticMix.Corpus, "the corpus alone from 36");
+        }
+        assertThrows(IllegalArgumentException.class, () -> new TrainingStream(seq, order, List.of(new TrainingStream.Phase(4, lists,
+                new SyntheticDocuments(context, listKinds, 2)))), "the first phase starts at 0");
+        assertThrows(IllegalArgumentException.class, () -> new TrainingStream(seq, order, List.of(
+                new TrainingStream.Phase(0, new SyntheticMix(2, List.of()), null), new TrainingStream.Phase(0, new SyntheticMix(2, List.of()), null))));
+        assertThrows(IllegalArgumentException.class, () -> new TrainingStream.Phase(0, lists, null), "a synthetic mix needs its documents");
+    }
+
+    @Test
     void sharesMustBeThousandthsAndAddUpToAtMostOne() {
         assertEquals(300, SyntheticMix.countOf(0.3));
         assertThrows(T2rException.class, () -> SyntheticMix.countOf(0.0005));
