@@ -228,23 +228,33 @@ class TrainerTest {
         assertTrue(train(recipe, broken, true, new TrainingListener() {}).alreadyFinished());
     }
 
-    @Test
-    void aRunWithSyntheticDataResumesBitIdenticallyAndItsSequencesFollowTheMix() throws IOException {
-        String text = Files.readString(ToyRuns.recipe(root, "synthetic-base.json", 6, 3))
+    /** The toy recipe of 6 steps a stage at sequences of 48 tokens, a quarter of them lists and a quarter repeated spans. */
+    private String syntheticRecipe(String name) throws IOException {
+        return Files.readString(ToyRuns.recipe(root, name, 6, 3))
                 .replace("\"data\": {\"prepared\": \"data\"}", "\"data\": {\"prepared\": \"data\", \"synthetic\": ["
                         + "{\"kind\": \"kv-recall\", \"share\": 0.25, \"min_pairs\": 1, \"max_pairs\": 3},"
                         + "{\"kind\": \"repeats\", \"share\": 0.25, \"min_span\": 4, \"max_span\": 12}]}")
                 .replace("\"seq_len\": 24", "\"seq_len\": 48");
-        Path recipe = root.resolve("synthetic.json");
-        Files.writeString(recipe, text);
-        Path whole = tmp.resolve("whole"), broken = tmp.resolve("broken");
-        List<String> notes = new ArrayList<>();
-        train(recipe, whole, false, new TrainingListener() {
+    }
+
+    /** A listener that keeps the run's notes. */
+    private static TrainingListener noting(List<String> notes) {
+        return new TrainingListener() {
             @Override
             public void note(String message) {
                 notes.add(message);
             }
-        });
+        };
+    }
+
+    @Test
+    void aRunWithSyntheticDataResumesBitIdenticallyAndItsSequencesFollowTheMix() throws IOException {
+        String text = syntheticRecipe("synthetic-base.json");
+        Path recipe = root.resolve("synthetic.json");
+        Files.writeString(recipe, text);
+        Path whole = tmp.resolve("whole"), broken = tmp.resolve("broken");
+        List<String> notes = new ArrayList<>();
+        train(recipe, whole, false, noting(notes));
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("synthetic data: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)")),
                 notes.toString());
         for (long crash : new long[] {5, 13}) {
@@ -264,23 +274,14 @@ class TrainerTest {
 
     @Test
     void stagesWithMixesOfTheirOwnTrainOnThemAndResumeBitIdentically() throws IOException {
-        String text = Files.readString(ToyRuns.recipe(root, "staged-base.json", 6, 3))
-                .replace("\"data\": {\"prepared\": \"data\"}", "\"data\": {\"prepared\": \"data\", \"synthetic\": ["
-                        + "{\"kind\": \"kv-recall\", \"share\": 0.25, \"min_pairs\": 1, \"max_pairs\": 3},"
-                        + "{\"kind\": \"repeats\", \"share\": 0.25, \"min_span\": 4, \"max_span\": 12}]}")
+        String text = syntheticRecipe("staged-base.json")
                 .replace("\"type\": \"distill\",", "\"type\": \"distill\", \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 1, \"min_pairs\": 1, \"max_pairs\": 3}],")
-                .replace("\"type\": \"finetune\",", "\"type\": \"finetune\", \"synthetic\": [],")
-                .replace("\"seq_len\": 24", "\"seq_len\": 48");
+                .replace("\"type\": \"finetune\",", "\"type\": \"finetune\", \"synthetic\": [],");
         Path recipe = root.resolve("staged.json");
         Files.writeString(recipe, text);
         Path whole = tmp.resolve("staged-whole"), broken = tmp.resolve("staged-broken");
         List<String> notes = new ArrayList<>();
-        train(recipe, whole, false, new TrainingListener() {
-            @Override
-            public void note(String message) {
-                notes.add(message);
-            }
-        });
+        train(recipe, whole, false, noting(notes));
         for (String note : List.of("synthetic data: stage at: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)",
                 "synthetic data: stage kd: kv-recall 100.0% of the training sequences (corpus 0.0%)", "synthetic data: stage ft: the corpus alone")) {
             assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
@@ -310,12 +311,7 @@ class TrainerTest {
         Files.writeString(root.resolve("zero.json"), plainText.replace("\"data\": {\"prepared\": \"data\"}",
                 "\"data\": {\"prepared\": \"data\", \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0}, {\"kind\": \"needles\", \"share\": 0}]}"));
         List<String> notes = new ArrayList<>();
-        train(root.resolve("zero.json"), tmp.resolve("zero"), false, new TrainingListener() {
-            @Override
-            public void note(String message) {
-                notes.add(message);
-            }
-        });
+        train(root.resolve("zero.json"), tmp.resolve("zero"), false, noting(notes));
         train(root.resolve("plain-zero.json"), tmp.resolve("plain-zero"), false, new TrainingListener() {});
         assertTrue(notes.contains("synthetic data: every share is 0; the corpus alone"), notes.toString());
         assertArrayEquals(Files.readAllBytes(tmp.resolve("plain-zero/final/model.safetensors")),
@@ -330,12 +326,7 @@ class TrainerTest {
         assertThrows(Crash.class, () -> train(recipe, broken, false, crashAt(3)));
         assertEquals(3, metrics(broken).stream().filter(m -> m.path("type").asText().equals("step")).count());
         List<String> notes = new ArrayList<>();
-        train(recipe, broken, true, new TrainingListener() {
-            @Override
-            public void note(String message) {
-                notes.add(message);
-            }
-        });
+        train(recipe, broken, true, noting(notes));
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("no checkpoint yet")), notes.toString());
         assertEquals(withoutTimes(whole), withoutTimes(broken));
         assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
@@ -416,12 +407,7 @@ class TrainerTest {
         Path lr = root.resolve("rules-lr.json");
         Files.writeString(lr, Files.readString(recipe).replace("\"lr\": 0.003", "\"lr\": 0.001"));
         List<String> notes = new ArrayList<>();
-        Trainer.Result r = train(lr, out, true, new TrainingListener() {
-            @Override
-            public void note(String message) {
-                notes.add(message);
-            }
-        });
+        Trainer.Result r = train(lr, out, true, noting(notes));
         assertTrue(r.alreadyFinished());
         assertTrue(notes.stream().anyMatch(n -> n.contains("stages[2].lr: 0.003 -> 0.001")), notes.toString());
     }
