@@ -179,8 +179,10 @@ gates() {
     "$T2R" gates --student "$W/$2/final" --data "$W/filler.jsonl" --context "$CONTEXT" --windows 1 --format json \
         > "$W/eval/$1/gates-filler.json"
 }
-python3 -c 'import json; print(json.dumps({"text": " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again." * 400}))' \
-    > "$W/filler.jsonl"
+# the passkey task's filler, from its one definition
+FILLER=$(sed -n 's/.*static final String FILLER = "\(.*\)";/\1/p' "$ROOT/eval/src/main/java/gsat2r/eval/PasskeyTask.java")
+[ -n "$FILLER" ] || { echo "error: no FILLER in eval/src/main/java/gsat2r/eval/PasskeyTask.java" >&2; exit 2; }
+FILLER=$FILLER python3 -c 'import json, os; print(json.dumps({"text": os.environ["FILLER"] * 400}))' > "$W/filler.jsonl"
 MAIN=1
 [ "${ONLY_GRID:-0}" = 1 ] && MAIN=0
 HYBRID=$W/recipes/hybrid.json

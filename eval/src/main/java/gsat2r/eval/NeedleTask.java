@@ -31,7 +31,7 @@ final class NeedleTask {
 
     static final List<String> NAMES = List.of("niah_single", "niah_multikey", "niah_multivalue", "vt");
     static final int MIN_LENGTH = 1024;
-    static final String NOISE = " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
+    static final String NOISE = PasskeyTask.FILLER;
     static final String NIAH_INTRO = "Some special magic numbers are hidden within the following text. Make sure to memorize it. "
             + "I will quiz you about the numbers afterwards.\n";
     static final String VT_INTRO = "Memorize and track the chain(s) of variable assignment hidden in the following text.\n\n";
