@@ -208,7 +208,7 @@ public final class Trainer {
                     throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
                             + backend.vocabSize() + " entries");
                 }
-                try (Tokenizer tokenizer = recipe.synthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
+                try (Tokenizer tokenizer = recipe.everySynthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
                     Trainer t = new Trainer(recipe, run, backend, data, tokenizer, student, listener, group, split);
                     try {
                         return t.train(options.resume());

@@ -305,6 +305,18 @@ class TrainerTest {
     }
 
     @Test
+    void aStageMayBringSyntheticDataToARecipeWithoutAny() throws IOException {
+        Files.writeString(root.resolve("late.json"), Files.readString(ToyRuns.recipe(root, "late-base.json", 3, 100))
+                .replace("\"type\": \"finetune\",", "\"type\": \"finetune\", \"synthetic\": [{\"kind\": \"repeats\", \"share\": 0.5, \"min_span\": 4, \"max_span\": 12}],")
+                .replace("\"seq_len\": 24", "\"seq_len\": 48"));
+        List<String> notes = new ArrayList<>();
+        train(root.resolve("late.json"), tmp.resolve("late"), false, noting(notes));
+        assertTrue(notes.stream().anyMatch(n -> n.startsWith("synthetic data: stage at: the corpus alone")), notes.toString());
+        assertTrue(notes.stream().anyMatch(n -> n.startsWith("synthetic data: stage ft: repeats 50.0% of the training sequences")), notes.toString());
+        assertTrue(Files.exists(tmp.resolve("late/final/model.safetensors")));
+    }
+
+    @Test
     void syntheticKindsWhoseSharesAreAllZeroTrainOnTheCorpusAlone() throws IOException {
         String plainText = Files.readString(ToyRuns.recipe(root, "plain-zero-base.json", 4, 100)).replace("\"seq_len\": 24", "\"seq_len\": 48");
         Files.writeString(root.resolve("plain-zero.json"), plainText);

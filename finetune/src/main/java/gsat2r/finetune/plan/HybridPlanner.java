@@ -194,9 +194,9 @@ public final class HybridPlanner {
             this.probes = probes(recipe, atDir, options.probesPerKind());
         }
 
-        /** Probes of the recipe's synthetic kinds (kv-recall, needles and repeats when it has none), haystacks from validation text. */
+        /** Probes of the recipe's synthetic kinds, its stages' included (kv-recall, needles and repeats when it has none), haystacks from validation text. */
         static List<RecallProbes.Probe> probes(Recipe recipe, Path atDir, int perKind) {
-            List<SyntheticKind> kinds = recipe.synthetic().stream().map(SyntheticSpec::kind).filter(k -> !k.name().equals("variables"))
+            List<SyntheticKind> kinds = recipe.everySynthetic().stream().map(SyntheticSpec::kind).filter(k -> !k.name().equals("variables"))
                     .distinct().toList();
             if (kinds.isEmpty()) kinds = List.of(KeyValueLists.DEFAULTS, Needles.DEFAULTS, RepeatedSpans.DEFAULTS);
             Path dataDir = switch (recipe.data()) {

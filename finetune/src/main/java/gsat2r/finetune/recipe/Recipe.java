@@ -33,6 +33,13 @@ public record Recipe(Path file, String description, Path teacher, Student studen
         return stages.stream().mapToLong(Stage::steps).sum();
     }
 
+    /** The synthetic documents of every mix the run trains on: {@code data.synthetic}'s, then the stages' own. */
+    public List<gsat2r.core.data.synthetic.SyntheticSpec> everySynthetic() {
+        List<gsat2r.core.data.synthetic.SyntheticSpec> all = new java.util.ArrayList<>(synthetic);
+        for (Stage s : stages) if (s.synthetic() != null) all.addAll(s.synthetic());
+        return all;
+    }
+
     /** Whether any stage runs the teacher. */
     public boolean needsTeacher() {
         return stages.stream().anyMatch(s -> s.objective().needsTeacher());
