@@ -17,13 +17,13 @@ import java.util.List;
 class MistralHybridContractTest extends TrainingBackendContract {
 
     @TempDir
-    static Path models;
-    static Path teacher, student;
+    static Path dir;
+    static Models models;
 
     @BeforeAll
-    static void models() {
-        teacher = TinyStudents.mistralTeacher(models.resolve("teacher"));
-        student = TinyStudents.convert(teacher, models.resolve("student"), 16, GateInit.KEY_POOL, List.of(0));
+    static void make() {
+        Path teacher = TinyStudents.mistralTeacher(dir.resolve("teacher"));
+        models = new Models(teacher, TinyStudents.convert(teacher, dir.resolve("student"), 16, GateInit.KEY_POOL, List.of(0)));
     }
 
     @Override
@@ -32,23 +32,12 @@ class MistralHybridContractTest extends TrainingBackendContract {
     }
 
     @Override
-    protected Path teacherDir() {
-        return teacher;
-    }
-
-    @Override
-    protected Path studentDir() {
-        return student;
+    protected Models models() {
+        return models;
     }
 
     @Override
     protected int sequenceLength() {
         return 20;
-    }
-
-    /** Measured: 3e-5 (attention transfer) to 3e-4 (distill, finetune, LoRA); the contract's default is 1e-2. */
-    @Override
-    protected double gradientTolerance() {
-        return 2e-3;
     }
 }

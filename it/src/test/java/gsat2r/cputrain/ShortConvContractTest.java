@@ -15,13 +15,13 @@ import java.nio.file.Path;
 class ShortConvContractTest extends TrainingBackendContract {
 
     @TempDir
-    static Path models;
-    static Path teacher, student;
+    static Path dir;
+    static Models models;
 
     @BeforeAll
-    static void models() {
-        teacher = TinyStudents.llamaTeacher(models.resolve("teacher"));
-        student = TinyStudents.convStudent(teacher, models.resolve("student"), 8, 4);
+    static void make() {
+        Path teacher = TinyStudents.llamaTeacher(dir.resolve("teacher"));
+        models = new Models(teacher, TinyStudents.convStudent(teacher, dir.resolve("student"), 8, 4));
     }
 
     @Override
@@ -30,18 +30,7 @@ class ShortConvContractTest extends TrainingBackendContract {
     }
 
     @Override
-    protected Path teacherDir() {
-        return teacher;
-    }
-
-    @Override
-    protected Path studentDir() {
-        return student;
-    }
-
-    /** As the plain student's (LlamaGsaContractTest): the contract's default is 1e-2. */
-    @Override
-    protected double gradientTolerance() {
-        return 2e-3;
+    protected Models models() {
+        return models;
     }
 }

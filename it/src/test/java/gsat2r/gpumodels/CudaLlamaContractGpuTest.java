@@ -20,13 +20,13 @@ import java.util.List;
 class CudaLlamaContractGpuTest extends TrainingBackendContract {
 
     @TempDir
-    static Path models;
-    static Path teacher, student;
+    static Path dir;
+    static Models models;
 
     @BeforeAll
-    static void models() {
-        teacher = TestModels.kjvTeacher();
-        student = TestModels.student(teacher, models.resolve("student"), 16, GateInit.RANDOM, List.of());
+    static void make() {
+        Path teacher = TestModels.kjvTeacher();
+        models = new Models(teacher, TestModels.student(teacher, dir.resolve("student"), 16, GateInit.RANDOM, List.of()));
     }
 
     @Override
@@ -35,18 +35,7 @@ class CudaLlamaContractGpuTest extends TrainingBackendContract {
     }
 
     @Override
-    protected Path teacherDir() {
-        return teacher;
-    }
-
-    @Override
-    protected Path studentDir() {
-        return student;
-    }
-
-    /** The CPU backend's bound (its measured errors: 3e-5 to 3e-4). */
-    @Override
-    protected double gradientTolerance() {
-        return 2e-3;
+    protected Models models() {
+        return models;
     }
 }

@@ -20,13 +20,13 @@ import java.util.List;
 class CudaMistralHybridContractGpuTest extends TrainingBackendContract {
 
     @TempDir
-    static Path models;
-    static Path teacher, student;
+    static Path dir;
+    static Models models;
 
     @BeforeAll
-    static void models() {
-        teacher = TestModels.mistralTeacher(models.resolve("teacher"), 16);
-        student = TestModels.student(teacher, models.resolve("student"), 32, GateInit.KEY_POOL, List.of(0));
+    static void make() {
+        Path teacher = TestModels.mistralTeacher(dir.resolve("teacher"), 16);
+        models = new Models(teacher, TestModels.student(teacher, dir.resolve("student"), 32, GateInit.KEY_POOL, List.of(0)));
     }
 
     @Override
@@ -35,22 +35,12 @@ class CudaMistralHybridContractGpuTest extends TrainingBackendContract {
     }
 
     @Override
-    protected Path teacherDir() {
-        return teacher;
-    }
-
-    @Override
-    protected Path studentDir() {
-        return student;
+    protected Models models() {
+        return models;
     }
 
     @Override
     protected int sequenceLength() {
         return 20;
-    }
-
-    @Override
-    protected double gradientTolerance() {
-        return 2e-3;
     }
 }

@@ -45,19 +45,22 @@ public abstract class TrainingBackendContract {
         return Precision.FP32;
     }
 
-    /** A tiny teacher directory. */
-    protected abstract Path teacherDir();
+    /** A tiny teacher directory and a student made from it. */
+    public record Models(Path teacher, Path student) {}
 
-    /** A tiny student directory made from {@link #teacherDir}. */
-    protected abstract Path studentDir();
+    /** The models under test (made once per class, in a {@code @BeforeAll}). */
+    protected abstract Models models();
 
     protected int sequenceLength() {
         return 9;
     }
 
-    /** Relative L2 error allowed between backward gradients and central differences (fp32 forward: ~1e-2). */
+    /**
+     * Relative L2 error allowed between backward gradients and central differences: the CPU and CUDA backends'
+     * measured errors in fp32 are 3e-5 (attention transfer) to 3e-4 (distill, finetune, LoRA).
+     */
     protected double gradientTolerance() {
-        return 1e-2;
+        return 2e-3;
     }
 
     /** Finite-difference step, relative to max(1, |w|). */
@@ -76,11 +79,11 @@ public abstract class TrainingBackendContract {
     }
 
     protected TrainingBackend open() {
-        return open(studentDir());
+        return open(models().student());
     }
 
     protected TrainingBackend open(Path student) {
-        return device().openTraining(BackendRequest.single(ModelDirectory.open(teacherDir()), ModelDirectory.open(student), precision(), 4,
+        return device().openTraining(BackendRequest.single(ModelDirectory.open(models().teacher()), ModelDirectory.open(student), precision(), 4,
                 sequenceLength(), false));
     }
 

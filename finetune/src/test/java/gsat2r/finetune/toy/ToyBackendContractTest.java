@@ -13,14 +13,14 @@ import java.util.List;
 class ToyBackendContractTest extends TrainingBackendContract {
 
     @TempDir
-    static Path models;
-    static Path teacher, student;
+    static Path dir;
+    static Models models;
 
     @BeforeAll
-    static void models() {
-        teacher = ToyModels.teacher(models.resolve("teacher"), 8, 2, 1);
-        student = models.resolve("student");
-        ToyModels.convert(teacher, new ConversionOptions(4, 8, "random", List.of(), 2, "float32"), student);
+    static void make() {
+        Path teacher = ToyModels.teacher(dir.resolve("teacher"), 8, 2, 1);
+        models = new Models(teacher, dir.resolve("student"));
+        ToyModels.convert(teacher, new ConversionOptions(4, 8, "random", List.of(), 2, "float32"), models.student());
     }
 
     @Override
@@ -29,13 +29,8 @@ class ToyBackendContractTest extends TrainingBackendContract {
     }
 
     @Override
-    protected Path teacherDir() {
-        return teacher;
-    }
-
-    @Override
-    protected Path studentDir() {
-        return student;
+    protected Models models() {
+        return models;
     }
 
     @Override
