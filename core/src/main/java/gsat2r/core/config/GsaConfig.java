@@ -2,16 +2,13 @@ package gsat2r.core.config;
 
 import gsat2r.core.io.Json;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.io.PythonJson;
 
-import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -363,33 +360,15 @@ public record GsaConfig(int hiddenSize, int numHiddenLayers, int numHeads, int n
 
     // ------------------------------------------------------------------ reading
 
-    private static final ObjectMapper JSON = Json.STRICT;
-
     /** Reads {@code dir/config.json} (or {@code dir} itself when it is a file). */
     public static GsaConfig load(Path dir) {
         Path file = Files.isDirectory(dir) ? dir.resolve(FILE_NAME) : dir;
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (NoSuchFileException e) {
-            throw new T2rException(file + ": no such file (a model directory has a config.json)");
-        } catch (IOException e) {
-            throw new T2rException(file + ": cannot read (" + AtomicFiles.oneLine(e) + ")");
-        }
-        return parse(text, file.toString());
+        return of(Json.readObject(file, "a model directory has a config.json"), file.toString());
     }
 
     /** Parses config.json text; {@code where} (the file name) starts every error message. */
     public static GsaConfig parse(String json, String where) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (IOException e) {
-            String m = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
-            throw new T2rException(where + ": not valid JSON (" + m + ")");
-        }
-        if (root == null || !root.isObject()) throw new T2rException(where + ": not a JSON object");
-        return of(root, where);
+        return of(Json.parseObject(json, where), where);
     }
 
     /** The config of a parsed config.json object; {@code where} (the file name) starts every error message. */

@@ -1,8 +1,16 @@
 package gsat2r.core.io;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import gsat2r.core.T2rException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 
 /**
  * The project's JSON mappers (Jackson mappers are thread-safe once built, so one of each serves every
@@ -19,4 +27,37 @@ public final class Json {
 
     /** Indented output: run.json, reports, summaries. */
     public static final JsonMapper PRETTY = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+
+    /**
+     * The JSON object in {@code file}, read strictly, or a one-line error that starts with the file's name:
+     * {@code no such file (missing)}, {@code cannot read (why)}, {@code not valid JSON (line L, column C): what},
+     * {@code not a JSON object}.
+     */
+    public static JsonNode readObject(Path file, String missing) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new T2rException(file + ": no such file (" + missing + ")");
+        } catch (IOException e) {
+            throw new T2rException(file + ": cannot read (" + AtomicFiles.oneLine(e) + ")", e);
+        }
+        return parseObject(text, file.toString());
+    }
+
+    /** The JSON object in {@code text}, parsed strictly; {@code where} (the file's name) starts every error message. */
+    public static JsonNode parseObject(String text, String where) {
+        JsonNode root;
+        try {
+            root = STRICT.readTree(text);
+        } catch (JacksonException e) {
+            String at = e.getLocation() == null || e.getLocation().getLineNr() < 1 ? ""
+                    : "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            String what = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
+            String detail = at.isEmpty() ? (what.isEmpty() ? "" : " (" + what + ")") : " (" + at + ")" + (what.isEmpty() ? "" : ": " + what);
+            throw new T2rException(where + ": not valid JSON" + detail);
+        }
+        if (root == null || !root.isObject()) throw new T2rException(where + ": not a JSON object");
+        return root;
+    }
 }

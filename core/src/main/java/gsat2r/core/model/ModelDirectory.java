@@ -1,6 +1,5 @@
 package gsat2r.core.model;
 
-import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
@@ -8,7 +7,6 @@ import gsat2r.core.config.LlamaConfig;
 import gsat2r.core.io.Json;
 import gsat2r.core.safetensors.SafeTensors;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -74,21 +72,7 @@ public final class ModelDirectory {
     }
 
     private static JsonNode read(Path file) {
-        if (!Files.isRegularFile(file)) {
-            throw new T2rException(file + ": no such file (a model directory holds config.json, *.safetensors, tokenizer.json)");
-        }
-        JsonNode root;
-        try {
-            root = Json.STRICT.readTree(file.toFile());
-        } catch (JacksonException e) {
-            String at = e.getLocation() == null ? ""
-                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
-            throw new T2rException(file + ": not valid JSON" + at + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
-        } catch (IOException e) {
-            throw new T2rException(file + ": cannot read (" + e.getMessage() + ")", e);
-        }
-        if (root == null || !root.isObject()) throw new T2rException(file + ": not a JSON object");
-        return root;
+        return Json.readObject(file, "a model directory holds config.json, *.safetensors, tokenizer.json");
     }
 
     public Path path() {
