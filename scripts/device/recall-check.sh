@@ -40,7 +40,7 @@
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
 # recipe's), which t.kv=, t.needles=, t.bare=, t.facts=, t.decoys=, t.ndecoys= set as the settings without t. do the
-# recipe's, and t.lr= its lr; give tail= before them), e.g.
+# recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
 # students with short convolutions decode one sequence a call, without the batched step). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
@@ -260,6 +260,7 @@ setters = {
     "t.decoys": lambda v: in_tail("kv-recall", "decoy_share", v),
     "t.ndecoys": lambda v: in_tail("needles", "decoy_share", v),
     "t.lr": lambda v: tail().__setitem__("lr", float(v)),
+    "t.ce": lambda v: tail().__setitem__("ce_weight", float(v)),
     "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
     "facts": lambda v: synthetic("kv-recall").__setitem__("fact_share", float(v)),
     "decoys": lambda v: synthetic("kv-recall").__setitem__("decoy_share", float(v)),
