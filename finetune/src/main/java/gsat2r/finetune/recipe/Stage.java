@@ -21,21 +21,6 @@ public record Stage(int index, String name, Objective objective, long steps, dou
         synthetic = synthetic == null ? null : List.copyOf(synthetic);
     }
 
-    /** A stage with the recipe's synthetic documents. */
-    public Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps, double minLrRatio,
-                 double weightDecay, double beta1, double beta2, double eps, double gradClip, TrainableSet trainable, long evalInterval,
-                 double convLrScale) {
-        this(index, name, objective, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, eps, gradClip, trainable,
-                evalInterval, convLrScale, null);
-    }
-
-    /** A stage whose short convolutions (if any) train at its own rate. */
-    public Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps, double minLrRatio,
-                 double weightDecay, double beta1, double beta2, double eps, double gradClip, TrainableSet trainable, long evalInterval) {
-        this(index, name, objective, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, eps, gradClip, trainable,
-                evalInterval, 1.0);
-    }
-
     public WarmupCosine schedule() {
         return new WarmupCosine(lr, warmupSteps, steps, minLrRatio);
     }
