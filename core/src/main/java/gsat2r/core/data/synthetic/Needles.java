@@ -125,7 +125,6 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare, double 
         List<String> values = Lexicon.distinct(needles, rng, r -> numbers ? lex.number(r, 3, 7) : lex.word(r));
         List<Placed> placed = new ArrayList<>();
         for (int i = 0; i < needles; i++) placed.add(new Placed(t.needle(keys.get(shape == 3 ? 0 : i), values.get(i)), values.get(i), rng.nextDouble()));
-        placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
         boolean filler = fillerShare > 0 && rng.nextDouble() < fillerShare;        // no draw at 0: documents stay as they were
         String haystack = filler ? filler(context, rng, haystackTokens) : context.haystack(rng, haystackTokens);
         // no draw at 0, so that documents stay as they were; as many decoys whatever the haystack's size, so that
@@ -134,8 +133,8 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare, double 
         if (!decoys.isEmpty()) {
             int times = MIN_DECOYS + rng.nextInt(MAX_DECOYS - MIN_DECOYS + 1);
             for (int i = 0; i < times; i++) placed.add(new Placed(decoys, null, rng.nextDouble()));
-            placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
         }
+        placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
         String text = (shape == 1 ? INTRO : "") + insert(haystack, placed) + decoys;
         if (shape == 3) {                       // every value, in the order the haystack gives them
             List<String> inOrder = placed.stream().map(Placed::value).filter(Objects::nonNull).toList();
