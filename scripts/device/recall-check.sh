@@ -220,12 +220,14 @@ for s in r["stages"]:
             s["ce_weight"] = float(ce)
 if keep:
     r["student"]["keep_attention"] = [int(l) for l in keep.split(",")]
-kinds = {e["kind"]: e for e in r["data"]["synthetic"]}
+def entry(mix, kind):                                 # the mix's entry of kind, added at share 0 when it has none
+    e = next((e for e in mix if e["kind"] == kind), None)
+    if e is None:
+        e = {"kind": kind, "share": 0}
+        mix.append(e)
+    return e
 def synthetic(kind):
-    if kind not in kinds:
-        kinds[kind] = {"kind": kind, "share": 0}
-        r["data"]["synthetic"].append(kinds[kind])
-    return kinds[kind]
+    return entry(r["data"]["synthetic"], kind)
 def stage(kind):
     s = next(s for s in r["stages"] if s["type"] == kind)
     return {} if "steps" in s else s                  # DRY=1 counts steps: token counts do not apply
@@ -245,12 +247,7 @@ def split_tail(tokens):
 def tail():
     return next(s for s in r["stages"] if s["name"] == "distill-tail")
 def in_tail(kind, key, v):
-    mix = tail()["synthetic"]
-    e = next((e for e in mix if e["kind"] == kind), None)
-    if e is None:
-        e = {"kind": kind, "share": 0}
-        mix.append(e)
-    e[key] = float(v)
+    entry(tail()["synthetic"], kind)[key] = float(v)
 setters = {
     "tail": split_tail,
     "t.kv": lambda v: in_tail("kv-recall", "share", v),
