@@ -41,8 +41,8 @@
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
 # recipe's), which t.kv=, t.needles=, t.bare=, t.facts=, t.decoys=, t.ndecoys= set as the settings without t. do the
 # recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them), e.g.
-# k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default lm,recall,passkey;
-# students with short convolutions decode one sequence a call, without the batched step). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default
+# lm,recall,passkey). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
 # it); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET[:SET2]] ..." adds progressive conversions: the hybrid base with KEEP kept as

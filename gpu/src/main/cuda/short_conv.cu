@@ -77,6 +77,33 @@ __device__ void bwd_w_sum(float* dw, const float* partial, int channels, int tap
     }
 }
 
+// One decode step of B sequences (the batched decoding step's twin of the forward pass over a whole sequence):
+// row b's new projections p = proj[b·ldp + c] (fp32, C channels) and its last K − 1 inputs
+// hist_b = rows[b·rowStride] + offset ([K − 1, C] in T, oldest first):
+//   y = Σ_{i<K−1} w[c,i] · hist[i,c] + w[c,K−1] · p[c]    (p rounded to T first, the sum in tap order as fwd's)
+//   proj ← silu(y)                                        (fla's activation after the convolution)
+//   hist ← (hist[1 ..], p)
+// A thread owns one (row, channel): it reads its history before it shifts it. Padded rows of a step share one
+// history (their results are dropped).
+template <typename T>
+__device__ void decode(float* proj, int ldp, const T* w, const unsigned long long* rows, int rowStride, long long offset,
+                       int batch, int channels, int taps) {
+    const long long n = (long long)batch * channels;
+    for (long long e = global_thread(); e < n; e += grid_threads()) {
+        const long long b = e / channels;
+        const int c = (int)(e - b * channels);
+        T* hist = reinterpret_cast<T*>(rows[b * rowStride]) + offset;
+        float* p = proj + b * ldp + c;
+        const T x = from_float<T>(*p);
+        float acc = 0.f;
+        for (int i = 0; i < taps - 1; i++) acc += to_float(w[(long long)c * taps + i]) * to_float(hist[(long long)i * channels + c]);
+        acc += to_float(w[(long long)c * taps + taps - 1]) * to_float(x);
+        for (int i = 0; i + 2 < taps; i++) hist[(long long)i * channels + c] = hist[(long long)(i + 1) * channels + c];
+        if (taps > 1) hist[(long long)(taps - 2) * channels + c] = x;
+        *p = acc / (1.f + expf(-acc));
+    }
+}
+
 }  // namespace conv
 
 extern "C" __global__ void short_conv_fwd_f32(float* y, const float* x, const float* w, int batch, int seqLen, int channels,
@@ -107,4 +134,12 @@ extern "C" __global__ void __launch_bounds__(256) short_conv_bwd_w_bf16(float* p
 }
 extern "C" __global__ void short_conv_bwd_w_sum(float* dw, const float* partial, int channels, int taps, int chunks) {
     conv::bwd_w_sum(dw, partial, channels, taps, chunks);
+}
+extern "C" __global__ void short_conv_decode_f32(float* proj, int ldp, const float* w, const unsigned long long* rows, int rowStride,
+                                                 long long offset, int batch, int channels, int taps) {
+    conv::decode(proj, ldp, w, rows, rowStride, offset, batch, channels, taps);
+}
+extern "C" __global__ void short_conv_decode_bf16(float* proj, int ldp, const bf16* w, const unsigned long long* rows, int rowStride,
+                                                  long long offset, int batch, int channels, int taps) {
+    conv::decode(proj, ldp, w, rows, rowStride, offset, batch, channels, taps);
 }

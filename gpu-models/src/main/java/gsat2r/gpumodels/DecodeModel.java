@@ -39,8 +39,15 @@ final class DecodeModel implements AutoCloseable {
         int mixWidth();
     }
 
+    /**
+     * A GSA layer's short convolutions of q, k and v ({@code [width, 1, taps]} each), and where a sequence's last
+     * {@code taps − 1} inputs of each sit in its history buffer (elements from its start: q's, then k's, then v's).
+     */
+    record Conv(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int taps) {}
+
+    /** {@code conv}: null without short convolutions. */
     record GsaLayer(DeviceBuffer norm, DeviceBuffer wq, DeviceBuffer wk, DeviceBuffer wv, DeviceBuffer wf, DeviceBuffer gateNorm,
-                    DeviceBuffer wo, GsaDecode.Shape shape, float tau, Mlp mlp) implements Layer {
+                    DeviceBuffer wo, GsaDecode.Shape shape, float tau, Mlp mlp, Conv conv) implements Layer {
         int qWidth() {
             return shape.heads() * shape.keyDim();
         }
@@ -55,6 +62,11 @@ final class DecodeModel implements AutoCloseable {
 
         int fWidth() {
             return shape.kvHeads() * shape.slots();
+        }
+
+        /** Elements of a sequence's convolution history (0 without one, or with one tap). */
+        long convHistory() {
+            return conv == null ? 0 : (long) (conv.taps() - 1) * (qWidth() + kWidth() + vWidth());
         }
 
         @Override
@@ -133,10 +145,6 @@ final class DecodeModel implements AutoCloseable {
     static DecodeModel of(Gpu gpu, GsaModel m) {
         if (m.lora != null) throw new IllegalStateException("decoding with LoRA adapters attached");
         GsaConfig c = m.config;
-        if (c.shortConv() > 0) {
-            throw new gsat2r.core.T2rException("decoding a student with short convolutions (use_short_conv) on the GPU is not "
-                    + "implemented yet: decode it with --device cpu");
-        }
         GsaLayout layout = m.layout;
         List<Layer> layers = new ArrayList<>();
         List<DeviceRope> ropes = new ArrayList<>();
@@ -147,8 +155,9 @@ final class DecodeModel implements AutoCloseable {
             GsaConfig.AttentionSpec spec = c.attentionAt(l);
             if (spec == null) {
                 GsaDecode.Shape shape = new GsaDecode.Shape(c.numHeads(), c.numKvHeads(), c.headKDim(), c.headVDim(), c.numSlots());
+                Conv conv = c.shortConv() > 0 ? new Conv(w.apply(Kind.Q_CONV), w.apply(Kind.K_CONV), w.apply(Kind.V_CONV), c.shortConv()) : null;
                 layers.add(new GsaLayer(w.apply(Kind.ATTN_NORM), w.apply(Kind.Q_PROJ), w.apply(Kind.K_PROJ), w.apply(Kind.V_PROJ),
-                        w.apply(Kind.F_PROJ), w.apply(Kind.G_NORM), w.apply(Kind.O_PROJ), shape, (float) c.gateLogitNormalizer(), mlp));
+                        w.apply(Kind.F_PROJ), w.apply(Kind.G_NORM), w.apply(Kind.O_PROJ), shape, (float) c.gateLogitNormalizer(), mlp, conv));
             } else {
                 int headDim = spec.headDim(c.hiddenSize());
                 DeviceRope rope = new DeviceRope(gpu, Rope.inverseFrequencies(spec.rope(), headDim));
@@ -183,6 +192,11 @@ final class DecodeModel implements AutoCloseable {
 
     int maxProjectionWidth() {
         return layers.stream().mapToInt(Layer::projectionWidth).max().orElse(1);
+    }
+
+    /** The longest convolution history of a GSA layer (elements; 0 without convolutions). */
+    long maxConvHistory() {
+        return layers.stream().mapToLong(l -> l instanceof GsaLayer g ? g.convHistory() : 0).max().orElse(0);
     }
 
     int maxMixWidth() {

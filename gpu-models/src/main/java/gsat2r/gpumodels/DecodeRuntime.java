@@ -141,8 +141,13 @@ final class DecodeRuntime implements BatchDecoder, AutoCloseable {
     private void fillRow(int i, GpuDecoder s, int token) {
         table.setRow(i, token, s == null ? 0 : s.position());
         for (int l = 0; l < model.layers.size(); l++) {
-            if (s == null) table.setState(l, i, step.dummyAddress(l, 0), step.dummyAddress(l, 1), 1);
-            else table.setState(l, i, s.stateAddress(l, 0), s.stateAddress(l, 1), s.ringCapacity(l));
+            if (s == null) {
+                table.setState(l, i, step.dummyAddress(l, 0), step.dummyAddress(l, 1), 1);
+                table.setConv(l, i, step.dummyConvAddress());
+            } else {
+                table.setState(l, i, s.stateAddress(l, 0), s.stateAddress(l, 1), s.ringCapacity(l));
+                table.setConv(l, i, s.convAddress(l));
+            }
         }
     }
 

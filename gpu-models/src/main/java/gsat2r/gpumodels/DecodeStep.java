@@ -12,6 +12,7 @@ import gsat2r.gpu.ops.GsaGates;
 import gsat2r.gpu.ops.Matmul;
 import gsat2r.gpu.ops.RmsNorm;
 import gsat2r.gpu.ops.Rows;
+import gsat2r.gpu.ops.ShortConv;
 import gsat2r.gpu.ops.SwiGlu;
 
 import java.util.List;
@@ -24,7 +25,8 @@ import java.util.List;
  * <p>Two forms, the same arithmetic up to the order of fp32 sums:
  * <ul>
  *   <li><b>fused</b> (bf16, B ≤ {@link DecodeLinear#MAX_BATCH}): per layer the norm and the input projections in one
- *       pass over the weights (fp32 q | k | v (| f)), the mixer ({@link GsaDecode} or {@link AttentionDecode}), the
+ *       pass over the weights (fp32 q | k | v (| f)), with short convolutions q, k and v through them in place
+ *       ({@link ShortConv#decode}), the mixer ({@link GsaDecode} or {@link AttentionDecode}), the
  *       output projection added onto the residual (with the GSA output gate in its prologue), the MLP's norm, gate and
  *       up with SwiGLU, and the down projection added onto the residual: five launches a layer, each streaming its
  *       weights once at small batch;</li>
@@ -39,7 +41,7 @@ final class DecodeStep implements AutoCloseable {
     private final int rows;
     private final boolean fusable;
     private final Buffers scratch;
-    private final DeviceBuffer h, x, proj, mix, y, out, gate, up, act, logits, workspace, counters, dummyRing;
+    private final DeviceBuffer h, x, proj, mix, y, out, gate, up, act, logits, workspace, counters, dummyRing, dummyConv;
     private final DeviceBuffer[] dummyState;
 
     /** Scratch for up to {@code rows} rows; {@code fused} false keeps to the op-by-op form. */
@@ -65,6 +67,7 @@ final class DecodeStep implements AutoCloseable {
             counters = scratch.i32(Math.max(1, counterInts()));
             counters.zero();
             dummyRing = scratch.t(Math.max(1, maxRingRow()));
+            dummyConv = scratch.t(Math.max(1, model.maxConvHistory()));
             dummyState = dummyStates();
         } catch (RuntimeException e) {
             scratch.close();
@@ -91,6 +94,11 @@ final class DecodeStep implements AutoCloseable {
             case DecodeModel.GsaLayer g -> dummyState[which].address();
             case DecodeModel.AttentionLayer a -> dummyRing.address();
         };
+    }
+
+    /** The convolution history a padded row points at (shared by every padded row: its results are dropped). */
+    long dummyConvAddress() {
+        return dummyConv.address();
     }
 
     /** Queues one step over rows {@code 0 .. n-1} of {@code table} (already copied to the device): logits {@code [n, V]}. */
@@ -127,6 +135,7 @@ final class DecodeStep implements AutoCloseable {
         int W = g.projectionWidth(), q = g.qWidth(), k = g.kWidth(), v = g.vWidth(), f = g.fWidth();
         DecodeLinear.normProject(gpu, proj, W, h, g.norm(), model.eps, List.of(g.wq(), g.wk(), g.wv(), g.wf()), n, model.hidden);
         Rows all = new Rows(proj, W);
+        convolve(g, table, l, n, all.columns(0, q, n), all.columns(q, k, n), all.columns(q + k, v, n));
         GsaDecode.step(gpu, g.shape(), n, mix, table.addresses(l), all.columns(0, q, n), all.columns(q, k, n), all.columns(q + k, v, n),
                 all.columns(q + k + v, f, n), g.tau(), 1f);
         DecodeLinear.gateProjectAdd(gpu, h, mix, g.gateNorm(), GsaConfig.G_NORM_EPS, g.wo(), n, g.mixWidth());
@@ -156,11 +165,24 @@ final class DecodeStep implements AutoCloseable {
         Matmul.linearForward(gpu, pk, x, g.wk(), n, d, k);
         Matmul.linearForward(gpu, pv, x, g.wv(), n, d, v);
         Matmul.linearForward(gpu, pf, x, g.wf(), n, d, f);
+        convolve(g, table, l, n, new Rows(pq, q), new Rows(pk, k), new Rows(pv, v));
         GsaDecode.step(gpu, g.shape(), n, mix, table.addresses(l), new Rows(pq, q), new Rows(pk, k), new Rows(pv, v), new Rows(pf, f),
                 g.tau(), 1f);
         GsaGates.outputGateForward(gpu, y, null, mix, g.gateNorm(), n, g.mixWidth(), GsaConfig.G_NORM_EPS);
         Matmul.linearForward(gpu, out, y, g.wo(), n, g.mixWidth(), d);
         Elementwise.add(gpu, h, h, out, (long) n * d);
+    }
+
+    /** q, k and v through the layer's short convolutions in place (fp32 projections become silu(conv)); nothing without. */
+    private void convolve(DecodeModel.GsaLayer g, RowTable table, int l, int n, Rows q, Rows k, Rows v) {
+        DecodeModel.Conv c = g.conv();
+        if (c == null) return;
+        int history = c.taps() - 1;
+        long kAt = (long) history * g.qWidth(), vAt = kAt + (long) history * g.kWidth();
+        DeviceBuffer rows = table.convAddresses(l);
+        ShortConv.decode(gpu, q, c.q(), rows, 1, 0, n, g.qWidth(), c.taps());
+        ShortConv.decode(gpu, k, c.k(), rows, 1, kAt, n, g.kWidth(), c.taps());
+        ShortConv.decode(gpu, v, c.v(), rows, 1, vAt, n, g.vWidth(), c.taps());
     }
 
     private void attentionByOps(DecodeModel.AttentionLayer a, RowTable table, int l, int n) {
@@ -235,7 +257,7 @@ final class DecodeStep implements AutoCloseable {
     /** Bytes of device memory the scratch holds. */
     long bytes() {
         long n = 0;
-        for (DeviceBuffer b : new DeviceBuffer[] {h, x, proj, mix, y, out, gate, up, act, logits, workspace, counters, dummyRing}) n += b.byteSize();
+        for (DeviceBuffer b : new DeviceBuffer[] {h, x, proj, mix, y, out, gate, up, act, logits, workspace, counters, dummyRing, dummyConv}) n += b.byteSize();
         return n + dummyState[0].byteSize() + dummyState[1].byteSize();
     }
 

@@ -27,6 +27,11 @@ abstract sealed class GpuDecoder implements LanguageModel.Decoder permits GpuStu
     /** The KV ring capacity of {@code layer} (0 for a GSA layer). */
     abstract int ringCapacity(int layer);
 
+    /** Device address of this sequence's short-convolution history in {@code layer} (0 for a layer without). */
+    long convAddress(int layer) {
+        return 0;
+    }
+
     /** Makes room for positions below {@code end} (the KV rings grow). */
     abstract void reserve(int end);
 

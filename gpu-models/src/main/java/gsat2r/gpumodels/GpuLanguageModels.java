@@ -112,22 +112,16 @@ public final class GpuLanguageModels {
         private final Gpu gpu;
         final GsaModel model;
         final DecodeRuntime decoding;
-        private final DroppedDecoders dropped = new DroppedDecoders();
 
         Student(Gpu gpu, GsaModel model) {
             this.gpu = gpu;
             this.model = model;
-            // The batched decoding step has no short convolution: such students decode a sequence at a time (GpuPassDecoder).
-            this.decoding = convolves() ? null : DecodeRuntime.of(gpu, model);
+            this.decoding = DecodeRuntime.of(gpu, model);
         }
 
-        private boolean convolves() {
-            return model.config.shortConv() > 0;
-        }
-
-        /** The batched decoding step (the benchmarks' handle on it); for a student with short convolutions it refuses, naming why. */
+        /** The batched decoding step (the benchmarks' handle on it). */
         DecodeRuntime decoding() {
-            return decoding != null ? decoding : DecodeRuntime.of(gpu, model);
+            return decoding;
         }
 
         @Override
@@ -146,14 +140,13 @@ public final class GpuLanguageModels {
 
         @Override
         public Decoder newDecoder() {
-            if (convolves()) return new GpuPassDecoder(model, dropped);
             decoding.releaseAbandoned();
             return new GpuStudentDecoder(decoding, model);
         }
 
         @Override
         public BatchDecoder batchDecoder() {
-            return convolves() ? BatchDecoder.sequential() : decoding;
+            return decoding;
         }
 
         @Override
@@ -170,8 +163,7 @@ public final class GpuLanguageModels {
         @Override
         public void close() {
             try {
-                if (decoding != null) decoding.close();
-                dropped.release();
+                decoding.close();
                 model.close();
             } finally {
                 gpu.close();

@@ -1,13 +1,17 @@
 package gsat2r.gpumodels;
 
-import gsat2r.core.gsa.GsaState;
 import gsat2r.core.model.DecoderState;
+import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.ops.Gsa;
 
 import java.util.ArrayList;
 import java.util.List;
 
-/** A sequence of a GSA student on the GPU: per GSA layer its fp32 recurrent state, per attention layer of a hybrid its KV ring. */
+/**
+ * A sequence of a GSA student on the GPU: per GSA layer its fp32 recurrent state (and with short convolutions their
+ * last K − 1 inputs), per attention layer of a hybrid its KV ring. Its state saves to and restores from the host
+ * format the CPU decoders and state files use ({@link DecoderState}).
+ */
 final class GpuStudentDecoder extends GpuDecoder {
     private final GsaModel model;
     private final GsaModel.DecodeState state;
@@ -25,6 +29,12 @@ final class GpuStudentDecoder extends GpuDecoder {
         if (s != null) return (which == 0 ? s[0].hk() : s[0].hv()).address();
         KvRing ring = state.caches[layer];
         return (which == 0 ? ring.keys() : ring.values()).address();
+    }
+
+    @Override
+    long convAddress(int layer) {
+        DeviceBuffer rows = state.convBuffers[layer];
+        return rows == null ? 0 : rows.address();
     }
 
     @Override
@@ -61,14 +71,8 @@ final class GpuStudentDecoder extends GpuDecoder {
     public DecoderState saveState() {
         List<DecoderState.LayerState> layers = new ArrayList<>();
         for (int l = 0; l < runtime.model.layers.size(); l++) {
-            if (runtime.model.layers.get(l) instanceof DecodeModel.GsaLayer g) {
-                var s = g.shape();
-                Gsa.State st = state.states[l][0];
-                layers.add(new DecoderState.Recurrent(l, new GsaState(1, s.kvHeads(), s.keyDim(), s.slots(), s.valueDim(),
-                        st.hk().toFloatArray(), st.hv().toFloatArray())));
-            } else {
-                layers.add(state.caches[l].save(l, position()));
-            }
+            if (model.mixer(l) instanceof GsaMixer g) layers.add(g.save(l, state.states[l][0], state.convRows[l]));
+            else layers.add(state.caches[l].save(l, position()));
         }
         return new DecoderState(position(), layers);
     }
@@ -78,11 +82,7 @@ final class GpuStudentDecoder extends GpuDecoder {
         checkLayers(saved);
         for (DecoderState.LayerState s : saved.layers()) {
             switch (s) {
-                case DecoderState.Recurrent r -> {
-                    Gsa.State st = state.states[r.layer()][0];
-                    st.hk().copyFrom(r.state().hk());
-                    st.hv().copyFrom(r.state().hv());
-                }
+                case DecoderState.Recurrent r -> ((GsaMixer) model.mixer(r.layer())).restore(r, state.states[r.layer()][0], state.convRows[r.layer()]);
                 case DecoderState.KeyValue kv -> state.caches[kv.layer()].restore(kv, saved.position());
             }
         }
@@ -92,18 +92,12 @@ final class GpuStudentDecoder extends GpuDecoder {
     @Override
     String problem(DecoderState.LayerState s, DecodeModel.Layer layer, int position) {
         return switch (s) {
-            case DecoderState.Recurrent r -> layer instanceof DecodeModel.GsaLayer g ? sizes(r.state(), g) : "the state holds a GSA state, this layer is softmax attention";
+            case DecoderState.Recurrent r -> model.mixer(r.layer()) instanceof GsaMixer g ? g.problem(r)
+                    : "the state holds a GSA state, this layer is softmax attention";
             case DecoderState.KeyValue kv -> layer instanceof DecodeModel.AttentionLayer
                     ? (state.caches[kv.layer()].fits(kv, position) ? null : kv.rows() + " key/value rows of " + kv.rowWidth()
                             + " floats do not fit this layer's ring after " + position + " tokens")
                     : "the state holds key/value rows, this layer is GSA";
         };
-    }
-
-    private static String sizes(GsaState s, DecodeModel.GsaLayer g) {
-        var sh = g.shape();
-        boolean same = s.kvHeads() == sh.kvHeads() && s.keyDim() == sh.keyDim() && s.slots() == sh.slots() && s.valueDim() == sh.valueDim();
-        return same ? null : "the state is " + s + ", this layer has " + sh.kvHeads() + " kv heads, K=" + sh.keyDim() + " M=" + sh.slots()
-                + " V=" + sh.valueDim();
     }
 }

@@ -266,24 +266,24 @@ final class GsaMixer implements Mixer {
     }
 
     /**
-     * A sequence's zero convolution rows for decoding (the last K − 1 projections of q, k and v, each {@code [K − 1,
-     * width]} of the compute type; zeros are what the forward pass reads before a sequence), null without short
-     * convolutions of more than one tap.
+     * A sequence's zero convolution rows for decoding, in one buffer of the compute type: the last K − 1 projections of
+     * q ({@code [K − 1, q width]}), then k's, then v's ({@link #convParts}); zeros are what the forward pass reads before
+     * a sequence. Null without short convolutions of more than one tap.
      */
-    DeviceBuffer[] newConvRows() {
+    DeviceBuffer newConvRows() {
         if (taps <= 1) return null;
-        int[] widths = convWidths();
-        DeviceBuffer[] rows = new DeviceBuffer[3];
-        try {
-            for (int i = 0; i < 3; i++) {
-                rows[i] = params.gpu().allocate(params.type(), (long) (taps - 1) * widths[i]);
-                rows[i].zero();
-            }
-        } catch (RuntimeException e) {
-            for (DeviceBuffer b : rows) if (b != null) b.close();
-            throw e;
-        }
+        DeviceBuffer rows = params.gpu().allocate(params.type(), (long) (taps - 1) * java.util.Arrays.stream(convWidths()).sum());
+        rows.zero();
         return rows;
+    }
+
+    /** The q, k and v parts of {@link #newConvRows}'s buffer (views), or null for null. */
+    DeviceBuffer[] convParts(DeviceBuffer rows) {
+        if (rows == null) return null;
+        int[] widths = convWidths();
+        DeviceBuffer[] parts = new DeviceBuffer[3];
+        for (int i = 0, at = 0; i < 3; at += (taps - 1) * widths[i], i++) parts[i] = rows.view(at, (long) (taps - 1) * widths[i]);
+        return parts;
     }
 
     /**

@@ -250,7 +250,9 @@ final class GsaModel implements StudentParams, AutoCloseable {
     final class DecodeState implements AutoCloseable {
         final gsat2r.gpu.ops.Gsa.State[][] states = new gsat2r.gpu.ops.Gsa.State[blocks.size()][];
         final KvRing[] caches = new KvRing[blocks.size()];
-        /** Per GSA layer with short convolutions, the last K − 1 projections of q, k and v ({@link GsaMixer#newConvRows}). */
+        /** Per GSA layer with short convolutions, the last K − 1 projections of q, k and v in one buffer ({@link GsaMixer#newConvRows}). */
+        final DeviceBuffer[] convBuffers = new DeviceBuffer[blocks.size()];
+        /** The q, k and v parts of {@link #convBuffers} ({@link GsaMixer#convParts}). */
         final DeviceBuffer[][] convRows = new DeviceBuffer[blocks.size()][];
 
         DecodeState(int initialCapacity) {
@@ -258,7 +260,8 @@ final class GsaModel implements StudentParams, AutoCloseable {
                 for (Block b : blocks) {
                     if (b.mixer instanceof GsaMixer g) {
                         states[b.layer] = new gsat2r.gpu.ops.Gsa.State[] {g.newState(), g.newState()};
-                        convRows[b.layer] = g.newConvRows();
+                        convBuffers[b.layer] = g.newConvRows();
+                        convRows[b.layer] = g.convParts(convBuffers[b.layer]);
                     } else {
                         caches[b.layer] = ((AttentionMixer) b.mixer).newCache(initialCapacity);
                     }
@@ -273,7 +276,7 @@ final class GsaModel implements StudentParams, AutoCloseable {
         long bytes() {
             long n = 0;
             for (var st : states) if (st != null) n += st[0].hk().byteSize() + st[0].hv().byteSize();
-            for (var rows : convRows) if (rows != null) for (DeviceBuffer r : rows) n += r.byteSize();
+            for (DeviceBuffer rows : convBuffers) if (rows != null) n += rows.byteSize();
             for (KvRing c : caches) if (c != null) n += c.bytes();
             return n;
         }
@@ -285,7 +288,7 @@ final class GsaModel implements StudentParams, AutoCloseable {
                 x.hk().close();
                 x.hv().close();
             }
-            for (var rows : convRows) if (rows != null) for (DeviceBuffer r : rows) r.close();
+            for (DeviceBuffer rows : convBuffers) if (rows != null) rows.close();
             for (KvRing c : caches) if (c != null) c.close();
         }
     }

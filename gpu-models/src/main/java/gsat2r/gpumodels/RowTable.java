@@ -15,7 +15,8 @@ import java.lang.foreign.ValueLayout;
  * arguments are fixed at capture, find each step's sequences there.
  *
  * <p>Layout (int32 units, every section starting on 16 bytes): ids {@code [cap]}, positions {@code [cap]}, then per
- * layer the addresses {@code [cap][2]} (64-bit) and the capacities {@code [cap]}.
+ * layer the addresses {@code [cap][2]} (64-bit), the capacities {@code [cap]} and the addresses of the rows' short
+ * convolution histories {@code [cap]} (64-bit; 0 for a layer without).
  */
 final class RowTable implements AutoCloseable {
     private final int capacity, layers;
@@ -29,7 +30,7 @@ final class RowTable implements AutoCloseable {
         long section = align(capacity);
         this.positionsAt = section;
         this.layersAt = 2 * section;
-        this.layerInts = align(4L * capacity) + section;
+        this.layerInts = align(4L * capacity) + section + align(2L * capacity);
         long ints = layersAt + layers * layerInts;
         this.device = gpu.i32(ints);
         try {
@@ -67,6 +68,12 @@ final class RowTable implements AutoCloseable {
         s.set(ValueLayout.JAVA_INT, base + 4 * (align(4L * capacity) + row), ringCapacity);
     }
 
+    /** Row {@code row}'s short-convolution history in {@code layer} (a device address; 0 for a layer without). */
+    void setConv(int layer, int row, long address) {
+        check(row);
+        host.segment().set(ValueLayout.JAVA_LONG, 4 * (layersAt + layer * layerInts + align(4L * capacity) + align(capacity)) + 8L * row, address);
+    }
+
     private void check(int row) {
         if (row < 0 || row >= capacity) throw new IndexOutOfBoundsException("row " + row + " of a table of " + capacity);
     }
@@ -91,6 +98,11 @@ final class RowTable implements AutoCloseable {
 
     DeviceBuffer capacities(int layer) {
         return device.view(layersAt + layer * layerInts + align(4L * capacity), capacity);
+    }
+
+    /** The convolution histories' addresses of {@code layer}: I32 {@code [cap][2]} (one 64-bit address a row). */
+    DeviceBuffer convAddresses(int layer) {
+        return device.view(layersAt + layer * layerInts + align(4L * capacity) + align(capacity), 2L * capacity);
     }
 
     int layers() {

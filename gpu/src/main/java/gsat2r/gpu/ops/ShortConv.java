@@ -50,6 +50,30 @@ public final class ShortConv {
         }
     }
 
+    /**
+     * One decode step of {@code batch} sequences: each row's new projections {@code proj} (fp32, {@code channels} columns of
+     * its row) become {@code silu(conv)} in place, with the row's last {@code taps − 1} inputs, which are then shifted to end
+     * with this one. Row b's history {@code [taps − 1, channels]} (the weight's type, oldest first) starts {@code offset}
+     * elements after the device address at 64-bit word {@code b · rowStride} of {@code rows}.
+     */
+    public static void decode(Gpu gpu, Rows proj, DeviceBuffer w, DeviceBuffer rows, int rowStride, long offset, int batch, int channels,
+                              int taps) {
+        Checks.positive("batch", batch);
+        Checks.positive("channels", channels);
+        Checks.positive("taps", taps);
+        Checks.positive("rowStride", rowStride);
+        if (offset < 0) throw new IllegalArgumentException("history offset must be >= 0, got " + offset);
+        ElementType t = Checks.storage("w", w);
+        Checks.buffer("w", w, t, (long) channels * taps);
+        Checks.buffer("proj", proj.buffer(), ElementType.F32, (long) (batch - 1) * proj.stride() + channels);
+        if (channels > proj.stride()) throw new IllegalArgumentException(channels + " channels in rows of " + proj.stride());
+        Checks.buffer("rows", rows, ElementType.I32, 2L * ((long) (batch - 1) * rowStride + 1));
+        Alignment.require16("rows", rows);
+        long n = (long) batch * channels;
+        gpu.kernel("short_conv_decode", t).launch(gpu.stream(), Checks.gridFor(gpu, n, 1), Checks.THREADS, 0,
+                proj.buffer(), proj.stride(), w, rows, rowStride, offset, batch, channels, taps);
+    }
+
     /** Rows a weight-gradient block sums (its 8 warps, 32 rows each), unless the grid's z limit needs more. */
     static final int ROWS_PER_CHUNK = 256;
     private static final int MAX_GRID_Z = 65535;
