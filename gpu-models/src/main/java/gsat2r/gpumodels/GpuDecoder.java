@@ -110,6 +110,7 @@ abstract sealed class GpuDecoder implements LanguageModel.Decoder permits GpuStu
             throw new T2rException("the state has " + state.layers().size() + " layers, this GPU model " + layers.size());
         }
         for (DecoderState.LayerState s : state.layers()) {
+            if (s.layer() < 0 || s.layer() >= layers.size()) throw new T2rException("layer " + s.layer() + ": no such layer in this GPU model");
             String problem = problem(s, layers.get(s.layer()), state.position());
             if (problem != null) throw new T2rException("layer " + s.layer() + ": " + problem);
         }
