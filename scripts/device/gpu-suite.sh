@@ -26,7 +26,7 @@
 #   scoring[=DIR]     ScoringBench: multiple-choice items/s on cuda and cpu (default a random Llama-3.2-1B)
 #   decode[=teacher,student]
 #                     DecodeBench: batched decoding of a random Llama-3.2-1B-shaped teacher (vocab 8192, bf16) and its
-#                     GSA student at contexts CONTEXTS (512,4096,32768) and batches BATCHES (1,64,256), device ms per
+#                     GSA student (conv: the student with short convolutions of 4 taps, DecodeBench only) at contexts CONTEXTS (512,4096,32768) and batches BATCHES (1,64,256), device ms per
 #                     step, tokens/s, bytes over time against 4.8 TB/s, and scoring items/s; then the same shapes in
 #                     PyTorch (scripts/bench/torch_decode.py, a static-cache loop in a CUDA graph; needs torch) and one
 #                     table of both; then DecodeBench --breakdown: per kernel (per role for the linear ones) ms
@@ -355,9 +355,13 @@ phase_decode() {     # decode [teacher,student]: DecodeBench, then torch_decode.
         --contexts "$contexts" --batches "$batches" --steps "${DECODE_STEPS:-16}" --warmup 3 --scoring-batches 3
     rc=$?
     [ $rc -eq 0 ] || tail -5 "$OUT/decode.log" | sed 's/^/DecodeBench: /' | table
-    if python3 -c "import torch; assert torch.cuda.is_available()" > /dev/null 2>&1; then
+    local torch_models
+    torch_models=$(tr "," "\n" <<< "$models" | { grep -vx conv || true; } | paste -sd, -)    # PyTorch has no short-convolution student here
+    if [ -z "$torch_models" ]; then
+        note "decode: only the conv student, which torch_decode.py does not model: the PyTorch columns stay empty"
+    elif python3 -c "import torch; assert torch.cuda.is_available()" > /dev/null 2>&1; then
         timeout "${TORCH_DECODE_S:-180}" python3 "$BENCH_PY/torch_decode.py" --teacher "$dir/teacher-1b-v8192" \
-            --student "$dir/student-1b-v8192" --models "$models" --contexts "$contexts" --batches "$batches" \
+            --student "$dir/student-1b-v8192" --models "$torch_models" --contexts "$contexts" --batches "$batches" \
             --steps "${DECODE_STEPS:-16}" --warmup 3 > "$OUT/torch-decode.log" 2>&1
         torch_rc=$?
         [ $torch_rc -eq 0 ] || tail -3 "$OUT/torch-decode.log" | sed 's/^/torch_decode.py: /' | table

@@ -23,7 +23,8 @@ import java.util.Random;
 
 /**
  * Decoding and scoring speed of the GPU models: a teacher and its GSA student (random weights; by default Llama-3.2-1B's
- * shape with a vocabulary of 8192, written under {@code --work} on first use) decode B sequences at context C, one token
+ * shape with a vocabulary of 8192, written under {@code --work} on first use; {@code --models conv}: the student with
+ * short convolutions of 4 taps) decode B sequences at context C, one token
  * each per step through the batched step ({@link DecodeRuntime}); per (model, C, B) it prints the median device time of a
  * step (CUDA events around its table copy, kernels and logits copy) after warm-up steps, the host time of a step, tokens/s,
  * the bytes a step must read (weights once, each sequence's state or KV rows) over the device time, and that as a share of
@@ -83,13 +84,19 @@ public final class DecodeBench {
             if (!batchesGiven) batches = new int[] {1};
         }
         boolean random = teacher == null;
+        Path conv = work.resolve("student-conv4-1b-v8192");
         if (random) {
             teacher = work.resolve("teacher-1b-v8192");
             student = work.resolve("student-1b-v8192");
         }
         for (String kind : kinds) {
-            if (random) prepare(teacher, kind.equals("student") ? student : null);   // the teacher's numbers before the student is converted
-            Path dir = kind.equals("teacher") ? teacher : student;
+            Path dir = switch (kind) {
+                case "teacher" -> teacher;
+                case "student" -> student;
+                case "conv" -> conv;
+                default -> throw new IllegalArgumentException("--models: teacher, student or conv, not " + kind);
+            };
+            if (random || kind.equals("conv")) prepare(teacher, kind.equals("teacher") ? null : dir, kind.equals("conv") ? 4 : 0);
             try (LanguageModel m = GpuLanguageModels.load(ModelDirectory.open(dir), Precision.BF16, 0)) {
                 DecodeRuntime rt = runtime(m);
                 rt.timeSteps();
@@ -103,8 +110,11 @@ public final class DecodeBench {
         }
     }
 
-    /** A random teacher of Llama-3.2-1B's shape with 8192 tokens (bf16) and, unless null, its GSA student (64 slots, random gates). */
-    static void prepare(Path teacher, Path student) {
+    /**
+     * A random teacher of Llama-3.2-1B's shape with 8192 tokens (bf16) and, unless null, its GSA student (64 slots, random gates,
+     * short convolutions of {@code shortConv} taps when positive).
+     */
+    static void prepare(Path teacher, Path student, int shortConv) {
         if (!Files.isDirectory(teacher)) {
             System.out.println("== writing a random 1B-shaped teacher into " + teacher);
             RandomCheckpoint.write(teacher, new RandomCheckpoint.LlamaShape(2048, 16, 32, 8, 64, 8192, 8192, true),
@@ -112,7 +122,7 @@ public final class DecodeBench {
         }
         if (student != null && !Files.isDirectory(student)) {
             System.out.println("== converting it into a GSA student in " + student);
-            Converter.convert(teacher, student, new ConvertOptions(64, 8, GateInit.RANDOM, 0, null, List.of()), false);
+            Converter.convert(teacher, student, new ConvertOptions(64, 8, GateInit.RANDOM, 0, null, List.of(), null, shortConv), false);
         }
     }
 
@@ -291,7 +301,8 @@ public final class DecodeBench {
         for (DecodeModel.Layer l : m.layers) {
             b += weights(l);
             b += switch (l) {
-                case DecodeModel.GsaLayer g -> 2.0 * B * 4 * ((long) g.shape().kvHeads() * g.shape().slots() * (g.shape().keyDim() + g.shape().valueDim()));
+                case DecodeModel.GsaLayer g -> 2.0 * B * (4 * ((long) g.shape().kvHeads() * g.shape().slots() * (g.shape().keyDim() + g.shape().valueDim()))
+                        + g.convHistory() * m.type.bytes());
                 case DecodeModel.AttentionLayer a -> (double) B * 2 * visible(a, context) * a.kvWidth() * m.type.bytes();
             };
         }
@@ -302,7 +313,8 @@ public final class DecodeBench {
         long b = 0;
         for (DecodeModel.Layer l : m.layers) {
             b += switch (l) {
-                case DecodeModel.GsaLayer g -> 8L * B * ((long) g.shape().kvHeads() * g.shape().slots() * (g.shape().keyDim() + g.shape().valueDim()));
+                case DecodeModel.GsaLayer g -> 8L * B * ((long) g.shape().kvHeads() * g.shape().slots() * (g.shape().keyDim() + g.shape().valueDim()))
+                        + B * g.convHistory() * m.type.bytes();
                 case DecodeModel.AttentionLayer a -> (long) B * 2 * ringRows(a, context) * a.kvWidth() * m.type.bytes();
             };
         }
@@ -320,7 +332,8 @@ public final class DecodeBench {
 
     private static double weights(DecodeModel.Layer l) {
         List<DeviceBuffer> ws = switch (l) {
-            case DecodeModel.GsaLayer g -> List.of(g.norm(), g.wq(), g.wk(), g.wv(), g.wf(), g.gateNorm(), g.wo());
+            case DecodeModel.GsaLayer g -> g.conv() == null ? List.of(g.norm(), g.wq(), g.wk(), g.wv(), g.wf(), g.gateNorm(), g.wo())
+                    : List.of(g.norm(), g.wq(), g.wk(), g.wv(), g.wf(), g.gateNorm(), g.wo(), g.conv().q(), g.conv().k(), g.conv().v());
             case DecodeModel.AttentionLayer a -> List.of(a.norm(), a.wq(), a.wk(), a.wv(), a.wo());
         };
         double b = 0;
