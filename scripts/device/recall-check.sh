@@ -40,7 +40,8 @@
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
 # recipe's), which t.kv=, t.needles=, t.bare=, t.facts=, t.decoys=, t.ndecoys= set as the settings without t. do the
-# recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them), e.g.
+# recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them); a.kv=, a.needles=, a.facts=, a.decoys=: the
+# attention-transfer stage's own mix (at first the recipe's as set so far: give them after the recipe's), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default
 # lm,recall,passkey). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
@@ -248,6 +249,10 @@ def tail():
     return next(s for s in r["stages"] if s["name"] == "distill-tail")
 def in_tail(kind, key, v):
     entry(tail()["synthetic"], kind)[key] = float(v)
+def in_at(kind, key, v):                              # the attention-transfer stage's own mix, at first the recipe's
+    at = next(s for s in r["stages"] if s["type"] == "attention-transfer")
+    at.setdefault("synthetic", json.loads(json.dumps(r["data"]["synthetic"])))
+    entry(at["synthetic"], kind)[key] = float(v)
 setters = {
     "tail": split_tail,
     "t.kv": lambda v: in_tail("kv-recall", "share", v),
@@ -258,6 +263,10 @@ setters = {
     "t.ndecoys": lambda v: in_tail("needles", "decoy_share", v),
     "t.lr": lambda v: tail().__setitem__("lr", float(v)),
     "t.ce": lambda v: tail().__setitem__("ce_weight", float(v)),
+    "a.kv": lambda v: in_at("kv-recall", "share", v),
+    "a.needles": lambda v: in_at("needles", "share", v),
+    "a.facts": lambda v: in_at("kv-recall", "fact_share", v),
+    "a.decoys": lambda v: in_at("kv-recall", "decoy_share", v),
     "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
     "facts": lambda v: synthetic("kv-recall").__setitem__("fact_share", float(v)),
     "decoys": lambda v: synthetic("kv-recall").__setitem__("decoy_share", float(v)),
