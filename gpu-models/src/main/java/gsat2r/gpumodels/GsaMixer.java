@@ -1,13 +1,12 @@
 package gsat2r.gpumodels;
 
 import gsat2r.core.config.GsaConfig;
-import gsat2r.core.gsa.GsaShape;
 import gsat2r.core.gsa.GsaState;
 import gsat2r.core.model.DecoderState;
+import gsat2r.core.model.gsa.GsaLayerWeights;
 import gsat2r.core.model.gsa.GsaLayout;
 import gsat2r.core.model.gsa.ParameterGroup;
 import gsat2r.core.model.gsa.ParameterView;
-import gsat2r.core.model.gsa.ParameterView.Kind;
 import gsat2r.gpu.DeviceBuffer;
 import gsat2r.gpu.Gpu;
 import gsat2r.gpu.ops.Gsa;
@@ -15,8 +14,6 @@ import gsat2r.gpu.ops.GsaGates;
 import gsat2r.gpu.ops.Matmul;
 import gsat2r.gpu.ops.ShortConv;
 import gsat2r.gpu.ops.Silu;
-
-import java.util.List;
 
 /**
  * The Gated Slot Attention layer on the GPU, the counterpart of {@code gsat2r.core.model.gsa.GsaMixer}
@@ -31,44 +28,12 @@ import java.util.List;
  * carries the convolutions' last K − 1 projections in its state ({@link #newConvRows}), as the CPU decoder does.
  * Forward and backward side by side; the backward is the chain rule through the same steps.
  */
-final class GsaMixer implements Mixer {
+final class GsaMixer extends GsaLayerWeights implements Mixer {
     private final StudentParams params;
-    private final int d, heads, kvHeads, dk, dv, slots;
-    private final float tau;
-    private final ParameterView wq, wk, wv, wf, gNorm, wo;
-    /** The short convolutions' kernels (null without them) and their taps. */
-    private final ParameterView cq, ck, cv;
-    private final int taps;
 
     GsaMixer(StudentParams params, GsaLayout layout, int layer) {
-        GsaConfig c = layout.config();
+        super(layout, layer);
         this.params = params;
-        this.d = c.hiddenSize();
-        this.heads = c.numHeads();
-        this.kvHeads = c.numKvHeads();
-        this.dk = c.headKDim();
-        this.dv = c.headVDim();
-        this.slots = c.numSlots();
-        this.tau = (float) c.gateLogitNormalizer();
-        this.wq = layout.get(Kind.Q_PROJ, layer);
-        this.wk = layout.get(Kind.K_PROJ, layer);
-        this.wv = layout.get(Kind.V_PROJ, layer);
-        this.wf = layout.get(Kind.F_PROJ, layer);
-        this.gNorm = layout.get(Kind.G_NORM, layer);
-        this.wo = layout.get(Kind.O_PROJ, layer);
-        this.taps = c.shortConv();
-        this.cq = layout.optional(Kind.Q_CONV, layer);
-        this.ck = layout.optional(Kind.K_CONV, layer);
-        this.cv = layout.optional(Kind.V_CONV, layer);
-    }
-
-    @Override
-    public List<ParameterView> views() {
-        return taps == 0 ? List.of(wq, wk, wv, wf, gNorm, wo) : List.of(wq, wk, wv, wf, cq, ck, cv, gNorm, wo);
-    }
-
-    GsaShape shape(int batch, int seqLen) {
-        return new GsaShape(batch, seqLen, heads, kvHeads, dk, dv, slots);
     }
 
     /**

@@ -13,9 +13,6 @@ import gsat2r.core.gsa.GsaInputs;
 import gsat2r.core.gsa.GsaRecurrent;
 import gsat2r.core.gsa.GsaShape;
 import gsat2r.core.gsa.GsaState;
-import gsat2r.core.model.gsa.ParameterView.Kind;
-
-import java.util.List;
 
 /**
  * The Gated Slot Attention layer exactly as fla 0.5.2's {@code GatedSlotAttention} computes it in
@@ -37,43 +34,9 @@ import java.util.List;
  * chain rule through the same steps, with the GSA operator's own backward in the middle:
  * {@code dg_total = dg − ds ⊙ exp(g)} (s depends on g), {@code df = dg_total/τ ⊙ σ(−f)}.
  */
-public final class GsaMixer implements Mixer {
-    private final int d, heads, kvHeads, dk, dv, slots;
-    private final float tau;
-    private final ParameterView wq, wk, wv, wf, gNorm, wo;
-    /** The short convolutions' kernels, null without them; their taps. */
-    private final ParameterView cq, ck, cv;
-    private final int taps;
-
+public final class GsaMixer extends GsaLayerWeights implements Mixer {
     GsaMixer(GsaLayout layout, int layer) {
-        GsaConfig c = layout.config();
-        this.d = c.hiddenSize();
-        this.heads = c.numHeads();
-        this.kvHeads = c.numKvHeads();
-        this.dk = c.headKDim();
-        this.dv = c.headVDim();
-        this.slots = c.numSlots();
-        this.tau = (float) c.gateLogitNormalizer();
-        this.wq = layout.get(Kind.Q_PROJ, layer);
-        this.wk = layout.get(Kind.K_PROJ, layer);
-        this.wv = layout.get(Kind.V_PROJ, layer);
-        this.wf = layout.get(Kind.F_PROJ, layer);
-        this.gNorm = layout.get(Kind.G_NORM, layer);
-        this.wo = layout.get(Kind.O_PROJ, layer);
-        this.taps = c.shortConv();
-        this.cq = layout.optional(Kind.Q_CONV, layer);
-        this.ck = layout.optional(Kind.K_CONV, layer);
-        this.cv = layout.optional(Kind.V_CONV, layer);
-    }
-
-    @Override
-    public List<ParameterView> views() {
-        return taps == 0 ? List.of(wq, wk, wv, wf, gNorm, wo) : List.of(wq, wk, wv, wf, cq, ck, cv, gNorm, wo);
-    }
-
-    /** The operator's sizes for B sequences of T tokens. */
-    public GsaShape shape(int batch, int seqLen) {
-        return new GsaShape(batch, seqLen, heads, kvHeads, dk, dv, slots);
+        super(layout, layer);
     }
 
     /** A zero recurrent state for {@code batch} sequences. */
