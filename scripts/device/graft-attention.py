@@ -15,106 +15,19 @@ teaches it the hybrid's working attention on that very residual, where the origi
 trained on another one. Only the attention transfer reads the graft; the other layers are the original
 teacher's (a distillation stage against it should take ce_weight 1).
 
-Pure Python and numpy; writes into OUT_DIR.tmp and renames, so a failure leaves no half-written teacher.
+Pure Python and numpy (safetensors_np.py beside it); writes into OUT_DIR.tmp and renames, so a failure leaves no half-written teacher.
 """
-import glob
 import json
 import os
 import shutil
-import struct
 import sys
 
-import numpy as np
-
-DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None}
+from safetensors_np import Bad, load_tensor, read_header, rewrite_shard, tensor_files
 
 
 def fail(msg):
     print(f"graft-attention: {msg}", file=sys.stderr)
     sys.exit(1)
-
-
-def read_header(path):
-    with open(path, "rb") as f:
-        raw = f.read(8)
-        if len(raw) != 8:
-            fail(f"{path}: not a safetensors file (shorter than 8 bytes)")
-        n = struct.unpack("<Q", raw)[0]
-        header = json.loads(f.read(n))
-    return n, header
-
-
-def load_tensor(path, name):
-    n, header = read_header(path)
-    info = header[name]
-    lo, hi = info["data_offsets"]
-    with open(path, "rb") as f:
-        f.seek(8 + n + lo)
-        raw = f.read(hi - lo)
-    return decode(raw, info["dtype"], info["shape"], f"{path}:{name}")
-
-
-def decode(raw, dtype, shape, where):
-    if dtype == "BF16":
-        bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-        return bits.view(np.float32).reshape(shape)
-    if dtype not in DTYPES:
-        fail(f"{where}: dtype {dtype} is not a float type this script reads")
-    return np.frombuffer(raw, dtype=np.dtype(DTYPES[dtype]).newbyteorder("<")).astype(np.float32).reshape(shape)
-
-
-def encode(values, dtype):
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    if dtype == "BF16":
-        bits = values.view(np.uint32)
-        rounded = bits + 0x7FFF + ((bits >> 16) & 1)          # round to nearest even (no NaNs in weights)
-        return (rounded >> 16).astype("<u2").tobytes()
-    return values.astype(np.dtype(DTYPES[dtype]).newbyteorder("<")).tobytes()
-
-
-def tensor_files(directory):
-    index = os.path.join(directory, "model.safetensors.index.json")
-    if os.path.exists(index):
-        weight_map = json.load(open(index))["weight_map"]
-        return {name: os.path.join(directory, shard) for name, shard in weight_map.items()}
-    files = {}
-    for path in sorted(glob.glob(os.path.join(directory, "*.safetensors"))):
-        for name in read_header(path)[1]:
-            if name != "__metadata__":
-                files[name] = path
-    if not files:
-        fail(f"{directory}: no *.safetensors files")
-    return files
-
-
-def rewrite_shard(src, dst, replacements):
-    n, header = read_header(src)
-    metadata = header.pop("__metadata__", None)
-    names = sorted(header, key=lambda k: header[k]["data_offsets"][0])
-    blobs, offset, out_header = [], 0, {}
-    with open(src, "rb") as f:
-        for name in names:
-            info = header[name]
-            lo, hi = info["data_offsets"]
-            if name in replacements:
-                blob = encode(replacements[name], info["dtype"])
-                if len(blob) != hi - lo:
-                    fail(f"{src}:{name}: the replacement has {len(blob)} bytes, the tensor {hi - lo}")
-            else:
-                f.seek(8 + n + lo)
-                blob = f.read(hi - lo)
-            out_header[name] = {"dtype": info["dtype"], "shape": info["shape"], "data_offsets": [offset, offset + len(blob)]}
-            blobs.append(blob)
-            offset += len(blob)
-    if metadata is not None:
-        out_header["__metadata__"] = metadata
-    text = json.dumps(out_header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(dst, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 def main():
@@ -161,4 +74,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Bad as e:
+        fail(str(e))

@@ -55,6 +55,10 @@
 # every-layer-GSA base and the second trains on from it (a curriculum: SET2 changes the data); evaluated like the grid (as grid-NAME;
 # grid-NAME-1 is the first run, evaluated too with PROG_EVAL_FIRST=1).
 #
+# SOUP="NAME:A,B[,C...][:WA,WB...] ..." averages the final weights of grid students A, B, ... (of one architecture: the
+# same student seed; scripts/device/average-students.py), equally unless weights are given, into grid-NAME, evaluated
+# like the grid; e.g. SOUP="ab:gsa3,n10d10:0.5,0.5" after GRID="gsa3:gsa:4::0.9 n10d10:gsa:4::0.9:kv=0.9+needles=0.1+…".
+#
 # GATES=0 skips t2r gates of each grid and progressive student (on english-mix and on the passkey task's filler; in
 # eval/NAME/gates*.json and the table).
 # DRY=1 checks the script itself anywhere (device cpu, sequences of 128 tokens, two steps per stage, contexts of
@@ -356,6 +360,17 @@ for g in ${PROG:-}; do
     phase "grid-$pname" 60 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname.json" --out "$W/grid-$pname"
     phase "eval-grid-$pname" 30 80 evaluate "grid-$pname" "grid-$pname" "$CONTEXT" lm,recall,passkey
     [ "${GATES:-1}" = 1 ] && phase "gates-grid-$pname" 10 60 gates "grid-$pname" "grid-$pname"
+done
+for g in ${SOUP:-}; do
+    IFS=: read -r sname smembers sweights <<< "$g"
+    IFS=, read -ra smember <<< "$smembers"
+    IFS=, read -ra sweight <<< "${sweights:-}"
+    sargs=()
+    for i in "${!smember[@]}"; do sargs+=("$W/grid-${smember[$i]}/final${sweight[$i]:+@${sweight[$i]}}"); done
+    mkdir -p "$W/grid-$sname"
+    GRID_NAMES+=("$sname")
+    phase "soup-$sname" 5 60 python3 "$ROOT/scripts/device/average-students.py" "$W/grid-$sname/final" "${sargs[@]}"
+    phase "eval-grid-$sname" 30 80 evaluate "grid-$sname" "grid-$sname" "$CONTEXT" "$GRID_TASKS"
 done
 export GRID_LIST="${GRID_NAMES[*]:-}"
 if [ -f "$W/recipes/tiny.json" ] && { [ "$MAIN" = 1 ] || [ "${TINY:-0}" = 1 ]; }; then
