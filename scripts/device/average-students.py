@@ -4,9 +4,10 @@
     python3 scripts/device/average-students.py OUT_DIR STUDENT[@WEIGHT] STUDENT[@WEIGHT] ...
 
 Each STUDENT is a t2r student (config.json, model*.safetensors). Their config.json must agree on every key but the
-storage dtype and the provenance ("t2r"), and their tensors on names and shapes. WEIGHT (default 1) is relative: the weights are divided by
-their sum. OUT_DIR gets the first student's files with every tensor replaced by the average, computed in float64 from
-the tensors widened to fp32 and stored in the first student's dtype (bf16 rounded to nearest even); its config.json's
+storage dtype; their provenance ("t2r": how each was converted, so where its training started) must be the same; their
+tensors must agree on names and shapes. WEIGHT (default 1) is relative: the weights are divided by their sum. OUT_DIR
+gets the first student's files with every tensor replaced by the average: computed in float64 from the tensors widened
+to fp32, rounded to fp32, then stored in the first student's dtype (bf16 rounded to nearest even). Its config.json's
 "t2r" says of which students, at which weights.
 
 Why: students distilled from one teacher, converted alike (the same student seed), but trained on different data
@@ -17,6 +18,7 @@ Pure Python and numpy (safetensors_np.py beside it); writes into OUT_DIR.tmp and
 half-written student.
 """
 import json
+import math
 import os
 import shutil
 import sys
@@ -25,7 +27,7 @@ import numpy as np
 
 from safetensors_np import Bad, load_tensor, read_header, rewrite_shard, tensor_files
 
-UNCOMPARED = ("torch_dtype", "dtype", "t2r")                # storage and provenance: not the architecture
+UNCOMPARED = ("torch_dtype", "dtype", "t2r")                # storage and provenance: compared apart
 
 
 def fail(msg):
@@ -34,13 +36,15 @@ def fail(msg):
 
 
 def parse(arg):
-    path, _, weight = arg.partition("@")
+    path, at, weight = arg.rpartition("@")
+    if not at or os.path.isdir(arg):                           # no weight, or a folder whose name has an @
+        path, weight = arg, ""
     try:
         w = float(weight) if weight else 1.0
     except ValueError:
         raise Bad(f"{arg}: the weight after @ is not a number")
-    if not w >= 0:
-        raise Bad(f"{arg}: a weight must be 0 or more")
+    if not (math.isfinite(w) and w >= 0):
+        raise Bad(f"{arg}: a weight must be a finite number, 0 or more")
     if not os.path.isfile(os.path.join(path, "config.json")):
         raise Bad(f"{path}: no config.json (not a student directory)")
     return path, w
@@ -66,6 +70,11 @@ def check_alike(students):
         for key in sorted(set(c0) | set(c)):
             if c0.get(key) != c.get(key):
                 raise Bad(f"{path}/config.json: {key} is {c.get(key)!r}, {first}'s {c0.get(key)!r}: not one architecture")
+        start0, start = read_config(first).get("t2r"), read_config(path).get("t2r")
+        if start0 != start:
+            key = next((k for k in sorted(set(start0 or {}) | set(start or {})) if (start0 or {}).get(k) != (start or {}).get(k)), "t2r")
+            raise Bad(f"{path}/config.json: t2r.{key} is {(start or {}).get(key)!r}, {first}'s {(start0 or {}).get(key)!r}: "
+                      "not converted alike (a soup's students must start from the same weights)")
         files = tensor_files(path)
         if set(files) != set(files0):
             extra = sorted(set(files) ^ set(files0))[0]
@@ -108,14 +117,18 @@ def main():
     tmp = out.rstrip("/") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    for name in sorted(os.listdir(first)):
-        src = os.path.join(first, name)
-        if name == "config.json":
-            write_config(students, total, os.path.join(tmp, name))
-        elif src in shards:
-            rewrite_shard(src, os.path.join(tmp, name), shards[src])
-        elif os.path.isfile(src):
-            shutil.copyfile(src, os.path.join(tmp, name))
+    try:
+        for name in sorted(os.listdir(first)):
+            src = os.path.join(first, name)
+            if name == "config.json":
+                write_config(students, total, os.path.join(tmp, name))
+            elif src in shards:
+                rewrite_shard(src, os.path.join(tmp, name), shards[src])
+            elif os.path.isfile(src):
+                shutil.copyfile(src, os.path.join(tmp, name))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(out, ignore_errors=True)
     os.rename(tmp, out)
     weights = ", ".join(f"{p} {w / total:.3f}" for p, w in students)

@@ -40,8 +40,9 @@
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
 # recipe's), which t.kv=, t.needles=, t.bare=, t.facts=, t.decoys=, t.ndecoys= set as the settings without t. do the
-# recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them); a.kv=, a.needles=, a.facts=, a.decoys=: the
-# attention-transfer stage's own mix (at first the recipe's as set so far: give them after the recipe's), e.g.
+# recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them); a.kv=, a.needles=, a.facts=, a.decoys=,
+# a.bare=: the first attention-transfer stage's own mix (at first the recipe's as set so far: give them after the
+# recipe's; at2= given after them copies that mix, given before them keeps the recipe's), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default
 # lm,recall,passkey). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
@@ -55,9 +56,9 @@
 # every-layer-GSA base and the second trains on from it (a curriculum: SET2 changes the data); evaluated like the grid (as grid-NAME;
 # grid-NAME-1 is the first run, evaluated too with PROG_EVAL_FIRST=1).
 #
-# SOUP="NAME:A,B[,C...][:WA,WB...] ..." averages the final weights of grid students A, B, ... (of one architecture: the
-# same student seed; scripts/device/average-students.py), equally unless weights are given, into grid-NAME, evaluated
-# like the grid; e.g. SOUP="ab:gsa3,n10d10:0.5,0.5" after GRID="gsa3:gsa:4::0.9 n10d10:gsa:4::0.9:kv=0.9+needles=0.1+…".
+# SOUP="NAME:A,B[,C...][:WA,WB...] ..." averages the final weights of grid students A, B, ... (of one architecture,
+# converted alike: the same student seed, which seed= also sets; scripts/device/average-students.py), equally unless
+# one weight per student is given, into grid-NAME (not a grid student's name), evaluated like the grid; e.g. SOUP="ab:gsa3,n10d10:0.5,0.5" after GRID="gsa3:gsa:4::0.9 n10d10:gsa:4::0.9:kv=0.9+needles=0.1+…".
 #
 # GATES=0 skips t2r gates of each grid and progressive student (on english-mix and on the passkey task's filler; in
 # eval/NAME/gates*.json and the table).
@@ -238,7 +239,7 @@ def stage(kind):
     return {} if "steps" in s else s                  # DRY=1 counts steps: token counts do not apply
 def own_stage(tokens):
     at = next(s for s in r["stages"] if s["type"] == "attention-transfer")
-    own = dict(at, name="attention-transfer-own", hidden_states="student")
+    own = dict(json.loads(json.dumps(at)), name="attention-transfer-own", hidden_states="student")
     if "steps" not in own:
         own["tokens"] = tokens
     r["stages"].insert(r["stages"].index(at) + 1, own)
@@ -271,6 +272,7 @@ setters = {
     "a.needles": lambda v: in_at("needles", "share", v),
     "a.facts": lambda v: in_at("kv-recall", "fact_share", v),
     "a.decoys": lambda v: in_at("kv-recall", "decoy_share", v),
+    "a.bare": lambda v: in_at("kv-recall", "bare_share", v),
     "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
     "facts": lambda v: synthetic("kv-recall").__setitem__("fact_share", float(v)),
     "decoys": lambda v: synthetic("kv-recall").__setitem__("decoy_share", float(v)),
@@ -365,12 +367,18 @@ for g in ${SOUP:-}; do
     IFS=: read -r sname smembers sweights <<< "$g"
     IFS=, read -ra smember <<< "$smembers"
     IFS=, read -ra sweight <<< "${sweights:-}"
+    if [[ " ${GRID_NAMES[*]:-} " == *" $sname "* ]]; then echo "SOUP $sname: the name of a grid student"; continue; fi
+    if [ -n "${sweights:-}" ] && [ "${#sweight[@]}" != "${#smember[@]}" ]; then
+        echo "SOUP $sname: ${#sweight[@]} weights for ${#smember[@]} students"
+        continue
+    fi
     sargs=()
     for i in "${!smember[@]}"; do sargs+=("$W/grid-${smember[$i]}/final${sweight[$i]:+@${sweight[$i]}}"); done
     mkdir -p "$W/grid-$sname"
     GRID_NAMES+=("$sname")
     phase "soup-$sname" 5 60 python3 "$ROOT/scripts/device/average-students.py" "$W/grid-$sname/final" "${sargs[@]}"
     phase "eval-grid-$sname" 30 80 evaluate "grid-$sname" "grid-$sname" "$CONTEXT" "$GRID_TASKS"
+    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$sname" 10 60 gates "grid-$sname" "grid-$sname"
 done
 export GRID_LIST="${GRID_NAMES[*]:-}"
 if [ -f "$W/recipes/tiny.json" ] && { [ "$MAIN" = 1 ] || [ "${TINY:-0}" = 1 ]; }; then
