@@ -42,7 +42,10 @@
 # recipe's), which t.kv=, t.needles=, t.bare=, t.facts=, t.decoys=, t.ndecoys= set as the settings without t. do the
 # recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them); a.kv=, a.needles=, a.facts=, a.decoys=,
 # a.bare=: the first attention-transfer stage's own mix (at first the recipe's as set so far: give them after the
-# recipe's; at2= given after them copies that mix, given before them keeps the recipe's), e.g.
+# recipe's; at2= given after them copies that mix, given before them keeps the recipe's); sw=N: after N tokens of the
+# distill stage its data switches to a mix of its own (stages[i].synthetic_switch: the optimizer and the learning-rate
+# schedule go on, unlike tail=), at first the recipe's, which s.kv=, s.needles=, s.bare=, s.facts=, s.decoys=,
+# s.ndecoys= set (give sw= before them), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default
 # lm,recall,passkey). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
@@ -252,6 +255,13 @@ def split_tail(tokens):
     r["stages"].insert(r["stages"].index(d) + 1, t)
 def tail():
     return next(s for s in r["stages"] if s["name"] == "distill-tail")
+def mix_switch(tokens):                               # within the distill stage: its optimizer and schedule go on
+    d = next(s for s in r["stages"] if s["type"] == "distill")
+    at = {"after_steps": 1} if "steps" in d else {"tokens": int(tokens)}    # DRY=1 counts steps
+    d["synthetic_switch"] = dict(at, synthetic=json.loads(json.dumps(r["data"]["synthetic"])))
+def in_switch(kind, key, v):
+    d = next(s for s in r["stages"] if s["type"] == "distill")
+    entry(d["synthetic_switch"]["synthetic"], kind)[key] = float(v)
 def in_tail(kind, key, v):
     entry(tail()["synthetic"], kind)[key] = float(v)
 def in_at(kind, key, v):                              # the attention-transfer stage's own mix, at first the recipe's
@@ -268,6 +278,13 @@ setters = {
     "t.ndecoys": lambda v: in_tail("needles", "decoy_share", v),
     "t.lr": lambda v: tail().__setitem__("lr", float(v)),
     "t.ce": lambda v: tail().__setitem__("ce_weight", float(v)),
+    "sw": mix_switch,
+    "s.kv": lambda v: in_switch("kv-recall", "share", v),
+    "s.needles": lambda v: in_switch("needles", "share", v),
+    "s.bare": lambda v: in_switch("kv-recall", "bare_share", v),
+    "s.facts": lambda v: in_switch("kv-recall", "fact_share", v),
+    "s.decoys": lambda v: in_switch("kv-recall", "decoy_share", v),
+    "s.ndecoys": lambda v: in_switch("needles", "decoy_share", v),
     "a.kv": lambda v: in_at("kv-recall", "share", v),
     "a.needles": lambda v: in_at("needles", "share", v),
     "a.facts": lambda v: in_at("kv-recall", "fact_share", v),

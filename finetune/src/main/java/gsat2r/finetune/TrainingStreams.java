@@ -27,29 +27,48 @@ final class TrainingStreams {
      * The run's training sequences: the corpus in its seeded order, with the recipe's synthetic documents
      * (written with the teacher's tokenizer, haystacks from the training split) mixed in at their shares;
      * the corpus alone when there are none or every share is 0. A stage with a mix of its own
-     * ({@code stages[i].synthetic}) has its sequences from that mix: a phase of the stream from the stage's
-     * first sequence on.
+     * ({@code stages[i].synthetic}) has its sequences from that mix, and a stage's mix switch
+     * ({@code stages[i].synthetic_switch}) from its mix after so many steps: each a phase of the stream from
+     * its first sequence on.
      */
     static TrainingStream open(Recipe recipe, PackedSequences train, PreparedDataset data, Tokenizer tokenizer,
                                TrainingListener listener) {
         SequenceOrder order = new SequenceOrder(recipe.seed(), train.count());
-        List<List<SyntheticSpec>> mixes = recipe.stages().stream().map(s -> Objects.requireNonNullElse(s.synthetic(), recipe.synthetic())).toList();
-        if (mixes.stream().allMatch(m -> m.stream().allMatch(s -> s.share() == 0))) {
+        List<MixFrom> mixes = mixes(recipe);
+        if (mixes.stream().allMatch(m -> m.mix().stream().allMatch(s -> s.share() == 0))) {
             if (!recipe.synthetic().isEmpty()) listener.note("synthetic data: every share is 0; the corpus alone");   // a mix switched off share by share
             return TrainingStream.corpusOnly(train, order);
         }
         SyntheticContext context = SyntheticContext.of(tokenizer, data.train());
-        boolean ownMixes = recipe.stages().stream().anyMatch(s -> s.synthetic() != null);
+        boolean ownMixes = recipe.stages().stream().anyMatch(s -> s.synthetic() != null || s.mixSwitch() != null);
         List<TrainingStream.Phase> phases = new ArrayList<>();
+        for (int i = 0; i < mixes.size(); i++) {
+            MixFrom m = mixes.get(i);
+            if (i == 0 || !m.mix().equals(mixes.get(i - 1).mix())) {
+                phases.add(phase(recipe, m.first(), m.mix(), context, listener, ownMixes ? m.label() + ": " : ""));
+            }
+        }
+        return new TrainingStream(train, order, phases);
+    }
+
+    /** A mix of synthetic documents and the first sequence that has it; {@code label} says where it comes from. */
+    private record MixFrom(long first, List<SyntheticSpec> mix, String label) {
+    }
+
+    /** The mixes in order: each stage's from its first sequence, and its switch's from the switch on. */
+    private static List<MixFrom> mixes(Recipe recipe) {
+        List<MixFrom> mixes = new ArrayList<>();
         long first = 0;
-        for (int i = 0; i < recipe.stages().size(); i++) {
-            Stage stage = recipe.stages().get(i);
-            if (i == 0 || !mixes.get(i).equals(mixes.get(i - 1))) {
-                phases.add(phase(recipe, first, mixes.get(i), context, listener, ownMixes ? "stage " + stage.name() + ": " : ""));
+        for (Stage stage : recipe.stages()) {
+            mixes.add(new MixFrom(first, Objects.requireNonNullElse(stage.synthetic(), recipe.synthetic()), "stage " + stage.name()));
+            Stage.MixSwitch w = stage.mixSwitch();
+            if (w != null) {
+                mixes.add(new MixFrom(first + w.afterSteps() * recipe.batch(), w.synthetic(),
+                        "stage " + stage.name() + " from step " + (w.afterSteps() + 1)));
             }
             first += stage.steps() * recipe.batch();
         }
-        return new TrainingStream(train, order, phases);
+        return mixes;
     }
 
     /** Sequences from {@code first} on, from {@code specs} (the corpus alone when every share is 0). */

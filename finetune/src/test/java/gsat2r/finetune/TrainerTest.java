@@ -30,6 +30,7 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -302,6 +303,43 @@ class TrainerTest {
                 .replace(" \"synthetic\": [],", ""));
         train(root.resolve("same.json"), same, false, new TrainingListener() {});
         assertFalse(withoutTimes(same).equals(withoutTimes(whole)));
+    }
+
+    @Test
+    void aMixSwitchInsideAStageChangesItsSequencesFromThatStepAndResumesBitIdentically() throws IOException {
+        String plainText = syntheticRecipe("switch-base.json");
+        String text = plainText.replace("\"type\": \"distill\",", "\"type\": \"distill\", \"synthetic_switch\": {\"after_steps\": 3, "
+                + "\"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 1, \"min_pairs\": 1, \"max_pairs\": 3}]},");
+        Path recipe = root.resolve("switch.json");
+        Files.writeString(recipe, text);
+        Path whole = tmp.resolve("switch-whole"), broken = tmp.resolve("switch-broken");
+        List<String> notes = new ArrayList<>();
+        train(recipe, whole, false, noting(notes));
+        for (String note : List.of("synthetic data: stage at: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)",
+                "synthetic data: stage kd from step 4: kv-recall 100.0% of the training sequences (corpus 0.0%)",
+                "synthetic data: stage ft: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)")) {
+            assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
+        }
+        for (long crash : new long[] {8, 11, 15}) {           // before the switch, after it, and in the next stage
+            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
+        }
+        train(recipe, broken, true, new TrainingListener() {});
+        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
+        assertEquals(withoutTimes(whole), withoutTimes(broken));
+        JsonNode kd = JSON.readTree(whole.resolve("run.json").toFile()).path("recipe").path("stages").get(1);
+        assertEquals(3, kd.path("synthetic_switch").path("after_steps").asLong(), kd.toString());
+        assertEquals(1, kd.path("synthetic_switch").path("synthetic").size(), kd.toString());
+        // Without the switch: the same steps up to the switch (the same sequences, the same optimizer), others after it.
+        Path plain = tmp.resolve("switch-plain");
+        Files.writeString(root.resolve("switch-plain.json"), plainText);
+        train(root.resolve("switch-plain.json"), plain, false, new TrainingListener() {});
+        List<JsonNode> a = steps(metrics(whole), "kd"), b = steps(metrics(plain), "kd");
+        for (int i = 0; i < 6; i++) {
+            ((ObjectNode) a.get(i)).remove("elapsed_s");
+            ((ObjectNode) b.get(i)).remove("elapsed_s");
+            if (i < 3) assertEquals(b.get(i), a.get(i), "kd step " + (i + 1) + ", before the switch");
+            else assertNotEquals(b.get(i), a.get(i), "kd step " + (i + 1) + ", after the switch");
+        }
     }
 
     @Test

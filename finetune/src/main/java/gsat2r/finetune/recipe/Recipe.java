@@ -33,10 +33,13 @@ public record Recipe(Path file, String description, Path teacher, Student studen
         return stages.stream().mapToLong(Stage::steps).sum();
     }
 
-    /** The synthetic documents of every mix the run trains on: {@code data.synthetic}'s, then the stages' own. */
+    /** The synthetic documents of every mix the run trains on: {@code data.synthetic}'s, then the stages' own and their switches'. */
     public List<gsat2r.core.data.synthetic.SyntheticSpec> everySynthetic() {
         List<gsat2r.core.data.synthetic.SyntheticSpec> all = new java.util.ArrayList<>(synthetic);
-        for (Stage s : stages) if (s.synthetic() != null) all.addAll(s.synthetic());
+        for (Stage s : stages) {
+            if (s.synthetic() != null) all.addAll(s.synthetic());
+            if (s.mixSwitch() != null) all.addAll(s.mixSwitch().synthetic());
+        }
         return all;
     }
 

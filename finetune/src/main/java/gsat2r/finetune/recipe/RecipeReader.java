@@ -553,6 +553,7 @@ public final class RecipeReader {
                 s.problem("hidden_states", "only for attention-transfer stages");
             }
             List<SyntheticSpec> synthetic = s.get("synthetic") == null ? null : synthetic(s);
+            Stage.MixSwitch mixSwitch = mixSwitch(s, resolvedSteps, tokensPerStep, lengthKnown);
             if (!"distill".equals(type)) {
                 if (temperature != null) s.problem("temperature", "only for distill stages");
                 if (ceWeight != null) s.problem("ce_weight", "only for distill stages");
@@ -589,9 +590,39 @@ public final class RecipeReader {
                 if (d.recallWeight() != 1) o.put("recall_weight", d.recallWeight());
             }
             if (synthetic != null) o.set("synthetic", resolvedSynthetic(synthetic));   // absent: the recipe's, as in earlier runs
+            if (mixSwitch != null) {
+                ObjectNode sw = o.putObject("synthetic_switch");
+                sw.put("after_steps", mixSwitch.afterSteps());
+                sw.set("synthetic", resolvedSynthetic(mixSwitch.synthetic()));
+            }
             if (trainable == null) return null;
             return new Stage(index, name, objective, resolvedSteps, lr, warmup, minRatio, wd, beta1, beta2, eps, clip,
-                    trainable, evalInterval, convLrScale, synthetic);
+                    trainable, evalInterval, convLrScale, synthetic, mixSwitch);
+        }
+
+        /**
+         * {@code stages[i].synthetic_switch}: {@code {"tokens": N, "synthetic": [...]}} (or {@code after_steps} for
+         * tokens): after N tokens of the stage (whole steps, rounded up) its sequences come from that mix.
+         */
+        Stage.MixSwitch mixSwitch(Obj s, long stageSteps, long tokensPerStep, boolean lengthKnown) {
+            Obj w = s.object("synthetic_switch", false);
+            if (w == null) return null;
+            Long tokens = w.integer("tokens", 1, null, false);
+            Long steps = w.integer("after_steps", 1, null, false);
+            if (tokens != null && steps != null) w.problem("tokens", "give tokens or after_steps, not both");
+            if (tokens == null && steps == null && !w.node.has("tokens") && !w.node.has("after_steps")) w.problem("tokens", "required (or after_steps)");
+            boolean given = w.get("synthetic") != null;
+            if (!given) w.problem("synthetic", "required: the mix after the switch ([] for the corpus alone)");
+            List<SyntheticSpec> mix = synthetic(w);
+            w.finish();
+            long after = steps != null ? steps : tokens != null ? (tokens + tokensPerStep - 1) / tokensPerStep : 0;
+            if (after < 1 || !given) return null;
+            if (lengthKnown && after >= stageSteps) {
+                w.problem(steps != null ? "after_steps" : "tokens", "the switch (after " + after + " steps) must come before the stage ends ("
+                        + stageSteps + " steps)");
+                return null;
+            }
+            return new Stage.MixSwitch(after, mix);
         }
 
         TrainableSet trainable(Obj s, String text, Double loraAlpha, String type) {

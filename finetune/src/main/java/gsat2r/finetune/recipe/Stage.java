@@ -14,11 +14,27 @@ import java.util.List;
  */
 public record Stage(int index, String name, Objective objective, long steps, double lr, long warmupSteps,
                     double minLrRatio, double weightDecay, double beta1, double beta2, double eps, double gradClip,
-                    TrainableSet trainable, long evalInterval, double convLrScale, List<SyntheticSpec> synthetic) {
+                    TrainableSet trainable, long evalInterval, double convLrScale, List<SyntheticSpec> synthetic,
+                    MixSwitch mixSwitch) {
 
-    /** {@code synthetic}: the stage's own mix of synthetic documents, or null for the recipe's ({@code data.synthetic}). */
+    /**
+     * {@code synthetic}: the stage's own mix of synthetic documents, or null for the recipe's ({@code data.synthetic});
+     * {@code mixSwitch}: where the stage's data changes to another mix, or null.
+     */
     public Stage {
         synthetic = synthetic == null ? null : List.copyOf(synthetic);
+    }
+
+    /**
+     * From step {@code afterSteps} + 1 of the stage on, its sequences come from {@code synthetic} (a data curriculum
+     * inside one stage: the optimizer's moments and the learning-rate schedule go on, where a new stage starts both
+     * afresh).
+     */
+    public record MixSwitch(long afterSteps, List<SyntheticSpec> synthetic) {
+        public MixSwitch {
+            if (afterSteps < 1) throw new IllegalArgumentException("a mix switch after " + afterSteps + " steps");
+            synthetic = List.copyOf(synthetic);
+        }
     }
 
     public WarmupCosine schedule() {

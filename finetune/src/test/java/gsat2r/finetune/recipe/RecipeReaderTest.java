@@ -371,6 +371,31 @@ class RecipeReaderTest {
     }
 
     @Test
+    void aStageMaySwitchItsMixAfterSomeTokens() {
+        String sw = GOOD.replace("\"ce_weight\": 0.25,", "\"ce_weight\": 0.25, \"synthetic_switch\": %s,");
+        Recipe r = parse(sw.formatted("{\"tokens\": 500000, \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.5}]}"));
+        Stage kd = r.stages().get(1);
+        long perStep = r.tokensPerStep();
+        assertEquals((500000 + perStep - 1) / perStep, kd.mixSwitch().afterSteps(), "tokens round up to whole steps");
+        assertEquals(0.5, kd.mixSwitch().synthetic().get(0).share());
+        assertNull(kd.synthetic(), "before the switch the stage has the recipe's mix");
+        assertEquals(kd.mixSwitch().afterSteps(), r.resolved().path("stages").get(1).path("synthetic_switch").path("after_steps").asLong());
+        assertTrue(r.everySynthetic().contains(kd.mixSwitch().synthetic().get(0)), "the run loads what the switch's mix needs");
+        assertNull(r.stages().get(0).mixSwitch());
+        assertTrue(r.resolved().path("stages").get(0).path("synthetic_switch").isMissingNode(), "run.json of stages without one stays as before");
+        assertEquals(7, parse(sw.formatted("{\"after_steps\": 7, \"synthetic\": []}")).stages().get(1).mixSwitch().afterSteps());
+        java.util.Map<String, String> bad = java.util.Map.of(
+                "{\"tokens\": 2000000, \"synthetic\": []}", "stages[1].synthetic_switch.tokens: the switch (after ",
+                "{\"tokens\": 5, \"after_steps\": 2, \"synthetic\": []}", "stages[1].synthetic_switch.tokens: give tokens or after_steps, not both",
+                "{\"tokens\": 5}", "stages[1].synthetic_switch.synthetic: required",
+                "{\"synthetic\": []}", "stages[1].synthetic_switch.tokens: required (or after_steps)",
+                "{\"tokens\": 5, \"synthetic\": [], \"share\": 1}", "stages[1].synthetic_switch.share: unknown field",
+                "{\"tokens\": 0, \"synthetic\": []}", "stages[1].synthetic_switch.tokens: must be",
+                "[]", "stages[1].synthetic_switch: must be an object");
+        bad.forEach((json, message) -> assertTrue(error(sw.formatted(json)).contains(message), json + " gives " + error(sw.formatted(json))));
+    }
+
+    @Test
     void keptLayersMayHaveAWindow() {
         Recipe r = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1, \"3:256\"]"));
         Recipe.Convert c = assertInstanceOf(Recipe.Convert.class, r.student());
