@@ -20,12 +20,11 @@ half-written student.
 import json
 import math
 import os
-import shutil
 import sys
 
 import numpy as np
 
-from safetensors_np import Bad, load_tensor, read_header, rewrite_shard, tensor_files
+from safetensors_np import Bad, copy_checkpoint, load_tensor, read_header, tensor_files
 
 UNCOMPARED = ("torch_dtype", "dtype", "t2r")                # storage and provenance: compared apart
 
@@ -113,24 +112,7 @@ def main():
             if w:
                 acc += (w / total) * load_tensor(f[name], name).astype(np.float64)
         shards.setdefault(shard, {})[name] = acc.astype(np.float32)
-    first = students[0][0]
-    tmp = out.rstrip("/") + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    try:
-        for name in sorted(os.listdir(first)):
-            src = os.path.join(first, name)
-            if name == "config.json":
-                write_config(students, total, os.path.join(tmp, name))
-            elif src in shards:
-                rewrite_shard(src, os.path.join(tmp, name), shards[src])
-            elif os.path.isfile(src):
-                shutil.copyfile(src, os.path.join(tmp, name))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(out, ignore_errors=True)
-    os.rename(tmp, out)
+    copy_checkpoint(students[0][0], out, shards, {"config.json": lambda dst: write_config(students, total, dst)})
     weights = ", ".join(f"{p} {w / total:.3f}" for p, w in students)
     print(f"average-students: {out}: {len(files0)} tensors, the average of {weights}")
 

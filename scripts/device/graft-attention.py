@@ -19,10 +19,9 @@ Pure Python and numpy (safetensors_np.py beside it); writes into OUT_DIR.tmp and
 """
 import json
 import os
-import shutil
 import sys
 
-from safetensors_np import Bad, load_tensor, read_header, rewrite_shard, tensor_files
+from safetensors_np import Bad, copy_checkpoint, load_tensor, read_header, tensor_files
 
 
 def fail(msg):
@@ -59,17 +58,7 @@ def main():
             if list(values.shape) != t_header[t_name]["shape"]:
                 fail(f"{s_name} is {list(values.shape)}, the teacher's {t_name} {t_header[t_name]['shape']}")
             replacements.setdefault(t_files[t_name], {})[t_name] = values
-    tmp = out.rstrip("/") + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    for name in sorted(os.listdir(teacher)):                   # contents only: the teacher's folder may be read-only
-        src = os.path.join(teacher, name)
-        if src in replacements:
-            rewrite_shard(src, os.path.join(tmp, name), replacements[src])
-        elif os.path.isfile(src):
-            shutil.copyfile(src, os.path.join(tmp, name))
-    shutil.rmtree(out, ignore_errors=True)
-    os.rename(tmp, out)
+    copy_checkpoint(teacher, out, replacements)
     print(f"graft-attention: {out}: layers {layers} from {student} ({sum(len(t) for t in replacements.values())} tensors)")
 
 

@@ -4,6 +4,7 @@ safetensors package needed): headers, tensors widened to fp32, fp32 values encod
 import glob
 import json
 import os
+import shutil
 import struct
 
 import numpy as np
@@ -98,3 +99,27 @@ def rewrite_shard(src, dst, replacements):
         f.write(text)
         for blob in blobs:
             f.write(blob)
+
+
+def copy_checkpoint(src_dir, out, replacements, written=None):
+    """src_dir's files into out: the shards named in replacements ({shard path: {tensor: values}}) rewritten with those
+    values, the files named in written ({file name: function of the destination path}) made by it, the others copied.
+    Written into out.tmp and renamed, so a failure leaves no half-written folder (and no out.tmp)."""
+    written = written or {}
+    tmp = out.rstrip("/") + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        for name in sorted(os.listdir(src_dir)):           # contents only: the source folder may be read-only
+            src, dst = os.path.join(src_dir, name), os.path.join(tmp, name)
+            if name in written:
+                written[name](dst)
+            elif src in replacements:
+                rewrite_shard(src, dst, replacements[src])
+            elif os.path.isfile(src):
+                shutil.copyfile(src, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    os.rename(tmp, out)
