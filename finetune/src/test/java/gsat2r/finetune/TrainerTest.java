@@ -238,6 +238,19 @@ class TrainerTest {
                 .replace("\"seq_len\": 24", "\"seq_len\": 48");
     }
 
+    /**
+     * Trains {@code recipe} into {@code broken}, stopped at each of the global steps {@code crashes} and resumed, and
+     * checks it ends as the uninterrupted run {@code whole}: the same weights and the same metrics.
+     */
+    private void assertResumesAsOneRun(Path recipe, Path whole, Path broken, long... crashes) throws IOException {
+        for (long crash : crashes) {
+            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
+        }
+        train(recipe, broken, true, new TrainingListener() {});
+        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
+        assertEquals(withoutTimes(whole), withoutTimes(broken));
+    }
+
     /** A listener that keeps the run's notes. */
     private static TrainingListener noting(List<String> notes) {
         return new TrainingListener() {
@@ -258,12 +271,7 @@ class TrainerTest {
         train(recipe, whole, false, noting(notes));
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("synthetic data: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)")),
                 notes.toString());
-        for (long crash : new long[] {5, 13}) {
-            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
-        }
-        train(recipe, broken, true, new TrainingListener() {});
-        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
-        assertEquals(withoutTimes(whole), withoutTimes(broken));
+        assertResumesAsOneRun(recipe, whole, broken, 5, 13);
         JsonNode resolved = JSON.readTree(whole.resolve("run.json").toFile());
         assertEquals(2, resolved.path("recipe").path("data").path("synthetic").size(), resolved.toString());
         // The same recipe without synthetic data trains on other sequences, so its losses differ.
@@ -287,12 +295,7 @@ class TrainerTest {
                 "synthetic data: stage kd: kv-recall 100.0% of the training sequences (corpus 0.0%)", "synthetic data: stage ft: the corpus alone")) {
             assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
         }
-        for (long crash : new long[] {8, 14}) {                 // in the second stage's mix, and in the third's
-            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
-        }
-        train(recipe, broken, true, new TrainingListener() {});
-        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
-        assertEquals(withoutTimes(whole), withoutTimes(broken));
+        assertResumesAsOneRun(recipe, whole, broken, 8, 14);        // in the second stage's mix, and in the third's
         JsonNode stages = JSON.readTree(whole.resolve("run.json").toFile()).path("recipe").path("stages");
         assertTrue(stages.get(0).path("synthetic").isMissingNode(), "the first stage has the recipe's mix: " + stages.get(0));
         assertEquals(1.0, stages.get(1).path("synthetic").get(0).path("share").asDouble(), stages.get(1).toString());
@@ -320,12 +323,7 @@ class TrainerTest {
                 "synthetic data: stage ft: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)")) {
             assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
         }
-        for (long crash : new long[] {8, 11, 15}) {           // before the switch, after it, and in the next stage
-            assertThrows(Crash.class, () -> train(recipe, broken, Files.exists(broken.resolve("run.json")), crashAt(crash)));
-        }
-        train(recipe, broken, true, new TrainingListener() {});
-        assertArrayEquals(Files.readAllBytes(whole.resolve("final/model.safetensors")), Files.readAllBytes(broken.resolve("final/model.safetensors")));
-        assertEquals(withoutTimes(whole), withoutTimes(broken));
+        assertResumesAsOneRun(recipe, whole, broken, 8, 11, 15);    // before the switch, after it, and in the next stage
         JsonNode kd = JSON.readTree(whole.resolve("run.json").toFile()).path("recipe").path("stages").get(1);
         assertEquals(3, kd.path("synthetic_switch").path("after_steps").asLong(), kd.toString());
         assertEquals(1, kd.path("synthetic_switch").path("synthetic").size(), kd.toString());
