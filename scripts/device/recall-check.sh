@@ -39,13 +39,12 @@
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
-# recipe's), which t.kv=, t.needles=, t.bare=, t.facts=, t.decoys=, t.ndecoys= set as the settings without t. do the
-# recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them); a.kv=, a.needles=, a.facts=, a.decoys=,
-# a.bare=: the first attention-transfer stage's own mix (at first the recipe's as set so far: give them after the
-# recipe's; at2= given after them copies that mix, given before them keeps the recipe's); sw=N: after N tokens of the
-# distill stage its data switches to a mix of its own (stages[i].synthetic_switch: the optimizer and the learning-rate
-# schedule go on, unlike tail=), at first the recipe's, which s.kv=, s.needles=, s.bare=, s.facts=, s.decoys=,
-# s.ndecoys= set (give sw= before them), e.g.
+# recipe's), which t.kv=, t.needles=, t.facts= ... (every mix setting above with t.) set as the settings without t. do
+# the recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them); a.kv=, a.facts= ... (the same with a.):
+# the first attention-transfer stage's own mix (at first the recipe's as set so far: give them after the recipe's; at2=
+# given after them copies that mix, given before them keeps the recipe's); sw=N: after N tokens of the distill stage its
+# data switches to a mix of its own (stages[i].synthetic_switch: the optimizer and the learning-rate schedule go on,
+# unlike tail=), at first the recipe's, which s.kv=, s.facts= ... (the same with s.) set (give sw= before them), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default
 # lm,recall,passkey). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
@@ -235,20 +234,24 @@ def entry(mix, kind):                                 # the mix's entry of kind,
         e = {"kind": kind, "share": 0}
         mix.append(e)
     return e
+def copy(x):
+    return json.loads(json.dumps(x))
+def first(kind):                                      # the recipe's first stage of a type
+    return next(s for s in r["stages"] if s["type"] == kind)
 def synthetic(kind):
     return entry(r["data"]["synthetic"], kind)
 def stage(kind):
-    s = next(s for s in r["stages"] if s["type"] == kind)
+    s = first(kind)
     return {} if "steps" in s else s                  # DRY=1 counts steps: token counts do not apply
 def own_stage(tokens):
-    at = next(s for s in r["stages"] if s["type"] == "attention-transfer")
-    own = dict(json.loads(json.dumps(at)), name="attention-transfer-own", hidden_states="student")
+    at = first("attention-transfer")
+    own = dict(copy(at), name="attention-transfer-own", hidden_states="student")
     if "steps" not in own:
         own["tokens"] = tokens
     r["stages"].insert(r["stages"].index(at) + 1, own)
 def split_tail(tokens):
-    d = next(s for s in r["stages"] if s["type"] == "distill")
-    t = dict(json.loads(json.dumps(d)), name="distill-tail", synthetic=json.loads(json.dumps(r["data"]["synthetic"])))
+    d = first("distill")
+    t = dict(copy(d), name="distill-tail", synthetic=copy(r["data"]["synthetic"]))
     if "steps" not in d:                              # DRY=1 counts steps: both keep them
         d["tokens"] -= int(tokens)
         t["tokens"] = int(tokens)
@@ -256,48 +259,25 @@ def split_tail(tokens):
 def tail():
     return next(s for s in r["stages"] if s["name"] == "distill-tail")
 def mix_switch(tokens):                               # within the distill stage: its optimizer and schedule go on
-    d = next(s for s in r["stages"] if s["type"] == "distill")
+    d = first("distill")
     at = {"after_steps": 1} if "steps" in d else {"tokens": int(tokens)}    # DRY=1 counts steps
-    d["synthetic_switch"] = dict(at, synthetic=json.loads(json.dumps(r["data"]["synthetic"])))
-def in_switch(kind, key, v):
-    d = next(s for s in r["stages"] if s["type"] == "distill")
-    entry(d["synthetic_switch"]["synthetic"], kind)[key] = float(v)
-def in_tail(kind, key, v):
-    entry(tail()["synthetic"], kind)[key] = float(v)
-def in_at(kind, key, v):                              # the attention-transfer stage's own mix, at first the recipe's
-    at = next(s for s in r["stages"] if s["type"] == "attention-transfer")
-    at.setdefault("synthetic", json.loads(json.dumps(r["data"]["synthetic"])))
-    entry(at["synthetic"], kind)[key] = float(v)
-setters = {
+    d["synthetic_switch"] = dict(at, synthetic=copy(r["data"]["synthetic"]))
+# The settings of a mix (NAME: the kind's entry and its key), and the mixes they set: the recipe's (NAME=), the tail
+# stage's (t.NAME=), the distill stage's switch (s.NAME=), and the attention-transfer stage's own (a.NAME=: at first
+# the recipe's).
+MIX_SETTINGS = {"kv": ("kv-recall", "share"), "needles": ("needles", "share"), "repeats": ("repeats", "share"),
+                "bare": ("kv-recall", "bare_share"), "facts": ("kv-recall", "fact_share"), "decoys": ("kv-recall", "decoy_share"),
+                "filler": ("needles", "filler_share"), "ndecoys": ("needles", "decoy_share")}
+MIXES = {"": lambda: r["data"]["synthetic"], "t.": lambda: tail()["synthetic"],
+         "s.": lambda: first("distill")["synthetic_switch"]["synthetic"],
+         "a.": lambda: first("attention-transfer").setdefault("synthetic", copy(r["data"]["synthetic"]))}
+setters = {prefix + name: (lambda v, mix=mix, kind=kind, key=key: entry(mix(), kind).__setitem__(key, float(v)))
+           for prefix, mix in MIXES.items() for name, (kind, key) in MIX_SETTINGS.items()}
+setters.update({
     "tail": split_tail,
-    "t.kv": lambda v: in_tail("kv-recall", "share", v),
-    "t.needles": lambda v: in_tail("needles", "share", v),
-    "t.bare": lambda v: in_tail("kv-recall", "bare_share", v),
-    "t.facts": lambda v: in_tail("kv-recall", "fact_share", v),
-    "t.decoys": lambda v: in_tail("kv-recall", "decoy_share", v),
-    "t.ndecoys": lambda v: in_tail("needles", "decoy_share", v),
     "t.lr": lambda v: tail().__setitem__("lr", float(v)),
     "t.ce": lambda v: tail().__setitem__("ce_weight", float(v)),
     "sw": mix_switch,
-    "s.kv": lambda v: in_switch("kv-recall", "share", v),
-    "s.needles": lambda v: in_switch("needles", "share", v),
-    "s.bare": lambda v: in_switch("kv-recall", "bare_share", v),
-    "s.facts": lambda v: in_switch("kv-recall", "fact_share", v),
-    "s.decoys": lambda v: in_switch("kv-recall", "decoy_share", v),
-    "s.ndecoys": lambda v: in_switch("needles", "decoy_share", v),
-    "a.kv": lambda v: in_at("kv-recall", "share", v),
-    "a.needles": lambda v: in_at("needles", "share", v),
-    "a.facts": lambda v: in_at("kv-recall", "fact_share", v),
-    "a.decoys": lambda v: in_at("kv-recall", "decoy_share", v),
-    "a.bare": lambda v: in_at("kv-recall", "bare_share", v),
-    "bare": lambda v: synthetic("kv-recall").__setitem__("bare_share", float(v)),
-    "facts": lambda v: synthetic("kv-recall").__setitem__("fact_share", float(v)),
-    "decoys": lambda v: synthetic("kv-recall").__setitem__("decoy_share", float(v)),
-    "filler": lambda v: synthetic("needles").__setitem__("filler_share", float(v)),
-    "ndecoys": lambda v: synthetic("needles").__setitem__("decoy_share", float(v)),
-    "kv": lambda v: synthetic("kv-recall").__setitem__("share", float(v)),
-    "needles": lambda v: synthetic("needles").__setitem__("share", float(v)),
-    "repeats": lambda v: synthetic("repeats").__setitem__("share", float(v)),
     "at": lambda v: stage("attention-transfer").__setitem__("tokens", int(v)),
     "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),
     "lr": lambda v: stage("distill").__setitem__("lr", float(v)),
@@ -308,12 +288,12 @@ setters = {
     "cinit": lambda v: r["student"].__setitem__("short_conv_init", v),
     "clr": lambda v: [s.__setitem__("conv_lr_scale", float(v)) for s in r["stages"]],
     "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
-    "hs": lambda v: next(s for s in r["stages"] if s["type"] == "attention-transfer").__setitem__("hidden_states", v),
+    "hs": lambda v: first("attention-transfer").__setitem__("hidden_states", v),
     "at2": lambda v: own_stage(int(v)),
     "ce": lambda v: [s.__setitem__("ce_weight", float(v)) for s in r["stages"] if s["type"] == "distill"],
     "pairs": lambda v: synthetic("kv-recall").update(zip(("min_pairs", "max_pairs"), map(int, v.split("-")))),
     "teacher": lambda v: r.__setitem__("teacher", v),
-}
+})
 for item in filter(None, extra.split("+")):
     key, _, value = item.partition("=")
     if key not in setters:
