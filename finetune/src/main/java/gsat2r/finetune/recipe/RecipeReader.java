@@ -502,13 +502,8 @@ public final class RecipeReader {
         Stage stage(Obj s, int index, long tokensPerStep, ObjectNode o) {
             String type = s.choice("type", STAGE_TYPES, null, true);
             String name = s.string("name", type == null ? "stage-" + index : type, false);
-            Long steps = s.integer("steps", 1, null, false);
-            Long tokens = s.integer("tokens", 1, null, false);
-            if (steps != null && tokens != null) s.problem("steps", "give steps or tokens, not both");
-            if (steps == null && tokens == null && !s.node.has("steps") && !s.node.has("tokens")) {
-                s.problem("steps", "required (or tokens)");
-            }
-            long resolvedSteps = steps != null ? steps : tokens != null ? Math.max(1, (tokens + tokensPerStep - 1) / tokensPerStep) : 1;
+            Long length = stepsOrTokens(s, "steps", "steps", tokensPerStep);
+            long resolvedSteps = length != null ? length : 1;
             double lr = s.number("lr", v -> v > 0, "> 0", 1e-4, true);
             Long warmupSteps = s.integer("warmup_steps", 0, null, false);
             Double warmupFraction = s.number("warmup_fraction", v -> v >= 0 && v < 1, "in [0, 1)", null, false);
@@ -516,7 +511,7 @@ public final class RecipeReader {
             if (warmupSteps != null && warmupFraction != null) s.problem("warmup_steps", "give warmup_steps or warmup_fraction, not both");
             else if (warmupSteps != null) warmup = warmupSteps;
             else if (warmupFraction != null) warmup = Math.round(warmupFraction * resolvedSteps);
-            boolean lengthKnown = steps != null || tokens != null;
+            boolean lengthKnown = length != null;
             if (lengthKnown && (warmup >= resolvedSteps && resolvedSteps > 1 || warmup > 0 && resolvedSteps == 1)) {
                 s.problem(warmupSteps != null ? "warmup_steps" : "warmup_fraction",
                         "warmup (" + warmup + " steps) must be shorter than the stage (" + resolvedSteps + " steps)");
@@ -607,22 +602,32 @@ public final class RecipeReader {
         Stage.MixSwitch mixSwitch(Obj s, long stageSteps, long tokensPerStep, boolean lengthKnown) {
             Obj w = s.object("synthetic_switch", false);
             if (w == null) return null;
-            Long tokens = w.integer("tokens", 1, null, false);
-            Long steps = w.integer("after_steps", 1, null, false);
-            if (tokens != null && steps != null) w.problem("tokens", "give tokens or after_steps, not both");
-            if (tokens == null && steps == null && !w.node.has("tokens") && !w.node.has("after_steps")) w.problem("tokens", "required (or after_steps)");
+            Long after = stepsOrTokens(w, "after_steps", "tokens", tokensPerStep);
             boolean given = w.get("synthetic") != null;
             if (!given) w.problem("synthetic", "required: the mix after the switch ([] for the corpus alone)");
             List<SyntheticSpec> mix = synthetic(w);
             w.finish();
-            long after = steps != null ? steps : tokens != null ? (tokens + tokensPerStep - 1) / tokensPerStep : 0;
-            if (after < 1 || !given) return null;
+            if (after == null || !given) return null;
             if (lengthKnown && after >= stageSteps) {
-                w.problem(steps != null ? "after_steps" : "tokens", "the switch (after " + after + " steps) must come before the stage ends ("
+                w.problem(w.has("after_steps") ? "after_steps" : "tokens", "the switch (after " + after + " steps) must come before the stage ends ("
                         + stageSteps + " steps)");
                 return null;
             }
             return new Stage.MixSwitch(after, mix);
+        }
+
+        /**
+         * A length given in steps ({@code stepsKey}) or in {@code tokens} (rounded up to whole steps of
+         * {@code tokensPerStep}), not both: the steps, or null when neither is given or the given one is refused. Its
+         * problems are reported on {@code first}, the key its messages name first.
+         */
+        Long stepsOrTokens(Obj o, String stepsKey, String first, long tokensPerStep) {
+            Long steps = o.integer(stepsKey, 1, null, false);
+            Long tokens = o.integer("tokens", 1, null, false);
+            String second = first.equals(stepsKey) ? "tokens" : stepsKey;
+            if (steps != null && tokens != null) o.problem(first, "give " + first + " or " + second + ", not both");
+            if (steps == null && tokens == null && !o.node.has(stepsKey) && !o.node.has("tokens")) o.problem(first, "required (or " + second + ")");
+            return steps != null ? steps : tokens != null ? (tokens + tokensPerStep - 1) / tokensPerStep : null;
         }
 
         TrainableSet trainable(Obj s, String text, Double loraAlpha, String type) {
