@@ -1,9 +1,11 @@
 package gsat2r.finetune.recipe;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import gsat2r.core.data.synthetic.SyntheticSpec;
 import gsat2r.finetune.student.ConversionOptions;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -14,7 +16,7 @@ import java.util.List;
  * training sequences and their shares (empty: the corpus alone).
  */
 public record Recipe(Path file, String description, Path teacher, Student student, Data data,
-                     List<gsat2r.core.data.synthetic.SyntheticSpec> synthetic, int seqLen, int batch,
+                     List<SyntheticSpec> synthetic, int seqLen, int batch,
                      int microBatch, int gradAccum, long seed, String device, gsat2r.core.model.Precision precision,
                      gsat2r.core.safetensors.DType outputDtype, long checkpointInterval,
                      int keepCheckpoints, long evalTokens, boolean recompute, List<Stage> stages, JsonNode resolved) {
@@ -34,8 +36,8 @@ public record Recipe(Path file, String description, Path teacher, Student studen
     }
 
     /** The synthetic documents of every mix the run trains on: {@code data.synthetic}'s, then the stages' own and their switches'. */
-    public List<gsat2r.core.data.synthetic.SyntheticSpec> everySynthetic() {
-        List<gsat2r.core.data.synthetic.SyntheticSpec> all = new java.util.ArrayList<>(synthetic);
+    public List<SyntheticSpec> everySynthetic() {
+        List<SyntheticSpec> all = new ArrayList<>(synthetic);
         for (Stage s : stages) {
             if (s.synthetic() != null) all.addAll(s.synthetic());
             if (s.mixSwitch() != null) all.addAll(s.mixSwitch().synthetic());
