@@ -237,7 +237,7 @@ final class GsaMixer extends GsaLayerWeights implements Mixer {
      */
     DeviceBuffer newConvRows() {
         if (taps <= 1) return null;
-        DeviceBuffer rows = params.gpu().allocate(params.type(), (long) (taps - 1) * java.util.Arrays.stream(convWidths()).sum());
+        DeviceBuffer rows = params.gpu().allocate(params.type(), convValues());
         rows.zero();
         return rows;
     }
@@ -274,7 +274,7 @@ final class GsaMixer extends GsaLayerWeights implements Mixer {
         if (s.kvHeads() != kvHeads || s.keyDim() != dk || s.slots() != slots || s.valueDim() != dv) {
             return "the state is " + s + ", this layer has " + kvHeads + " kv heads, K=" + dk + " M=" + slots + " V=" + dv;
         }
-        int rows = taps <= 1 ? 0 : (taps - 1) * java.util.Arrays.stream(convWidths()).sum();
+        long rows = convValues();
         return saved.convRows().length == rows ? null
                 : "the state holds " + saved.convRows().length + " convolution values, this layer keeps " + rows;
     }
@@ -291,6 +291,11 @@ final class GsaMixer extends GsaLayerWeights implements Mixer {
             for (int t = 0; t < taps - 1; t++) System.arraycopy(saved.convRows(), t * width + from, r, t * widths[i], widths[i]);
             rows[i].copyFrom(r);
         }
+    }
+
+    /** How many values a sequence's convolution rows hold: the last K − 1 projections of q, k and v (0 without). */
+    private long convValues() {
+        return taps <= 1 ? 0 : (long) (taps - 1) * java.util.Arrays.stream(convWidths()).sum();
     }
 
     /** The widths of the convolved projections: q, k, v. */
