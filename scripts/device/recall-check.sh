@@ -27,15 +27,18 @@
 # report.json, report.md and plots; plan/plan.json and plan.md; each run's recipe and metrics.jsonl; the logs),
 # summary.txt (the table) and summary.json.
 #
-#   [DEADLINE=560] [OUT=DIR] bash scripts/device/recall-check.sh
+#   [DEADLINE=560] [OUT=DIR] [SAMPLES=10] bash scripts/device/recall-check.sh
+#
+# SAMPLES: prompts per point of recall, passkey and the needle tasks in every evaluation (t2r eval --samples; with 10, one
+# prompt is 10 points of a passkey length).
 #
 # GRID="NAME:BASE:WEIGHT[:KEEP[:CE[:SET]]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey)
 # like the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the committed recipe)
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; facts=, decoys=: kv-recall's fact_share, decoy_share; ndecoys=: needles' decoy_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
-# norm=, slots=, init=, conv=, cinit=, clr=: gate normalizer, slots, gate init, short convolutions' taps, init and learning-rate
-# scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
+# norm=, slots=, kvh=, init=, conv=, cinit=, clr=: gate normalizer, slots, the GSA layers' kv heads (student.kv_heads), gate
+# init, short convolutions' taps, init and learning-rate scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
@@ -78,7 +81,7 @@ W=${WORK:-/tmp/recall-check}
 TASKS=lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt
 GRID_TASKS=${GRID_TASKS:-lm,recall,passkey}
 DRY=${DRY:-0}
-DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=10 AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
+DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=${SAMPLES:-10} AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
 CAP_SCALE=1
 [ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
 export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
@@ -283,6 +286,7 @@ setters.update({
     "lr": lambda v: stage("distill").__setitem__("lr", float(v)),
     "norm": lambda v: r["student"].__setitem__("gate_normalizer", float(v)),
     "slots": lambda v: r["student"].__setitem__("slots", int(v)),
+    "kvh": lambda v: r["student"].__setitem__("kv_heads", int(v)),
     "init": lambda v: r["student"].__setitem__("gate_init", v),
     "conv": lambda v: r["student"].__setitem__("short_conv", int(v)),
     "cinit": lambda v: r["student"].__setitem__("short_conv_init", v),

@@ -78,13 +78,19 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Option(names = "--short-conv", paramLabel = "K", defaultValue = "0",
             description = "fla's short convolutions of K taps on the GSA layers' q, k and v (use_short_conv; 4 is fla's); "
-                    + "0 (default): none. GPU decoding refuses them (decode with --device cpu).")
+                    + "0 (default): none.")
     int shortConv;
 
     @Option(names = "--short-conv-init", paramLabel = "INIT", defaultValue = "identity",
             description = "How the short convolutions start: identity (default: the current token's tap 1, the others 0) or "
                     + "random (each tap U(-1/sqrt(K), 1/sqrt(K)), PyTorch's and so fla's own init).")
     String shortConvInit;
+
+    @Option(names = "--kv-heads", paramLabel = "N", defaultValue = "0",
+            description = "kv heads of the GSA layers, each with its own keys, values, gates and slots: a multiple of the "
+                    + "teacher's that divides its query heads, every teacher kv head copied into N / (its kv heads) heads "
+                    + "(the student starts computing what it computes with the teacher's); 0 (default): the teacher's.")
+    int kvHeads;
 
     @Option(names = "--force", description = "Replace --out if it exists and is not empty.")
     boolean force;
@@ -100,7 +106,7 @@ final class ConvertCommand implements Callable<Integer> {
         try {
             ConvertOptions.Kept kept = ConvertOptions.parseKept(keepAttention == null ? List.of() : keepAttention);
             options = new ConvertOptions(slots, gateNormalizer, GateInit.parse(gateInit), seed, dtype(), kept.layers(), kept.windows(),
-                    shortConv, ShortConvInit.parse(shortConvInit));
+                    shortConv, ShortConvInit.parse(shortConvInit), kvHeads);
         } catch (T2rException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -118,7 +124,7 @@ final class ConvertCommand implements Callable<Integer> {
     private int convertStudent() {
         if (toGsa == null || toGsa.isEmpty()) throw new ParameterException(spec.commandLine(), "--student needs --to-gsa LAYERS");
         for (String option : List.of("--slots", "--gate-normalizer", "--dtype", "--keep-attention", "--short-conv",
-                "--short-conv-init")) {
+                "--short-conv-init", "--kv-heads")) {
             if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
                 throw new ParameterException(spec.commandLine(), option + " does not apply to --student: the student's own settings are kept");
             }

@@ -41,7 +41,12 @@ public final class AttentionToGsa {
         Random rnd = new Random(seed);
         for (ParameterView v : to.views()) {
             ParameterView src = from.find(v.name());
-            if (src != null) {
+            int copies = layers.contains(v.layer()) ? target.numKvHeads() / attentionKvHeads(c, v.layer()) : 1;
+            if (src != null && src.arraySize() != v.arraySize()) {   // k or v of an attention layer with fewer kv heads than GSA's
+                int heads = target.numKvHeads() / copies;
+                float[] repeated = HeadCopies.repeat(src.copyFrom(old), heads, src.arraySize() / heads, copies);
+                System.arraycopy(repeated, 0, p, v.arrayOffset(), repeated.length);
+            } else if (src != null) {
                 System.arraycopy(old, src.arrayOffset(), p, v.arrayOffset(), v.arraySize());
             } else if (v.kind() == Kind.Q_CONV || v.kind() == Kind.K_CONV || v.kind() == Kind.V_CONV) {
                 float[] identity = ShortConvInit.IDENTITY.kernels(v, null);
@@ -50,13 +55,15 @@ public final class AttentionToGsa {
                 java.util.Arrays.fill(p, v.arrayOffset(), v.arrayOffset() + v.arraySize(), 1f);
             } else if (v.kind() == Kind.F_PROJ) {
                 float[] keys = from.get(Kind.K_PROJ, v.layer()).copyFrom(old);
-                var projection = new GateInit.KeyProjection(MemorySegment.ofArray(keys), DType.F32, c.numKvHeads(),
+                int kvHeads = c.numKvHeads() / copies;
+                var projection = new GateInit.KeyProjection(MemorySegment.ofArray(keys), DType.F32, kvHeads,
                         c.headKDim(), c.hiddenSize());
                 int[] at = {v.arrayOffset()};
-                init.write(row -> {
+                var rows = new HeadCopies.Rows(row -> {
                     System.arraycopy(row, 0, p, at[0], row.length);
                     at[0] += row.length;
-                }, c.numKvHeads(), c.numSlots(), c.hiddenSize(), projection, rnd);
+                }, c.numSlots(), copies);
+                init.write(rows, kvHeads, c.numSlots(), c.hiddenSize(), projection, rnd);
             } else {
                 throw new IllegalStateException("no source for " + v.name());
             }
@@ -76,7 +83,16 @@ public final class AttentionToGsa {
         return student.config();
     }
 
-    /** {@code c} without {@code layers} in its attention specs; refuses layers that are not attention or differ in shape. */
+    /** The kv heads of attention layer {@code layer} of {@code c}. */
+    private static int attentionKvHeads(GsaConfig c, int layer) {
+        for (AttentionSpec s : c.attn()) if (s.layers().contains(layer)) return s.numKvHeads();
+        throw new IllegalStateException("layer " + layer + " is not attention");
+    }
+
+    /**
+     * {@code c} without {@code layers} in its attention specs; refuses layers that are not attention or differ in shape (an
+     * attention layer with fewer kv heads than the GSA layers, a divisor of theirs, has its k and v copied into as many).
+     */
     static GsaConfig config(GsaConfig c, Set<Integer> layers) {
         if (layers.isEmpty()) throw new T2rException("no layers to convert: give the attention layers to make GSA");
         List<AttentionSpec> specs = new ArrayList<>();
@@ -89,7 +105,7 @@ public final class AttentionToGsa {
                     continue;
                 }
                 found.add(l);
-                if (s.numHeads() != c.numHeads() || s.numKvHeads() != c.numKvHeads() || s.headDim(c.hiddenSize()) != c.headKDim()
+                if (s.numHeads() != c.numHeads() || c.numKvHeads() % s.numKvHeads() != 0 || s.headDim(c.hiddenSize()) != c.headKDim()
                         || c.headKDim() != c.headVDim() || s.qkvBias()) {
                     throw new T2rException("layer " + l + ": its attention (" + s.numHeads() + "/" + s.numKvHeads() + " heads of "
                             + s.headDim(c.hiddenSize()) + (s.qkvBias() ? ", q/k/v biases" : "") + ") does not fit the GSA layers ("

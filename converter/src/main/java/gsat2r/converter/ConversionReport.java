@@ -47,9 +47,13 @@ public record ConversionReport(Path teacherDir, Path studentDir, LlamaConfig tea
                 + " layers) -> " + studentDir);
         lines.add("student    " + s.describe());
         lines.add("gates      f_proj init " + options.gateInit().cliName() + " (seed " + options.seed() + "), g_norm ones");
-        lines.add(String.format(Locale.ROOT, "parameters %,d -> %,d (+%,d: f_proj %d x [%d, %d], g_norm %d x [%d]%s)",
+        int copies = s.numKvHeads() / teacher.numKeyValueHeads();
+        lines.add(String.format(Locale.ROOT, "parameters %,d -> %,d (+%,d: f_proj %d x [%d, %d], g_norm %d x [%d]%s%s)",
                 teacherParameters, studentParameters, addedParameters(), gsaLayers, s.numKvHeads() * s.numSlots(),
-                s.hiddenSize(), gsaLayers, s.valueDim(), s.shortConv() == 0 ? "" : String.format(Locale.ROOT,
+                s.hiddenSize(), gsaLayers, s.valueDim(), copies == 1 ? "" : String.format(Locale.ROOT,
+                        ", k/v projections of %d kv heads copied from the teacher's %d, %d x [%d + %d, %d]", s.numKvHeads(),
+                        teacher.numKeyValueHeads(), gsaLayers, s.kvKeyDim(), s.kvValueDim(), s.hiddenSize()),
+                s.shortConv() == 0 ? "" : String.format(Locale.ROOT,
                         ", q/k/v short convolutions %d x [%d + %d + %d, 1, %d] (%s)", gsaLayers, s.keyDim(), s.kvKeyDim(),
                         s.kvValueDim(), s.shortConv(), options.shortConvInit().cliName())));
         lines.add(String.format(Locale.ROOT, "weights    %s; %d teacher tensors reused, %d copied bit-exactly%s",

@@ -22,10 +22,13 @@ import java.util.TreeSet;
  * @param shortConv      taps of fla's short convolutions on the GSA layers' q, k and v ({@code use_short_conv},
  *                       {@code conv_size}), 0 for none
  * @param shortConvInit  how their kernels start (null: {@link ShortConvInit#IDENTITY})
+ * @param kvHeads        kv heads of the GSA layers, each with its own keys, values, gates and M slots: 0 for the
+ *                       teacher's; more (a multiple of the teacher's that divides its query heads) gives each
+ *                       teacher kv head that many copies, each read by fewer query heads
  */
 public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype,
                              List<Integer> keepAttention, java.util.SortedMap<Integer, Integer> windows, int shortConv,
-                             ShortConvInit shortConvInit) {
+                             ShortConvInit shortConvInit, int kvHeads) {
 
     public static final int DEFAULT_SLOTS = 64;
     public static final double DEFAULT_GATE_NORMALIZER = 8;
@@ -59,6 +62,13 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
                     + ", got " + shortConv);
         }
         if (shortConvInit == null) shortConvInit = ShortConvInit.IDENTITY;
+        if (kvHeads < 0) throw new T2rException("--kv-heads must be positive (or 0: the teacher's), got " + kvHeads);
+    }
+
+    /** Options with the teacher's kv heads. */
+    public ConvertOptions(int slots, double gateNormalizer, GateInit gateInit, long seed, DType dtype, List<Integer> keepAttention,
+                          java.util.SortedMap<Integer, Integer> windows, int shortConv, ShortConvInit shortConvInit) {
+        this(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv, shortConvInit, 0);
     }
 
     /** Options whose short convolutions (if any) start as the identity. */
@@ -113,30 +123,34 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
     }
 
     public ConvertOptions withKeepAttention(List<Integer> layers) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, null, shortConv);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, null, shortConv, shortConvInit, kvHeads);
     }
 
     public ConvertOptions withKeepAttention(List<Integer> layers, java.util.SortedMap<Integer, Integer> windows) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, windows, shortConv, shortConvInit);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, layers, windows, shortConv, shortConvInit, kvHeads);
     }
 
     public ConvertOptions withGateInit(GateInit init) {
-        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention, windows, shortConv, shortConvInit);
+        return new ConvertOptions(slots, gateNormalizer, init, seed, dtype, keepAttention, windows, shortConv, shortConvInit, kvHeads);
     }
 
     public ConvertOptions withDtype(DType type) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention, windows, shortConv, shortConvInit);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, type, keepAttention, windows, shortConv, shortConvInit, kvHeads);
     }
 
     public ConvertOptions withSlots(int m) {
-        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv, shortConvInit);
+        return new ConvertOptions(m, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv, shortConvInit, kvHeads);
     }
 
     public ConvertOptions withShortConv(int taps) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps, shortConvInit);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps, shortConvInit, kvHeads);
     }
 
     public ConvertOptions withShortConv(int taps, ShortConvInit init) {
-        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps, init);
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, taps, init, kvHeads);
+    }
+
+    public ConvertOptions withKvHeads(int n) {
+        return new ConvertOptions(slots, gateNormalizer, gateInit, seed, dtype, keepAttention, windows, shortConv, shortConvInit, n);
     }
 }

@@ -73,6 +73,7 @@ public final class Converter {
                     .withDtype(GsaCheckpoint.dtypeName(outType));
             GsaLayout layout = new GsaLayout(student);
             List<Source> plan = plan(layout, teacher, st);
+            int teacherKv = teacher.numKeyValueHeads(), copies = student.numKvHeads() / teacherKv;
 
             int copied = 0, bitExact = 0;
             try (AtomicDirectory out = AtomicDirectory.create(outDir, replace)) {
@@ -86,10 +87,10 @@ public final class Converter {
                                 String keys = LlamaTensor.K_PROJ.hfName(v.layer());
                                 TensorInfo k = st.info(keys);
                                 GateInit.KeyProjection kp = new GateInit.KeyProjection(st.bytes(keys), k.dtype(),
-                                        student.numKvHeads(), student.headKDim(), student.hiddenSize());
+                                        teacherKv, student.headKDim(), student.hiddenSize());
                                 try (TensorSink sink = w.stream(v.name())) {
-                                    options.gateInit().write(sink::putFloats, student.numKvHeads(), student.numSlots(),
-                                            student.hiddenSize(), kp, rnd);
+                                    HeadCopies.Rows rows = new HeadCopies.Rows(sink::putFloats, student.numSlots(), copies);
+                                    options.gateInit().write(rows::accept, teacherKv, student.numSlots(), student.hiddenSize(), kp, rnd);
                                 }
                             }
                             case G_NORM -> {
@@ -97,9 +98,16 @@ public final class Converter {
                                 java.util.Arrays.fill(ones, 1f);
                                 w.write(v.name(), ones);
                             }
-                            case Q_CONV, K_CONV, V_CONV -> w.write(v.name(), options.shortConvInit().kernels(v, convRnd));
+                            case Q_CONV -> w.write(v.name(), options.shortConvInit().kernels(v, convRnd));
+                            case K_CONV, V_CONV -> {
+                                int taps = (int) v.shape()[2], channels = (int) v.shape()[0] / copies;
+                                float[] kernels = options.shortConvInit().kernels(channels, taps, convRnd);
+                                w.write(v.name(), HeadCopies.repeat(kernels, teacherKv, channels / teacherKv * taps, copies));
+                            }
                             default -> {
-                                if (copy(w, v.name(), st, s.teacherName(), outType)) bitExact++;
+                                boolean exact = s.copies() > 1 ? copyHeads(w, v.name(), st, s.teacherName(), outType, teacherKv, s.copies())
+                                        : copy(w, v.name(), st, s.teacherName(), outType);
+                                if (exact) bitExact++;
                                 copied++;
                             }
                         }
@@ -153,6 +161,7 @@ public final class Converter {
                     teacher.queryDim() == d ? null : Integer.valueOf(teacher.headDim()),
                     rope.type() == RopeParameters.Type.DEFAULT ? null : rope, null));
         }
+        int kvHeads = gsaKvHeads(teacher, o.kvHeads());
         int qd = teacher.queryDim();
         double expand = GsaConfig.expandFor(d, qd);
         ObjectNode provenance = JsonNodeFactory.instance.objectNode();
@@ -162,14 +171,37 @@ public final class Converter {
         provenance.put("gate_init", o.gateInit().cliName());
         provenance.put("seed", o.seed());
         if (o.shortConv() > 0) provenance.put("short_conv_init", o.shortConvInit().cliName());
-        return new GsaConfig(d, L, teacher.numAttentionHeads(), teacher.numKeyValueHeads(), o.slots(),
+        if (kvHeads != teacher.numKeyValueHeads()) provenance.put("kv_heads_copied_from", teacher.numKeyValueHeads());
+        return new GsaConfig(d, L, teacher.numAttentionHeads(), kvHeads, o.slots(),
                 o.gateNormalizer(), expand, expand, teacher.intermediateSize(), 4, teacher.rmsNormEps(),
                 teacher.vocabSize(), teacher.tieWordEmbeddings(), teacher.bosTokenIds(), teacher.eosTokenIds(),
                 teacher.maxPositionEmbeddings(), attn, o.shortConv(), null, provenance);
     }
 
-    /** A student tensor and the teacher tensor it is copied from (null: new, made by the converter). */
-    record Source(ParameterView view, String teacherName) {}
+    /**
+     * The GSA layers' kv heads: the teacher's for 0, else {@code requested}, which must be a multiple of the teacher's
+     * (every teacher kv head gets as many copies) and divide its query heads (every copy is read by as many).
+     */
+    static int gsaKvHeads(LlamaConfig teacher, int requested) {
+        int H = teacher.numAttentionHeads(), Hkv = teacher.numKeyValueHeads();
+        if (requested == 0) return Hkv;
+        if (requested % Hkv != 0 || H % requested != 0) {
+            throw new T2rException("--kv-heads " + requested + ": the GSA layers' kv heads must be a multiple of the teacher's "
+                    + Hkv + " that divides its " + H + " query heads");
+        }
+        return requested;
+    }
+
+    /**
+     * A student tensor and the teacher tensor it is copied from (null: new, made by the converter); {@code copies} &gt; 1
+     * for a GSA layer's k or v projection with more kv heads than the teacher's, each teacher head's rows written that many
+     * times in a row.
+     */
+    record Source(ParameterView view, String teacherName, int copies) {
+        Source(ParameterView view, String teacherName) {
+            this(view, teacherName, 1);
+        }
+    }
 
     /**
      * Pairs every student tensor with its teacher tensor and checks shapes against the teacher's files;
@@ -192,14 +224,17 @@ public final class Converter {
             }
             String name = t.hfName(Math.max(v.layer(), 0));
             TensorInfo info = st.expect(name, t.shape(teacher));
-            if (!java.util.Arrays.equals(info.shape(), v.shape())) {
+            int copies = (int) (v.shape()[0] / info.shape()[0]);
+            boolean kv = v.kind() == ParameterView.Kind.K_PROJ || v.kind() == ParameterView.Kind.V_PROJ;
+            if (!(kv && copies > 1 && v.shape()[0] == copies * info.shape()[0] && v.shape()[1] == info.shape()[1])
+                    && !java.util.Arrays.equals(info.shape(), v.shape())) {
                 throw new IllegalStateException(name + " " + info.shapeString() + " does not fit " + v);
             }
             if (!info.dtype().isFloating()) {
                 throw new T2rException(info.file() + ": tensor '" + name + "' is " + info.dtype() + ", not a float type");
             }
             used.add(name);
-            plan.add(new Source(v, name));
+            plan.add(new Source(v, name, Math.max(copies, 1)));
         }
         for (String name : st.tensors().keySet()) {
             boolean ignorable = name.endsWith(".rotary_emb.inv_freq")
@@ -233,6 +268,25 @@ public final class Converter {
             }
         }
         return false;
+    }
+
+    /**
+     * Writes teacher tensor {@code from} ({@code heads} blocks of rows) as student tensor {@code to} with every block
+     * written {@code copies} times in a row. The values pass through fp32: their bits are kept (returns true) when the
+     * dtypes agree, else they are converted.
+     */
+    private static boolean copyHeads(TensorWriter w, String to, SafeTensors st, String from, DType outType, int heads, int copies) {
+        TensorInfo info = st.info(from);
+        MemorySegment bytes = st.bytes(from);
+        int block = Math.toIntExact(info.numel() / heads);
+        float[] buf = new float[block];
+        try (TensorSink sink = w.stream(to)) {
+            for (int h = 0; h < heads; h++) {
+                Floats.decode(info.dtype(), bytes, (long) h * block * info.dtype().byteSize(), buf, 0, block);
+                for (int c = 0; c < copies; c++) sink.putFloats(buf, 0, block);
+            }
+        }
+        return info.dtype() == outType;
     }
 
     /** The teacher's storage type: that of its embedding tensor (what its files hold, whatever config.json says). */

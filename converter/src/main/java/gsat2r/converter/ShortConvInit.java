@@ -39,8 +39,12 @@ public enum ShortConvInit {
 
     /** The kernels of one tensor {@code [C, 1, K]}; {@code rnd} is drawn from by {@link #RANDOM} only. */
     public float[] kernels(ParameterView v, Random rnd) {
-        int channels = (int) v.shape()[0], taps = (int) v.shape()[2];
-        float[] w = new float[v.arraySize()];
+        return kernels((int) v.shape()[0], (int) v.shape()[2], rnd);
+    }
+
+    /** The kernels of {@code channels} channels of {@code taps} taps, {@code [channels, 1, taps]}. */
+    public float[] kernels(int channels, int taps, Random rnd) {
+        float[] w = new float[channels * taps];
         switch (this) {
             case IDENTITY -> {
                 for (int c = 0; c < channels; c++) w[c * taps + taps - 1] = 1f;

@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Attention layers of a hybrid made GSA layers. The independent reference is the teacher's own conversion:
  * a hybrid fresh from the teacher whose kept layers are then made GSA is the all-GSA student that
  * {@link Converter} builds directly, tensor for tensor and bit for bit (key-pool gates with M ≤ dk draw
- * nothing at random, so both paths compute the same means of the same key rows).
+ * nothing at random, so both paths compute the same means of the same key rows). With more kv heads in the GSA layers
+ * than the teacher's, the kept layer's kv heads are copied as the converter copies the teacher's.
  */
 class AttentionToGsaTest {
     static final Path DEMO = Path.of("..", "models", "kjv-llama");
@@ -37,25 +38,27 @@ class AttentionToGsaTest {
         for (String fixture : List.of("hf-tiny-llama", "hf-tiny-mistral", "kjv-llama")) {
             Path teacher = fixture.equals("kjv-llama") ? DEMO : Fixtures.copy(fixture, tmp.resolve("teacher-" + fixture));
             List<Integer> kept = fixture.equals("kjv-llama") ? List.of(1, 3) : List.of(1);
-            for (DType dtype : List.of(DType.BF16, DType.F32)) {
+            for (DType dtype : List.of(DType.BF16, DType.F32)) for (int kvHeads : List.of(0, 4)) {
                 int slots = switch (fixture) {                               // = dk: no tie-breaking noise
                     case "hf-tiny-llama" -> 16;
                     case "hf-tiny-mistral" -> 32;
                     default -> 64;
                 };
-                ConvertOptions o = ConvertOptions.defaults().withGateInit(GateInit.KEY_POOL).withSlots(slots).withDtype(dtype);
-                Path hybrid = tmp.resolve(fixture + "-" + dtype + "-hybrid"), direct = tmp.resolve(fixture + "-" + dtype + "-gsa");
-                Path converted = tmp.resolve(fixture + "-" + dtype + "-converted");
+                ConvertOptions o = ConvertOptions.defaults().withGateInit(GateInit.KEY_POOL).withSlots(slots).withDtype(dtype)
+                        .withKvHeads(kvHeads);
+                String name = fixture + "-" + dtype + "-kv" + kvHeads;
+                Path hybrid = tmp.resolve(name + "-hybrid"), direct = tmp.resolve(name + "-gsa"), converted = tmp.resolve(name + "-converted");
                 Converter.convert(teacher, hybrid, o.withKeepAttention(kept), false);
                 Converter.convert(teacher, direct, o, false);
                 GsaConfig c = AttentionToGsa.convert(hybrid, converted, Set.copyOf(kept), GateInit.KEY_POOL, 7, false);
                 assertEquals(List.of(), c.attn());
-                assertEquals(GsaConfig.load(direct), GsaConfig.load(converted), fixture + " " + dtype + ": config");
+                assertEquals(GsaConfig.load(direct), GsaConfig.load(converted), name + ": config");
+                assertEquals(kvHeads == 0 ? GsaConfig.load(hybrid).attn().get(0).numKvHeads() : kvHeads, c.numKvHeads(), name);
                 try (SafeTensors a = SafeTensors.open(direct); SafeTensors b = SafeTensors.open(converted)) {
                     assertEquals(a.tensors().keySet(), b.tensors().keySet());
-                    for (String name : a.tensors().keySet()) {
-                        assertEquals(a.info(name).dtype(), b.info(name).dtype(), name);
-                        assertArrayEquals(a.floats(name), b.floats(name), fixture + " " + dtype + ": " + name);
+                    for (String tensor : a.tensors().keySet()) {
+                        assertEquals(a.info(tensor).dtype(), b.info(tensor).dtype(), tensor);
+                        assertArrayEquals(a.floats(tensor), b.floats(tensor), name + ": " + tensor);
                     }
                 }
                 assertTrue(Files.exists(converted.resolve("tokenizer.json")) == Files.exists(teacher.resolve("tokenizer.json")));

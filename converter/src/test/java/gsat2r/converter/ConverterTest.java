@@ -311,6 +311,75 @@ class ConverterTest {
         assertEquals(GateInit.KEY_POOL, GateInit.parse("key-pool"));
     }
 
+    /**
+     * --kv-heads: every teacher kv head copied into as many GSA kv heads (keys, values, gates and convolutions
+     * alike), so the student computes what the student with the teacher's kv heads computes, to the bit (its
+     * query heads read copies of the head they read before); kept attention layers keep the teacher's kv heads.
+     */
+    @Test
+    void moreKvHeadsStartAsCopiesOfTheTeachersAndComputeTheSame() {
+        Path llama = teacher("hf-tiny-llama"), mistral = teacher("hf-tiny-mistral");
+        ConvertOptions o = ConvertOptions.defaults().withGateInit(GateInit.KEY_POOL).withDtype(DType.F32)
+                .withShortConv(4, ShortConvInit.RANDOM).withKeepAttention(List.of(1));
+        Converter.convert(llama, tmp.resolve("kv2"), o, false);
+        ConversionReport r = Converter.convert(llama, tmp.resolve("kv4"), o.withKvHeads(4), false);
+        GsaModel two = GsaModel.load(tmp.resolve("kv2")), four = GsaModel.load(tmp.resolve("kv4"));
+        assertEquals(4, four.config().numKvHeads());
+        assertEquals(2, four.config().attn().get(0).numKvHeads(), "the kept layer attends with the teacher's kv heads");
+        assertEquals(2, four.config().provenance().get("kv_heads_copied_from").asInt());
+        assertTrue(r.summary().stream().anyMatch(l -> l.contains("k/v projections of 4 kv heads copied from the teacher's 2, 1 x [64 + 64, 64]")),
+                String.join("\n", r.summary()));
+        String p = "model.layers.0.attn.";
+        assertCopies(two.tensor(p + "k_proj.weight"), four.tensor(p + "k_proj.weight"), 2, 2);
+        assertCopies(two.tensor(p + "v_proj.weight"), four.tensor(p + "v_proj.weight"), 2, 2);
+        assertCopies(two.tensor(p + "f_proj.weight"), four.tensor(p + "f_proj.weight"), 2, 2);
+        assertCopies(two.tensor(p + "k_conv1d.weight"), four.tensor(p + "k_conv1d.weight"), 2, 2);
+        assertCopies(two.tensor(p + "v_conv1d.weight"), four.tensor(p + "v_conv1d.weight"), 2, 2);
+        assertArrayEquals(two.tensor(p + "q_conv1d.weight"), four.tensor(p + "q_conv1d.weight"));
+        assertArrayEquals(two.tensor("model.layers.1.attn.k_proj.weight"), four.tensor("model.layers.1.attn.k_proj.weight"));
+        int[] ids = {1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50};
+        float[][] a = two.forward(ids), b = four.forward(ids);
+        for (int t = 0; t < ids.length; t++) assertArrayEquals(a[t], b[t], "logits at " + t);
+        // one GSA layer, 2 more kv heads: their slots (64 x (16 + 16) fp32) and 3 more rows of their k and v convolutions
+        assertEquals(two.config().recurrentStateBytes() + 2 * 64 * 32 * 4 + 3 * 2 * 32 * 4, four.config().recurrentStateBytes());
+
+        ConversionReport bf16 = Converter.convert(llama, tmp.resolve("kv4-bf16"), ConvertOptions.defaults().withKvHeads(4), false);
+        assertEquals(bf16.copiedTensors(), bf16.bitExactCopies(), "copies of a bf16 teacher's heads keep its bits");
+        assertCopies(two.tensor(p + "k_proj.weight"), GsaModel.load(tmp.resolve("kv4-bf16")).tensor(p + "k_proj.weight"), 2, 2);
+
+        ConvertOptions m = ConvertOptions.defaults().withDtype(DType.F32);
+        Converter.convert(mistral, tmp.resolve("m1"), m, false);
+        Converter.convert(mistral, tmp.resolve("m4"), m.withKvHeads(4), false);
+        GsaModel one = GsaModel.load(tmp.resolve("m1")), all = GsaModel.load(tmp.resolve("m4"));
+        assertCopies(one.tensor(p + "f_proj.weight"), all.tensor(p + "f_proj.weight"), 1, 4);
+        float[][] c = one.forward(ids), d = all.forward(ids);
+        for (int t = 0; t < ids.length; t++) assertArrayEquals(c[t], d[t], "mistral logits at " + t);
+    }
+
+    /** {@code more} holds every one of {@code heads} blocks of {@code base} {@code copies} times in a row. */
+    private static void assertCopies(float[] base, float[] more, int heads, int copies) {
+        assertEquals(base.length * copies, more.length);
+        int block = base.length / heads;
+        for (int h = 0; h < heads; h++) {
+            float[] want = java.util.Arrays.copyOfRange(base, h * block, (h + 1) * block);
+            for (int c = 0; c < copies; c++) {
+                int at = (h * copies + c) * block;
+                assertArrayEquals(want, java.util.Arrays.copyOfRange(more, at, at + block), "head " + h + " copy " + c);
+            }
+        }
+    }
+
+    @Test
+    void kvHeadsMustBeAMultipleOfTheTeachersThatDividesItsHeads() throws IOException {
+        Path teacher = teacher("hf-tiny-llama"), out = tmp.resolve("out");
+        assertRefused(teacher, out, ConvertOptions.defaults().withKvHeads(3),
+                "--kv-heads 3: the GSA layers' kv heads must be a multiple of the teacher's 2 that divides its 4 query heads");
+        assertRefused(teacher, out, ConvertOptions.defaults().withKvHeads(8), "--kv-heads 8: ");
+        assertThrows(T2rException.class, () -> ConvertOptions.defaults().withKvHeads(-1));
+        Converter.convert(teacher, out, ConvertOptions.defaults().withKvHeads(2), false);
+        assertNull(GsaModel.load(out).config().provenance().get("kv_heads_copied_from"), "the teacher's own: nothing copied");
+    }
+
     private void assertRefused(Path teacher, Path out, ConvertOptions o, String messageStart) throws IOException {
         T2rException e = assertThrows(T2rException.class, () -> Converter.convert(teacher, out, o, false));
         assertTrue(e.getMessage().startsWith(messageStart), e.getMessage());

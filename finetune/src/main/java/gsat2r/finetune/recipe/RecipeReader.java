@@ -327,6 +327,7 @@ public final class RecipeReader {
             String dtype = s.choice("dtype", DTYPES, "float32", false);
             int shortConv = (int) (long) s.integer("short_conv", 0, 0L, false);
             String convInit = s.choice("short_conv_init", SHORT_CONV_INITS, "identity", false);
+            int kvHeads = (int) (long) s.integer("kv_heads", 0, 0L, false);
             s.finish();
             ObjectNode o = resolved.putObject("student");
             o.put("slots", slots);
@@ -343,7 +344,9 @@ public final class RecipeReader {
                 o.put("short_conv", shortConv);
                 o.put("short_conv_init", convInit);
             }
-            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype, shortConv, convInit));
+            if (kvHeads > 0) o.put("kv_heads", kvHeads);          // absent at 0, as short_conv
+            return new Recipe.Convert(new ConversionOptions(slots, tau, init, keep, windows, studentSeed, dtype, shortConv, convInit,
+                    kvHeads));
         }
 
         /** A kept layer: an index, or "LAYER:WINDOW"; {layer, window or 0}, null when malformed. */

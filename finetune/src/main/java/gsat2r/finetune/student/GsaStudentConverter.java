@@ -46,6 +46,6 @@ public final class GsaStudentConverter implements StudentConverter {
             default -> throw new T2rException("student.dtype must be float32 or bfloat16, got \"" + o.dtype() + "\"");
         };
         return new ConvertOptions(o.slots(), o.gateNormalizer(), GateInit.parse(o.gateInit()), o.seed(), dtype, o.keepAttention(), o.windows(),
-                o.shortConv(), gsat2r.converter.ShortConvInit.parse(o.shortConvInit()));
+                o.shortConv(), gsat2r.converter.ShortConvInit.parse(o.shortConvInit()), o.kvHeads());
     }
 }

@@ -432,6 +432,23 @@ class RecipeReaderTest {
                 .contains("student.short_conv"));
     }
 
+    /** student.kv_heads: read, passed to the converter, resolved only when given (earlier runs' run.json stays the same), refused below 0. */
+    @Test
+    void kvHeads() {
+        Recipe r = parse(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"kv_heads\": 4"));
+        var options = assertInstanceOf(Recipe.Convert.class, r.student()).options();
+        assertEquals(4, options.kvHeads());
+        assertEquals(4, gsat2r.finetune.student.GsaStudentConverter.options(options).kvHeads());
+        assertEquals(4, r.resolved().path("student").path("kv_heads").asInt());
+        Recipe plain = parse(GOOD);
+        assertEquals(0, assertInstanceOf(Recipe.Convert.class, plain.student()).options().kvHeads());
+        assertTrue(plain.resolved().path("student").path("kv_heads").isMissingNode());
+        assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"kv_heads\": -2"))
+                .contains("student.kv_heads"));
+        assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"kv_heads\": \"all\""))
+                .contains("student.kv_heads"));
+    }
+
     /** A stage's conv_lr_scale: 1 unless given (and then absent from the resolved recipe), in the step's AdamW, refused out of range. */
     @Test
     void convolutionsLearningRateScale() {
