@@ -26,7 +26,6 @@ final class TinyStudents {
         return Files.isDirectory(dir) ? dir : Fixtures.copy("hf-tiny-mistral", dir);
     }
 
-    /** Converts {@code teacher} into {@code out}: {@code slots} per head, the given gate init, seed 7, layers {@code keep} kept as attention. */
     /** A student with short convolutions of {@code taps} on every GSA layer, their kernels at random. */
     static Path convStudent(Path teacher, Path out, int slots, int taps) {
         Converter.convert(teacher, out, new ConvertOptions(slots, 8, GateInit.RANDOM, 7, null, List.of(), null, taps,
@@ -34,6 +33,17 @@ final class TinyStudents {
         return out;
     }
 
+    /**
+     * A student whose GSA layers have {@code kvHeads} kv heads, copies of the teacher's (random gates, short convolutions
+     * of 4 random taps, so that the copies' gates and kernels are copies too), layer 1 kept as attention.
+     */
+    static Path kvHeadsStudent(Path teacher, Path out, int slots, int kvHeads) {
+        Converter.convert(teacher, out, new ConvertOptions(slots, 8, GateInit.RANDOM, 7, null, List.of(1), null, 4,
+                gsat2r.converter.ShortConvInit.RANDOM, kvHeads), false);
+        return out;
+    }
+
+    /** Converts {@code teacher} into {@code out}: {@code slots} per head, the given gate init, seed 7, layers {@code keep} kept as attention. */
     static Path convert(Path teacher, Path out, int slots, GateInit init, List<Integer> keep) {
         Converter.convert(teacher, out, new ConvertOptions(slots, 8, init, 7, null, keep), false);
         return out;

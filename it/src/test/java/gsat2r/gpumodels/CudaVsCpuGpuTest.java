@@ -40,7 +40,7 @@ class CudaVsCpuGpuTest {
 
     @TempDir
     static Path models;
-    static Path llama, llamaStudent, mistral, hybridStudent, convStudent;
+    static Path llama, llamaStudent, mistral, hybridStudent, convStudent, kvStudent;
 
     @BeforeAll
     static void models() {
@@ -49,6 +49,7 @@ class CudaVsCpuGpuTest {
         mistral = TestModels.mistralTeacher(models.resolve("mistral"), 48);
         hybridStudent = TestModels.student(mistral, models.resolve("hybrid"), 32, GateInit.KEY_POOL, List.of(1));
         convStudent = TestModels.convStudent(llama, models.resolve("conv"), 32, 4);
+        kvStudent = TestModels.kvHeadsStudent(llama, models.resolve("kv4"), 32, 4);
     }
 
     static final Objective AT = new Objective.AttentionTransfer();
@@ -72,7 +73,9 @@ class CudaVsCpuGpuTest {
                 new Case("llama distill/lora:4", llama, llamaStudent, DISTILL, new TrainableSet.Lora(4, 8)),
                 new Case("short conv at/attention", llama, convStudent, AT, new TrainableSet.Attention()),
                 new Case("short conv at(student states)/attention", llama, convStudent, AT_OWN, new TrainableSet.Attention()),
-                new Case("short conv distill(2,0.3)/all", llama, convStudent, DISTILL, new TrainableSet.All()));
+                new Case("short conv distill(2,0.3)/all", llama, convStudent, DISTILL, new TrainableSet.All()),
+                new Case("kv copies at/attention", llama, kvStudent, AT, new TrainableSet.Attention()),
+                new Case("kv copies distill(2,0.3)/all", llama, kvStudent, DISTILL, new TrainableSet.All()));
     }
 
     static TokenBatch batch(int vocab, int rows, int T, long seed) {

@@ -76,6 +76,19 @@ final class TestModels {
         return out;
     }
 
+    /**
+     * A GSA student of {@code teacher} in {@code out} with {@code kvHeads} kv heads in its GSA layers (copies of the
+     * teacher's, so one query head per kv head for the demo teacher's 4 at 4), key-pool gates, seed 7, layer 1 kept as
+     * attention with the teacher's kv heads.
+     */
+    static Path kvHeadsStudent(Path teacher, Path out, int slots, int kvHeads) {
+        if (!Files.isDirectory(out)) {
+            Converter.convert(teacher, out, new ConvertOptions(slots, 8, GateInit.KEY_POOL, 7, DType.F32, List.of(1)).withKvHeads(kvHeads),
+                    false);
+        }
+        return out;
+    }
+
     /** A GSA student of {@code teacher} in {@code out}: {@code slots} per head, seed 7, layers {@code keep} kept as attention. */
     static Path student(Path teacher, Path out, int slots, GateInit init, List<Integer> keep) {
         if (!Files.isDirectory(out)) Converter.convert(teacher, out, new ConvertOptions(slots, 8, init, 7, DType.F32, keep), false);
