@@ -62,7 +62,7 @@ public record ConvertOptions(int slots, double gateNormalizer, GateInit gateInit
                     + ", got " + shortConv);
         }
         if (shortConvInit == null) shortConvInit = ShortConvInit.IDENTITY;
-        if (kvHeads < 0) throw new T2rException("--kv-heads must be positive (or 0: the teacher's), got " + kvHeads);
+        if (kvHeads < 0) throw new T2rException("--kv-heads (student.kv_heads) must be positive (or 0: the teacher's), got " + kvHeads);
     }
 
     /** Options with the teacher's kv heads. */

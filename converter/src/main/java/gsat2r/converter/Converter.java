@@ -186,8 +186,8 @@ public final class Converter {
         int H = teacher.numAttentionHeads(), Hkv = teacher.numKeyValueHeads();
         if (requested == 0) return Hkv;
         if (requested % Hkv != 0 || H % requested != 0) {
-            throw new T2rException("--kv-heads " + requested + ": the GSA layers' kv heads must be a multiple of the teacher's "
-                    + Hkv + " that divides its " + H + " query heads");
+            throw new T2rException("--kv-heads (student.kv_heads) " + requested + ": the GSA layers' kv heads must be a multiple "
+                    + "of the teacher's " + Hkv + " that divides its " + H + " query heads");
         }
         return requested;
     }

@@ -8,16 +8,29 @@ import java.util.function.Consumer;
  * query heads read in the teacher. The converted student then computes what the student with the teacher's kv heads
  * computes; the copies part in training, each learning from its own query heads only.
  */
-final class HeadCopies {
+public final class HeadCopies {
     private HeadCopies() {}
 
     /** {@code values} ({@code heads} blocks of {@code block} elements) with every block repeated {@code copies} times. */
-    static float[] repeat(float[] values, int heads, int block, int copies) {
+    public static float[] repeat(float[] values, int heads, int block, int copies) {
         if ((long) heads * block != values.length) throw new IllegalArgumentException(values.length + " values are not " + heads + " blocks of " + block);
         float[] out = new float[values.length * copies];
         for (int h = 0; h < heads; h++) {
             for (int c = 0; c < copies; c++) System.arraycopy(values, h * block, out, (h * copies + c) * block, block);
         }
+        return out;
+    }
+
+    /**
+     * The teacher's blocks back from {@code copied} ({@code heads · copies} blocks, as {@link #repeat} writes them): the
+     * first copy of every head, {@code heads} blocks of {@code block} elements.
+     */
+    public static float[] firstCopies(float[] copied, int heads, int block, int copies) {
+        if ((long) heads * copies * block != copied.length) {
+            throw new IllegalArgumentException(copied.length + " values are not " + heads + " x " + copies + " blocks of " + block);
+        }
+        float[] out = new float[heads * block];
+        for (int h = 0; h < heads; h++) System.arraycopy(copied, h * copies * block, out, h * block, block);
         return out;
     }
 

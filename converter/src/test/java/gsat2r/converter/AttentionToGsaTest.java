@@ -87,6 +87,28 @@ class AttentionToGsaTest {
         assertArrayEquals(s.parameters(), again.parameters(), "same seed, same gates");
     }
 
+    /**
+     * A kept layer made GSA in a student whose GSA layers have 4 kv heads (the demo teacher's 2 copied): its k, v and
+     * random gates are the 2-kv-head conversion's copied, the same draws, and both students compute the same logits.
+     */
+    @Test
+    void aLayerMadeGsaAmongCopiedKvHeadsIsTheTeachersHeadsCopied() {
+        ConvertOptions o = ConvertOptions.defaults().withKeepAttention(List.of(1, 3)).withDtype(DType.F32);
+        Converter.convert(DEMO, tmp.resolve("kv2"), o, false);
+        Converter.convert(DEMO, tmp.resolve("kv4"), o.withKvHeads(4), false);
+        GsaModel two = AttentionToGsa.convert(GsaModel.load(tmp.resolve("kv2")), Set.of(1), GateInit.RANDOM, 3);
+        GsaModel four = AttentionToGsa.convert(GsaModel.load(tmp.resolve("kv4")), Set.of(1), GateInit.RANDOM, 3);
+        assertEquals(4, four.config().numKvHeads());
+        assertEquals(2, four.config().attn().getFirst().numKvHeads(), "layer 3 stays attention with the teacher's");
+        for (String t : List.of("k_proj", "v_proj", "f_proj")) {
+            float[] a = two.tensor("model.layers.1.attn." + t + ".weight");
+            assertArrayEquals(HeadCopies.repeat(a, 2, a.length / 2, 2), four.tensor("model.layers.1.attn." + t + ".weight"), t);
+        }
+        int[] ids = {1, 17, 300, 5, 42, 42, 7, 1000, 3, 9};
+        float[][] a = two.forward(ids), b = four.forward(ids);
+        for (int t = 0; t < ids.length; t++) assertArrayEquals(a[t], b[t], "logits at " + t);
+    }
+
     @Test
     void refusesLayersThatAreNotAttentionAndWritesNothing() {
         Path teacher = Fixtures.copy("hf-tiny-llama", tmp.resolve("teacher"));

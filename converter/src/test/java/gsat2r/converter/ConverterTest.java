@@ -373,11 +373,16 @@ class ConverterTest {
     void kvHeadsMustBeAMultipleOfTheTeachersThatDividesItsHeads() throws IOException {
         Path teacher = teacher("hf-tiny-llama"), out = tmp.resolve("out");
         assertRefused(teacher, out, ConvertOptions.defaults().withKvHeads(3),
-                "--kv-heads 3: the GSA layers' kv heads must be a multiple of the teacher's 2 that divides its 4 query heads");
-        assertRefused(teacher, out, ConvertOptions.defaults().withKvHeads(8), "--kv-heads 8: ");
+                "--kv-heads (student.kv_heads) 3: the GSA layers' kv heads must be a multiple of the teacher's 2 that divides its 4 query heads");
+        assertRefused(teacher, out, ConvertOptions.defaults().withKvHeads(8), "--kv-heads (student.kv_heads) 8: ");
         assertThrows(T2rException.class, () -> ConvertOptions.defaults().withKvHeads(-1));
-        Converter.convert(teacher, out, ConvertOptions.defaults().withKvHeads(2), false);
-        assertNull(GsaModel.load(out).config().provenance().get("kv_heads_copied_from"), "the teacher's own: nothing copied");
+        ConvertOptions random = ConvertOptions.defaults().withShortConv(4, ShortConvInit.RANDOM);
+        Converter.convert(teacher, out, random.withKvHeads(2), false);
+        Converter.convert(teacher, tmp.resolve("default"), random, false);
+        assertEquals(GsaConfig.load(tmp.resolve("default")), GsaConfig.load(out), "the teacher's own kv heads: the same config");
+        for (String f : List.of("config.json", "model.safetensors")) {
+            assertArrayEquals(Files.readAllBytes(tmp.resolve("default").resolve(f)), Files.readAllBytes(out.resolve(f)), f);
+        }
     }
 
     private void assertRefused(Path teacher, Path out, ConvertOptions o, String messageStart) throws IOException {

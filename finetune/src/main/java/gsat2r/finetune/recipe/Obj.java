@@ -82,6 +82,14 @@ final class Obj {
         return v;
     }
 
+    /** As {@link #integer}, for a field that holds an int: refused above {@link Integer#MAX_VALUE} instead of wrapping. */
+    Integer intValue(String key, int min, Integer dflt, boolean required) {
+        Long v = integer(key, min, dflt == null ? null : (long) dflt, required);
+        if (v == null || v <= Integer.MAX_VALUE) return v == null ? null : (int) (long) v;
+        problem(key, "must be at most " + Integer.MAX_VALUE + " (got " + v + ")");
+        return dflt;
+    }
+
     Double number(String key, DoublePredicate valid, String rule, Double dflt, boolean required) {
         JsonNode n = get(key);
         if (n == null) {

@@ -206,7 +206,7 @@ public final class RecipeReader {
             Recipe.Student student = student(r, seed);
             List<SyntheticSpec> synthetic = new ArrayList<>();
             Recipe.Data data = data(r, synthetic);
-            int seqLen = (int) (long) r.integer("seq_len", 1, 1L, true);
+            int seqLen = r.intValue("seq_len", 1, 1, true);
             if (seqLen > 1 << 20) r.problem("seq_len", "must be at most " + (1 << 20));
 
             Long batch = r.integer("batch", 1, null, false);
@@ -218,7 +218,7 @@ public final class RecipeReader {
             String precision = r.choice("precision", PRECISIONS, "cuda".equals(device) ? "bf16" : "fp32", false);
             String outputDtype = r.choice("output_dtype", DTYPES, "bfloat16", false);
             long checkpointInterval = r.integer("checkpoint_interval", 0, DEFAULT_CHECKPOINT_INTERVAL, false);
-            int keep = (int) (long) r.integer("keep_checkpoints", 1, (long) DEFAULT_KEEP_CHECKPOINTS, false);
+            int keep = r.intValue("keep_checkpoints", 1, DEFAULT_KEEP_CHECKPOINTS, false);
             long evalTokens = r.integer("eval_tokens", 0, DEFAULT_EVAL_TOKENS, false);
             boolean recompute = r.bool("recompute", false);
 
@@ -299,7 +299,7 @@ public final class RecipeReader {
                 r.problem("student", "must be a model directory or an object of conversion options");
                 return new Recipe.Convert(new ConversionOptions(DEFAULT_SLOTS, DEFAULT_GATE_NORMALIZER, "random", List.of(), seed, "float32"));
             }
-            int slots = (int) (long) s.integer("slots", 1, (long) DEFAULT_SLOTS, false);
+            int slots = s.intValue("slots", 1, DEFAULT_SLOTS, false);
             double tau = s.number("gate_normalizer", v -> v > 0, "> 0", DEFAULT_GATE_NORMALIZER, false);
             String init = s.choice("gate_init", GATE_INITS, "random", false);
             List<Integer> keep = new ArrayList<>();
@@ -325,9 +325,9 @@ public final class RecipeReader {
             }
             long studentSeed = s.integer("seed", Long.MIN_VALUE, seed, false);
             String dtype = s.choice("dtype", DTYPES, "float32", false);
-            int shortConv = (int) (long) s.integer("short_conv", 0, 0L, false);
+            int shortConv = s.intValue("short_conv", 0, 0, false);
             String convInit = s.choice("short_conv_init", SHORT_CONV_INITS, "identity", false);
-            int kvHeads = (int) (long) s.integer("kv_heads", 0, 0L, false);
+            int kvHeads = s.intValue("kv_heads", 0, 0, false);
             s.finish();
             ObjectNode o = resolved.putObject("student");
             o.put("slots", slots);
@@ -460,7 +460,7 @@ public final class RecipeReader {
         }
 
         private static int integer(Obj e, String key, int dflt) {
-            return (int) (long) e.integer(key, 1, (long) dflt, false);
+            return e.intValue(key, 1, dflt, false);
         }
 
         private static ArrayNode resolvedSynthetic(List<SyntheticSpec> specs) {

@@ -447,6 +447,12 @@ class RecipeReaderTest {
                 .contains("student.kv_heads"));
         assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"kv_heads\": \"all\""))
                 .contains("student.kv_heads"));
+        for (String field : java.util.List.of("kv_heads", "short_conv")) {
+            assertTrue(error(GOOD.replace("\"keep_attention\": [1]", "\"keep_attention\": [1], \"" + field + "\": 4294967300"))
+                    .contains("student." + field + ": must be at most 2147483647 (got 4294967300)"), field);
+        }
+        assertTrue(error(GOOD.replace("\"slots\": 32", "\"slots\": 4294967300"))
+                .contains("student.slots: must be at most 2147483647 (got 4294967300)"));
     }
 
     /** A stage's conv_lr_scale: 1 unless given (and then absent from the resolved recipe), in the step's AdamW, refused out of range. */
