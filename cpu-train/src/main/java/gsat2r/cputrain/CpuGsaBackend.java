@@ -26,7 +26,6 @@ import gsat2r.training.TrainableSet;
 import gsat2r.training.TrainingBackend;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -332,16 +331,8 @@ public final class CpuGsaBackend implements TrainingBackend {
 
     @Override
     public List<TensorSpec> stateSpecs() {
-        List<TensorSpec> specs = new ArrayList<>();
-        for (String name : changedInLayoutOrder()) specs.add(TensorSpec.of(StateNames.param(name), DType.F32, view(name).shape()));
-        if (trainable instanceof CpuTrainable.Adapters) {
-            for (CpuTensor t : trainable.tensors()) specs.add(TensorSpec.of(StateNames.lora(t.info().name()), DType.F32, t.info().shape()));
-        }
-        for (CpuTensor t : trainable.tensors()) {
-            specs.add(TensorSpec.of(StateNames.adamM(t.info().name()), DType.F32, t.info().shape()));
-            specs.add(TensorSpec.of(StateNames.adamV(t.info().name()), DType.F32, t.info().shape()));
-        }
-        return specs;
+        return StateNames.specs(changedInLayoutOrder().stream().map(this::view).toList(), trainable instanceof CpuTrainable.Adapters,
+                trainable.tensors().stream().map(CpuTensor::info).toList());
     }
 
     @Override

@@ -448,18 +448,8 @@ public final class CudaGsaBackend implements TrainingBackend {
 
     @Override
     public List<TensorSpec> stateSpecs() {
-        List<TensorSpec> specs = new ArrayList<>();
-        for (ParameterView v : student.layout.views()) {
-            if (student.weights.changed(v)) specs.add(TensorSpec.of(StateNames.param(v.name()), DType.F32, v.shape()));
-        }
-        if (trainable instanceof CudaTrainable.Adapters) {
-            for (var t : trainable.tensors()) specs.add(TensorSpec.of(StateNames.lora(t.info().name()), DType.F32, t.info().shape()));
-        }
-        for (var t : trainable.tensors()) {
-            specs.add(TensorSpec.of(StateNames.adamM(t.info().name()), DType.F32, t.info().shape()));
-            specs.add(TensorSpec.of(StateNames.adamV(t.info().name()), DType.F32, t.info().shape()));
-        }
-        return specs;
+        return StateNames.specs(student.layout.views().stream().filter(student.weights::changed).toList(),
+                trainable instanceof CudaTrainable.Adapters, trainable.tensors().stream().map(DeviceDataParallel.Tensor::info).toList());
     }
 
     @Override

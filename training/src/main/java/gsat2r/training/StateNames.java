@@ -1,5 +1,11 @@
 package gsat2r.training;
 
+import gsat2r.core.model.gsa.ParameterView;
+import gsat2r.core.safetensors.DType;
+import gsat2r.core.safetensors.TensorSpec;
+
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -51,6 +57,23 @@ public final class StateNames {
     /** The tensor names under {@link #PARAM} in a state's tensor names, prefix stripped. */
     public static java.util.List<String> params(java.util.Collection<String> stateTensors) {
         return stateTensors.stream().filter(n -> n.startsWith(PARAM)).map(n -> n.substring(PARAM.length())).toList();
+    }
+
+    /**
+     * A state's tensors, in the order every backend writes them: the student tensors training has changed (in layout
+     * order), the LoRA factors of {@code trainable} while they are adapters, and both Adam moments of every trainable tensor.
+     */
+    public static List<TensorSpec> specs(List<ParameterView> changed, boolean adapters, List<ParameterInfo> trainable) {
+        List<TensorSpec> specs = new ArrayList<>();
+        for (ParameterView v : changed) specs.add(TensorSpec.of(param(v.name()), DType.F32, v.shape()));
+        if (adapters) {
+            for (ParameterInfo t : trainable) specs.add(TensorSpec.of(lora(t.name()), DType.F32, t.shape()));
+        }
+        for (ParameterInfo t : trainable) {
+            specs.add(TensorSpec.of(adamM(t.name()), DType.F32, t.shape()));
+            specs.add(TensorSpec.of(adamV(t.name()), DType.F32, t.shape()));
+        }
+        return specs;
     }
 
     /** The metadata a state carries: the base fingerprint. */
