@@ -42,7 +42,7 @@ class GpuDecodingGpuTest {
 
     @TempDir
     static Path models;
-    static Path llama, mistral, student, hybrid, conv;
+    static Path llama, mistral, student, hybrid, conv, kv;
 
     @BeforeAll
     static void models() {
@@ -51,6 +51,7 @@ class GpuDecodingGpuTest {
         student = TestModels.student(llama, models.resolve("student"), 64, GateInit.RANDOM, List.of());
         hybrid = TestModels.student(mistral, models.resolve("hybrid"), 32, GateInit.KEY_POOL, List.of(2));
         conv = TestModels.convStudent(llama, models.resolve("conv"), 64, 4);
+        kv = TestModels.kvHeadsStudent(llama, models.resolve("kv4"), 64, 4);
     }
 
     @AfterEach
@@ -77,7 +78,7 @@ class GpuDecodingGpuTest {
 
     @Test
     void theStudentsBatchedStepIsEachDecoderAloneBitForBit() {
-        for (Path dir : List.of(student, conv)) {
+        for (Path dir : List.of(student, conv, kv)) {
             try (LanguageModel m = gpu(dir, Precision.BF16)) {
                 double err = batchedAgainstAlone(m, 9, 30);
                 assertEquals(0.0, err, "fused GSA steps do not depend on the batch: " + dir.getFileName());
@@ -87,7 +88,7 @@ class GpuDecodingGpuTest {
 
     @Test
     void batchedStepsOfEveryModelMatchEachDecoderAlone() {
-        for (Path dir : List.of(llama, mistral, student, hybrid, conv)) {
+        for (Path dir : List.of(llama, mistral, student, hybrid, conv, kv)) {
             for (Precision p : Precision.values()) {
                 try (LanguageModel m = gpu(dir, p)) {
                     double tol = p == Precision.FP32 ? 1e-5 : 1e-2;
@@ -160,7 +161,7 @@ class GpuDecodingGpuTest {
 
     @Test
     void stepsMatchTheCpuModelsDecoding() {
-        for (Path dir : List.of(llama, mistral, student, hybrid, conv)) {
+        for (Path dir : List.of(llama, mistral, student, hybrid, conv, kv)) {
             LanguageModel ref = cpu(dir);
             Random rnd = new Random(3);
             int[] prompt = ids(rnd, 50, ref.vocabSize()), next = ids(rnd, 60, ref.vocabSize());   // past Mistral's window of 40
