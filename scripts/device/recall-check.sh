@@ -33,7 +33,8 @@
 # prompt is 10 points of a passkey length).
 #
 # GRID="NAME:BASE:WEIGHT[:KEEP[:CE[:SET]]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey)
-# like the naive plan and reported in the table without acceptance checks: BASE is gsa, hybrid (the committed recipe)
+# like the naive plan and reported in the table without acceptance checks (a student without attention layers gets a
+# "lines:" row: its perplexity, MQAR at 16 pairs and passkey at 1,024 against every-layer GSA's three lines): BASE is gsa, hybrid (the committed recipe)
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; facts=, decoys=: kv-recall's fact_share, decoy_share; ndecoys=: needles' decoy_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
@@ -424,6 +425,21 @@ def check(what, ok):
     summary.setdefault("checks", []).append({"check": what, "pass": ok})
 def ratio(s, t):
     return float("inf") if t == 0 and s > 0 else (s / t if t else 1.0)
+def every_layer(run):                                   # a student without attention layers (its config's attn empty)
+    f = os.path.join(w, run, "final", "config.json")
+    return os.path.exists(f) and not json.load(open(f)).get("attn")
+def lines_of_every_layer_gsa(r):                        # the issue's three lines for an every-layer student, at a glance
+    lm, rc, pk = r.get("lm"), r.get("recall"), r.get("passkey")
+    p1024 = [p for p in (pk or {}).get("points", []) if p["length"] == 1024]
+    q16 = [p for p in (rc or {}).get("points", []) if p["pairs"] == 16]
+    if not (lm and p1024 and q16):
+        return None
+    got = [("perplexity", lm["student_perplexity"], 1.05 * lm["teacher_perplexity"], lm["student_perplexity"] <= 1.05 * lm["teacher_perplexity"], "{:.2f}"),
+           ("MQAR@16", 100 * q16[0]["student_accuracy"], 50 * q16[0]["teacher_accuracy"], q16[0]["student_accuracy"] >= 0.5 * q16[0]["teacher_accuracy"], "{:.1f}%"),
+           ("passkey@1024", 100 * p1024[0]["student"]["accuracy"], 80 * p1024[0]["teacher"]["accuracy"],
+            p1024[0]["student"]["accuracy"] >= 0.8 * p1024[0]["teacher"]["accuracy"], "{:.0f}%")]
+    return ("  lines: " + "; ".join(f"{n} {f.format(v)} (line {f.format(l)}) {'ok' if ok else 'NO'}" for n, v, l, ok, f in got)
+            + ("  -> ALL THREE MET" if all(ok for *_, ok, _ in got) else ""))
 grid = [(f"grid-{g}", f"grid {g}") for g in os.environ.get("GRID_LIST", "").split()]
 for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybrid", "hybrid (recipe)"), ("recall-llama-planned", "hybrid (planned)"),
                     ("recall-llama-naive", "hybrid (naive 0,7)")] + grid:
@@ -468,6 +484,9 @@ for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
                          + "  ".join(f"{l['layer']}: {l['half_life']['median']:.0f}, " + "/".join(f"{l['reach'][i]:.1e}" for i in at)
                                      for l in g["layers"]))
     if name.startswith("grid-"):
+        verdict = lines_of_every_layer_gsa(r) if every_layer(name) else None
+        if verdict:
+            lines.append(verdict)
         continue
     if lm:
         check(f"{label}: perplexity within 5% of the teacher's", lm["student_perplexity"] <= 1.05 * lm["teacher_perplexity"])
