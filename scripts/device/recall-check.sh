@@ -30,7 +30,7 @@
 #   [DEADLINE=560] [OUT=DIR] [SAMPLES=10] bash scripts/device/recall-check.sh
 #
 # SAMPLES: prompts per point of recall, passkey and the needle tasks in every evaluation (t2r eval --samples; with 10, one
-# prompt is 10 points of a passkey length).
+# prompt is 10 points of a passkey length; DRY=1 uses 1 whatever it says).
 #
 # GRID="NAME:BASE:WEIGHT[:KEEP[:CE[:SET]]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey)
 # like the naive plan and reported in the table without acceptance checks (a student without attention layers gets a

@@ -78,14 +78,29 @@ final class TestModels {
 
     /**
      * A GSA student of {@code teacher} in {@code out} with {@code kvHeads} kv heads in its GSA layers (copies of the
-     * teacher's, so one query head per kv head for the demo teacher's 4 at 4), key-pool gates, seed 7, layer 1 kept as
-     * attention with the teacher's kv heads.
+     * teacher's, so one query head per kv head for the demo teacher's 4 at 4), key-pool gates, short convolutions of 4
+     * random taps, seed 7, layer 1 kept as attention with the teacher's kv heads; then every GSA layer's k, v, gate and
+     * convolution weights moved by N(0, 0.02²) noise (seed 11), as training parts the copies, so that a query head reading
+     * its twin's copy shows.
      */
     static Path kvHeadsStudent(Path teacher, Path out, int slots, int kvHeads) {
-        if (!Files.isDirectory(out)) {
-            Converter.convert(teacher, out, new ConvertOptions(slots, 8, GateInit.KEY_POOL, 7, DType.F32, List.of(1)).withKvHeads(kvHeads),
-                    false);
+        if (Files.isDirectory(out)) return out;
+        Path made = out.resolveSibling(out.getFileName() + "-copies");
+        Converter.convert(teacher, made, new ConvertOptions(slots, 8, GateInit.KEY_POOL, 7, DType.F32, List.of(1)).withKvHeads(kvHeads)
+                .withShortConv(4, gsat2r.converter.ShortConvInit.RANDOM), false);
+        gsat2r.core.model.gsa.GsaModel m = gsat2r.core.model.gsa.GsaModel.load(made);
+        java.util.Random rnd = new java.util.Random(11);
+        for (gsat2r.core.model.gsa.ParameterView v : m.layout().views()) {
+            boolean copied = switch (v.kind()) {
+                case K_PROJ, V_PROJ, F_PROJ, K_CONV, V_CONV -> m.config().isGsaLayer(v.layer());
+                default -> false;
+            };
+            if (copied) {
+                for (int i = v.arrayOffset(); i < v.end(); i++) m.parameters()[i] += (float) (0.02 * rnd.nextGaussian());
+            }
         }
+        m.save(out, DType.F32, false);
+        gsat2r.core.tokenizer.TokenizerFiles.copy(out, made);
         return out;
     }
 

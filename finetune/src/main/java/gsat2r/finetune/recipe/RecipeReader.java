@@ -206,12 +206,11 @@ public final class RecipeReader {
             Recipe.Student student = student(r, seed);
             List<SyntheticSpec> synthetic = new ArrayList<>();
             Recipe.Data data = data(r, synthetic);
-            int seqLen = r.intValue("seq_len", 1, 1, true);
-            if (seqLen > 1 << 20) r.problem("seq_len", "must be at most " + (1 << 20));
+            int seqLen = (int) (long) atMost(r, "seq_len", r.integer("seq_len", 1, 1L, true));
 
-            Long batch = r.integer("batch", 1, null, false);
-            Long micro = r.integer("micro_batch", 1, null, false);
-            Long accum = r.integer("grad_accum", 1, null, false);
+            Long batch = atMost(r, "batch", r.integer("batch", 1, null, false));
+            Long micro = atMost(r, "micro_batch", r.integer("micro_batch", 1, null, false));
+            Long accum = atMost(r, "grad_accum", r.integer("grad_accum", 1, null, false));
             long[] bma = batching(r, batch, micro, accum);
 
             String device = r.choice("device", DEVICES, "cpu", false);
@@ -279,8 +278,18 @@ public final class RecipeReader {
                     r.problem("batch", "must equal micro_batch * grad_accum (" + b + " != " + m + " * " + a + ")");
                 }
             }
-            if (b > 1 << 20) r.problem("batch", "must be at most " + (1 << 20));
+            if (b > MAX_SIZE) r.problem("batch", "must be at most " + MAX_SIZE);
             return new long[] {b, Math.max(1, m), Math.max(1, a)};
+        }
+
+        /** The most tokens in a sequence, and sequences in a batch or a micro-batch, or micro-batches in a step. */
+        static final long MAX_SIZE = 1 << 20;
+
+        /** {@code v} (null: absent), refused above {@link #MAX_SIZE} and then read as that, so that no product overflows. */
+        private static Long atMost(Obj r, String key, Long v) {
+            if (v == null || v <= MAX_SIZE) return v;
+            r.problem(key, "must be at most " + MAX_SIZE + " (got " + v + ")");
+            return MAX_SIZE;
         }
 
         Recipe.Student student(Obj r, long seed) {

@@ -432,6 +432,18 @@ class RecipeReaderTest {
                 .contains("student.short_conv"));
     }
 
+    /** Sizes are refused above 2^20 with one line each, before batch = micro_batch · grad_accum can overflow. */
+    @Test
+    void sizesAreBoundedBeforeTheyMultiply() {
+        assertTrue(error(GOOD.replace("\"seq_len\": 256", "\"seq_len\": 4294967552"))
+                .contains("seq_len: must be at most 1048576 (got 4294967552)"));
+        String e = error(GOOD.replace("\"batch\": 16, \"micro_batch\": 4", "\"micro_batch\": 4294967296, \"grad_accum\": 4294967296"));
+        assertTrue(e.contains("micro_batch: must be at most 1048576") && e.contains("grad_accum: must be at most 1048576"), e);
+        assertEquals(1, e.lines().count());
+        assertTrue(error(GOOD.replace("\"batch\": 16, \"micro_batch\": 4", "\"batch\": 8, \"micro_batch\": 2305843009213693953, \"grad_accum\": 8"))
+                .contains("micro_batch: must be at most 1048576"));
+    }
+
     /** student.kv_heads: read, passed to the converter, resolved only when given (earlier runs' run.json stays the same), refused below 0. */
     @Test
     void kvHeads() {
