@@ -232,6 +232,11 @@ for s in r["stages"]:
             s["ce_weight"] = float(ce)
 if keep:
     r["student"]["keep_attention"] = [int(l) for l in keep.split(",")]
+def conversion(key, value):                           # an option of the student's conversion: only where the recipe converts
+    if not isinstance(r["student"], dict):
+        sys.exit(f"GRID {name}: {key} is an option of the student's conversion, and this part trains an existing student "
+                 f"({r['student']})")
+    r["student"][key] = value
 def entry(mix, kind):                                 # the mix's entry of kind, added at share 0 when it has none
     e = next((e for e in mix if e["kind"] == kind), None)
     if e is None:
@@ -285,14 +290,14 @@ setters.update({
     "at": lambda v: stage("attention-transfer").__setitem__("tokens", int(v)),
     "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),
     "lr": lambda v: stage("distill").__setitem__("lr", float(v)),
-    "norm": lambda v: r["student"].__setitem__("gate_normalizer", float(v)),
-    "slots": lambda v: r["student"].__setitem__("slots", int(v)),
-    "kvh": lambda v: r["student"].__setitem__("kv_heads", int(v)),
-    "init": lambda v: r["student"].__setitem__("gate_init", v),
-    "conv": lambda v: r["student"].__setitem__("short_conv", int(v)),
-    "cinit": lambda v: r["student"].__setitem__("short_conv_init", v),
+    "norm": lambda v: conversion("gate_normalizer", float(v)),
+    "slots": lambda v: conversion("slots", int(v)),
+    "kvh": lambda v: conversion("kv_heads", int(v)),
+    "init": lambda v: conversion("gate_init", v),
+    "conv": lambda v: conversion("short_conv", int(v)),
+    "cinit": lambda v: conversion("short_conv_init", v),
     "clr": lambda v: [s.__setitem__("conv_lr_scale", float(v)) for s in r["stages"]],
-    "seed": lambda v: (r.__setitem__("seed", int(v)), r["student"].__setitem__("seed", int(v))),
+    "seed": lambda v: (r.__setitem__("seed", int(v)), isinstance(r["student"], dict) and r["student"].__setitem__("seed", int(v))),
     "hs": lambda v: first("attention-transfer").__setitem__("hidden_states", v),
     "at2": lambda v: own_stage(int(v)),
     "ce": lambda v: [s.__setitem__("ce_weight", float(v)) for s in r["stages"] if s["type"] == "distill"],
