@@ -224,17 +224,19 @@ public final class Converter {
             }
             String name = t.hfName(Math.max(v.layer(), 0));
             TensorInfo info = st.expect(name, t.shape(teacher));
-            int copies = (int) (v.shape()[0] / info.shape()[0]);
             boolean kv = v.kind() == ParameterView.Kind.K_PROJ || v.kind() == ParameterView.Kind.V_PROJ;
-            if (!(kv && copies > 1 && v.shape()[0] == copies * info.shape()[0] && v.shape()[1] == info.shape()[1])
-                    && !java.util.Arrays.equals(info.shape(), v.shape())) {
-                throw new IllegalStateException(name + " " + info.shapeString() + " does not fit " + v);
+            int copies = kv && layout.config().isGsaLayer(v.layer()) ? layout.config().numKvHeads() / teacher.numKeyValueHeads() : 1;
+            long[] expected = info.shape();
+            expected[0] *= copies;                                      // a GSA layer's k or v: every teacher head copied
+            if (!java.util.Arrays.equals(expected, v.shape())) {
+                throw new IllegalStateException(name + " " + info.shapeString() + (copies > 1 ? " x " + copies + " kv-head copies" : "")
+                        + " does not fit " + v);
             }
             if (!info.dtype().isFloating()) {
                 throw new T2rException(info.file() + ": tensor '" + name + "' is " + info.dtype() + ", not a float type");
             }
             used.add(name);
-            plan.add(new Source(v, name, Math.max(copies, 1)));
+            plan.add(new Source(v, name, copies));
         }
         for (String name : st.tensors().keySet()) {
             boolean ignorable = name.endsWith(".rotary_emb.inv_freq")
