@@ -85,9 +85,11 @@ final class Obj {
     /** As {@link #integer}, for a field that holds an int: refused above {@link Integer#MAX_VALUE} instead of wrapping. */
     Integer intValue(String key, int min, Integer dflt, boolean required) {
         Long v = integer(key, min, dflt == null ? null : (long) dflt, required);
-        if (v == null || v <= Integer.MAX_VALUE) return v == null ? null : (int) (long) v;
-        problem(key, "must be at most " + Integer.MAX_VALUE + " (got " + v + ")");
-        return dflt;
+        if (v != null && v > Integer.MAX_VALUE) {
+            problem(key, "must be at most " + Integer.MAX_VALUE + " (got " + v + ")");
+            return dflt;
+        }
+        return v == null ? null : (int) (long) v;
     }
 
     Double number(String key, DoublePredicate valid, String rule, Double dflt, boolean required) {
