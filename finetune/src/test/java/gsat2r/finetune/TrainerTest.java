@@ -261,6 +261,11 @@ class TrainerTest {
         };
     }
 
+    /** Every one of {@code prefixes} begins one of the run's notes. */
+    private static void assertNoted(List<String> notes, String... prefixes) {
+        for (String note : prefixes) assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
+    }
+
     @Test
     void aRunWithSyntheticDataResumesBitIdenticallyAndItsSequencesFollowTheMix() throws IOException {
         String text = syntheticRecipe("synthetic-base.json");
@@ -291,10 +296,8 @@ class TrainerTest {
         Path whole = tmp.resolve("staged-whole"), broken = tmp.resolve("staged-broken");
         List<String> notes = new ArrayList<>();
         train(recipe, whole, false, noting(notes));
-        for (String note : List.of("synthetic data: stage at: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)",
-                "synthetic data: stage kd: kv-recall 100.0% of the training sequences (corpus 0.0%)", "synthetic data: stage ft: the corpus alone")) {
-            assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
-        }
+        assertNoted(notes, "synthetic data: stage at: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)",
+                "synthetic data: stage kd: kv-recall 100.0% of the training sequences (corpus 0.0%)", "synthetic data: stage ft: the corpus alone");
         assertResumesAsOneRun(recipe, whole, broken, 8, 14);        // in the second stage's mix, and in the third's
         JsonNode stages = JSON.readTree(whole.resolve("run.json").toFile()).path("recipe").path("stages");
         assertTrue(stages.get(0).path("synthetic").isMissingNode(), "the first stage has the recipe's mix: " + stages.get(0));
@@ -318,11 +321,9 @@ class TrainerTest {
         Path whole = tmp.resolve("switch-whole"), broken = tmp.resolve("switch-broken");
         List<String> notes = new ArrayList<>();
         train(recipe, whole, false, noting(notes));
-        for (String note : List.of("synthetic data: stage at: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)",
+        assertNoted(notes, "synthetic data: stage at: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)",
                 "synthetic data: stage kd from step 4: kv-recall 100.0% of the training sequences (corpus 0.0%)",
-                "synthetic data: stage ft: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)")) {
-            assertTrue(notes.stream().anyMatch(n -> n.startsWith(note)), note + " in " + notes);
-        }
+                "synthetic data: stage ft: kv-recall 25.0%, repeats 25.0% of the training sequences (corpus 50.0%)");
         assertResumesAsOneRun(recipe, whole, broken, 8, 11, 15);    // before the switch, after it, and in the next stage
         JsonNode kd = JSON.readTree(whole.resolve("run.json").toFile()).path("recipe").path("stages").get(1);
         assertEquals(3, kd.path("synthetic_switch").path("after_steps").asLong(), kd.toString());
