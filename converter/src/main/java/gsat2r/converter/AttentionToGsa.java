@@ -41,10 +41,9 @@ public final class AttentionToGsa {
         Random rnd = new Random(seed);
         for (ParameterView v : to.views()) {
             ParameterView src = from.find(v.name());
-            int copies = layers.contains(v.layer()) ? target.numKvHeads() / attentionKvHeads(c, v.layer()) : 1;
+            int kvHeads = layers.contains(v.layer()) ? attentionKvHeads(c, v.layer()) : c.numKvHeads(), copies = c.numKvHeads() / kvHeads;
             if (src != null && src.arraySize() != v.arraySize()) {   // k or v of an attention layer with fewer kv heads than GSA's
-                int heads = target.numKvHeads() / copies;
-                float[] repeated = HeadCopies.repeat(src.copyFrom(old), heads, src.arraySize() / heads, copies);
+                float[] repeated = HeadCopies.repeat(src.copyFrom(old), kvHeads, src.arraySize() / kvHeads, copies);
                 System.arraycopy(repeated, 0, p, v.arrayOffset(), repeated.length);
             } else if (src != null) {
                 System.arraycopy(old, src.arrayOffset(), p, v.arrayOffset(), v.arraySize());
@@ -55,7 +54,6 @@ public final class AttentionToGsa {
                 java.util.Arrays.fill(p, v.arrayOffset(), v.arrayOffset() + v.arraySize(), 1f);
             } else if (v.kind() == Kind.F_PROJ) {
                 float[] keys = from.get(Kind.K_PROJ, v.layer()).copyFrom(old);
-                int kvHeads = c.numKvHeads() / copies;
                 var projection = new GateInit.KeyProjection(MemorySegment.ofArray(keys), DType.F32, kvHeads,
                         c.headKDim(), c.hiddenSize());
                 int[] at = {v.arrayOffset()};
