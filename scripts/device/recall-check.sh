@@ -237,6 +237,10 @@ def conversion(key, value):                           # an option of the student
         sys.exit(f"GRID {name}: {key} is an option of the student's conversion, and this part trains an existing student "
                  f"({r['student']})")
     r["student"][key] = value
+def seed(v):                                          # the data's seed, and the conversion's where the recipe converts
+    r["seed"] = int(v)
+    if isinstance(r["student"], dict):
+        r["student"]["seed"] = int(v)
 def entry(mix, kind):                                 # the mix's entry of kind, added at share 0 when it has none
     e = next((e for e in mix if e["kind"] == kind), None)
     if e is None:
@@ -297,7 +301,7 @@ setters.update({
     "conv": lambda v: conversion("short_conv", int(v)),
     "cinit": lambda v: conversion("short_conv_init", v),
     "clr": lambda v: [s.__setitem__("conv_lr_scale", float(v)) for s in r["stages"]],
-    "seed": lambda v: (r.__setitem__("seed", int(v)), isinstance(r["student"], dict) and r["student"].__setitem__("seed", int(v))),
+    "seed": seed,
     "hs": lambda v: first("attention-transfer").__setitem__("hidden_states", v),
     "at2": lambda v: own_stage(int(v)),
     "ce": lambda v: [s.__setitem__("ce_weight", float(v)) for s in r["stages"] if s["type"] == "distill"],
