@@ -31,8 +31,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Decoding and scoring of the GPU models against their references: the batched step ({@link DecodeRuntime}) against
  * each decoder's own {@code next} while sequences join and leave (bit for bit where the kernels sum the same way at any
- * batch: the GSA student at up to 16 rows; a stated tolerance where split-KV attention or cuBLASLt cut the sums
- * differently); the step against the CPU models' decoding (fp32 1e-5, bf16 2e-2); the graph replay against the kernels
+ * batch: the GSA students at up to 16 rows, a kept attention layer included while its contexts are short enough for
+ * split-KV attention to cut them into the same splits at every batch; a stated tolerance where split-KV attention or
+ * cuBLASLt cut the sums differently); the step against the CPU models' decoding (fp32 1e-5, bf16 2e-2); the graph replay against the kernels
  * launched one by one (bit for bit) and the fused kernels against the op-by-op step; saved states restored into GPU
  * decoders (bit for bit) and into the CPU models' decoders (the host format is shared); {@code prefillAll} against
  * the forward pass; and batched scoring against the CPU's {@link ContinuationScorer}.
@@ -81,7 +82,7 @@ class GpuDecodingGpuTest {
         for (Path dir : List.of(student, conv, kv)) {
             try (LanguageModel m = gpu(dir, Precision.BF16)) {
                 double err = batchedAgainstAlone(m, 9, 30);
-                assertEquals(0.0, err, "fused GSA steps do not depend on the batch: " + dir.getFileName());
+                assertEquals(0.0, err, "the fused steps do not depend on the batch: " + dir.getFileName());
             }
         }
     }
@@ -222,7 +223,7 @@ class GpuDecodingGpuTest {
 
     @Test
     void graphReplaysEqualLaunchesOneByOneAndTheFusedStepTheOpByOneStep() {
-        for (Path dir : List.of(student, hybrid, llama, conv)) {
+        for (Path dir : List.of(student, hybrid, llama, conv, kv)) {
             float[][] graphs = run(dir, null, null), eager = run(dir, "false", null), byOps = run(dir, null, "false");
             for (int i = 0; i < graphs.length; i++) assertArrayEquals(eager[i], graphs[i], "graph replay against eager launches, row " + i);
             double worst = 0;
@@ -256,7 +257,7 @@ class GpuDecodingGpuTest {
 
     @Test
     void savedStatesRestoreIntoGpuDecodersBitForBitAndIntoTheCpuModels() {
-        for (Path dir : List.of(student, hybrid, mistral)) {
+        for (Path dir : List.of(student, hybrid, mistral, conv, kv)) {
             LanguageModel ref = cpu(dir);
             for (Precision p : Precision.values()) {
                 try (LanguageModel m = gpu(dir, p)) {
@@ -288,7 +289,7 @@ class GpuDecodingGpuTest {
 
     @Test
     void aPromptAfterARestoredPrefixMatchesOneWholePrefill() {
-        for (Path dir : List.of(student, hybrid, mistral)) {
+        for (Path dir : List.of(student, hybrid, mistral, kv)) {
             for (Precision p : Precision.values()) {
                 try (LanguageModel m = gpu(dir, p)) {
                     int[] prompt = ids(new Random(17), 150, m.vocabSize());
