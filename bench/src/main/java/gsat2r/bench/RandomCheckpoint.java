@@ -204,7 +204,7 @@ public final class RandomCheckpoint {
      * existing non-empty directory is replaced only with {@code force}). Returns {@code out}.
      */
     public static Path write(Path out, LlamaShape shape, Options options, boolean force) {
-        try (AtomicDirectory dir = AtomicDirectory.create(out, force)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out, force, gsat2r.core.io.OutputKind.holding("model directory", "config.json"))) {
             writeInto(dir.path(), shape, options);
             return dir.commit();
         }

@@ -92,7 +92,7 @@ final class ConvertCommand implements Callable<Integer> {
                     + "(the student starts computing what it computes with the teacher's); 0 (default): the teacher's.")
     int kvHeads;
 
-    @Option(names = "--force", description = "Replace --out if it exists and is not empty.")
+    @Option(names = "--force", description = "Replace --out if it holds a t2r student (never a teacher, nor a directory of other files).")
     boolean force;
 
     @Override

@@ -50,7 +50,7 @@ final class DataPrepareCommand implements Callable<Integer> {
             description = "Start a new shard once one holds N tokens (default ${DEFAULT-VALUE}).")
     long shardTokens;
 
-    @Option(names = "--force", description = "Replace --out if it exists.")
+    @Option(names = "--force", description = "Replace --out if it holds a prepared dataset (dataset.json; never a directory of other files).")
     boolean force;
 
     @Override

@@ -130,7 +130,7 @@ final class EvalCommand implements Callable<Integer> {
                     + GPU_SPEED_CONTEXT + " on cuda).")
     Integer speedContext;
 
-    @Option(names = "--force", description = "Replace --out if it exists.")
+    @Option(names = "--force", description = "Replace --out if it holds an eval report (report.md; never a directory of other files).")
     boolean force;
 
     @Override

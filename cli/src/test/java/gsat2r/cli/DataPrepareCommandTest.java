@@ -55,6 +55,15 @@ class DataPrepareCommandTest {
         CliRun forced = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input", in.toString(),
                 "--text-field", "body", "--out", out.toString(), "--force");
         assertEquals(0, forced.exit(), forced.toString());
+        // --force replaces a prepared dataset, not a directory of other files.
+        Path mine = Files.createDirectories(tmp.resolve("mine"));
+        Files.writeString(mine.resolve("notes.txt"), "keep");
+        CliRun refused = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input", in.toString(),
+                "--text-field", "body", "--out", mine.toString(), "--force");
+        assertEquals(1, refused.exit());
+        assertEquals("error: " + mine + ": is not a prepared dataset (no dataset.json), so --force does not replace it; give a new or empty directory",
+                refused.err().strip());
+        assertEquals("keep", Files.readString(mine.resolve("notes.txt")));
     }
 
     /** .jsonl.gz and .jsonl.zst written by gzip and zstd (core's fixtures), and JSONL on standard input. */

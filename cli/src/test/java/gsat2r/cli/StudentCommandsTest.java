@@ -85,7 +85,7 @@ class StudentCommandsTest {
     }
 
     @Test
-    void hybridStudentOfTheLlamaFixture() {
+    void hybridStudentOfTheLlamaFixture() throws IOException {
         Path teacher = Fixtures.copy("hf-tiny-llama", tmp.resolve("teacher")), student = tmp.resolve("student");
         CliRun convert = t2r("convert", "--teacher", teacher.toString(), "--out", student.toString(),
                 "--keep-attention", "1", "--gate-init", "key-pool", "--dtype", "f32");
@@ -101,6 +101,17 @@ class StudentCommandsTest {
         assertEquals("error: " + student + ": directory exists and is not empty (use --force to replace it)",
                 again.err().strip());
         assertEquals(0, t2r("convert", "--teacher", teacher.toString(), "--out", student.toString(), "--force").exit());
+        // --force replaces a student, never the teacher or a directory of someone else's files.
+        CliRun ontoTeacher = t2r("convert", "--teacher", teacher.toString(), "--out", teacher.toString(), "--force");
+        assertEquals(1, ontoTeacher.exit());
+        assertEquals("error: " + teacher + ": is not a t2r student (no config.json of model_type gsa), so --force does not replace it; "
+                + "give a new or empty directory", ontoTeacher.err().strip());
+        assertTrue(Files.isRegularFile(teacher.resolve("model.safetensors")), "the teacher is untouched");
+        Path mine = tmp.resolve("mine");
+        Files.createDirectories(mine.resolve("sub"));
+        Files.writeString(mine.resolve("sub/thesis.tex"), "keep");
+        assertEquals(1, t2r("convert", "--teacher", teacher.toString(), "--out", mine.toString(), "--force").exit());
+        assertEquals("keep", Files.readString(mine.resolve("sub/thesis.tex")));
     }
 
     @Test

@@ -73,7 +73,7 @@ public final class AttentionToGsa {
     public static GsaConfig convert(Path in, Path out, Set<Integer> layers, GateInit init, long seed, boolean replace) {
         GsaModel student = convert(GsaModel.load(in), layers, init, seed);
         DType dtype = "float32".equals(student.config().dtype()) ? DType.F32 : DType.BF16;
-        try (AtomicDirectory dir = AtomicDirectory.create(out, replace)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out, replace, GsaCheckpoint.STUDENT)) {
             GsaCheckpoint.writeInto(student, dir.path(), dtype);
             TokenizerFiles.copy(dir.path(), in);
             dir.commit();

@@ -76,7 +76,7 @@ public final class Converter {
             int teacherKv = teacher.numKeyValueHeads(), copies = student.numKvHeads() / teacherKv;
 
             int copied = 0, bitExact = 0;
-            try (AtomicDirectory out = AtomicDirectory.create(outDir, replace)) {
+            try (AtomicDirectory out = AtomicDirectory.create(outDir, replace, GsaCheckpoint.STUDENT)) {
                 Random rnd = new Random(options.seed()), convRnd = ShortConvInit.random(options.seed());
                 try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.create(out.path(),
                         GsaCheckpoint.specs(layout, outType), ShardedSafeTensorsWriter.DEFAULT_MAX_SHARD_BYTES)) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.data.TextInputs;
 import gsat2r.core.io.AtomicDirectory;
+import gsat2r.core.io.OutputKind;
 import gsat2r.core.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -32,6 +33,9 @@ import java.util.stream.Stream;
  * last finished task. The output directory appears whole, at the end ({@link AtomicDirectory}).
  */
 public final class Evaluator {
+
+    /** What {@code t2r eval --force} may replace: a directory holding a report. */
+    public static final OutputKind REPORT = OutputKind.holding("t2r eval report", "report.md");
 
     /** Bumped when a task's method changes, so that older cached results are not reused. */
     static final int METHOD_VERSION = 3;
@@ -59,7 +63,7 @@ public final class Evaluator {
      */
     public EvalReport run(Path out, boolean force) {
         checkInputs();
-        try (AtomicDirectory dir = AtomicDirectory.create(out, force)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out, force, REPORT)) {
             WorkDir work = WorkDir.beside(out);
             EvalReport report = evaluate(work);
             ReportWriter.write(dir.path(), report);

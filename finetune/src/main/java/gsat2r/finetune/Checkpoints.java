@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.io.AtomicDirectory;
+import gsat2r.core.io.OutputKind;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.safetensors.SafeTensorsWriter;
 import gsat2r.core.safetensors.TensorWriter;
@@ -98,7 +99,7 @@ final class Checkpoints {
     Path write(TrainingBackend backend, ObjectNode trainerJson, byte[] metrics, long globalStep, int keep,
                Map<String, String> metadata) {
         Path target = dir.resolve(name(globalStep));
-        try (AtomicDirectory out = AtomicDirectory.create(target, true)) {
+        try (AtomicDirectory out = AtomicDirectory.create(target, true, OutputKind.owned("checkpoint"))) {
             try (TensorWriter w = SafeTensorsWriter.create(out.path().resolve(STATE), backend.stateSpecs(), metadata)) {
                 backend.writeState(w);
                 w.commit();

@@ -3,6 +3,7 @@ package gsat2r.finetune;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.core.io.AtomicDirectory;
+import gsat2r.core.io.OutputKind;
 import gsat2r.core.io.AtomicFiles;
 import gsat2r.core.io.Json;
 import gsat2r.core.safetensors.HeapTensor;
@@ -50,7 +51,7 @@ public final class PeftAdapter {
             long[] shape = m.group(2).equals("A") ? new long[] {lora.rank(), other} : new long[] {other, lora.rank()};
             tensors.put(PREFIX + name, HeapTensor.f32(values, shape));
         });
-        try (AtomicDirectory out = AtomicDirectory.create(target, true)) {
+        try (AtomicDirectory out = AtomicDirectory.create(target, true, OutputKind.owned("adapter"))) {
             SafeTensorsWriter.write(out.path().resolve(WEIGHTS), tensors, Map.of("format", "pt"));
             AtomicFiles.writeString(out.path().resolve(CONFIG), Json.PRETTY.writeValueAsString(config(modules, lora)) + "\n");
             return out.commit();

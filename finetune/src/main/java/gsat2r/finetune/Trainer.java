@@ -256,7 +256,7 @@ public final class Trainer {
         var o = convert.options();
         listener.note(String.format(Locale.ROOT, "converting %s into a GSA student (%d slots, gate normalizer %s, gate init %s, seed %d) in %s",
                 recipe.teacher(), o.slots(), o.gateNormalizer(), o.gateInit(), o.seed(), init));
-        try (AtomicDirectory out = AtomicDirectory.create(init, false)) {
+        try (AtomicDirectory out = AtomicDirectory.create(init)) {
             converter.convert(recipe.teacher(), o, out.path());
             return out.commit();
         }
@@ -553,7 +553,7 @@ public final class Trainer {
 
     private Path writeFinal() {
         Path target = run.finalDir();
-        try (AtomicDirectory out = AtomicDirectory.create(target, false)) {
+        try (AtomicDirectory out = AtomicDirectory.create(target)) {
             backend.saveStudent(out.path(), recipe.outputDtype());
             TokenizerFiles.copy(out.path(), studentDir, recipe.teacher());
             run.copyAdapters(out.path());

@@ -79,7 +79,7 @@ public final class DataPreparer {
         long t0 = System.nanoTime();
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         try (Tokenizer tokenizer = Tokenizer.load(r.tokenizer());
-             AtomicDirectory out = AtomicDirectory.create(r.out(), r.replace());
+             AtomicDirectory out = AtomicDirectory.create(r.out(), r.replace(), PreparedDataset.KIND);
              ExecutorService pool = Executors.newFixedThreadPool(threads, runnable -> {
                  Thread t = new Thread(runnable, "t2r-tokenize");
                  t.setDaemon(true);

@@ -27,6 +27,8 @@ import java.util.Map;
 public final class PreparedDataset implements AutoCloseable {
 
     public static final String MANIFEST = "dataset.json";
+    /** What {@code t2r data prepare --force} may replace: a directory holding a manifest. */
+    public static final gsat2r.core.io.OutputKind KIND = gsat2r.core.io.OutputKind.holding("prepared dataset", MANIFEST);
     public static final String FORMAT = "gsa-t2r token shards";
     public static final int VERSION = 1;
     public static final String TRAIN = "train";

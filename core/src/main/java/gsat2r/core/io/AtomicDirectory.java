@@ -19,13 +19,14 @@ import java.nio.file.attribute.BasicFileAttributes;
  * failed command leaves no half output behind.
  *
  * <p>An existing target is left alone unless it is an empty directory, or {@code replace} was asked
- * for (the CLI's {@code --force}): then the old directory is renamed aside, the new one renamed in,
+ * for (the CLI's {@code --force}) and it is of the {@link OutputKind} being written (never a directory
+ * that holds the current directory): then the old directory is renamed aside, the new one renamed in,
  * and the old one deleted. (Between those two renames the target name is briefly absent; if the
  * second rename fails the old directory is put back.) A {@code kill -9} can leave a temp sibling
  * behind; its name says what it is.
  *
  * <pre>{@code
- * try (AtomicDirectory out = AtomicDirectory.create(dir, force)) {
+ * try (AtomicDirectory out = AtomicDirectory.create(dir, force, PreparedDataset.KIND)) {
  *     write(out.path().resolve("config.json"), ...);
  *     out.commit();
  * }
@@ -36,31 +37,39 @@ public final class AtomicDirectory implements AutoCloseable {
     private final Path target;
     private final Path temp;
     private final boolean replace;
+    private final OutputKind kind;
     private boolean committed;
     private boolean closed;
 
-    private AtomicDirectory(Path target, Path temp, boolean replace) {
+    private AtomicDirectory(Path target, Path temp, boolean replace, OutputKind kind) {
         this.target = target;
         this.temp = temp;
         this.replace = replace;
+        this.kind = kind;
+    }
+
+    /** {@link #create(Path, boolean, OutputKind)} of a directory that must not exist or be empty. */
+    public static AtomicDirectory create(Path target) {
+        return create(target, false, null);
     }
 
     /**
-     * Starts writing the directory {@code target} (its parents are created). Fails at once, before
-     * anything is written, when {@code target} is a file or a symbolic link, or a non-empty
-     * directory and {@code replace} is false.
+     * Starts writing the directory {@code target}, a {@code kind} (its parents are created). Fails at
+     * once, before anything is written, when {@code target} is a file or a symbolic link, or a non-empty
+     * directory and {@code replace} is false or it is not a {@code kind}, or it holds the current directory.
      */
-    public static AtomicDirectory create(Path target, boolean replace) {
+    public static AtomicDirectory create(Path target, boolean replace, OutputKind kind) {
+        if (replace && kind == null) throw new IllegalArgumentException("replace needs the kind of directory it may replace");
         Path abs = target.toAbsolutePath().normalize();
         if (abs.getFileName() == null) throw new T2rException(target + ": cannot write a file system root");
-        checkTarget(target, abs, replace);
+        checkTarget(target, abs, replace, kind);
         AtomicFiles.createDirectories(abs.getParent());
         for (int attempt = 0; ; attempt++) {
             Path temp = AtomicFiles.tempSibling(abs, "tmp");
             try {
                 Files.createDirectory(temp);
                 AtomicFiles.deleteOnShutdown(temp);
-                return new AtomicDirectory(abs, temp, replace);
+                return new AtomicDirectory(abs, temp, replace, kind);
             } catch (IOException e) {
                 if (attempt >= 3) {
                     throw new T2rException(target + ": cannot create a temp directory beside it ("
@@ -87,7 +96,7 @@ public final class AtomicDirectory implements AutoCloseable {
         if (!Files.isDirectory(temp, LinkOption.NOFOLLOW_LINKS)) {
             throw new T2rException(temp + ": the temp directory is gone (deleted during shutdown?)");
         }
-        checkTarget(target, target, replace);
+        checkTarget(target, target, replace, kind);
         AtomicFiles.fsyncDirectory(temp);
         try {
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(target)) {
@@ -134,7 +143,7 @@ public final class AtomicDirectory implements AutoCloseable {
         }
     }
 
-    private static void checkTarget(Path given, Path abs, boolean replace) {
+    private static void checkTarget(Path given, Path abs, boolean replace, OutputKind kind) {
         if (!Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) return;
         if (Files.isSymbolicLink(abs)) {
             throw new T2rException(given + ": is a symbolic link; give the real directory to write");
@@ -142,8 +151,18 @@ public final class AtomicDirectory implements AutoCloseable {
         if (!Files.isDirectory(abs, LinkOption.NOFOLLOW_LINKS)) {
             throw new T2rException(given + ": exists and is not a directory");
         }
-        if (!replace && !isEmptyDirectory(abs)) {
-            throw new T2rException(given + ": directory exists and is not empty (use --force to replace it)");
+        if (isEmptyDirectory(abs)) return;
+        boolean ours = kind != null && kind.is().test(abs);
+        if (!replace) {
+            throw new T2rException(given + ": directory exists and is not empty" + (kind == null || ours ? " (use --force to replace it)"
+                    : " and is not a " + kind.name() + " (no " + kind.sign() + "); give a new or empty directory"));
+        }
+        if (!ours) {
+            throw new T2rException(given + ": is not a " + kind.name() + " (no " + kind.sign()
+                    + "), so --force does not replace it; give a new or empty directory");
+        }
+        if (Path.of("").toAbsolutePath().normalize().startsWith(abs)) {
+            throw new T2rException(given + ": holds the current directory, so --force does not replace it; run from elsewhere");
         }
     }
 

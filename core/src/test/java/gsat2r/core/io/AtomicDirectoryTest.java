@@ -21,13 +21,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AtomicDirectoryTest {
 
+    /** The kind of directory these tests write: one holding made.json. */
+    static final OutputKind KIND = OutputKind.holding("test output", "made.json");
+
     @TempDir
     Path tmp;
 
     @Test
     void commitMakesTheDirectoryAppearWhole() throws IOException {
         Path out = tmp.resolve("a/b/out");
-        try (AtomicDirectory dir = AtomicDirectory.create(out, false)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out)) {
             assertTrue(dir.path().getFileName().toString().startsWith(".out.tmp-"), dir.path().toString());
             assertEquals(out.toAbsolutePath(), dir.target());
             Files.writeString(dir.path().resolve("config.json"), "{}");
@@ -44,7 +47,7 @@ class AtomicDirectoryTest {
     @Test
     void closeWithoutCommitDeletesEverything() throws IOException {
         Path out = tmp.resolve("out");
-        try (AtomicDirectory dir = AtomicDirectory.create(out, false)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out)) {
             Files.createDirectories(dir.path().resolve("deep/er"));
             Files.writeString(dir.path().resolve("deep/er/f"), "f");
         }
@@ -55,7 +58,7 @@ class AtomicDirectoryTest {
     void anExceptionInsideLeavesNoHalfOutput() throws IOException {
         Path out = tmp.resolve("out");
         assertThrows(IllegalStateException.class, () -> {
-            try (AtomicDirectory dir = AtomicDirectory.create(out, false)) {
+            try (AtomicDirectory dir = AtomicDirectory.create(out)) {
                 Files.writeString(dir.path().resolve("half"), "half");
                 throw new IllegalStateException("conversion failed");
             }
@@ -68,7 +71,7 @@ class AtomicDirectoryTest {
         Path out = tmp.resolve("out");
         Files.createDirectories(out);
         Files.writeString(out.resolve("precious"), "keep");
-        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(out, false));
+        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(out));
         assertEquals(out + ": directory exists and is not empty (use --force to replace it)", e.getMessage());
         assertEquals("keep", Files.readString(out.resolve("precious")));
         assertEquals(List.of("out"), listing(tmp));
@@ -79,7 +82,8 @@ class AtomicDirectoryTest {
         Path out = tmp.resolve("out");
         Files.createDirectories(out.resolve("old-sub"));
         Files.writeString(out.resolve("old-sub/old"), "old");
-        try (AtomicDirectory dir = AtomicDirectory.create(out, true)) {
+        Files.writeString(out.resolve("made.json"), "{}");
+        try (AtomicDirectory dir = AtomicDirectory.create(out, true, KIND)) {
             Files.writeString(dir.path().resolve("new"), "new");
             assertTrue(Files.exists(out.resolve("old-sub/old")), "the old one stays until commit");
             dir.commit();
@@ -92,19 +96,44 @@ class AtomicDirectoryTest {
     void forceWithoutCommitKeepsTheOldDirectory() throws IOException {
         Path out = tmp.resolve("out");
         Files.createDirectories(out);
-        Files.writeString(out.resolve("old"), "old");
-        try (AtomicDirectory dir = AtomicDirectory.create(out, true)) {
+        Files.writeString(out.resolve("made.json"), "{}");
+        try (AtomicDirectory dir = AtomicDirectory.create(out, true, KIND)) {
             Files.writeString(dir.path().resolve("new"), "new");
         }
-        assertEquals(List.of("old"), listing(out));
+        assertEquals(List.of("made.json"), listing(out));
         assertEquals(List.of("out"), listing(tmp));
+    }
+
+    @Test
+    void forceReplacesOnlyADirectoryOfItsOwnKind() throws IOException {
+        Path out = tmp.resolve("thesis");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("thesis.tex"), "keep");
+        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(out, true, KIND));
+        assertEquals(out + ": is not a test output (no made.json), so --force does not replace it; give a new or empty directory",
+                e.getMessage());
+        e = assertThrows(T2rException.class, () -> AtomicDirectory.create(out, false, KIND));
+        assertEquals(out + ": directory exists and is not empty and is not a test output (no made.json); give a new or empty directory",
+                e.getMessage());
+        assertEquals(List.of("thesis.tex"), listing(out));
+        assertEquals(List.of("thesis"), listing(tmp), "no temp sibling left");
+    }
+
+    @Test
+    void forceNeverReplacesTheCurrentDirectoryOrOneAboveIt() throws IOException {
+        Path cwd = Path.of("").toAbsolutePath();
+        for (Path holder : new Path[] {cwd, cwd.getParent()}) {
+            T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(holder, true, new OutputKind("any directory", "-", d -> true)));
+            assertTrue(e.getMessage().endsWith(": holds the current directory, so --force does not replace it; run from elsewhere"),
+                    e.getMessage());
+        }
     }
 
     @Test
     void anEmptyExistingDirectoryIsFine() throws IOException {
         Path out = tmp.resolve("out");
         Files.createDirectories(out);
-        try (AtomicDirectory dir = AtomicDirectory.create(out, false)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out)) {
             Files.writeString(dir.path().resolve("f"), "f");
             dir.commit();
         }
@@ -114,17 +143,17 @@ class AtomicDirectoryTest {
     @Test
     void refusesFilesAndLinks() throws IOException {
         Path file = Files.writeString(tmp.resolve("file"), "x");
-        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(file, true));
+        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(file, true, KIND));
         assertTrue(e.getMessage().contains("exists and is not a directory"), e.getMessage());
         Path link = Files.createSymbolicLink(tmp.resolve("link"), Files.createDirectories(tmp.resolve("real")));
-        e = assertThrows(T2rException.class, () -> AtomicDirectory.create(link, true));
+        e = assertThrows(T2rException.class, () -> AtomicDirectory.create(link, true, KIND));
         assertTrue(e.getMessage().contains("symbolic link"), e.getMessage());
     }
 
     @Test
     void aDirectoryCreatedMeanwhileIsNotClobbered() throws IOException {
         Path out = tmp.resolve("out");
-        try (AtomicDirectory dir = AtomicDirectory.create(out, false)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out)) {
             Files.createDirectories(out);
             Files.writeString(out.resolve("someone-else"), "theirs");
             T2rException e = assertThrows(T2rException.class, dir::commit);
@@ -172,7 +201,7 @@ class AtomicDirectoryTest {
     /** The child of {@link #aSignalledJvmLeavesNoTempDirectory}: writes files until killed. */
     public static final class WriteForever {
         public static void main(String[] args) throws Exception {
-            AtomicDirectory dir = AtomicDirectory.create(Path.of(args[0]), false);
+            AtomicDirectory dir = AtomicDirectory.create(Path.of(args[0]));
             Files.writeString(dir.path().resolve("first"), "1");
             System.out.println("writing " + dir.path());
             System.out.flush();

@@ -53,7 +53,7 @@ public final class HarnessEval {
 
     /** {@code t2r eval --model}: results, samples, report.md and a plot in {@code out}, atomically. */
     public void writeSingle(Path out, boolean force, ModelResults m) {
-        try (AtomicDirectory dir = AtomicDirectory.create(out, force)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out, force, gsat2r.eval.Evaluator.REPORT)) {
             write(dir.path(), m);
             String plotNote = HarnessPlots.write(dir.path(), m.json(), null);
             AtomicFiles.writeString(dir.path().resolve("report.md"), markdown(m.json(), null, null, plotNote));
@@ -67,7 +67,7 @@ public final class HarnessEval {
      * {@code report.json} (the retention table), {@code report.md} and the plot, in {@code out}, atomically.
      */
     public void writePair(Path out, boolean force, ModelResults teacher, ModelResults student) {
-        try (AtomicDirectory dir = AtomicDirectory.create(out, force)) {
+        try (AtomicDirectory dir = AtomicDirectory.create(out, force, gsat2r.eval.Evaluator.REPORT)) {
             for (String role : List.of("teacher", "student")) {
                 Path d = dir.path().resolve(role);
                 try {

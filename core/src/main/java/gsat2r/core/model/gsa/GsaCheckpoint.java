@@ -4,6 +4,7 @@ import gsat2r.core.T2rException;
 import gsat2r.core.config.GsaConfig;
 import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.io.AtomicDirectory;
+import gsat2r.core.io.OutputKind;
 import gsat2r.core.safetensors.DType;
 import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.core.safetensors.ShardedSafeTensorsWriter;
@@ -22,6 +23,17 @@ import java.util.Set;
  * {@code save_pretrained} writes them.
  */
 public final class GsaCheckpoint {
+
+    /** What --force may replace with a student: a directory whose config.json says it is one (never a teacher). */
+    public static final OutputKind STUDENT = new OutputKind("t2r student", "config.json of model_type gsa", GsaCheckpoint::isStudent);
+
+    private static boolean isStudent(Path dir) {
+        try {
+            return gsat2r.core.model.ModelDirectory.open(dir).isStudent();
+        } catch (RuntimeException unreadable) {
+            return false;
+        }
+    }
     private GsaCheckpoint() {}
 
     /**
@@ -106,7 +118,7 @@ public final class GsaCheckpoint {
 
     /** Writes a new checkpoint directory atomically (see {@link GsaModel#save}). */
     public static void save(GsaModel model, Path dir, DType dtype, boolean replace) {
-        try (AtomicDirectory out = AtomicDirectory.create(dir, replace)) {
+        try (AtomicDirectory out = AtomicDirectory.create(dir, replace, STUDENT)) {
             writeInto(model, out.path(), dtype);
             out.commit();
         }
