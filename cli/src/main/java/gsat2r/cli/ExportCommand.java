@@ -59,7 +59,7 @@ final class ExportCommand implements Callable<Integer> {
 
     static String missing(String format, List<Exporter> found) {
         if (format.equals("samediff")) {
-            return "--format samediff: the SameDiff exporter is not on the class path; build it with "
+            return "the SameDiff exporter (--format samediff) is not on the class path; build it with "
                     + "'mvn -q -B -pl export-samediff -am package -DskipTests' and run ./t2r, which adds "
                     + "export-samediff/target/t2r-samediff/ to the class path (see docs/deploy.md)";
         }

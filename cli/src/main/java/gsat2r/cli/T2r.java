@@ -1,6 +1,7 @@
 package gsat2r.cli;
 
 import gsat2r.core.BuildInfo;
+import gsat2r.core.T2rException;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.Precision;
 import picocli.CommandLine;
@@ -17,6 +18,8 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The {@code t2r} command line. Exit status: 0 on success, 2 on a usage error (picocli's message and a
@@ -62,7 +65,7 @@ public final class T2r implements Runnable {
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler(T2r::usageError);
-        cl.setExecutionExceptionHandler((e, cmd, parsed) -> app.failure(e, err));
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> badOptionValue(e, cmd) ? usageError(e.getMessage(), cmd) : app.failure(e, err));
         try {
             return cl.execute(args);
         } catch (Throwable e) {                 // Errors (out of memory, a native library) pass through picocli
@@ -126,9 +129,32 @@ public final class T2r implements Runnable {
         PrintWriter err = cmd.getErr();
         err.println(e.getMessage());
         CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        return hint(cmd);
+    }
+
+    private static int usageError(String message, CommandLine cmd) {
+        cmd.getErr().println(message);
+        return hint(cmd);
+    }
+
+    private static int hint(CommandLine cmd) {
+        PrintWriter err = cmd.getErr();
         err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();
         return cmd.getCommandSpec().exitCodeOnInvalidInput();
+    }
+
+    /** Matches the option a message starts with: {@code --context} in "--context must be at least 16 tokens, not 0". */
+    private static final Pattern LEADING_OPTION = Pattern.compile("^(--[a-z][a-z0-9-]*)\\b");
+
+    /**
+     * Whether a failure is a bad value of one of the command's own options (the libraries check values where they are
+     * used and name the option first): a usage error, exit 2, like the ones picocli finds while parsing.
+     */
+    private static boolean badOptionValue(Exception e, CommandLine cmd) {
+        if (!(e instanceof T2rException) || e.getMessage() == null) return false;
+        Matcher m = LEADING_OPTION.matcher(e.getMessage());
+        return m.find() && cmd.getCommandSpec().findOption(m.group(1)) != null;
     }
 
     /** The version and git commit written into the jar at build time ({@link BuildInfo}). */

@@ -144,8 +144,9 @@ class DataPrepareCommandTest {
         assertTrue(usage.err().contains("Missing required option: '--input=FILE'"), usage.toString());
         CliRun fraction = t2r("data", "prepare", "--tokenizer", TestTokenizers.dir(TestTokenizers.BYTE_LEVEL).toString(), "--input",
                 in.toString(), "--out", tmp.resolve("z").toString(), "--validation-fraction", "1.5");
-        assertEquals(1, fraction.exit());
-        assertTrue(fraction.err().startsWith("error: --validation-fraction must be in [0, 1), got 1.5"), fraction.toString());
+        assertEquals(2, fraction.exit());
+        assertEquals(List.of("--validation-fraction must be in [0, 1), got 1.5", "Try 't2r data prepare --help' for more information."),
+                fraction.errLines());
         assertEquals(2, t2r("data").exit());
     }
 }

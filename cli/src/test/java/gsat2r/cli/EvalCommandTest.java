@@ -136,19 +136,21 @@ class EvalCommandTest {
     void badInputIsOneLine() throws IOException {
         Path data = data(1, 100);
         String out = tmp.resolve("o").toString();
-        record Case(String expected, String... args) {}
+        record Case(int exit, List<String> expected, String... args) {}
+        String hint = "Try 't2r eval --help' for more information.";
         List<Case> cases = List.of(
-                new Case("error: --tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, niah_multivalue, vt)",
-                        "--data", data.toString(), "--tasks", "ppl"),
-                new Case("error: --data FILE is needed for the lm task (or leave lm out of --tasks)"),
-                new Case("error: " + tmp.resolve("none.jsonl") + ": no such file", "--data", tmp.resolve("none.jsonl").toString()));
+                new Case(2, List.of("--tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, "
+                        + "niah_multivalue, vt)", hint), "--data", data.toString(), "--tasks", "ppl"),
+                new Case(2, List.of("--data FILE is needed for the lm task (or leave lm out of --tasks)", hint)),
+                new Case(2, List.of("--context must be at least 16 tokens, not 0", hint), "--data", data.toString(), "--context", "0"),
+                new Case(1, List.of("error: " + tmp.resolve("none.jsonl") + ": no such file"), "--data", tmp.resolve("none.jsonl").toString()));
         for (Case c : cases) {
             String[] base = {"eval", "--teacher", KJV, "--student", KJV, "--out", out};
             String[] args = java.util.Arrays.copyOf(base, base.length + c.args().length);
             System.arraycopy(c.args(), 0, args, base.length, c.args().length);
             CliRun r = t2r(ModelLoader::load, args);
-            assertEquals(1, r.exit(), r.toString());
-            assertEquals(List.of(c.expected()), r.errLines(), r.toString());
+            assertEquals(c.exit(), r.exit(), r.toString());
+            assertEquals(c.expected(), r.errLines(), r.toString());
         }
         assertFalse(Files.exists(Path.of(out)));
         CliRun usage = t2r(ModelLoader::load, "eval", "--teacher", KJV);

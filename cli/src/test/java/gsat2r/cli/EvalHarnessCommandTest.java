@@ -74,17 +74,17 @@ class EvalHarnessCommandTest {
     @Test
     void badInputIsOneLine() {
         String out = tmp.resolve("o").toString();
-        assertEquals(List.of("error: --task-data DIR is needed for arc_easy (the datasets' files; see docs/eval.md)"),
+        assertEquals(List.of("--task-data DIR is needed for arc_easy (the datasets' files; see docs/eval.md)", "Try 't2r eval --help' for more information."),
                 t2r("eval", "--model", KJV, "--tasks", "arc_easy", "--out", out).errLines());
-        assertEquals(List.of("error: --tasks lm compares two models: give --teacher and --student (--model takes "
+        assertEquals(List.of("--tasks lm compares two models: give --teacher and --student (--model takes "
                         + "lm-evaluation-harness tasks: hellaswag, arc_easy, arc_challenge, piqa, winogrande, lambada_openai, wikitext, "
-                        + "mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities, mmlu_<subject>)"),
+                        + "mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities, mmlu_<subject>)", "Try 't2r eval --help' for more information."),
                 t2r("eval", "--model", KJV, "--tasks", "lm", "--out", out).errLines());
         Path empty = tmp.resolve("empty");
         assertEquals(List.of("error: " + empty.resolve("allenai/ai2_arc") + ": no such directory (put the files of the dataset allenai/ai2_arc there)"),
                 t2r("eval", "--model", KJV, "--tasks", "arc_easy", "--task-data", mkdir(empty), "--out", out).errLines());
-        assertEquals(List.of("error: --num-fewshot 5: piqa draws its examples at random in the harness; t2r takes n-shot only "
-                        + "for tasks whose examples are the first n of a split (mmlu)"),
+        assertEquals(List.of("--num-fewshot 5: piqa draws its examples at random in the harness; t2r takes n-shot only "
+                        + "for tasks whose examples are the first n of a split (mmlu)", "Try 't2r eval --help' for more information."),
                 t2r("eval", "--model", KJV, "--tasks", "piqa", "--task-data", TASK_DATA, "--num-fewshot", "5", "--out", out).errLines());
         assertEquals(2, t2r("eval", "--model", KJV, "--teacher", KJV, "--tasks", "piqa", "--out", out).exit());
         assertFalse(Files.exists(Path.of(out)));

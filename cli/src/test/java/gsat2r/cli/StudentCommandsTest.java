@@ -155,8 +155,9 @@ class StudentCommandsTest {
             assertTrue(r.err().contains("Try 't2r convert --help'"), r.toString());
         }
         CliRun r = t2r("convert", "--teacher", teacher.toString(), "--out", tmp.resolve("o").toString(), "--keep-attention", "5");
-        assertEquals(1, r.exit());
-        assertEquals("error: --keep-attention: layer 5 does not exist (the teacher has layers 0..1)", r.err().strip());
+        assertEquals(2, r.exit());
+        assertEquals(List.of("--keep-attention (student.keep_attention): layer 5 does not exist (the teacher has layers 0..1)",
+                "Try 't2r convert --help' for more information."), r.errLines());
     }
 
     /** A hybrid's attention layer made GSA (--student, --to-gsa), and the usage errors around it. */

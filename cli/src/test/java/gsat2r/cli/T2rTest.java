@@ -179,9 +179,11 @@ class T2rTest {
     }
 
     @Test
-    void idsOutsideTheVocabularyAreOneErrorLine() {
-        assertEquals("--ids: token id 364 is outside the model's vocabulary (0..363)",
-                assertOneErrorLine(t2r("logits", "--model", model.toString(), "--ids", "1,364")));
+    void idsOutsideTheVocabularyAreAUsageError() {
+        CliRun r = t2r("logits", "--model", model.toString(), "--ids", "1,364");
+        assertEquals(2, r.exit(), r.toString());
+        assertEquals(java.util.List.of("--ids: token id 364 is outside the model's vocabulary (0..363)",
+                "Try 't2r logits --help' for more information."), r.errLines());
     }
 
     // ------------------------------------------------------------------ logits

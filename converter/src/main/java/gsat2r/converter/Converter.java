@@ -140,12 +140,12 @@ public final class Converter {
         }
         for (int l : o.keepAttention()) {
             if (l < 0 || l >= L) {
-                throw new T2rException("--keep-attention: layer " + l + " does not exist (the teacher has layers 0.."
+                throw new T2rException("--keep-attention (student.keep_attention): layer " + l + " does not exist (the teacher has layers 0.."
                         + (L - 1) + ")");
             }
         }
         if (o.keepAttention().size() == L) {
-            throw new T2rException("--keep-attention keeps all " + L + " layers: the student would have no GSA layer");
+            throw new T2rException("--keep-attention (student.keep_attention) keeps all " + L + " layers: the student would have no GSA layer");
         }
         List<GsaConfig.AttentionSpec> attn = new ArrayList<>();
         // one spec per window (fla's attn config holds one window per spec), in order of their first layer

@@ -292,9 +292,9 @@ class ConverterTest {
     void refusesWhatCannotBeConvertedWithOneLine() throws IOException {
         Path teacher = teacher("hf-tiny-llama"), out = tmp.resolve("out");
         assertRefused(teacher, out, ConvertOptions.defaults().withKeepAttention(List.of(2)),
-                "--keep-attention: layer 2 does not exist (the teacher has layers 0..1)");
+                "--keep-attention (student.keep_attention): layer 2 does not exist (the teacher has layers 0..1)");
         assertRefused(teacher, out, ConvertOptions.defaults().withKeepAttention(List.of(0, 1)),
-                "--keep-attention keeps all 2 layers: the student would have no GSA layer");
+                "--keep-attention (student.keep_attention) keeps all 2 layers: the student would have no GSA layer");
         String config = Files.readString(teacher.resolve("config.json"));
         Files.writeString(teacher.resolve("config.json"), config.replace("\"attention_bias\": false", "\"attention_bias\": true"));
         assertRefused(teacher, out, ConvertOptions.defaults(), "the teacher has attention biases (attention_bias: true)");

@@ -168,56 +168,64 @@ public final class Trainer {
         device.requirePrecision(recipe.precision());
         ModelDirectory teacher = ModelDirectory.open(recipe.teacher());
         StudentConverter converter = recipe.student() instanceof Recipe.Convert ? plugins.converterFor(teacher) : null;
-        planMemory(recipe, device, teacher, converter, split, group, options.deviceIndex(), listener);
+        GsaConfig studentConfig = studentConfig(recipe, teacher, converter);
+        planMemory(recipe, device, teacher, studentConfig, split, group, options.deviceIndex(), listener);
         RunDirectory run = null;
-        boolean finished = false;
-        if (lead) {
-            if (options.resume()) {
-                run = RunDirectory.resume(options.out(), recipe, listener::note);
-                run.deleteLeftovers();
-                new Checkpoints(run.dir()).deleteLeftovers();
-                finished = Files.isDirectory(run.finalDir());
-            } else {
-                run = RunDirectory.create(options.out(), recipe, options.force());
-            }
-            if (!finished && group.worldSize() > 1) {
-                // Everything the other ranks read: the converted student and the tokenized data.
-                studentDir(recipe, run, converter, listener);
-                dataset(recipe, run, listener).close();
-            }
-        }
-        finished = group.broadcast(new byte[] {(byte) (finished ? 1 : 0)}, 0)[0] == 1;
-        if (!lead) run = RunDirectory.at(options.out());
-        if (finished) {
-            listener.note("the run is already finished: " + run.finalDir());
-            return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
-                    new LinkedHashMap<>());
-        }
-        Path student = studentDir(recipe, run, converter, listener);
-        try (PreparedDataset data = lead ? dataset(recipe, run, listener) : PreparedDataset.open(dataDir(recipe, run))) {
-            checkTokenizer(recipe, student, data);
-            listener.note("opening the " + device.name() + " backend in " + recipe.precision() + (group.worldSize() == 1 ? ""
-                    : " on each of " + group.worldSize() + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum()
-                    + " accumulated)"));
-            ModelDirectory studentDir = ModelDirectory.open(student);
-            try (TrainingBackend backend = plugins.devices().get(recipe.device(), studentDir).openTraining(new BackendRequest(
-                    recipe.needsTeacher() ? teacher : null, studentDir, recipe.precision(), split.microBatch(), recipe.seqLen(), recipe.recompute(), group,
-                    DataParallelOptions.defaults(), options.deviceIndex()))) {
-                listener.note("training on " + backend.description());
-                if (data.vocabSize() > backend.vocabSize()) {
-                    throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
-                            + backend.vocabSize() + " entries");
+        boolean finished = false, training = false;
+        try {
+            if (lead) {
+                if (options.resume()) {
+                    run = RunDirectory.resume(options.out(), recipe, listener::note);
+                    run.deleteLeftovers();
+                    new Checkpoints(run.dir()).deleteLeftovers();
+                    finished = Files.isDirectory(run.finalDir());
+                } else {
+                    run = RunDirectory.create(options.out(), recipe, options.force());
                 }
-                try (Tokenizer tokenizer = recipe.everySynthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
-                    Trainer t = new Trainer(recipe, run, backend, data, tokenizer, student, listener, group, split);
-                    try {
-                        return t.train(options.resume());
-                    } finally {
-                        t.stream.close();
-                        if (t.metrics != null) t.metrics.close();
+                if (!finished && group.worldSize() > 1) {
+                    // Everything the other ranks read: the converted student and the tokenized data.
+                    studentDir(recipe, run, converter, listener);
+                    dataset(recipe, run, listener).close();
+                }
+            }
+            finished = group.broadcast(new byte[] {(byte) (finished ? 1 : 0)}, 0)[0] == 1;
+            if (!lead) run = RunDirectory.at(options.out());
+            if (finished) {
+                listener.note("the run is already finished: " + run.finalDir());
+                return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
+                        new LinkedHashMap<>());
+            }
+            Path student = studentDir(recipe, run, converter, listener);
+            try (PreparedDataset data = lead ? dataset(recipe, run, listener) : PreparedDataset.open(dataDir(recipe, run))) {
+                checkTokenizer(recipe, student, data);
+                listener.note("opening the " + device.name() + " backend in " + recipe.precision() + (group.worldSize() == 1 ? ""
+                        : " on each of " + group.worldSize() + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum()
+                        + " accumulated)"));
+                ModelDirectory studentDir = ModelDirectory.open(student);
+                try (TrainingBackend backend = plugins.devices().get(recipe.device(), studentDir).openTraining(new BackendRequest(
+                        recipe.needsTeacher() ? teacher : null, studentDir, recipe.precision(), split.microBatch(), recipe.seqLen(), recipe.recompute(), group,
+                        DataParallelOptions.defaults(), options.deviceIndex()))) {
+                    listener.note("training on " + backend.description());
+                    if (data.vocabSize() > backend.vocabSize()) {
+                        throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
+                                + backend.vocabSize() + " entries");
+                    }
+                    try (Tokenizer tokenizer = recipe.everySynthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
+                        Trainer t = new Trainer(recipe, run, backend, data, tokenizer, student, listener, group, split);
+                        training = true;
+                        try {
+                            return t.train(options.resume());
+                        } finally {
+                            t.stream.close();
+                            if (t.metrics != null) t.metrics.close();
+                        }
                     }
                 }
             }
+        } catch (RuntimeException | Error e) {
+            // A new run that fails before its first step leaves nothing to resume: leave --out as it was found.
+            if (lead && !options.resume() && !training && run != null) run.discard();
+            throw e;
         }
     }
 
@@ -227,14 +235,9 @@ public final class Trainer {
      * Refuses, before any work, a recipe whose largest stage does not fit the device's free memory (when the
      * device plans its memory), naming what needs how much and what to change.
      */
-    private static void planMemory(Recipe recipe, Device device, ModelDirectory teacher, StudentConverter converter, DataSplit split,
+    private static void planMemory(Recipe recipe, Device device, ModelDirectory teacher, GsaConfig student, DataSplit split,
                                    ProcessGroup group, int deviceIndex, TrainingListener listener) {
-        if (!device.plansMemory()) return;
-        GsaConfig student = switch (recipe.student()) {
-            case Recipe.StudentDir(Path dir) -> ModelDirectory.open(dir).studentConfig();
-            case Recipe.Convert(var options) -> converter.studentConfig(teacher, options);
-        };
-        if (student == null) return;
+        if (!device.plansMemory() || student == null) return;
         List<MemoryPlan.StageLoad> stages = recipe.stages().stream()
                 .map(s -> new MemoryPlan.StageLoad(s.name(), s.objective(), s.trainable())).toList();
         MemoryPlan.Request request = new MemoryPlan.Request(recipe.needsTeacher() ? teacher.teacherConfig() : null, student, recipe.precision(),
@@ -245,6 +248,23 @@ public final class Trainer {
             listener.note("memory plan: stage '" + s.name() + "' needs the most: " + s.describe() + " (" + MemoryPlan.gib(plan.freeBytes())
                     + " free on " + plan.device() + ")");
         });
+    }
+
+    /**
+     * The student's config: the student directory's, or the conversion's, which checks the recipe's student settings
+     * against the teacher (its layers, its heads) before anything is written.
+     */
+    private static GsaConfig studentConfig(Recipe recipe, ModelDirectory teacher, StudentConverter converter) {
+        return switch (recipe.student()) {
+            case Recipe.StudentDir(Path dir) -> ModelDirectory.open(dir).studentConfig();
+            case Recipe.Convert(var options) -> {
+                try {
+                    yield converter.studentConfig(teacher, options);
+                } catch (T2rException e) {
+                    throw new T2rException(recipe.file() + ": " + e.getMessage(), e);
+                }
+            }
+        };
     }
 
     /** The student directory; converts the teacher into {@code OUT/student-init} first when the recipe asks and it is not there yet. */

@@ -2,6 +2,7 @@ package gsat2r.cputrain;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import gsat2r.core.T2rException;
 import gsat2r.core.model.gsa.GsaModel;
 import gsat2r.finetune.Trainer;
 import gsat2r.finetune.TrainingListener;
@@ -17,6 +18,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -81,5 +83,14 @@ class CpuTrainingRunTest {
         assertFalse(student.config().isGsaLayer(0));
         assertTrue(student.config().isGsaLayer(1));
         assertTrue(Files.isRegularFile(r.finalDir().resolve("tokenizer.json")));
+
+        // A student setting the teacher cannot take is refused, naming the recipe and its field, before anything is written.
+        Path bad = root.resolve("bad.json");
+        Files.writeString(bad, Files.readString(recipe).replace("\"keep_attention\": [0]", "\"keep_attention\": [0, 9]"));
+        Path badOut = root.resolve("bad-run");
+        T2rException e = assertThrows(T2rException.class,
+                () -> Trainer.run(new Trainer.Options(bad, badOut, false, false), Plugins.discover(), new TrainingListener() {}));
+        assertEquals(bad + ": --keep-attention (student.keep_attention): layer 9 does not exist (the teacher has layers 0..1)", e.getMessage());
+        assertFalse(Files.exists(badOut));
     }
 }

@@ -96,9 +96,11 @@ public final class DataPreparer {
             SplitWriter validation = new SplitWriter(out.path(), PreparedDataset.VALIDATION, vocab, tokenizerSha, r.shardTokens());
             Run run = new Run(tokenizer, eosId, pool, threads, listener, t0, r.validationFraction());
             for (Path in : r.trainInputs()) run.file(in, r.textField(), train, validation);
+            long fromTrainInputs = run.documents;
             for (Path in : r.validationInputs()) run.file(in, r.textField(), validation, validation);
             train.finish();
             validation.finish();
+            if (train.documents == 0) throw new T2rException(noText(r.trainInputs(), fromTrainInputs, run.skippedEmpty));
             ObjectNode manifest = manifest(r, tokenizer, tokenizerSha, eosId, train, validation, run.skippedEmpty);
             AtomicFiles.write(out.path().resolve(PreparedDataset.MANIFEST), (JSON.writeValueAsString(manifest) + "\n").getBytes(StandardCharsets.UTF_8));
             Path dir = out.commit();
@@ -108,6 +110,17 @@ public final class DataPreparer {
         } catch (IOException e) {
             throw new T2rException(r.out() + ": cannot write (" + e.getMessage() + ")", e);
         }
+    }
+
+    /** The one line for training inputs that leave no document to train on. */
+    static String noText(List<Path> inputs, long documents, long skippedEmpty) {
+        String names = String.join(", ", inputs.stream().map(p -> TextInputs.isStdin(p) ? "- (standard input)" : p.toString()).toList());
+        if (documents > 0) {
+            return names + ": every one of the " + documents + " documents went to the validation split; give more text or a smaller "
+                    + "--validation-fraction";
+        }
+        return names + ": no text to train on" + (inputs.size() > 1 ? " in any of them" : "")
+                + (skippedEmpty > 0 ? " (" + skippedEmpty + " empty documents skipped)" : "");
     }
 
     private static Path tokenizerFile(Path tokenizer) {

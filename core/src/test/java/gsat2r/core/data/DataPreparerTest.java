@@ -221,6 +221,21 @@ class DataPreparerTest {
         Files.writeString(csv, "a,b");
         assertFails(csv, csv + ": unknown input format (expected " + TextInputs.KNOWN + ")");
         assertFails(tmp.resolve("missing.jsonl"), tmp.resolve("missing.jsonl") + ": no such file");
+        Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "");
+        assertFails(empty, empty + ": no text to train on");
+        Path blank = Files.writeString(tmp.resolve("blank.jsonl"), "{\"text\": \"\"}\n{\"text\": \"\"}\n");
+        assertFails(blank, blank + ": no text to train on (2 empty documents skipped)");
+    }
+
+    @Test
+    void inputsThatLeaveNothingToTrainOnAreRefused() throws IOException {
+        Path one = Files.write(tmp.resolve("one.jsonl"), List.of("{\"text\": \"a single document\"}"));
+        Path out = tmp.resolve("all-validation");
+        T2rException e = assertThrows(T2rException.class,
+                () -> prepare(request(List.of(one), List.of(), 0.999999, DataPreparer.DEFAULT_SHARD_TOKENS, out)));
+        assertEquals(one + ": every one of the 1 documents went to the validation split; give more text or a smaller --validation-fraction",
+                e.getMessage());
+        assertFalse(Files.exists(out));
     }
 
     private void assertFails(Path input, String message) {
