@@ -114,10 +114,16 @@ final class FinetuneCommand implements Callable<Integer> {
         boolean force = mode != null && mode.force;
         Trainer.Result r;
         DistributedEnv rank = env.filter(e -> e.worldSize() > 1).orElse(null);
+        Listener listener = new Listener(progress);
+        // Ctrl-C or a kill ends the JVM through its shutdown hooks: say where the run can be continued from.
+        Thread interrupted = new Thread(() -> progress.line(listener.interruptedNote(out)), "t2r-interrupted");
+        boolean reports = rank == null || rank.rank() == 0;
+        if (reports) Runtime.getRuntime().addShutdownHook(interrupted);
         try (ProcessGroup group = rank == null ? ProcessGroup.single() : TcpGroup.connect(rank)) {
             r = Trainer.run(new Trainer.Options(recipe, out, resume, force, group, rank == null ? 0 : rank.localRank(), overrides),
-                    Plugins.discover(), new Listener(progress));
+                    Plugins.discover(), listener);
         } finally {
+            if (reports) removeHook(interrupted);
             progress.finish();
         }
         if (rank == null || rank.rank() == 0) {
@@ -125,6 +131,14 @@ final class FinetuneCommand implements Callable<Integer> {
             stdout.flush();
         }
         return 0;
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // The JVM is already shutting down: the hook runs, as it should.
+        }
     }
 
     /** {@code --gpus N}: this node's ranks as child processes, supervised. */
@@ -192,9 +206,23 @@ final class FinetuneCommand implements Callable<Integer> {
     /** Turns the trainer's reports into the progress line and note lines. */
     static final class Listener implements TrainingListener {
         private final ProgressLine progress;
+        private volatile StepReport lastStep;
+        private volatile Path lastCheckpoint;
+        private volatile long lastCheckpointStep;
 
         Listener(ProgressLine progress) {
             this.progress = progress;
+        }
+
+        /** What an interrupted run has to continue from, in one line. */
+        String interruptedNote(Path out) {
+            StepReport s = lastStep;
+            String at = s == null ? "before its first step" : String.format(Locale.ROOT, "at step %d of %d (stage '%s', step %d of %d)",
+                    s.globalStep(), s.totalSteps(), s.stage(), s.step(), s.steps());
+            Path c = lastCheckpoint;
+            String from = c != null ? "its last checkpoint is " + c + " (step " + lastCheckpointStep + ")"
+                    : "it has no checkpoint yet, so a resume starts from step 0";
+            return "t2r: interrupted " + at + "; " + from + ": continue with the same command and --resume (not --force) in " + out;
         }
 
         @Override
@@ -209,6 +237,7 @@ final class FinetuneCommand implements Callable<Integer> {
 
         @Override
         public void step(StepReport r) {
+            lastStep = r;
             String terms = r.terms().entrySet().stream().filter(e -> !e.getKey().equals("loss") && !e.getKey().startsWith("mse."))
                     .map(e -> String.format(Locale.ROOT, "%s %.4f", e.getKey(), e.getValue())).collect(Collectors.joining("  "));
             String text = String.format(Locale.ROOT, "t2r: %s [%d/%d] step %d/%d  loss %.4f%s  lr %.2e  gnorm %.3g  %s tok/s  ETA %s",
@@ -229,7 +258,8 @@ final class FinetuneCommand implements Callable<Integer> {
 
         @Override
         public void checkpoint(Path dir, long globalStep) {
-            if (progress.terminal()) return;                 // the step count on the live line says enough
+            lastCheckpoint = dir;
+            lastCheckpointStep = globalStep;
             progress.line("t2r: checkpoint " + dir);
         }
     }

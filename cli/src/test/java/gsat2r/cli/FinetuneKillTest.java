@@ -77,6 +77,27 @@ class FinetuneKillTest {
         assertEquals(30 + 5, metrics(broken).size(), "30 step lines and 5 evaluation lines (every 5 steps in at and kd, the end of ft), none twice");
     }
 
+    /** SIGTERM (as Ctrl-C, through the shutdown hooks): one line says where the run can be continued from, and how. */
+    @Test
+    void anInterruptedRunSaysWhereToContinueFrom() throws Exception {
+        ToyRuns.create(root);
+        Path recipe = ToyRuns.recipe(root, "term.json", 10, 5);
+        Path out = root.resolve("term");
+        Path log = root.resolve("term.log");
+        Process child = start(log, "-D" + ToyBackend.HALT_PROPERTY + "=" + HALT_AT, "finetune", "--recipe", recipe.toString(), "--out", out.toString());
+        try {
+            awaitHalt(child, out, log);
+        } finally {
+            child.destroy();                            // SIGTERM on Linux: the shutdown hooks run
+            assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+        }
+        assertEquals(143, child.exitValue(), "ended by SIGTERM");
+        String last = Files.readAllLines(log).stream().filter(l -> l.startsWith("t2r: interrupted")).findFirst().orElse(Files.readString(log));
+        assertEquals("t2r: interrupted at step " + (HALT_AT - 1) + " of 30 (stage 'kd', step " + (HALT_AT - 1 - 10) + " of 10); its last checkpoint is "
+                + out.toAbsolutePath().resolve("checkpoints/step-00000015") + " (step 15): continue with the same command and --resume (not --force) in "
+                + out, last);
+    }
+
     /** {@code java [property] -cp <test class path> gsat2r.cli.T2r args...}, output to {@code log}. */
     static Process start(Path log, String property, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
