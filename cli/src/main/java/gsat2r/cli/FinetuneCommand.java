@@ -8,7 +8,10 @@ import gsat2r.finetune.Plugins;
 import gsat2r.finetune.distributed.DistributedEnv;
 import gsat2r.training.distributed.ProcessGroup;
 import gsat2r.finetune.distributed.TcpGroup;
+import gsat2r.finetune.recipe.Recipe;
 import gsat2r.finetune.recipe.RecipeOverrides;
+import gsat2r.finetune.recipe.RecipeReader;
+import gsat2r.finetune.distributed.DataSplit;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -104,6 +107,9 @@ final class FinetuneCommand implements Callable<Integer> {
                 throw new T2rException("--gpus starts the ranks itself, but RANK and WORLD_SIZE are already set in the environment"
                         + " (started by another launcher?): drop --gpus, or unset them");
             }
+            // The recipe and its split over the ranks, checked once here rather than by every rank.
+            Recipe r = RecipeReader.read(recipe, overrides);
+            DataSplit.of(r.batch(), r.microBatch(), Math.max(1, gpus) * Math.max(1, nnodes), r.file().toString());
             return launch(stdout, err);
         }
         if (nnodes != 1 || nodeRank != 0 || masterAddr != null || masterPort != null) {

@@ -1,10 +1,8 @@
 package gsat2r.core.generate;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,8 +39,6 @@ public record GenerationDefaults(Path file, Boolean doSample, Double temperature
             Map.entry("forced_bos_token_id", -1), Map.entry("forced_eos_token_id", -1), Map.entry("guidance_scale", 1),
             Map.entry("exponential_decay_length_penalty", List.of()), Map.entry("max_time", 0), Map.entry("stop_strings", List.of()));
 
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-
     public GenerationDefaults {
         ignored = List.copyOf(ignored);
     }
@@ -53,14 +49,7 @@ public record GenerationDefaults(Path file, Boolean doSample, Double temperature
     public static GenerationDefaults read(Path dir) {
         Path file = dir.resolve(FILE);
         if (!Files.isRegularFile(file)) return NONE;
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new T2rException(file + ": not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
-        }
-        if (root == null || !root.isObject()) throw new T2rException(file + ": not a JSON object");
-        return parse(file, root);
+        return parse(file, gsat2r.core.io.Json.readObject(file, "checked above"));
     }
 
     static GenerationDefaults parse(Path file, JsonNode c) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.core.T2rException;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -39,6 +40,8 @@ public final class Json {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new T2rException(file + ": no such file (" + missing + ")");
+        } catch (CharacterCodingException e) {
+            throw new T2rException(file + ": not UTF-8 text (a binary file?)");
         } catch (IOException e) {
             throw new T2rException(file + ": cannot read (" + AtomicFiles.oneLine(e) + ")", e);
         }
@@ -51,13 +54,21 @@ public final class Json {
         try {
             root = STRICT.readTree(text);
         } catch (JacksonException e) {
-            String at = e.getLocation() == null || e.getLocation().getLineNr() < 1 ? ""
-                    : "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            String what = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
-            String detail = at.isEmpty() ? (what.isEmpty() ? "" : " (" + what + ")") : " (" + at + ")" + (what.isEmpty() ? "" : ": " + what);
-            throw new T2rException(where + ": not valid JSON" + detail);
+            throw new T2rException(where + ": not valid JSON" + problem(e));
         }
         if (root == null || !root.isObject()) throw new T2rException(where + ": not a JSON object");
         return root;
+    }
+
+    /**
+     * What a parser found wrong, for a message: {@code " (line L, column C): what"}, without the parser's own
+     * description of its input ({@code [Source: ...]}) that its messages carry.
+     */
+    public static String problem(JacksonException e) {
+        String at = e.getLocation() == null || e.getLocation().getLineNr() < 1 ? ""
+                : "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+        String what = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
+        what = what.replaceAll("\\s*\\((?:start marker at )?\\[Source: .*$", "").replaceAll("\\s*at \\[Source: .*$", "").strip();
+        return at.isEmpty() ? (what.isEmpty() ? "" : " (" + what + ")") : " (" + at + ")" + (what.isEmpty() ? "" : ": " + what);
     }
 }

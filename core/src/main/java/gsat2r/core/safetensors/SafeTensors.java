@@ -102,13 +102,8 @@ public final class SafeTensors implements AutoCloseable {
         } catch (IOException e) {
             throw new T2rException(index + ": cannot read (" + oneLine(e) + ")");
         }
-        JsonNode root;
-        try {
-            root = JSON.readTree(text);
-        } catch (IOException e) {
-            throw new T2rException(index + ": not valid JSON (" + jsonProblem(e) + ")");
-        }
-        if (root == null || !root.isObject() || !root.path("weight_map").isObject()) {
+        JsonNode root = gsat2r.core.io.Json.parseObject(new String(text, java.nio.charset.StandardCharsets.UTF_8), index.toString());
+        if (!root.path("weight_map").isObject()) {
             throw new T2rException(index + ": missing the \"weight_map\" object");
         }
         Map<String, String> weightMap = new LinkedHashMap<>();

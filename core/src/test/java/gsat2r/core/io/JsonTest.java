@@ -25,6 +25,8 @@ class JsonTest {
         assertEquals("f.json: not valid JSON (line 2, column 1): Unexpected end-of-input within/between Object entries", error("{\"a\": 1,\n"));
         String duplicate = error("{\"a\": 1, \"a\": 2}");
         assertEquals("f.json: not valid JSON (line 1, column 13): Duplicate field 'a'", duplicate);
+        assertEquals("f.json: not valid JSON (line 1, column 8): Unexpected end-of-input: expected close marker for Object", error("{\"a\": 1"),
+                "without the parser's description of its input");
         assertEquals("f.json: not a JSON object", error("[1, 2]"));
         assertEquals("f.json: not a JSON object", error(""));
         assertEquals("f.json: not a JSON object", error("7"));
@@ -42,6 +44,8 @@ class JsonTest {
         String bad = assertThrows(T2rException.class, () -> Json.readObject(missing, "x")).getMessage();
         assertEquals(1, bad.lines().count(), bad);
         assertTrue(bad.startsWith(missing + ": not valid JSON (line 1, column 10): "), bad);
+        Files.write(missing, new byte[] {'{', (byte) 0xFF, (byte) 0xFE, '}'});
+        assertEquals(missing + ": not UTF-8 text (a binary file?)", assertThrows(T2rException.class, () -> Json.readObject(missing, "x")).getMessage());
         Files.writeString(missing, "{\"a\": [1]}");
         assertEquals("[1]", Json.readObject(missing, "x").get("a").toString());
     }

@@ -84,6 +84,8 @@ public final class RecipeReader {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new T2rException(file + ": no such file", e);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new T2rException(file + ": not UTF-8 text (a recipe is JSON or YAML)", e);
         } catch (IOException e) {
             throw new T2rException(file + ": cannot read (" + e.getMessage() + ")", e);
         }

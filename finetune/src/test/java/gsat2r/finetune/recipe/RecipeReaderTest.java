@@ -4,7 +4,10 @@ import gsat2r.core.T2rException;
 import gsat2r.training.Objective;
 import gsat2r.training.TrainableSet;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -479,5 +482,11 @@ class RecipeReaderTest {
         assertEquals(30.0, r.stages().get(0).adamW(1, 1.0).convLrScale());
         assertTrue(error(GOOD.replaceFirst("\"lr\": ", "\"conv_lr_scale\": 0, \"lr\": ")).contains("conv_lr_scale"));
         assertTrue(error(GOOD.replaceFirst("\"lr\": ", "\"conv_lr_scale\": 5000, \"lr\": ")).contains("conv_lr_scale"));
+    }
+
+    @Test
+    void aBinaryFileIsNotARecipe(@TempDir Path dir) throws IOException {
+        Path f = Files.write(dir.resolve("r.json"), new byte[] {(byte) 0xFF, 0, 1});
+        assertEquals(f + ": not UTF-8 text (a recipe is JSON or YAML)", assertThrows(T2rException.class, () -> RecipeReader.read(f)).getMessage());
     }
 }
