@@ -135,10 +135,15 @@ public final class AtomicFiles {
         return parent;
     }
 
-    static void createDirectories(Path dir) {
+    public static void createDirectories(Path dir) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
+            for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {       // a file in the way says more than errno
+                if (Files.exists(p, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(p)) {
+                    throw new T2rException(p + ": is a file, not a directory" + (p.equals(dir.toAbsolutePath()) ? "" : " (on the way to " + dir + ")"), e);
+                }
+            }
             throw new T2rException(dir + ": cannot create directory (" + oneLine(e) + ")", e);
         }
     }

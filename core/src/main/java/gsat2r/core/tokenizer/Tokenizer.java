@@ -97,10 +97,30 @@ public final class Tokenizer implements AutoCloseable {
                     "padding", "false"));
         } catch (IOException e) {
             throw new T2rException(file + ": cannot read: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | UnsatisfiedLinkError e) {
+            if (isNativeLibraryFailure(e)) throw new T2rException(nativeLibraryProblem(e, System.getenv(), System.getProperty("user.home")), e);
             throw new T2rException(file + ": the tokenizers library cannot load it: " + oneLine(e), e);
         }
         return new Tokenizer(dir, json, tokenizer, bos, eos, prependBos, appendEos);
+    }
+
+    /** Whether loading failed for want of the tokenizers' native library, not because of the file. */
+    static boolean isNativeLibraryFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof UnsatisfiedLinkError || String.valueOf(t.getMessage()).contains("native library")) return true;
+        }
+        return false;
+    }
+
+    /**
+     * The one line for a native library that cannot be loaded: DJL unpacks it into a cache directory on first use
+     * (ENGINE_CACHE_DIR, else DJL_CACHE_DIR, else ~/.djl.ai), which must be writable.
+     */
+    static String nativeLibraryProblem(Throwable e, Map<String, String> env, String home) {
+        String cache = System.getProperty("ENGINE_CACHE_DIR", env.getOrDefault("ENGINE_CACHE_DIR",
+                System.getProperty("DJL_CACHE_DIR", env.getOrDefault("DJL_CACHE_DIR", Path.of(home, ".djl.ai").toString()))));
+        return "cannot load the tokenizers native library, which is unpacked into " + cache + " on first use: make that directory "
+                + "writable, or point DJL_CACHE_DIR at one that is (" + oneLine(e) + ")";
     }
 
     /** Token ids of {@code text}, with the special tokens the tokenizer adds to a single sequence (BOS). */

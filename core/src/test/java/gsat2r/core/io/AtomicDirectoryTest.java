@@ -130,6 +130,15 @@ class AtomicDirectoryTest {
     }
 
     @Test
+    void aFileWhereAParentDirectoryWouldGoIsNamed() throws IOException {
+        Path file = Files.writeString(tmp.resolve("ff"), "x");
+        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(file.resolve("out")));
+        assertEquals(file + ": is a file, not a directory", e.getMessage());
+        e = assertThrows(T2rException.class, () -> AtomicDirectory.create(file.resolve("deeper/out")));
+        assertEquals(file + ": is a file, not a directory (on the way to " + file.resolve("deeper") + ")", e.getMessage());
+    }
+
+    @Test
     void anEmptyExistingDirectoryIsFine() throws IOException {
         Path out = tmp.resolve("out");
         Files.createDirectories(out);

@@ -209,4 +209,16 @@ class TokenizerTest {
         assertEquals("BPE with byte fallback (sentencepiece-style)",
                 TokenizerJson.describe(TestTokenizers.dir(SENTENCEPIECE).resolve("tokenizer.json")));
     }
+
+    @Test
+    void aNativeLibraryThatCannotLoadIsNamedWithWhereItIsUnpacked() {
+        RuntimeException e = new RuntimeException("Failed to load Huggingface native library.");
+        assertTrue(Tokenizer.isNativeLibraryFailure(new RuntimeException("wrapped", e)));
+        assertTrue(Tokenizer.isNativeLibraryFailure(new UnsatisfiedLinkError("no tokenizers in java.library.path")));
+        assertFalse(Tokenizer.isNativeLibraryFailure(new RuntimeException("data did not match any variant of untagged enum")));
+        String line = Tokenizer.nativeLibraryProblem(e, java.util.Map.of(), "/home/u");
+        String cache = System.getProperty("ENGINE_CACHE_DIR", System.getProperty("DJL_CACHE_DIR", "/home/u/.djl.ai"));
+        assertEquals("cannot load the tokenizers native library, which is unpacked into " + cache + " on first use: make that directory "
+                + "writable, or point DJL_CACHE_DIR at one that is (Failed to load Huggingface native library.)", line);
+    }
 }

@@ -35,6 +35,7 @@ public final class SameDiffExporter implements Exporter {
     public String export(Request r, Consumer<String> notes) {
         Path manifest = r.out().resolveSibling(r.out().getFileName() + ".json");
         for (Path p : new Path[] {r.out(), manifest}) {
+            if (Files.isDirectory(p)) throw new T2rException(p + ": is a directory; --out names the graph file to write (e.g. student.sd)");
             if (Files.exists(p) && !r.force()) throw new T2rException(p + ": exists (use --force to replace it)");
         }
         ModelDirectory dir = ModelDirectory.open(r.modelDir());
@@ -51,6 +52,8 @@ public final class SameDiffExporter implements Exporter {
         notes.accept("building the decode step of " + c.describe());
         StepGraph graph = StepGraph.build(model, maxContext);
 
+        Path parent = r.out().toAbsolutePath().getParent();
+        if (parent != null) AtomicFiles.createDirectories(parent);
         Path temp = AtomicFiles.tempSibling(r.out(), "tmp");
         AtomicFiles.deleteOnShutdown(temp);
         try {

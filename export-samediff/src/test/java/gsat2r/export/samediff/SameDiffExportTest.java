@@ -19,6 +19,7 @@ import java.util.ServiceLoader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,7 +42,7 @@ class SameDiffExportTest {
     /** Prompt then greedy generation through the graph, checked step by step against the Java decoder. */
     private SameDiffStudent check(GsaConfig config, long seed, int maxContext, int promptLength, int newTokens) {
         Path dir = Students.write(config, seed, tmp.resolve("student-" + seed));
-        Path out = tmp.resolve("student-" + seed + ".sd");
+        Path out = tmp.resolve("exports/student-" + seed + ".sd");            // its directory made on the way
         String summary = exporter().export(new Exporter.Request(dir, out, maxContext, false), note -> { });
         assertTrue(summary.startsWith("wrote " + out), summary);
         assertTrue(Files.isRegularFile(out.resolveSibling(out.getFileName() + ".json")));
@@ -88,16 +89,21 @@ class SameDiffExportTest {
     }
 
     @Test
-    void refusals() {
+    void refusals() throws java.io.IOException {
         Path teacher = Fixtures.copy("hf-tiny-llama", tmp.resolve("teacher"));
         T2rException e = assertThrows(T2rException.class,
-                () -> exporter().export(new Exporter.Request(teacher, tmp.resolve("t.sd"), 0, false), x -> { }));
+                () -> exporter().export(new Exporter.Request(teacher, tmp.resolve("new/t.sd"), 0, false), x -> { }));
         assertTrue(e.getMessage().startsWith(teacher + ": not a GSA student"), e.getMessage());
-        Path existing = tmp.resolve("exists.sd");
-        assertTrue(existing.toFile().mkdirs() || Files.exists(existing));
+        assertFalse(Files.exists(tmp.resolve("new")), "a refused export creates no directory");
+        Path existing = Files.writeString(tmp.resolve("exists.sd"), "x");
         e = assertThrows(T2rException.class,
                 () -> exporter().export(new Exporter.Request(teacher, existing, 0, false), x -> { }));
         assertEquals(existing + ": exists (use --force to replace it)", e.getMessage());
+        Path directory = Files.createDirectories(tmp.resolve("dir.sd"));
+        for (boolean force : new boolean[] {false, true}) {
+            e = assertThrows(T2rException.class, () -> exporter().export(new Exporter.Request(teacher, directory, 0, force), x -> { }));
+            assertEquals(directory + ": is a directory; --out names the graph file to write (e.g. student.sd)", e.getMessage());
+        }
     }
 
     static double relativeError(float[] a, float[] b) {
