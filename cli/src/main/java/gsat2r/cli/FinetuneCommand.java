@@ -212,9 +212,10 @@ final class FinetuneCommand implements Callable<Integer> {
     /** Turns the trainer's reports into the progress line and note lines. */
     static final class Listener implements TrainingListener {
         private final ProgressLine progress;
+        private record Checkpoint(Path dir, long step) {}
+
         private volatile StepReport lastStep;
-        private volatile Path lastCheckpoint;
-        private volatile long lastCheckpointStep;
+        private volatile Checkpoint lastCheckpoint;
 
         Listener(ProgressLine progress) {
             this.progress = progress;
@@ -223,10 +224,14 @@ final class FinetuneCommand implements Callable<Integer> {
         /** What an interrupted run has to continue from, in one line. */
         String interruptedNote(Path out) {
             StepReport s = lastStep;
-            String at = s == null ? "before its first step" : String.format(Locale.ROOT, "at step %d of %d (stage '%s', step %d of %d)",
-                    s.globalStep(), s.totalSteps(), s.stage(), s.step(), s.steps());
-            Path c = lastCheckpoint;
-            String from = c != null ? "its last checkpoint is " + c + " (step " + lastCheckpointStep + ")"
+            if (s == null) {
+                return "t2r: interrupted before the first step; nothing was trained (if " + out + " holds this run now, --resume "
+                        + "continues its setup)";
+            }
+            String at = String.format(Locale.ROOT, "at step %d of %d (stage '%s', step %d of %d)", s.globalStep(), s.totalSteps(), s.stage(),
+                    s.step(), s.steps());
+            Checkpoint c = lastCheckpoint;
+            String from = c != null ? "its last checkpoint is " + c.dir() + " (step " + c.step() + ")"
                     : "it has no checkpoint yet, so a resume starts from step 0";
             return "t2r: interrupted " + at + "; " + from + ": continue with the same command and --resume (not --force) in " + out;
         }
@@ -264,8 +269,7 @@ final class FinetuneCommand implements Callable<Integer> {
 
         @Override
         public void checkpoint(Path dir, long globalStep) {
-            lastCheckpoint = dir;
-            lastCheckpointStep = globalStep;
+            lastCheckpoint = new Checkpoint(dir, globalStep);
             progress.line("t2r: checkpoint " + dir);
         }
     }

@@ -54,6 +54,13 @@ class FinetuneCommandTest {
     }
 
     @Test
+    void aRunInterruptedBeforeItsFirstStepSaysNothingWasTrained() {
+        var listener = new FinetuneCommand.Listener(new ProgressLine(new java.io.PrintWriter(java.io.Writer.nullWriter()), false, () -> 0, 30));
+        assertEquals("t2r: interrupted before the first step; nothing was trained (if o holds this run now, --resume continues its setup)",
+                listener.interruptedNote(Path.of("o")));
+    }
+
+    @Test
     void recipeErrorsAreOneLineAndOptionsAreChecked() throws IOException {
         Path recipe = tmp.resolve("recipe.json");
         Files.writeString(recipe, Files.readString(ToyRuns.recipe(root, "cli-bad.json", 5, 5)).replace("\"lr\": 0.003", "\"lr\": 0"));

@@ -43,15 +43,9 @@ final class RunDirectory {
     static final String FORMAT = "gsa-t2r run";
 
     private final Path dir;
-    private final boolean made;                  // create() made the directory itself (it did not exist)
 
     private RunDirectory(Path dir) {
-        this(dir, false);
-    }
-
-    private RunDirectory(Path dir, boolean made) {
         this.dir = dir;
-        this.made = made;
     }
 
     Path dir() {
@@ -108,15 +102,18 @@ final class RunDirectory {
      */
     static RunDirectory create(Path dir, Recipe recipe, boolean force) {
         Path abs = dir.toAbsolutePath().normalize();
-        boolean existed = Files.exists(abs, LinkOption.NOFOLLOW_LINKS);
-        if (existed) {
+        if (Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
             if (!Files.isDirectory(abs, LinkOption.NOFOLLOW_LINKS)) throw new T2rException(dir + ": exists and is not a directory");
             if (!isEmpty(abs)) {
                 if (!Files.isRegularFile(abs.resolve(RUN))) {
                     throw new T2rException(dir + ": exists, is not empty and is not a t2r run directory (no " + RUN + "); choose another --out");
                 }
                 if (!force) {
-                    throw new T2rException(dir + ": holds an earlier run; continue it with --resume, or start over with --force");
+                    throw new T2rException(dir + ": holds an earlier run" + (Files.exists(abs.resolve(METRICS)) ? ""
+                            : " that stopped before its first step") + "; continue it with --resume, or start over with --force");
+                }
+                if (AtomicFiles.holdsCurrentDirectory(abs)) {
+                    throw new T2rException(dir + ": holds the current directory, so --force does not replace it; run from elsewhere");
                 }
                 FileTrees.delete(abs);
             }
@@ -132,22 +129,7 @@ final class RunDirectory {
         run.put("recipe_file", recipe.file().toAbsolutePath().normalize().toString());
         run.set("recipe", recipe.resolved());
         writeRun(abs, run);
-        return new RunDirectory(abs, !existed);
-    }
-
-    /**
-     * Undoes {@link #create} for a new run that failed before its first step (a recipe the teacher cannot take, data
-     * that cannot be read): nothing in it could be resumed, and the corrected rerun should not need --force. The
-     * directory is left as it was found: absent, or empty.
-     */
-    void discard() {
-        FileTrees.delete(dir);
-        if (made) return;
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new T2rException(dir + ": cannot create directory (" + e.getMessage() + ")", e);
-        }
+        return new RunDirectory(abs);
     }
 
     /**

@@ -171,61 +171,54 @@ public final class Trainer {
         GsaConfig studentConfig = studentConfig(recipe, teacher, converter);
         planMemory(recipe, device, teacher, studentConfig, split, group, options.deviceIndex(), listener);
         RunDirectory run = null;
-        boolean finished = false, training = false;
-        try {
-            if (lead) {
-                if (options.resume()) {
-                    run = RunDirectory.resume(options.out(), recipe, listener::note);
-                    run.deleteLeftovers();
-                    new Checkpoints(run.dir()).deleteLeftovers();
-                    finished = Files.isDirectory(run.finalDir());
-                } else {
-                    run = RunDirectory.create(options.out(), recipe, options.force());
-                }
-                if (!finished && group.worldSize() > 1) {
-                    // Everything the other ranks read: the converted student and the tokenized data.
-                    studentDir(recipe, run, converter, listener);
-                    dataset(recipe, run, listener).close();
-                }
+        boolean finished = false;
+        if (lead) {
+            if (options.resume()) {
+                run = RunDirectory.resume(options.out(), recipe, listener::note);
+                run.deleteLeftovers();
+                new Checkpoints(run.dir()).deleteLeftovers();
+                finished = Files.isDirectory(run.finalDir());
+            } else {
+                run = RunDirectory.create(options.out(), recipe, options.force());
             }
-            finished = group.broadcast(new byte[] {(byte) (finished ? 1 : 0)}, 0)[0] == 1;
-            if (!lead) run = RunDirectory.at(options.out());
-            if (finished) {
-                listener.note("the run is already finished: " + run.finalDir());
-                return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
-                        new LinkedHashMap<>());
+            if (!finished && group.worldSize() > 1) {
+                // Everything the other ranks read: the converted student and the tokenized data.
+                studentDir(recipe, run, converter, listener);
+                dataset(recipe, run, listener).close();
             }
-            Path student = studentDir(recipe, run, converter, listener);
-            try (PreparedDataset data = lead ? dataset(recipe, run, listener) : PreparedDataset.open(dataDir(recipe, run))) {
-                checkTokenizer(recipe, student, data);
-                listener.note("opening the " + device.name() + " backend in " + recipe.precision() + (group.worldSize() == 1 ? ""
-                        : " on each of " + group.worldSize() + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum()
-                        + " accumulated)"));
-                ModelDirectory studentDir = ModelDirectory.open(student);
-                try (TrainingBackend backend = plugins.devices().get(recipe.device(), studentDir).openTraining(new BackendRequest(
-                        recipe.needsTeacher() ? teacher : null, studentDir, recipe.precision(), split.microBatch(), recipe.seqLen(), recipe.recompute(), group,
-                        DataParallelOptions.defaults(), options.deviceIndex()))) {
-                    listener.note("training on " + backend.description());
-                    if (data.vocabSize() > backend.vocabSize()) {
-                        throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
-                                + backend.vocabSize() + " entries");
-                    }
-                    try (Tokenizer tokenizer = recipe.everySynthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
-                        Trainer t = new Trainer(recipe, run, backend, data, tokenizer, student, listener, group, split);
-                        training = true;
-                        try {
-                            return t.train(options.resume());
-                        } finally {
-                            t.stream.close();
-                            if (t.metrics != null) t.metrics.close();
-                        }
+        }
+        finished = group.broadcast(new byte[] {(byte) (finished ? 1 : 0)}, 0)[0] == 1;
+        if (!lead) run = RunDirectory.at(options.out());
+        if (finished) {
+            listener.note("the run is already finished: " + run.finalDir());
+            return new Result(run.finalDir(), true, recipe.totalSteps(), recipe.totalSteps() * recipe.tokensPerStep(),
+                    new LinkedHashMap<>());
+        }
+        Path student = studentDir(recipe, run, converter, listener);
+        try (PreparedDataset data = lead ? dataset(recipe, run, listener) : PreparedDataset.open(dataDir(recipe, run))) {
+            checkTokenizer(recipe, student, data);
+            listener.note("opening the " + device.name() + " backend in " + recipe.precision() + (group.worldSize() == 1 ? ""
+                    : " on each of " + group.worldSize() + " ranks (micro-batch " + split.microBatch() + " per rank, " + split.gradAccum()
+                    + " accumulated)"));
+            ModelDirectory studentDir = ModelDirectory.open(student);
+            try (TrainingBackend backend = plugins.devices().get(recipe.device(), studentDir).openTraining(new BackendRequest(
+                    recipe.needsTeacher() ? teacher : null, studentDir, recipe.precision(), split.microBatch(), recipe.seqLen(), recipe.recompute(), group,
+                    DataParallelOptions.defaults(), options.deviceIndex()))) {
+                listener.note("training on " + backend.description());
+                if (data.vocabSize() > backend.vocabSize()) {
+                    throw new T2rException(data.dir() + ": tokens go up to " + (data.vocabSize() - 1) + ", but the student's vocabulary has "
+                            + backend.vocabSize() + " entries");
+                }
+                try (Tokenizer tokenizer = recipe.everySynthetic().isEmpty() ? null : Tokenizer.load(recipe.teacher())) {
+                    Trainer t = new Trainer(recipe, run, backend, data, tokenizer, student, listener, group, split);
+                    try {
+                        return t.train(options.resume());
+                    } finally {
+                        t.stream.close();
+                        if (t.metrics != null) t.metrics.close();
                     }
                 }
             }
-        } catch (RuntimeException | Error e) {
-            // A new run that fails before its first step leaves nothing to resume: leave --out as it was found.
-            if (lead && !options.resume() && !training && run != null) run.discard();
-            throw e;
         }
     }
 

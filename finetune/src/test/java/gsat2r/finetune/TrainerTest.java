@@ -489,21 +489,10 @@ class TrainerTest {
                 .replace("\"prepared\": \"data\"", "\"prepared\": \"" + root.resolve("data") + "\""));
         String m = assertThrows(T2rException.class, () -> train(mismatch, tmp.resolve("mm"), false, new TrainingListener() {})).getMessage();
         assertTrue(m.contains("was tokenized with another tokenizer"), m);
-        assertFalse(Files.exists(tmp.resolve("mm")), "a new run that fails before its first step leaves nothing behind");
-        // Nor in a directory made for it, which stays, empty: the corrected run then needs no --force.
-        Path made = Files.createDirectories(tmp.resolve("made"));
-        assertThrows(T2rException.class, () -> train(mismatch, made, false, new TrainingListener() {}));
-        assertEquals(List.of(), listing(made));
-        Path fixed = root.resolve("fixed.json");
-        Files.writeString(fixed, Files.readString(base).replace("\"prepared\": \"data\"", "\"prepared\": \"" + root.resolve("data") + "\""));
-        train(fixed, made, false, new TrainingListener() {});
-        assertTrue(Files.isDirectory(made.resolve("final")));
-    }
-
-    private static List<String> listing(Path dir) throws IOException {
-        try (var s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().toList();
-        }
+        // The run it left behind says so, and how to go on.
+        String again = assertThrows(T2rException.class, () -> train(mismatch, tmp.resolve("mm"), false, new TrainingListener() {})).getMessage();
+        assertEquals(tmp.resolve("mm") + ": holds an earlier run that stopped before its first step; continue it with --resume, or start over "
+                + "with --force", again);
     }
 
     @Test

@@ -76,6 +76,11 @@ public final class DataPreparer {
         List<Path> all = new ArrayList<>(r.trainInputs());
         all.addAll(r.validationInputs());
         TextInputs.check(all);
+        for (Path in : all) {
+            if (!TextInputs.isStdin(in) && within(in, r.out())) {
+                throw new T2rException(r.out() + ": holds the input " + in + "; write the dataset somewhere else");
+            }
+        }
         long t0 = System.nanoTime();
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         try (Tokenizer tokenizer = Tokenizer.load(r.tokenizer());
@@ -96,11 +101,11 @@ public final class DataPreparer {
             SplitWriter validation = new SplitWriter(out.path(), PreparedDataset.VALIDATION, vocab, tokenizerSha, r.shardTokens());
             Run run = new Run(tokenizer, eosId, pool, threads, listener, t0, r.validationFraction());
             for (Path in : r.trainInputs()) run.file(in, r.textField(), train, validation);
-            long fromTrainInputs = run.documents;
+            long fromTrainInputs = run.documents, skippedInTrainInputs = run.skippedEmpty;
             for (Path in : r.validationInputs()) run.file(in, r.textField(), validation, validation);
             train.finish();
             validation.finish();
-            if (train.documents == 0) throw new T2rException(noText(r.trainInputs(), fromTrainInputs, run.skippedEmpty));
+            if (train.documents == 0) throw new T2rException(noText(r.trainInputs(), fromTrainInputs, skippedInTrainInputs));
             ObjectNode manifest = manifest(r, tokenizer, tokenizerSha, eosId, train, validation, run.skippedEmpty);
             AtomicFiles.write(out.path().resolve(PreparedDataset.MANIFEST), (JSON.writeValueAsString(manifest) + "\n").getBytes(StandardCharsets.UTF_8));
             Path dir = out.commit();
@@ -109,6 +114,15 @@ public final class DataPreparer {
             return new Summary(dir, train.documents, train.tokens, validation.documents, validation.tokens, run.skippedEmpty, seconds);
         } catch (IOException e) {
             throw new T2rException(r.out() + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Whether {@code file} lies inside {@code dir} (real paths; false when either does not exist). */
+    private static boolean within(Path file, Path dir) {
+        try {
+            return file.toRealPath().startsWith(dir.toRealPath());
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -161,7 +161,7 @@ public final class AtomicDirectory implements AutoCloseable {
             throw new T2rException(given + ": is not a " + kind.name() + " (no " + kind.sign()
                     + "), so --force does not replace it; give a new or empty directory");
         }
-        if (Path.of("").toAbsolutePath().normalize().startsWith(abs)) {
+        if (AtomicFiles.holdsCurrentDirectory(abs)) {
             throw new T2rException(given + ": holds the current directory, so --force does not replace it; run from elsewhere");
         }
     }

@@ -148,6 +148,18 @@ public final class AtomicFiles {
         }
     }
 
+    /**
+     * Whether the existing directory {@code dir} is the current directory or holds it (compared by real paths, so that
+     * a symbolic link on the way does not hide it): replacing it would pull the ground from under the user's shell.
+     */
+    public static boolean holdsCurrentDirectory(Path dir) {
+        try {
+            return Path.of("").toRealPath().startsWith(dir.toRealPath());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** One line that says what went wrong, for a message that already names the file we meant. */
     public static String oneLine(Throwable e) {
         String m;

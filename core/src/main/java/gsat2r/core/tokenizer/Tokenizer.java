@@ -98,7 +98,7 @@ public final class Tokenizer implements AutoCloseable {
         } catch (IOException e) {
             throw new T2rException(file + ": cannot read: " + e.getMessage(), e);
         } catch (RuntimeException | UnsatisfiedLinkError e) {
-            if (isNativeLibraryFailure(e)) throw new T2rException(nativeLibraryProblem(e, System.getenv(), System.getProperty("user.home")), e);
+            if (isNativeLibraryFailure(e)) throw new T2rException(nativeLibraryProblem(e), e);
             throw new T2rException(file + ": the tokenizers library cannot load it: " + oneLine(e), e);
         }
         return new Tokenizer(dir, json, tokenizer, bos, eos, prependBos, appendEos);
@@ -113,14 +113,13 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     /**
-     * The one line for a native library that cannot be loaded: DJL unpacks it into a cache directory on first use
-     * (ENGINE_CACHE_DIR, else DJL_CACHE_DIR, else ~/.djl.ai), which must be writable.
+     * The one line for a native library that cannot be loaded. DJL unpacks it on first use into a cache directory
+     * (ENGINE_CACHE_DIR or DJL_CACHE_DIR, this project's cache by default, a temp directory when the home is not
+     * writable), so the usual cause is a cache that cannot be written; the other is a platform with no build of it.
      */
-    static String nativeLibraryProblem(Throwable e, Map<String, String> env, String home) {
-        String cache = System.getProperty("ENGINE_CACHE_DIR", env.getOrDefault("ENGINE_CACHE_DIR",
-                System.getProperty("DJL_CACHE_DIR", env.getOrDefault("DJL_CACHE_DIR", Path.of(home, ".djl.ai").toString()))));
-        return "cannot load the tokenizers native library, which is unpacked into " + cache + " on first use: make that directory "
-                + "writable, or point DJL_CACHE_DIR at one that is (" + oneLine(e) + ")";
+    static String nativeLibraryProblem(Throwable e) {
+        return "cannot load the tokenizers native library (" + oneLine(e) + "): DJL unpacks it on first use into a cache directory "
+                + "that must be writable (set DJL_CACHE_DIR to one); a platform it has no build for (such as musl Linux) cannot load it";
     }
 
     /** Token ids of {@code text}, with the special tokens the tokenizer adds to a single sequence (BOS). */

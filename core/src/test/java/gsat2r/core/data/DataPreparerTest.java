@@ -238,6 +238,16 @@ class DataPreparerTest {
         assertFalse(Files.exists(out));
     }
 
+    @Test
+    void aDatasetIsNeverWrittenOverItsOwnInput() throws IOException {
+        Path out = Files.createDirectories(tmp.resolve("ds-holding-input"));
+        Path in = Files.write(out.resolve("raw.jsonl"), List.of("{\"text\": \"mine\"}"));
+        T2rException e = assertThrows(T2rException.class, () -> DataPreparer.prepare(new DataPreparer.Request(tokenizerDir, List.of(in),
+                List.of(), "text", 0, DataPreparer.DEFAULT_SHARD_TOKENS, out, true), p -> {}));
+        assertEquals(out + ": holds the input " + in + "; write the dataset somewhere else", e.getMessage());
+        assertTrue(Files.isRegularFile(in));
+    }
+
     private void assertFails(Path input, String message) {
         Path out = tmp.resolve("out-" + input.getFileName());
         T2rException e = assertThrows(T2rException.class,

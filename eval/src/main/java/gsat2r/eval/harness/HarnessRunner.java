@@ -65,6 +65,7 @@ public final class HarnessRunner {
     public record Results(List<TaskResult> tasks, Map<String, Map<String, Object>> groups, List<String> missingTasks) {}
 
     public Results run(HarnessTasks.Selection selection, String label) {
+        for (HarnessTask t : selection.tasks()) checkShots(t);              // every task's settings before any task's hours
         List<TaskResult> results = new ArrayList<>();
         List<String> missing = new ArrayList<>();
         for (HarnessTask t : selection.tasks()) {
@@ -87,16 +88,20 @@ public final class HarnessRunner {
         return s.groups().stream().anyMatch(g -> g.children().contains(t.name()));
     }
 
+    /** n-shot needs examples that are the first n of a split, not the harness's random draws. */
+    private void checkShots(HarnessTask task) {
+        int shots = options.numFewshot();
+        if (shots > 0 && task.fewshotSplit() == null) {
+            throw new T2rException("--num-fewshot " + shots + ": " + task.name() + " draws its examples at random in the harness; "
+                    + "t2r takes n-shot only for tasks whose examples are the first n of a split (mmlu)");
+        }
+    }
+
     TaskResult runTask(HarnessTask task, List<Row> rows, String label) {
         int shots = options.numFewshot();
         String prefix = task.description();
-        if (shots > 0) {
-            if (task.fewshotSplit() == null) {
-                throw new T2rException("--num-fewshot " + shots + ": " + task.name() + " draws its examples at random in the harness; "
-                        + "t2r takes n-shot only for tasks whose examples are the first n of a split (mmlu)");
-            }
-            prefix += fewshotPrefix(task, shots);
-        }
+        checkShots(task);
+        if (shots > 0) prefix += fewshotPrefix(task, shots);
         int n = options.limit() == null ? rows.size() : Math.min(rows.size(), options.limit());
         List<Doc> docs = new ArrayList<>(n);
         for (int i = 0; i < n; i++) docs.add(task.toDoc().apply(rows.get(i)));
