@@ -9,9 +9,9 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
@@ -77,9 +77,12 @@ final class RankLauncher {
 
     /** Runs the ranks of this node to their end; returns 0 when all succeeded, else the first failure's exit status. */
     int run() {
-        List<Process> children = new ArrayList<>();
-        List<Thread> pumps = new ArrayList<>();
-        Thread stopper = new Thread(() -> stop(children, Duration.ZERO), "t2r-launcher-stop");
+        List<Process> children = new CopyOnWriteArrayList<>();      // read by the shutdown hook while ranks start
+        List<Thread> pumps = new CopyOnWriteArrayList<>();
+        Thread stopper = new Thread(() -> {
+            stop(children, Duration.ZERO);
+            join(pumps, 2_000);             // the ranks' last lines (rank 0's note on where to resume) before the JVM halts
+        }, "t2r-launcher-stop");
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
             for (int local = 0; local < plan.perNode(); local++) {
@@ -98,13 +101,7 @@ final class RankLauncher {
                 pumps.add(pump(p.getErrorStream(), "[rank " + rank + "] ", err, "rank " + rank + " stderr"));
             }
             int status = supervise(children);
-            for (Thread t : pumps) {
-                try {
-                    t.join(5_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
+            join(pumps, 5_000);
             return status;
         } finally {
             stop(children, Duration.ZERO);
@@ -164,6 +161,17 @@ final class RankLauncher {
         LaunchFailure(int status, String message) {
             super(message);
             this.status = status;
+        }
+    }
+
+    private static void join(List<Thread> threads, long millis) {
+        for (Thread t : threads) {
+            try {
+                t.join(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
