@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
  * shards (docs/recipes.md, "Prepared data"), deterministically and atomically, with progress on stderr.
  */
 @Command(name = "prepare", mixinStandardHelpOptions = true,
-        description = "Tokenize JSONL (.jsonl) or text (.txt) files, plain or compressed (.gz, .xz, .zst), into packed token shards for t2r finetune.")
+        description = "Tokenize JSONL (.jsonl), text (.txt) or Parquet (.parquet) files, plain or compressed (.gz, .xz, .zst), into packed token shards for t2r finetune.")
 final class DataPrepareCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -27,7 +27,7 @@ final class DataPrepareCommand implements Callable<Integer> {
     String tokenizer;
 
     @Option(names = "--input", paramLabel = "FILE", required = true, arity = "1..*",
-            description = "Training input files: .jsonl (one JSON object a line) or .txt (one document each), plain or with .gz, .xz, .zst;"
+            description = "Training input files: .jsonl (one JSON object a line) or .txt (one document each), plain or with .gz, .xz, .zst, or .parquet (a row each);"
                     + " - reads JSONL (any of those compressions) from standard input.")
     List<Path> inputs;
 
@@ -39,7 +39,7 @@ final class DataPrepareCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--text-field", paramLabel = "NAME", defaultValue = "text",
-            description = "JSONL field holding a document's text (default ${DEFAULT-VALUE}).")
+            description = "JSONL field or Parquet column holding a document's text (default ${DEFAULT-VALUE}).")
     String textField;
 
     @Option(names = "--validation-fraction", paramLabel = "F", defaultValue = "0",

@@ -94,7 +94,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--data", paramLabel = "FILE",
             description = "Held-out text for lm: JSONL with a \"text\" field per line (as data/kjv/validation.jsonl), "
-                    + "or a text file read as one document; plain, .gz, .xz or .zst; - for JSONL on standard input.")
+                    + "or a text file read as one document; plain, .gz, .xz or .zst; .parquet (its \"text\" column); - for JSONL on standard input.")
     Path data;
 
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "Report directory to write (must not exist, or be empty).")

@@ -41,7 +41,7 @@ final class GatesCommand implements Callable<Integer> {
     String student;
 
     @Option(names = "--data", paramLabel = "FILE", required = true,
-            description = "Text to measure on: JSONL with a \"text\" field a line, or text (plain, .gz, .xz, .zst); any other file whole.")
+            description = "Text to measure on: JSONL with a \"text\" field a line, Parquet with a \"text\" column, or text (plain, .gz, .xz, .zst); any other file whole.")
     Path data;
 
     @Option(names = "--context", paramLabel = "T", defaultValue = "1024", description = "Tokens a window (default 1024).")

@@ -15,8 +15,8 @@ import java.util.concurrent.Callable;
 
 /** {@code t2r inspect DIR}: a model's architecture, size and files, without loading its weights. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Describe a model directory (architecture, sizes, files, tokenizer) without loading its weights,",
-                "or a decoding-state file written by 'generate --save-state' (model fingerprint, tokens, layers)."})
+        description = {"Describe a model directory (architecture, sizes, files, tokenizer) without loading its weights.",
+                "Or a decoding-state file written by 'generate --save-state' (model fingerprint, tokens, layers)."})
 final class InspectCommand implements Callable<Integer> {
 
     enum Format { text, json }

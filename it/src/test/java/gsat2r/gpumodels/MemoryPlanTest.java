@@ -120,6 +120,6 @@ class MemoryPlanTest {
         assertTrue(head.offset() > Integer.MAX_VALUE && head.end() == layout.size(), head.toString());
         var e = org.junit.jupiter.api.Assertions.assertThrows(gsat2r.core.T2rException.class, () -> layout.requireArray("student/config.json"));
         assertTrue(e.getMessage().startsWith("student/config.json: this student has 8,") && e.getMessage().contains("(2,147,483,639)"), e.getMessage());
-        assertTrue(e.getMessage().endsWith("; use --device cuda"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("; use the cuda device (\"device\": \"cuda\" in a recipe, --device cuda elsewhere)"), e.getMessage());
     }
 }

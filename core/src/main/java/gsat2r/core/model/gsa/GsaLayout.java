@@ -127,7 +127,7 @@ public final class GsaLayout {
         if (size > ARRAY_LIMIT) {
             throw new T2rException(where + ": this student has " + String.format(java.util.Locale.ROOT, "%,d", size)
                     + " parameters, more than the CPU reference holds in one buffer (" + String.format(java.util.Locale.ROOT, "%,d", ARRAY_LIMIT)
-                    + "); use --device cuda");
+                    + "); use the cuda device (\"device\": \"cuda\" in a recipe, --device cuda elsewhere)");
         }
     }
 
