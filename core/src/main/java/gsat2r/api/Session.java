@@ -17,9 +17,13 @@ import java.util.function.Consumer;
  * {@link #save} (a file any process with the same model can {@link T2rModel#restore}) or {@link #fork}
  * (a copy in memory). Not thread-safe; open one session per sequence.
  *
- * <p>Restoring a saved state continues bit for bit as this session would have: same tokens with greedy
- * decoding or the same seeded {@link Sampler}. Appending {@code A} then {@code B} equals appending
- * {@code A+B} up to fp32 rounding (the chunked GSA form splits them into other chunks).
+ * <p>Restoring a saved state continues bit for bit as this session would have: the same logits, so the same
+ * tokens with greedy decoding, or with a seeded {@link Sampler} in the same state as this session's (a sampler's
+ * draws so far are not part of the saved state: a new one with the same seed draws as a new one would here).
+ * Appending {@code A} then {@code B} equals appending {@code A+B} up to fp32 rounding (the chunked GSA form splits
+ * them into other chunks).
+ *
+ * <p>Every method refuses bad arguments ({@code null} included) and a closed model with a {@link T2rException}.
  */
 public final class Session {
     private final T2rModel owner;
@@ -53,6 +57,8 @@ public final class Session {
      * as plain text after that. Returns the next-token logits (a copy).
      */
     public float[] append(String text) {
+        owner.requireOpen();
+        T2rModel.requireArgument(text, "text");
         int[] ids = length == 0 ? owner.encode(text) : owner.encodeContinuation(text);
         if (ids.length == 0) throw new T2rException("the text encodes to no tokens");
         return append(ids);
@@ -60,6 +66,8 @@ public final class Session {
 
     /** Feeds token ids; returns the next-token logits (a copy). */
     public float[] append(int... ids) {
+        owner.requireOpen();
+        T2rModel.requireArgument(ids, "ids");
         if (ids.length == 0) throw new T2rException("no tokens to append");
         int vocab = owner.vocabSize();
         for (int id : ids) {
@@ -73,6 +81,7 @@ public final class Session {
 
     /** The next-token logits after the last token (a copy); the session must not be empty. */
     public float[] logits() {
+        owner.requireOpen();
         requireTokens();
         flush();
         return logits.clone();
@@ -80,33 +89,43 @@ public final class Session {
 
     /**
      * Samples up to {@code maxNewTokens} tokens (stopping after an end-of-sequence token, which is kept),
-     * appending them to the session; the text streams to {@code onText} in whole characters.
+     * appending them to the session; the text streams to {@code onText} (null: none) in whole characters. To stop
+     * early, throw from {@code onText}: the session then holds every token sampled so far, text streamed or not, and
+     * goes on from there.
      */
     public Generator.Result generate(int maxNewTokens, Sampler sampler, Consumer<String> onText) {
+        owner.requireOpen();
+        T2rModel.requireArgument(sampler, "sampler");
+        if (maxNewTokens < 0) throw new T2rException("maxNewTokens must be 0 or more, not " + maxNewTokens);
         requireTokens();
         flush();
-        Generator.Result r = new Generator(owner.model(), owner.requireTokenizer())
-                .continueFrom(decoder, tokens(), logits, maxNewTokens, sampler, onText);
-        int[] added = r.newIds();
-        if (added.length > 0) {
-            add(added);
-            pending = true;           // continueFrom fed every new token but the last
-        }
-        return r;
+        // Each sampled token joins the session at once: continueFrom feeds every new token but the last.
+        return new Generator(owner.model(), owner.requireTokenizer()).continueFrom(decoder, tokens(), logits, maxNewTokens, sampler,
+                onText == null ? piece -> { } : onText, id -> {
+                    add(new int[] {id});
+                    pending = true;
+                });
     }
 
-    /** Samples one token from the current logits and appends it (no tokenizer needed). */
+    /** Samples one token from the current logits (with the sampler's repetition penalty over the session) and appends it; no tokenizer needed. */
     public int step(Sampler sampler) {
+        owner.requireOpen();
+        T2rModel.requireArgument(sampler, "sampler");
         requireTokens();
         flush();
-        int id = sampler.sample(logits);
+        int id = sampler.sample(logits, tokens, length);
         add(new int[] {id});
         pending = true;
         return id;
     }
 
-    /** Writes the session's state to {@code file} atomically (see {@link StateFile} for the format). */
+    /**
+     * Writes the session's state to {@code file} atomically (see {@link StateFile} for the format), creating its
+     * directory when missing.
+     */
     public void save(Path file) {
+        owner.requireOpen();
+        T2rModel.requireArgument(file, "file");
         flush();
         StateFile.write(file, new StateFile.Contents(owner.fingerprint(), tokens(), length == 0 ? null : logits.clone(),
                 owner.vocabSize(), decoder.saveState(), "t2r"));
@@ -114,6 +133,7 @@ public final class Session {
 
     /** An independent copy of this session (e.g. to answer several questions after one cached prompt). */
     public Session fork() {
+        owner.requireOpen();
         flush();
         LanguageModel.Decoder copy = owner.model().newDecoder();
         copy.restoreState(decoder.saveState());

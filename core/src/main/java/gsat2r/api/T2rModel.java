@@ -21,7 +21,12 @@ import java.nio.file.Path;
  * A model ready to embed in an application: a GSA student (or a Llama/Mistral teacher) with its
  * tokenizer. Open {@link Session}s on it to feed text or token ids, generate, and save or restore the
  * decoding state. Thread-safe for concurrent sessions (each session is one sequence and is not itself
- * thread-safe); the weights must not change while sessions use them.
+ * thread-safe; nor is a {@link Sampler}: give each thread its own); the weights must not change while sessions use
+ * them. Bad arguments ({@code null} included), and any use after {@link #close}, are refused with a one-line
+ * {@link T2rException}.
+ *
+ * <p>The tokenizer is a native library (through JNA): embedders run the JVM with
+ * {@code --enable-native-access=ALL-UNNAMED}, as the {@code t2r} launcher does, or Java warns on first use.
  *
  * <pre>{@code
  * try (T2rModel model = T2rModel.load(Path.of("student"))) {
@@ -35,6 +40,7 @@ public final class T2rModel implements AutoCloseable {
     private final LanguageModel model;
     private final Tokenizer tokenizer;
     private volatile ModelFingerprint fingerprint;
+    private volatile boolean closed;
 
     private T2rModel(LanguageModel model, Tokenizer tokenizer) {
         this.model = model;
@@ -47,6 +53,7 @@ public final class T2rModel implements AutoCloseable {
      * {@code tokenizer.json} (without one, only the token-id methods work).
      */
     public static T2rModel load(Path dir) {
+        requireArgument(dir, "dir");
         LanguageModel m = loadLanguageModel(dir);
         Tokenizer t = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
         return new T2rModel(m, t);
@@ -54,6 +61,7 @@ public final class T2rModel implements AutoCloseable {
 
     /** Wraps a model already in memory (e.g. one being trained); {@code tokenizer} may be null. */
     public static T2rModel of(LanguageModel model, Tokenizer tokenizer) {
+        requireArgument(model, "model");
         return new T2rModel(model, tokenizer);
     }
 
@@ -63,7 +71,9 @@ public final class T2rModel implements AutoCloseable {
         return md.isStudent() ? GsaModel.load(md) : LlamaModel.load(md, null);
     }
 
+    /** The model itself (for what sessions do not offer, such as {@link LanguageModel#scoreContinuations}). */
     public LanguageModel model() {
+        requireOpen();
         return model;
     }
 
@@ -72,6 +82,7 @@ public final class T2rModel implements AutoCloseable {
         return tokenizer;
     }
 
+    /** Number of token ids the model knows (ids are 0 to {@code vocabSize() - 1}). */
     public int vocabSize() {
         return model.vocabSize();
     }
@@ -85,6 +96,7 @@ public final class T2rModel implements AutoCloseable {
 
     /** A new, empty sequence. */
     public Session newSession() {
+        requireOpen();
         return new Session(this, model.newDecoder(), new int[0], null);
     }
 
@@ -94,6 +106,8 @@ public final class T2rModel implements AutoCloseable {
      * or was saved by another model.
      */
     public Session restore(Path stateFile) {
+        requireOpen();
+        requireArgument(stateFile, "stateFile");
         StateFile.Contents c = StateFile.read(stateFile);
         c.requireModel(fingerprint(), stateFile);
         if (c.vocabSize() != vocabSize()) {
@@ -110,25 +124,42 @@ public final class T2rModel implements AutoCloseable {
 
     /** Token ids of {@code text} with the tokenizer's special tokens (BOS), as at the start of a sequence. */
     public int[] encode(String text) {
+        requireArgument(text, "text");
         return requireTokenizer().encode(text);
     }
 
     /** Token ids of {@code text} alone (no special tokens), as when text continues a sequence. */
     public int[] encodeContinuation(String text) {
+        requireArgument(text, "text");
         return requireTokenizer().encodePlain(text);
     }
 
+    /** The text of token ids (special tokens included as the tokenizer writes them). */
     public String decode(int[] ids) {
+        requireArgument(ids, "ids");
         return requireTokenizer().decode(ids);
     }
 
     Tokenizer requireTokenizer() {
+        requireOpen();
         if (tokenizer == null) throw new T2rException("this model has no tokenizer.json: use token ids");
         return tokenizer;
     }
 
+    void requireOpen() {
+        if (closed) throw new T2rException("the model is closed");
+    }
+
+    static <T> T requireArgument(T value, String name) {
+        if (value == null) throw new T2rException(name + " is null");
+        return value;
+    }
+
+    /** Frees the model and its tokenizer; every later use of it or its sessions is refused. Harmless twice. */
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
         try {
             model.close();
         } finally {

@@ -100,6 +100,67 @@ class SessionTest {
                 assertThrows(T2rException.class, () -> T2rModel.load(tmp.resolve("empty"))).getMessage());
     }
 
+    /** A generation stopped by throwing from its text callback leaves a session that goes on as one fed those tokens. */
+    @Test
+    void stoppingAGenerationEarlyKeepsTheSessionWhole() {
+        Path dir = Students.write(Students.gsaConfig(), 17, tmp.resolve("student"));
+        try (T2rModel model = T2rModel.load(dir)) {
+            Session s = model.newSession();
+            s.append("In the beginning");
+            int[] pieces = {0};
+            assertThrows(IllegalStateException.class, () -> s.generate(20, Sampler.greedy(), piece -> {
+                if (++pieces[0] == 3) throw new IllegalStateException("enough");
+            }));
+            int[] tokens = s.tokens();
+            assertTrue(tokens.length > model.encode("In the beginning").length, "the sampled tokens are kept");
+            float[] after = s.append(7);
+            int prompt = model.encode("In the beginning").length;
+            LanguageModel.Decoder d = model.model().newDecoder();
+            d.prefill(Arrays.copyOf(tokens, prompt));
+            for (int i = prompt; i < tokens.length; i++) d.next(tokens[i]);
+            assertArrayEquals(d.next(7), after, "as a decoder fed exactly the session's tokens");
+            s.save(tmp.resolve("stopped.state"));
+            assertEquals(tokens.length + 1, model.restore(tmp.resolve("stopped.state")).length());
+        }
+    }
+
+    @Test
+    void stepAppliesTheRepetitionPenaltyAsGenerateDoes() {
+        Path dir = Students.write(Students.gsaConfig(), 18, tmp.resolve("student"));
+        try (T2rModel model = T2rModel.load(dir)) {
+            Session a = model.newSession(), b = model.newSession();
+            a.append(Students.ids(12, 19));
+            b.append(Students.ids(12, 19));
+            int[] stepped = new int[8];
+            for (int i = 0; i < stepped.length; i++) stepped[i] = a.step(Sampler.greedy(1e6));
+            assertArrayEquals(b.generate(8, Sampler.greedy(1e6), null).newIds(), stepped);
+            assertEquals(8, Arrays.stream(stepped).distinct().count(), "a huge penalty never repeats a token");
+        }
+    }
+
+    @Test
+    void aClosedModelAndNullArgumentsAreRefusedInOneLine() {
+        Path dir = Students.write(Students.gsaConfig(), 20, tmp.resolve("student"));
+        T2rModel model = T2rModel.load(dir);
+        Session s = model.newSession();
+        s.append(1, 2, 3);
+        assertEquals("text is null", assertThrows(T2rException.class, () -> s.append((String) null)).getMessage());
+        assertEquals("ids is null", assertThrows(T2rException.class, () -> s.append((int[]) null)).getMessage());
+        assertEquals("sampler is null", assertThrows(T2rException.class, () -> s.step(null)).getMessage());
+        assertEquals("maxNewTokens must be 0 or more, not -1",
+                assertThrows(T2rException.class, () -> s.generate(-1, Sampler.greedy(), null)).getMessage());
+        assertEquals("file is null", assertThrows(T2rException.class, () -> s.save(null)).getMessage());
+        assertEquals("stateFile is null", assertThrows(T2rException.class, () -> model.restore(null)).getMessage());
+        assertEquals("dir is null", assertThrows(T2rException.class, () -> T2rModel.load(null)).getMessage());
+        model.close();
+        model.close();
+        for (org.junit.jupiter.api.function.Executable use : java.util.List.<org.junit.jupiter.api.function.Executable>of(
+                model::newSession, () -> model.encode("x"), () -> s.append(4), () -> s.step(Sampler.greedy()),
+                () -> s.generate(2, Sampler.greedy(), null), () -> s.save(tmp.resolve("x.state")), s::fork)) {
+            assertEquals("the model is closed", assertThrows(T2rException.class, use).getMessage());
+        }
+    }
+
     private static int argmax(float[] row) {
         int best = 0;
         for (int i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;

@@ -83,6 +83,16 @@ public final class Generator {
      */
     public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
                                Sampler sampler, Consumer<String> onText) {
+        return continueFrom(decoder, context, logits, maxNewTokens, sampler, onText, id -> { });
+    }
+
+    /**
+     * {@link #continueFrom(LanguageModel.Decoder, int[], float[], int, Sampler, Consumer)}, telling {@code onToken} of each
+     * token as soon as it is sampled (before its text streams and before it is fed): a caller that keeps its own record
+     * of the sequence stays in step with the decoder even when {@code onText} throws to stop early.
+     */
+    public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
+                               Sampler sampler, Consumer<String> onText, java.util.function.IntConsumer onToken) {
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens < 0: " + maxNewTokens);
         int vocab = model.vocabSize();
         StreamingDecoder text = new StreamingDecoder(tokenizer, context);
@@ -96,6 +106,7 @@ public final class Generator {
                 int id = sampler.sample(logits, history, context.length + n);
                 history[context.length + n] = id;
                 out[n++] = id;
+                onToken.accept(id);
                 if (tokenizer.isEos(id)) {
                     stop = Stop.EOS;
                     break;
