@@ -112,9 +112,7 @@ final class RunDirectory {
                     throw new T2rException(dir + ": holds an earlier run" + (Files.exists(abs.resolve(METRICS)) ? ""
                             : " that stopped before its first step") + "; continue it with --resume, or start over with --force");
                 }
-                if (AtomicFiles.holdsCurrentDirectory(abs)) {
-                    throw new T2rException(dir + ": holds the current directory, so --force does not replace it; run from elsewhere");
-                }
+                AtomicFiles.refuseToReplaceCurrentDirectory(abs, dir);
                 FileTrees.delete(abs);
             }
         }

@@ -161,9 +161,7 @@ public final class AtomicDirectory implements AutoCloseable {
             throw new T2rException(given + ": is not a " + kind.name() + " (no " + kind.sign()
                     + "), so --force does not replace it; give a new or empty directory");
         }
-        if (AtomicFiles.holdsCurrentDirectory(abs)) {
-            throw new T2rException(given + ": holds the current directory, so --force does not replace it; run from elsewhere");
-        }
+        AtomicFiles.refuseToReplaceCurrentDirectory(abs, given);
     }
 
     private static boolean isEmptyDirectory(Path dir) {

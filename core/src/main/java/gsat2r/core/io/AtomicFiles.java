@@ -160,6 +160,13 @@ public final class AtomicFiles {
         }
     }
 
+    /** Refuses to let --force replace {@code dir} (named {@code given}) when it holds the current directory. */
+    public static void refuseToReplaceCurrentDirectory(Path dir, Object given) {
+        if (holdsCurrentDirectory(dir)) {
+            throw new T2rException(given + ": holds the current directory, so --force does not replace it; run from elsewhere");
+        }
+    }
+
     /** One line that says what went wrong, for a message that already names the file we meant. */
     public static String oneLine(Throwable e) {
         String m;

@@ -141,9 +141,7 @@ public final class HybridPlanner {
                 if (!empty && !Files.isRegularFile(out.resolve("at.json")) && !Files.isRegularFile(out.resolve("plan.json"))) {
                     throw new T2rException(out + ": is not a t2r plan directory; not deleting it");
                 }
-                if (!empty && AtomicFiles.holdsCurrentDirectory(out)) {
-                    throw new T2rException(out + ": holds the current directory, so --force does not replace it; run from elsewhere");
-                }
+                if (!empty) AtomicFiles.refuseToReplaceCurrentDirectory(out, out);
                 deleteTree(out);
             }
             Files.createDirectories(out);
