@@ -83,7 +83,7 @@ final class GenerateCommand implements Callable<Integer> {
     Input input;
 
     @Option(names = "--save-state", paramLabel = "FILE",
-            description = "Write the decoding state after the prompt to FILE (atomically), e.g. to cache a system prompt.")
+            description = "Write the decoding state after the prompt to FILE (atomically; an earlier state file is replaced, any other file refused), e.g. to cache a system prompt.")
     Path saveState;
 
     @Option(names = "--load-state", paramLabel = "FILE",

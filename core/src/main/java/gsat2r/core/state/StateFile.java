@@ -97,8 +97,27 @@ public final class StateFile {
 
     // ------------------------------------------------------------------ writing
 
-    /** Writes {@code c} to {@code file} atomically, replacing an existing file. */
+    private static void refuseToOverwriteOtherFiles(Path file) {
+        if (java.nio.file.Files.isDirectory(file)) throw new T2rException(file + ": is a directory; give the state file's name");
+        if (!java.nio.file.Files.exists(file)) return;
+        byte[] start = new byte[MAGIC.length()];
+        int n;
+        try (var in = java.nio.file.Files.newInputStream(file)) {
+            n = in.readNBytes(start, 0, start.length);
+        } catch (java.io.IOException e) {
+            throw new T2rException(file + ": cannot read what is there (" + e.getMessage() + ")", e);
+        }
+        if (n < start.length || !MAGIC.equals(new String(start, StandardCharsets.ISO_8859_1))) {
+            throw new T2rException(file + ": exists and is not a t2r state file; not overwriting it");
+        }
+    }
+
+    /**
+     * Writes {@code c} to {@code file} atomically, replacing an earlier state file there; any other file (a mistyped
+     * path onto a checkpoint, a directory) is refused and left as it is.
+     */
     public static void write(Path file, Contents c) {
+        refuseToOverwriteOtherFiles(file);
         byte[] header = header(c);
         long payload = payloadBytes(c.state().position(), c.vocabSize(), c.state().layers());
         long total = PREFIX + header.length + payload + TRAILER;

@@ -81,6 +81,15 @@ class StateFileTest {
         Path file = tmp.resolve("conv.state");
         StateFile.write(file, new StateFile.Contents(m.fingerprint(), ids, logits, 384, s, "test"));
         assertTrue(new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8).contains("\"conv_floats\":384"));
+        // An earlier state file is replaced; any other file, or a directory, is left alone.
+        StateFile.Contents again = new StateFile.Contents(m.fingerprint(), ids, logits, 384, s, "test");
+        StateFile.write(file, again);
+        Path weights = Files.writeString(tmp.resolve("model.safetensors"), "precious");
+        assertEquals(weights + ": exists and is not a t2r state file; not overwriting it",
+                assertThrows(T2rException.class, () -> StateFile.write(weights, again)).getMessage());
+        assertEquals("precious", Files.readString(weights));
+        assertEquals(tmp + ": is a directory; give the state file's name",
+                assertThrows(T2rException.class, () -> StateFile.write(tmp, again)).getMessage());
     }
 
     @Test
