@@ -77,7 +77,7 @@ public final class DataPreparer {
         all.addAll(r.validationInputs());
         TextInputs.check(all);
         for (Path in : all) {
-            if (!TextInputs.isStdin(in) && within(in, r.out())) {
+            if (!TextInputs.isStdin(in) && AtomicFiles.isWithin(in, r.out())) {
                 throw new T2rException(r.out() + ": holds the input " + in + "; write the dataset somewhere else");
             }
         }
@@ -114,15 +114,6 @@ public final class DataPreparer {
             return new Summary(dir, train.documents, train.tokens, validation.documents, validation.tokens, run.skippedEmpty, seconds);
         } catch (IOException e) {
             throw new T2rException(r.out() + ": cannot write (" + e.getMessage() + ")", e);
-        }
-    }
-
-    /** Whether {@code file} lies inside {@code dir} (real paths; false when either does not exist). */
-    private static boolean within(Path file, Path dir) {
-        try {
-            return file.toRealPath().startsWith(dir.toRealPath());
-        } catch (IOException e) {
-            return false;
         }
     }
 

@@ -153,8 +153,13 @@ public final class AtomicFiles {
      * a symbolic link on the way does not hide it): replacing it would pull the ground from under the user's shell.
      */
     public static boolean holdsCurrentDirectory(Path dir) {
+        return isWithin(Path.of(""), dir);
+    }
+
+    /** Whether {@code path} is {@code dir} or lies inside it, by real paths; false when either does not exist. */
+    public static boolean isWithin(Path path, Path dir) {
         try {
-            return Path.of("").toRealPath().startsWith(dir.toRealPath());
+            return path.toRealPath().startsWith(dir.toRealPath());
         } catch (IOException e) {
             return false;
         }

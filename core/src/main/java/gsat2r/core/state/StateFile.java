@@ -107,7 +107,7 @@ public final class StateFile {
         } catch (java.io.IOException e) {
             throw new T2rException(file + ": cannot read what is there (" + e.getMessage() + ")", e);
         }
-        if (n < start.length || !MAGIC.equals(new String(start, StandardCharsets.ISO_8859_1))) {
+        if (!startsWithMagic(start, n)) {
             throw new T2rException(file + ": exists and is not a t2r state file; not overwriting it");
         }
     }
@@ -189,6 +189,11 @@ public final class StateFile {
         }
     }
 
+    /** Whether the first {@code n} bytes of {@code bytes} start with {@link #MAGIC}. */
+    private static boolean startsWithMagic(byte[] bytes, int n) {
+        return n >= MAGIC.length() && MAGIC.equals(new String(bytes, 0, MAGIC.length(), StandardCharsets.ISO_8859_1));
+    }
+
     private static void putFloats(ByteBuffer b, float[] values) {
         b.asFloatBuffer().put(values);
         b.position(b.position() + 4 * values.length);
@@ -207,8 +212,7 @@ public final class StateFile {
             throw new T2rException(file + ": cannot read (" + AtomicFiles.oneLine(e) + ")", e);
         }
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        if (bytes.length < PREFIX + TRAILER
-                || !MAGIC.equals(new String(bytes, 0, MAGIC.length(), StandardCharsets.ISO_8859_1))) {
+        if (bytes.length < PREFIX + TRAILER || !startsWithMagic(bytes, bytes.length)) {
             throw new T2rException(file + ": not a t2r state file (it does not start with \"" + MAGIC + "\")");
         }
         int version = b.getInt(8);
