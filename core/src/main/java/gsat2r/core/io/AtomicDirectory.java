@@ -56,7 +56,8 @@ public final class AtomicDirectory implements AutoCloseable {
     /**
      * Starts writing the directory {@code target}, a {@code kind} (its parents are created). Fails at
      * once, before anything is written, when {@code target} is a file or a symbolic link, or a non-empty
-     * directory and {@code replace} is false or it is not a {@code kind}, or it holds the current directory.
+     * directory and {@code replace} is false or it is not a {@code kind}, or it holds the current directory
+     * (empty or not).
      */
     public static AtomicDirectory create(Path target, boolean replace, OutputKind kind) {
         if (replace && kind == null) throw new IllegalArgumentException("replace needs the kind of directory it may replace");
@@ -151,7 +152,10 @@ public final class AtomicDirectory implements AutoCloseable {
         if (!Files.isDirectory(abs, LinkOption.NOFOLLOW_LINKS)) {
             throw new T2rException(given + ": exists and is not a directory");
         }
-        if (isEmptyDirectory(abs)) return;
+        if (isEmptyDirectory(abs)) {
+            refuseToRenameOntoCurrentDirectory(abs, given, Path.of(""));
+            return;
+        }
         boolean ours = kind != null && kind.is().test(abs);
         if (!replace) {
             throw new T2rException(given + ": directory exists and is not empty" + (kind == null || ours ? " (use --force to replace it)"
@@ -162,6 +166,17 @@ public final class AtomicDirectory implements AutoCloseable {
                     + "), so --force does not replace it; give a new or empty directory");
         }
         AtomicFiles.refuseToReplaceCurrentDirectory(abs, given);
+    }
+
+    /**
+     * The finished output is renamed onto an empty target, which would leave a shell whose current directory it is
+     * in a deleted directory: refused before anything is written.
+     */
+    static void refuseToRenameOntoCurrentDirectory(Path emptyDir, Object given, Path cwd) {
+        if (AtomicFiles.isWithin(cwd, emptyDir)) {
+            throw new T2rException(given + ": is the current directory, which the finished output would replace; give a new directory (e.g. "
+                    + "a name inside it) or run from elsewhere");
+        }
     }
 
     private static boolean isEmptyDirectory(Path dir) {

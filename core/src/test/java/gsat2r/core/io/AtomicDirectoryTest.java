@@ -130,6 +130,16 @@ class AtomicDirectoryTest {
     }
 
     @Test
+    void anEmptyCurrentDirectoryIsNotRenamedOver() throws IOException {
+        Path empty = Files.createDirectories(tmp.resolve("here"));
+        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.refuseToRenameOntoCurrentDirectory(empty, "here", empty));
+        assertEquals("here: is the current directory, which the finished output would replace; give a new directory (e.g. a name inside it)"
+                + " or run from elsewhere", e.getMessage());
+        AtomicDirectory.refuseToRenameOntoCurrentDirectory(empty, "here", tmp);
+        assertTrue(Files.isDirectory(empty));
+    }
+
+    @Test
     void aFileWhereAParentDirectoryWouldGoIsNamed() throws IOException {
         Path file = Files.writeString(tmp.resolve("ff"), "x");
         T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(file.resolve("out")));
