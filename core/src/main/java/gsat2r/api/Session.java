@@ -3,6 +3,9 @@ package gsat2r.api;
 import gsat2r.core.T2rException;
 import gsat2r.core.generate.Generator;
 import gsat2r.core.generate.Sampler;
+import gsat2r.core.model.ContinuationScorer;
+import gsat2r.core.model.Continuations;
+import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.state.StateFile;
 
@@ -13,9 +16,9 @@ import java.util.function.Consumer;
 /**
  * One sequence decoded by a {@link T2rModel}: the tokens so far, the decoder's state after them (a
  * constant-size recurrent state per GSA layer, a KV cache per attention layer) and the next-token
- * logits. Feed text or ids with {@link #append}, sample with {@link #generate}, keep the state with
- * {@link #save} (a file any process with the same model can {@link T2rModel#restore}) or {@link #fork}
- * (a copy in memory). Not thread-safe; open one session per sequence.
+ * logits. Feed text or ids with {@link #append}, sample with {@link #generate}, weigh continuations with
+ * {@link #score}, keep the state with {@link #save} (a file any process with the same model can
+ * {@link T2rModel#restore}) or {@link #fork} (a copy in memory). Not thread-safe; open one session per sequence.
  *
  * <p>Restoring a saved state continues bit for bit as this session would have: the same logits, so the same
  * tokens with greedy decoding, or with a seeded {@link Sampler} in the same state as this session's (a sampler's
@@ -69,10 +72,7 @@ public final class Session {
         owner.requireOpen();
         T2rModel.requireArgument(ids, "ids");
         if (ids.length == 0) throw new T2rException("no tokens to append");
-        int vocab = owner.vocabSize();
-        for (int id : ids) {
-            if (id < 0 || id >= vocab) throw new T2rException("token id " + id + " is outside the vocabulary (0.." + (vocab - 1) + ")");
-        }
+        requireIds(ids);
         flush();
         logits = decoder.prefill(ids);
         add(ids);
@@ -131,6 +131,47 @@ public final class Session {
                 owner.vocabSize(), decoder.saveState(), "t2r"));
     }
 
+    /**
+     * How likely each continuation is after the session's tokens: its log-likelihood (natural log, summed over its
+     * tokens) and whether greedy decoding would produce it, as multiple-choice evaluation scores a choice. Each
+     * text is encoded as plain text continuing the sequence. The session is left as it was.
+     */
+    public Continuations.Score[] score(String... continuations) {
+        owner.requireOpen();
+        T2rModel.requireArgument(continuations, "continuations");
+        int[][] ids = new int[continuations.length][];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = owner.encodeContinuation(T2rModel.requireArgument(continuations[i], "continuations[" + i + "]"));
+            if (ids[i].length == 0) throw new T2rException("continuations[" + i + "] encodes to no tokens");
+        }
+        return score(ids);
+    }
+
+    /** {@link #score(String...)} of token ids; each continuation at least one id. The session is left as it was. */
+    public Continuations.Score[] score(int[]... continuations) {
+        owner.requireOpen();
+        T2rModel.requireArgument(continuations, "continuations");
+        requireTokens();
+        if (continuations.length == 0) throw new T2rException("no continuation to score");
+        for (int i = 0; i < continuations.length; i++) {
+            int[] c = T2rModel.requireArgument(continuations[i], "continuations[" + i + "]");
+            if (c.length == 0) throw new T2rException("continuations[" + i + "] has no tokens");
+            requireIds(c);
+        }
+        flush();
+        DecoderState saved = decoder.saveState();
+        Continuations.Score[] scores = new Continuations.Score[continuations.length];
+        try {
+            for (int i = 0; i < scores.length; i++) {
+                if (i > 0) decoder.restoreState(saved);
+                scores[i] = ContinuationScorer.along(decoder, logits, continuations[i]);
+            }
+        } finally {
+            decoder.restoreState(saved);
+        }
+        return scores;
+    }
+
     /** An independent copy of this session (e.g. to answer several questions after one cached prompt). */
     public Session fork() {
         owner.requireOpen();
@@ -151,6 +192,13 @@ public final class Session {
         if (length + ids.length > tokens.length) tokens = Arrays.copyOf(tokens, Math.max(2 * tokens.length, length + ids.length));
         System.arraycopy(ids, 0, tokens, length, ids.length);
         length += ids.length;
+    }
+
+    private void requireIds(int[] ids) {
+        int vocab = owner.vocabSize();
+        for (int id : ids) {
+            if (id < 0 || id >= vocab) throw new T2rException("token id " + id + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+        }
     }
 
     private void requireTokens() {

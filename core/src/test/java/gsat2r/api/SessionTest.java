@@ -3,6 +3,8 @@ package gsat2r.api;
 import gsat2r.core.T2rException;
 import gsat2r.core.generate.Generator;
 import gsat2r.core.generate.Sampler;
+import gsat2r.core.model.ContinuationScorer;
+import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.testing.Students;
 import org.junit.jupiter.api.Test;
@@ -138,6 +140,47 @@ class SessionTest {
         }
     }
 
+    /** Scoring agrees with the evaluator's scorer and with full forward passes, and leaves the session as it was. */
+    @Test
+    void scoringWeighsContinuationsAndLeavesTheSessionAsItWas() {
+        Path dir = Students.write(Students.hybridConfig(24), 21, tmp.resolve("student"));
+        try (T2rModel model = T2rModel.load(dir)) {
+            Session s = model.newSession();
+            int[] prompt = Students.ids(40, 22);
+            s.append(prompt);
+            Session untouched = s.fork();
+            int[][] choices = {Students.ids(5, 23), Students.ids(1, 24), Students.ids(9, 25)};
+            Continuations.Score[] got = s.score(choices);
+
+            Continuations c = new Continuations(prompt, java.util.List.of(choices));
+            Continuations.Score[] scorer = model.model().scoreContinuations(java.util.List.of(c)).getFirst();
+            Continuations.Score[] forward = ContinuationScorer.byForward(model.model(), c);
+            for (int i = 0; i < choices.length; i++) {
+                assertEquals(scorer[i], got[i], "the same decoder path, bit for bit");
+                assertEquals(forward[i].logLikelihood(), got[i].logLikelihood(), 1e-4 * Math.abs(forward[i].logLikelihood()));
+                assertEquals(forward[i].greedy(), got[i].greedy());
+            }
+            assertArrayEquals(untouched.logits(), s.logits());
+            assertArrayEquals(untouched.append(3, 4), s.append(3, 4), "the state is restored after scoring");
+            assertEquals(prompt.length + 2, s.length());
+
+            s.generate(2, Sampler.greedy(), null);
+            Session t = s.fork();
+            Continuations.Score[] text = s.score(" the", " and the");
+            assertEquals(t.score(model.encodeContinuation(" the"), model.encodeContinuation(" and the"))[1], text[1],
+                    "text is encoded as a continuation; the pending sampled token is fed first");
+            assertArrayEquals(t.logits(), s.logits());
+
+            assertEquals("continuations[1] has no tokens", assertThrows(T2rException.class, () -> s.score(new int[] {1}, new int[0])).getMessage());
+            assertEquals("no continuation to score", assertThrows(T2rException.class, () -> s.score(new int[0][])).getMessage());
+            assertEquals("token id 999 is outside the vocabulary (0..383)",
+                    assertThrows(T2rException.class, () -> s.score(new int[] {999})).getMessage());
+            assertEquals("continuations[0] is null", assertThrows(T2rException.class, () -> s.score((String) null)).getMessage());
+            assertEquals("the session is empty: append a prompt first",
+                    assertThrows(T2rException.class, () -> model.newSession().score(new int[] {1})).getMessage());
+        }
+    }
+
     @Test
     void aClosedModelAndNullArgumentsAreRefusedInOneLine() {
         Path dir = Students.write(Students.gsaConfig(), 20, tmp.resolve("student"));
@@ -156,7 +199,7 @@ class SessionTest {
         model.close();
         for (org.junit.jupiter.api.function.Executable use : java.util.List.<org.junit.jupiter.api.function.Executable>of(
                 model::newSession, () -> model.encode("x"), () -> s.append(4), () -> s.step(Sampler.greedy()),
-                () -> s.generate(2, Sampler.greedy(), null), () -> s.save(tmp.resolve("x.state")), s::fork)) {
+                () -> s.generate(2, Sampler.greedy(), null), () -> s.save(tmp.resolve("x.state")), s::fork, () -> s.score(new int[] {1}))) {
             assertEquals("the model is closed", assertThrows(T2rException.class, use).getMessage());
         }
     }

@@ -43,7 +43,7 @@ public final class ContinuationScorer {
      * Scores {@code tokens} from a decoder whose next-token logits are {@code first}: the tokens but the last go
      * through in one multi-token pass ({@link LanguageModel.Decoder#prefillAll}).
      */
-    private static Continuations.Score along(LanguageModel.Decoder decoder, float[] first, int[] tokens) {
+    public static Continuations.Score along(LanguageModel.Decoder decoder, float[] first, int[] tokens) {
         float[][] after = tokens.length > 1 ? decoder.prefillAll(java.util.Arrays.copyOf(tokens, tokens.length - 1)) : new float[0][];
         double sum = 0;
         boolean greedy = true;
