@@ -1,6 +1,9 @@
 package gsat2r.gpumodels;
 
+import gsat2r.api.Session;
+import gsat2r.api.T2rModel;
 import gsat2r.converter.GateInit;
+import gsat2r.core.generate.Sampler;
 import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.ContinuationScorer;
 import gsat2r.core.model.Continuations;
@@ -283,6 +286,31 @@ class GpuDecodingGpuTest {
                     d.restoreState(c.saveState());
                     metric(p + "_cpu_state_into_gpu_" + dir.getFileName(), relative(d.next(7), c.next(7)), p == Precision.FP32 ? 1e-5 : 2e-2);
                 }
+            }
+        }
+    }
+
+    /** The embedding API over a GPU model: a session saved on the GPU goes on in a CPU session, and scores alike. */
+    @Test
+    void aSessionOnTheGpuContinuesOnTheCpuAndScoresAlike() {
+        for (Path dir : List.of(student, hybrid)) {
+            try (T2rModel onGpu = T2rModel.of(gpu(dir, Precision.FP32), null); T2rModel onCpu = T2rModel.load(dir)) {
+                Random rnd = new Random(23);
+                Session g = onGpu.newSession(), c = onCpu.newSession();
+                int[] prompt = ids(rnd, 90, onGpu.vocabSize());
+                double err = relative(g.append(prompt), c.append(prompt));
+                for (int i = 0; i < 4; i++) assertEquals(c.step(Sampler.greedy()), g.step(Sampler.greedy()));
+                Path file = models.resolve(dir.getFileName() + "-gpu.state");
+                g.save(file);
+                Session restored = onCpu.restore(file);
+                err = Math.max(err, relative(restored.append(5, 6), g.append(5, 6)));
+                c.append(5, 6);
+                int[][] choices = {ids(rnd, 8, onGpu.vocabSize()), ids(rnd, 1, onGpu.vocabSize())};
+                Continuations.Score[] sg = g.score(choices), sc = c.score(choices);
+                for (int i = 0; i < choices.length; i++) {
+                    err = Math.max(err, Math.abs(sg[i].logLikelihood() - sc[i].logLikelihood()) / Math.abs(sc[i].logLikelihood()));
+                }
+                metric("fp32_api_session_gpu_vs_cpu_" + dir.getFileName(), err, 1e-5);
             }
         }
     }
