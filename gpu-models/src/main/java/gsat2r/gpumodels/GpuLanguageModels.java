@@ -5,6 +5,7 @@ import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelDirectory;
+import gsat2r.core.model.ModelFingerprint;
 import gsat2r.core.model.Precision;
 import gsat2r.gpu.ElementType;
 import gsat2r.gpu.DeviceBuffer;
@@ -33,7 +34,7 @@ public final class GpuLanguageModels {
         else LlamaModel.checkSupported(dir.teacherConfig(), dir.path());
         Gpu gpu = Gpu.open(ordinal);
         try {
-            return dir.isStudent() ? new Student(gpu, new GsaModel(gpu, dir, type, null)) : new Teacher(gpu, LlamaModel.load(gpu, dir, type));
+            return dir.isStudent() ? new Student(gpu, new GsaModel(gpu, dir, type, null), dir) : new Teacher(gpu, LlamaModel.load(gpu, dir, type), dir);
         } catch (RuntimeException e) {
             gpu.close();
             throw e;
@@ -60,10 +61,19 @@ public final class GpuLanguageModels {
         final LlamaModel model;
         final DecodeRuntime decoding;
 
-        Teacher(Gpu gpu, LlamaModel model) {
+        private final ModelDirectory dir;
+
+        Teacher(Gpu gpu, LlamaModel model, ModelDirectory dir) {
             this.gpu = gpu;
             this.model = model;
             this.decoding = DecodeRuntime.of(gpu, model);
+            this.dir = dir;
+        }
+
+        /** The CPU model's fingerprint of the same directory, so that decoding states move between the two. */
+        @Override
+        public ModelFingerprint fingerprint() {
+            return gsat2r.core.model.llama.LlamaModel.fingerprintOf(dir);
         }
 
         @Override
@@ -113,10 +123,19 @@ public final class GpuLanguageModels {
         final GsaModel model;
         final DecodeRuntime decoding;
 
-        Student(Gpu gpu, GsaModel model) {
+        private final ModelDirectory dir;
+
+        Student(Gpu gpu, GsaModel model, ModelDirectory dir) {
             this.gpu = gpu;
             this.model = model;
             this.decoding = DecodeRuntime.of(gpu, model);
+            this.dir = dir;
+        }
+
+        /** The CPU model's fingerprint of the same directory, so that decoding states move between the two. */
+        @Override
+        public ModelFingerprint fingerprint() {
+            return gsat2r.core.model.gsa.GsaModel.fingerprintOf(dir);
         }
 
         /** The batched decoding step (the benchmarks' handle on it). */

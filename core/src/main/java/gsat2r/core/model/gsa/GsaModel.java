@@ -569,11 +569,31 @@ public final class GsaModel implements LanguageModel {
      */
     @Override
     public ModelFingerprint fingerprint() {
+        return fingerprint(config, new ModelFingerprint.WeightHasher().add(params));
+    }
+
+    /**
+     * {@link #fingerprint()} of the student stored in {@code dir}, read one tensor at a time: what a model that
+     * holds its weights elsewhere (the GPU) is identified by, with no whole-model array, so also for students
+     * larger than the CPU reference's buffer.
+     */
+    public static ModelFingerprint fingerprintOf(gsat2r.core.model.ModelDirectory dir) {
+        GsaConfig config = dir.studentConfig();
+        ModelFingerprint.WeightHasher h = new ModelFingerprint.WeightHasher();
+        try (gsat2r.core.safetensors.SafeTensors st = dir.openWeights()) {
+            for (ParameterView v : new GsaLayout(config).views()) {
+                st.expect(v.name(), v.shape());
+                h.add(st.floats(v.name()));
+            }
+        }
+        return fingerprint(config, h);
+    }
+
+    private static ModelFingerprint fingerprint(GsaConfig config, ModelFingerprint.WeightHasher weights) {
         var json = config.toJson();
         json.remove("dtype");
         json.remove("t2r");
-        return new ModelFingerprint("gsa", ModelFingerprint.sha256(gsat2r.core.io.PythonJson.dumps(json)),
-                new ModelFingerprint.WeightHasher().add(params).hex());
+        return new ModelFingerprint("gsa", ModelFingerprint.sha256(gsat2r.core.io.PythonJson.dumps(json)), weights.hex());
     }
 
     // ------------------------------------------------------------------ helpers

@@ -237,7 +237,39 @@ public final class LlamaModel implements LanguageModel {
             }
         }
         h.add(weights.finalNorm()).add(weights.lmHead());
-        return new ModelFingerprint("llama", ModelFingerprint.sha256(config + "; rope inv_freq " + ropeFrequencyType), h.hex());
+        return fingerprint(config, ropeFrequencyType, h);
+    }
+
+    /**
+     * {@link #fingerprint()} of the teacher stored in {@code dir} as {@link #load(gsat2r.core.model.ModelDirectory, DType)}
+     * with a null type loads it, read one tensor at a time (no whole-model arrays): what a model that holds its
+     * weights elsewhere (the GPU) is identified by.
+     */
+    public static ModelFingerprint fingerprintOf(gsat2r.core.model.ModelDirectory dir) {
+        LlamaConfig c = dir.teacherConfig();
+        ModelFingerprint.WeightHasher h = new ModelFingerprint.WeightHasher();
+        try (SafeTensors st = dir.openWeights()) {
+            h.add(tensor(st, c, LlamaTensor.EMBED_TOKENS, 0));
+            for (int l = 0; l < c.numHiddenLayers(); l++) {
+                for (LlamaTensor t : LlamaTensor.values()) {
+                    if (t.scope() == LlamaTensor.Scope.LAYER && t.presentIn(c)) h.add(tensor(st, c, t, l));
+                }
+            }
+            h.add(tensor(st, c, LlamaTensor.FINAL_NORM, 0));
+            h.add(tensor(st, c, c.tieWordEmbeddings() ? LlamaTensor.EMBED_TOKENS : LlamaTensor.LM_HEAD, 0));
+            DType type = c.storageType() != null ? c.storageType() : st.info(LlamaTensor.EMBED_TOKENS.hfName(0)).dtype();
+            return fingerprint(c, type, h);
+        }
+    }
+
+    private static float[] tensor(SafeTensors st, LlamaConfig c, LlamaTensor t, int layer) {
+        String name = t.hfName(layer);
+        st.expect(name, t.shape(c));
+        return st.floats(name);
+    }
+
+    private static ModelFingerprint fingerprint(LlamaConfig config, DType ropeFrequencyType, ModelFingerprint.WeightHasher weights) {
+        return new ModelFingerprint("llama", ModelFingerprint.sha256(config + "; rope inv_freq " + ropeFrequencyType), weights.hex());
     }
 
     /**
