@@ -26,9 +26,11 @@ import java.util.function.Consumer;
  * Appending {@code A} then {@code B} equals appending {@code A+B} up to fp32 rounding (the chunked GSA form splits
  * them into other chunks).
  *
- * <p>Every method refuses bad arguments ({@code null} included) and a closed model with a {@link T2rException}.
+ * <p>Every method refuses bad arguments ({@code null} included), a closed model and a closed session with a
+ * {@link T2rException}. Close a session when done with it ({@code try}-with-resources) to give its state back at once:
+ * on a GPU model that is device memory.
  */
-public final class Session {
+public final class Session implements AutoCloseable {
     private final T2rModel owner;
     private final LanguageModel.Decoder decoder;
     private int[] tokens;
@@ -36,6 +38,7 @@ public final class Session {
     private float[] logits;
     /** Whether the last token is sampled but not yet fed to the decoder (it is fed before anything else). */
     private boolean pending;
+    private boolean closed;
 
     Session(T2rModel owner, LanguageModel.Decoder decoder, int[] tokens, float[] logits) {
         this.owner = owner;
@@ -60,7 +63,7 @@ public final class Session {
      * as plain text after that. Returns the next-token logits (a copy).
      */
     public float[] append(String text) {
-        owner.requireOpen();
+        requireOpen();
         T2rModel.requireArgument(text, "text");
         int[] ids = length == 0 ? owner.encode(text) : owner.encodeContinuation(text);
         if (ids.length == 0) throw new T2rException("the text encodes to no tokens");
@@ -69,7 +72,7 @@ public final class Session {
 
     /** Feeds token ids; returns the next-token logits (a copy). */
     public float[] append(int... ids) {
-        owner.requireOpen();
+        requireOpen();
         T2rModel.requireArgument(ids, "ids");
         if (ids.length == 0) throw new T2rException("no tokens to append");
         requireIds(ids);
@@ -81,7 +84,7 @@ public final class Session {
 
     /** The next-token logits after the last token (a copy); the session must not be empty. */
     public float[] logits() {
-        owner.requireOpen();
+        requireOpen();
         requireTokens();
         flush();
         return logits.clone();
@@ -94,7 +97,7 @@ public final class Session {
      * goes on from there.
      */
     public Generator.Result generate(int maxNewTokens, Sampler sampler, Consumer<String> onText) {
-        owner.requireOpen();
+        requireOpen();
         T2rModel.requireArgument(sampler, "sampler");
         if (maxNewTokens < 0) throw new T2rException("maxNewTokens must be 0 or more, not " + maxNewTokens);
         requireTokens();
@@ -109,7 +112,7 @@ public final class Session {
 
     /** Samples one token from the current logits (with the sampler's repetition penalty over the session) and appends it; no tokenizer needed. */
     public int step(Sampler sampler) {
-        owner.requireOpen();
+        requireOpen();
         T2rModel.requireArgument(sampler, "sampler");
         requireTokens();
         flush();
@@ -124,7 +127,7 @@ public final class Session {
      * directory when missing.
      */
     public void save(Path file) {
-        owner.requireOpen();
+        requireOpen();
         T2rModel.requireArgument(file, "file");
         flush();
         StateFile.write(file, new StateFile.Contents(owner.fingerprint(), tokens(), length == 0 ? null : logits.clone(),
@@ -137,7 +140,7 @@ public final class Session {
      * text is encoded as plain text continuing the sequence. The session is left as it was.
      */
     public Continuations.Score[] score(String... continuations) {
-        owner.requireOpen();
+        requireOpen();
         T2rModel.requireArgument(continuations, "continuations");
         int[][] ids = new int[continuations.length][];
         for (int i = 0; i < ids.length; i++) {
@@ -149,7 +152,7 @@ public final class Session {
 
     /** {@link #score(String...)} of token ids; each continuation at least one id. The session is left as it was. */
     public Continuations.Score[] score(int[]... continuations) {
-        owner.requireOpen();
+        requireOpen();
         T2rModel.requireArgument(continuations, "continuations");
         requireTokens();
         if (continuations.length == 0) throw new T2rException("no continuation to score");
@@ -174,11 +177,28 @@ public final class Session {
 
     /** An independent copy of this session (e.g. to answer several questions after one cached prompt). */
     public Session fork() {
-        owner.requireOpen();
+        requireOpen();
         flush();
         LanguageModel.Decoder copy = owner.model().newDecoder();
         copy.restoreState(decoder.saveState());
         return new Session(owner, copy, tokens(), logits == null ? null : logits.clone());
+    }
+
+    /**
+     * Gives back the session's decoding state now: on a GPU model its device memory, which otherwise goes back only
+     * after the session is collected. Appending, generating, scoring, saving and forking are refused after it
+     * ({@link #tokens} stays readable); a second call does nothing; the model and its other sessions go on.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        decoder.release();
+    }
+
+    private void requireOpen() {
+        owner.requireOpen();
+        if (closed) throw new T2rException("the session is closed");
     }
 
     private void flush() {

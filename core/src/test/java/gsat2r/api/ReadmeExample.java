@@ -15,14 +15,15 @@ final class ReadmeExample {
     static String run(Path studentDir, Path stateFile) {
         // README:begin
         try (T2rModel model = T2rModel.load(studentDir)) {             // a student (or teacher) directory
-            Session system = model.newSession();
-            system.append("You are a concise assistant.");          // the prompt, BOS added
-            system.save(stateFile);                                  // any process with this model can restore it
-
-            Session chat = model.restore(stateFile);                 // later, elsewhere: the prompt is not recomputed
-            chat.append(" Question: what is a slot?");               // appended as plain text
-            var answer = chat.generate(40, Sampler.sampling(0.8, 0.95, 42), System.out::print);
-            return answer.text();                                    // also answer.newIds(), answer.stop()
+            try (Session system = model.newSession()) {              // closing gives its state back at once
+                system.append("You are a concise assistant.");      // the prompt, BOS added
+                system.save(stateFile);                              // any process with this model can restore it
+            }
+            try (Session chat = model.restore(stateFile)) {          // later, elsewhere: the prompt is not recomputed
+                chat.append(" Question: what is a slot?");           // appended as plain text
+                var answer = chat.generate(40, Sampler.sampling(0.8, 0.95, 42), System.out::print);
+                return answer.text();                                // also answer.newIds(), answer.stop()
+            }
         }
         // README:end
     }

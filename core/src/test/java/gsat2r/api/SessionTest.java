@@ -6,6 +6,7 @@ import gsat2r.core.generate.Sampler;
 import gsat2r.core.model.ContinuationScorer;
 import gsat2r.core.model.Continuations;
 import gsat2r.core.model.LanguageModel;
+import gsat2r.core.model.gsa.GsaModel;
 import gsat2r.core.testing.Students;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -178,6 +179,45 @@ class SessionTest {
             assertEquals("continuations[0] is null", assertThrows(T2rException.class, () -> s.score((String) null)).getMessage());
             assertEquals("the session is empty: append a prompt first",
                     assertThrows(T2rException.class, () -> model.newSession().score(new int[] {1})).getMessage());
+        }
+    }
+
+    /** Closing a session releases its decoder once and refuses what would decode; the model's other sessions go on. */
+    @Test
+    void aClosedSessionReleasesItsDecoderAndRefusesFurtherUse() {
+        LanguageModel student = GsaModel.load(Students.write(Students.gsaConfig(), 26, tmp.resolve("student")));
+        int[] released = {0};
+        LanguageModel counting = new LanguageModel() {
+            public int vocabSize() { return student.vocabSize(); }
+            public float[][] forward(int[] ids) { return student.forward(ids); }
+            public LanguageModel.Decoder newDecoder() {
+                LanguageModel.Decoder d = student.newDecoder();
+                return new LanguageModel.Decoder() {
+                    public float[] prefill(int[] ids) { return d.prefill(ids); }
+                    public float[] next(int id) { return d.next(id); }
+                    public int position() { return d.position(); }
+                    public void release() { released[0]++; }
+                };
+            }
+        };
+        try (T2rModel model = T2rModel.of(counting, null)) {
+            Session other = model.newSession();
+            other.append(1, 2, 3);
+            Session s = model.newSession();
+            s.append(4, 5);
+            s.step(Sampler.greedy());
+            s.close();
+            s.close();
+            assertEquals(1, released[0], "released once");
+            for (org.junit.jupiter.api.function.Executable use : java.util.List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> s.append(4), s::logits, () -> s.step(Sampler.greedy()), () -> s.generate(2, Sampler.greedy(), null),
+                    () -> s.score(new int[] {1}), () -> s.save(tmp.resolve("x.state")), s::fork)) {
+                assertEquals("the session is closed", assertThrows(T2rException.class, use).getMessage());
+            }
+            assertEquals(3, s.tokens().length, "its tokens stay readable");
+            LanguageModel.Decoder ref = student.newDecoder();
+            ref.prefill(new int[] {1, 2, 3});
+            assertArrayEquals(ref.prefill(new int[] {6}), other.append(6), "other sessions go on");
         }
     }
 

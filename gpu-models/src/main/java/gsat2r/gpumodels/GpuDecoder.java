@@ -35,8 +35,9 @@ abstract sealed class GpuDecoder implements LanguageModel.Decoder permits GpuStu
     /** Makes room for positions below {@code end} (the KV rings grow). */
     abstract void reserve(int end);
 
-    /** Gives the decoder's device memory back now (the decoder must not be used again). */
-    abstract void release();
+    /** Gives the decoder's device memory back now (the decoder must not be used again; a second call does nothing). */
+    @Override
+    public abstract void release();
 
     /**
      * Puts the decoder at {@code position} with zeros for every earlier key and value (GSA states as they are):

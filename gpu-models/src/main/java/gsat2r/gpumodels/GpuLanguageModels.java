@@ -143,6 +143,11 @@ public final class GpuLanguageModels {
             return decoding;
         }
 
+        /** The GPU the student runs on (the tests' handle on its allocator). */
+        Gpu gpu() {
+            return gpu;
+        }
+
         @Override
         public int vocabSize() {
             return model.vocabSize();

@@ -53,7 +53,7 @@ final class GpuStudentDecoder extends GpuDecoder {
     }
 
     @Override
-    void release() {
+    public void release() {
         state.close();
     }
 

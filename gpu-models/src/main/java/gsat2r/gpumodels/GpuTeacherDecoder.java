@@ -41,7 +41,7 @@ final class GpuTeacherDecoder extends GpuDecoder {
     }
 
     @Override
-    void release() {
+    public void release() {
         for (KvRing r : caches) r.close();
     }
 

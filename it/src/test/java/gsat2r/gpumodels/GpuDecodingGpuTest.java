@@ -315,6 +315,28 @@ class GpuDecodingGpuTest {
         }
     }
 
+    /** Closing a session gives its device memory back at once, and the session refuses further use. */
+    @Test
+    void closingASessionGivesItsDeviceMemoryBack() {
+        try (T2rModel api = T2rModel.of(gpu(hybrid, Precision.BF16), null)) {
+            var allocator = ((GpuLanguageModels.Student) api.model()).gpu().allocator();
+            int[] prompt = ids(new Random(29), 300, api.vocabSize());
+            try (Session warm = api.newSession()) {
+                warm.append(prompt);         // the runtime's own buffers, made once
+            }
+            long before = allocator.stats().inUseBytes();
+            Session s = api.newSession();
+            s.append(prompt);
+            s.step(Sampler.greedy());
+            long held = allocator.stats().inUseBytes();
+            s.close();
+            assertTrue(held > before, "a session holds device memory: " + held + " > " + before);
+            assertEquals(before, allocator.stats().inUseBytes(), "and gives all of it back when closed");
+            assertEquals("the session is closed", assertThrows(gsat2r.core.T2rException.class, () -> s.append(1)).getMessage());
+            s.close();
+        }
+    }
+
     @Test
     void aPromptAfterARestoredPrefixMatchesOneWholePrefill() {
         for (Path dir : List.of(student, hybrid, mistral, kv)) {

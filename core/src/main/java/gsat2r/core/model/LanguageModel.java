@@ -98,5 +98,12 @@ public interface LanguageModel extends AutoCloseable {
         default void restoreState(DecoderState state) {
             throw new gsat2r.core.T2rException(getClass().getSimpleName() + " cannot restore a decoding state");
         }
+
+        /**
+         * Gives back now what this decoder holds outside the Java heap (a GPU model's device memory: its KV caches
+         * and recurrent states), which would otherwise go back only after the decoder is collected. The decoder must
+         * not be used after; a second call does nothing. The CPU decoders hold nothing but heap.
+         */
+        default void release() {}
     }
 }
