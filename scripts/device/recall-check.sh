@@ -89,7 +89,8 @@ export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
 export W T2R TASKS DEVICE SAMPLES MAX_TOKENS CONTEXT
 
 # A student's training starts only with time left for its evaluation too (about 30 s on the GPU after 31-36 s of
-# training): one trained but not evaluated is device time spent for nothing.
+# training), and a progressive student's first stage with time for its second: one trained but not evaluated is
+# device time spent for nothing.
 TRAIN_NEED=90
 elapsed() { echo $(( $(date +%s) - T0 )); }
 left() { echo $(( DEADLINE - $(elapsed) )); }
@@ -356,7 +357,7 @@ for g in ${PROG:-}; do
     [ "$pkeep" = none ] && pbase=$W/recipes/gsa.json
     grid_recipe "$pname-1" "$pbase" 4 "${pkeep/none/}" "" "at=$pat1+distill=$pd1${pset:++$pset}" || continue
     PACK_EXTRA+=("grid-$pname-1")
-    phase "grid-$pname-1" "$TRAIN_NEED" 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname-1.json" --out "$W/grid-$pname-1"
+    phase "grid-$pname-1" "$(( 2 * TRAIN_NEED ))" 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname-1.json" --out "$W/grid-$pname-1"
     [ "${PROG_EVAL_FIRST:-0}" = 1 ] && GRID_NAMES+=("$pname-1") && \
         phase "eval-grid-$pname-1" 30 80 evaluate "grid-$pname-1" "grid-$pname-1" "$CONTEXT" lm,recall,passkey
     if [ "$pkeep" = none ]; then

@@ -20,14 +20,15 @@ import java.util.function.Consumer;
  * {@link #score}, keep the state with {@link #save} (a file any process with the same model can
  * {@link T2rModel#restore}) or {@link #fork} (a copy in memory). Not thread-safe; open one session per sequence.
  *
- * <p>Restoring a saved state continues bit for bit as this session would have: the same logits, so the same
+ * <p>Restoring a saved state into the same model on the same device and precision continues bit for bit as this
+ * session would have: the same logits, so the same
  * tokens with greedy decoding, or with a seeded {@link Sampler} in the same state as this session's (a sampler's
  * draws so far are not part of the saved state: a new one with the same seed draws as a new one would here).
  * Appending {@code A} then {@code B} equals appending {@code A+B} up to fp32 rounding (the chunked GSA form splits
  * them into other chunks).
  *
- * <p>Every method refuses bad arguments ({@code null} included), a closed model and a closed session with a
- * {@link T2rException}. Close a session when done with it ({@code try}-with-resources) to give its state back at once:
+ * <p>Every method refuses bad arguments ({@code null} included) with a {@link T2rException}, and so does every method
+ * that decodes or saves when the model or the session is closed ({@link #tokens} and {@link #length} stay readable). Close a session when done with it ({@code try}-with-resources) to give its state back at once:
  * on a GPU model that is device memory.
  */
 public final class Session implements AutoCloseable {
@@ -164,13 +165,17 @@ public final class Session implements AutoCloseable {
         flush();
         DecoderState saved = decoder.saveState();
         Continuations.Score[] scores = new Continuations.Score[continuations.length];
+        Throwable failure = null;
         try {
             for (int i = 0; i < scores.length; i++) {
                 if (i > 0) decoder.restoreState(saved);
                 scores[i] = ContinuationScorer.along(decoder, logits, continuations[i]);
             }
+        } catch (RuntimeException | Error e) {
+            failure = e;
+            throw e;
         } finally {
-            decoder.restoreState(saved);
+            putBack(saved, failure);
         }
         return scores;
     }
@@ -180,7 +185,12 @@ public final class Session implements AutoCloseable {
         requireOpen();
         flush();
         LanguageModel.Decoder copy = owner.model().newDecoder();
-        copy.restoreState(decoder.saveState());
+        try {
+            copy.restoreState(decoder.saveState());
+        } catch (RuntimeException e) {
+            copy.release();
+            throw e;
+        }
         return new Session(owner, copy, tokens(), logits == null ? null : logits.clone());
     }
 
@@ -193,7 +203,21 @@ public final class Session implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        decoder.release();
+        if (!owner.isClosed()) decoder.release();   // a closed model has given back its decoders' memory with its own
+    }
+
+    /**
+     * Restores the state saved before scoring. Should that fail, the decoder no longer matches the session's tokens:
+     * the session is closed, and the failure joins the one that stopped scoring, if any.
+     */
+    private void putBack(DecoderState saved, Throwable failure) {
+        try {
+            decoder.restoreState(saved);
+        } catch (RuntimeException e) {
+            close();
+            if (failure == null) throw e;
+            failure.addSuppressed(e);
+        }
     }
 
     private void requireOpen() {

@@ -116,8 +116,10 @@ public final class T2rModel implements AutoCloseable {
         LanguageModel.Decoder decoder = model.newDecoder();
         try {
             decoder.restoreState(c.state());
-        } catch (T2rException e) {
-            throw new T2rException(stateFile + ": does not fit this model: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            decoder.release();
+            if (e instanceof T2rException) throw new T2rException(stateFile + ": does not fit this model: " + e.getMessage(), e);
+            throw e;
         }
         return new Session(this, decoder, c.tokens(), c.logits());
     }
@@ -144,6 +146,11 @@ public final class T2rModel implements AutoCloseable {
         requireOpen();
         if (tokenizer == null) throw new T2rException("this model has no tokenizer.json: use token ids");
         return tokenizer;
+    }
+
+    /** Whether {@link #close} was called. */
+    boolean isClosed() {
+        return closed;
     }
 
     void requireOpen() {

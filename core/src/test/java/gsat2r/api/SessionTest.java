@@ -165,6 +165,10 @@ class SessionTest {
             assertArrayEquals(untouched.append(3, 4), s.append(3, 4), "the state is restored after scoring");
             assertEquals(prompt.length + 2, s.length());
 
+            Session u = s.fork();
+            u.append(s.step(Sampler.greedy()));
+            assertArrayEquals(u.score(choices), s.score(choices), "the sampled token not yet fed is fed before scoring");
+
             s.generate(2, Sampler.greedy(), null);
             Session t = s.fork();
             Continuations.Score[] text = s.score(" the", " and the");
@@ -218,6 +222,11 @@ class SessionTest {
             LanguageModel.Decoder ref = student.newDecoder();
             ref.prefill(new int[] {1, 2, 3});
             assertArrayEquals(ref.prefill(new int[] {6}), other.append(6), "other sessions go on");
+            Session last = model.newSession();
+            last.append(7);
+            model.close();
+            last.close();
+            assertEquals(1, released[0], "a session closed after its model releases nothing: the model gave it all back");
         }
     }
 

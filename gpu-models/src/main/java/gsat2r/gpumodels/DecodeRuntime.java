@@ -22,9 +22,9 @@ import java.util.function.Consumer;
  * server whose batch changes every few steps replays a few graphs rather than capturing one per size; padded rows
  * point at a dummy state and their results are dropped. Batches above {@link #MAX_ROWS} run as several steps.
  *
- * <p>Decoders that are dropped without being closed (the {@link LanguageModel.Decoder} interface has no close) give
- * their device memory back through {@link DroppedDecoders}: the buffers are queued and released on the model's thread at
- * the next step. One thread at a time (a server's scheduler).
+ * <p>A decoder gives its device memory back at once with {@link LanguageModel.Decoder#release} (a session's close);
+ * decoders dropped without it give it back through {@link DroppedDecoders}: the buffers are queued and released on the
+ * model's thread at the next step. One thread at a time (a server's scheduler).
  */
 final class DecodeRuntime implements BatchDecoder, AutoCloseable {
     /** Rows of one step at most. */
@@ -77,6 +77,11 @@ final class DecodeRuntime implements BatchDecoder, AutoCloseable {
 
     Gpu gpu() {
         return gpu;
+    }
+
+    /** Whether the model, and with it this runtime, is closed. */
+    boolean isClosed() {
+        return closed;
     }
 
     /** Has {@code resources} closed, on this runtime's thread, once {@code decoder} is unreachable. */

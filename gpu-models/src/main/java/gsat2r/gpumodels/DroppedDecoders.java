@@ -5,8 +5,8 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
- * The device memory of decoders dropped without being closed ({@link gsat2r.core.model.LanguageModel.Decoder} has no
- * close): a {@link Cleaner} queues it when a decoder becomes unreachable, and {@link #release} closes what is queued,
+ * The device memory of decoders dropped without {@link gsat2r.core.model.LanguageModel.Decoder#release}: a
+ * {@link Cleaner} queues it when a decoder becomes unreachable, and {@link #release} closes what is queued,
  * on the model's own thread (device memory is not freed from the cleaner's thread).
  */
 final class DroppedDecoders {

@@ -35,9 +35,17 @@ abstract sealed class GpuDecoder implements LanguageModel.Decoder permits GpuStu
     /** Makes room for positions below {@code end} (the KV rings grow). */
     abstract void reserve(int end);
 
-    /** Gives the decoder's device memory back now (the decoder must not be used again; a second call does nothing). */
+    /**
+     * Gives the decoder's device memory back now (the decoder must not be used again; a second call does nothing).
+     * Once the model is closed, which gave back every decoder's memory with its GPU, it does nothing.
+     */
     @Override
-    public abstract void release();
+    public final void release() {
+        if (!runtime.isClosed()) freeState();
+    }
+
+    /** Closes the buffers of this decoder's state. */
+    abstract void freeState();
 
     /**
      * Puts the decoder at {@code position} with zeros for every earlier key and value (GSA states as they are):

@@ -3,6 +3,7 @@ package gsat2r.gpumodels;
 import gsat2r.core.T2rException;
 import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.Continuations;
+import gsat2r.core.model.DirectoryFingerprint;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.model.ModelDirectory;
 import gsat2r.core.model.ModelFingerprint;
@@ -32,9 +33,11 @@ public final class GpuLanguageModels {
         ElementType type = ComputeType.of(precision);
         if (dir.isStudent()) GsaModel.checkSupported(dir.studentConfig(), dir.configFile());
         else LlamaModel.checkSupported(dir.teacherConfig(), dir.path());
+        DirectoryFingerprint fingerprint = DirectoryFingerprint.of(dir);   // its files noted before the weights are read
         Gpu gpu = Gpu.open(ordinal);
         try {
-            return dir.isStudent() ? new Student(gpu, new GsaModel(gpu, dir, type, null), dir) : new Teacher(gpu, LlamaModel.load(gpu, dir, type), dir);
+            return dir.isStudent() ? new Student(gpu, new GsaModel(gpu, dir, type, null), fingerprint)
+                    : new Teacher(gpu, LlamaModel.load(gpu, dir, type), fingerprint);
         } catch (RuntimeException e) {
             gpu.close();
             throw e;
@@ -61,19 +64,19 @@ public final class GpuLanguageModels {
         final LlamaModel model;
         final DecodeRuntime decoding;
 
-        private final ModelDirectory dir;
+        private final DirectoryFingerprint fingerprint;
 
-        Teacher(Gpu gpu, LlamaModel model, ModelDirectory dir) {
+        Teacher(Gpu gpu, LlamaModel model, DirectoryFingerprint fingerprint) {
             this.gpu = gpu;
             this.model = model;
             this.decoding = DecodeRuntime.of(gpu, model);
-            this.dir = dir;
+            this.fingerprint = fingerprint;
         }
 
         /** The CPU model's fingerprint of the same directory, so that decoding states move between the two. */
         @Override
         public ModelFingerprint fingerprint() {
-            return gsat2r.core.model.llama.LlamaModel.fingerprintOf(dir);
+            return fingerprint.get();
         }
 
         @Override
@@ -123,19 +126,19 @@ public final class GpuLanguageModels {
         final GsaModel model;
         final DecodeRuntime decoding;
 
-        private final ModelDirectory dir;
+        private final DirectoryFingerprint fingerprint;
 
-        Student(Gpu gpu, GsaModel model, ModelDirectory dir) {
+        Student(Gpu gpu, GsaModel model, DirectoryFingerprint fingerprint) {
             this.gpu = gpu;
             this.model = model;
             this.decoding = DecodeRuntime.of(gpu, model);
-            this.dir = dir;
+            this.fingerprint = fingerprint;
         }
 
         /** The CPU model's fingerprint of the same directory, so that decoding states move between the two. */
         @Override
         public ModelFingerprint fingerprint() {
-            return gsat2r.core.model.gsa.GsaModel.fingerprintOf(dir);
+            return fingerprint.get();
         }
 
         /** The batched decoding step (the benchmarks' handle on it). */

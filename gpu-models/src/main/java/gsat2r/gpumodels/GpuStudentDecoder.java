@@ -53,7 +53,7 @@ final class GpuStudentDecoder extends GpuDecoder {
     }
 
     @Override
-    public void release() {
+    void freeState() {
         state.close();
     }
 

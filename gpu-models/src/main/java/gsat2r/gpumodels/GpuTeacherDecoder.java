@@ -41,7 +41,7 @@ final class GpuTeacherDecoder extends GpuDecoder {
     }
 
     @Override
-    public void release() {
+    void freeState() {
         for (KvRing r : caches) r.close();
     }
 

@@ -293,7 +293,7 @@ class GpuDecodingGpuTest {
     /** The embedding API over a GPU model: a session saved on the GPU goes on in a CPU session, and scores alike. */
     @Test
     void aSessionOnTheGpuContinuesOnTheCpuAndScoresAlike() {
-        for (Path dir : List.of(student, hybrid)) {
+        for (Path dir : List.of(student, hybrid, llama)) {
             try (T2rModel onGpu = T2rModel.of(gpu(dir, Precision.FP32), null); T2rModel onCpu = T2rModel.load(dir)) {
                 Random rnd = new Random(23);
                 Session g = onGpu.newSession(), c = onCpu.newSession();
@@ -310,6 +310,10 @@ class GpuDecodingGpuTest {
                 for (int i = 0; i < choices.length; i++) {
                     err = Math.max(err, Math.abs(sg[i].logLikelihood() - sc[i].logLikelihood()) / Math.abs(sc[i].logLikelihood()));
                 }
+                // And back: a state saved on the CPU goes on in a GPU session.
+                Path back = models.resolve(dir.getFileName() + "-cpu.state");
+                c.save(back);
+                err = Math.max(err, relative(onGpu.restore(back).append(9), c.append(9)));
                 metric("fp32_api_session_gpu_vs_cpu_" + dir.getFileName(), err, 1e-5);
             }
         }
@@ -334,6 +338,10 @@ class GpuDecodingGpuTest {
             assertEquals(before, allocator.stats().inUseBytes(), "and gives all of it back when closed");
             assertEquals("the session is closed", assertThrows(gsat2r.core.T2rException.class, () -> s.append(1)).getMessage());
             s.close();
+            Session outlives = api.newSession();
+            outlives.append(prompt);
+            api.close();
+            outlives.close();   // after the model: nothing left to give back, and no error
         }
     }
 

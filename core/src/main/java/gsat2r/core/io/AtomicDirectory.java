@@ -38,10 +38,13 @@ public final class AtomicDirectory implements AutoCloseable {
     private final Path temp;
     private final boolean replace;
     private final OutputKind kind;
+    /** The current directory, which is never replaced (a parameter for the tests: the JVM's cannot change). */
+    private final Path cwd;
     private boolean committed;
     private boolean closed;
 
-    private AtomicDirectory(Path target, Path temp, boolean replace, OutputKind kind) {
+    private AtomicDirectory(Path target, Path temp, boolean replace, OutputKind kind, Path cwd) {
+        this.cwd = cwd;
         this.target = target;
         this.temp = temp;
         this.replace = replace;
@@ -60,17 +63,22 @@ public final class AtomicDirectory implements AutoCloseable {
      * (empty or not).
      */
     public static AtomicDirectory create(Path target, boolean replace, OutputKind kind) {
+        return create(target, replace, kind, Path.of(""));
+    }
+
+    /** {@link #create(Path, boolean, OutputKind)} as if run from {@code cwd}. */
+    static AtomicDirectory create(Path target, boolean replace, OutputKind kind, Path cwd) {
         if (replace && kind == null) throw new IllegalArgumentException("replace needs the kind of directory it may replace");
         Path abs = target.toAbsolutePath().normalize();
         if (abs.getFileName() == null) throw new T2rException(target + ": cannot write a file system root");
-        checkTarget(target, abs, replace, kind);
+        checkTarget(target, abs, replace, kind, cwd);
         AtomicFiles.createDirectories(abs.getParent());
         for (int attempt = 0; ; attempt++) {
             Path temp = AtomicFiles.tempSibling(abs, "tmp");
             try {
                 Files.createDirectory(temp);
                 AtomicFiles.deleteOnShutdown(temp);
-                return new AtomicDirectory(abs, temp, replace, kind);
+                return new AtomicDirectory(abs, temp, replace, kind, cwd);
             } catch (IOException e) {
                 if (attempt >= 3) {
                     throw new T2rException(target + ": cannot create a temp directory beside it ("
@@ -97,7 +105,7 @@ public final class AtomicDirectory implements AutoCloseable {
         if (!Files.isDirectory(temp, LinkOption.NOFOLLOW_LINKS)) {
             throw new T2rException(temp + ": the temp directory is gone (deleted during shutdown?)");
         }
-        checkTarget(target, target, replace, kind);
+        checkTarget(target, target, replace, kind, cwd);
         AtomicFiles.fsyncDirectory(temp);
         try {
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(target)) {
@@ -144,7 +152,7 @@ public final class AtomicDirectory implements AutoCloseable {
         }
     }
 
-    private static void checkTarget(Path given, Path abs, boolean replace, OutputKind kind) {
+    private static void checkTarget(Path given, Path abs, boolean replace, OutputKind kind, Path cwd) {
         if (!Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) return;
         if (Files.isSymbolicLink(abs)) {
             throw new T2rException(given + ": is a symbolic link; give the real directory to write");
@@ -153,7 +161,7 @@ public final class AtomicDirectory implements AutoCloseable {
             throw new T2rException(given + ": exists and is not a directory");
         }
         if (isEmptyDirectory(abs)) {
-            refuseToRenameOntoCurrentDirectory(abs, given, Path.of(""));
+            refuseToRenameOntoCurrentDirectory(abs, given, cwd);
             return;
         }
         boolean ours = kind != null && kind.is().test(abs);
@@ -172,7 +180,7 @@ public final class AtomicDirectory implements AutoCloseable {
      * The finished output is renamed onto an empty target, which would leave a shell whose current directory it is
      * in a deleted directory: refused before anything is written.
      */
-    static void refuseToRenameOntoCurrentDirectory(Path emptyDir, Object given, Path cwd) {
+    private static void refuseToRenameOntoCurrentDirectory(Path emptyDir, Object given, Path cwd) {
         if (AtomicFiles.isWithin(cwd, emptyDir)) {
             throw new T2rException(given + ": is the current directory, which the finished output would replace; give a new directory (e.g. "
                     + "a name inside it) or run from elsewhere");

@@ -10,8 +10,9 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * What identifies the computation of a loaded model, so that a saved decoding state is only ever
- * continued by the model that made it: the model kind, the SHA-256 of its configuration (the settings
+ * What identifies a model, its config and weights, so that a saved decoding state is only ever continued by
+ * the model that made it (on any device and in any precision: the GPU models have the fingerprint of the CPU
+ * model of their directory, {@link DirectoryFingerprint}): the model kind, the SHA-256 of its configuration (the settings
  * that change the arithmetic, not provenance or the storage dtype) and the SHA-256 of its weights as
  * they are computed with (fp32, little-endian, tensor after tensor in a fixed order). Hashing the
  * weights, not the safetensors headers, tells a finetuned student from the one it was converted from

@@ -132,11 +132,16 @@ class AtomicDirectoryTest {
     @Test
     void anEmptyCurrentDirectoryIsNotRenamedOver() throws IOException {
         Path empty = Files.createDirectories(tmp.resolve("here"));
-        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.refuseToRenameOntoCurrentDirectory(empty, "here", empty));
-        assertEquals("here: is the current directory, which the finished output would replace; give a new directory (e.g. a name inside it)"
-                + " or run from elsewhere", e.getMessage());
-        AtomicDirectory.refuseToRenameOntoCurrentDirectory(empty, "here", tmp);
-        assertTrue(Files.isDirectory(empty));
+        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(empty, false, null, empty));
+        assertEquals(empty + ": is the current directory, which the finished output would replace; give a new directory (e.g. a name"
+                + " inside it) or run from elsewhere", e.getMessage());
+        assertEquals(List.of("here"), listing(tmp), "nothing written beside it");
+        // From elsewhere, the empty directory is replaced as before.
+        try (AtomicDirectory dir = AtomicDirectory.create(empty, false, null, tmp)) {
+            Files.writeString(dir.path().resolve("f"), "f");
+            dir.commit();
+        }
+        assertEquals(List.of("f"), listing(empty));
     }
 
     @Test

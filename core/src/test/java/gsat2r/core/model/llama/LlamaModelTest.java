@@ -59,6 +59,19 @@ class LlamaModelTest {
         return Numerics.relL2(ad, ref);
     }
 
+    /** The directory's fingerprint read tensor by tensor (what GPU models use) is the loaded model's, biases and ties included. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void theDirectorysFingerprintIsTheLoadedModels(String name, LlamaConfig c, int T, @TempDir Path dir) throws Exception {
+        Map<String, float[]> tensors = TestCheckpoints.randomTensors(c, name.hashCode());
+        for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+            Path d = dir.resolve(dtype.name());
+            TestCheckpoints.write(d, c, tensors, dtype);
+            gsat2r.core.model.ModelDirectory md = gsat2r.core.model.ModelDirectory.open(d);
+            assertEquals(LlamaModel.load(md, null).fingerprint(), LlamaModel.fingerprintOf(md), name + " " + dtype);
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")
     void forwardMatchesFloat64Reference(String name, LlamaConfig c, int T, @TempDir Path dir) throws Exception {
