@@ -327,6 +327,7 @@ for g in ${GRID:-}; do
     grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
     phase "grid-$gname" "$TRAIN_NEED" 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
+    [ -d "$W/grid-$gname/final" ] || continue             # not trained (skipped or failed): nothing to evaluate
     phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS"
     [ "${GATES:-1}" = 1 ] && phase "gates-grid-$gname" 10 60 gates "grid-$gname" "grid-$gname"
 done
@@ -375,6 +376,7 @@ for g in ${PROG:-}; do
     if [ -n "${pset2:-}" ]; then grid_recipe "$pname" "$W/recipes/grid-$pname.json" 4 "" "" "$pset2" || continue; fi
     GRID_NAMES+=("$pname")
     phase "grid-$pname" "$TRAIN_NEED" 160 "$T2R" finetune --recipe "$W/recipes/grid-$pname.json" --out "$W/grid-$pname"
+    [ -d "$W/grid-$pname/final" ] || continue             # not trained (skipped or failed): nothing to evaluate
     phase "eval-grid-$pname" 30 80 evaluate "grid-$pname" "grid-$pname" "$CONTEXT" lm,recall,passkey
     [ "${GATES:-1}" = 1 ] && phase "gates-grid-$pname" 10 60 gates "grid-$pname" "grid-$pname"
 done
@@ -392,6 +394,7 @@ for g in ${SOUP:-}; do
     mkdir -p "$W/grid-$sname"
     GRID_NAMES+=("$sname")
     phase "soup-$sname" 5 60 python3 "$ROOT/scripts/device/average-students.py" "$W/grid-$sname/final" "${sargs[@]}"
+    [ -d "$W/grid-$sname/final" ] || continue             # not trained (skipped or failed): nothing to evaluate
     phase "eval-grid-$sname" 30 80 evaluate "grid-$sname" "grid-$sname" "$CONTEXT" "$GRID_TASKS"
     [ "${GATES:-1}" = 1 ] && phase "gates-grid-$sname" 10 60 gates "grid-$sname" "grid-$sname"
 done
