@@ -38,6 +38,7 @@
 # or naive, WEIGHT the distill stage's recall_weight (docs/recipes.md), KEEP the layers kept as full attention (e.g.
 # 0,4; empty: the base's), CE the distill stage's ce_weight, SET more settings joined by + (bare=, filler=: kv-recall's
 # bare_share, needles' filler_share; facts=, decoys=: kv-recall's fact_share, decoy_share; ndecoys=: needles' decoy_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
+# batch=: sequences a step (the same tokens in more, smaller steps: 8 takes twice the steps of 16);
 # norm=, slots=, kvh=, init=, conv=, cinit=, clr=: gate normalizer, slots, the GSA layers' kv heads (student.kv_heads), gate
 # init, short convolutions' taps, init and learning-rate scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
@@ -298,6 +299,7 @@ setters.update({
     "at": lambda v: stage("attention-transfer").__setitem__("tokens", int(v)),
     "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),
     "lr": lambda v: stage("distill").__setitem__("lr", float(v)),
+    "batch": lambda v: r.update(batch=int(v), micro_batch=min(int(v), r.get("micro_batch", int(v)))),
     "norm": lambda v: conversion("gate_normalizer", float(v)),
     "slots": lambda v: conversion("slots", int(v)),
     "kvh": lambda v: conversion("kv_heads", int(v)),
