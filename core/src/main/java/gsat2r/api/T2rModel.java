@@ -20,8 +20,9 @@ import java.nio.file.Path;
 /**
  * A model ready to embed in an application: a GSA student (or a Llama/Mistral teacher) with its
  * tokenizer. Open {@link Session}s on it to feed text or token ids, generate, and save or restore the
- * decoding state. Thread-safe for concurrent sessions (each session is one sequence and is not itself
- * thread-safe; nor is a {@link Sampler}: give each thread its own); the weights must not change while sessions use
+ * decoding state. With a CPU model, thread-safe for concurrent sessions (each session is one sequence and is not
+ * itself thread-safe; nor is a {@link Sampler}: give each thread its own); a GPU model (wrapped with {@link #of}) is
+ * driven from one thread at a time, all its sessions included; the weights must not change while sessions use
  * them. Bad arguments ({@code null} included), and any use after {@link #close}, are refused with a one-line
  * {@link T2rException}.
  *
