@@ -33,6 +33,12 @@ final class Job {
         this.request = request;
     }
 
+    /** Gives back what the job's decoders hold outside the heap (device memory on a GPU model); harmless twice. */
+    void releaseDecoders() {
+        if (lead != null) lead.release();
+        for (Sequence s : sequences) s.decoder.release();
+    }
+
     /** The client went away: the scheduler drops the job's sequences at its next iteration, freeing their slots. */
     void cancel() {
         cancelled = true;

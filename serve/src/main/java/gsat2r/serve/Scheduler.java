@@ -143,7 +143,7 @@ final class Scheduler {
         } finally {
             lock.unlock();
         }
-        thread.join(10_000);
+        thread.join();        // its model calls are short (a prefill piece, a step), and the model is closed after it
     }
 
     private void wake() {
@@ -243,10 +243,15 @@ final class Scheduler {
         }
     }
 
-    /** Jobs whose client went away leave; their sequences (and decoders) are dropped with them. */
+    /** Jobs whose client went away leave; their decoders' state is given back with them. */
     private void dropCancelled() {
         for (List<Job> jobs : List.of(prefilling, decoding)) {
-            for (Job j : jobs) if (j.cancelled()) j.over = true;
+            for (Job j : jobs) {
+                if (j.cancelled() && !j.over) {
+                    j.over = true;
+                    j.releaseDecoders();
+                }
+            }
             jobs.removeIf(j -> j.over);
         }
     }
@@ -380,6 +385,7 @@ final class Scheduler {
             send(job, s, s.stop.finish());
         }
         s.finished = true;
+        s.decoder.release();           // a GPU model's KV cache or recurrent state, back at once rather than after GC
         job.send(new Event.Finish(s.choice, reason));
         if (++job.finishedChoices == job.request.n()) {
             job.over = true;
@@ -396,6 +402,7 @@ final class Scheduler {
         job.over = true;
         prefilling.remove(job);
         decoding.remove(job);
+        job.releaseDecoders();
         ApiError e = t instanceof ApiError a ? a : ApiError.server("the model failed on this request: " + describe(t));
         if (!(t instanceof ApiError)) log.accept("request " + job.id + " failed: " + describe(t));
         job.send(new Event.Failed(e));

@@ -43,8 +43,28 @@ class ResilienceTest {
             this.inner = inner;
         }
 
-        record Wrapped(LanguageModel.Decoder inner) implements LanguageModel.Decoder {
+        /** Every decoder made, and those released (each counted once). */
+        final java.util.Set<Wrapped> made = java.util.concurrent.ConcurrentHashMap.newKeySet(),
+                released = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        final class Wrapped implements LanguageModel.Decoder {
+            private final LanguageModel.Decoder inner;
+
+            Wrapped(LanguageModel.Decoder inner) {
+                this.inner = inner;
+                made.add(this);
+            }
+
+            LanguageModel.Decoder inner() {
+                return inner;
+            }
+
+            public void release() {
+                released.add(this);
+            }
+
             public float[] prefill(int[] ids) {
+                if (released.contains(this)) throw new IllegalStateException("a released decoder was used");
                 if (Arrays.stream(ids).anyMatch(id -> id == BOMB)) throw new IllegalStateException("prefill exploded");
                 return inner.prefill(ids);
             }
@@ -77,6 +97,7 @@ class ResilienceTest {
                 List<Decoder> good = new ArrayList<>();
                 List<Integer> rows = new ArrayList<>();
                 for (int i = 0; i < ids.length; i++) {
+                    if (released.contains(decoders.get(i))) throw new IllegalStateException("a released decoder was stepped");
                     if (ids[i] == POISON) out.failures()[i] = new IllegalStateException("decode exploded");
                     else {
                         good.add(((Wrapped) decoders.get(i)).inner());
@@ -124,6 +145,26 @@ class ResilienceTest {
                 assertEquals(demo.greedy(prompts.get(i), 20).text(), r.json().at("/choices/0/text").asText());
             }
             assertEquals("ok", client.get("/health").json().get("status").asText());
+        }
+    }
+
+    /** Every request gives its decoders back when it ends: finished, failed, with several choices, or left by its client. */
+    @Test
+    void everyDecoderIsReleasedWhenItsRequestEnds() throws Exception {
+        Faulty model = new Faulty(demo.model);
+        try (OpenAiServer server = OpenAiServer.start(model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("faulty", 2048), line -> { })) {
+            Client client = new Client(server.uri());
+            assertEquals(200, client.post("/v1/completions", ServerTest.completion("In the", 12).put("model", "faulty").put("n", 3)).status());
+            ObjectNode poisoned = ServerTest.completion("And God", 20).put("model", "faulty");
+            poisoned.putObject("logit_bias").put(String.valueOf(Faulty.POISON), 100);
+            assertEquals(500, client.post("/v1/completions", poisoned).status());
+            assertEquals(500, client.post("/v1/completions", "{\"prompt\": [0, " + Faulty.BOMB + "], \"max_tokens\": 4}").status());
+            Socket left = openStream(server.port(), ServerTest.completion("In the", 1500).put("model", "faulty").put("stream", true));
+            left.close();
+            waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 0);
+            waitFor(() -> model.released.size() == model.made.size());
+            assertTrue(model.made.size() >= 6, "n = 3, the poisoned, the bomb and the stream: " + model.made.size());
         }
     }
 
