@@ -25,6 +25,8 @@ final class Job {
     // Scheduler thread only.
     LanguageModel.Decoder lead;
     int prefilled, cachedTokens, completionTokens, finishedChoices;
+    /** Whether the lead's state grows with the prompt (a KV cache), known from the first state cached or restored. */
+    boolean stateGrows;
     final List<Sequence> sequences = new ArrayList<>();
     boolean over;
 

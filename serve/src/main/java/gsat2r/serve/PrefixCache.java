@@ -44,6 +44,10 @@ final class PrefixCache {
         this.maxBytes = maxBytes;
     }
 
+    long maxBytes() {
+        return maxBytes;
+    }
+
     boolean enabled() {
         return maxBytes > 0;
     }

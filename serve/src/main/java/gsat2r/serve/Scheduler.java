@@ -2,6 +2,7 @@ package gsat2r.serve;
 
 import gsat2r.core.T2rException;
 import gsat2r.core.model.BatchDecoder;
+import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.tokenizer.StreamingDecoder;
 import gsat2r.core.tokenizer.Tokenizer;
@@ -232,8 +233,10 @@ final class Scheduler {
                 return;
             }
             job.lead = model.newDecoder();
-            PrefixCache.Hit hit = caching ? cache.lookup(ids, PrefillPlan.lastBoundary(ids.length)) : null;
+            int limit = PrefillPlan.lastBoundary(ids.length);
+            PrefixCache.Hit hit = caching && limit > 0 ? cache.lookup(ids, limit) : null;   // a short prompt is no miss
             if (hit != null) {
+                job.stateGrows = grows(hit.state());
                 job.lead.restoreState(hit.state());
                 job.prefilled = job.cachedTokens = hit.length();
             }
@@ -283,13 +286,29 @@ final class Scheduler {
         return to - from;
     }
 
+    /**
+     * Caches the lead's state after {@code length} tokens. A state that grows with the prompt (a KV cache: a teacher,
+     * a hybrid) is kept only at 64 · 2^k tokens and at the prompt's last boundary, so that one long prompt holds
+     * about three times its final cache, not a copy at every 64 tokens; a constant-size one (a GSA student) at every
+     * boundary. A state larger than the whole cache is not copied at all.
+     */
     private void keepPrefix(Job job, int[] ids, int length) {
+        boolean last = length == PrefillPlan.lastBoundary(ids.length);
+        if (job.stateGrows && !last && Integer.bitCount(length / PrefixCache.BLOCK) != 1) return;
+        if (job.lead.stateBytes() > cache.maxBytes()) return;
         try {
-            cache.put(ids, length, job.lead.saveState());
+            DecoderState state = job.lead.saveState();
+            job.stateGrows = grows(state);
+            cache.put(ids, length, state);
         } catch (T2rException e) {
             caching = false;
             log.accept("prefix cache off: " + e.getMessage());
         }
+    }
+
+    /** Whether a state grows with the tokens read: it holds a KV cache (a teacher's or a hybrid's attention layer). */
+    private static boolean grows(DecoderState state) {
+        return state.layers().stream().anyMatch(l -> l instanceof DecoderState.KeyValue);
     }
 
     /** The prompt is in: one sequence per choice (copies of the lead's state), each sampling its first token. */

@@ -105,6 +105,27 @@ class ServerTest {
         }
     }
 
+    /** A teacher's KV cache grows with the prompt: a long prompt is cached at 64 · 2^k tokens and its last boundary only. */
+    @Test
+    void aTeachersLongPromptIsCachedAtAFewBoundaries() throws Exception {
+        var teacher = gsat2r.core.model.llama.LlamaModel.load(DemoStudent.TEACHER);
+        try (OpenAiServer t = OpenAiServer.start(teacher, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("kjv-llama", 2048), line -> { })) {
+            Client c = new Client(t.uri());
+            int[] prompt = new int[700];
+            for (int i = 0; i < prompt.length; i++) prompt[i] = 300 + (i * 37) % 2000;
+            String body = "{\"prompt\": " + java.util.Arrays.toString(prompt) + ", \"max_tokens\": 6, \"temperature\": 0, \"model\": \"kjv-llama\"}";
+            Client.Reply first = c.post("/v1/completions", body);
+            assertEquals(200, first.status(), first.body());
+            JsonNode cache = c.get("/health").json().get("prefix_cache");
+            assertEquals(5, cache.get("entries").asInt(), "64, 128, 256, 512 and the last boundary, 640: " + cache);
+            assertEquals(1, cache.get("misses").asInt(), "one miss: the first request");
+            Client.Reply again = c.post("/v1/completions", body);
+            assertEquals(640, again.json().at("/usage/prompt_tokens_details/cached_tokens").asInt(), again.body());
+            assertEquals(first.json().at("/choices/0/text").asText(), again.json().at("/choices/0/text").asText());
+        }
+    }
+
     @Test
     void badRequestsGet400WithAJsonError() {
         record Case(String body, String param, String message) {}
