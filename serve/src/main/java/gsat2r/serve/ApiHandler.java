@@ -214,6 +214,12 @@ final class ApiHandler extends Handler.Abstract {
         byte[] bytes;
         try (InputStream in = Content.Source.asInputStream(request)) {
             bytes = in.readNBytes(options.maxBodyBytes() + 1);
+        } catch (IOException e) {
+            // The client's fault, not the server's: it closed the connection mid-body, or stalled past the idle timeout.
+            boolean stalled = e.getCause() instanceof java.util.concurrent.TimeoutException
+                    || String.valueOf(e.getMessage()).contains("timeout");
+            throw new ApiError(stalled ? 408 : 400, "invalid_request_error", null, stalled ? "request_timeout" : "incomplete_body",
+                    stalled ? "the request body did not arrive in time" : "the request body ended early (the client closed the connection?)");
         }
         if (bytes.length > options.maxBodyBytes()) throw tooLarge();
         if (bytes.length == 0) throw ApiError.invalid(null, "the request body is empty: a JSON object is expected");

@@ -183,6 +183,20 @@ class ServerTest {
         }
     }
 
+    /** A body cut short by the client is the client's fault: 400, not a server error. */
+    @Test
+    void aBodyThatEndsEarlyIs400() throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\": \"In\""
+                    .getBytes(StandardCharsets.UTF_8));
+            socket.shutdownOutput();
+            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
+            JsonNode body = Client.JSON.readTree(reply.substring(reply.indexOf("\r\n\r\n") + 4));
+            assertEquals("incomplete_body", body.at("/error/code").asText(), reply);
+        }
+    }
+
     @Test
     void routesModelsAndHealth() {
         assertEquals(404, client.get("/v2/nothing").status());
