@@ -75,6 +75,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Prompt plus new tokens of a request at most (default: config.json's max_position_embeddings).")
     Integer maxContext;
 
+    @Option(names = "--plain-chat", description = "Give chat requests as a plain System:/User:/Assistant: transcript even when the"
+            + " model has a chat template (default: the model's template when it has one).")
+    boolean plainChat;
+
     @Option(names = "--shutdown-grace", paramLabel = "SECONDS", defaultValue = "30",
             description = "On SIGINT/SIGTERM, how long running requests may finish (default ${DEFAULT-VALUE}).")
     int shutdownGrace;
@@ -85,10 +89,9 @@ final class ServeCommand implements Callable<Integer> {
         ServeOptions options = options(dir);
         PrintWriter err = spec.commandLine().getErr();
         try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel lm = t2r.loadModel(dir, deviceOptions)) {
-            ChatFormat chat = TranscriptChatFormat.INSTANCE;
+            ChatFormat chat = plainChat || !hasChatTemplate(dir) ? TranscriptChatFormat.INSTANCE : new TemplateChatFormat(ChatTemplate.load(dir));
             log(err, "model " + dir + " (" + lm.getClass().getSimpleName() + ", vocabulary " + lm.vocabSize() + ") as '"
-                    + options.modelName() + "', context " + options.maxContext() + " tokens, chat format: " + chat.describe()
-                    + (hasChatTemplate(dir) ? " (the model's chat template is not rendered by this build)" : ""));
+                    + options.modelName() + "', context " + options.maxContext() + " tokens, chat format: " + chat.describe());
             log(err, "max batch " + options.maxBatch() + ", max queue " + options.maxQueue() + ", prefix cache "
                     + options.prefixCacheBytes() + " bytes");
             OpenAiServer server = OpenAiServer.start(lm, tokenizer, chat, options, line -> log(err, line));
@@ -132,7 +135,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private static boolean hasChatTemplate(Path dir) {
-        if (Files.isRegularFile(dir.resolve("chat_template.jinja"))) return true;
+        if (Files.isRegularFile(dir.resolve("chat_template.jinja")) || Files.isRegularFile(dir.resolve("chat_template.json"))) return true;
         try {
             Path tc = dir.resolve("tokenizer_config.json");
             return Files.isRegularFile(tc) && Json.COMPACT.readTree(tc.toFile()).hasNonNull("chat_template");

@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * How a chat request's messages become the prompt that the model continues: the plain transcript
  * ({@link TranscriptChatFormat}) for a model without a chat template, or a renderer of the model's Hugging Face
- * chat template plugged in here.
+ * chat template (the CLI's, which {@code t2r serve} uses when the model has one).
  */
 public interface ChatFormat {
 
@@ -24,7 +24,11 @@ public interface ChatFormat {
         }
     }
 
-    /** The prompt for {@code messages} (at least one), ready for the assistant's reply. */
+    /**
+     * The prompt for {@code messages} (at least one), ready for the assistant's reply; an
+     * {@link IllegalArgumentException} (its message one line) for a conversation the format refuses, which the
+     * client gets as a 400.
+     */
     Prompt render(List<ChatMessage> messages);
 
     /** What the server's startup line says about it, e.g. "plain transcript". */

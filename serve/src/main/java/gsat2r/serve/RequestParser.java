@@ -70,7 +70,12 @@ final class RequestParser {
         refuseUnless(body, "functions", t -> t.isArray() && t.isEmpty(), "functions are not supported by this server");
         refuseUnless(body, "response_format", f -> "text".equals(f.path("type").asText()), "only response_format {\"type\": \"text\"} is supported");
         int n = integer(body, "n", 1, maxChoices, 1);
-        ChatFormat.Prompt prompt = chatFormat.render(messages(body.path("messages")));
+        ChatFormat.Prompt prompt;
+        try {
+            prompt = chatFormat.render(messages(body.path("messages")));
+        } catch (IllegalArgumentException e) {
+            throw ApiError.invalid("messages", e.getMessage());
+        }
         int[] ids = prompt.addSpecialTokens() ? tokenizer.encode(prompt.text()) : tokenizer.encodePlain(prompt.text());
         if (ids.length == 0) throw ApiError.invalid("messages", "the conversation encodes to no tokens");
         String budget = present(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";

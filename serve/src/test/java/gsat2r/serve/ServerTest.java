@@ -183,6 +183,26 @@ class ServerTest {
         }
     }
 
+    /** A conversation the chat format refuses (a template's raise_exception) is a bad request, named by its field. */
+    @Test
+    void aConversationTheChatFormatRefusesIs400() throws Exception {
+        ChatFormat refusing = new ChatFormat() {
+            public Prompt render(List<ChatMessage> messages) {
+                throw new IllegalArgumentException("Conversation roles must alternate user/assistant");
+            }
+
+            public String describe() {
+                return "refusing";
+            }
+        };
+        try (OpenAiServer s = OpenAiServer.start(demo.model, demo.tokenizer, refusing, ServeOptions.defaults("kjv-student", 2048), line -> { })) {
+            Client.Reply r = new Client(s.uri()).post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]}");
+            assertEquals(400, r.status(), r.body());
+            assertEquals("messages", r.json().at("/error/param").asText());
+            assertEquals("Conversation roles must alternate user/assistant", r.json().at("/error/message").asText());
+        }
+    }
+
     /** A body cut short by the client is the client's fault: 400, not a server error. */
     @Test
     void aBodyThatEndsEarlyIs400() throws Exception {

@@ -1,0 +1,37 @@
+package gsat2r.cli;
+
+import gsat2r.serve.ChatFormat;
+import gsat2r.serve.ChatMessage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** t2r serve's chat format for a model with a chat template: the template's rendering, and its refusals as bad requests. */
+class TemplateChatFormatTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void rendersAsTheTemplateAndRefusesWhatItRefuses() throws Exception {
+        Files.writeString(tmp.resolve("chat_template.jinja"), ChatTemplateTest.MISTRAL01);
+        Files.writeString(tmp.resolve("tokenizer_config.json"), "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
+        ChatFormat format = new TemplateChatFormat(ChatTemplate.load(tmp));
+        ChatFormat.Prompt p = format.render(List.of(new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Hello"),
+                new ChatMessage("user", "Who made the light?")));
+        assertEquals("<s>[INST] Hi [/INST]Hello</s>[INST] Who made the light? [/INST]", p.text());
+        assertFalse(p.addSpecialTokens(), "the template writes BOS itself");
+        assertTrue(p.stops().isEmpty());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> format.render(List.of(new ChatMessage("user", "a"), new ChatMessage("user", "b"))));
+        assertTrue(e.getMessage().endsWith("Conversation roles must alternate user/assistant/user/assistant/..."), e.getMessage());
+        assertEquals("the model's chat template (chat_template.jinja)", format.describe());
+    }
+}
