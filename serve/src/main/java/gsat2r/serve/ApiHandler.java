@@ -34,6 +34,8 @@ final class ApiHandler extends Handler.Abstract {
             .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** How long a request thread waits for the next event before checking again (the scheduler never loses one). */
     private static final long POLL_MILLIS = 1000;
+    /** An SSE comment line: keeps a quiet stream open and shows whether its client is still there. */
+    private static final String KEEP_ALIVE = ": keep-alive\n\n";
     /** The status the log gives a request whose client went away (nginx's 499: no response was completed). */
     private static final int CLIENT_GONE = 499;
 
@@ -159,12 +161,14 @@ final class ApiHandler extends Handler.Abstract {
         GenerationRequest r = job.request;
         String[] reasons = new String[r.n()];
         try {
+            // The headers go out at once, so that a client sees the stream open while the request waits for a slot.
+            if (!r.chat() && r.echoText() == null) write(response, false, KEEP_ALIVE);
             for (int c = 0; c < r.n(); c++) {
                 if (r.chat()) send(response, responses.chunk(job, c, "", null, true));
                 else if (r.echoText() != null) send(response, responses.chunk(job, c, r.echoText(), null, false));
             }
             while (true) {
-                switch (nextEvent(job)) {
+                switch (nextStreamEvent(job, response)) {
                     case Event.Text t -> send(response, responses.chunk(job, t.choice(), t.text(), null, false));
                     case Event.Finish f -> {
                         reasons[f.choice()] = f.reason();
@@ -190,6 +194,18 @@ final class ApiHandler extends Handler.Abstract {
             outcome.status = CLIENT_GONE;
             outcome.note = "client went away: " + e.getMessage();
             throw e;
+        }
+    }
+
+    /**
+     * The next event of a stream; while none comes (the request queued, or a long prefill), an SSE comment every
+     * {@link #POLL_MILLIS}, which clients ignore and which finds a client that went away (the write fails).
+     */
+    private static Event nextStreamEvent(Job job, Response response) throws InterruptedException, IOException {
+        while (true) {
+            Event e = job.next(POLL_MILLIS);
+            if (e != null) return e;
+            write(response, false, KEEP_ALIVE);
         }
     }
 

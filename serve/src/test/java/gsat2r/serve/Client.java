@@ -49,7 +49,7 @@ final class Client {
             if (!r.headers().firstValue("content-type").orElse("").startsWith("text/event-stream")) {
                 throw new AssertionError("content type " + r.headers().firstValue("content-type"));
             }
-            return r.body().filter(l -> !l.isEmpty()).map(l -> {
+            return r.body().filter(l -> !l.isEmpty() && !l.startsWith(":")).map(l -> {     // ':' lines are SSE comments (keep-alives)
                 if (!l.startsWith("data: ")) throw new AssertionError("not an SSE data line: " + l);
                 return l.substring(6);
             }).toList();

@@ -192,6 +192,35 @@ class ResilienceTest {
         }
     }
 
+    /** A queued stream is open at once (headers, then SSE comments), and a client that leaves while queued is dropped. */
+    @Test
+    void aQueuedStreamOpensAtOnceAndItsClientLeavingIsNoticed() throws Exception {
+        ServeOptions options = ServeOptions.defaults("kjv-student", 2048).withMaxBatch(1);
+        try (OpenAiServer server = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE, options, line -> { })) {
+            Client client = new Client(server.uri());
+            Socket hog = openStream(server.port(), ServerTest.completion("In the", 1500).put("stream", true));
+            try (hog; Socket queued = new Socket("127.0.0.1", server.port())) {
+                waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 1);
+                byte[] b = ServerTest.completion("And", 4).put("stream", true).toString().getBytes(StandardCharsets.UTF_8);
+                queued.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + b.length + "\r\n\r\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                queued.getOutputStream().write(b);
+                queued.setSoTimeout(5_000);
+                BufferedReader in = new BufferedReader(new InputStreamReader(queued.getInputStream(), StandardCharsets.UTF_8));
+                assertTrue(in.readLine().startsWith("HTTP/1.1 200"), "the stream opens while it waits");
+                String line;
+                while ((line = in.readLine()) != null && !line.startsWith(": keep-alive")) {
+                    assertTrue(!line.startsWith("data: "), "no token while queued: " + line);
+                }
+                assertEquals(1, client.get("/health").json().get("waiting_requests").asInt());
+                queued.close();
+                // The queued client left: a keep-alive write fails and the request leaves the queue, the hog still running.
+                waitFor(() -> client.get("/health").json().get("waiting_requests").asInt() == 0);
+                assertEquals(1, client.get("/health").json().get("running_sequences").asInt());
+            }
+        }
+    }
+
     @Test
     void shutdownRefusesNewRequestsAndLetsRunningOnesFinish() throws Exception {
         OpenAiServer server = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
