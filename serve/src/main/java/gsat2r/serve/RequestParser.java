@@ -105,7 +105,8 @@ final class RequestParser {
         Long seed = present(body, "seed") ? longInteger(body, "seed") : null;
         double presence = number(body, "presence_penalty", -2, 2, 0);
         double frequency = number(body, "frequency_penalty", -2, 2, 0);
-        Sampling sampling = new Sampling(temperature, topP, seed, presence, frequency, logitBias(body));
+        int topK = Math.max(0, integer(body, "top_k", -1, Integer.MAX_VALUE, 0));        // vLLM's: -1 (or 0) keeps every token
+        Sampling sampling = new Sampling(temperature, topP, topK, seed, presence, frequency, logitBias(body));
         List<String> stops = new ArrayList<>(stops(body));
         stops.addAll(formatStops);
         boolean stream = bool(body, "stream", false);

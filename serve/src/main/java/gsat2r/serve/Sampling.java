@@ -7,12 +7,13 @@ import java.util.SplittableRandom;
 
 /**
  * A request's sampling parameters as OpenAI defines them: {@code temperature} (0 = greedy), {@code top_p}
- * (0 = greedy too), {@code seed} (choice i draws from seed + i; none: a random seed), and the adjustments made to
- * the logits before each draw: {@code logit_bias} added to the named tokens, and
+ * (0 = greedy too), {@code seed} (choice i draws from seed + i; none: a random seed), vLLM's {@code top_k} (0 or -1:
+ * every token), and the adjustments made to the logits before each draw: {@code logit_bias} added to the named
+ * tokens (-100 bans one), and
  * {@code logit[j] -= count[j] · frequency_penalty + (count[j] > 0) · presence_penalty} over the tokens generated so
  * far for the choice.
  */
-record Sampling(double temperature, double topP, Long seed, double presencePenalty, double frequencyPenalty,
+record Sampling(double temperature, double topP, int topK, Long seed, double presencePenalty, double frequencyPenalty,
                 Map<Integer, Float> logitBias) {
 
     private static final SplittableRandom SEEDS = new SplittableRandom();
@@ -22,7 +23,7 @@ record Sampling(double temperature, double topP, Long seed, double presencePenal
     }
 
     static Sampling greedy() {
-        return new Sampling(0, 1, null, 0, 0, Map.of());
+        return new Sampling(0, 1, 0, null, 0, 0, Map.of());
     }
 
     boolean isGreedy() {
@@ -33,7 +34,7 @@ record Sampling(double temperature, double topP, Long seed, double presencePenal
     Sampler sampler(int choice) {
         if (isGreedy()) return Sampler.greedy();
         long s = seed != null ? seed + choice : nextRandomSeed();
-        return Sampler.sampling(temperature, topP, s);
+        return Sampler.sampling(temperature, topP, topK, 1, s);
     }
 
     /** Whether {@link #adjust} changes anything (otherwise the model's logits are sampled as they are). */
@@ -44,7 +45,10 @@ record Sampling(double temperature, double topP, Long seed, double presencePenal
     /** A copy of {@code logits} with the bias and penalties applied; {@code counts[j]}: times token j was generated. */
     float[] adjust(float[] logits, int[] counts) {
         float[] out = logits.clone();
-        for (Map.Entry<Integer, Float> b : logitBias.entrySet()) out[b.getKey()] += b.getValue();
+        for (Map.Entry<Integer, Float> b : logitBias.entrySet()) {
+            // -100 bans the token, as OpenAI documents, rather than only making it unlikely.
+            out[b.getKey()] = b.getValue() <= -100 ? Float.NEGATIVE_INFINITY : out[b.getKey()] + b.getValue();
+        }
         if (presencePenalty != 0 || frequencyPenalty != 0) {
             for (int j = 0; j < out.length; j++) {
                 if (counts[j] > 0) out[j] -= (float) (counts[j] * frequencyPenalty + presencePenalty);

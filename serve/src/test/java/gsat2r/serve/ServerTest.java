@@ -183,6 +183,20 @@ class ServerTest {
         }
     }
 
+    /** vLLM's top_k (1: the most likely token whatever the temperature), and logit_bias -100 as a ban. */
+    @Test
+    void topKAndALogitBiasBan() {
+        var greedy = demo.greedy("In the", 8);
+        ObjectNode topK = completion("In the", 8).put("temperature", 1.5).put("top_k", 1).put("seed", 3);
+        assertEquals(greedy.text(), client.post("/v1/completions", topK).json().at("/choices/0/text").asText());
+        assertEquals(400, client.post("/v1/completions", completion("In the", 8).put("top_k", -2)).status());
+        // A token 300 logits ahead of the rest stays the most likely with -100 added; -100 bans it.
+        Sampling ban = new Sampling(1, 1, 0, 3L, 0, 0, java.util.Map.of(2, -100f, 1, -99f));
+        float[] adjusted = ban.adjust(new float[] {0, 0, 300}, new int[3]);
+        assertEquals(Float.NEGATIVE_INFINITY, adjusted[2]);
+        assertEquals(-99f, adjusted[1]);
+    }
+
     /** A conversation the chat format refuses (a template's raise_exception) is a bad request, named by its field. */
     @Test
     void aConversationTheChatFormatRefusesIs400() throws Exception {
