@@ -102,8 +102,20 @@ final class ApiHandler extends Handler.Abstract {
                 requireMethod(method, "POST");
                 generate(request, response, path.endsWith("/chat/completions"), outcome);
             }
-            default -> throw new ApiError(404, "invalid_request_error", null, "not_found",
-                    "no route " + method + " " + path + " (routes: /v1/completions, /v1/chat/completions, /v1/models, /health)");
+            default -> {
+                if (path.startsWith("/v1/models/")) {              // the OpenAI clients' models.retrieve(id)
+                    requireMethod(method, "GET");
+                    String id = path.substring("/v1/models/".length());
+                    if (!id.equals(options.modelName())) {
+                        throw ApiError.notFound("model_not_found", "the model '" + id + "' is not served here; this server serves '"
+                                + options.modelName() + "'");
+                    }
+                    writeJson(response, 200, responses.models(created, options.maxContext()).get("data").get(0));
+                    return;
+                }
+                throw new ApiError(404, "invalid_request_error", null, "not_found",
+                        "no route " + method + " " + path + " (routes: /v1/completions, /v1/chat/completions, /v1/models, /health)");
+            }
         }
     }
 
@@ -242,9 +254,7 @@ final class ApiHandler extends Handler.Abstract {
         try {
             return READER.readTree(bytes);
         } catch (JacksonException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
-                    + e.getLocation().getColumnNr();
-            throw ApiError.invalid(null, "invalid JSON" + where + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
+            throw ApiError.invalid(null, "invalid JSON" + gsat2r.core.io.Json.problem(e));
         }
     }
 

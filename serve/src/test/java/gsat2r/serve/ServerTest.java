@@ -232,6 +232,20 @@ class ServerTest {
     }
 
     @Test
+    void aModelIsRetrievedByItsIdAndJsonErrorsAreOneCleanLine() {
+        Client.Reply one = client.get("/v1/models/kjv-student");
+        assertEquals(200, one.status(), one.body());
+        assertEquals("kjv-student", one.json().get("id").asText());
+        assertEquals("model", one.json().get("object").asText());
+        Client.Reply other = client.get("/v1/models/gpt-4");
+        assertEquals(404, other.status());
+        assertEquals("model_not_found", other.json().at("/error/code").asText());
+        String bad = client.post("/v1/completions", "{\"prompt\": \"In\", \"max_tokens\": 4,}").json().at("/error/message").asText();
+        assertTrue(bad.startsWith("invalid JSON (line 1, column "), bad);
+        assertTrue(!bad.contains("Source") && !bad.contains("com.fasterxml") && !bad.contains("\n"), bad);
+    }
+
+    @Test
     void routesModelsAndHealth() {
         assertEquals(404, client.get("/v2/nothing").status());
         assertEquals("not_found", client.get("/v2/nothing").json().at("/error/code").asText());
