@@ -110,9 +110,16 @@ final class RequestParser {
         List<String> stops = new ArrayList<>(stops(body));
         stops.addAll(formatStops);
         boolean stream = bool(body, "stream", false);
-        boolean usage = stream && bool(body.path("stream_options"), "include_usage", false);
-        if (present(body, "stream_options") && !body.get("stream_options").isObject()) {
-            throw ApiError.invalid("stream_options", "stream_options must be an object");
+        boolean usage = false;
+        if (present(body, "stream_options")) {
+            JsonNode options = body.get("stream_options");
+            if (!options.isObject()) throw ApiError.invalid("stream_options", "stream_options must be an object");
+            if (!stream) throw ApiError.invalid("stream_options", "stream_options is only allowed with \"stream\": true");
+            JsonNode include = options.path("include_usage");
+            if (!include.isMissingNode() && !include.isNull() && !include.isBoolean()) {
+                throw ApiError.invalid("stream_options.include_usage", "stream_options.include_usage must be true or false, got " + include);
+            }
+            usage = include.asBoolean(false);
         }
         return new GenerationRequest(chat, ids, echoText, maxTokens, n, sampling, stops, stream, usage);
     }

@@ -147,7 +147,10 @@ class ServerTest {
                 new Case("{\"prompt\": \"x\", \"n\": 0}", "n", "in [1, 32]"),
                 new Case("{\"prompt\": \"x\", \"logprobs\": 2}", "logprobs", "not supported"),
                 new Case("{\"prompt\": \"x\", \"logit_bias\": {\"abc\": 1}}", "logit_bias", "not a token id"),
-                new Case("{\"prompt\": \"x\", \"presence_penalty\": 2.5}", "presence_penalty", "in [-2, 2]"));
+                new Case("{\"prompt\": \"x\", \"presence_penalty\": 2.5}", "presence_penalty", "in [-2, 2]"),
+                new Case("{\"prompt\": \"x\", \"stream_options\": {\"include_usage\": true}}", "stream_options", "only allowed with"),
+                new Case("{\"prompt\": \"x\", \"stream\": true, \"stream_options\": {\"include_usage\": 1}}",
+                        "stream_options.include_usage", "true or false"));
         for (Case c : cases) {
             Client.Reply r = client.post("/v1/completions", c.body());
             assertEquals(400, r.status(), c.body() + " -> " + r.body());
