@@ -8,13 +8,25 @@ package gsat2r.serve;
 final class ApiError extends RuntimeException {
     final int status;
     final String type, param, code;
+    /** With a 405: the method the route takes (the {@code Allow} header). */
+    final String allow;
 
     ApiError(int status, String type, String param, String code, String message) {
+        this(status, type, param, code, message, null);
+    }
+
+    private ApiError(int status, String type, String param, String code, String message, String allow) {
         super(message, null, false, false);
         this.status = status;
         this.type = type;
         this.param = param;
         this.code = code;
+        this.allow = allow;
+    }
+
+    /** 405: the route takes only {@code allowed}. */
+    static ApiError methodNotAllowed(String method, String allowed) {
+        return new ApiError(405, "invalid_request_error", null, "method_not_allowed", method + " is not allowed here; use " + allowed, allowed);
     }
 
     /** 400: the request is wrong; {@code param} names the field (null when none). */

@@ -204,7 +204,7 @@ final class ApiHandler extends Handler.Abstract {
         } catch (IOException e) {
             scheduler.cancel(job);
             outcome.status = CLIENT_GONE;
-            outcome.note = "client went away: " + e.getMessage();
+            outcome.note = job.id + " client went away: " + e.getMessage();
             throw e;
         }
     }
@@ -265,7 +265,7 @@ final class ApiHandler extends Handler.Abstract {
 
     private static void requireMethod(String method, String expected) {
         if (!expected.equals(method)) {
-            throw new ApiError(405, "invalid_request_error", null, "method_not_allowed", method + " is not allowed here; use " + expected);
+            throw ApiError.methodNotAllowed(method, expected);
         }
     }
 
@@ -277,6 +277,7 @@ final class ApiHandler extends Handler.Abstract {
         try {
             response.reset();
             if (e.status == 429) response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            if (e.allow != null) response.getHeaders().put(HttpHeader.ALLOW, e.allow);
             writeJson(response, e.status, Responses.error(e));
             callback.succeeded();
         } catch (Throwable t) {

@@ -18,7 +18,7 @@ final class Client {
     static final JsonMapper JSON = JsonMapper.builder().build();
 
     /** A response: its status and body parsed as JSON (null when it is not JSON). */
-    record Reply(int status, JsonNode json, String body) {}
+    record Reply(int status, JsonNode json, String body, java.net.http.HttpHeaders headers) {}
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private final URI base;
@@ -69,7 +69,7 @@ final class Client {
             } catch (IOException e) {
                 json = null;
             }
-            return new Reply(r.statusCode(), json, r.body());
+            return new Reply(r.statusCode(), json, r.body(), r.headers());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {

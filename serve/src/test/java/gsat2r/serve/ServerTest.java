@@ -253,6 +253,7 @@ class ServerTest {
         assertEquals(404, client.get("/v2/nothing").status());
         assertEquals("not_found", client.get("/v2/nothing").json().at("/error/code").asText());
         assertEquals(405, client.get("/v1/completions").status());
+        assertEquals("POST", client.get("/v1/completions").headers().firstValue("allow").orElse(null));
         Client.Reply models = client.get("/v1/models");
         assertEquals(200, models.status());
         assertEquals("kjv-student", models.json().at("/data/0/id").asText());
