@@ -2,11 +2,13 @@ package gsat2r.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import gsat2r.core.T2rException;
+import gsat2r.core.generate.GenerationDefaults;
 import gsat2r.core.io.Json;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.tokenizer.Tokenizer;
 import gsat2r.serve.ChatFormat;
 import gsat2r.serve.OpenAiServer;
+import gsat2r.serve.SamplingDefaults;
 import gsat2r.serve.ServeOptions;
 import gsat2r.serve.TranscriptChatFormat;
 import picocli.CommandLine.Command;
@@ -75,6 +77,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Prompt plus new tokens of a request at most (default: config.json's max_position_embeddings).")
     Integer maxContext;
 
+    @Option(names = "--openai-defaults", description = "Requests that leave out temperature, top_p or top_k get OpenAI's defaults"
+            + " (1, 1, none) even when the model's generation_config.json sets its own (default: the model's, as vLLM serves them).")
+    boolean openAiDefaults;
+
     @Option(names = "--plain-chat", description = "Give chat requests as a plain System:/User:/Assistant: transcript even when the"
             + " model has a chat template (default: the model's template when it has one).")
     boolean plainChat;
@@ -93,7 +99,7 @@ final class ServeCommand implements Callable<Integer> {
             log(err, "model " + dir + " (" + lm.getClass().getSimpleName() + ", vocabulary " + lm.vocabSize() + ") as '"
                     + options.modelName() + "', context " + options.maxContext() + " tokens, chat format: " + chat.describe());
             log(err, "max batch " + options.maxBatch() + ", max queue " + options.maxQueue() + ", prefix cache "
-                    + options.prefixCacheBytes() + " bytes");
+                    + options.prefixCacheBytes() + " bytes; sampling defaults " + options.sampling().describe());
             OpenAiServer server = OpenAiServer.start(lm, tokenizer, chat, options, line -> log(err, line));
             Thread hook = new Thread(() -> {
                 log(err, "shutting down: no new requests; running ones may finish for " + shutdownGrace + " s");
@@ -117,7 +123,19 @@ final class ServeCommand implements Callable<Integer> {
                 : ModelDirs.DEMO.equals(model) ? ModelDirs.DEMO : dir.toAbsolutePath().normalize().getFileName().toString();
         int context = maxContext != null ? maxContext : configuredContext(dir);
         return new ServeOptions(host, port, name, maxBatch, maxQueue, bytes(prefixCacheBytes), context,
-                ServeOptions.DEFAULT_MAX_BODY_BYTES);
+                ServeOptions.DEFAULT_MAX_BODY_BYTES, openAiDefaults ? SamplingDefaults.OPENAI : samplingDefaults(dir));
+    }
+
+    /**
+     * The model's generation_config.json sampling as the defaults of requests that leave them out, as vLLM serves it:
+     * the keys the file sets ({@code do_sample: false} meaning greedy), OpenAI's for the others.
+     */
+    static SamplingDefaults samplingDefaults(Path dir) {
+        GenerationDefaults g = GenerationDefaults.read(dir);
+        if (!g.setsSampling()) return SamplingDefaults.OPENAI;
+        double temperature = Boolean.FALSE.equals(g.doSample()) ? 0 : g.temperature() != null ? Math.min(2, g.temperature()) : 1;
+        return new SamplingDefaults(temperature, g.topP() != null ? g.topP() : 1, g.topK() != null ? g.topK() : 0,
+                GenerationDefaults.FILE);
     }
 
     /** {@code max_position_embeddings} of the model's config.json. */

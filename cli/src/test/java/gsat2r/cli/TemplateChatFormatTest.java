@@ -14,10 +14,22 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** t2r serve's chat format for a model with a chat template: the template's rendering, and its refusals as bad requests. */
+/** t2r serve's model-specific request defaults: the chat template's rendering and refusals, and generation_config.json's sampling. */
 class TemplateChatFormatTest {
     @TempDir
     Path tmp;
+
+    /** The model's generation_config.json sampling becomes the defaults of requests, as vLLM serves it. */
+    @Test
+    void samplingDefaultsComeFromTheModelsGenerationConfig() throws Exception {
+        assertEquals(gsat2r.serve.SamplingDefaults.OPENAI, ServeCommand.samplingDefaults(tmp), "no file");
+        assertEquals(gsat2r.serve.SamplingDefaults.OPENAI, ServeCommand.samplingDefaults(Path.of("..", "models", "kjv-llama")),
+                "a file transformers derived from config.json sets no sampling");
+        Files.writeString(tmp.resolve("generation_config.json"), "{\"do_sample\": true, \"temperature\": 0.6, \"top_p\": 0.9}");
+        assertEquals(new gsat2r.serve.SamplingDefaults(0.6, 0.9, 0, "generation_config.json"), ServeCommand.samplingDefaults(tmp));
+        Files.writeString(tmp.resolve("generation_config.json"), "{\"do_sample\": false, \"temperature\": 0.6, \"top_k\": 20}");
+        assertEquals(new gsat2r.serve.SamplingDefaults(0, 1, 20, "generation_config.json"), ServeCommand.samplingDefaults(tmp));
+    }
 
     @Test
     void rendersAsTheTemplateAndRefusesWhatItRefuses() throws Exception {

@@ -29,8 +29,11 @@ final class RequestParser {
     private final int vocab, maxContext, maxChoices;
     private final String modelName;
     private final ChatFormat chatFormat;
+    private final SamplingDefaults defaults;
 
-    RequestParser(Tokenizer tokenizer, int vocab, int maxContext, int maxChoices, String modelName, ChatFormat chatFormat) {
+    RequestParser(Tokenizer tokenizer, int vocab, int maxContext, int maxChoices, String modelName, ChatFormat chatFormat,
+                  SamplingDefaults defaults) {
+        this.defaults = defaults;
         this.tokenizer = tokenizer;
         this.vocab = vocab;
         this.maxContext = maxContext;
@@ -100,12 +103,12 @@ final class RequestParser {
         } else {
             maxTokens = Math.min(defaultBudget, room);
         }
-        double temperature = number(body, "temperature", 0, 2, 1);
-        double topP = number(body, "top_p", 0, 1, 1);
+        double temperature = number(body, "temperature", 0, 2, defaults.temperature());
+        double topP = number(body, "top_p", 0, 1, defaults.topP());
         Long seed = present(body, "seed") ? longInteger(body, "seed") : null;
         double presence = number(body, "presence_penalty", -2, 2, 0);
         double frequency = number(body, "frequency_penalty", -2, 2, 0);
-        int topK = Math.max(0, integer(body, "top_k", -1, Integer.MAX_VALUE, 0));        // vLLM's: -1 (or 0) keeps every token
+        int topK = Math.max(0, integer(body, "top_k", -1, Integer.MAX_VALUE, defaults.topK()));    // vLLM's: -1 (or 0) keeps every token
         Sampling sampling = new Sampling(temperature, topP, topK, seed, presence, frequency, logitBias(body));
         List<String> stops = new ArrayList<>(stops(body));
         stops.addAll(formatStops);

@@ -200,6 +200,18 @@ class ServerTest {
         assertEquals(-99f, adjusted[1]);
     }
 
+    /** Sampling left out of a request comes from the server's defaults (the model's generation_config.json in the CLI). */
+    @Test
+    void leftOutSamplingTakesTheServersDefaults() throws Exception {
+        ServeOptions greedy = ServeOptions.defaults("kjv-student", 2048).withSampling(new SamplingDefaults(0, 1, 0, "test"));
+        try (OpenAiServer s = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE, greedy, line -> { })) {
+            ObjectNode body = completion("In the", 8);
+            body.remove("temperature");
+            Client.Reply r = new Client(s.uri()).post("/v1/completions", body);
+            assertEquals(demo.greedy("In the", 8).text(), r.json().at("/choices/0/text").asText(), r.body());
+        }
+    }
+
     /** A conversation the chat format refuses (a template's raise_exception) is a bad request, named by its field. */
     @Test
     void aConversationTheChatFormatRefusesIs400() throws Exception {
