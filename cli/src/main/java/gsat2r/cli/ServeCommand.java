@@ -132,9 +132,10 @@ final class ServeCommand implements Callable<Integer> {
      */
     static SamplingDefaults samplingDefaults(Path dir) {
         GenerationDefaults g = GenerationDefaults.read(dir);
-        if (!g.setsSampling()) return SamplingDefaults.OPENAI;
+        double penalty = g.repetitionPenalty() != null ? Math.min(10, g.repetitionPenalty()) : 1;
+        if (!g.setsSampling() && penalty == 1) return SamplingDefaults.OPENAI;
         double temperature = Boolean.FALSE.equals(g.doSample()) ? 0 : g.temperature() != null ? Math.min(2, g.temperature()) : 1;
-        return new SamplingDefaults(temperature, g.topP() != null ? g.topP() : 1, g.topK() != null ? g.topK() : 0,
+        return new SamplingDefaults(temperature, g.topP() != null ? g.topP() : 1, g.topK() != null ? g.topK() : 0, penalty,
                 GenerationDefaults.FILE);
     }
 

@@ -26,9 +26,10 @@ class TemplateChatFormatTest {
         assertEquals(gsat2r.serve.SamplingDefaults.OPENAI, ServeCommand.samplingDefaults(Path.of("..", "models", "kjv-llama")),
                 "a file transformers derived from config.json sets no sampling");
         Files.writeString(tmp.resolve("generation_config.json"), "{\"do_sample\": true, \"temperature\": 0.6, \"top_p\": 0.9}");
-        assertEquals(new gsat2r.serve.SamplingDefaults(0.6, 0.9, 0, "generation_config.json"), ServeCommand.samplingDefaults(tmp));
-        Files.writeString(tmp.resolve("generation_config.json"), "{\"do_sample\": false, \"temperature\": 0.6, \"top_k\": 20}");
-        assertEquals(new gsat2r.serve.SamplingDefaults(0, 1, 20, "generation_config.json"), ServeCommand.samplingDefaults(tmp));
+        assertEquals(new gsat2r.serve.SamplingDefaults(0.6, 0.9, 0, 1, "generation_config.json"), ServeCommand.samplingDefaults(tmp));
+        Files.writeString(tmp.resolve("generation_config.json"), "{\"do_sample\": false, \"temperature\": 0.6, \"top_k\": 20,"
+                + " \"repetition_penalty\": 1.1}");
+        assertEquals(new gsat2r.serve.SamplingDefaults(0, 1, 20, 1.1, "generation_config.json"), ServeCommand.samplingDefaults(tmp));
     }
 
     @Test

@@ -109,7 +109,9 @@ final class RequestParser {
         double presence = number(body, "presence_penalty", -2, 2, 0);
         double frequency = number(body, "frequency_penalty", -2, 2, 0);
         int topK = Math.max(0, integer(body, "top_k", -1, Integer.MAX_VALUE, defaults.topK()));    // vLLM's: -1 (or 0) keeps every token
-        Sampling sampling = new Sampling(temperature, topP, topK, seed, presence, frequency, logitBias(body));
+        double repetition = number(body, "repetition_penalty", 0, 10, defaults.repetitionPenalty());
+        if (repetition == 0) throw ApiError.invalid("repetition_penalty", "repetition_penalty must be > 0 (1 is none), got 0");
+        Sampling sampling = new Sampling(temperature, topP, topK, seed, presence, frequency, logitBias(body), repetition);
         List<String> stops = new ArrayList<>(stops(body));
         stops.addAll(formatStops);
         boolean stream = bool(body, "stream", false);

@@ -318,8 +318,12 @@ final class Scheduler {
         for (int c = 0; c < r.n(); c++) {
             LanguageModel.Decoder d = c == 0 ? job.lead : copyOf(job.lead, ids);
             int[] counts = r.sampling().adjusts() ? new int[model.vocabSize()] : null;
-            job.sequences.add(new Sequence(c, d, r.sampling().sampler(c), new StreamingDecoder(tokenizer, ids),
-                    new StopText(r.stops()), counts));
+            Sequence s = new Sequence(c, d, r.sampling().sampler(c), new StreamingDecoder(tokenizer, ids), new StopText(r.stops()), counts);
+            if (r.sampling().needsHistory()) {
+                s.history = Arrays.copyOf(ids, ids.length + Math.min(r.maxTokens(), 1024));
+                s.historyLength = ids.length;
+            }
+            job.sequences.add(s);
         }
         decoding.add(job);
         for (Sequence s : job.sequences) {
@@ -377,7 +381,8 @@ final class Scheduler {
         GenerationRequest r = job.request;
         int id;
         try {
-            id = s.sampler.sample(s.counts == null ? logits : r.sampling().adjust(logits, s.counts));
+            float[] x = s.counts == null ? logits : r.sampling().adjust(logits, s.counts);
+            id = s.history == null ? s.sampler.sample(x) : s.sampler.sample(x, s.history, s.historyLength);
         } catch (RuntimeException e) {
             fail(job, e);
             return;
@@ -386,6 +391,10 @@ final class Scheduler {
         s.generated++;
         job.completionTokens++;
         if (s.counts != null) s.counts[id]++;
+        if (s.history != null) {
+            if (s.historyLength == s.history.length) s.history = Arrays.copyOf(s.history, 2 * s.history.length + 1);
+            s.history[s.historyLength++] = id;
+        }
         s.pending = -1;
         if (tokenizer.isEos(id)) {
             finish(job, s, "stop");

@@ -13,6 +13,9 @@ final class Sequence {
     final StopText stop;
     /** Times each token was generated (for the penalties), or null when the request has none. */
     final int[] counts;
+    /** The prompt's tokens and those generated, for a sampler with a repetition penalty; null otherwise. */
+    int[] history;
+    int historyLength;
     int generated;
     /** The token sampled last, to be fed at the next decode step; -1 when none. */
     int pending = -1;

@@ -194,16 +194,29 @@ class ServerTest {
         assertEquals(greedy.text(), client.post("/v1/completions", topK).json().at("/choices/0/text").asText());
         assertEquals(400, client.post("/v1/completions", completion("In the", 8).put("top_k", -2)).status());
         // A token 300 logits ahead of the rest stays the most likely with -100 added; -100 bans it.
-        Sampling ban = new Sampling(1, 1, 0, 3L, 0, 0, java.util.Map.of(2, -100f, 1, -99f));
+        Sampling ban = new Sampling(1, 1, 0, 3L, 0, 0, java.util.Map.of(2, -100f, 1, -99f), 1);
         float[] adjusted = ban.adjust(new float[] {0, 0, 300}, new int[3]);
         assertEquals(Float.NEGATIVE_INFINITY, adjusted[2]);
         assertEquals(-99f, adjusted[1]);
     }
 
+    /** repetition_penalty as transformers applies it (over the prompt and the new tokens): what t2r generate gives. */
+    @Test
+    void aRepetitionPenaltyIsTheGenerators() {
+        String prompt = "And God said, Let there be light: and there was light. And God saw the light";
+        int[] ids = demo.tokenizer.encode(prompt);
+        String expected = new Generator(demo.model, demo.tokenizer).generate(ids, 24, gsat2r.core.generate.Sampler.greedy(1.5), piece -> { }).text();
+        ObjectNode body = completion(prompt, 24).put("repetition_penalty", 1.5);
+        Client.Reply r = client.post("/v1/completions", body);
+        assertEquals(expected, r.json().at("/choices/0/text").asText(), r.body());
+        assertTrue(!expected.equals(demo.greedy(prompt, 24).text()), "the penalty changes the answer");
+        assertEquals(400, client.post("/v1/completions", completion(prompt, 4).put("repetition_penalty", 0)).status());
+    }
+
     /** Sampling left out of a request comes from the server's defaults (the model's generation_config.json in the CLI). */
     @Test
     void leftOutSamplingTakesTheServersDefaults() throws Exception {
-        ServeOptions greedy = ServeOptions.defaults("kjv-student", 2048).withSampling(new SamplingDefaults(0, 1, 0, "test"));
+        ServeOptions greedy = ServeOptions.defaults("kjv-student", 2048).withSampling(new SamplingDefaults(0, 1, 0, 1, "test"));
         try (OpenAiServer s = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE, greedy, line -> { })) {
             ObjectNode body = completion("In the", 8);
             body.remove("temperature");
