@@ -77,8 +77,9 @@ final class ServeCommand implements Callable<Integer> {
             description = "Prompt plus new tokens of a request at most (default: config.json's max_position_embeddings).")
     Integer maxContext;
 
-    @Option(names = "--openai-defaults", description = "Requests that leave out temperature, top_p or top_k get OpenAI's defaults"
-            + " (1, 1, none) even when the model's generation_config.json sets its own (default: the model's, as vLLM serves them).")
+    @Option(names = "--openai-defaults", description = "Requests that leave out temperature, top_p, top_k or repetition_penalty get"
+            + " OpenAI's defaults (1, 1, none, none) even when the model's generation_config.json sets its own (default: the model's,"
+            + " as vLLM serves them).")
     boolean openAiDefaults;
 
     @Option(names = "--plain-chat", description = "Give chat requests as a plain System:/User:/Assistant: transcript even when the"
