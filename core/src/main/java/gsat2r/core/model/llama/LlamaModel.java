@@ -249,23 +249,17 @@ public final class LlamaModel implements LanguageModel {
         LlamaConfig c = dir.teacherConfig();
         ModelFingerprint.WeightHasher h = new ModelFingerprint.WeightHasher();
         try (SafeTensors st = dir.openWeights()) {
-            h.add(tensor(st, c, LlamaTensor.EMBED_TOKENS, 0));
+            h.add(LlamaWeights.read(st, c, LlamaTensor.EMBED_TOKENS, 0));
             for (int l = 0; l < c.numHiddenLayers(); l++) {
                 for (LlamaTensor t : LlamaTensor.values()) {
-                    if (t.scope() == LlamaTensor.Scope.LAYER && t.presentIn(c)) h.add(tensor(st, c, t, l));
+                    if (t.scope() == LlamaTensor.Scope.LAYER && t.presentIn(c)) h.add(LlamaWeights.read(st, c, t, l));
                 }
             }
-            h.add(tensor(st, c, LlamaTensor.FINAL_NORM, 0));
-            h.add(tensor(st, c, c.tieWordEmbeddings() ? LlamaTensor.EMBED_TOKENS : LlamaTensor.LM_HEAD, 0));
+            h.add(LlamaWeights.read(st, c, LlamaTensor.FINAL_NORM, 0));
+            h.add(LlamaWeights.read(st, c, c.tieWordEmbeddings() ? LlamaTensor.EMBED_TOKENS : LlamaTensor.LM_HEAD, 0));
             DType type = c.storageType() != null ? c.storageType() : st.info(LlamaTensor.EMBED_TOKENS.hfName(0)).dtype();
             return fingerprint(c, type, h);
         }
-    }
-
-    private static float[] tensor(SafeTensors st, LlamaConfig c, LlamaTensor t, int layer) {
-        String name = t.hfName(layer);
-        st.expect(name, t.shape(c));
-        return st.floats(name);
     }
 
     private static ModelFingerprint fingerprint(LlamaConfig config, DType ropeFrequencyType, ModelFingerprint.WeightHasher weights) {

@@ -104,9 +104,14 @@ public record LlamaWeights(float[] embedding, List<Layer> layers, float[] finalN
     }
 
     private static float[] read(SafeTensors st, LlamaConfig c, LlamaTensor t, int layer, Set<String> used) {
+        used.add(t.hfName(layer));
+        return read(st, c, t, layer);
+    }
+
+    /** Tensor {@code t} of {@code layer} as fp32, checked against the shape the config implies. */
+    static float[] read(SafeTensors st, LlamaConfig c, LlamaTensor t, int layer) {
         String name = t.hfName(layer);
         st.expect(name, t.shape(c));
-        used.add(name);
         return st.floats(name);
     }
 
