@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A model's Hugging Face chat template: Jinja2 source from {@code chat_template.jinja},
@@ -75,6 +76,15 @@ public final class ChatTemplate {
 
     /** The template of the model in {@code dir}, or a one-line error when it has none. */
     public static ChatTemplate load(Path dir) {
+        return find(dir).orElseThrow(() -> noTemplate(dir));
+    }
+
+    /**
+     * The template of the model in {@code dir}, or empty when it has none: no {@code chat_template.jinja}, no
+     * {@code chat_template.json} and no {@code chat_template} in {@code tokenizer_config.json}. One there that
+     * cannot be used is a one-line error.
+     */
+    public static Optional<ChatTemplate> find(Path dir) {
         Path config = dir.resolve("tokenizer_config.json");
         JsonNode tokenizerConfig = Files.isRegularFile(config) ? readJson(config) : JSON.createObjectNode();
         Map<String, String> special = new LinkedHashMap<>();
@@ -84,23 +94,28 @@ public final class ChatTemplate {
             if (text != null) special.put(name, text);
         }
         Path jinjaFile = dir.resolve("chat_template.jinja");
-        if (Files.isRegularFile(jinjaFile)) return new ChatTemplate(jinjaFile, readString(jinjaFile), special);
+        if (Files.isRegularFile(jinjaFile)) return Optional.of(new ChatTemplate(jinjaFile, readString(jinjaFile), special));
         Path jsonFile = dir.resolve("chat_template.json");
         if (Files.isRegularFile(jsonFile)) {
             JsonNode t = readJson(jsonFile).path("chat_template");
             if (!t.isTextual()) throw new T2rException(jsonFile + ": no \"chat_template\" string");
-            return new ChatTemplate(jsonFile, t.textValue(), special);
+            return Optional.of(new ChatTemplate(jsonFile, t.textValue(), special));
         }
         JsonNode t = tokenizerConfig.path("chat_template");
-        if (t.isTextual()) return new ChatTemplate(config, t.textValue(), special);
+        if (t.isMissingNode() || t.isNull()) return Optional.empty();
+        if (t.isTextual()) return Optional.of(new ChatTemplate(config, t.textValue(), special));
         if (t.isArray()) {                        // named templates: [{"name": "default", "template": "..."}, ...]
             for (JsonNode named : t) {
                 if (named.path("name").asText().equals("default") && named.path("template").isTextual()) {
-                    return new ChatTemplate(config, named.path("template").textValue(), special);
+                    return Optional.of(new ChatTemplate(config, named.path("template").textValue(), special));
                 }
             }
         }
-        throw new T2rException(dir + ": the model has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json);"
+        throw noTemplate(dir);
+    }
+
+    private static T2rException noTemplate(Path dir) {
+        return new T2rException(dir + ": the model has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json);"
                 + " drop --chat to continue plain text");
     }
 

@@ -20,7 +20,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -96,7 +95,8 @@ final class ServeCommand implements Callable<Integer> {
         ServeOptions options = options(dir);
         PrintWriter err = spec.commandLine().getErr();
         try (Tokenizer tokenizer = Tokenizer.load(dir); LanguageModel lm = t2r.loadModel(dir, deviceOptions)) {
-            ChatFormat chat = plainChat || !hasChatTemplate(dir) ? TranscriptChatFormat.INSTANCE : new TemplateChatFormat(ChatTemplate.load(dir));
+            ChatFormat chat = plainChat ? TranscriptChatFormat.INSTANCE
+                    : ChatTemplate.find(dir).<ChatFormat>map(TemplateChatFormat::new).orElse(TranscriptChatFormat.INSTANCE);
             log(err, "model " + dir + " (" + lm.getClass().getSimpleName() + ", vocabulary " + lm.vocabSize() + ") as '"
                     + options.modelName() + "', context " + options.maxContext() + " tokens, chat format: " + chat.describe());
             log(err, "max batch " + options.maxBatch() + ", max queue " + options.maxQueue() + ", prefix cache "
@@ -151,16 +151,6 @@ final class ServeCommand implements Callable<Integer> {
             return n.asInt();
         } catch (IOException e) {
             throw new T2rException(config + ": cannot read: " + e.getMessage(), e);
-        }
-    }
-
-    private static boolean hasChatTemplate(Path dir) {
-        if (Files.isRegularFile(dir.resolve("chat_template.jinja")) || Files.isRegularFile(dir.resolve("chat_template.json"))) return true;
-        try {
-            Path tc = dir.resolve("tokenizer_config.json");
-            return Files.isRegularFile(tc) && Json.COMPACT.readTree(tc.toFile()).hasNonNull("chat_template");
-        } catch (IOException e) {
-            return false;
         }
     }
 
