@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -175,15 +176,10 @@ class ServerTest {
 
     @Test
     void errorsJettyAnswersItselfAreJsonToo() throws Exception {
-        try (Socket socket = new Socket("127.0.0.1", server.port())) {
-            socket.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"
-                    .getBytes(StandardCharsets.UTF_8));
-            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
-            assertTrue(reply.contains("Content-Type: application/json"), reply);
-            JsonNode body = Client.JSON.readTree(reply.substring(reply.indexOf("\r\n\r\n") + 4));
-            assertEquals("invalid_request_error", body.at("/error/type").asText(), reply);
-        }
+        String reply = exchange("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", false);
+        assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
+        assertTrue(reply.contains("Content-Type: application/json"), reply);
+        assertEquals("invalid_request_error", bodyOf(reply).at("/error/type").asText(), reply);
     }
 
     /** vLLM's top_k (1: the most likely token whatever the temperature), and logit_bias -100 as a ban. */
@@ -248,15 +244,9 @@ class ServerTest {
     /** A body cut short by the client is the client's fault: 400, not a server error. */
     @Test
     void aBodyThatEndsEarlyIs400() throws Exception {
-        try (Socket socket = new Socket("127.0.0.1", server.port())) {
-            socket.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\": \"In\""
-                    .getBytes(StandardCharsets.UTF_8));
-            socket.shutdownOutput();
-            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
-            JsonNode body = Client.JSON.readTree(reply.substring(reply.indexOf("\r\n\r\n") + 4));
-            assertEquals("incomplete_body", body.at("/error/code").asText(), reply);
-        }
+        String reply = exchange("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\": \"In\"", true);
+        assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
+        assertEquals("incomplete_body", bodyOf(reply).at("/error/code").asText(), reply);
     }
 
     @Test
@@ -271,6 +261,20 @@ class ServerTest {
         String bad = client.post("/v1/completions", "{\"prompt\": \"In\", \"max_tokens\": 4,}").json().at("/error/message").asText();
         assertTrue(bad.startsWith("invalid JSON (line 1, column "), bad);
         assertTrue(!bad.contains("Source") && !bad.contains("com.fasterxml") && !bad.contains("\n"), bad);
+    }
+
+    /** Writes {@code request} as it is on a new connection (then ends the output when {@code endOutput}); the whole reply. */
+    static String exchange(String request, boolean endOutput) throws IOException {
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+            if (endOutput) socket.shutdownOutput();
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The JSON body of a raw HTTP reply. */
+    static JsonNode bodyOf(String reply) throws IOException {
+        return Client.JSON.readTree(reply.substring(reply.indexOf("\r\n\r\n") + 4));
     }
 
     @Test
