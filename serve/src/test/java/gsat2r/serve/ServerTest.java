@@ -81,11 +81,22 @@ class ServerTest {
         pool.shutdown();
     }
 
+    private static gsat2r.core.model.llama.LlamaModel teacher;
+
+    /** The demo teacher, loaded once. */
+    static synchronized gsat2r.core.model.llama.LlamaModel teacher() {
+        if (teacher == null) teacher = gsat2r.core.model.llama.LlamaModel.load(DemoStudent.TEACHER);
+        return teacher;
+    }
+
+    /** A server of its own for the demo teacher, as 'kjv-llama'. */
+    static OpenAiServer startTeacher() {
+        return OpenAiServer.start(teacher(), demo.tokenizer, TranscriptChatFormat.INSTANCE, ServeOptions.defaults("kjv-llama", 2048), line -> { });
+    }
+
     @Test
     void theTeacherIsServedTheSameWay() throws Exception {
-        var teacher = gsat2r.core.model.llama.LlamaModel.load(DemoStudent.TEACHER);
-        try (OpenAiServer t = OpenAiServer.start(teacher, demo.tokenizer, TranscriptChatFormat.INSTANCE,
-                ServeOptions.defaults("kjv-llama", 2048), line -> { })) {
+        try (OpenAiServer t = startTeacher()) {
             Client c = new Client(t.uri());
             List<String> prompts = DemoStudent.prompts(8);
             prompts.add(prompts.get(7) + " And God said");            // shares a cached prefix with the one before it
@@ -94,7 +105,7 @@ class ServerTest {
                 ObjectNode body = completion(p, 16).put("model", "kjv-llama");
                 replies.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> c.post("/v1/completions", body)));
             }
-            DemoStudent reference = demo.with(teacher);
+            DemoStudent reference = demo.with(teacher());
             for (int i = 0; i < prompts.size(); i++) {
                 Client.Reply r = replies.get(i).get();
                 assertEquals(200, r.status(), r.body());
@@ -109,9 +120,7 @@ class ServerTest {
     /** A teacher's KV cache grows with the prompt: a long prompt is cached at 64 · 2^k tokens and its last boundary only. */
     @Test
     void aTeachersLongPromptIsCachedAtAFewBoundaries() throws Exception {
-        var teacher = gsat2r.core.model.llama.LlamaModel.load(DemoStudent.TEACHER);
-        try (OpenAiServer t = OpenAiServer.start(teacher, demo.tokenizer, TranscriptChatFormat.INSTANCE,
-                ServeOptions.defaults("kjv-llama", 2048), line -> { })) {
+        try (OpenAiServer t = startTeacher()) {
             Client c = new Client(t.uri());
             int[] prompt = new int[700];
             for (int i = 0; i < prompt.length; i++) prompt[i] = 300 + (i * 37) % 2000;
