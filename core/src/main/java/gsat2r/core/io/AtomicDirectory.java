@@ -173,7 +173,7 @@ public final class AtomicDirectory implements AutoCloseable {
             throw new T2rException(given + ": is not a " + kind.name() + " (no " + kind.sign()
                     + "), so --force does not replace it; give a new or empty directory");
         }
-        AtomicFiles.refuseToReplaceCurrentDirectory(abs, given);
+        AtomicFiles.refuseToReplaceCurrentDirectory(abs, given, cwd);
     }
 
     /**

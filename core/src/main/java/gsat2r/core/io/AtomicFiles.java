@@ -148,14 +148,6 @@ public final class AtomicFiles {
         }
     }
 
-    /**
-     * Whether the existing directory {@code dir} is the current directory or holds it (compared by real paths, so that
-     * a symbolic link on the way does not hide it): replacing it would pull the ground from under the user's shell.
-     */
-    public static boolean holdsCurrentDirectory(Path dir) {
-        return isWithin(Path.of(""), dir);
-    }
-
     /** Whether {@code path} is {@code dir} or lies inside it, by real paths; false when either does not exist. */
     public static boolean isWithin(Path path, Path dir) {
         try {
@@ -165,9 +157,18 @@ public final class AtomicFiles {
         }
     }
 
-    /** Refuses to let --force replace {@code dir} (named {@code given}) when it holds the current directory. */
+    /**
+     * Refuses to let --force replace {@code dir} (named {@code given}) when it is the current directory or holds it
+     * (compared by real paths, so that a symbolic link on the way does not hide it): replacing it would pull the ground
+     * from under the user's shell.
+     */
     public static void refuseToReplaceCurrentDirectory(Path dir, Object given) {
-        if (holdsCurrentDirectory(dir)) {
+        refuseToReplaceCurrentDirectory(dir, given, Path.of(""));
+    }
+
+    /** {@link #refuseToReplaceCurrentDirectory(Path, Object)} as if run from {@code cwd}. */
+    static void refuseToReplaceCurrentDirectory(Path dir, Object given, Path cwd) {
+        if (isWithin(cwd, dir)) {
             throw new T2rException(given + ": holds the current directory, so --force does not replace it; run from elsewhere");
         }
     }

@@ -127,6 +127,11 @@ class AtomicDirectoryTest {
             assertTrue(e.getMessage().endsWith(": holds the current directory, so --force does not replace it; run from elsewhere"),
                     e.getMessage());
         }
+        // The same from a current directory inside a directory of the kind, as the refusal of an empty one is checked.
+        Path out = Files.createDirectories(tmp.resolve("ours/inside"));
+        Files.writeString(tmp.resolve("ours/made.json"), "{}");
+        T2rException e = assertThrows(T2rException.class, () -> AtomicDirectory.create(tmp.resolve("ours"), true, KIND, out));
+        assertEquals(tmp.resolve("ours") + ": holds the current directory, so --force does not replace it; run from elsewhere", e.getMessage());
     }
 
     @Test
