@@ -55,12 +55,7 @@ public final class GsaCheckpoint {
         try (SafeTensors st = dir.openWeights()) {
             Set<String> used = new HashSet<>();
             for (ParameterView v : layout.views()) {
-                TensorInfo info = st.expect(v.name(), v.shape());
-                if (!info.dtype().isFloating()) {
-                    throw new T2rException(info.file() + ": tensor '" + v.name() + "' is " + info.dtype()
-                            + ", expected a floating type");
-                }
-                SafeTensors.toFloats(info.dtype(), st.bytes(v.name()), params, v.arrayOffset(), v.arraySize(), v.name());
+                readView(st, v, params, v.arrayOffset());
                 used.add(v.name());
             }
             for (String name : st.tensors().keySet()) {
@@ -72,6 +67,15 @@ public final class GsaCheckpoint {
             }
         }
         return new GsaModel(config, params);
+    }
+
+    /** Tensor {@code v} as fp32 into {@code dst} from {@code offset}, checked against its shape and for a floating type. */
+    static void readView(SafeTensors st, ParameterView v, float[] dst, int offset) {
+        TensorInfo info = st.expect(v.name(), v.shape());
+        if (!info.dtype().isFloating()) {
+            throw new T2rException(info.file() + ": tensor '" + v.name() + "' is " + info.dtype() + ", expected a floating type");
+        }
+        SafeTensors.toFloats(info.dtype(), st.bytes(v.name()), dst, offset, v.arraySize(), v.name());
     }
 
     /** The tensor specs of a checkpoint of {@code layout} stored in {@code dtype}, in layout order. */

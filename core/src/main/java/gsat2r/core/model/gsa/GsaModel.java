@@ -582,8 +582,9 @@ public final class GsaModel implements LanguageModel {
         ModelFingerprint.WeightHasher h = new ModelFingerprint.WeightHasher();
         try (gsat2r.core.safetensors.SafeTensors st = dir.openWeights()) {
             for (ParameterView v : new GsaLayout(config).views()) {
-                st.expect(v.name(), v.shape());
-                h.add(st.floats(v.name()));
+                float[] tensor = new float[v.arraySize()];
+                GsaCheckpoint.readView(st, v, tensor, 0);
+                h.add(tensor);
             }
         }
         return fingerprint(config, h);
