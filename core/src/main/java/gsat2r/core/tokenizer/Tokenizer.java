@@ -159,6 +159,12 @@ public final class Tokenizer implements AutoCloseable {
         return json.token(id);
     }
 
+    /** The bytes one id stands for in text (see {@link TokenizerJson#tokenBytes}); special tokens give their content. */
+    public byte[] tokenBytes(int id) {
+        checkId(id);
+        return json.tokenBytes(id);
+    }
+
     public OptionalInt bosId() {
         return bosId;
     }

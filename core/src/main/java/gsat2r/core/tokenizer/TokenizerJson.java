@@ -45,17 +45,24 @@ public final class TokenizerJson {
     private final Map<String, Integer> ids;
     private final BitSet specialIds;
     private final BitSet byteFallbackIds;
+    private final BitSet addedIds;
+    private final boolean byteLevel;
+    private final boolean sentencepiece;
     private final boolean hasPostProcessor;
     private final String templateFirstSpecialToken;
 
     private TokenizerJson(Path file, String modelType, String kind, String[] tokens, BitSet specialIds,
-                          BitSet byteFallbackIds, boolean hasPostProcessor, String templateFirstSpecialToken) {
+                          BitSet byteFallbackIds, BitSet addedIds, boolean byteLevel, boolean sentencepiece,
+                          boolean hasPostProcessor, String templateFirstSpecialToken) {
         this.file = file;
         this.modelType = modelType;
         this.kind = kind;
         this.tokens = tokens;
         this.specialIds = specialIds;
         this.byteFallbackIds = byteFallbackIds;
+        this.addedIds = addedIds;
+        this.byteLevel = byteLevel;
+        this.sentencepiece = sentencepiece;
         this.hasPostProcessor = hasPostProcessor;
         this.templateFirstSpecialToken = templateFirstSpecialToken;
         this.ids = new HashMap<>(tokens.length * 2);
@@ -111,6 +118,27 @@ public final class TokenizerJson {
         return byteFallbackIds.get(id);
     }
 
+    /**
+     * The bytes token {@code id} stands for in text (null for a hole): a byte-fallback piece {@code <0xNN>} its byte,
+     * a byte-level BPE token its characters mapped back through GPT-2's byte-to-character table ({@code "Ġthe"} is
+     * {@code " the"}), a sentencepiece token its text with {@code ▁} as a space ({@code "▁the"} is {@code " the"}), an
+     * added token (special or not) its content as UTF-8. A token's bytes may end inside a character; the tokens of a
+     * text, concatenated, give its UTF-8 bytes (sentencepiece: with the leading space its normalizer prepended).
+     */
+    public byte[] tokenBytes(int id) {
+        String t = token(id);
+        if (t == null) return null;
+        if (byteFallbackIds.get(id)) return new byte[] {(byte) Integer.parseInt(t.substring(3, 5), 16)};
+        if (!addedIds.get(id)) {
+            if (byteLevel) {
+                byte[] b = ByteLevelAlphabet.bytes(t);
+                if (b != null) return b;
+            }
+            if (sentencepiece) t = t.replace('\u2581', ' ');
+        }
+        return t.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** Reads {@code tokenizer.json}: a directory holding one, or the file itself. */
     public static TokenizerJson read(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
@@ -137,7 +165,7 @@ public final class TokenizerJson {
             throw new T2rException(file + ": model has no \"vocab\"");
         }
 
-        BitSet special = new BitSet();
+        BitSet special = new BitSet(), added = new BitSet();
         for (JsonNode t : root.path("added_tokens")) {
             int id = t.path("id").asInt(-1);
             String content = t.path("content").asText(null);
@@ -145,6 +173,7 @@ public final class TokenizerJson {
                 throw new T2rException(file + ": an added token lacks \"id\" or \"content\"");
             }
             byId.put(id, content);
+            added.set(id);
             if (t.path("special").asBoolean(false)) special.set(id);
         }
 
@@ -166,7 +195,13 @@ public final class TokenizerJson {
 
         JsonNode post = root.path("post_processor");
         boolean hasPost = !post.isMissingNode() && !post.isNull();
-        return new TokenizerJson(file, modelType, describe(root, modelType, byteFallback), tokens, special, byteIds,
+        List<String> components = components(root);
+        boolean byteLevel = components.contains("ByteLevel");
+        boolean sentencepiece = components.contains("Metaspace") || mentionsMetaspaceChar(root.path("normalizer"))
+                || mentionsMetaspaceChar(root.path("decoder"));
+        String kind = modelType + (byteLevel ? " byte-level" : "") + (byteFallback ? " with byte fallback" : "")
+                + (sentencepiece ? " (sentencepiece-style)" : "");
+        return new TokenizerJson(file, modelType, kind, tokens, special, byteIds, added, byteLevel, sentencepiece,
                 hasPost, firstTemplateSpecial(post));
     }
 
@@ -175,19 +210,13 @@ public final class TokenizerJson {
         return read(tokenizerJson).kind();
     }
 
-    private static String describe(JsonNode root, String modelType, boolean byteFallback) {
+    /** The type names of the pre-tokenizer, decoder and normalizer, nested ones included. */
+    private static List<String> components(JsonNode root) {
         List<String> components = new ArrayList<>();
         collectTypes(root.path("pre_tokenizer"), components);
         collectTypes(root.path("decoder"), components);
         collectTypes(root.path("normalizer"), components);
-        boolean byteLevel = components.contains("ByteLevel");
-        boolean sentencepiece = components.contains("Metaspace") || mentionsMetaspaceChar(root.path("normalizer"))
-                || mentionsMetaspaceChar(root.path("decoder"));
-        String s = modelType;
-        if (byteLevel) s += " byte-level";
-        if (byteFallback) s += " with byte fallback";
-        if (sentencepiece) s += " (sentencepiece-style)";
-        return s;
+        return components;
     }
 
     /** The type names of a (possibly nested Sequence) normalizer, pre-tokenizer or decoder. */
