@@ -46,12 +46,14 @@ public final class ChatTemplate {
             "cls_token", "mask_token");
 
     private final Path source;
+    private final String text;
     private final String template;
     private final Map<String, String> specialTokens;
     private final Jinjava jinja;
 
     private ChatTemplate(Path source, String template, Map<String, String> specialTokens) {
         this.source = source;
+        this.text = template;
         this.template = lstripBlocks(template.endsWith("\n") ? template.substring(0, template.length() - 1) : template);
         this.specialTokens = specialTokens;
         this.jinja = new Jinjava(JinjavaConfig.newBuilder()
@@ -133,6 +135,11 @@ public final class ChatTemplate {
     /** Where the template came from. */
     public Path source() {
         return source;
+    }
+
+    /** The template's Jinja source as the model gives it. */
+    public String text() {
+        return text;
     }
 
     /** The conversation as the model saw such conversations in training, ending where the assistant is to answer. */

@@ -29,6 +29,11 @@ final class TemplateChatFormat implements ChatFormat {
     }
 
     @Override
+    public String template() {
+        return template.text();
+    }
+
+    @Override
     public String describe() {
         return "the model's chat template (" + template.source().getFileName() + ")";
     }

@@ -46,5 +46,6 @@ class TemplateChatFormatTest {
                 () -> format.render(List.of(new ChatMessage("user", "a"), new ChatMessage("user", "b"))));
         assertTrue(e.getMessage().endsWith("Conversation roles must alternate user/assistant/user/assistant/..."), e.getMessage());
         assertEquals("the model's chat template (chat_template.jinja)", format.describe());
+        assertEquals(ChatTemplateTest.MISTRAL01, format.template(), "the source as given, for /tokenizer_info");
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import gsat2r.core.tokenizer.Tokenizer;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -17,14 +18,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 
 /**
  * The routes: {@code GET /health}, {@code GET /v1/models}, {@code POST /v1/completions},
- * {@code POST /v1/chat/completions}. Each request runs on its own (virtual) thread, which parses and checks the
+ * {@code POST /v1/chat/completions}, and vLLM's {@code POST /tokenize}, {@code POST /detokenize} and
+ * {@code GET /tokenizer_info} (through which lm-evaluation-harness tokenizes for the server). Each request runs on its own (virtual) thread, which parses and checks the
  * body, queues a {@link Job} with the {@link Scheduler} and then writes what the scheduler sends back: the whole
  * response, or server-sent events as they come. Every error is OpenAI's JSON error body; a client that goes away
  * cancels its job, which frees its sequence slots.
@@ -44,16 +47,21 @@ final class ApiHandler extends Handler.Abstract {
     private final Responses responses;
     private final PrefixCache cache;
     private final ServeOptions options;
+    private final Tokenizer tokenizer;
+    private final ChatFormat chatFormat;
     private final Consumer<String> log;
     private final long created = System.currentTimeMillis() / 1000;
 
-    ApiHandler(Scheduler scheduler, RequestParser parser, PrefixCache cache, ServeOptions options, Consumer<String> log) {
+    ApiHandler(Scheduler scheduler, RequestParser parser, PrefixCache cache, ServeOptions options, Tokenizer tokenizer,
+               ChatFormat chatFormat, Consumer<String> log) {
         super(InvocationType.BLOCKING);
         this.scheduler = scheduler;
         this.parser = parser;
-        this.responses = new Responses(options.modelName());
+        this.responses = new Responses(options.modelName(), tokenizer);
         this.cache = cache;
         this.options = options;
+        this.tokenizer = tokenizer;
+        this.chatFormat = chatFormat;
         this.log = log;
     }
 
@@ -102,6 +110,21 @@ final class ApiHandler extends Handler.Abstract {
                 requireMethod(method, "POST");
                 generate(request, response, path.endsWith("/chat/completions"), outcome);
             }
+            case "/tokenize" -> {
+                requireMethod(method, "POST");
+                JsonNode body = readJson(request);
+                int[] ids = parser.tokenize(body);
+                writeJson(response, 200, responses.tokens(ids, options.maxContext(), body.path("return_token_strs").asBoolean(false)));
+            }
+            case "/detokenize" -> {
+                requireMethod(method, "POST");
+                int[] ids = parser.detokenize(readJson(request));
+                writeJson(response, 200, Responses.JSON.createObjectNode().put("prompt", tokenizer.decode(ids, false)));
+            }
+            case "/tokenizer_info" -> {
+                requireMethod(method, "GET");
+                writeJson(response, 200, responses.tokenizerInfo(chatFormat, options.maxContext()));
+            }
             default -> {
                 if (path.startsWith("/v1/models/")) {              // the OpenAI clients' models.retrieve(id)
                     requireMethod(method, "GET");
@@ -114,7 +137,8 @@ final class ApiHandler extends Handler.Abstract {
                     return;
                 }
                 throw new ApiError(404, "invalid_request_error", null, "not_found",
-                        "no route " + method + " " + path + " (routes: /v1/completions, /v1/chat/completions, /v1/models, /health)");
+                        "no route " + method + " " + path + " (routes: /v1/completions, /v1/chat/completions, /v1/models, /health, "
+                                + "/tokenize, /detokenize, /tokenizer_info)");
             }
         }
     }
@@ -133,80 +157,149 @@ final class ApiHandler extends Handler.Abstract {
 
     private void generate(Request request, Response response, boolean chat, Outcome outcome) throws Exception {
         JsonNode body = readJson(request);
-        GenerationRequest r = chat ? parser.chat(body) : parser.completion(body);
+        List<GenerationRequest> prompts = chat ? List.of(parser.chat(body)) : parser.completion(body);
         String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().formatHex(randomBytes());
-        Job job = scheduler.submit(id, r);
+        List<Job> jobs = scheduler.submit(id, prompts);
         request.addIdleTimeoutListener(timeout -> false);     // a long generation is not an idle connection
-        request.addFailureListener(failure -> scheduler.cancel(job));
+        request.addFailureListener(failure -> jobs.forEach(scheduler::cancel));
         try {
-            if (r.stream()) stream(job, response, outcome);
-            else whole(job, response, outcome);
+            if (prompts.getFirst().stream()) stream(jobs, response, outcome);
+            else whole(jobs, response, outcome);
         } finally {
-            scheduler.cancel(job);               // no-op for a finished job; frees the slots of an abandoned one
+            jobs.forEach(scheduler::cancel);     // no-op for a finished job; frees the slots of an abandoned one
         }
     }
 
-    private void whole(Job job, Response response, Outcome outcome) throws Exception {
-        int n = job.request.n();
-        StringBuilder[] texts = new StringBuilder[n];
-        String[] reasons = new String[n];
-        for (int c = 0; c < n; c++) texts[c] = new StringBuilder(job.request.echoText() == null ? "" : job.request.echoText());
+    /** The whole response: every prompt's choices, in order (the scheduler runs the prompts side by side). */
+    private void whole(List<Job> jobs, Response response, Outcome outcome) throws Exception {
+        Job last = jobs.getLast();
+        int total = last.firstChoice + last.request.n();
+        StringBuilder[] texts = new StringBuilder[total];
+        String[] reasons = new String[total];
+        List<List<TokenLogprob>> logprobs = new ArrayList<>(total);
+        Event.Done usage = new Event.Done(0, 0, 0);
+        for (Job job : jobs) {
+            GenerationRequest r = job.request;
+            for (int c = job.firstChoice; c < job.firstChoice + r.n(); c++) {
+                texts[c] = new StringBuilder(r.echoText() == null ? "" : r.echoText());
+                logprobs.add(r.logprobs() >= 0 ? new ArrayList<>() : null);
+            }
+            usage = sum(usage, awaitWhole(job, texts, reasons, logprobs));
+        }
+        Responses.Choice[] choices = new Responses.Choice[total];
+        for (int c = 0; c < total; c++) choices[c] = new Responses.Choice(texts[c].toString(), reasons[c], logprobs.get(c));
+        outcome.note = summary(jobs.getFirst(), usage, reasons);
+        writeJson(response, 200, responses.whole(jobs.getFirst(), choices, usage));
+    }
+
+    /** Gathers one job's events into its choices; its usage. */
+    private static Event.Done awaitWhole(Job job, StringBuilder[] texts, String[] reasons, List<List<TokenLogprob>> logprobs)
+            throws InterruptedException {
+        int base = job.firstChoice;
         while (true) {
             switch (nextEvent(job)) {
-                case Event.Text t -> texts[t.choice()].append(t.text());
-                case Event.Finish f -> reasons[f.choice()] = f.reason();
+                case Event.Prompt p -> {
+                    for (int c = base; c < base + job.request.n(); c++) logprobs.get(c).addAll(p.logprobs());
+                }
+                case Event.Text t -> {
+                    texts[base + t.choice()].append(t.text());
+                    if (logprobs.get(base + t.choice()) != null) logprobs.get(base + t.choice()).addAll(t.logprobs());
+                }
+                case Event.Finish f -> {
+                    reasons[base + f.choice()] = f.reason();
+                    if (logprobs.get(base + f.choice()) != null) logprobs.get(base + f.choice()).addAll(f.logprobs());
+                }
                 case Event.Failed f -> throw f.error();
                 case Event.Done d -> {
-                    String[] out = Arrays.stream(texts).map(StringBuilder::toString).toArray(String[]::new);
-                    outcome.note = summary(job, d, reasons);
-                    writeJson(response, 200, responses.whole(job, out, reasons, d));
-                    return;
+                    return d;
                 }
             }
         }
     }
 
-    private void stream(Job job, Response response, Outcome outcome) throws Exception {
+    /**
+     * Server-sent events: each prompt's chunks in turn (a later prompt's are held until the earlier ones end, while
+     * the scheduler runs them side by side), then the usage and {@code [DONE]}.
+     */
+    private void stream(List<Job> jobs, Response response, Outcome outcome) throws Exception {
         response.setStatus(200);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
-        GenerationRequest r = job.request;
-        String[] reasons = new String[r.n()];
+        Job first = jobs.getFirst();
+        Job last = jobs.getLast();
+        int total = last.firstChoice + last.request.n();
+        String[] reasons = new String[total];
+        int[] offsets = new int[total];
+        Event.Done usage = new Event.Done(0, 0, 0);
         try {
             // The headers go out at once, so that a client sees the stream open while the request waits for a slot.
-            if (!r.chat() && r.echoText() == null) write(response, false, KEEP_ALIVE);
-            for (int c = 0; c < r.n(); c++) {
-                if (r.chat()) send(response, responses.chunk(job, c, "", null, true));
-                else if (r.echoText() != null) send(response, responses.chunk(job, c, r.echoText(), null, false));
-            }
-            while (true) {
-                switch (nextStreamEvent(job, response)) {
-                    case Event.Text t -> send(response, responses.chunk(job, t.choice(), t.text(), null, false));
-                    case Event.Finish f -> {
-                        reasons[f.choice()] = f.reason();
-                        send(response, responses.chunk(job, f.choice(), null, f.reason(), false));
-                    }
-                    case Event.Failed f -> {
-                        outcome.status = f.error().status;
-                        outcome.note = "failed in the stream: " + f.error().getMessage();
-                        send(response, Responses.error(f.error()));
-                        write(response, true, "data: [DONE]\n\n");
-                        return;
-                    }
-                    case Event.Done d -> {
-                        if (r.includeUsage()) send(response, responses.usageChunk(job, d));
-                        write(response, true, "data: [DONE]\n\n");
-                        outcome.note = summary(job, d, reasons);
-                        return;
-                    }
+            boolean opened = false;
+            for (Job job : jobs) {
+                for (int c = job.firstChoice; c < job.firstChoice + job.request.n(); c++) {
+                    if (job.request.chat()) send(response, responses.chunk(job, c, "", null, true, null, 0));
+                    else if (job.request.echoText() != null && !job.request.promptLogprobs()) sendEcho(job, c, response, offsets, null);
+                    else continue;
+                    opened = true;
                 }
             }
+            if (!opened) write(response, false, KEEP_ALIVE);
+            for (Job job : jobs) {
+                Event.Done d = streamJob(job, response, reasons, offsets, outcome);
+                if (d == null) return;
+                usage = sum(usage, d);
+            }
+            if (first.request.includeUsage()) send(response, responses.usageChunk(first, usage));
+            write(response, true, "data: [DONE]\n\n");
+            outcome.note = summary(first, usage, reasons);
         } catch (IOException e) {
-            scheduler.cancel(job);
+            jobs.forEach(scheduler::cancel);
             outcome.status = CLIENT_GONE;
-            outcome.note = job.id + " client went away: " + e.getMessage();
+            outcome.note = first.id + " client went away: " + e.getMessage();
             throw e;
         }
+    }
+
+    /** Sends one job's events as chunks until it is done (its usage), or fails (null, the stream ended). */
+    private Event.Done streamJob(Job job, Response response, String[] reasons, int[] offsets, Outcome outcome) throws Exception {
+        int base = job.firstChoice;
+        while (true) {
+            switch (nextStreamEvent(job, response)) {
+                case Event.Prompt p -> {
+                    for (int c = base; c < base + job.request.n(); c++) sendEcho(job, c, response, offsets, p.logprobs());
+                }
+                case Event.Text t -> sendPiece(job, base + t.choice(), t.text(), null, t.logprobs(), response, offsets);
+                case Event.Finish f -> {
+                    reasons[base + f.choice()] = f.reason();
+                    sendPiece(job, base + f.choice(), null, f.reason(), f.logprobs(), response, offsets);
+                }
+                case Event.Failed f -> {
+                    outcome.status = f.error().status;
+                    outcome.note = "failed in the stream: " + f.error().getMessage();
+                    send(response, Responses.error(f.error()));
+                    write(response, true, "data: [DONE]\n\n");
+                    return null;
+                }
+                case Event.Done d -> {
+                    return d;
+                }
+            }
+        }
+    }
+
+    /** The echoed prompt of choice {@code c}, with its tokens' log-probabilities when asked for (else null). */
+    private void sendEcho(Job job, int c, Response response, int[] offsets, List<TokenLogprob> logprobs) throws IOException {
+        sendPiece(job, c, job.request.echoText(), null, logprobs, response, offsets);
+    }
+
+    private void sendPiece(Job job, int c, String text, String reason, List<TokenLogprob> logprobs, Response response,
+                           int[] offsets) throws IOException {
+        send(response, responses.chunk(job, c, text, reason, false, logprobs, offsets[c]));
+        if (logprobs != null) offsets[c] += responses.textLength(logprobs);
+    }
+
+    private static Event.Done sum(Event.Done a, Event.Done b) {
+        return new Event.Done(a.promptTokens() + b.promptTokens(), a.completionTokens() + b.completionTokens(),
+                a.cachedTokens() + b.cachedTokens());
     }
 
     /**

@@ -31,6 +31,11 @@ public interface ChatFormat {
      */
     Prompt render(List<ChatMessage> messages);
 
+    /** The Jinja source of the chat template it renders (what {@code /tokenizer_info} gives clients), or null. */
+    default String template() {
+        return null;
+    }
+
     /** What the server's startup line says about it, e.g. "plain transcript". */
     String describe();
 }

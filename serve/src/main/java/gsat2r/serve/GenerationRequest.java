@@ -12,9 +12,12 @@ import java.util.List;
  * @param n            choices to generate for the prompt
  * @param stops        texts that end a choice, not included in it
  * @param includeUsage a stream ends with a chunk carrying the token counts ({@code stream_options.include_usage})
+ * @param logprobs     -1: no log-probabilities; else each sampled token's, with this many of the most likely tokens
+ *                     at its position
+ * @param promptLogprobs the prompt's tokens' log-probabilities too (a completion with {@code echo} and {@code logprobs})
  */
 record GenerationRequest(boolean chat, int[] promptIds, String echoText, int maxTokens, int n, Sampling sampling,
-                         List<String> stops, boolean stream, boolean includeUsage) {
+                         List<String> stops, boolean stream, boolean includeUsage, int logprobs, boolean promptLogprobs) {
     GenerationRequest {
         promptIds = promptIds.clone();
         stops = List.copyOf(stops);

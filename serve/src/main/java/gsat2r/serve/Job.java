@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 final class Job {
     final String id;
     final GenerationRequest request;
+    /** The index its first choice has in the response: a request of several prompts numbers their choices in turn. */
+    final int firstChoice;
     final long createdNanos = System.nanoTime();
     final long createdEpochSeconds = System.currentTimeMillis() / 1000;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
@@ -27,12 +29,15 @@ final class Job {
     int prefilled, cachedTokens, completionTokens, finishedChoices;
     /** Whether the lead's state grows with the prompt (a KV cache), known from the first state cached or restored. */
     boolean stateGrows;
+    /** The prompt's log-probabilities so far, when the request asks for them. */
+    final List<TokenLogprob> promptLogprobs = new ArrayList<>();
     final List<Sequence> sequences = new ArrayList<>();
     boolean over;
 
-    Job(String id, GenerationRequest request) {
+    Job(String id, GenerationRequest request, int firstChoice) {
         this.id = id;
         this.request = request;
+        this.firstChoice = firstChoice;
     }
 
     /** Gives back what the job's decoders hold outside the heap (device memory on a GPU model); harmless twice. */

@@ -66,7 +66,7 @@ public final class OpenAiServer implements AutoCloseable {
         connector.setPort(options.port());
         connector.setIdleTimeout(60_000);
         jetty.addConnector(connector);
-        jetty.setHandler(new GracefulHandler(new ApiHandler(scheduler, parser, cache, options, log)));
+        jetty.setHandler(new GracefulHandler(new ApiHandler(scheduler, parser, cache, options, tokenizer, chatFormat, log)));
         jetty.setErrorHandler(new JsonErrorHandler());
         jetty.setStopTimeout(5_000);
         scheduler.start();

@@ -13,8 +13,8 @@ import java.util.Set;
 /**
  * Turns the JSON body of {@code /v1/completions} or {@code /v1/chat/completions} into a {@link GenerationRequest},
  * checking every field OpenAI defines that the server reads: a wrong type or value is a 400 naming the field,
- * unknown fields are ignored (as OpenAI does), and features the server does not have (logprobs, tools, a suffix,
- * best_of) are refused by name rather than silently dropped.
+ * unknown fields are ignored (as OpenAI does), and features the server does not have (tools, a suffix, best_of) are
+ * refused by name rather than silently dropped.
  */
 final class RequestParser {
     /** Default max_tokens of a chat completion (OpenAI's is "up to the context"; see docs/serve.md). */
@@ -22,6 +22,8 @@ final class RequestParser {
     /** Default max_tokens of a text completion, as OpenAI's. */
     static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
     static final int MAX_STOPS = 16;
+    /** The most alternatives {@code logprobs} / {@code top_logprobs} may ask for (OpenAI's chat limit, vLLM's default). */
+    static final int MAX_LOGPROBS = 20;
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
 
@@ -42,33 +44,32 @@ final class RequestParser {
         this.chatFormat = chatFormat;
     }
 
-    GenerationRequest completion(JsonNode body) {
+    /** A text completion: one request per prompt (OpenAI's {@code prompt} may hold several), in order. */
+    List<GenerationRequest> completion(JsonNode body) {
         requireObject(body);
         checkModel(body);
         refuseUnless(body, "suffix", n -> n.isTextual() && n.asText().isEmpty(), "suffix is not supported");
-        refuseUnless(body, "logprobs", n -> false, "logprobs are not supported by this server");
+        int logprobs = integer(body, "logprobs", 0, MAX_LOGPROBS, -1);
         int n = integer(body, "n", 1, maxChoices, 1);
         refuseUnless(body, "best_of", b -> b.isIntegralNumber() && b.asInt() == n, "best_of other than n is not supported");
-        JsonNode prompt = body.path("prompt");
-        int[] ids;
-        String text = null;
-        if (prompt.isTextual()) {
-            text = prompt.asText();
-            ids = tokenizer.encode(text);
-        } else {
-            ids = promptIds(prompt);
-        }
-        if (ids.length == 0) throw ApiError.invalid("prompt", "the prompt is empty: there is no token to start from");
         boolean echo = bool(body, "echo", false);
-        String echoText = !echo ? null : text != null ? text : tokenizer.decode(ids);
-        return build(body, false, ids, echoText, "max_tokens", COMPLETION_DEFAULT_MAX_TOKENS, List.of(), n);
+        List<GenerationRequest> out = new ArrayList<>();
+        for (PromptInput p : prompts(body.path("prompt"))) {
+            String echoText = !echo ? null : p.text() != null ? p.text() : tokenizer.decode(p.ids());
+            out.add(build(body, false, p.ids(), echoText, "max_tokens", COMPLETION_DEFAULT_MAX_TOKENS, List.of(), n,
+                    logprobs, echo && logprobs >= 0));
+        }
+        return out;
     }
 
     GenerationRequest chat(JsonNode body) {
         requireObject(body);
         checkModel(body);
-        refuseUnless(body, "logprobs", l -> l.isBoolean() && !l.asBoolean(), "logprobs are not supported by this server");
-        refuseUnless(body, "top_logprobs", l -> l.isIntegralNumber() && l.asInt() == 0, "top_logprobs is not supported by this server");
+        boolean logprobs = bool(body, "logprobs", false);
+        int top = integer(body, "top_logprobs", 0, MAX_LOGPROBS, 0);
+        if (present(body, "top_logprobs") && !logprobs) {
+            throw ApiError.invalid("top_logprobs", "top_logprobs needs \"logprobs\": true");
+        }
         refuseUnless(body, "tools", t -> t.isArray() && t.isEmpty(), "tools are not supported by this server");
         refuseUnless(body, "functions", t -> t.isArray() && t.isEmpty(), "functions are not supported by this server");
         refuseUnless(body, "response_format", f -> "text".equals(f.path("type").asText()), "only response_format {\"type\": \"text\"} is supported");
@@ -82,11 +83,41 @@ final class RequestParser {
         int[] ids = prompt.addSpecialTokens() ? tokenizer.encode(prompt.text()) : tokenizer.encodePlain(prompt.text());
         if (ids.length == 0) throw ApiError.invalid("messages", "the conversation encodes to no tokens");
         String budget = present(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-        return build(body, true, ids, null, budget, CHAT_DEFAULT_MAX_TOKENS, prompt.stops(), n);
+        return build(body, true, ids, null, budget, CHAT_DEFAULT_MAX_TOKENS, prompt.stops(), n, logprobs ? top : -1, false);
+    }
+
+    /**
+     * {@code POST /tokenize} (vLLM's): the ids of {@code prompt}, with the tokenizer's special tokens unless
+     * {@code add_special_tokens} is false, or of {@code messages} exactly as a chat request with them is fed.
+     */
+    int[] tokenize(JsonNode body) {
+        requireObject(body);
+        checkModel(body);
+        if (present(body, "messages")) {
+            ChatFormat.Prompt prompt;
+            try {
+                prompt = chatFormat.render(messages(body.path("messages")));
+            } catch (IllegalArgumentException e) {
+                throw ApiError.invalid("messages", e.getMessage());
+            }
+            return prompt.addSpecialTokens() ? tokenizer.encode(prompt.text()) : tokenizer.encodePlain(prompt.text());
+        }
+        JsonNode prompt = body.path("prompt");
+        if (!prompt.isTextual()) throw ApiError.invalid("prompt", "prompt (a string) or messages is required");
+        return bool(body, "add_special_tokens", true) ? tokenizer.encode(prompt.asText()) : tokenizer.encodePlain(prompt.asText());
+    }
+
+    /** {@code POST /detokenize} (vLLM's): the checked ids of {@code tokens}. */
+    int[] detokenize(JsonNode body) {
+        requireObject(body);
+        checkModel(body);
+        JsonNode tokens = body.path("tokens");
+        if (!tokens.isArray()) throw ApiError.invalid("tokens", "tokens (an array of token ids) is required");
+        return ids("tokens", "tokens", tokens);
     }
 
     private GenerationRequest build(JsonNode body, boolean chat, int[] ids, String echoText, String budgetField,
-                                    int defaultBudget, List<String> formatStops, int n) {
+                                    int defaultBudget, List<String> formatStops, int n, int logprobs, boolean promptLogprobs) {
         if (ids.length > maxContext) {
             throw ApiError.invalid(chat ? "messages" : "prompt", "context_length_exceeded", "the prompt has " + ids.length
                     + " tokens, more than the server's context of " + maxContext + " tokens (--max-context)");
@@ -126,7 +157,7 @@ final class RequestParser {
             }
             usage = include.asBoolean(false);
         }
-        return new GenerationRequest(chat, ids, echoText, maxTokens, n, sampling, stops, stream, usage);
+        return new GenerationRequest(chat, ids, echoText, maxTokens, n, sampling, stops, stream, usage, logprobs, promptLogprobs);
     }
 
     // ------------------------------------------------------------------ fields
@@ -141,29 +172,45 @@ final class RequestParser {
         }
     }
 
-    private int[] promptIds(JsonNode prompt) {
+    /** One prompt: its ids, and its text when it was given as text (null for ids). */
+    private record PromptInput(int[] ids, String text) {}
+
+    /**
+     * OpenAI's four forms of {@code prompt}: a string, an array of token ids, an array of strings, an array of arrays
+     * of token ids (the last two: several prompts).
+     */
+    private List<PromptInput> prompts(JsonNode prompt) {
         if (prompt.isMissingNode() || prompt.isNull()) throw ApiError.invalid("prompt", "prompt is required");
-        if (!prompt.isArray()) throw ApiError.invalid("prompt", "prompt must be a string or an array of token ids");
-        if (prompt.size() == 1 && (prompt.get(0).isTextual() || prompt.get(0).isArray())) {
-            JsonNode only = prompt.get(0);
-            return only.isTextual() ? tokenizer.encode(only.asText()) : ids(only);
+        if (prompt.isTextual()) return List.of(prompt("prompt", prompt));
+        if (!prompt.isArray()) throw ApiError.invalid("prompt", "prompt must be a string, an array of token ids, or an array of those");
+        if (prompt.isEmpty() || !(prompt.get(0).isTextual() || prompt.get(0).isArray())) return List.of(prompt("prompt", prompt));
+        List<PromptInput> out = new ArrayList<>(prompt.size());
+        for (int i = 0; i < prompt.size(); i++) {
+            JsonNode p = prompt.get(i);
+            if (!p.isTextual() && !p.isArray()) {
+                throw ApiError.invalid("prompt", "prompt[" + i + "] must be a string or an array of token ids, got " + p);
+            }
+            out.add(prompt(prompt.size() == 1 ? "prompt" : "prompt[" + i + "]", p));
         }
-        if (!prompt.isEmpty() && (prompt.get(0).isTextual() || prompt.get(0).isArray())) {
-            throw ApiError.invalid("prompt", "a request holds one prompt; send one request per prompt");
-        }
-        return ids(prompt);
+        return out;
     }
 
-    private int[] ids(JsonNode array) {
+    private PromptInput prompt(String where, JsonNode p) {
+        PromptInput in = p.isTextual() ? new PromptInput(tokenizer.encode(p.asText()), p.asText()) : new PromptInput(ids("prompt", where, p), null);
+        if (in.ids().length == 0) throw ApiError.invalid("prompt", where + " is empty: there is no token to start from");
+        return in;
+    }
+
+    private int[] ids(String field, String where, JsonNode array) {
         int[] ids = new int[array.size()];
         for (int i = 0; i < ids.length; i++) {
             JsonNode t = array.get(i);
             if (!t.isIntegralNumber() || !t.canConvertToInt()) {
-                throw ApiError.invalid("prompt", "prompt token " + i + " is not an integer: " + t);
+                throw ApiError.invalid(field, where + " token " + i + " is not an integer: " + t);
             }
             ids[i] = t.asInt();
             if (ids[i] < 0 || ids[i] >= vocab) {
-                throw ApiError.invalid("prompt", "prompt token id " + ids[i] + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+                throw ApiError.invalid(field, where + " token id " + ids[i] + " is outside the vocabulary (0.." + (vocab - 1) + ")");
             }
         }
         return ids;

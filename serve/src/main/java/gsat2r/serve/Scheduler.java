@@ -68,22 +68,34 @@ final class Scheduler {
         thread.start();
     }
 
-    /** Queues a request; 429 when the queue is full, 503 once shutting down. */
-    Job submit(String id, GenerationRequest request) {
-        Job job = new Job(id, request);
+    /**
+     * Queues the prompts of one request, one job each, all or none: 429 when the queue has no room for them all, 503
+     * once shutting down, 400 for more prompts than the queue holds.
+     */
+    List<Job> submit(String id, List<GenerationRequest> requests) {
+        if (requests.size() > maxQueue) {
+            throw ApiError.invalid("prompt", "a request holds at most " + maxQueue + " prompts (--max-queue), this one "
+                    + requests.size());
+        }
+        List<Job> jobs = new ArrayList<>(requests.size());
+        int choice = 0;
+        for (GenerationRequest r : requests) {
+            jobs.add(new Job(id, r, choice));
+            choice += r.n();
+        }
         lock.lock();
         try {
             if (!accepting) throw ApiError.unavailable("the server is shutting down");
-            if (waiting.size() >= maxQueue) {
+            if (waiting.size() + jobs.size() > maxQueue) {
                 throw ApiError.busy("the server is busy: " + waiting.size() + " requests are waiting already (--max-queue "
-                        + maxQueue + "); retry later");
+                        + maxQueue + ")" + (jobs.size() > 1 ? ", no room for " + jobs.size() + " prompts" : "") + "; retry later");
             }
-            waiting.add(job);
+            waiting.addAll(jobs);
             work.signal();
         } finally {
             lock.unlock();
         }
-        return job;
+        return jobs;
     }
 
     /** Drops a request (its client went away); its sequences leave the batch at the next iteration. */
@@ -226,15 +238,14 @@ final class Scheduler {
     private void begin(Job job) {
         try {
             int[] ids = job.request.promptIds();
-            if (job.request.maxTokens() == 0) {
-                for (int c = 0; c < job.request.n(); c++) job.send(new Event.Finish(c, "length"));
-                job.send(new Event.Done(ids.length, 0, 0));
-                job.over = true;
+            if (job.request.maxTokens() == 0 && !job.request.promptLogprobs()) {
+                endWithoutTokens(job);
                 return;
             }
             job.lead = model.newDecoder();
             int limit = PrefillPlan.lastBoundary(ids.length);
-            PrefixCache.Hit hit = caching && limit > 0 ? cache.lookup(ids, limit) : null;   // a short prompt is no miss
+            // A short prompt is no miss; a prompt whose log-probabilities are asked for is read in full.
+            PrefixCache.Hit hit = caching && limit > 0 && !job.request.promptLogprobs() ? cache.lookup(ids, limit) : null;
             if (hit != null) {
                 job.stateGrows = grows(hit.state());
                 job.lead.restoreState(hit.state());
@@ -276,14 +287,41 @@ final class Scheduler {
     private int prefillPiece(Job job) {
         int[] ids = job.request.promptIds();
         int from = job.prefilled, to = PrefillPlan.pieceEnd(from, ids.length);
-        float[] logits = job.lead.prefill(Arrays.copyOfRange(ids, from, to));
+        int[] piece = Arrays.copyOfRange(ids, from, to);
+        float[] logits;
+        if (job.request.promptLogprobs()) {
+            float[][] rows = job.lead.prefillAll(piece);
+            keepPromptLogprobs(job, from, rows);
+            logits = rows[rows.length - 1];
+        } else {
+            logits = job.lead.prefill(piece);
+        }
         job.prefilled = to;
         if (caching && PrefillPlan.isBoundary(to, ids.length) && !cache.contains(ids, to)) keepPrefix(job, ids, to);
         if (to == ids.length) {
             prefilling.remove(job);
-            startChoices(job, logits);
+            if (job.request.promptLogprobs()) job.send(new Event.Prompt(List.copyOf(job.promptLogprobs)));
+            if (job.request.maxTokens() == 0) endWithoutTokens(job);
+            else startChoices(job, logits);
         }
         return to - from;
+    }
+
+    /** The log-probabilities of the prompt's tokens after those of a piece from {@code from}: row j predicts token from + j + 1. */
+    private static void keepPromptLogprobs(Job job, int from, float[][] rows) {
+        int[] ids = job.request.promptIds();
+        if (from == 0) job.promptLogprobs.add(TokenLogprob.none(ids[0]));
+        for (int j = 0; j < rows.length && from + j + 1 < ids.length; j++) {
+            job.promptLogprobs.add(TokenLogprob.of(rows[j], ids[from + j + 1], job.request.logprobs()));
+        }
+    }
+
+    /** A request for no new tokens (the prompt's log-probabilities at most): each choice ends at once. */
+    private void endWithoutTokens(Job job) {
+        for (int c = 0; c < job.request.n(); c++) job.send(new Event.Finish(c, "length", List.of()));
+        job.send(new Event.Done(job.request.promptIds().length, 0, job.cachedTokens));
+        job.over = true;
+        job.releaseDecoders();
     }
 
     /**
@@ -318,7 +356,8 @@ final class Scheduler {
         for (int c = 0; c < r.n(); c++) {
             LanguageModel.Decoder d = c == 0 ? job.lead : copyOf(job.lead, ids);
             int[] counts = r.sampling().adjusts() ? new int[model.vocabSize()] : null;
-            Sequence s = new Sequence(c, d, r.sampling().sampler(c), new StreamingDecoder(tokenizer, ids), new StopText(r.stops()), counts);
+            Sequence s = new Sequence(c, d, r.sampling().sampler(c), new StreamingDecoder(tokenizer, ids), new StopText(r.stops()), counts,
+                    r.logprobs() >= 0);
             if (r.sampling().needsHistory()) {
                 s.history = Arrays.copyOf(ids, ids.length + Math.min(r.maxTokens(), 1024));
                 s.historyLength = ids.length;
@@ -388,6 +427,7 @@ final class Scheduler {
             return;
         }
         if (job.firstTokenNanos == 0) job.firstTokenNanos = System.nanoTime();
+        if (s.unsent != null) s.unsent.add(TokenLogprob.of(logits, id, r.logprobs()));
         s.generated++;
         job.completionTokens++;
         if (s.counts != null) s.counts[id]++;
@@ -414,7 +454,7 @@ final class Scheduler {
         }
         s.finished = true;
         s.decoder.release();           // a GPU model's KV cache or recurrent state, back at once rather than after GC
-        job.send(new Event.Finish(s.choice, reason));
+        job.send(new Event.Finish(s.choice, reason, s.takeLogprobs()));
         if (++job.finishedChoices == job.request.n()) {
             job.over = true;
             decoding.remove(job);
@@ -423,7 +463,7 @@ final class Scheduler {
     }
 
     private static void send(Job job, Sequence s, String text) {
-        if (!text.isEmpty()) job.send(new Event.Text(s.choice, text));
+        if (!text.isEmpty()) job.send(new Event.Text(s.choice, text, s.takeLogprobs()));
     }
 
     private void fail(Job job, Throwable t) {
