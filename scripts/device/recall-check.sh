@@ -51,7 +51,7 @@
 # data switches to a mix of its own (stages[i].synthetic_switch: the optimizer and the learning-rate schedule go on,
 # unlike tail=), at first the recipe's, which s.kv=, s.facts= ... (the same with s.) set (give sw= before them), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default
-# lm,recall,passkey). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# lm,recall,passkey). PARALLEL=N: up to N grid students at once (below). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
 # it); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET[:SET2]] ..." adds progressive conversions: the hybrid base with KEEP kept as
@@ -322,17 +322,36 @@ for item in filter(None, extra.split("+")):
 json.dump(r, open(os.path.join(w, "recipes", "grid-" + name + ".json"), "w"), indent=1)
 PY
 }
+# grid_student NAME: trains grid student NAME and, once trained, evaluates it.
+grid_student() {
+    phase "grid-$1" "$TRAIN_NEED" "$GRID_CAP" "$T2R" finetune --recipe "$W/recipes/grid-$1.json" --out "$W/grid-$1"
+    [ -d "$W/grid-$1/final" ] || return 0               # not trained (skipped or failed): nothing to evaluate
+    phase "eval-grid-$1" 30 $(( 80 * PARALLEL )) evaluate "grid-$1" "grid-$1" "$CONTEXT" "$GRID_TASKS"
+    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$1" 10 60 gates "grid-$1" "grid-$1"
+    return 0
+}
+# PARALLEL=N trains and evaluates up to N grid students at once, each in a process of its own on the one GPU (a
+# recall-llama student leaves most of an H200 idle); their output is printed in the grid's order once all are done.
+PARALLEL=${PARALLEL:-1}
+GRID_CAP=$(( 160 * PARALLEL ))
 GRID_NAMES=()
 for g in ${GRID:-}; do
     IFS=: read -r gname gbase gweight gkeep gce gset <<< "$g"
     case "$gbase" in gsa) gsrc=$W/recipes/gsa.json ;; hybrid) gsrc=$HYBRID ;; naive) gsrc=$NAIVE ;; *) echo "GRID: unknown base $gbase"; continue ;; esac
     grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
-    phase "grid-$gname" "$TRAIN_NEED" 160 "$T2R" finetune --recipe "$W/recipes/grid-$gname.json" --out "$W/grid-$gname"
-    [ -d "$W/grid-$gname/final" ] || continue             # not trained (skipped or failed): nothing to evaluate
-    phase "eval-grid-$gname" 30 80 evaluate "grid-$gname" "grid-$gname" "$CONTEXT" "$GRID_TASKS"
-    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$gname" 10 60 gates "grid-$gname" "grid-$gname"
+    if [ "$PARALLEL" -le 1 ]; then
+        grid_student "$gname"
+        continue
+    fi
+    while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do wait -n || true; done
+    grid_student "$gname" > "$W/logs/grid-student-$gname.out" 2>&1 &
+    sleep 2                                              # the JVMs start one after the other
 done
+if [ "$PARALLEL" -gt 1 ]; then
+    wait || true
+    for gname in "${GRID_NAMES[@]:-}"; do [ -n "$gname" ] && cat "$W/logs/grid-student-$gname.out"; done
+fi
 # second_recipe NAME AT2 D2: recipe 2 of a progressive entry: recipe 1's with the converted student, AT2 tokens of
 # attention transfer (0: none), D2 of distillation, and the next data seed (the corpus in another order).
 second_recipe() {
