@@ -102,6 +102,10 @@ final class GenerateCommand implements Callable<Integer> {
                     + DEFAULT_MAX_NEW_TOKENS + "); generation also stops at EOS.")
     Integer maxNewTokens;
 
+    @Option(names = "--stop", paramLabel = "TEXT",
+            description = "Stop where the new text reaches TEXT (left out of the output); repeatable, the first one found wins.")
+    List<String> stops = new ArrayList<>();
+
     @Option(names = "--greedy", description = "Always take the most likely token (deterministic).")
     boolean greedy;
 
@@ -168,16 +172,20 @@ final class GenerateCommand implements Callable<Integer> {
             if (format == Format.text) {
                 if (input != null && !chat) out.print(input.prompt != null ? input.prompt : m.decode(promptIds));
                 out.flush();
-                result = session.generate(budget, sampler, piece -> {
+                result = session.generate(budget, sampler, stops, piece -> {
                     out.print(piece);
                     out.flush();
                 });
                 out.println();
             } else {
-                result = session.generate(budget, sampler, piece -> { });
+                result = session.generate(budget, sampler, stops, piece -> { });
                 out.println(Json.COMPACT.writeValueAsString(new Output(result.allIds(), result.text())));
             }
-            t2r.note(result.newIds().length + " new tokens, stopped at " + (result.stop() == Generator.Stop.EOS ? "EOS" : "--max-new-tokens"));
+            t2r.note(result.newIds().length + " new tokens, stopped at " + switch (result.stop()) {
+                case EOS -> "EOS";
+                case STOP_STRING -> "a --stop string";
+                case MAX_NEW_TOKENS -> "--max-new-tokens";
+            });
         }
         out.flush();
         return 0;
@@ -206,6 +214,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         if (topP != null && !(topP > 0 && topP <= 1)) throw usage("--top-p must be in (0, 1], got " + topP);
         if (topK != null && topK < 0) throw usage("--top-k must be >= 0, got " + topK);
+        if (stops.stream().anyMatch(String::isEmpty)) throw usage("--stop must not be empty");
         if (repetitionPenalty != null && (!(repetitionPenalty > 0) || Double.isInfinite(repetitionPenalty))) {
             throw usage("--repetition-penalty must be a finite number > 0, got " + repetitionPenalty);
         }

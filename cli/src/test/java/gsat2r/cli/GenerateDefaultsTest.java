@@ -87,6 +87,22 @@ class GenerateDefaultsTest {
     }
 
     @Test
+    void aStopStringEndsTheOutputJustBeforeIt() throws IOException {
+        Path dir = model("{\"do_sample\": false}");
+        String[] args = {"generate", "--model", dir.toString(), "--prompt", "In the beginning", "--max-new-tokens", "24", "--format", "json"};
+        String whole = JSON.readTree(t2r(args).out()).get("text").asText();
+        String stop = whole.substring(whole.length() / 2, whole.length() / 2 + 3);
+        String expected = whole.substring(0, whole.indexOf(stop));
+        CliRun r = t2r(Stream.concat(Arrays.stream(args), Stream.of("--stop", "zzz", "--stop", stop, "--verbose")).toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(expected, JSON.readTree(r.out()).get("text").asText(), "stop " + stop + " in " + whole);
+        assertTrue(r.err().contains("stopped at a --stop string"), r.err());
+        CliRun text = t2r("generate", "--model", dir.toString(), "--prompt", "In the beginning", "--max-new-tokens", "24", "--stop", stop);
+        assertEquals("In the beginning" + expected + "\n", text.out());
+        assertEquals(2, t2r("generate", "--model", dir.toString(), "--prompt", "x", "--stop", "").exit());
+    }
+
+    @Test
     void chatUsageErrors() throws IOException {
         Path dir = model("{}");
         assertEquals(2, t2r("generate", "--model", dir.toString(), "--system", "x", "--prompt", "y").exit());

@@ -11,6 +11,7 @@ import gsat2r.core.state.StateFile;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -98,14 +99,28 @@ public final class Session implements AutoCloseable {
      * goes on from there.
      */
     public Generator.Result generate(int maxNewTokens, Sampler sampler, Consumer<String> onText) {
+        return generate(maxNewTokens, sampler, List.of(), onText);
+    }
+
+    /**
+     * {@link #generate(int, Sampler, Consumer)}, also stopping at the first of {@code stops} (non-empty strings) in the
+     * new text: the result's text and {@code onText} end just before it (text that may begin one is held back until it
+     * cannot), and the session holds every token sampled, those of the stop string included.
+     */
+    public Generator.Result generate(int maxNewTokens, Sampler sampler, List<String> stops, Consumer<String> onText) {
         requireOpen();
         T2rModel.requireArgument(sampler, "sampler");
+        T2rModel.requireArgument(stops, "stops");
         if (maxNewTokens < 0) throw new T2rException("maxNewTokens must be 0 or more, not " + maxNewTokens);
+        for (String s : stops) {
+            T2rModel.requireArgument(s, "a stop string");
+            if (s.isEmpty()) throw new T2rException("a stop string is empty");
+        }
         requireTokens();
         flush();
         // Each sampled token joins the session at once: continueFrom feeds every new token but the last.
         return new Generator(owner.model(), owner.requireTokenizer()).continueFrom(decoder, tokens(), logits, maxNewTokens, sampler,
-                onText == null ? piece -> { } : onText, id -> {
+                List.copyOf(stops), onText == null ? piece -> { } : onText, id -> {
                     add(new int[] {id});
                     pending = true;
                 });

@@ -128,6 +128,26 @@ class SessionTest {
     }
 
     @Test
+    void aStopStringEndsTheTextAndTheSessionKeepsItsTokens() {
+        Path dir = Students.write(Students.gsaConfig(), 19, tmp.resolve("student"));
+        try (T2rModel model = T2rModel.load(dir)) {
+            Session whole = model.newSession(), stopped = model.newSession();
+            whole.append("In the beginning");
+            stopped.append("In the beginning");
+            String text = whole.generate(30, Sampler.greedy(), null).text();
+            String stop = text.substring(text.length() / 2, text.length() / 2 + 2);
+            StringBuilder streamed = new StringBuilder();
+            var r = stopped.generate(30, Sampler.greedy(), java.util.List.of(stop), streamed::append);
+            assertEquals(text.substring(0, text.indexOf(stop)), r.text());
+            assertEquals(r.text(), streamed.toString());
+            assertEquals(gsat2r.core.generate.Generator.Stop.STOP_STRING, r.stop());
+            assertArrayEquals(r.allIds(), stopped.tokens(), "the stop string's tokens stay in the session");
+            assertArrayEquals(Arrays.copyOf(whole.tokens(), stopped.length()), stopped.tokens());
+            assertThrows(gsat2r.core.T2rException.class, () -> stopped.generate(3, Sampler.greedy(), java.util.List.of(""), null));
+        }
+    }
+
+    @Test
     void stepAppliesTheRepetitionPenaltyAsGenerateDoes() {
         Path dir = Students.write(Students.gsaConfig(), 18, tmp.resolve("student"));
         try (T2rModel model = T2rModel.load(dir)) {

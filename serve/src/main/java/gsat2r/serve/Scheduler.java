@@ -1,6 +1,7 @@
 package gsat2r.serve;
 
 import gsat2r.core.T2rException;
+import gsat2r.core.generate.StopText;
 import gsat2r.core.model.BatchDecoder;
 import gsat2r.core.model.DecoderState;
 import gsat2r.core.model.LanguageModel;

@@ -1,6 +1,7 @@
 package gsat2r.serve;
 
 import gsat2r.core.generate.Sampler;
+import gsat2r.core.generate.StopText;
 import gsat2r.core.model.LanguageModel;
 import gsat2r.core.tokenizer.StreamingDecoder;
 

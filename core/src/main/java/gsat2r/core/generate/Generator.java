@@ -10,18 +10,20 @@ import java.util.function.Consumer;
 
 /**
  * Autoregressive generation: feeds the prompt to a fresh {@link LanguageModel.Decoder}, then samples
- * one token at a time until an end-of-sequence id or the token budget, streaming the new text to a
+ * one token at a time until an end-of-sequence id, a stop string or the token budget, streaming the new text to a
  * callback as whole characters (see {@link StreamingDecoder}).
  */
 public final class Generator {
 
     /** Why generation stopped. */
-    public enum Stop { EOS, MAX_NEW_TOKENS }
+    public enum Stop { EOS, STOP_STRING, MAX_NEW_TOKENS }
 
     /**
      * @param promptIds the prompt as fed to the model
-     * @param newIds    the sampled ids, the end-of-sequence id included when that is why it stopped
-     * @param text      the new tokens' text, as the continuation of the prompt (what the callback got)
+     * @param newIds    the sampled ids, the end-of-sequence id included when that is why it stopped, and every token
+     *                  up to the one that completed a stop string
+     * @param text      the new tokens' text, as the continuation of the prompt (what the callback got): up to the stop
+     *                  string, which is left out
      */
     public record Result(int[] promptIds, int[] newIds, String text, Stop stop) {
         public Result {
@@ -93,13 +95,30 @@ public final class Generator {
      */
     public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
                                Sampler sampler, Consumer<String> onText, java.util.function.IntConsumer onToken) {
+        return continueFrom(decoder, context, logits, maxNewTokens, sampler, java.util.List.of(), onText, onToken);
+    }
+
+    /**
+     * The same, also stopping at the first of {@code stops} in the new text (as OpenAI's {@code stop}: the stop string
+     * and what follows it are not part of the text; text that may begin one is held back until it cannot).
+     */
+    public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
+                               Sampler sampler, java.util.List<String> stops, Consumer<String> onText,
+                               java.util.function.IntConsumer onToken) {
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens < 0: " + maxNewTokens);
+        if (stops.stream().anyMatch(String::isEmpty)) throw new T2rException("a stop string is empty");
         int vocab = model.vocabSize();
         StreamingDecoder text = new StreamingDecoder(tokenizer, context);
+        StopText stop = new StopText(stops);
+        StringBuilder kept = new StringBuilder();
+        Consumer<String> release = piece -> {
+            kept.append(piece);
+            emit(piece, onText);
+        };
         int[] out = new int[maxNewTokens];
         int[] history = Arrays.copyOf(context, context.length + maxNewTokens);      // what a repetition penalty sees
         int n = 0;
-        Stop stop = Stop.MAX_NEW_TOKENS;
+        Stop why = Stop.MAX_NEW_TOKENS;
         if (maxNewTokens > 0) {
             while (true) {
                 checkRow(logits, vocab, decoder.position());
@@ -108,16 +127,24 @@ public final class Generator {
                 out[n++] = id;
                 onToken.accept(id);
                 if (tokenizer.isEos(id)) {
-                    stop = Stop.EOS;
+                    why = Stop.EOS;
                     break;
                 }
-                emit(text.push(id), onText);
+                release.accept(stop.push(text.push(id)));
+                if (stop.stopped()) {
+                    why = Stop.STOP_STRING;
+                    break;
+                }
                 if (n == maxNewTokens) break;
                 logits = decoder.next(id);          // only when another token is wanted
             }
         }
-        emit(text.finish(), onText);
-        return new Result(context, Arrays.copyOf(out, n), text.text(), stop);
+        if (!stop.stopped()) {
+            release.accept(stop.push(text.finish()));
+            if (stop.stopped()) why = Stop.STOP_STRING;       // completed by a character held back until now
+            release.accept(stop.finish());
+        }
+        return new Result(context, Arrays.copyOf(out, n), kept.toString(), why);
     }
 
     private static void emit(String increment, Consumer<String> onText) {

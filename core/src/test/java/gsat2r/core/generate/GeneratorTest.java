@@ -118,6 +118,39 @@ class GeneratorTest {
     }
 
     @Test
+    void aStopStringEndsTheTextJustBeforeItAndTheTokensAtTheOneThatCompletesIt() {
+        String full = "And God said, Let there be light: \u4e2d\uD83D\uDE00 and there was light.";
+        int[] script = tokenizer.encode(full);
+        int[] prompt = tokenizer.encode("And God said,");
+        ScriptedModel model = new ScriptedModel(tokenizer.vocabSize(), script);
+        // extra: tokens sampled after the one that completes the stop string. A character spelled in byte-fallback pieces
+        // is known whole only when the next token is not one (the group's bytes decode together), so one more.
+        record Case(List<String> stops, String text, int extra) {}
+        for (Case c : List.of(new Case(List.of("xyz", "light:"), " Let there be ", 0),
+                new Case(List.of("\uD83D\uDE00", "was"), " Let there be light: \u4e2d", 1),
+                new Case(List.of("there was light.\n"), " Let there be light: \u4e2d\uD83D\uDE00 and there was light.", 0))) {
+            List<String> pieces = new ArrayList<>();
+            LanguageModel.Decoder d = model.newDecoder();
+            Generator.Result r = new Generator(model, tokenizer).continueFrom(d, prompt, d.prefill(prompt), 100, Sampler.greedy(),
+                    c.stops(), pieces::add, id -> { });
+            assertEquals(c.text(), r.text(), c.stops().toString());
+            assertEquals(r.text(), String.join("", pieces));
+            boolean stopped = !c.stops().getFirst().endsWith("\n");
+            assertEquals(stopped ? Generator.Stop.STOP_STRING : Generator.Stop.EOS, r.stop());
+            if (!stopped) continue;
+            int[] ids = r.newIds();
+            int[] completing = Arrays.copyOf(r.allIds(), r.allIds().length - c.extra());
+            String after = tokenizer.decode(completing).substring(tokenizer.decode(prompt).length());
+            String before = tokenizer.decode(Arrays.copyOf(completing, completing.length - 1)).substring(tokenizer.decode(prompt).length());
+            assertTrue(c.stops().stream().anyMatch(after::contains), "the last token completes a stop string: " + after);
+            assertTrue(c.stops().stream().noneMatch(before::contains), "no earlier token does: " + before);
+            assertArrayEquals(Arrays.copyOfRange(script, prompt.length, prompt.length + ids.length), ids);
+        }
+        assertThrows(T2rException.class, () -> new Generator(model, tokenizer).continueFrom(model.newDecoder(), prompt,
+                model.logitsAfter(prompt.length), 5, Sampler.greedy(), List.of(""), s -> { }, id -> { }));
+    }
+
+    @Test
     void stopsAtTheTokenBudget() {
         int[] script = tokenizer.encode("In the beginning God created the heaven and the earth.");
         ScriptedModel model = new ScriptedModel(tokenizer.vocabSize(), script);

@@ -1,25 +1,25 @@
-package gsat2r.serve;
+package gsat2r.core.generate;
 
 import java.util.List;
 
 /**
- * Applies a request's stop strings to the text of one choice as it streams: text is released only once no
- * stop string can still begin in it, and the first stop string found ends the text just before it (the stop
- * text itself is never returned, as OpenAI specifies).
+ * Applies stop strings to a text as it streams: text is released only once no stop string can still begin in it, and
+ * the first stop string found ends the text just before it (the stop text itself is never returned, as OpenAI
+ * specifies). No stop strings: every piece passes at once.
  */
-final class StopText {
+public final class StopText {
     private final List<String> stops;
     private final int longest;
     private final StringBuilder held = new StringBuilder();
     private boolean stopped;
 
-    StopText(List<String> stops) {
+    public StopText(List<String> stops) {
         this.stops = List.copyOf(stops);
         this.longest = stops.stream().mapToInt(String::length).max().orElse(0);
     }
 
     /** Feeds new text; returns what can be sent now (possibly empty). After a stop matched, {@link #stopped()} is true. */
-    String push(String text) {
+    public String push(String text) {
         if (stopped) return "";
         if (stops.isEmpty()) return text;
         held.append(text);
@@ -38,14 +38,14 @@ final class StopText {
     }
 
     /** The text still held back (the generation ended without a stop string completing). */
-    String finish() {
+    public String finish() {
         if (stopped) return "";
         String out = held.toString();
         held.setLength(0);
         return out;
     }
 
-    boolean stopped() {
+    public boolean stopped() {
         return stopped;
     }
 

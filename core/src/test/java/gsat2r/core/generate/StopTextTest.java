@@ -1,4 +1,4 @@
-package gsat2r.serve;
+package gsat2r.core.generate;
 
 import org.junit.jupiter.api.Test;
 
