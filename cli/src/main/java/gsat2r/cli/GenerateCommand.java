@@ -185,6 +185,7 @@ final class GenerateCommand implements Callable<Integer> {
                 case EOS -> "EOS";
                 case STOP_STRING -> "a --stop string";
                 case MAX_NEW_TOKENS -> "--max-new-tokens";
+                case INTERRUPTED -> "an interrupt";
             });
         }
         out.flush();

@@ -96,7 +96,9 @@ public final class Session implements AutoCloseable {
      * Samples up to {@code maxNewTokens} tokens (stopping after an end-of-sequence token, which is kept),
      * appending them to the session; the text streams to {@code onText} (null: none) in whole characters. To stop
      * early, throw from {@code onText}: the session then holds every token sampled so far, text streamed or not, and
-     * goes on from there.
+     * goes on from there. An interrupt of the calling thread stops it before the next token and returns (the result's
+     * stop {@code INTERRUPTED}, the thread's interrupt flag left set): run it on an executor and {@code
+     * Future.cancel(true)} to cancel it from another thread.
      */
     public Generator.Result generate(int maxNewTokens, Sampler sampler, Consumer<String> onText) {
         return generate(maxNewTokens, sampler, List.of(), onText);

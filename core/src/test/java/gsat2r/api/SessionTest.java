@@ -148,6 +148,42 @@ class SessionTest {
     }
 
     @Test
+    void anInterruptStopsAGenerationBeforeTheNextToken() throws Exception {
+        Path dir = Students.write(Students.gsaConfig(), 20, tmp.resolve("student"));
+        try (T2rModel model = T2rModel.load(dir)) {
+            Session s = model.newSession();
+            s.append("In the beginning");
+            int before = s.length();
+            var r = s.generate(40, Sampler.greedy(), piece -> Thread.currentThread().interrupt());
+            assertTrue(Thread.interrupted(), "the interrupt flag is left set (and cleared here)");
+            assertEquals(gsat2r.core.generate.Generator.Stop.INTERRUPTED, r.stop());
+            assertTrue(r.newIds().length < 40, r.newIds().length + " tokens");
+            assertEquals(before + r.newIds().length, s.length(), "the session holds the tokens sampled");
+
+            // From another thread: Future.cancel(true) interrupts the generating thread.
+            Session t = model.newSession();
+            t.append("In the beginning");
+            var started = new java.util.concurrent.CountDownLatch(1);
+            var release = new java.util.concurrent.CountDownLatch(1);
+            var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+            var future = pool.submit(() -> t.generate(1000, Sampler.greedy(), piece -> {
+                started.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();      // keep the flag for the generator to see
+                }
+            }));
+            started.await();
+            future.cancel(true);
+            pool.shutdown();
+            assertTrue(pool.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS), "the generation ends soon after");
+            assertTrue(t.length() < before + 1000, "it stopped early: " + (t.length() - before) + " tokens");
+            t.append(7);                                      // and the session goes on
+        }
+    }
+
+    @Test
     void stepAppliesTheRepetitionPenaltyAsGenerateDoes() {
         Path dir = Students.write(Students.gsaConfig(), 18, tmp.resolve("student"));
         try (T2rModel model = T2rModel.load(dir)) {

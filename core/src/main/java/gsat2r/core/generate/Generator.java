@@ -16,7 +16,11 @@ import java.util.function.Consumer;
 public final class Generator {
 
     /** Why generation stopped. */
-    public enum Stop { EOS, STOP_STRING, MAX_NEW_TOKENS }
+    public enum Stop {
+        EOS, STOP_STRING, MAX_NEW_TOKENS,
+        /** The generating thread was interrupted (its interrupt flag is left set): e.g. {@code Future.cancel(true)}. */
+        INTERRUPTED
+    }
 
     /**
      * @param promptIds the prompt as fed to the model
@@ -100,7 +104,8 @@ public final class Generator {
 
     /**
      * The same, also stopping at the first of {@code stops} in the new text (as OpenAI's {@code stop}: the stop string
-     * and what follows it are not part of the text; text that may begin one is held back until it cannot).
+     * and what follows it are not part of the text; text that may begin one is held back until it cannot). An interrupt
+     * of the calling thread stops it before the next token ({@link Stop#INTERRUPTED}), the text held back released.
      */
     public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
                                Sampler sampler, java.util.List<String> stops, Consumer<String> onText,
@@ -136,6 +141,10 @@ public final class Generator {
                     break;
                 }
                 if (n == maxNewTokens) break;
+                if (Thread.currentThread().isInterrupted()) {
+                    why = Stop.INTERRUPTED;
+                    break;
+                }
                 logits = decoder.next(id);          // only when another token is wanted
             }
         }
