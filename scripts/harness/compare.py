@@ -28,9 +28,18 @@ def main(ours_dir, harness_dir, tasks):
     for task in tasks.split(","):
         theirs = [json.loads(l) for l in open(glob.glob(os.path.join(harness_dir, f"samples_local_{task}_*.jsonl"))[0])]
         mine = {d["doc_id"]: d for d in map(json.loads, open(os.path.join(ours_dir, f"samples_{task}.jsonl")))}
+        if any(d["doc_id"] not in mine for d in theirs):
+            print(f"{task}: the harness scored documents t2r eval did not")
+            sys.exit(1)
         requests = equal = 0
         worst = 0.0
+        if sorted(d["doc_id"] for d in theirs) != sorted(mine):
+            print(f"{task}: the runs scored different documents")
+            ok = False
         for doc in theirs:
+            if len(doc["resps"]) != len(mine[doc["doc_id"]]["resps"]):
+                print(f"{task}: document {doc['doc_id']} has {len(doc['resps'])} responses against {len(mine[doc['doc_id']]['resps'])}")
+                ok = False
             for a, b in zip(doc["resps"], mine[doc["doc_id"]]["resps"]):
                 (la, ga), (lb, gb) = score(a[0]), score(b[0])
                 requests += 1

@@ -27,10 +27,12 @@ import java.util.function.Consumer;
 /**
  * The routes: {@code GET /health}, {@code GET /v1/models}, {@code POST /v1/completions},
  * {@code POST /v1/chat/completions}, and vLLM's {@code POST /tokenize}, {@code POST /detokenize} and
- * {@code GET /tokenizer_info} (through which lm-evaluation-harness tokenizes for the server). Each request runs on its own (virtual) thread, which parses and checks the
- * body, queues a {@link Job} with the {@link Scheduler} and then writes what the scheduler sends back: the whole
- * response, or server-sent events as they come. Every error is OpenAI's JSON error body; a client that goes away
- * cancels its job, which frees its sequence slots.
+ * {@code GET /tokenizer_info} (through which lm-evaluation-harness tokenizes for the server). Each request runs on its
+ * own (virtual) thread, which parses and checks the body, queues a {@link Job} per prompt with the {@link Scheduler}
+ * and then writes what the scheduler sends back: the whole response, or server-sent events as they come. Every error
+ * is OpenAI's JSON error body. A stream's client that goes away cancels its jobs at the next write (within a second,
+ * the keep-alives included), which frees their sequence slots; a whole response's client is only found gone when the
+ * response is written.
  */
 final class ApiHandler extends Handler.Abstract {
     private static final ObjectReader READER = Responses.JSON.reader()
@@ -48,6 +50,7 @@ final class ApiHandler extends Handler.Abstract {
     private final PrefixCache cache;
     private final ServeOptions options;
     private final Tokenizer tokenizer;
+    private final LogprobsJson logprobsJson;
     private final ChatFormat chatFormat;
     private final Consumer<String> log;
     private final long created = System.currentTimeMillis() / 1000;
@@ -61,6 +64,7 @@ final class ApiHandler extends Handler.Abstract {
         this.cache = cache;
         this.options = options;
         this.tokenizer = tokenizer;
+        this.logprobsJson = new LogprobsJson(tokenizer);
         this.chatFormat = chatFormat;
         this.log = log;
     }
@@ -112,9 +116,8 @@ final class ApiHandler extends Handler.Abstract {
             }
             case "/tokenize" -> {
                 requireMethod(method, "POST");
-                JsonNode body = readJson(request);
-                int[] ids = parser.tokenize(body);
-                writeJson(response, 200, responses.tokens(ids, options.maxContext(), body.path("return_token_strs").asBoolean(false)));
+                RequestParser.Tokenize t = parser.tokenize(readJson(request));
+                writeJson(response, 200, responses.tokens(t.ids(), options.maxContext(), t.withTokenStrings()));
             }
             case "/detokenize" -> {
                 requireMethod(method, "POST");
@@ -162,52 +165,78 @@ final class ApiHandler extends Handler.Abstract {
         List<Job> jobs = scheduler.submit(id, prompts);
         request.addIdleTimeoutListener(timeout -> false);     // a long generation is not an idle connection
         request.addFailureListener(failure -> jobs.forEach(scheduler::cancel));
+        List<ChoiceState> choices = new ArrayList<>();
+        for (Job job : jobs) {
+            for (int c = 0; c < job.request.n(); c++) choices.add(new ChoiceState(job));
+        }
         try {
-            if (prompts.getFirst().stream()) stream(jobs, response, outcome);
-            else whole(jobs, response, outcome);
+            if (prompts.getFirst().stream()) stream(jobs, choices, response, outcome);
+            else whole(jobs, choices, response, outcome);
         } finally {
             jobs.forEach(scheduler::cancel);     // no-op for a finished job; frees the slots of an abandoned one
         }
     }
 
-    /** The whole response: every prompt's choices, in order (the scheduler runs the prompts side by side). */
-    private void whole(List<Job> jobs, Response response, Outcome outcome) throws Exception {
-        Job last = jobs.getLast();
-        int total = last.firstChoice + last.request.n();
-        StringBuilder[] texts = new StringBuilder[total];
-        String[] reasons = new String[total];
-        List<List<TokenLogprob>> logprobs = new ArrayList<>(total);
-        Event.Done usage = new Event.Done(0, 0, 0);
-        for (Job job : jobs) {
-            GenerationRequest r = job.request;
-            for (int c = job.firstChoice; c < job.firstChoice + r.n(); c++) {
-                texts[c] = new StringBuilder(r.echoText() == null ? "" : r.echoText());
-                logprobs.add(r.logprobs() >= 0 ? new ArrayList<>() : null);
-            }
-            usage = sum(usage, awaitWhole(job, texts, reasons, logprobs));
+    /** What the HTTP side keeps of one choice: its text, finish reason and log-probabilities so far. */
+    private final class ChoiceState {
+        final GenerationRequest request;
+        final StringBuilder text;
+        String reason;
+        /** All the choice's log-probabilities (a whole response), null when the request asks for none. */
+        final List<TokenLogprob> logprobs;
+        /** Where its tokens' texts start (completions with log-probabilities). */
+        final LogprobsJson.Offsets offsets;
+
+        ChoiceState(Job job) {
+            request = job.request;
+            text = new StringBuilder(request.echoText() == null ? "" : request.echoText());
+            logprobs = request.logprobs() >= 0 ? new ArrayList<>() : null;
+            // The offsets count from the start of the choice's text: the prompt's when it is echoed, else the new text's.
+            offsets = logprobs == null || request.chat() ? null
+                    : logprobsJson.offsets(request.promptLogprobs() ? new int[0] : request.promptIds());
         }
-        Responses.Choice[] choices = new Responses.Choice[total];
-        for (int c = 0; c < total; c++) choices[c] = new Responses.Choice(texts[c].toString(), reasons[c], logprobs.get(c));
-        outcome.note = summary(jobs.getFirst(), usage, reasons);
-        writeJson(response, 200, responses.whole(jobs.getFirst(), choices, usage));
+
+        /** These tokens' log-probabilities in the request's shape (the next of the choice), or null when it asks for none. */
+        JsonNode render(List<TokenLogprob> tokens) {
+            if (logprobs == null) return null;
+            return request.chat() ? logprobsJson.chat(tokens) : logprobsJson.completion(tokens, offsets.next(tokens));
+        }
+
+        /** What a chunk carries: {@link #render}, or null for a chunk without tokens. */
+        JsonNode renderChunk(List<TokenLogprob> tokens) {
+            return tokens.isEmpty() ? null : render(tokens);
+        }
+    }
+
+    /** The whole response: every prompt's choices, in order (the scheduler runs the prompts side by side). */
+    private void whole(List<Job> jobs, List<ChoiceState> choices, Response response, Outcome outcome) throws Exception {
+        Event.Done usage = Event.Done.NONE;
+        for (Job job : jobs) usage = usage.plus(gather(job, choices));
+        Responses.Choice[] out = new Responses.Choice[choices.size()];
+        for (int c = 0; c < out.length; c++) {
+            ChoiceState s = choices.get(c);
+            out[c] = new Responses.Choice(s.text.toString(), s.reason, s.logprobs == null ? null : s.render(s.logprobs));
+        }
+        outcome.note = summary(jobs.getFirst(), usage, choices);
+        writeJson(response, 200, responses.whole(jobs.getFirst(), out, usage));
     }
 
     /** Gathers one job's events into its choices; its usage. */
-    private static Event.Done awaitWhole(Job job, StringBuilder[] texts, String[] reasons, List<List<TokenLogprob>> logprobs)
-            throws InterruptedException {
-        int base = job.firstChoice;
+    private static Event.Done gather(Job job, List<ChoiceState> choices) throws InterruptedException {
         while (true) {
             switch (nextEvent(job)) {
                 case Event.Prompt p -> {
-                    for (int c = base; c < base + job.request.n(); c++) logprobs.get(c).addAll(p.logprobs());
+                    for (int c = 0; c < job.request.n(); c++) choices.get(job.firstChoice + c).logprobs.addAll(p.logprobs());
                 }
                 case Event.Text t -> {
-                    texts[base + t.choice()].append(t.text());
-                    if (logprobs.get(base + t.choice()) != null) logprobs.get(base + t.choice()).addAll(t.logprobs());
+                    ChoiceState s = choices.get(job.firstChoice + t.choice());
+                    s.text.append(t.text());
+                    if (s.logprobs != null) s.logprobs.addAll(t.logprobs());
                 }
                 case Event.Finish f -> {
-                    reasons[base + f.choice()] = f.reason();
-                    if (logprobs.get(base + f.choice()) != null) logprobs.get(base + f.choice()).addAll(f.logprobs());
+                    ChoiceState s = choices.get(job.firstChoice + f.choice());
+                    s.reason = f.reason();
+                    if (s.logprobs != null) s.logprobs.addAll(f.logprobs());
                 }
                 case Event.Failed f -> throw f.error();
                 case Event.Done d -> {
@@ -221,56 +250,48 @@ final class ApiHandler extends Handler.Abstract {
      * Server-sent events: each prompt's chunks in turn (a later prompt's are held until the earlier ones end, while
      * the scheduler runs them side by side), then the usage and {@code [DONE]}.
      */
-    private void stream(List<Job> jobs, Response response, Outcome outcome) throws Exception {
+    private void stream(List<Job> jobs, List<ChoiceState> choices, Response response, Outcome outcome) throws Exception {
         response.setStatus(200);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
         Job first = jobs.getFirst();
-        Job last = jobs.getLast();
-        int total = last.firstChoice + last.request.n();
-        String[] reasons = new String[total];
-        int[] offsets = new int[total];
-        Event.Done usage = new Event.Done(0, 0, 0);
         try {
             // The headers go out at once, so that a client sees the stream open while the request waits for a slot.
-            boolean opened = false;
+            write(response, false, KEEP_ALIVE);
             for (Job job : jobs) {
                 for (int c = job.firstChoice; c < job.firstChoice + job.request.n(); c++) {
-                    if (job.request.chat()) send(response, responses.chunk(job, c, "", null, true, null, 0));
-                    else if (job.request.echoText() != null && !job.request.promptLogprobs()) sendEcho(job, c, response, offsets, null);
-                    else continue;
-                    opened = true;
+                    if (job.request.chat()) send(response, responses.chunk(job, c, "", null, true, null));
+                    else if (job.request.echoText() != null && !job.request.promptLogprobs()) sendPiece(job, c, job.request.echoText(), null, List.of(), choices, response);
                 }
             }
-            if (!opened) write(response, false, KEEP_ALIVE);
+            Event.Done usage = Event.Done.NONE;
             for (Job job : jobs) {
-                Event.Done d = streamJob(job, response, reasons, offsets, outcome);
+                Event.Done d = streamJob(job, choices, response, outcome);
                 if (d == null) return;
-                usage = sum(usage, d);
+                usage = usage.plus(d);
             }
             if (first.request.includeUsage()) send(response, responses.usageChunk(first, usage));
             write(response, true, "data: [DONE]\n\n");
-            outcome.note = summary(first, usage, reasons);
+            outcome.note = summary(first, usage, choices);
         } catch (IOException e) {
-            jobs.forEach(scheduler::cancel);
             outcome.status = CLIENT_GONE;
             outcome.note = first.id + " client went away: " + e.getMessage();
             throw e;
         }
     }
 
-    /** Sends one job's events as chunks until it is done (its usage), or fails (null, the stream ended). */
-    private Event.Done streamJob(Job job, Response response, String[] reasons, int[] offsets, Outcome outcome) throws Exception {
+    /** Sends one job's events as chunks until it is done (its usage), or fails (null: the stream is over). */
+    private Event.Done streamJob(Job job, List<ChoiceState> choices, Response response, Outcome outcome) throws Exception {
         int base = job.firstChoice;
         while (true) {
             switch (nextStreamEvent(job, response)) {
                 case Event.Prompt p -> {
-                    for (int c = base; c < base + job.request.n(); c++) sendEcho(job, c, response, offsets, p.logprobs());
+                    for (int c = base; c < base + job.request.n(); c++) sendPiece(job, c, job.request.echoText(), null, p.logprobs(), choices, response);
                 }
-                case Event.Text t -> sendPiece(job, base + t.choice(), t.text(), null, t.logprobs(), response, offsets);
+                case Event.Text t -> sendPiece(job, base + t.choice(), t.text(), null, t.logprobs(), choices, response);
                 case Event.Finish f -> {
-                    reasons[base + f.choice()] = f.reason();
-                    sendPiece(job, base + f.choice(), null, f.reason(), f.logprobs(), response, offsets);
+                    choices.get(base + f.choice()).reason = f.reason();
+                    sendPiece(job, base + f.choice(), null, f.reason(), f.logprobs(), choices, response);
                 }
                 case Event.Failed f -> {
                     outcome.status = f.error().status;
@@ -286,20 +307,9 @@ final class ApiHandler extends Handler.Abstract {
         }
     }
 
-    /** The echoed prompt of choice {@code c}, with its tokens' log-probabilities when asked for (else null). */
-    private void sendEcho(Job job, int c, Response response, int[] offsets, List<TokenLogprob> logprobs) throws IOException {
-        sendPiece(job, c, job.request.echoText(), null, logprobs, response, offsets);
-    }
-
-    private void sendPiece(Job job, int c, String text, String reason, List<TokenLogprob> logprobs, Response response,
-                           int[] offsets) throws IOException {
-        send(response, responses.chunk(job, c, text, reason, false, logprobs, offsets[c]));
-        if (logprobs != null) offsets[c] += responses.textLength(logprobs);
-    }
-
-    private static Event.Done sum(Event.Done a, Event.Done b) {
-        return new Event.Done(a.promptTokens() + b.promptTokens(), a.completionTokens() + b.completionTokens(),
-                a.cachedTokens() + b.cachedTokens());
+    private void sendPiece(Job job, int c, String text, String reason, List<TokenLogprob> logprobs, List<ChoiceState> choices,
+                           Response response) throws IOException {
+        send(response, responses.chunk(job, c, text, reason, false, choices.get(c).renderChunk(logprobs)));
     }
 
     /**
@@ -321,10 +331,11 @@ final class ApiHandler extends Handler.Abstract {
         }
     }
 
-    private static String summary(Job job, Event.Done d, String[] reasons) {
+    private static String summary(Job job, Event.Done d, List<ChoiceState> choices) {
         long ttft = job.firstTokenNanos == 0 ? 0 : (job.firstTokenNanos - job.createdNanos) / 1_000_000;
         return job.id + " prompt " + d.promptTokens() + " (cached " + d.cachedTokens() + ") completion "
-                + d.completionTokens() + " finish " + String.join(",", reasons) + " first token " + ttft + " ms";
+                + d.completionTokens() + " finish " + String.join(",", choices.stream().map(c -> c.reason).toList())
+                + " first token " + ttft + " ms";
     }
 
     // ------------------------------------------------------------------ I/O

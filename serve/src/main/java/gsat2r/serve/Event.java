@@ -27,7 +27,15 @@ sealed interface Event {
      *
      * @param cachedTokens prompt tokens whose state came from the prefix cache
      */
-    record Done(int promptTokens, int completionTokens, int cachedTokens) implements Event {}
+    record Done(int promptTokens, int completionTokens, int cachedTokens) implements Event {
+        /** No tokens: what the usage of several prompts is summed from. */
+        static final Done NONE = new Done(0, 0, 0);
+
+        /** The usage of this prompt and {@code other} together. */
+        Done plus(Done other) {
+            return new Done(promptTokens + other.promptTokens, completionTokens + other.completionTokens, cachedTokens + other.cachedTokens);
+        }
+    }
 
     /** The request failed (the last event); the server goes on. */
     record Failed(ApiError error) implements Event {}

@@ -17,6 +17,8 @@ final class Job {
     final GenerationRequest request;
     /** The index its first choice has in the response: a request of several prompts numbers their choices in turn. */
     final int firstChoice;
+    /** The jobs of the same request (one per prompt), this one included; set before it is queued. */
+    List<Job> group = List.of();
     final long createdNanos = System.nanoTime();
     final long createdEpochSeconds = System.currentTimeMillis() / 1000;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();

@@ -52,7 +52,7 @@ public final class OpenAiServer implements AutoCloseable {
         PrefixCache cache = new PrefixCache(options.prefixCacheBytes());
         Scheduler scheduler = new Scheduler(model, tokenizer, options.maxBatch(), options.maxQueue(), cache, log);
         RequestParser parser = new RequestParser(tokenizer, model.vocabSize(), options.maxContext(), options.maxBatch(),
-                options.modelName(), chatFormat, options.sampling());
+                options.maxQueue(), options.modelName(), chatFormat, options.sampling());
 
         QueuedThreadPool pool = new QueuedThreadPool();
         pool.setName("t2r-http");

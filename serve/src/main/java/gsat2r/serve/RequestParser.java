@@ -28,14 +28,15 @@ final class RequestParser {
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
 
     private final Tokenizer tokenizer;
-    private final int vocab, maxContext, maxChoices;
+    private final int vocab, maxContext, maxChoices, maxPrompts;
     private final String modelName;
     private final ChatFormat chatFormat;
     private final SamplingDefaults defaults;
 
-    RequestParser(Tokenizer tokenizer, int vocab, int maxContext, int maxChoices, String modelName, ChatFormat chatFormat,
-                  SamplingDefaults defaults) {
+    RequestParser(Tokenizer tokenizer, int vocab, int maxContext, int maxChoices, int maxPrompts, String modelName,
+                  ChatFormat chatFormat, SamplingDefaults defaults) {
         this.defaults = defaults;
+        this.maxPrompts = maxPrompts;
         this.tokenizer = tokenizer;
         this.vocab = vocab;
         this.maxContext = maxContext;
@@ -49,12 +50,18 @@ final class RequestParser {
         requireObject(body);
         checkModel(body);
         refuseUnless(body, "suffix", n -> n.isTextual() && n.asText().isEmpty(), "suffix is not supported");
-        int logprobs = integer(body, "logprobs", 0, MAX_LOGPROBS, -1);
+        // vLLM reads true as 1 (an int field given a boolean); OpenAI's field is an integer.
+        int logprobs = body.path("logprobs").isBoolean() ? (body.get("logprobs").asBoolean() ? 1 : -1)
+                : integer(body, "logprobs", 0, MAX_LOGPROBS, -1);
         int n = integer(body, "n", 1, maxChoices, 1);
         refuseUnless(body, "best_of", b -> b.isIntegralNumber() && b.asInt() == n, "best_of other than n is not supported");
         boolean echo = bool(body, "echo", false);
+        List<PromptInput> prompts = prompts(body.path("prompt"));
+        if (prompts.size() > maxPrompts) {
+            throw ApiError.invalid("prompt", "a request holds at most " + maxPrompts + " prompts (--max-queue), this one " + prompts.size());
+        }
         List<GenerationRequest> out = new ArrayList<>();
-        for (PromptInput p : prompts(body.path("prompt"))) {
+        for (PromptInput p : prompts) {
             String echoText = !echo ? null : p.text() != null ? p.text() : tokenizer.decode(p.ids());
             out.add(build(body, false, p.ids(), echoText, "max_tokens", COMPLETION_DEFAULT_MAX_TOKENS, List.of(), n,
                     logprobs, echo && logprobs >= 0));
@@ -74,37 +81,44 @@ final class RequestParser {
         refuseUnless(body, "functions", t -> t.isArray() && t.isEmpty(), "functions are not supported by this server");
         refuseUnless(body, "response_format", f -> "text".equals(f.path("type").asText()), "only response_format {\"type\": \"text\"} is supported");
         int n = integer(body, "n", 1, maxChoices, 1);
-        ChatFormat.Prompt prompt;
-        try {
-            prompt = chatFormat.render(messages(body.path("messages")));
-        } catch (IllegalArgumentException e) {
-            throw ApiError.invalid("messages", e.getMessage());
-        }
-        int[] ids = prompt.addSpecialTokens() ? tokenizer.encode(prompt.text()) : tokenizer.encodePlain(prompt.text());
+        ChatFormat.Prompt prompt = render(body);
+        int[] ids = idsOf(prompt);
         if (ids.length == 0) throw ApiError.invalid("messages", "the conversation encodes to no tokens");
         String budget = present(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
         return build(body, true, ids, null, budget, CHAT_DEFAULT_MAX_TOKENS, prompt.stops(), n, logprobs ? top : -1, false);
     }
 
+    /** The conversation of {@code messages} as the chat format renders it; a conversation it refuses is a 400. */
+    private ChatFormat.Prompt render(JsonNode body) {
+        try {
+            return chatFormat.render(messages(body.path("messages")));
+        } catch (IllegalArgumentException e) {
+            throw ApiError.invalid("messages", e.getMessage());
+        }
+    }
+
+    /** The ids a rendered conversation is fed as. */
+    private int[] idsOf(ChatFormat.Prompt prompt) {
+        return prompt.addSpecialTokens() ? tokenizer.encode(prompt.text()) : tokenizer.encodePlain(prompt.text());
+    }
+
+    /** What {@code POST /tokenize} asks: the ids, and whether the answer lists the token strings too. */
+    record Tokenize(int[] ids, boolean withTokenStrings) {}
+
     /**
      * {@code POST /tokenize} (vLLM's): the ids of {@code prompt}, with the tokenizer's special tokens unless
-     * {@code add_special_tokens} is false, or of {@code messages} exactly as a chat request with them is fed.
+     * {@code add_special_tokens} is false, or of {@code messages} exactly as a chat request with them is fed (ready for
+     * the assistant's reply; vLLM's {@code add_generation_prompt} and {@code continue_final_message} are not read).
      */
-    int[] tokenize(JsonNode body) {
+    Tokenize tokenize(JsonNode body) {
         requireObject(body);
         checkModel(body);
-        if (present(body, "messages")) {
-            ChatFormat.Prompt prompt;
-            try {
-                prompt = chatFormat.render(messages(body.path("messages")));
-            } catch (IllegalArgumentException e) {
-                throw ApiError.invalid("messages", e.getMessage());
-            }
-            return prompt.addSpecialTokens() ? tokenizer.encode(prompt.text()) : tokenizer.encodePlain(prompt.text());
-        }
+        boolean strings = bool(body, "return_token_strs", false);
+        if (present(body, "messages")) return new Tokenize(idsOf(render(body)), strings);
         JsonNode prompt = body.path("prompt");
         if (!prompt.isTextual()) throw ApiError.invalid("prompt", "prompt (a string) or messages is required");
-        return bool(body, "add_special_tokens", true) ? tokenizer.encode(prompt.asText()) : tokenizer.encodePlain(prompt.asText());
+        boolean special = bool(body, "add_special_tokens", true);
+        return new Tokenize(special ? tokenizer.encode(prompt.asText()) : tokenizer.encodePlain(prompt.asText()), strings);
     }
 
     /** {@code POST /detokenize} (vLLM's): the checked ids of {@code tokens}. */

@@ -70,26 +70,23 @@ final class Scheduler {
     }
 
     /**
-     * Queues the prompts of one request, one job each, all or none: 429 when the queue has no room for them all, 503
-     * once shutting down, 400 for more prompts than the queue holds.
+     * Queues the prompts of one request, one job each, all or none (the queue holds prompts): 429 when it has no room
+     * for them all, 503 once shutting down. A job that fails fails the others of its request too.
      */
     List<Job> submit(String id, List<GenerationRequest> requests) {
-        if (requests.size() > maxQueue) {
-            throw ApiError.invalid("prompt", "a request holds at most " + maxQueue + " prompts (--max-queue), this one "
-                    + requests.size());
-        }
         List<Job> jobs = new ArrayList<>(requests.size());
         int choice = 0;
         for (GenerationRequest r : requests) {
             jobs.add(new Job(id, r, choice));
             choice += r.n();
         }
+        for (Job j : jobs) j.group = List.copyOf(jobs);
         lock.lock();
         try {
             if (!accepting) throw ApiError.unavailable("the server is shutting down");
             if (waiting.size() + jobs.size() > maxQueue) {
-                throw ApiError.busy("the server is busy: " + waiting.size() + " requests are waiting already (--max-queue "
-                        + maxQueue + ")" + (jobs.size() > 1 ? ", no room for " + jobs.size() + " prompts" : "") + "; retry later");
+                throw ApiError.busy("the server is busy: " + waiting.size() + " prompts are waiting already (--max-queue "
+                        + maxQueue + ")" + (jobs.size() > 1 ? ", no room for " + jobs.size() + " more" : "") + "; retry later");
             }
             waiting.addAll(jobs);
             work.signal();
@@ -308,13 +305,16 @@ final class Scheduler {
         return to - from;
     }
 
-    /** The log-probabilities of the prompt's tokens after those of a piece from {@code from}: row j predicts token from + j + 1. */
+    /**
+     * The log-probabilities of the prompt's tokens after those of a piece from {@code from}: row j predicts token
+     * from + j + 1. Each row is a pass over the vocabulary; the rows run on every core, since the model waits for them.
+     */
     private static void keepPromptLogprobs(Job job, int from, float[][] rows) {
         int[] ids = job.request.promptIds();
         if (from == 0) job.promptLogprobs.add(TokenLogprob.none(ids[0]));
-        for (int j = 0; j < rows.length && from + j + 1 < ids.length; j++) {
-            job.promptLogprobs.add(TokenLogprob.of(rows[j], ids[from + j + 1], job.request.logprobs()));
-        }
+        int scored = Math.min(rows.length, ids.length - 1 - from);
+        job.promptLogprobs.addAll(java.util.stream.IntStream.range(0, scored).parallel()
+                .mapToObj(j -> TokenLogprob.of(rows[j], ids[from + j + 1], job.request.logprobs())).toList());
     }
 
     /** A request for no new tokens (the prompt's log-probabilities at most): each choice ends at once. */
@@ -467,13 +467,22 @@ final class Scheduler {
         if (!text.isEmpty()) job.send(new Event.Text(s.choice, text, s.takeLogprobs()));
     }
 
+    /** Fails {@code job}, and the other prompts of its request with it: their answer is the one error. */
     private void fail(Job job, Throwable t) {
+        ApiError e = t instanceof ApiError a ? a : ApiError.server("the model failed on this request: " + describe(t));
+        if (!(t instanceof ApiError)) log.accept("request " + job.id + " failed: " + describe(t));
+        end(job, e);
+        for (Job other : job.group) end(other, e);
+    }
+
+    /** Ends a job that is still on (queued ones are cancelled, so that they are never admitted) with {@code e}. */
+    private void end(Job job, ApiError e) {
+        if (job.over) return;
         job.over = true;
+        job.cancel();
         prefilling.remove(job);
         decoding.remove(job);
         job.releaseDecoders();
-        ApiError e = t instanceof ApiError a ? a : ApiError.server("the model failed on this request: " + describe(t));
-        if (!(t instanceof ApiError)) log.accept("request " + job.id + " failed: " + describe(t));
         job.send(new Event.Failed(e));
     }
 

@@ -2,32 +2,42 @@ package gsat2r.serve;
 
 import gsat2r.core.cpu.LogitLosses;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * One token's log-probability under the model at its position, {@code log softmax(logits)[id]} in double of the
  * model's own logits (before temperature, penalties or bias: vLLM's default "raw" logprobs, what lm-evaluation-harness
- * scores), and the {@code top} most likely tokens there, most likely first (ties: the lower id first, as argmax).
- * The first token of a prompt has no position before it: {@link #none}.
+ * scores), and the most likely tokens there, most likely first (ties: the lower id first, as argmax). The first token
+ * of a prompt has no position before it: {@link #none}.
+ *
+ * @param top null for {@link #none}
  */
-record TokenLogprob(int id, double logprob, int[] topIds, double[] topLogprobs) {
+record TokenLogprob(int id, double logprob, List<Alternative> top) {
+
+    /** One of the most likely tokens at a position. */
+    record Alternative(int id, double logprob) {}
+
+    TokenLogprob {
+        top = top == null ? null : List.copyOf(top);
+    }
 
     /** The log-probability of {@code id} after {@code logits}, with the {@code top} most likely tokens. */
     static TokenLogprob of(float[] logits, int id, int top) {
         double lse = LogitLosses.logSumExp(logits, 0, logits.length);
-        int[] ids = topIds(logits, Math.min(top, logits.length));
-        double[] lps = new double[ids.length];
-        for (int i = 0; i < ids.length; i++) lps[i] = logits[ids[i]] - lse;
-        return new TokenLogprob(id, logits[id] - lse, ids, lps);
+        List<Alternative> alternatives = new ArrayList<>(top);
+        for (int j : topIds(logits, Math.min(top, logits.length))) alternatives.add(new Alternative(j, logits[j] - lse));
+        return new TokenLogprob(id, logits[id] - lse, alternatives);
     }
 
     /** A token with no log-probability: the first of a prompt. */
     static TokenLogprob none(int id) {
-        return new TokenLogprob(id, Double.NaN, null, null);
+        return new TokenLogprob(id, Double.NaN, null);
     }
 
     boolean hasLogprob() {
-        return topIds != null;
+        return top != null;
     }
 
     /** The indices of the k largest logits, largest first, the lower index first among equals. */

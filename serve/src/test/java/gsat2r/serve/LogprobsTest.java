@@ -307,6 +307,125 @@ class LogprobsTest {
         assertFalse(info.get("bos_token").isNull());
     }
 
+    /** The character (code point) offset {@code offset} of {@code text} as a Java index. */
+    private static String from(String text, int offset) {
+        return text.substring(text.offsetByCodePoints(0, offset));
+    }
+
+    @Test
+    void textOffsetsPointIntoTheChoicesTextPromptEchoedOrNot() {
+        String prompt = "In the beginning \u4e2d\u6587 God \uD83D\uDE00 created";
+        for (boolean echo : new boolean[] {true, false}) {
+            ObjectNode body = Client.JSON.createObjectNode().put("prompt", prompt).put("max_tokens", 10).put("temperature", 0)
+                    .put("logprobs", 1).put("echo", echo);
+            JsonNode choice = client.post("/v1/completions", body).json().at("/choices/0");
+            String text = choice.get("text").asText();
+            JsonNode lp = choice.get("logprobs");
+            int previous = 0, wholeTokens = 0;
+            for (int i = 0; i < lp.get("tokens").size(); i++) {
+                String token = lp.get("tokens").get(i).asText();
+                int offset = lp.get("text_offset").get(i).asInt();
+                assertTrue(offset >= previous, "offsets never go back: " + lp.get("text_offset"));
+                previous = offset;
+                boolean special = echo && i == 0;                                 // BOS: not in the text
+                if (special || token.startsWith("bytes:")) continue;              // the inside of a character
+                assertTrue(from(text, offset).startsWith(token), "token " + i + " '" + token + "' at " + offset + " of '" + text + "'");
+                wholeTokens++;
+            }
+            assertTrue(wholeTokens > 8, "the test needs tokens with text");
+            if (echo) assertTrue(lp.toString().contains("bytes:"), "the test needs characters split over tokens: " + lp.get("tokens"));
+        }
+    }
+
+    @Test
+    void everySampledTokenHasItsLogprobThoseOfAStopStringIncluded() {
+        ObjectNode greedy = Client.JSON.createObjectNode().put("prompt", "And God said").put("max_tokens", 8).put("temperature", 0);
+        String text = client.post("/v1/completions", greedy).json().at("/choices/0/text").asText();
+        String stop = text.substring(0, text.indexOf(' ', 1) > 0 ? text.indexOf(' ', 1) : text.length());     // the first word: no text at all
+        for (String s : List.of(stop, "zzz")) {
+            ObjectNode body = greedy.deepCopy().put("logprobs", 0).put("stop", s);
+            for (boolean stream : new boolean[] {false, true}) {
+                int tokens = 0, completion;
+                if (stream) {
+                    List<String> events = client.stream("/v1/completions", body.deepCopy().put("stream", true).set("stream_options",
+                            Client.JSON.createObjectNode().put("include_usage", true)));
+                    completion = parse(events.get(events.size() - 2)).at("/usage/completion_tokens").asInt();
+                    for (String e : events) {
+                        JsonNode lp = e.equals("[DONE]") ? null : parse(e).at("/choices/0/logprobs/tokens");
+                        if (lp != null && !lp.isMissingNode()) tokens += lp.size();
+                    }
+                } else {
+                    JsonNode r = client.post("/v1/completions", body).json();
+                    completion = r.at("/usage/completion_tokens").asInt();
+                    tokens = r.at("/choices/0/logprobs/tokens").size();
+                    if (s.equals(stop)) assertEquals("", r.at("/choices/0/text").asText());
+                }
+                assertEquals(completion, tokens, "stop '" + s + "', stream " + stream);
+            }
+        }
+    }
+
+    @Test
+    void echoedPromptLogprobsReadThePromptWholeEvenWhenItsPrefixIsCached() {
+        int[] ids = demo.tokenizer.encode(String.join(" ", DemoStudent.VERSES) + " " + String.join(" ", DemoStudent.VERSES));
+        assertTrue(ids.length > 2 * PrefixCache.BLOCK + 2, ids.length + " tokens");
+        ObjectNode plain = Client.JSON.createObjectNode().put("max_tokens", 1).put("temperature", 0);
+        plain.set("prompt", ids(ids));
+        client.post("/v1/completions", plain);
+        Client.Reply cached = client.post("/v1/completions", plain);
+        assertTrue(cached.json().at("/usage/prompt_tokens_details/cached_tokens").asInt() >= 2 * PrefixCache.BLOCK, cached.body());
+        JsonNode r = client.post("/v1/completions", plain.deepCopy().put("max_tokens", 0).put("logprobs", 0).put("echo", true)).json();
+        JsonNode lps = r.at("/choices/0/logprobs/token_logprobs");
+        assertEquals(ids.length, lps.size());
+        assertEquals(0, r.at("/usage/prompt_tokens_details/cached_tokens").asInt());
+        float[][] logits = demo.model.forward(ids);
+        for (int t = 1; t < ids.length; t++) assertEquals(logSoftmax(logits[t - 1])[ids[t]], lps.get(t).asDouble(), TOLERANCE, "token " + t);
+    }
+
+    @Test
+    void severalPromptsWithSeededSamplingAnswerAsTheirOwnRequests() {
+        List<String> prompts = List.of("In the beginning", "And God said");
+        ObjectNode body = Client.JSON.createObjectNode().put("max_tokens", 12).put("temperature", 1.2).put("seed", 11).put("n", 3)
+                .put("logprobs", 1);
+        body.putArray("prompt").add(prompts.get(0)).add(prompts.get(1));
+        JsonNode choices = client.post("/v1/completions", body).json().get("choices");
+        for (int p = 0; p < 2; p++) {
+            JsonNode alone = client.post("/v1/completions", body.deepCopy().put("prompt", prompts.get(p))).json().get("choices");
+            for (int c = 0; c < 3; c++) {
+                assertEquals(alone.get(c).get("text").asText(), choices.get(3 * p + c).get("text").asText(), "prompt " + p + " choice " + c);
+                assertEquals(alone.get(c).get("logprobs"), choices.get(3 * p + c).get("logprobs"));
+            }
+            assertFalse(alone.get(0).get("text").asText().equals(alone.get(1).get("text").asText())
+                    && alone.get(1).get("text").asText().equals(alone.get(2).get("text").asText()), "the choices differ");
+        }
+    }
+
+    @Test
+    void aRequestOfMorePromptsThanTheQueueHoldsIs400() throws Exception {
+        try (OpenAiServer small = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("kjv-student", 2048).withMaxQueue(2), line -> { })) {
+            Client c = new Client(small.uri());
+            Client.Reply r = c.post("/v1/completions", "{\"prompt\": [\"a\", \"b\", \"c\"], \"max_tokens\": 1}");
+            assertEquals(400, r.status(), r.body());
+            assertTrue(r.json().at("/error/message").asText().contains("at most 2 prompts"), r.body());
+            assertEquals(200, c.post("/v1/completions", "{\"prompt\": [\"a\", \"b\"], \"max_tokens\": 1}").status());
+        }
+    }
+
+    @Test
+    void aChatStreamCarriesTheWholeResponsesLogprobs() {
+        ObjectNode body = Client.JSON.createObjectNode().put("max_tokens", 10).put("temperature", 0).put("logprobs", true)
+                .put("top_logprobs", 1);
+        body.putArray("messages").addObject().put("role", "user").put("content", "Who made the light?");
+        JsonNode whole = client.post("/v1/chat/completions", body).json().at("/choices/0/logprobs/content");
+        ArrayNode streamed = Client.JSON.createArrayNode();
+        for (String e : client.stream("/v1/chat/completions", body.deepCopy().put("stream", true))) {
+            JsonNode content = e.equals("[DONE]") ? null : parse(e).at("/choices/0/logprobs/content");
+            if (content != null && !content.isMissingNode()) streamed.addAll((ArrayNode) content);
+        }
+        assertEquals(whole, streamed);
+    }
+
     @Test
     void theTopTokensAreTheLargestLogitsLowerIdFirstAmongEquals() {
         java.util.SplittableRandom random = new java.util.SplittableRandom(7);

@@ -43,6 +43,9 @@ class ResilienceTest {
             this.inner = inner;
         }
 
+        /** Batched decode steps run. */
+        final java.util.concurrent.atomic.AtomicInteger steps = new java.util.concurrent.atomic.AtomicInteger();
+
         /** Every decoder made, and those released (each counted once). */
         final java.util.Set<Wrapped> made = java.util.concurrent.ConcurrentHashMap.newKeySet(),
                 released = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -93,6 +96,7 @@ class ResilienceTest {
         public BatchDecoder batchDecoder() {
             BatchDecoder real = inner.batchDecoder();
             return (decoders, ids) -> {
+                steps.incrementAndGet();
                 BatchDecoder.Step out = BatchDecoder.Step.of(ids.length);
                 List<Decoder> good = new ArrayList<>();
                 List<Integer> rows = new ArrayList<>();
@@ -165,6 +169,24 @@ class ResilienceTest {
             waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 0);
             waitFor(() -> model.released.size() == model.made.size());
             assertTrue(model.made.size() >= 6, "n = 3, the poisoned, the bomb and the stream: " + model.made.size());
+        }
+    }
+
+    /** One prompt of several that fails fails the request at once: the others stop, and their decoders go back. */
+    @Test
+    void aFailedPromptEndsTheOthersOfItsRequest() throws Exception {
+        Faulty model = new Faulty(demo.model);
+        try (OpenAiServer server = OpenAiServer.start(model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("faulty", 2048), line -> { })) {
+            Client client = new Client(server.uri());
+            String body = "{\"prompt\": [[0, 5, 9], [0, 5, " + Faulty.BOMB + ", 9]], \"n\": 4, \"max_tokens\": 1500, \"temperature\": 0}";
+            Client.Reply r = client.post("/v1/completions", body);
+            assertEquals(500, r.status(), r.body());
+            assertTrue(r.json().at("/error/message").asText().contains("prefill exploded"), r.body());
+            List<String> events = client.stream("/v1/completions", Client.JSON.readTree(body.replace("}", ", \"stream\": true}")));
+            assertTrue(events.get(events.size() - 2).contains("prefill exploded"), events.toString());
+            waitFor(() -> model.released.size() == model.made.size());
+            assertTrue(model.steps.get() < 100, "the first prompt's 4 x 1,500 tokens were not decoded: " + model.steps.get() + " steps");
         }
     }
 

@@ -158,7 +158,7 @@ class ServerTest {
                 new Case("{\"max_tokens\": 3}", "prompt", "prompt is required"),
                 new Case("{\"prompt\": \"x\", \"n\": 0}", "n", "in [1, 32]"),
                 new Case("{\"prompt\": \"x\", \"logprobs\": 21}", "logprobs", "logprobs must be in [0, 20]"),
-                new Case("{\"prompt\": \"x\", \"logprobs\": true}", "logprobs", "must be an integer"),
+                new Case("{\"prompt\": \"x\", \"logprobs\": \"2\"}", "logprobs", "must be an integer"),
                 new Case("{\"prompt\": \"x\", \"logit_bias\": {\"abc\": 1}}", "logit_bias", "not a token id"),
                 new Case("{\"prompt\": \"x\", \"presence_penalty\": 2.5}", "presence_penalty", "in [-2, 2]"),
                 new Case("{\"prompt\": \"x\", \"stream_options\": {\"include_usage\": true}}", "stream_options", "only allowed with"),
@@ -179,7 +179,7 @@ class ServerTest {
         assertEquals("messages[0].role", chat.json().at("/error/param").asText());
         Client.Reply top = client.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"top_logprobs\": 2}");
         assertEquals("top_logprobs", top.json().at("/error/param").asText(), top.body());
-                Client.Reply empty = client.post("/v1/chat/completions", "{\"messages\": []}");
+        Client.Reply empty = client.post("/v1/chat/completions", "{\"messages\": []}");
         assertEquals(400, empty.status());
         Client.Reply context = client.post("/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 1000000000}");
         assertEquals("context_length_exceeded", context.json().at("/error/code").asText());

@@ -6,7 +6,9 @@ import gsat2r.core.tokenizer.StreamingDecoder;
 import gsat2r.core.tokenizer.Tokenizer;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 /**
  * Autoregressive generation: feeds the prompt to a fresh {@link LanguageModel.Decoder}, then samples
@@ -98,8 +100,8 @@ public final class Generator {
      * of the sequence stays in step with the decoder even when {@code onText} throws to stop early.
      */
     public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
-                               Sampler sampler, Consumer<String> onText, java.util.function.IntConsumer onToken) {
-        return continueFrom(decoder, context, logits, maxNewTokens, sampler, java.util.List.of(), onText, onToken);
+                               Sampler sampler, Consumer<String> onText, IntConsumer onToken) {
+        return continueFrom(decoder, context, logits, maxNewTokens, sampler, List.of(), onText, onToken);
     }
 
     /**
@@ -108,8 +110,8 @@ public final class Generator {
      * of the calling thread stops it before the next token ({@link Stop#INTERRUPTED}), the text held back released.
      */
     public Result continueFrom(LanguageModel.Decoder decoder, int[] context, float[] logits, int maxNewTokens,
-                               Sampler sampler, java.util.List<String> stops, Consumer<String> onText,
-                               java.util.function.IntConsumer onToken) {
+                               Sampler sampler, List<String> stops, Consumer<String> onText,
+                               IntConsumer onToken) {
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens < 0: " + maxNewTokens);
         if (stops.stream().anyMatch(String::isEmpty)) throw new T2rException("a stop string is empty");
         int vocab = model.vocabSize();

@@ -42,9 +42,11 @@ public final class Tokenizer implements AutoCloseable {
     private final int[] eosIds;
     private final boolean prependBos;
     private final boolean appendEos;
+    /** tokenizer_config.json's bos_token and eos_token texts, null when it names none. */
+    private final String bosToken, eosToken;
 
     private Tokenizer(Path dir, TokenizerJson json, HuggingFaceTokenizer tokenizer, OptionalInt bosId, int[] eosIds,
-                      boolean prependBos, boolean appendEos) {
+                      boolean prependBos, boolean appendEos, String bosToken, String eosToken) {
         this.dir = dir;
         this.json = json;
         this.hf = tokenizer;
@@ -52,6 +54,8 @@ public final class Tokenizer implements AutoCloseable {
         this.eosIds = eosIds;
         this.prependBos = prependBos;
         this.appendEos = appendEos;
+        this.bosToken = bosToken;
+        this.eosToken = eosToken;
     }
 
     /**
@@ -101,7 +105,8 @@ public final class Tokenizer implements AutoCloseable {
             if (isNativeLibraryFailure(e)) throw new T2rException(nativeLibraryProblem(e), e);
             throw new T2rException(file + ": the tokenizers library cannot load it: " + oneLine(e), e);
         }
-        return new Tokenizer(dir, json, tokenizer, bos, eos, prependBos, appendEos);
+        return new Tokenizer(dir, json, tokenizer, bos, eos, prependBos, appendEos, tokenText(tokenizerConfig.path("bos_token")),
+                tokenText(tokenizerConfig.path("eos_token")));
     }
 
     /** Whether loading failed for want of the tokenizers' native library, not because of the file. */
@@ -163,6 +168,23 @@ public final class Tokenizer implements AutoCloseable {
     public byte[] tokenBytes(int id) {
         checkId(id);
         return json.tokenBytes(id);
+    }
+
+    /**
+     * The BOS token's text as Hugging Face's {@code tokenizer.bos_token} gives it: tokenizer_config.json's
+     * {@code bos_token}, else the token of {@link #bosId}; null when there is none.
+     */
+    public String bosToken() {
+        return bosToken != null ? bosToken : bosId.isPresent() ? json.token(bosId.getAsInt()) : null;
+    }
+
+    /**
+     * The EOS token's text as Hugging Face's {@code tokenizer.eos_token} gives it: tokenizer_config.json's
+     * {@code eos_token} (Llama 3.1 Instruct's {@code <|eot_id|>}, where generation_config.json lists several ids),
+     * else the token of the first of {@link #eosIds}; null when there is none.
+     */
+    public String eosToken() {
+        return eosToken != null ? eosToken : eosIds.length > 0 ? json.token(eosIds[0]) : null;
     }
 
     public OptionalInt bosId() {
@@ -251,6 +273,11 @@ public final class Tokenizer implements AutoCloseable {
             if (id >= 0) ids.add(id);
         }
         return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** A special token as tokenizer_config.json gives it: a string, or an object with its content; null otherwise. */
+    private static String tokenText(JsonNode node) {
+        return node.isTextual() ? node.asText() : node.isObject() ? node.path("content").asText(null) : null;
     }
 
     private static String oneLine(Throwable e) {

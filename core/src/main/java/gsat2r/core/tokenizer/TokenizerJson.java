@@ -10,6 +10,7 @@ import gsat2r.core.T2rException;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -136,7 +137,7 @@ public final class TokenizerJson {
             }
             if (sentencepiece) t = t.replace('\u2581', ' ');
         }
-        return t.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return t.getBytes(StandardCharsets.UTF_8);
     }
 
     /** Reads {@code tokenizer.json}: a directory holding one, or the file itself. */

@@ -154,6 +154,16 @@ class TokenizerTest {
         Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": 2}");
         try (Tokenizer t = Tokenizer.load(dir)) {
             assertArrayEquals(new int[] {2}, t.eosIds());
+            assertEquals(t.token(2), t.eosToken(), "without tokenizer_config.json: the first EOS id's token");
+            assertEquals(t.token(1), t.bosToken());
+        }
+        // As Llama 3.1 Instruct: generation_config.json ends at several ids, tokenizer_config.json names one eos_token.
+        Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [2, 0]}");
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"eos_token\": {\"content\": \"<unk>\"}, \"bos_token\": \"<s>\"}");
+        try (Tokenizer t = Tokenizer.load(dir)) {
+            assertArrayEquals(new int[] {2, 0}, t.eosIds());
+            assertEquals("<unk>", t.eosToken(), "tokenizer.eos_token is tokenizer_config.json's");
+            assertEquals("<s>", t.bosToken());
         }
     }
 
