@@ -366,8 +366,9 @@ final class Scheduler {
             job.sequences.add(s);
         }
         decoding.add(job);
+        TokenLogprob.Position position = r.logprobs() >= 0 ? TokenLogprob.Position.of(logits, r.logprobs()) : null;
         for (Sequence s : job.sequences) {
-            if (!job.over) accept(job, s, logits);
+            if (!job.over) accept(job, s, logits, position);
         }
     }
 
@@ -408,16 +409,30 @@ final class Scheduler {
             for (Job j : owners) if (!j.over) fail(j, e);
             return;
         }
+        TokenLogprob.Position[] positions = logprobPositions(owners, step);
         for (int i = 0; i < ids.length; i++) {
             Job j = owners.get(i);
             if (j.over) continue;
             if (step.failed(i)) fail(j, step.failures()[i]);
-            else accept(j, seqs.get(i), step.logits()[i]);
+            else accept(j, seqs.get(i), step.logits()[i], positions[i]);
         }
     }
 
-    /** Samples sequence {@code s}'s next token from {@code logits} and sends its text; ends the choice when it is done. */
-    private void accept(Job job, Sequence s, float[] logits) {
+    /** The passes over the vocabulary of the rows whose requests ask for log-probabilities, on every core (null: none). */
+    private static TokenLogprob.Position[] logprobPositions(List<Job> owners, BatchDecoder.Step step) {
+        TokenLogprob.Position[] out = new TokenLogprob.Position[owners.size()];
+        java.util.stream.IntStream.range(0, out.length).parallel().forEach(i -> {
+            int top = owners.get(i).request.logprobs();
+            if (top >= 0 && !step.failed(i)) out[i] = TokenLogprob.Position.of(step.logits()[i], top);
+        });
+        return out;
+    }
+
+    /**
+     * Samples sequence {@code s}'s next token from {@code logits} and sends its text; ends the choice when it is done.
+     * {@code position}: the log-probabilities' passes over {@code logits}, when the request asks for them.
+     */
+    private void accept(Job job, Sequence s, float[] logits, TokenLogprob.Position position) {
         GenerationRequest r = job.request;
         int id;
         try {
@@ -428,7 +443,7 @@ final class Scheduler {
             return;
         }
         if (job.firstTokenNanos == 0) job.firstTokenNanos = System.nanoTime();
-        if (s.unsent != null) s.unsent.add(TokenLogprob.of(logits, id, r.logprobs()));
+        if (s.unsent != null) s.unsent.add(position.token(logits, id));
         s.generated++;
         job.completionTokens++;
         if (s.counts != null) s.counts[id]++;

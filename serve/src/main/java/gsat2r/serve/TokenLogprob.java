@@ -25,10 +25,24 @@ record TokenLogprob(int id, double logprob, List<Alternative> top) {
 
     /** The log-probability of {@code id} after {@code logits}, with the {@code top} most likely tokens. */
     static TokenLogprob of(float[] logits, int id, int top) {
-        double lse = LogitLosses.logSumExp(logits, 0, logits.length);
-        List<Alternative> alternatives = new ArrayList<>(top);
-        for (int j : topIds(logits, Math.min(top, logits.length))) alternatives.add(new Alternative(j, logits[j] - lse));
-        return new TokenLogprob(id, logits[id] - lse, alternatives);
+        return Position.of(logits, top).token(logits, id);
+    }
+
+    /**
+     * What a position's log-probabilities need before the token is known (the passes over the vocabulary), so that the
+     * positions of a decode step are reduced side by side while the tokens are still sampled one after another.
+     */
+    record Position(double logSumExp, List<Alternative> top) {
+        static Position of(float[] logits, int top) {
+            double lse = LogitLosses.logSumExp(logits, 0, logits.length);
+            List<Alternative> alternatives = new ArrayList<>(top);
+            for (int j : topIds(logits, Math.min(top, logits.length))) alternatives.add(new Alternative(j, logits[j] - lse));
+            return new Position(lse, alternatives);
+        }
+
+        TokenLogprob token(float[] logits, int id) {
+            return new TokenLogprob(id, logits[id] - logSumExp, top);
+        }
     }
 
     /** A token with no log-probability: the first of a prompt. */
