@@ -230,7 +230,9 @@ final class FinetuneCommand implements Callable<Integer> {
             }
             String at = String.format(Locale.ROOT, "at step %d of %d (stage '%s', step %d of %d)", s.globalStep(), s.totalSteps(), s.stage(),
                     s.step(), s.steps());
-            Checkpoint c = lastCheckpoint;
+            // A resumed run's checkpoints from before the resume are on disk only.
+            Checkpoint c = lastCheckpoint != null ? lastCheckpoint
+                    : Trainer.latestCheckpoint(out).map(k -> new Checkpoint(k.dir(), k.globalStep())).orElse(null);
             String from = c != null ? "its last checkpoint is " + c.dir() + " (step " + c.step() + ")"
                     : "it has no checkpoint yet, so a resume starts from step 0";
             return "t2r: interrupted " + at + "; " + from + ": continue with the same command and --resume (not --force) in " + out;

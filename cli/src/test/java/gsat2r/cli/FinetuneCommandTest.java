@@ -60,6 +60,19 @@ class FinetuneCommandTest {
                 listener.interruptedNote(Path.of("o")));
     }
 
+    /** A resumed run interrupted before its next checkpoint points at the checkpoint it resumed from, not at step 0. */
+    @Test
+    void aResumedRunInterruptedBeforeItsNextCheckpointNamesTheOneOnDisk() throws IOException {
+        var listener = new FinetuneCommand.Listener(new ProgressLine(new java.io.PrintWriter(java.io.Writer.nullWriter()), false, () -> 0, 30));
+        listener.step(new gsat2r.finetune.TrainingListener.StepReport("kd", 1, 2, 4, 10, 24, 30, 0.5, new java.util.LinkedHashMap<>(), 1e-3, 1.0,
+                1000, 100.0, 5.0));
+        Path out = tmp.resolve("resumed");
+        assertTrue(listener.interruptedNote(out).contains("no checkpoint yet, so a resume starts from step 0"));
+        Path step20 = Files.createDirectories(out.resolve("checkpoints/step-00000020"));
+        Files.writeString(step20.resolve("trainer.json"), "{}");
+        assertTrue(listener.interruptedNote(out).contains("its last checkpoint is " + step20 + " (step 20)"), listener.interruptedNote(out));
+    }
+
     @Test
     void recipeErrorsAreOneLineAndOptionsAreChecked() throws IOException {
         Path recipe = tmp.resolve("recipe.json");

@@ -106,6 +106,14 @@ public final class Trainer {
     public record Result(Path finalDir, boolean alreadyFinished, long globalSteps, long tokens,
                          SequencedMap<String, Double> lastEvaluation) {}
 
+    /** A checkpoint on disk: its directory and the global step it was written at. */
+    public record Checkpoint(Path dir, long globalStep) {}
+
+    /** The newest complete checkpoint of the run in {@code out}, the one {@code --resume} continues from. */
+    public static java.util.Optional<Checkpoint> latestCheckpoint(Path out) {
+        return new Checkpoints(out).latest().map(e -> new Checkpoint(e.dir(), e.globalStep()));
+    }
+
     /** Purpose tag for the seeds of LoRA adapters, one per stage ({@link SplitMix64#derive}). */
     static final long LORA_SEED = 0x4C4F5241L;                  // "LORA"
 
