@@ -97,7 +97,9 @@ class FinetuneCommandTest {
         Files.writeString(yaml, Files.readString(json));          // JSON is YAML's flow style: the same recipe
         Path out = tmp.resolve("run");
         CliRun bad = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--set", "stages.2.lr=0");
-        assertEquals(List.of("error: " + yaml + ": stages[2].lr: must be > 0 (got 0) (from --set)"), bad.errLines());
+        assertEquals(2, bad.exit(), "a bad --set value is a usage error");
+        assertEquals(List.of("--set: " + yaml + ": stages[2].lr: must be > 0 (got 0)", "Try 't2r finetune --help' for more information."),
+                bad.errLines());
         CliRun r = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--set", "stages.2.lr=0.001", "--set", "seed=3");
         assertEquals(0, r.exit(), r.toString());
         String runJson = Files.readString(out.resolve("run.json"));

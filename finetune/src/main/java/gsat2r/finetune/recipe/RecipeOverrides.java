@@ -181,6 +181,6 @@ public record RecipeOverrides(List<Change> list) {
     }
 
     private static T2rException failure(Path file, Change o, String why) {
-        return new T2rException(file + ": --set " + o.text() + ": " + why);
+        return new T2rException("--set " + o.text() + ": " + file + ": " + why);
     }
 }

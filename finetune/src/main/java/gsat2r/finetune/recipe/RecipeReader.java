@@ -168,12 +168,23 @@ public final class RecipeReader {
             this.overridden = overridden;
         }
 
+        /** Whether every problem is in a field that {@code --set} gave. */
+        boolean allFromSet = true;
+
         void add(String path, String message) {
-            String from = overridden.contains(path) ? " (from --set)" : "";
-            list.add(path.isEmpty() ? message : path + ": " + message + from);
+            boolean fromSet = overridden.contains(path);
+            allFromSet &= fromSet;
+            list.add(path.isEmpty() ? message : path + ": " + message + (fromSet ? " (from --set)" : ""));
         }
 
+        /**
+         * The problems in one line: led by {@code --set} when it made them all (a bad value given on the command line, a
+         * usage error), else by the file.
+         */
         T2rException failure() {
+            if (allFromSet && !list.isEmpty()) {
+                return new T2rException("--set: " + file + ": " + String.join("; ", list).replace(" (from --set)", ""));
+            }
             return new T2rException(file + ": " + String.join("; ", list));
         }
     }

@@ -265,17 +265,17 @@ class RecipeReaderTest {
 
     @Test
     void setErrorsNameThePath() {
-        assertEquals(FILE + ": stages[1].lr: must be > 0 (got -1) (from --set)", setError("stages.1.lr=-1"));
-        assertEquals(FILE + ": stages[0].lrr: unknown field (did you mean lr?) (from --set)", setError("stages.0.lrr=1"));
-        assertEquals(FILE + ": --set stages.5.lr=1e-4: stages has 3 elements (indices 0 to 2)", setError("stages.5.lr=1e-4"));
-        assertEquals(FILE + ": --set seq_len.x=1: seq_len is a number, not an object", setError("seq_len.x=1"));
-        assertEquals(FILE + ": --set data.train.0=x: data.train is a string, not an array", setError("data.train.0=x"));
+        assertEquals("--set: " + FILE + ": stages[1].lr: must be > 0 (got -1)", setError("stages.1.lr=-1"));
+        assertEquals("--set: " + FILE + ": stages[0].lrr: unknown field (did you mean lr?)", setError("stages.0.lrr=1"));
+        assertEquals("--set stages.5.lr=1e-4: " + FILE + ": stages has 3 elements (indices 0 to 2)", setError("stages.5.lr=1e-4"));
+        assertEquals("--set seq_len.x=1: " + FILE + ": seq_len is a number, not an object", setError("seq_len.x=1"));
+        assertEquals("--set data.train.0=x: " + FILE + ": data.train is a string, not an array", setError("data.train.0=x"));
         assertEquals("--set lr: expected PATH=VALUE, e.g. stages.1.lr=1e-4", setError("lr"));
         assertEquals("--set stages..lr=1: 'stages..lr' is not a field path (e.g. seq_len, data.train, stages.1.lr)", setError("stages..lr=1"));
         assertEquals("--set 0.lr=1: a path starts with a field name, not an index", setError("0.lr=1"));
         assertEquals("--set teacher=a\\0b: not a valid path (Nul character not allowed)", setError("teacher=a\u0000b"));
-        assertEquals(FILE + ": data.train: - (standard input) cannot be read again on --resume; tokenize it with t2r data prepare --input -"
-                + " and give data.prepared (from --set)", setError("data.train=-"));
+        assertEquals("--set: " + FILE + ": data.train: - (standard input) cannot be read again on --resume; tokenize it with t2r data prepare --input -"
+                + " and give data.prepared", setError("data.train=-"));
     }
 
     /** Fuzz: random --set arguments give a recipe or a one-line T2rException, nothing else. */
