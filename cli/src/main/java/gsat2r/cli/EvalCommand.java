@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.io.InputFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -158,7 +159,7 @@ final class EvalCommand implements Callable<Integer> {
         if (speedContext != null && speedContext < 1) throw new T2rException("--speed-context must be positive, not " + speedContext);
         boolean lm = taskList.stream().anyMatch(t -> t.kind() == TaskSpec.Kind.LM);
         if (lm && data == null) throw new T2rException("--data FILE is needed for the lm task (or leave lm out of --tasks)");
-        if (data != null && !TextInputs.isStdin(data) && !Files.isRegularFile(data)) throw new T2rException(data + ": no such file");
+        if (data != null && !TextInputs.isStdin(data)) InputFiles.requireFile(data, "a text file (JSONL, .txt, Parquet)");
 
         Path teacherDir = t2r.modelDir(teacher), studentDir = t2r.modelDir(student);
         ModelSummary teacherSummary = ModelSummary.read(teacherDir);

@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.io.InputFiles;
 import gsat2r.core.T2rException;
 import gsat2r.core.io.Json;
 import gsat2r.core.model.LanguageModel;
@@ -12,7 +13,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -58,7 +58,7 @@ final class GatesCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (context < 2) throw new T2rException("--context must be at least 2, got " + context);
         if (windows < 1) throw new T2rException("--windows must be at least 1, got " + windows);
-        if (!Files.isRegularFile(data)) throw new T2rException(data + ": no such file");
+        InputFiles.requireFile(data, "a text file (JSONL, .txt)");
         Path dir = t2r.modelDir(student);
         List<int[]> ids;
         try (Tokenizer tokenizer = Tokenizer.load(dir)) {

@@ -143,7 +143,8 @@ class EvalCommandTest {
                         + "niah_multivalue, vt)", hint), "--data", data.toString(), "--tasks", "ppl"),
                 new Case(2, List.of("--data FILE is needed for the lm task (or leave lm out of --tasks)", hint)),
                 new Case(2, List.of("--context must be at least 16 tokens, not 0", hint), "--data", data.toString(), "--context", "0"),
-                new Case(1, List.of("error: " + tmp.resolve("none.jsonl") + ": no such file"), "--data", tmp.resolve("none.jsonl").toString()));
+                new Case(1, List.of("error: " + tmp.resolve("none.jsonl") + ": no such file"), "--data", tmp.resolve("none.jsonl").toString()),
+                new Case(1, List.of("error: " + tmp + ": is a directory, expected a text file (JSONL, .txt, Parquet)"), "--data", tmp.toString()));
         for (Case c : cases) {
             String[] base = {"eval", "--teacher", KJV, "--student", KJV, "--out", out};
             String[] args = java.util.Arrays.copyOf(base, base.length + c.args().length);

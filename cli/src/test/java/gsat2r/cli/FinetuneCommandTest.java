@@ -87,6 +87,8 @@ class FinetuneCommandTest {
         assertTrue(both.err().contains("mutually exclusive"), both.toString());
         CliRun missing = t2r("finetune", "--recipe", tmp.resolve("nope.json").toString(), "--out", "x");
         assertEquals("error: " + tmp.resolve("nope.json") + ": no such file", missing.err().strip());
+        CliRun directory = t2r("finetune", "--recipe", tmp.toString(), "--out", "x");
+        assertEquals("error: " + tmp + ": is a directory, expected a recipe (a JSON or YAML file)", directory.err().strip());
     }
 
     /** --set changes the recipe as if the file said it: validated, stored in run.json, compared on --resume. */

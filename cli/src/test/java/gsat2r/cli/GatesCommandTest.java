@@ -87,5 +87,7 @@ class GatesCommandTest {
         CliRun missing = t2r("gates", "--student", student.toString(), "--data", tmp.resolve("none.jsonl").toString());
         assertEquals(1, missing.exit(), missing.toString());
         assertEquals("error: " + tmp.resolve("none.jsonl") + ": no such file", missing.err().strip());
+        CliRun directory = t2r("gates", "--student", student.toString(), "--data", tmp.toString());
+        assertEquals("error: " + tmp + ": is a directory, expected a text file (JSONL, .txt)", directory.err().strip());
     }
 }

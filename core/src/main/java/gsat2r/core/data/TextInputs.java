@@ -1,5 +1,6 @@
 package gsat2r.core.data;
 
+import gsat2r.core.io.InputFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -151,10 +152,8 @@ public final class TextInputs {
         long stdin = inputs.stream().filter(TextInputs::isStdin).count();
         if (stdin > 1) throw new T2rException("- (standard input) is given " + stdin + " times; it can be read once");
         for (Path in : inputs) {
+            if (!isStdin(in)) InputFiles.requireFile(in, "a text file (give the files in it, e.g. " + in + "/*.jsonl)");
             kindOf(in);
-            if (!isStdin(in) && (!Files.exists(in) || Files.isDirectory(in))) {
-                throw new T2rException(in + (Files.isDirectory(in) ? ": is a directory" : ": no such file"));
-            }
         }
     }
 

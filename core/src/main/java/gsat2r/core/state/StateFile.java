@@ -1,5 +1,6 @@
 package gsat2r.core.state;
 
+import gsat2r.core.io.InputFiles;
 import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -203,6 +204,7 @@ public final class StateFile {
 
     /** Reads and checks {@code file} (magic, version, sizes, checksum); errors name the file and the problem. */
     public static Contents read(Path file) {
+        InputFiles.requireFile(file, "a state file (t2r generate --save-state)");
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);

@@ -117,7 +117,11 @@ class TextInputsTest {
         Path missing = tmp.resolve("missing.jsonl.gz");
         assertEquals(missing + ": no such file", assertThrows(T2rException.class, () -> TextInputs.check(List.of(ok, missing))).getMessage());
         Path dir = Files.createDirectories(tmp.resolve("d.jsonl"));
-        assertEquals(dir + ": is a directory", assertThrows(T2rException.class, () -> TextInputs.check(List.of(dir))).getMessage());
+        assertEquals(dir + ": is a directory, expected a text file (give the files in it, e.g. " + dir + "/*.jsonl)",
+                assertThrows(T2rException.class, () -> TextInputs.check(List.of(dir))).getMessage());
+        Path plain = Files.createDirectories(tmp.resolve("corpus"));
+        assertTrue(assertThrows(T2rException.class, () -> TextInputs.check(List.of(plain))).getMessage().startsWith(plain + ": is a directory"),
+                "a directory without a known suffix is a directory, not an unknown format");
     }
 
     /**

@@ -148,6 +148,7 @@ class StateFileTest {
         assertEquals(tmp.resolve("newer") + ": state file format version 2 is newer than this t2r reads (1)",
                 message(file("newer", newer)));
         assertEquals(tmp.resolve("none") + ": no such file", message(tmp.resolve("none")));
+        assertEquals(tmp + ": is a directory, expected a state file (t2r generate --save-state)", message(tmp));
     }
 
     @Test

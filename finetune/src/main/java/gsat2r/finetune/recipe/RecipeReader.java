@@ -1,5 +1,6 @@
 package gsat2r.finetune.recipe;
 
+import gsat2r.core.io.InputFiles;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -79,6 +80,7 @@ public final class RecipeReader {
 
     /** Reads {@code file} with {@code overrides} applied first ({@code t2r finetune --set}). */
     public static Recipe read(Path file, RecipeOverrides overrides) {
+        InputFiles.requireFile(file, "a recipe (a JSON or YAML file)");
         String text;
         try {
             text = Files.readString(file);
