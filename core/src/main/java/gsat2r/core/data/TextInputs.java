@@ -231,7 +231,8 @@ public final class TextInputs {
         try {
             node = JSON.readTree(line);
         } catch (JsonProcessingException e) {
-            throw new T2rException(file + ":" + lineNo + ": not a JSON object (" + e.getOriginalMessage() + ")", e);
+            throw new T2rException(file + ":" + lineNo + ": not a JSON object (a JSON-lines file has one a line)"
+                    + gsat2r.core.io.Json.problem(e).replaceFirst("^ \\(line 1, column ", " (column "), e);
         }
         if (node == null || !node.isObject()) throw new T2rException(file + ":" + lineNo + ": not a JSON object");
         JsonNode text = node.get(textField);

@@ -69,6 +69,9 @@ public final class Json {
                 : "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
         String what = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
         what = what.replaceAll("\\s*\\((?:start marker at )?\\[Source: .*$", "").replaceAll("\\s*at \\[Source: .*$", "").strip();
+        // The parser's list of what a JSON value may start with, and its character codes, say nothing to a user.
+        what = what.replaceAll(" \\(code \\d+\\)", "").replaceAll(": expected a valid value \\(JSON String, Number.*$", "")
+                .replaceAll(": was expecting \\(JSON String, Number.*$", "");
         return at.isEmpty() ? (what.isEmpty() ? "" : " (" + what + ")") : " (" + at + ")" + (what.isEmpty() ? "" : ": " + what);
     }
 }

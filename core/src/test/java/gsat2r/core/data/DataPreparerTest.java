@@ -211,6 +211,9 @@ class DataPreparerTest {
         Path badJson = tmp.resolve("bad.jsonl");
         Files.write(badJson, List.of("{\"text\": \"ok\"}", "{\"text\": \"unterminated"));
         assertFails(badJson, badJson + ":2: not a JSON object");
+        Path prose = tmp.resolve("prose.jsonl");
+        Files.write(prose, List.of("just text"));
+        assertFails(prose, prose + ":1: not a JSON object (a JSON-lines file has one a line) (column ");
         Path badUtf8 = tmp.resolve("bad.txt");
         Files.write(badUtf8, new byte[] {'a', (byte) 0xC3, 'b'});
         assertFails(badUtf8, badUtf8 + ": not valid UTF-8 text");

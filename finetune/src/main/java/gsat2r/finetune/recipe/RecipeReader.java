@@ -123,9 +123,8 @@ public final class RecipeReader {
         try {
             return (yaml ? YAML : JSON).readTree(text);
         } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            String why = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("").strip();
-            throw new T2rException(file + ": not valid " + (yaml ? "YAML" : "JSON") + where + " (" + why + ")", e);
+            throw new T2rException(file + ": not valid " + (yaml ? "YAML" : "JSON (a recipe is JSON, or YAML named .yaml or .yml)")
+                    + gsat2r.core.io.Json.problem(e), e);
         }
     }
 

@@ -171,7 +171,10 @@ class RecipeReaderTest {
                 .replace(", \"temperature\": 2,\n                 \"ce_weight\": 0.25", ",\n                 \"lora_alpha\": 4");
         String e = error(twice);
         assertTrue(e.contains("stages[1].name: \"attention-transfer\" names an earlier stage too"), e);
-        assertTrue(error("{\"teacher\": 1,,}").startsWith(FILE + ": not valid JSON at line 1"), error("{\"teacher\": 1,,}"));
+        assertTrue(error("{\"teacher\": 1,,}").startsWith(FILE + ": not valid JSON (a recipe is JSON, or YAML named .yaml or .yml) (line 1"),
+                error("{\"teacher\": 1,,}"));
+        assertEquals(FILE + ": not valid JSON (a recipe is JSON, or YAML named .yaml or .yml) (line 1, column 1): Unexpected character ('#')",
+                error("# A recipe"), "no parser internals");
         assertTrue(error("{\"teacher\": \"a\", \"teacher\": \"b\"}").contains("Duplicate field 'teacher'"));
         assertEquals(FILE + ": must be a JSON object", error("[1, 2]"));
     }
@@ -222,7 +225,7 @@ class RecipeReaderTest {
         assertEquals(YAML_FILE + ": stages[0].warmup_step: unknown field (did you mean warmup_steps?)",
                 assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, GOOD_YAML.replace("warmup_steps", "warmup_step"))).getMessage());
         String bad = assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, "teacher: [a\nseq_len: 4\n")).getMessage();
-        assertTrue(bad.startsWith(YAML_FILE + ": not valid YAML at line 2"), bad);
+        assertTrue(bad.startsWith(YAML_FILE + ": not valid YAML (line 2"), bad);
         assertTrue(assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, "teacher: a\nteacher: b\n")).getMessage()
                 .contains("Duplicate field 'teacher'"));
         assertEquals(YAML_FILE + ": must be a YAML mapping", assertThrows(T2rException.class, () -> RecipeReader.parse(YAML_FILE, "- 1\n")).getMessage());
