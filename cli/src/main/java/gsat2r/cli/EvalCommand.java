@@ -1,5 +1,6 @@
 package gsat2r.cli;
 
+import gsat2r.core.io.AtomicDirectory;
 import gsat2r.core.io.InputFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -160,6 +161,7 @@ final class EvalCommand implements Callable<Integer> {
         boolean lm = taskList.stream().anyMatch(t -> t.kind() == TaskSpec.Kind.LM);
         if (lm && data == null) throw new T2rException("--data FILE is needed for the lm task (or leave lm out of --tasks)");
         if (data != null && !TextInputs.isStdin(data)) InputFiles.requireFile(data, "a text file (JSONL, .txt, Parquet)");
+        AtomicDirectory.check(out, force, Evaluator.REPORT);          // before the models load and the work starts
 
         Path teacherDir = t2r.modelDir(teacher), studentDir = t2r.modelDir(student);
         ModelSummary teacherSummary = ModelSummary.read(teacherDir);

@@ -154,6 +154,10 @@ class EvalCommandTest {
             assertEquals(c.expected(), r.errLines(), r.toString());
         }
         assertFalse(Files.exists(Path.of(out)));
+        Path taken = Files.writeString(Files.createDirectories(tmp.resolve("taken")).resolve("notes.txt"), "mine").getParent();
+        CliRun exists = t2r(ModelLoader::load, "eval", "--teacher", KJV, "--student", KJV, "--out", taken.toString(), "--data", data.toString());
+        assertEquals(List.of("error: " + taken + ": directory exists and is not empty and is not a t2r eval report (no report.md);"
+                + " give a new or empty directory"), exists.errLines(), "one line, before any work");
         CliRun usage = t2r(ModelLoader::load, "eval", "--teacher", KJV);
         assertEquals(2, usage.exit(), usage.toString());
     }

@@ -66,12 +66,26 @@ public final class AtomicDirectory implements AutoCloseable {
         return create(target, replace, kind, Path.of(""));
     }
 
-    /** {@link #create(Path, boolean, OutputKind)} as if run from {@code cwd}. */
-    static AtomicDirectory create(Path target, boolean replace, OutputKind kind, Path cwd) {
+    /**
+     * Refuses {@code target} as {@link #create(Path, boolean, OutputKind)} would, writing nothing: for a command that
+     * has long work to do before its output is written, so that a bad output path is said first.
+     */
+    public static void check(Path target, boolean replace, OutputKind kind) {
+        checkOutput(target, replace, kind, Path.of(""));
+    }
+
+    /** The checks of {@link #create}; the target's absolute path. */
+    private static Path checkOutput(Path target, boolean replace, OutputKind kind, Path cwd) {
         if (replace && kind == null) throw new IllegalArgumentException("replace needs the kind of directory it may replace");
         Path abs = target.toAbsolutePath().normalize();
         if (abs.getFileName() == null) throw new T2rException(target + ": cannot write a file system root");
         checkTarget(target, abs, replace, kind, cwd);
+        return abs;
+    }
+
+    /** {@link #create(Path, boolean, OutputKind)} as if run from {@code cwd}. */
+    static AtomicDirectory create(Path target, boolean replace, OutputKind kind, Path cwd) {
+        Path abs = checkOutput(target, replace, kind, cwd);
         AtomicFiles.createDirectories(abs.getParent());
         for (int attempt = 0; ; attempt++) {
             Path temp = AtomicFiles.tempSibling(abs, "tmp");
