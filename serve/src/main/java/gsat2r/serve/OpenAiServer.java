@@ -74,7 +74,7 @@ public final class OpenAiServer implements AutoCloseable {
             jetty.start();
         } catch (Exception e) {
             closeQuietly(scheduler);
-            throw new T2rException("cannot listen on " + options.host() + ":" + options.port() + ": " + oneLine(e), e);
+            throw new T2rException("cannot listen on " + options.host() + ":" + options.port() + ": " + bindProblem(e), e);
         }
         return new OpenAiServer(jetty, connector, scheduler, log);
     }
@@ -131,6 +131,20 @@ public final class OpenAiServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Why the address could not be bound, in the options' terms: Jetty's "Failed to bind to /127.0.0.1:8000" says neither. */
+    static String bindProblem(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.BindException b) {
+                String m = String.valueOf(b.getMessage());
+                if (m.contains("in use")) return "the port is in use (give another --port, or 0 for a free one)";
+                if (m.contains("assign requested address")) return "this machine has no such address (--host)";
+                if (m.contains("ermission")) return "permission denied (ports below 1024 need privileges)";
+                return m;
+            }
+        }
+        return oneLine(e);
     }
 
     private static String oneLine(Throwable e) {

@@ -189,6 +189,15 @@ class ServerTest {
     }
 
     @Test
+    void aPortInUseIsOneLineSayingSo() {
+        ServeOptions taken = new ServeOptions("127.0.0.1", server.port(), "kjv-student", 4, 4, 0, 2048, 1 << 20, SamplingDefaults.OPENAI);
+        gsat2r.core.T2rException e = org.junit.jupiter.api.Assertions.assertThrows(gsat2r.core.T2rException.class,
+                () -> OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE, taken, line -> { }));
+        assertEquals("cannot listen on 127.0.0.1:" + server.port() + ": the port is in use (give another --port, or 0 for a free one)",
+                e.getMessage());
+    }
+
+    @Test
     void errorsJettyAnswersItselfAreJsonToo() throws Exception {
         String reply = exchange("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", false);
         assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
