@@ -19,6 +19,9 @@ final class ModelDirs {
         if (!Files.isDirectory(dir)) {
             throw new T2rException(dir + ": not a directory (a model directory holds config.json, *.safetensors, tokenizer.json)");
         }
+        if (!Files.exists(dir.resolve("config.json")) && Files.isRegularFile(dir.resolve("final").resolve("config.json"))) {
+            throw new T2rException(dir + ": a finetune run, not a model; its student is " + dir.resolve("final"));
+        }
         return dir;
     }
 }

@@ -18,7 +18,6 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -143,15 +142,9 @@ final class ServeCommand implements Callable<Integer> {
     /** {@code max_position_embeddings} of the model's config.json. */
     private static int configuredContext(Path dir) {
         Path config = dir.resolve("config.json");
-        try {
-            JsonNode n = Json.COMPACT.readTree(config.toFile()).path("max_position_embeddings");
-            if (!n.canConvertToInt() || n.asInt() < 1) {
-                throw new T2rException(config + ": no max_position_embeddings: give --max-context");
-            }
-            return n.asInt();
-        } catch (IOException e) {
-            throw new T2rException(config + ": cannot read: " + e.getMessage(), e);
-        }
+        JsonNode n = Json.readObject(config, "a model directory holds config.json, *.safetensors, tokenizer.json").path("max_position_embeddings");
+        if (!n.canConvertToInt() || n.asInt() < 1) throw new T2rException(config + ": no max_position_embeddings: give --max-context");
+        return n.asInt();
     }
 
     /** Bytes from "268435456", "256M", "1G", "512K". */

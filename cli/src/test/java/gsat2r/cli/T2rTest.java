@@ -112,6 +112,15 @@ class T2rTest {
     }
 
     @Test
+    void aRunDirectoryGivenAsAModelPointsAtItsStudent() throws java.io.IOException {
+        Path run = tmp.resolve("run");
+        java.nio.file.Files.createDirectories(run.resolve("final"));
+        java.nio.file.Files.writeString(run.resolve("final/config.json"), "{}");
+        assertEquals(run + ": a finetune run, not a model; its student is " + run.resolve("final"),
+                assertOneErrorLine(t2r("generate", "--model", run.toString(), "--prompt", "In")));
+    }
+
+    @Test
     void malformedConfigIsOneErrorLineNamingTheFile() throws IOException {
         Files.writeString(model.resolve("config.json"), "{\"hidden_size\": 64,\n \"num_hidden_layers\": }");
         String message = assertOneErrorLine(t2r("inspect", model.toString()));
