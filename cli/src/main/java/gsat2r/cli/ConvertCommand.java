@@ -102,6 +102,9 @@ final class ConvertCommand implements Callable<Integer> {
         }
         if (student != null) return convertStudent();
         if (toGsa != null) throw new ParameterException(spec.commandLine(), "--to-gsa goes with --student");
+        if (shortConv == 0 && spec.commandLine().getParseResult().hasMatchedOption("--short-conv-init")) {
+            throw new ParameterException(spec.commandLine(), "--short-conv-init needs --short-conv K (without it there are no convolutions to start)");
+        }
         ConvertOptions options;
         try {
             ConvertOptions.Kept kept = ConvertOptions.parseKept(keepAttention == null ? List.of() : keepAttention);

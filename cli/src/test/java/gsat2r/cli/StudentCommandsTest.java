@@ -182,8 +182,11 @@ class StudentCommandsTest {
         assertEquals(0, conv.exit(), conv.toString());
         assertTrue(conv.out().contains("q/k/v short convolutions 2 x [64 + 32 + 32, 1, 2] (identity)"), conv.out());
         CliRun e = t2r("convert", "--student", hybrid.toString(), "--to-gsa", "0", "--out", tmp.resolve("o").toString());
-        assertEquals(1, e.exit(), e.toString());
-        assertTrue(e.err().strip().startsWith("error: layers [0] are not attention layers of this student"), e.toString());
+        assertEquals(2, e.exit(), "a bad --to-gsa value is a usage error: " + e);
+        assertTrue(e.err().strip().startsWith("--to-gsa: layers [0] are not attention layers of this student"), e.toString());
+        CliRun init = t2r("convert", "--teacher", teacher.toString(), "--out", tmp.resolve("o").toString(), "--short-conv-init", "random");
+        assertEquals(2, init.exit(), init.toString());
+        assertTrue(init.err().startsWith("--short-conv-init needs --short-conv K"), init.toString());
         assertFalse(Files.exists(tmp.resolve("o")));
     }
 }

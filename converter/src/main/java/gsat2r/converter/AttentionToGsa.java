@@ -118,7 +118,9 @@ public final class AttentionToGsa {
         Set<Integer> missing = new TreeSet<>(layers);
         missing.removeAll(found);
         if (!missing.isEmpty()) {
-            throw new T2rException("layers " + missing + " are not attention layers of this student (its plan: " + c.layerPlan() + ")");
+            // Named by the option that gives the layers: a bad value of it, a usage error.
+            throw new T2rException("--to-gsa: layers " + missing + " are not attention layers of this student (its plan: "
+                    + c.layerPlan() + ")");
         }
         return c.withAttention(specs);
     }

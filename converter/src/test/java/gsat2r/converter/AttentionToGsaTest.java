@@ -116,7 +116,7 @@ class AttentionToGsaTest {
         Path out = tmp.resolve("out");
         T2rException e = assertThrows(T2rException.class,
                 () -> AttentionToGsa.convert(tmp.resolve("hybrid"), out, Set.of(0, 1), GateInit.KEY_POOL, 0, false));
-        assertTrue(e.getMessage().startsWith("layers [0] are not attention layers of this student (its plan: GSA 0; attention 1"),
+        assertTrue(e.getMessage().startsWith("--to-gsa: layers [0] are not attention layers of this student (its plan: GSA 0; attention 1"),
                 e.getMessage());
         assertFalse(Files.exists(out));
         e = assertThrows(T2rException.class, () -> AttentionToGsa.convert(tmp.resolve("hybrid"), out, Set.of(), GateInit.KEY_POOL, 0, false));

@@ -15,8 +15,8 @@ public final class Cuda {
     public static final String KERNELS_RESOURCE = "/gsat2r/gpu/kernels.fatbin";
 
     /** Why CUDA cannot be used by a build without its kernels, and how to get them. */
-    public static final String NO_KERNELS = "this t2r was built without its CUDA kernels (no nvcc at build time): install the CUDA"
-            + " toolkit (nvcc on the PATH, or CUDA_HOME), then rebuild with 'mvn package' to use --device cuda";
+    public static final String NO_KERNELS = "this t2r was built without its CUDA kernels (no nvcc at build time, or"
+            + " -Dgpu.kernels.skip=true): rebuild with 'mvn package' and the CUDA toolkit (nvcc on the PATH, or CUDA_HOME) to use --device cuda";
 
     private static final class Probe {
         static final NativeLibrary LIBRARY;
