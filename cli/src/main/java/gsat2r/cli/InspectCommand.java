@@ -24,7 +24,7 @@ final class InspectCommand implements Callable<Integer> {
     @ParentCommand
     T2r t2r;
 
-    @Parameters(index = "0", paramLabel = "DIR",
+    @Parameters(index = "0", paramLabel = "DIR|FILE",
             description = "A model directory, 'demo' for the model inside t2r, or a state file of 'generate --save-state'.")
     String model;
 

@@ -127,7 +127,8 @@ public final class T2r implements Runnable {
     private static int usageError(ParameterException e, String[] args) {
         CommandLine cmd = e.getCommandLine();
         PrintWriter err = cmd.getErr();
-        err.println(e.getMessage());
+        // picocli starts some of its messages (mutually exclusive options) with "Error: "; the others it does not.
+        err.println(String.valueOf(e.getMessage()).replaceFirst("^Error: ", ""));
         CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
         return hint(cmd);
     }

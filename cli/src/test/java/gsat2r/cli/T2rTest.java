@@ -83,7 +83,7 @@ class T2rTest {
         assertUsageError(t2r("generate", "--prompt", "a", "--top-p", "1.5"), "--top-p must be in (0, 1]", "t2r generate");
         assertUsageError(t2r("generate", "--prompt", "a", "--temperature", "-1"), "--temperature must be", "t2r generate");
         assertUsageError(t2r("generate", "--prompt", "a", "--max-new-tokens", "-3"), "--max-new-tokens must be >= 0", "t2r generate");
-        assertUsageError(t2r("inspect"), "Missing required parameter: 'DIR'", "t2r inspect");
+        assertUsageError(t2r("inspect"), "Missing required parameter: 'DIR|FILE'", "t2r inspect");
     }
 
     @Test
