@@ -140,7 +140,8 @@ class EvalCommandTest {
         String hint = "Try 't2r eval --help' for more information.";
         List<Case> cases = List.of(
                 new Case(2, List.of("--tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, "
-                        + "niah_multivalue, vt)", hint), "--data", data.toString(), "--tasks", "ppl"),
+                        + "niah_multivalue, vt; lm-evaluation-harness's: " + gsat2r.eval.harness.HarnessTasks.KNOWN + ")", hint),
+                        "--data", data.toString(), "--tasks", "ppl"),
                 new Case(2, List.of("--data FILE is needed for the lm task (or leave lm out of --tasks)", hint)),
                 new Case(2, List.of("--context must be at least 16 tokens, not 0", hint), "--data", data.toString(), "--context", "0"),
                 new Case(1, List.of("error: " + tmp.resolve("none.jsonl") + ": no such file"), "--data", tmp.resolve("none.jsonl").toString()),

@@ -50,7 +50,8 @@ public record TaskSpec(Kind kind, Path file) {
                 case "vt" -> Kind.VT;
                 case "mc" -> throw new T2rException("--tasks: mc needs a task file: mc:FILE");
                 default -> throw new T2rException("--tasks: unknown task '" + p + "' (known: lm, recall, passkey, mc:FILE, speed, "
-                        + "niah_single, niah_multikey, niah_multivalue, vt)");
+                        + "niah_single, niah_multikey, niah_multivalue, vt; lm-evaluation-harness's: "
+                        + gsat2r.eval.harness.HarnessTasks.KNOWN + ")");
             };
             out.add(of(kind));
         }

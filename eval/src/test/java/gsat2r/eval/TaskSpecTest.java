@@ -29,7 +29,8 @@ class TaskSpecTest {
 
     @Test
     void unknownTasksAreNamed() {
-        assertEquals("--tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, niah_multivalue, vt)",
+        assertEquals("--tasks: unknown task 'ppl' (known: lm, recall, passkey, mc:FILE, speed, niah_single, niah_multikey, niah_multivalue, vt;"
+                + " lm-evaluation-harness's: " + gsat2r.eval.harness.HarnessTasks.KNOWN + ")",
                 assertThrows(T2rException.class, () -> TaskSpec.parse("lm,ppl")).getMessage());
         assertEquals("--tasks: mc needs a task file: mc:FILE", assertThrows(T2rException.class, () -> TaskSpec.parse("mc")).getMessage());
         assertEquals("--tasks: mc needs a task file: mc:FILE", assertThrows(T2rException.class, () -> TaskSpec.parse("mc:")).getMessage());
