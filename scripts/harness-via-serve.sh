@@ -24,18 +24,8 @@ fi
 HARNESS_TASKS=$("$PY" -c 'import lm_eval.tasks, os; print(os.path.dirname(lm_eval.tasks.__file__))')
 "$PY" scripts/harness/write_tasks.py "$HARNESS_TASKS" "$PWD/docs/examples/task-data" "$WORK/tasks"
 
-LOG="$WORK/serve.log"
-./t2r serve --model "$MODEL" --port 0 --model-name model 2>"$LOG" &
-SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
-URL=
-for _ in $(seq 600); do
-  URL=$(grep -o 'listening on http://[^ ]*' "$LOG" | cut -d' ' -f3 || true)
-  [ -n "$URL" ] && break
-  kill -0 $SERVER 2>/dev/null || { cat "$LOG"; exit 1; }
-  sleep 0.1
-done
-[ -n "$URL" ] || { echo "the server did not start"; cat "$LOG"; exit 1; }
+source scripts/serve-start.sh
+serve_start "$WORK/serve.log" --model "$MODEL" --model-name model
 CONTEXT=$(curl -s "${URL}tokenizer_info" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["model_max_length"])')
 BOS=$(curl -s "${URL}tokenizer_info" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["bos_token"] or "")')
 PREFIX=

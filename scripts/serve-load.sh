@@ -12,16 +12,8 @@ STUDENT=${STUDENT:-/tmp/t2r-serve-load/kjv-student}
 LOG=$(mktemp -t t2r-serve-load.XXXXXX)
 
 [ -d "$STUDENT" ] || ./t2r convert --teacher models/kjv-llama --out "$STUDENT" >/dev/null
-./t2r serve --model "$STUDENT" --port 0 --max-batch "$CLIENTS" 2>"$LOG" &
-SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 600); do
-  URL=$(grep -o 'listening on http://[^ ]*' "$LOG" | cut -d' ' -f3 || true)
-  [ -n "$URL" ] && break
-  kill -0 $SERVER 2>/dev/null || { cat "$LOG"; exit 1; }
-  sleep 0.1
-done
-[ -n "$URL" ] || { echo "the server did not start"; cat "$LOG"; exit 1; }
+source scripts/serve-start.sh
+serve_start "$LOG" --model "$STUDENT" --max-batch "$CLIENTS"
 # The JVM's pid is the launcher's child (./t2r execs java, so usually the same process).
 PID=$(pgrep -P $SERVER java || echo $SERVER)
 echo "server $URL (pid $PID), $(nproc) cores, $("$JAVA_HOME/bin/java" -version 2>&1 | head -n 1)"
