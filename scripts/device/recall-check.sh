@@ -327,17 +327,19 @@ grid_student() {
     phase "grid-$1" "$TRAIN_NEED" "$GRID_CAP" "$T2R" finetune --recipe "$W/recipes/grid-$1.json" --out "$W/grid-$1"
     [ -d "$W/grid-$1/final" ] || return 0               # not trained (skipped or failed): nothing to evaluate
     phase "eval-grid-$1" 30 $(( 80 * PARALLEL )) evaluate "grid-$1" "grid-$1" "$CONTEXT" "$GRID_TASKS"
-    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$1" 10 60 gates "grid-$1" "grid-$1"
+    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$1" 10 $(( 60 * PARALLEL )) gates "grid-$1" "grid-$1"
     return 0
 }
 # PARALLEL=N trains and evaluates up to N grid students at once, each in a process of its own on the one GPU (a
 # recall-llama student leaves most of an H200 idle); their output is printed in the grid's order once all are done.
 PARALLEL=${PARALLEL:-1}
+[[ "$PARALLEL" =~ ^[1-9][0-9]*$ ]] || { echo "PARALLEL must be a whole number of 1 or more, got '$PARALLEL'"; exit 1; }
 GRID_CAP=$(( 160 * PARALLEL ))
 GRID_NAMES=()
 for g in ${GRID:-}; do
     IFS=: read -r gname gbase gweight gkeep gce gset <<< "$g"
     case "$gbase" in gsa) gsrc=$W/recipes/gsa.json ;; hybrid) gsrc=$HYBRID ;; naive) gsrc=$NAIVE ;; *) echo "GRID: unknown base $gbase"; continue ;; esac
+    if [[ " ${GRID_NAMES[*]:-} " == *" $gname "* ]]; then echo "GRID $gname: a name given twice"; continue; fi
     grid_recipe "$gname" "$gsrc" "$gweight" "$gkeep" "$gce" "$gset" || continue
     GRID_NAMES+=("$gname")
     if [ "$PARALLEL" -le 1 ]; then

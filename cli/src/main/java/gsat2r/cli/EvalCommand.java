@@ -150,6 +150,7 @@ final class EvalCommand implements Callable<Integer> {
                 .map(String::strip).filter(x -> !x.isEmpty()).toList();
         List<String> harnessNames = names.stream().filter(HarnessTasks::isHarnessName).toList();
         List<String> otherNames = names.stream().filter(x -> !HarnessTasks.isHarnessName(x)).toList();
+        AtomicDirectory.check(out, force, Evaluator.REPORT);          // before the models load and the work starts
         if (model != null) return single(harnessNames, otherNames);
         HarnessEval harness = harnessNames.isEmpty() ? null : harness(harnessNames);
         if (otherNames.isEmpty()) return pairHarnessOnly(harness);
@@ -160,8 +161,7 @@ final class EvalCommand implements Callable<Integer> {
         if (speedContext != null && speedContext < 1) throw new T2rException("--speed-context must be positive, not " + speedContext);
         boolean lm = taskList.stream().anyMatch(t -> t.kind() == TaskSpec.Kind.LM);
         if (lm && data == null) throw new T2rException("--data FILE is needed for the lm task (or leave lm out of --tasks)");
-        if (data != null && !TextInputs.isStdin(data)) InputFiles.requireFile(data, "a text file (JSONL, .txt, Parquet)");
-        AtomicDirectory.check(out, force, Evaluator.REPORT);          // before the models load and the work starts
+        if (data != null && !TextInputs.isStdin(data)) InputFiles.requireRegularFile(data, "a text file (JSONL, .txt, Parquet)");
 
         Path teacherDir = t2r.modelDir(teacher), studentDir = t2r.modelDir(student);
         ModelSummary teacherSummary = ModelSummary.read(teacherDir);

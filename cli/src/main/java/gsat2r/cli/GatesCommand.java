@@ -58,7 +58,7 @@ final class GatesCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (context < 2) throw new T2rException("--context must be at least 2, got " + context);
         if (windows < 1) throw new T2rException("--windows must be at least 1, got " + windows);
-        InputFiles.requireFile(data, "a text file (JSONL, .txt)");
+        InputFiles.requireRegularFile(data, "a text file (JSONL, .txt)");
         Path dir = t2r.modelDir(student);
         List<int[]> ids;
         try (Tokenizer tokenizer = Tokenizer.load(dir)) {

@@ -156,9 +156,17 @@ class EvalCommandTest {
         }
         assertFalse(Files.exists(Path.of(out)));
         Path taken = Files.writeString(Files.createDirectories(tmp.resolve("taken")).resolve("notes.txt"), "mine").getParent();
-        CliRun exists = t2r(ModelLoader::load, "eval", "--teacher", KJV, "--student", KJV, "--out", taken.toString(), "--data", data.toString());
+        java.util.function.Function<Path, gsat2r.core.model.LanguageModel> noLoading = dir -> {
+            throw new AssertionError("a model was loaded before the output directory was checked");
+        };
+        CliRun exists = t2r(noLoading, "eval", "--teacher", KJV, "--student", KJV, "--out", taken.toString(), "--data", data.toString());
+        assertEquals(1, exists.exit(), exists.toString());
         assertEquals(List.of("error: " + taken + ": directory exists and is not empty and is not a t2r eval report (no report.md);"
-                + " give a new or empty directory"), exists.errLines(), "one line, before any work");
+                + " give a new or empty directory"), exists.errLines(), "one line, before any model loads");
+        CliRun onTheWay = t2r(noLoading, "eval", "--model", KJV, "--tasks", "arc_easy", "--task-data", tmp.toString(),
+                "--out", data.resolve("report").toString());
+        assertEquals(List.of("error: " + data + ": is a file, not a directory (on the way to " + data.resolve("report") + ")"),
+                onTheWay.errLines(), onTheWay.toString());
         CliRun usage = t2r(ModelLoader::load, "eval", "--teacher", KJV);
         assertEquals(2, usage.exit(), usage.toString());
     }

@@ -98,7 +98,9 @@ public final class Session implements AutoCloseable {
      * early, throw from {@code onText}: the session then holds every token sampled so far, text streamed or not, and
      * goes on from there. An interrupt of the calling thread stops it before the next token and returns (the result's
      * stop {@code INTERRUPTED}, the thread's interrupt flag left set): run it on an executor and {@code
-     * Future.cancel(true)} to cancel it from another thread.
+     * Future.cancel(true)} to cancel it from another thread. {@code cancel} returns at once, while the generating thread
+     * may still be inside the model for one token: wait for that thread (the executor's {@code awaitTermination}, or a
+     * latch the task counts down when {@code generate} returns) before using or closing the session.
      */
     public Generator.Result generate(int maxNewTokens, Sampler sampler, Consumer<String> onText) {
         return generate(maxNewTokens, sampler, List.of(), onText);

@@ -178,7 +178,7 @@ class SessionTest {
             future.cancel(true);
             pool.shutdown();
             assertTrue(pool.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS), "the generation ends soon after");
-            assertTrue(t.length() < before + 1000, "it stopped early: " + (t.length() - before) + " tokens");
+            assertTrue(t.length() - before <= 8, "it stopped at the first piece of text: " + (t.length() - before) + " tokens");
             t.append(7);                                      // and the session goes on
         }
     }

@@ -32,10 +32,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code t2r serve --device cuda}: the server over the GPU student, its continuous batching against one GPU session
- * per prompt (bit for bit: the GSA student's batched step equals each decoder's own at up to 16 rows, and prompts of
- * one prefill piece are read alike), its echoed prompt log-probabilities (the GPU's multi-token pass) against the CPU
- * model's forward pass (bf16), and every decoder's device memory given back when its request ends.
+ * {@code t2r serve --device cuda}: the server over the GPU student, its answers to concurrent requests (decoded in
+ * batches of whatever rows are running) against one GPU session per prompt (bit for bit: the GSA student's batched
+ * step equals each decoder's own at up to 16 rows, and prompts of one prefill piece are read alike), and its echoed
+ * prompt log-probabilities (the GPU's multi-token pass) against the CPU model's forward pass (bf16 against fp32: the
+ * 0.1-nat bound is a first guess, to be replaced by what the first run measures; the worst difference is printed).
+ * The release of decoders is tested on the CPU (ResilienceTest) and by GpuDecodingGpuTest's device-memory checks.
  */
 @Tag("gpu")
 class ServeGpuTest {
@@ -97,10 +99,8 @@ class ServeGpuTest {
                     double reference = logits[t - 1][ids[t]] - gsat2r.core.cpu.LogitLosses.logSumExp(logits[t - 1], 0, logits[t - 1].length);
                     worst = Math.max(worst, Math.abs(reference - lps.get(t).asDouble()));
                 }
+                System.out.println("GPU-INFO serve echo logprobs, bf16 GPU against fp32 CPU: worst " + worst + " nats");
                 assertTrue(worst < 0.1, "bf16 against the CPU's fp32: " + worst + " nats at worst");
-                JsonNode health = JSON.readTree(HTTP.send(HttpRequest.newBuilder(base.resolve("/health")).build(),
-                        HttpResponse.BodyHandlers.ofString()).body());
-                assertEquals(0, health.get("running_sequences").asInt());
             }
         }
     }

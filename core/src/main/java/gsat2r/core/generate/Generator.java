@@ -26,8 +26,9 @@ public final class Generator {
 
     /**
      * @param promptIds the prompt as fed to the model
-     * @param newIds    the sampled ids, the end-of-sequence id included when that is why it stopped, and every token
-     *                  up to the one that completed a stop string
+     * @param newIds    the sampled ids: the end-of-sequence id included when that is why it stopped (EOS wins when the
+     *                  text it flushes completes a stop string), and up to the token after which a stop string was found
+     *                  (the one that completed it, or for a character spelled in byte pieces the token after them)
      * @param text      the new tokens' text, as the continuation of the prompt (what the callback got): up to the stop
      *                  string, which is left out
      */
@@ -152,7 +153,7 @@ public final class Generator {
         }
         if (!stop.stopped()) {
             release.accept(stop.push(text.finish()));
-            if (stop.stopped()) why = Stop.STOP_STRING;       // completed by a character held back until now
+            if (stop.stopped() && why != Stop.EOS) why = Stop.STOP_STRING;     // completed by a character held back until now
             release.accept(stop.finish());
         }
         return new Result(context, Arrays.copyOf(out, n), kept.toString(), why);

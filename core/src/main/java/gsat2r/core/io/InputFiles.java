@@ -17,4 +17,10 @@ public final class InputFiles {
         if (Files.isDirectory(file)) throw new T2rException(file + ": is a directory, expected " + what);
         if (!Files.exists(file)) throw new T2rException(file + ": no such file");
     }
+
+    /** {@link #requireFile}, and refuses a pipe or a device too: for a reader that reads the file more than once. */
+    public static void requireRegularFile(Path file, String what) {
+        requireFile(file, what);
+        if (!Files.isRegularFile(file)) throw new T2rException(file + ": not a regular file (a pipe?), expected " + what + " (it is read twice)");
+    }
 }

@@ -146,6 +146,15 @@ class GeneratorTest {
             assertTrue(c.stops().stream().noneMatch(before::contains), "no earlier token does: " + before);
             assertArrayEquals(Arrays.copyOfRange(script, prompt.length, prompt.length + ids.length), ids);
         }
+        // A character held back until EOS flushes it completes the stop string: the text ends before it, EOS says why.
+        int[] ending = tokenizer.encode("And God said, Let there be light \uD83D\uDE00");
+        ScriptedModel endsInEmoji = new ScriptedModel(tokenizer.vocabSize(), ending);
+        LanguageModel.Decoder d = endsInEmoji.newDecoder();
+        Generator.Result r = new Generator(endsInEmoji, tokenizer).continueFrom(d, prompt, d.prefill(prompt), 100, Sampler.greedy(),
+                List.of("\uD83D\uDE00"), s -> { }, id -> { });
+        assertEquals(" Let there be light ", r.text());
+        assertEquals(Generator.Stop.EOS, r.stop());
+        assertTrue(tokenizer.isEos(r.newIds()[r.newIds().length - 1]));
         assertThrows(T2rException.class, () -> new Generator(model, tokenizer).continueFrom(model.newDecoder(), prompt,
                 model.logitsAfter(prompt.length), 5, Sampler.greedy(), List.of(""), s -> { }, id -> { }));
     }

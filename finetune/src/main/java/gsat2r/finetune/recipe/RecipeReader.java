@@ -173,7 +173,8 @@ public final class RecipeReader {
         boolean allFromSet = true;
 
         void add(String path, String message) {
-            boolean fromSet = overridden.contains(path);
+            // A field --set gave, or one inside an object or array it gave whole (--set stages.1={...}).
+            boolean fromSet = overridden.stream().anyMatch(o -> path.equals(o) || path.startsWith(o + ".") || path.startsWith(o + "["));
             allFromSet &= fromSet;
             list.add(path.isEmpty() ? message : path + ": " + message + (fromSet ? " (from --set)" : ""));
         }

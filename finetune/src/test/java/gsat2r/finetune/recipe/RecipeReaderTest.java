@@ -266,6 +266,17 @@ class RecipeReaderTest {
                 assertInstanceOf(Recipe.RawData.class, two.data()).train());
     }
 
+    /** Only problems that --set made alone are a usage error led by --set; with a problem of the file's own, the file leads. */
+    @Test
+    void setProblemsLeadOnlyWhenSetMadeThemAll() {
+        String mixed = assertThrows(T2rException.class, () -> RecipeReader.parse(FILE, GOOD.replace("\"steps\": 5", "\"steps\": -5"),
+                RecipeOverrides.parse(java.util.List.of("stages.1.lr=-1")))).getMessage();
+        assertTrue(mixed.startsWith(FILE + ": "), mixed);
+        assertTrue(mixed.contains("stages[1].lr: must be > 0 (got -1) (from --set)") && mixed.contains("stages[2].steps"), mixed);
+        String whole = setError("stages.1={\"type\": \"distill\", \"tokens\": 1000, \"lr\": -1}");
+        assertTrue(whole.startsWith("--set: " + FILE + ": stages[1].lr: must be > 0"), "a field inside an object --set gave: " + whole);
+    }
+
     @Test
     void setErrorsNameThePath() {
         assertEquals("--set: " + FILE + ": stages[1].lr: must be > 0 (got -1)", setError("stages.1.lr=-1"));
