@@ -36,12 +36,19 @@ if [ -n "$BOS" ]; then
 fi
 rm -rf "$WORK/harness" "$WORK/t2r"
 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 "$PY" -m lm_eval --model local-completions --include_path "$WORK/tasks" \
-  --tasks "$(echo "$TASKS" | sed 's/[^,]*/local_&/g')" --batch_size 16 --output_path "$WORK/harness" --log_samples \
+  --tasks "$(echo "$TASKS" | sed 's/[^,]*/local_&/g'),local_generation" --batch_size 16 --output_path "$WORK/harness" --log_samples \
   --model_args "base_url=${URL}v1/completions,model=model,num_concurrent=4,max_length=$CONTEXT$PREFIX" >"$WORK/lm_eval.log" 2>&1 \
   || { grep -q "No module named 'pytablewriter'" "$WORK/lm_eval.log" && compgen -G "$WORK/harness/*/results_*.json" >/dev/null; } \
   || { tail -20 "$WORK/lm_eval.log"; exit 1; }        # its results are written before the table it prints needs pytablewriter
 # The harness keeps one token of its max_length for the token each request generates.
 ./t2r eval --model "$MODEL" --tasks "$TASKS" --task-data docs/examples/task-data --add-bos-token false \
   --max-length $((CONTEXT - 1)) --log-samples --out "$WORK/t2r" >"$WORK/t2r-eval.log" 2>&1
+# The generation task's prompts as the harness sent them (ids without BOS, through /tokenize), continued by t2r generate.
+"$PY" scripts/harness/generations.py "$WORK"/harness/*/samples_local_generation_*.jsonl "${URL}tokenize" > "$WORK/generation-ids.txt"
+: > "$WORK/generation-expected.jsonl"
+while read -r doc ids; do
+  ./t2r generate --model "$MODEL" --ids "$ids" --greedy --max-new-tokens 16 --stop . --format json >> "$WORK/generation-expected.jsonl"
+done < "$WORK/generation-ids.txt"
 echo "lm_eval $("$PY" -c 'import importlib.metadata as m; print(m.version("lm_eval"))') through t2r serve ($MODEL) against t2r eval:"
 "$PY" scripts/harness/compare.py "$WORK/t2r" "$(dirname "$(ls "$WORK"/harness/*/results_*.json | head -n 1)")" "$TASKS"
+"$PY" scripts/harness/generations.py "$WORK"/harness/*/samples_local_generation_*.jsonl --expected "$WORK/generation-expected.jsonl"

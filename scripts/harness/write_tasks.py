@@ -21,8 +21,36 @@ TASKS = {
 }
 
 
+# A generation task of our own (the harness's generation tasks need datasets not shipped): the first six words of each
+# lambada text, continued greedily up to 16 tokens or a full stop; t2r generate --greedy --stop . gives the reference.
+GENERATION = """task: local_generation
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{text.split(' ')[:6]|join(' ')}}}}"
+doc_to_target: "{{{{text}}}}"
+generation_kwargs:
+  until: ["."]
+  max_gen_toks: 16
+  do_sample: false
+  temperature: 0
+process_results: !function generation.process
+metric_list:
+  - metric: chars
+    aggregation: mean
+    higher_is_better: true
+"""
+
+
 def main(harness_tasks, task_data, out):
     os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "local_generation.yaml"), "w") as f:
+        f.write(GENERATION.format(data=os.path.join(task_data, TASKS["lambada_openai"][3])))
+    with open(os.path.join(out, "generation.py"), "w") as f:
+        f.write("def process(doc, results):\n    return {'chars': len(results[0])}\n")
     for task, (definition, loader, split, data) in TASKS.items():
         splits = {s: (s if s == split else "null") for s in ("validation", "test")}
         with open(os.path.join(out, f"local_{task}.yaml"), "w") as f:
