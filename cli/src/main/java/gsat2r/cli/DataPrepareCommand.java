@@ -70,11 +70,13 @@ final class DataPrepareCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The progress line: "tokenizing FILE: N documents, T tokens so far (...)", then "tokenized ... in S s" at the end. */
     static String describe(DataPreparer.Progress p) {
         double secs = Math.max(p.seconds(), 1e-9);
-        return String.format(Locale.ROOT, "t2r: tokenized %s documents, %s tokens (%s docs/s, %s tokens/s)%s",
-                ProgressLine.count(p.documents()), ProgressLine.count(p.tokens()), ProgressLine.count(p.documents() / secs),
-                ProgressLine.count(p.tokens() / secs), p.done() ? String.format(Locale.ROOT, " in %.1f s", p.seconds())
-                        : p.file() == null ? "" : " from " + p.file().getFileName());
+        String rates = String.format(Locale.ROOT, "%s documents, %s tokens", ProgressLine.count(p.documents()), ProgressLine.count(p.tokens()));
+        String speed = String.format(Locale.ROOT, "(%s docs/s, %s tokens/s)", ProgressLine.count(p.documents() / secs),
+                ProgressLine.count(p.tokens() / secs));
+        if (p.done()) return String.format(Locale.ROOT, "t2r: tokenized %s %s in %.1f s", rates, speed, p.seconds());
+        return "t2r: tokenizing" + (p.file() == null ? "" : " " + p.file().getFileName()) + ": " + rates + " so far " + speed;
     }
 }

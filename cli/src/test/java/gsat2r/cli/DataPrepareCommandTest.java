@@ -29,6 +29,16 @@ class DataPrepareCommandTest {
         return CliRun.run(NO_MODELS, tmp.resolve("cache"), args);
     }
 
+    /** A progress line while the work goes on reads as such, the last one as the result. */
+    @Test
+    void progressLinesSayWhetherTheWorkGoesOn() {
+        var going = new gsat2r.core.data.DataPreparer.Progress(256, 81_920, 2.0, Path.of("data/train.jsonl.xz"), false);
+        assertEquals("t2r: tokenizing train.jsonl.xz: 256 documents, 81.9k tokens so far (128 docs/s, 41.0k tokens/s)",
+                DataPrepareCommand.describe(going));
+        var done = new gsat2r.core.data.DataPreparer.Progress(1189, 380_000, 4.0, null, true);
+        assertEquals("t2r: tokenized 1189 documents, 380.0k tokens (297 docs/s, 95.0k tokens/s) in 4.0 s", DataPrepareCommand.describe(done));
+    }
+
     @Test
     void preparesShardsAndReportsProgress() throws IOException {
         Path in = tmp.resolve("docs.jsonl");
