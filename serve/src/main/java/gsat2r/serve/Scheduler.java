@@ -421,6 +421,7 @@ final class Scheduler {
     /** The passes over the vocabulary of the rows whose requests ask for log-probabilities, on every core (null: none). */
     private static TokenLogprob.Position[] logprobPositions(List<Job> owners, BatchDecoder.Step step) {
         TokenLogprob.Position[] out = new TokenLogprob.Position[owners.size()];
+        if (owners.stream().noneMatch(j -> j.request.logprobs() >= 0)) return out;      // the common case: no pool dispatch
         java.util.stream.IntStream.range(0, out.length).parallel().forEach(i -> {
             int top = owners.get(i).request.logprobs();
             if (top >= 0 && !step.failed(i)) out[i] = TokenLogprob.Position.of(step.logits()[i], top);
