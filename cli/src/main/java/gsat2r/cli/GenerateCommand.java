@@ -2,7 +2,6 @@ package gsat2r.cli;
 
 import gsat2r.core.io.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import gsat2r.api.Session;
 import gsat2r.api.T2rModel;
 import gsat2r.core.T2rException;

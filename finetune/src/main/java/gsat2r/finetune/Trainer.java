@@ -1,7 +1,6 @@
 package gsat2r.finetune;
 
 import gsat2r.core.io.Json;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gsat2r.core.T2rException;
 import gsat2r.training.MemoryPlan;
@@ -21,7 +20,6 @@ import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.training.BackendOutOfMemoryException;
 import gsat2r.training.BackendRequest;
 import gsat2r.training.LossSums;
-import gsat2r.training.Objective;
 import gsat2r.training.ParameterInfo;
 import gsat2r.finetune.student.StudentConverter;
 import gsat2r.training.TokenBatch;
