@@ -25,7 +25,8 @@ import java.util.concurrent.Callable;
                 + "with layers linearized and of every set of the budget's layers (or greedy elimination when they are too "
                 + "many), and sliding windows where they cost nothing.",
                 "Writes DIR/plan.json, plan.md, student/ (the teacher converted with the plan's layers kept), recipe.json "
-                        + "(the recipe with them) and recipe-naive.json (first and last layers, same budget)."})
+                        + "(the recipe with them) and recipe-naive.json (first and last layers, same budget); at.json, at/ "
+                        + "and candidates/ hold the attention transfer's recipe and run and the probed candidates."})
 final class PlanCommand implements Callable<Integer> {
 
     @ParentCommand
