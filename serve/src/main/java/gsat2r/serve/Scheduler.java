@@ -464,11 +464,9 @@ final class Scheduler {
     }
 
     private void finish(Job job, Sequence s, String reason) {
-        if (!s.stop.stopped()) {
-            send(job, s, s.stop.push(s.text.finish()));
-            if (s.stop.stopped()) reason = "stop";
-            send(job, s, s.stop.finish());
-        }
+        String rest = s.stop.end(s.text.finish());
+        if (s.stop.stopped()) reason = "stop";
+        send(job, s, rest);
         s.finished = true;
         s.decoder.release();           // a GPU model's KV cache or recurrent state, back at once rather than after GC
         job.send(new Event.Finish(s.choice, reason, s.takeLogprobs()));

@@ -151,11 +151,8 @@ public final class Generator {
                 logits = decoder.next(id);          // only when another token is wanted
             }
         }
-        if (!stop.stopped()) {
-            release.accept(stop.push(text.finish()));
-            if (stop.stopped() && why != Stop.EOS) why = Stop.STOP_STRING;     // completed by a character held back until now
-            release.accept(stop.finish());
-        }
+        release.accept(stop.end(text.finish()));
+        if (stop.stopped() && why != Stop.EOS) why = Stop.STOP_STRING;     // perhaps completed by a character held back until now
         return new Result(context, Arrays.copyOf(out, n), kept.toString(), why);
     }
 

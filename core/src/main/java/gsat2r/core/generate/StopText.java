@@ -37,6 +37,15 @@ public final class StopText {
         return out;
     }
 
+    /**
+     * The end of the text: {@code last} (what the decoder itself still held back) fed, then all that is held here
+     * released; {@link #stopped()} then says whether a stop string completed, in {@code last} or before.
+     */
+    public String end(String last) {
+        String out = push(last);
+        return out + finish();
+    }
+
     /** The text still held back (the generation ended without a stop string completing). */
     public String finish() {
         if (stopped) return "";
