@@ -71,12 +71,8 @@ public final class AtomicDirectory implements AutoCloseable {
      * has long work to do before its output is written, so that a bad output path is said first.
      */
     public static void check(Path target, boolean replace, OutputKind kind) {
-        Path abs = checkOutput(target, replace, kind, Path.of(""));
-        for (Path p = abs.getParent(); p != null; p = p.getParent()) {      // what creating the parents would meet
-            if (Files.exists(p, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(p)) {
-                throw new T2rException(p + ": is a file, not a directory (on the way to " + target + ")");
-            }
-        }
+        Path file = AtomicFiles.fileInTheWay(checkOutput(target, replace, kind, Path.of("")).getParent());
+        if (file != null) throw new T2rException(file + ": is a file, not a directory (on the way to " + target + ")");
     }
 
     /** The checks of {@link #create}; the target's absolute path. */

@@ -139,13 +139,20 @@ public final class AtomicFiles {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
-            for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {       // a file in the way says more than errno
-                if (Files.exists(p, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(p)) {
-                    throw new T2rException(p + ": is a file, not a directory" + (p.equals(dir.toAbsolutePath()) ? "" : " (on the way to " + dir + ")"), e);
-                }
+            Path file = fileInTheWay(dir);             // says more than errno
+            if (file != null) {
+                throw new T2rException(file + ": is a file, not a directory" + (file.equals(dir.toAbsolutePath()) ? "" : " (on the way to " + dir + ")"), e);
             }
             throw new T2rException(dir + ": cannot create directory (" + oneLine(e) + ")", e);
         }
+    }
+
+    /** The first of {@code dir} and its parents that exists and is not a directory (what creating it would meet), or null. */
+    static Path fileInTheWay(Path dir) {
+        for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.exists(p, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(p)) return p;
+        }
+        return null;
     }
 
     /** Whether {@code path} is {@code dir} or lies inside it, by real paths; false when either does not exist. */
