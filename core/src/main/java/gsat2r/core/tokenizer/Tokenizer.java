@@ -268,7 +268,7 @@ public final class Tokenizer implements AutoCloseable {
             int id = node.asInt();
             if (id >= 0 && id < json.vocabSize()) ids.add(id);
         } else if (node.isTextual() || node.isObject()) {
-            String token = node.isTextual() ? node.asText() : node.path("content").asText(null);
+            String token = tokenText(node);
             int id = token == null ? -1 : json.idOf(token);
             if (id >= 0) ids.add(id);
         }

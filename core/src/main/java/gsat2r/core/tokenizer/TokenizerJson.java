@@ -266,8 +266,7 @@ public final class TokenizerJson {
 
     /** Reads a JSON file; a missing or malformed file is a one-line {@link T2rException} naming it. */
     static JsonNode readJson(Path file) {
-        if (Files.isDirectory(file)) throw new T2rException(file + ": is a directory, expected a JSON file");
-        if (!Files.exists(file)) throw new T2rException(file + ": no such file");
+        gsat2r.core.io.InputFiles.requireFile(file, "a JSON file");
         try (InputStream in = Files.newInputStream(file)) {
             JsonNode node = JSON.readTree(in);
             if (node == null || !node.isObject()) throw new T2rException(file + ": not a JSON object");
