@@ -115,10 +115,14 @@ class ResilienceTest {
         }
     }
 
+    /** A server of {@code model}, as 'faulty'. */
+    private static OpenAiServer serve(Faulty model) {
+        return OpenAiServer.start(model, demo.tokenizer, TranscriptChatFormat.INSTANCE, ServeOptions.defaults("faulty", 2048), line -> { });
+    }
+
     @Test
     void aSequenceThatFailsFailsOnlyItsRequest() throws Exception {
-        try (OpenAiServer server = OpenAiServer.start(new Faulty(demo.model), demo.tokenizer, TranscriptChatFormat.INSTANCE,
-                ServeOptions.defaults("faulty", 2048), line -> { })) {
+        try (OpenAiServer server = serve(new Faulty(demo.model))) {
             Client client = new Client(server.uri());
             List<String> prompts = DemoStudent.prompts(6);
             List<CompletableFuture<Client.Reply>> good = new ArrayList<>();
@@ -156,8 +160,7 @@ class ResilienceTest {
     @Test
     void everyDecoderIsReleasedWhenItsRequestEnds() throws Exception {
         Faulty model = new Faulty(demo.model);
-        try (OpenAiServer server = OpenAiServer.start(model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
-                ServeOptions.defaults("faulty", 2048), line -> { })) {
+        try (OpenAiServer server = serve(model)) {
             Client client = new Client(server.uri());
             assertEquals(200, client.post("/v1/completions", ServerTest.completion("In the", 12).put("model", "faulty").put("n", 3)).status());
             ObjectNode poisoned = ServerTest.completion("And God", 20).put("model", "faulty");
@@ -176,8 +179,7 @@ class ResilienceTest {
     @Test
     void aFailedPromptEndsTheOthersOfItsRequest() throws Exception {
         Faulty model = new Faulty(demo.model);
-        try (OpenAiServer server = OpenAiServer.start(model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
-                ServeOptions.defaults("faulty", 2048), line -> { })) {
+        try (OpenAiServer server = serve(model)) {
             Client client = new Client(server.uri());
             String body = "{\"prompt\": [[0, 5, 9], [0, 5, " + Faulty.BOMB + ", 9]], \"n\": 4, \"max_tokens\": 1500, \"temperature\": 0}";
             Client.Reply r = client.post("/v1/completions", body);
