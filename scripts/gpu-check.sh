@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU entry point, here (no GPU needed): builds the bundle that the GPU machine runs (it has no Java)
 # and says how to run it there. The bundle, DEST/t2r-gpu.tar.xz (default DEST .bundle, ignored by git):
-#   jre/            a jlinked Temurin 25 runtime (java.desktop for eval's plots)
+#   jre/            a jlinked Temurin 25 runtime (java.desktop for eval's plots, java.net.http for the HTTP client
+#                   of the serve tests)
 #   lib/            every project jar and its runtime dependencies (linux-x86_64 natives only; never ND4J)
 #   testlib/        the test jars the GPU tests build on (core, training, finetune, ...)
 #   test-classes/   the GPU tests of gpu, gpu-models and it, one folder each
@@ -114,8 +115,18 @@ print(f"   {len(jars)} jars with their entries stored")
 PY
 
 echo "== jlink runtime"
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.compiler,java.desktop,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.incubator.vector \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.compiler,java.desktop,java.logging,java.management,java.naming,java.net.http,java.sql,java.xml,jdk.unsupported,jdk.incubator.vector \
     --strip-debug --no-man-pages --no-header-files --output "$STAGE/jre" 2>&1 | grep -v 'incubator modules' || true
+# The runtime must hold every JDK module that the project's classes and the GPU tests use (a missing one is found
+# only on the GPU machine, as a NoClassDefFoundError): jdeps lists them, and the bundle is refused without them.
+NEEDED=$("$JAVA_HOME/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 25 \
+    "$STAGE"/lib/gsa-t2r-*.jar "$STAGE"/testlib/*.jar "$STAGE"/test-classes/* | tail -1)
+HELD=$("$STAGE/jre/bin/java" --list-modules | sed 's/@.*//')
+MISSING=$(tr ',' '\n' <<< "$NEEDED" | grep -vxF -f <(echo "$HELD") || true)
+if [ -n "$MISSING" ]; then
+    echo "error: the jlinked runtime lacks $(echo $MISSING | tr ' ' ','), which the bundle's classes use: add it to jlink's --add-modules in $0" >&2
+    exit 1
+fi
 
 cat > "$STAGE/bin/t2r" <<'SH'
 #!/usr/bin/env bash
