@@ -102,6 +102,11 @@ class FinetuneCommandTest {
         assertEquals(2, bad.exit(), "a bad --set value is a usage error");
         assertEquals(List.of("--set: " + yaml + ": stages[2].lr: must be > 0 (got 0)", "Try 't2r finetune --help' for more information."),
                 bad.errLines());
+        Path nowhere = tmp.resolve("no-teacher");
+        CliRun missing = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--set", "teacher=" + nowhere);
+        assertEquals(2, missing.exit(), "a missing path given by --set is a usage error too");
+        assertEquals("--set: " + yaml + ": teacher: " + nowhere + ": no such directory", missing.errLines().getFirst());
+        assertFalse(Files.exists(out), "nothing written");
         CliRun r = t2r("finetune", "--recipe", yaml.toString(), "--out", out.toString(), "--set", "stages.2.lr=0.001", "--set", "seed=3");
         assertEquals(0, r.exit(), r.toString());
         String runJson = Files.readString(out.resolve("run.json"));

@@ -13,17 +13,20 @@ import java.util.List;
  * the recipe file's directory. {@code resolved} is the recipe as JSON with defaults filled in and
  * paths absolute: what a run stores in {@code run.json} and compares on {@code --resume}.
  * {@code synthetic} ({@code data.synthetic}) lists the kinds of synthetic documents mixed into the
- * training sequences and their shares (empty: the corpus alone).
+ * training sequences and their shares (empty: the corpus alone). {@code overridden} names the fields that
+ * {@code --set} gave (paths as {@link RecipeOverrides#paths}), so that a later check of them says where they came from.
  */
 public record Recipe(Path file, String description, Path teacher, Student student, Data data,
                      List<SyntheticSpec> synthetic, int seqLen, int batch,
                      int microBatch, int gradAccum, long seed, String device, gsat2r.core.model.Precision precision,
                      gsat2r.core.safetensors.DType outputDtype, long checkpointInterval,
-                     int keepCheckpoints, long evalTokens, boolean recompute, List<Stage> stages, JsonNode resolved) {
+                     int keepCheckpoints, long evalTokens, boolean recompute, List<Stage> stages, JsonNode resolved,
+                     java.util.Set<String> overridden) {
 
     public Recipe {
         stages = List.copyOf(stages);
         synthetic = List.copyOf(synthetic);
+        overridden = java.util.Set.copyOf(overridden);
     }
 
     /** Tokens of one optimizer step. */

@@ -130,7 +130,7 @@ public final class RecipeReader {
 
     /** Checks that the files a recipe names exist, with the same kind of message. */
     public static void checkPaths(Recipe r) {
-        Problems problems = new Problems(r.file());
+        Problems problems = new Problems(r.file(), r.overridden());
         requireDir(problems, "teacher", r.teacher(), "config.json");
         if (r.student() instanceof Recipe.StudentDir(Path dir)) requireDir(problems, "student", dir, "config.json");
         switch (r.data()) {
@@ -159,10 +159,6 @@ public final class RecipeReader {
         final Path file;
         final Set<String> overridden;
         final List<String> list = new ArrayList<>();
-
-        Problems(Path file) {
-            this(file, Set.of());
-        }
 
         Problems(Path file, Set<String> overridden) {
             this.file = file;
@@ -262,7 +258,7 @@ public final class RecipeReader {
             return new Recipe(file, description, teacher, student, data, synthetic, seqLen, (int) bma[0], (int) bma[1], (int) bma[2],
                     seed, device, gsat2r.core.model.Precision.parse(precision, file.toString()),
                     "float32".equals(outputDtype) ? gsat2r.core.safetensors.DType.F32 : gsat2r.core.safetensors.DType.BF16, checkpointInterval, keep,
-                    evalTokens, recompute, stages, ordered);
+                    evalTokens, recompute, stages, ordered, problems.overridden);
         }
 
         /** batch = micro_batch · grad_accum, any two given (grad_accum defaults to 1). */

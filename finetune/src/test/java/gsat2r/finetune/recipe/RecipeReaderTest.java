@@ -292,6 +292,28 @@ class RecipeReaderTest {
                 + " and give data.prepared", setError("data.train=-"));
     }
 
+    /** A path that --set gave and that is missing is reported as --set's, led by it when it is the only problem. */
+    @Test
+    void missingPathsFromSetAreSetProblems(@TempDir Path dir) throws IOException {
+        Path recipeFile = dir.resolve("recipes/recipe.json");
+        Files.createDirectories(dir.resolve("models/kjv-llama"));
+        Files.writeString(dir.resolve("models/kjv-llama/config.json"), "{}");
+        Files.createDirectories(dir.resolve("data/kjv"));
+        Files.writeString(dir.resolve("data/kjv/train.jsonl.xz"), "");
+        Files.writeString(dir.resolve("data/kjv/validation.jsonl"), "");
+        RecipeReader.checkPaths(RecipeReader.parse(recipeFile, GOOD));   // every path there
+
+        Path missing = dir.resolve("elsewhere");
+        Recipe teacherSet = RecipeReader.parse(recipeFile, GOOD, RecipeOverrides.parse(java.util.List.of("teacher=" + missing)));
+        assertEquals("--set: " + recipeFile + ": teacher: " + missing + ": no such directory",
+                assertThrows(T2rException.class, () -> RecipeReader.checkPaths(teacherSet)).getMessage());
+
+        Files.delete(dir.resolve("data/kjv/validation.jsonl"));
+        String mixed = assertThrows(T2rException.class, () -> RecipeReader.checkPaths(teacherSet)).getMessage();
+        assertEquals(recipeFile + ": teacher: " + missing + ": no such directory (from --set); data.validation[0]: "
+                + dir.resolve("data/kjv/validation.jsonl") + ": no such file", mixed);
+    }
+
     /** Fuzz: random --set arguments give a recipe or a one-line T2rException, nothing else. */
     @Test
     void randomSetArgumentsFailCleanly() {
