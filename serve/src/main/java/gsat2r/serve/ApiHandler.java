@@ -31,8 +31,8 @@ import java.util.function.Consumer;
  * own (virtual) thread, which parses and checks the body, queues a {@link Job} per prompt with the {@link Scheduler}
  * and then writes what the scheduler sends back: the whole response, or server-sent events as they come. Every error
  * is OpenAI's JSON error body. A stream's client that goes away cancels its jobs at the next write (within a second,
- * the keep-alives included), which frees their sequence slots; a whole response's client is only found gone when the
- * response is written.
+ * the keep-alives included), and a whole response's at its job's next event ({@link ClientWatch}), which frees their
+ * sequence slots.
  */
 final class ApiHandler extends Handler.Abstract {
     private static final ObjectReader READER = Responses.JSON.reader()
@@ -86,7 +86,8 @@ final class ApiHandler extends Handler.Abstract {
                 outcome.status = response.isCommitted() ? response.getStatus() : 500;
                 outcome.note = "failed: " + t;
             }
-            if (response.isCommitted()) callback.failed(t);
+            // No answer for a client that has gone: failing the callback closes the connection.
+            if (response.isCommitted() || outcome.status == CLIENT_GONE) callback.failed(t);
             else respondError(response, callback, ApiError.server("internal error: " + t.getMessage()));
         }
         logLine(request, route, outcome, start);
@@ -171,7 +172,7 @@ final class ApiHandler extends Handler.Abstract {
         }
         try {
             if (prompts.getFirst().stream()) stream(jobs, choices, response, outcome);
-            else whole(jobs, choices, response, outcome);
+            else whole(request, jobs, choices, response, outcome);
         } finally {
             jobs.forEach(scheduler::cancel);     // no-op for a finished job; frees the slots of an abandoned one
         }
@@ -208,10 +209,22 @@ final class ApiHandler extends Handler.Abstract {
         }
     }
 
-    /** The whole response: every prompt's choices, in order (the scheduler runs the prompts side by side). */
-    private void whole(List<Job> jobs, List<ChoiceState> choices, Response response, Outcome outcome) throws Exception {
+    /**
+     * The whole response: every prompt's choices, in order (the scheduler runs the prompts side by side). A client that
+     * leaves meanwhile ends the request at its next event, or within a second while none comes.
+     */
+    private void whole(Request request, List<Job> jobs, List<ChoiceState> choices, Response response, Outcome outcome) throws Exception {
         Event.Done usage = Event.Done.NONE;
-        for (Job job : jobs) usage = usage.plus(gather(job, choices));
+        ClientWatch watch = ClientWatch.start(request);
+        try {
+            for (Job job : jobs) usage = usage.plus(gather(job, choices, watch));
+        } catch (ClientGoneException e) {
+            outcome.status = CLIENT_GONE;
+            outcome.note = jobs.getFirst().id + " client went away";
+            throw e;
+        } finally {
+            watch.stop();
+        }
         Responses.Choice[] out = new Responses.Choice[choices.size()];
         for (int c = 0; c < out.length; c++) {
             ChoiceState s = choices.get(c);
@@ -222,9 +235,10 @@ final class ApiHandler extends Handler.Abstract {
     }
 
     /** Gathers one job's events into its choices; its usage. */
-    private static Event.Done gather(Job job, List<ChoiceState> choices) throws InterruptedException {
+    private static Event.Done gather(Job job, List<ChoiceState> choices, ClientWatch watch)
+            throws InterruptedException, ClientGoneException {
         while (true) {
-            switch (nextEvent(job)) {
+            switch (nextEvent(job, watch)) {
                 case Event.Prompt p -> {
                     for (int c = 0; c < job.request.n(); c++) choices.get(job.firstChoice + c).logprobs.addAll(p.logprobs());
                 }
@@ -324,10 +338,19 @@ final class ApiHandler extends Handler.Abstract {
         }
     }
 
-    private static Event nextEvent(Job job) throws InterruptedException {
+    /** The next event of a whole response's job, unless its client has gone. */
+    private static Event nextEvent(Job job, ClientWatch watch) throws InterruptedException, ClientGoneException {
         while (true) {
+            if (watch.gone()) throw new ClientGoneException();
             Event e = job.next(POLL_MILLIS);
             if (e != null) return e;
+        }
+    }
+
+    /** A whole response's client closed the connection: nothing can be answered. */
+    private static final class ClientGoneException extends IOException {
+        ClientGoneException() {
+            super("the client closed the connection", null);
         }
     }
 

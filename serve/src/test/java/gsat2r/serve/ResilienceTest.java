@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -243,6 +244,82 @@ class ResilienceTest {
                 assertEquals(1, client.get("/health").json().get("running_sequences").asInt());
             }
         }
+    }
+
+    /** A whole (non-streamed) response's client that leaves mid-generation is noticed, and its sequence ended early. */
+    @Test
+    void aWholeResponsesClientLeavingEndsItsSequence() throws Exception {
+        Faulty model = new Faulty(demo.model);
+        List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (OpenAiServer server = OpenAiServer.start(model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("faulty", 2048), log::add)) {
+            Client client = new Client(server.uri());
+            try (Socket socket = new Socket("127.0.0.1", server.port())) {
+                socket.getOutputStream().write(rawPost(ServerTest.completion("In the", 2000).put("model", "faulty")));
+                waitFor(() -> model.steps.get() > 5);
+            }
+            int atClose = model.steps.get();
+            waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 0);
+            // 2,000 steps take the demo student over ten seconds here; the client's leaving ends it within a few.
+            assertTrue(model.steps.get() < atClose + 500, "ran on after its client left: " + model.steps.get() + " steps, " + atClose + " at close");
+            waitFor(() -> log.stream().anyMatch(l -> l.contains("POST /v1/completions")));
+            String line = log.stream().filter(l -> l.contains("POST /v1/completions")).findFirst().orElseThrow();
+            assertTrue(line.contains(" 499 ") && line.contains("client went away"), line);
+            assertEquals(model.made.size(), model.released.size(), "its decoder released");
+        }
+    }
+
+    /** Watching a whole response's connection leaves requests pipelined behind it to be answered in turn. */
+    @Test
+    void requestsPipelinedBehindAWholeResponseAreAnsweredInOrder() throws Exception {
+        try (OpenAiServer server = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("kjv-student", 2048), line -> { });
+             Socket socket = new Socket("127.0.0.1", server.port())) {
+            Client client = new Client(server.uri());
+            socket.getOutputStream().write(rawPost(ServerTest.completion("In the", 200)));
+            waitFor(() -> client.get("/health").json().get("running_sequences").asInt() == 1);
+            // The second request comes while the first runs: the watch sees the connection readable, with bytes to read.
+            socket.getOutputStream().write(rawPost(ServerTest.completion("And", 8)));
+            socket.setSoTimeout(60_000);
+            var in = new java.io.DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
+            for (String prompt : List.of("In the", "And")) {
+                JsonNode body = Responses.JSON.readTree(readResponse(in));
+                assertEquals(demo.greedy(prompt, prompt.equals("And") ? 8 : 200).text(), body.at("/choices/0/text").asText(), prompt);
+            }
+        }
+    }
+
+    /** A completion request as raw HTTP/1.1 bytes. */
+    static byte[] rawPost(JsonNode body) {
+        byte[] b = body.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] head = ("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
+                + b.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8);
+        byte[] all = Arrays.copyOf(head, head.length + b.length);
+        System.arraycopy(b, 0, all, head.length, b.length);
+        return all;
+    }
+
+    /** The body of the next response on a connection (status 200, Content-Length framed). */
+    static String readResponse(java.io.DataInputStream in) throws IOException {
+        String status = readLine(in);
+        assertTrue(status.startsWith("HTTP/1.1 200"), status);
+        int length = -1;
+        for (String h; !(h = readLine(in)).isEmpty(); ) {
+            if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) length = Integer.parseInt(h.substring(15).trim());
+        }
+        assertTrue(length >= 0, "a Content-Length framed response");
+        byte[] body = new byte[length];
+        in.readFully(body);
+        return new String(body, StandardCharsets.UTF_8);
+    }
+
+    private static String readLine(java.io.DataInputStream in) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (int c; (c = in.read()) != '\n'; ) {
+            if (c < 0) throw new IOException("the connection ended");
+            if (c != '\r') b.append((char) c);
+        }
+        return b.toString();
     }
 
     @Test
