@@ -51,7 +51,7 @@
 # data switches to a mix of its own (stages[i].synthetic_switch: the optimizer and the learning-rate schedule go on,
 # unlike tail=), at first the recipe's, which s.kv=, s.facts= ... (the same with s.) set (give sw= before them), e.g.
 # k47b:hybrid:4:4,7:0.5:bare=0.5+filler=0.5. GRID_TASKS: the tasks of the grid's evaluations (default
-# lm,recall,passkey). PARALLEL=N: up to N grid students at once (below). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
+# lm,recall,passkey). PARALLEL=N: up to N grid students at once, spread over the machine's GPUs (below). NEEDLES_4K=0 skips the needle tasks at 4,096 tokens; ONLY_GRID=1
 # skips (a) to (d) (the committed hybrid recipe is then the hybrid base); ONLY_GSA=1 runs (b) alone of them (with (e) of
 # it); TINY=1 still runs (f).
 # PROG="NAME:KEEP:AT1:D1:AT2:D2[:SET[:SET2]] ..." adds progressive conversions: the hybrid base with KEEP kept as
@@ -326,15 +326,30 @@ PY
 grid_student() {
     phase "grid-$1" "$TRAIN_NEED" "$GRID_CAP" "$T2R" finetune --recipe "$W/recipes/grid-$1.json" --out "$W/grid-$1"
     [ -d "$W/grid-$1/final" ] || return 0               # not trained (skipped or failed): nothing to evaluate
-    phase "eval-grid-$1" 30 $(( 80 * PARALLEL )) evaluate "grid-$1" "grid-$1" "$CONTEXT" "$GRID_TASKS"
-    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$1" 10 $(( 60 * PARALLEL )) gates "grid-$1" "grid-$1"
+    phase "eval-grid-$1" 30 $(( 80 * PER_GPU )) evaluate "grid-$1" "grid-$1" "$CONTEXT" "$GRID_TASKS"
+    [ "${GATES:-1}" = 1 ] && phase "gates-grid-$1" 10 $(( 60 * PER_GPU )) gates "grid-$1" "grid-$1"
     return 0
 }
-# PARALLEL=N trains and evaluates up to N grid students at once, each in a process of its own on the one GPU (a
-# recall-llama student leaves most of an H200 idle); their output is printed in the grid's order once all are done.
+# PARALLEL=N trains and evaluates up to N grid students at once, each in processes of its own; their output is
+# printed in the grid's order once all are done. On a machine of several GPUs the students are spread over them (each
+# sees one, CUDA_VISIBLE_DEVICES: slot i runs on GPU i mod GPUS), so PARALLEL=8 on eight GPUs trains eight at full
+# speed; on one GPU they share it (two recall-llama students at once took 67 s each on an H100; one alone 31 s on an H200).
 PARALLEL=${PARALLEL:-1}
 [[ "$PARALLEL" =~ ^[1-9][0-9]*$ ]] || { echo "PARALLEL must be a whole number of 1 or more, got '$PARALLEL'"; exit 1; }
-GRID_CAP=$(( 160 * PARALLEL ))
+GPUS=${GPUS:-$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | wc -l)}
+[[ "$GPUS" =~ ^[0-9]+$ ]] || { echo "GPUS must be a whole number, got '$GPUS'"; exit 1; }
+PER_GPU=$(( GPUS > 1 ? (PARALLEL + GPUS - 1) / GPUS : PARALLEL ))   # students sharing one GPU at most
+GRID_CAP=$(( 160 * PER_GPU ))
+[ "$PARALLEL" -gt 1 ] && echo "grid: up to $PARALLEL students at once on $(( GPUS > 1 ? GPUS : 1 )) GPU(s)"
+SLOT_PIDS=()
+# free_slot: the first of the PARALLEL slots whose student has ended (or that never had one).
+free_slot() {
+    local i
+    for (( i = 0; i < PARALLEL; i++ )); do
+        if [ -z "${SLOT_PIDS[i]:-}" ] || ! kill -0 "${SLOT_PIDS[i]}" 2>/dev/null; then echo "$i"; return; fi
+    done
+    echo 0
+}
 GRID_NAMES=()
 for g in ${GRID:-}; do
     IFS=: read -r gname gbase gweight gkeep gce gset <<< "$g"
@@ -347,7 +362,14 @@ for g in ${GRID:-}; do
         continue
     fi
     while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do wait -n || true; done
-    grid_student "$gname" > "$W/logs/grid-student-$gname.out" 2>&1 &
+    slot=$(free_slot)
+    if [ "$GPUS" -gt 1 ]; then
+        (export CUDA_VISIBLE_DEVICES=$(( slot % GPUS )); echo "==== grid-$gname on GPU $CUDA_VISIBLE_DEVICES"; grid_student "$gname") \
+            > "$W/logs/grid-student-$gname.out" 2>&1 &
+    else
+        grid_student "$gname" > "$W/logs/grid-student-$gname.out" 2>&1 &
+    fi
+    SLOT_PIDS[slot]=$!
     sleep 2                                              # the JVMs start one after the other
 done
 if [ "$PARALLEL" -gt 1 ]; then
