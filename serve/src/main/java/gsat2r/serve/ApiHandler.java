@@ -86,8 +86,9 @@ final class ApiHandler extends Handler.Abstract {
                 outcome.status = response.isCommitted() ? response.getStatus() : 500;
                 outcome.note = "failed: " + t;
             }
-            // No answer for a client that has gone: failing the callback closes the connection.
-            if (response.isCommitted() || outcome.status == CLIENT_GONE) callback.failed(t);
+            // No answer for a client that has gone: an abort closes the connection without writing an error response.
+            if (outcome.status == CLIENT_GONE) callback.failed(new Request.Handler.AbortException("the client went away", t));
+            else if (response.isCommitted()) callback.failed(t);
             else respondError(response, callback, ApiError.server("internal error: " + t.getMessage()));
         }
         logLine(request, route, outcome, start);

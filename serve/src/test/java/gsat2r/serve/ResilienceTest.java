@@ -289,6 +289,25 @@ class ResilienceTest {
         }
     }
 
+    /**
+     * A client that sends whole requests one after the other on one connection is never taken for gone (each request's
+     * watch must not see the next request's readiness, nor its own connection's earlier one).
+     */
+    @Test
+    void wholeRequestsInTurnOnOneConnectionAreAllAnswered() throws Exception {
+        try (OpenAiServer server = OpenAiServer.start(demo.model, demo.tokenizer, TranscriptChatFormat.INSTANCE,
+                ServeOptions.defaults("kjv-student", 2048), line -> { });
+             Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(60_000);
+            var in = new java.io.DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
+            for (int i = 0; i < 300; i++) {
+                socket.getOutputStream().write(rawPost(ServerTest.completion("And", 1 + i % 3)));
+                JsonNode body = Responses.JSON.readTree(readResponse(in));
+                assertEquals(1 + i % 3, body.at("/usage/completion_tokens").asInt(), "request " + i + ": " + body);
+            }
+        }
+    }
+
     /** A completion request as raw HTTP/1.1 bytes. */
     static byte[] rawPost(JsonNode body) {
         byte[] b = body.toString().getBytes(StandardCharsets.UTF_8);
