@@ -40,7 +40,7 @@
 # bare_share, needles' filler_share; facts=, decoys=: kv-recall's fact_share, decoy_share; ndecoys=: needles' decoy_share; kv=, needles=, repeats=: shares; at=, distill=: stage tokens; lr=: distill lr;
 # batch=: sequences a step (the same tokens in more, smaller steps: 8 takes twice the steps of 16);
 # norm=, slots=, kvh=, init=, conv=, cinit=, clr=: gate normalizer, slots, the GSA layers' kv heads (student.kv_heads), gate
-# init, short convolutions' taps, init and learning-rate scale (every stage); seed=: the data's and the student's seed; hs=: the attention-transfer stage's hidden_states;
+# init, short convolutions' taps, init and learning-rate scale (every stage); seed=: the data's and the student's seed (dseed=, sseed=: the data's alone, the student's conversion's alone); hs=: the attention-transfer stage's hidden_states;
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
@@ -308,6 +308,8 @@ setters.update({
     "cinit": lambda v: conversion("short_conv_init", v),
     "clr": lambda v: [s.__setitem__("conv_lr_scale", float(v)) for s in r["stages"]],
     "seed": seed,
+    "dseed": lambda v: r.__setitem__("seed", int(v)),
+    "sseed": lambda v: conversion("seed", int(v)),
     "hs": lambda v: first("attention-transfer").__setitem__("hidden_states", v),
     "at2": lambda v: own_stage(int(v)),
     "ce": lambda v: [s.__setitem__("ce_weight", float(v)) for s in r["stages"] if s["type"] == "distill"],
@@ -336,7 +338,7 @@ grid_student() {
 # speed; on one GPU they share it (two recall-llama students at once took 67 s each on an H100; one alone 31 s on an H200).
 PARALLEL=${PARALLEL:-1}
 [[ "$PARALLEL" =~ ^[1-9][0-9]*$ ]] || { echo "PARALLEL must be a whole number of 1 or more, got '$PARALLEL'"; exit 1; }
-GPUS=${GPUS:-$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | wc -l)}
+GPUS=${GPUS:-$( (nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null || true) | wc -l)}
 [[ "$GPUS" =~ ^[0-9]+$ ]] || { echo "GPUS must be a whole number, got '$GPUS'"; exit 1; }
 PER_GPU=$(( GPUS > 1 ? (PARALLEL + GPUS - 1) / GPUS : PARALLEL ))   # students sharing one GPU at most
 GRID_CAP=$(( 160 * PER_GPU ))
