@@ -119,17 +119,25 @@ final class KvRing implements AutoCloseable {
 
     /**
      * Attention of T new tokens at positions {@code pos0 ..} ({@code q [T, H·D]}, {@code k, v [T, width]},
-     * after RoPE) into {@code att [T, H·D]}, storing their keys and values: from position 0 the batched
-     * flash forward over the tokens, later the decode kernel token by token against this cache.
+     * after RoPE) into {@code att [T, H·D]}, storing their keys and values. From position 0, the flash forward over
+     * the tokens; after a multiple of 64 positions whose rows have not wrapped (every ring without a window, and one
+     * with a window before it fills), the flash forward of the new queries against the cache with their keys
+     * appended, the rows of one forward over every position bit for bit; otherwise the decode kernel token by token.
      */
     void attend(int heads, int kvHeads, int headDim, float scale, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer att,
                 int T, int pos0) {
         ensure(pos0 + T);
         int qw = heads * headDim;
+        Attention.Shape shape = new Attention.Shape(1, T, heads, kvHeads, headDim, window, scale);
         if (pos0 == 0) {
-            Attention.forward(gpu, new Attention.Shape(1, T, heads, kvHeads, headDim, window, scale), att, null, q, k, v);
+            Attention.forward(gpu, shape, att, null, q, k, v);
             int keep = Math.min(T, capacity);
             put(T - keep, k, v, T - keep, keep);
+            return;
+        }
+        if (pos0 % Attention.BLOCK == 0 && pos0 + T <= capacity) {       // rows 0 .. pos0+T-1 in place, none wrapped
+            put(pos0, k, v, 0, T);
+            Attention.forwardAfter(gpu, shape, pos0, att, q, keys, values);
             return;
         }
         Attention.Shape one = new Attention.Shape(1, 1, heads, kvHeads, headDim, window, scale);
