@@ -211,6 +211,8 @@ int main(int argc, char** argv) {
     // dk/dv), with blocks wholly inside a window (no per-element mask) beside partial ones.
     run_case<bf16, 64>(1, 300, 4, 2, 0, rng);
     run_case<bf16, 64>(1, 300, 2, 1, 150, rng);
+    // bf16 (the async copies) with several sequences: the queries after past positions at batch strides T and past + T.
+    run_case<bf16, 64>(2, 130, 4, 2, 0, rng);
     std::printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }
