@@ -94,15 +94,9 @@ public final class Attention {
             throw new IllegalArgumentException("attention after past positions: past must be a multiple of " + BLOCK + " and >= 0, got " + past);
         }
         Shape all = new Shape(s.batch(), past + s.seqLen(), s.heads(), s.kvHeads(), s.headDim(), s.window(), s.scale());
-        ElementType t = Checks.storage("q", q);
-        Checks.buffer("q", q, t, s.qSize());
+        ElementType t = operands(s, all.kvSize(), q, k, v);
         Checks.buffer("o", o, t, s.qSize());
-        Checks.buffer("k", k, t, all.kvSize());
-        Checks.buffer("v", v, t, all.kvSize());
-        Alignment.require16("q", q);
         Alignment.require16("o", o);
-        Alignment.require16("k", k);
-        Alignment.require16("v", v);
         launchForward(gpu, s, past, t, o, null, q, k, v);
     }
 
@@ -174,10 +168,15 @@ public final class Attention {
     }
 
     private static ElementType operands(Shape s, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v) {
+        return operands(s, s.kvSize(), q, k, v);
+    }
+
+    /** Checks q against {@code s} and k, v against {@code kvSize} elements (more keys than queries after past positions). */
+    private static ElementType operands(Shape s, long kvSize, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v) {
         ElementType t = Checks.storage("q", q);
         Checks.buffer("q", q, t, s.qSize());
-        Checks.buffer("k", k, t, s.kvSize());
-        Checks.buffer("v", v, t, s.kvSize());
+        Checks.buffer("k", k, t, kvSize);
+        Checks.buffer("v", v, t, kvSize);
         Alignment.require16("q", q);
         Alignment.require16("k", k);
         Alignment.require16("v", v);
