@@ -365,12 +365,13 @@ for g in ${GRID:-}; do
     fi
     while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do wait -n || true; done
     slot=$(free_slot)
-    if [ "$GPUS" -gt 1 ]; then
-        (export CUDA_VISIBLE_DEVICES=$(( slot % GPUS )); echo "==== grid-$gname on GPU $CUDA_VISIBLE_DEVICES"; grid_student "$gname") \
-            > "$W/logs/grid-student-$gname.out" 2>&1 &
-    else
-        grid_student "$gname" > "$W/logs/grid-student-$gname.out" 2>&1 &
-    fi
+    (
+        if [ "$GPUS" -gt 1 ]; then
+            export CUDA_VISIBLE_DEVICES=$(( slot % GPUS ))
+            echo "==== grid-$gname on GPU $CUDA_VISIBLE_DEVICES"
+        fi
+        grid_student "$gname"
+    ) > "$W/logs/grid-student-$gname.out" 2>&1 &
     SLOT_PIDS[slot]=$!
     sleep 2                                              # the JVMs start one after the other
 done
