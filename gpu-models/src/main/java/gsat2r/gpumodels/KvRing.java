@@ -111,13 +111,34 @@ final class KvRing implements AutoCloseable {
 
     /** Stores rows {@code t0 .. t0+count} of {@code k, v [T, width]} as positions {@code p0 ..} (at most two copies each). */
     void put(int p0, DeviceBuffer k, DeviceBuffer v, int t0, int count) {
+        runs(p0, count, (ring, at, rows) -> {
+            keys.view(ring, rows).copyFrom(k.view((long) t0 * width + at, rows));
+            values.view(ring, rows).copyFrom(v.view((long) t0 * width + at, rows));
+        });
+    }
+
+    /** Copies the rows of positions {@code from .. from+count-1} into rows 0 .. count-1 of {@code k, v} (at most two copies each). */
+    private void inOrder(int from, int count, DeviceBuffer k, DeviceBuffer v) {
+        runs(from, count, (ring, at, rows) -> {
+            k.view(at, rows).copyFrom(keys.view(ring, rows));
+            v.view(at, rows).copyFrom(values.view(ring, rows));
+        });
+    }
+
+    /** A run of consecutive ring rows: its offset in the ring, its offset from the first position's row, its length (elements). */
+    private interface Run {
+        void copy(long ring, long at, long length);
+    }
+
+    /** The runs (at most two) of the ring rows holding positions {@code p0 .. p0+count-1}. */
+    private void runs(int p0, int count, Run run) {
+        int at = 0;
         while (count > 0) {
-            int row = p0 % capacity, run = Math.min(count, capacity - row);
-            keys.view((long) row * width, (long) run * width).copyFrom(k.view((long) t0 * width, (long) run * width));
-            values.view((long) row * width, (long) run * width).copyFrom(v.view((long) t0 * width, (long) run * width));
-            p0 += run;
-            t0 += run;
-            count -= run;
+            int row = p0 % capacity, n = Math.min(count, capacity - row);
+            run.copy((long) row * width, (long) at * width, (long) n * width);
+            p0 += n;
+            at += n;
+            count -= n;
         }
     }
 
@@ -186,19 +207,6 @@ final class KvRing implements AutoCloseable {
         }
         int keep = Math.min(T, capacity);
         put(p0 + T - keep, k, v, T - keep, keep);
-    }
-
-    /** Copies the rows of positions {@code from .. from+count-1} into rows 0 .. count-1 of {@code k, v} (at most two copies each). */
-    private void inOrder(int from, int count, DeviceBuffer k, DeviceBuffer v) {
-        int at = 0;
-        while (count > 0) {
-            int row = from % capacity, run = Math.min(count, capacity - row);
-            k.view((long) at * width, (long) run * width).copyFrom(keys.view((long) row * width, (long) run * width));
-            v.view((long) at * width, (long) run * width).copyFrom(values.view((long) row * width, (long) run * width));
-            from += run;
-            at += run;
-            count -= run;
-        }
     }
 
     @Override
