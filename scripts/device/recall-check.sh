@@ -45,7 +45,7 @@
 # distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
 # recipe's), which t.kv=, t.needles=, t.facts= ... (every mix setting above with t.) set as the settings without t. do
-# the recipe's, and t.lr=, t.ce= its lr and ce_weight; give tail= before them); a.kv=, a.facts= ... (the same with a.):
+# the recipe's, and t.lr=, t.ce=, t.w= its lr, ce_weight and recall_weight; give tail= before them); a.kv=, a.facts= ... (the same with a.):
 # the first attention-transfer stage's own mix (at first the recipe's as set so far: give them after the recipe's; at2=
 # given after them copies that mix, given before them keeps the recipe's); sw=N: after N tokens of the distill stage its
 # data switches to a mix of its own (stages[i].synthetic_switch: the optimizer and the learning-rate schedule go on,
@@ -295,6 +295,7 @@ setters.update({
     "tail": split_tail,
     "t.lr": lambda v: tail().__setitem__("lr", float(v)),
     "t.ce": lambda v: tail().__setitem__("ce_weight", float(v)),
+    "t.w": lambda v: tail().__setitem__("recall_weight", float(v)),
     "sw": mix_switch,
     "at": lambda v: stage("attention-transfer").__setitem__("tokens", int(v)),
     "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),

@@ -3,7 +3,10 @@
 // 0 ≤ i − j < window (every j ≤ i when window is 0), query head h reads kv head h / (H/Hkv).
 //
 // Layouts, batch leading: q, o, dq [B,T,H,D], k, v, dk, dv [B,T,Hkv,D], lse and delta [B,T,H]
-// (fp32), D = 64 or 128. The forward saves the log-sum-exp of every query's scaled scores; the
+// (fp32), D = 64 or 128. The forward also runs T queries after `past` earlier positions (a prompt
+// continued from a KV cache): q, o [B,T,H,D] are positions past.., k, v [B,past+T,Hkv,D] every
+// position from 0, and query t is position past + t; past is a multiple of the block (64), so the
+// queries' blocks, the keys' blocks and every mask decision are those of one pass over past + T. The forward saves the log-sum-exp of every query's scaled scores; the
 // backward recomputes the probabilities from it:
 //   delta_i = Σ_d dO_i ⊙ O_i,  dS_ij = P_ij (dO_i·v_j − delta_i),
 //   dq_i = scale Σ_j dS_ij k_j,  dk_j = scale Σ_i dS_ij q_i,  dv_j = Σ_i P_ij dO_i,
@@ -99,23 +102,25 @@ struct TileStage {
 };
 
 template <typename T, int D>
-__device__ void attn_fwd(T* o, float* lse, const T* q, const T* k, const T* v, int T_, int H, int Hkv, int window,
-                         float scale) {
+__device__ void attn_fwd(T* o, float* lse, const T* q, const T* k, const T* v, int T_, int past, int H, int Hkv,
+                         int window, float scale) {
     constexpr int LD = D + pad<T>(), DT = D / 8, DK = D / 16;
     TILES_DYNAMIC_SMEM(smem);
     SmemCarver carver{smem};
     T* sQ = carver.take<T>(BLK * LD);
     TileStage<T, D> kvs(carver);
     carver.check();
-    int qb, h, b;
-    heavy_first(qb, h, b, true);
+    int lqb, h, b;
+    heavy_first(lqb, h, b, true);
     const int kv = h / (H / Hkv);
+    // Positions: the keys run to Tk = past + T_; this CTA's queries are block qb = past/BLK + lqb of them.
+    const int Tk = past + T_, qb = past / BLK + lqb;
     const int i0 = qb * BLK;
     const int w = warp_id(), l = lane_id(), g8 = l >> 2, qq = l & 3;
-    const long long rowQ = ((long long)b * T_ + i0) * H + h;
+    const long long rowQ = ((long long)b * T_ + lqb * BLK) * H + h;
     const int lo = window > 0 ? max(0, i0 - window + 1) : 0;
-    if (kvs.ASYNC) kvs.load(0, k, v, b, lo / BLK, T_, Hkv, kv);
-    load_tile(sQ, LD, q + rowQ * D, (long long)H * D, BLK, D, min(BLK, T_ - i0));
+    if (kvs.ASYNC) kvs.load(0, k, v, b, lo / BLK, Tk, Hkv, kv);
+    load_tile(sQ, LD, q + rowQ * D, (long long)H * D, BLK, D, min(BLK, Tk - i0));
     const int ia = i0 + 16 * w + g8, ib = ia + 8;
 
     float acc[DT][4];
@@ -124,7 +129,7 @@ __device__ void attn_fwd(T* o, float* lse, const T* q, const T* k, const T* v, i
     for (int kb = lo / BLK, it = 0; kb <= qb; kb++, it++) {
         const int j0 = kb * BLK;
         __syncthreads();
-        const int cur = kvs.step(it, k, v, b, kb, kv, kb < qb ? kb + 1 : -1, kv, T_, Hkv);
+        const int cur = kvs.step(it, k, v, b, kb, kv, kb < qb ? kb + 1 : -1, kv, Tk, Hkv);
         const T* sK = kvs.a(cur);
         const T* sV = kvs.b(cur);
         __syncthreads();
@@ -132,7 +137,7 @@ __device__ void attn_fwd(T* o, float* lse, const T* q, const T* k, const T* v, i
         zero(s);
         warp_mma<false, true, 8>(s, sQ + 16 * w * LD, LD, sK, LD, DK);
         float mx0 = -INFINITY, mx1 = -INFINITY;
-        const bool full = block_visible(i0, j0, T_, window);
+        const bool full = block_visible(i0, j0, Tk, window);
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
 #pragma unroll
@@ -141,7 +146,7 @@ __device__ void attn_fwd(T* o, float* lse, const T* q, const T* k, const T* v, i
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     const int i = e < 2 ? ia : ib, j = j0 + 8 * nt + 2 * qq + (e & 1);
-                    if (!visible(i, j, T_, window)) s[nt][e] = -INFINITY;
+                    if (!visible(i, j, Tk, window)) s[nt][e] = -INFINITY;
                 }
             }
             mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
@@ -190,12 +195,12 @@ __device__ void attn_fwd(T* o, float* lse, const T* q, const T* k, const T* v, i
 #pragma unroll
     for (int nt = 0; nt < DT; nt++) {
         const int d = 8 * nt + 2 * qq;
-        if (ia < T_) store2(o + (rowQ + (long long)(ia - i0) * H) * D + d, acc[nt][0] * inv0, acc[nt][1] * inv0);
-        if (ib < T_) store2(o + (rowQ + (long long)(ib - i0) * H) * D + d, acc[nt][2] * inv1, acc[nt][3] * inv1);
+        if (ia < Tk) store2(o + (rowQ + (long long)(ia - i0) * H) * D + d, acc[nt][0] * inv0, acc[nt][1] * inv0);
+        if (ib < Tk) store2(o + (rowQ + (long long)(ib - i0) * H) * D + d, acc[nt][2] * inv1, acc[nt][3] * inv1);
     }
     if (lse != nullptr && qq == 0) {
-        if (ia < T_) lse[rowQ + (long long)(ia - i0) * H] = m0 + logf(l0);
-        if (ib < T_) lse[rowQ + (long long)(ib - i0) * H] = m1 + logf(l1);
+        if (ia < Tk) lse[rowQ + (long long)(ia - i0) * H] = m0 + logf(l0);
+        if (ib < Tk) lse[rowQ + (long long)(ib - i0) * H] = m1 + logf(l1);
     }
 }
 
@@ -421,9 +426,9 @@ __device__ void attn_decode(T* o, const T* q, const T* kc, const T* vc, int capa
 
 #define ATTN_KERNELS(D, T, SUFFIX, FWD_CTAS, DQ_CTAS, DKDV_CTAS)                                                                                           \
     extern "C" __global__ void __launch_bounds__(128, FWD_CTAS) attn_fwd_d##D##_##SUFFIX(T* o, float* lse, const T* q, const T* k,   \
-                                                                               const T* v, int T_, int H, int Hkv,            \
+                                                                               const T* v, int T_, int past, int H, int Hkv,  \
                                                                                int window, float scale) {                     \
-        attn::attn_fwd<T, D>(o, lse, q, k, v, T_, H, Hkv, window, scale);                                                  \
+        attn::attn_fwd<T, D>(o, lse, q, k, v, T_, past, H, Hkv, window, scale);                                            \
     }                                                                                                                      \
     extern "C" __global__ void __launch_bounds__(128, DQ_CTAS) attn_bwd_dq_d##D##_##SUFFIX(                                         \
         T* dq, const T* q, const T* k, const T* v, const T* dO, const float* lse, const float* delta, int T_, int H,        \
@@ -451,7 +456,9 @@ __device__ void attn_decode(T* o, const T* q, const T* kc, const T* vc, int capa
 #endif
 #define ATTN_KERNELS_(...) ATTN_KERNELS(__VA_ARGS__)
 
-ATTN_KERNELS(64, float, f32, 1, 1, 1)
+// The fp32 forward at D = 64 fits 4 CTAs on either GPU by its shared memory (52 KB) and needs no more than 128
+// registers (127 on sm_90, 117 on sm_80, no spills); left free, ptxas took 157 once the forward learnt past positions.
+ATTN_KERNELS(64, float, f32, 4, 1, 1)
 ATTN_KERNELS(128, float, f32, 1, 1, 1)
 ATTN_KERNELS_(64, bf16, bf16, ATTN_BF16_D64_CTAS)
 ATTN_KERNELS(128, bf16, bf16, 1, 1, 1)

@@ -1,5 +1,6 @@
 // The attention kernels (gpu/src/main/cuda/attention.cu) on the CPU simulator against a float64
-// reference: forward, log-sum-exp, backward, decode from a ring-buffer cache. Built and run by
+// reference: forward, log-sum-exp, backward, decode from a ring-buffer cache; the forward of queries
+// after earlier positions against the forward over them all. Built and run by
 // scripts/cuda-sim-test.sh; exit status 0 when every check passes.
 #include "cuda_sim.h"
 
@@ -124,13 +125,37 @@ static void run_case(int B, int T_, int H, int Hkv, int window, std::mt19937& rn
     const size_t tile = 64 * LD * sizeof(T), bufs = bf ? 2 : 1;
     const size_t smemF = (1 + 2 * bufs) * tile, smemQ = (2 + 2 * bufs) * tile, smemK = (2 + 2 * bufs) * tile + 2 * 64 * 4;
     sim::launch({(unsigned)nb, (unsigned)H, (unsigned)B}, {128, 1, 1}, smemF, [&] {
-        attn::attn_fwd<T, D>(dOut.a.ptr(), dlse.ptr(), dQ.a.ptr(), dK.a.ptr(), dV.a.ptr(), T_, H, Hkv, window, (float)scale);
+        attn::attn_fwd<T, D>(dOut.a.ptr(), dlse.ptr(), dQ.a.ptr(), dK.a.ptr(), dV.a.ptr(), T_, 0, H, Hkv, window, (float)scale);
     });
     dOut.a.check("o");
     check(std::string(tag) + " o", dOut.read(), o, tol);
     std::vector<double> lg(lse.size());
     for (size_t i = 0; i < lse.size(); i++) lg[i] = dlse[i];
     check(std::string(tag) + " lse", lg, lse, bf ? 1e-3 : 1e-6);
+
+    // The queries after each block boundary, continuing the earlier positions (a prompt after a KV cache): the
+    // rows of the pass over every position, bit for bit.
+    const std::vector<double> whole = dOut.read();
+    for (int past = 64; past < T_; past += 64) {
+        const int Tq = T_ - past;
+        std::vector<double> qt((size_t)B * Tq * H * D), ot(qt.size());
+        for (int b = 0; b < B; b++)
+            for (size_t x = 0; x < (size_t)Tq * H * D; x++) {
+                qt[(size_t)b * Tq * H * D + x] = q[((size_t)b * T_ + past) * H * D + x];
+                ot[(size_t)b * Tq * H * D + x] = whole[((size_t)b * T_ + past) * H * D + x];
+            }
+        Dev<T> dqt(qt), dot(qt.size());
+        sim::launch({(unsigned)((Tq + 63) / 64), (unsigned)H, (unsigned)B}, {128, 1, 1}, smemF, [&] {
+            attn::attn_fwd<T, D>(dot.a.ptr(), nullptr, dqt.a.ptr(), dK.a.ptr(), dV.a.ptr(), Tq, past, H, Hkv, window, (float)scale);
+        });
+        dot.a.check("o after past");
+        if (dot.read() != ot) {
+            std::printf("FAIL %s after %d: not the whole pass's rows bit for bit\n", tag, past);
+            failures++;
+        } else {
+            std::printf("ok   %s after %d: the whole pass's rows bit for bit\n", tag, past);
+        }
+    }
     const long long rows = (long long)B * T_ * H;
     sim::launch({(unsigned)((rows + 3) / 4), 1, 1}, {128, 1, 1}, 0, [&] {
         attn::attn_bwd_delta<T>(delta.ptr(), ddO.a.ptr(), dOut.a.ptr(), rows, D);
@@ -186,6 +211,8 @@ int main(int argc, char** argv) {
     // dk/dv), with blocks wholly inside a window (no per-element mask) beside partial ones.
     run_case<bf16, 64>(1, 300, 4, 2, 0, rng);
     run_case<bf16, 64>(1, 300, 2, 1, 150, rng);
+    // bf16 (the async copies) with several sequences: the queries after past positions at batch strides T and past + T.
+    run_case<bf16, 64>(2, 130, 4, 2, 0, rng);
     std::printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }

@@ -46,14 +46,17 @@ class GpuDecodingGpuTest {
 
     @TempDir
     static Path models;
-    static Path llama, mistral, student, hybrid, conv, kv;
+    static Path llama, mistral, mistral64, mistral100, student, hybrid, hybrid64, conv, kv;
 
     @BeforeAll
     static void models() {
         llama = TestModels.kjvTeacher();
         mistral = TestModels.mistralTeacher(models.resolve("mistral"), 40);
+        mistral64 = TestModels.mistralTeacher(models.resolve("mistral64"), 64);
+        mistral100 = TestModels.mistralTeacher(models.resolve("mistral100"), 100);
         student = TestModels.student(llama, models.resolve("student"), 64, GateInit.RANDOM, List.of());
         hybrid = TestModels.student(mistral, models.resolve("hybrid"), 32, GateInit.KEY_POOL, List.of(2));
+        hybrid64 = TestModels.student(mistral64, models.resolve("hybrid64"), 32, GateInit.KEY_POOL, List.of(2));
         conv = TestModels.convStudent(llama, models.resolve("conv"), 64, 4);
         kv = TestModels.kvHeadsStudent(llama, models.resolve("kv4"), 64, 4);
     }
@@ -358,6 +361,33 @@ class GpuDecodingGpuTest {
                     float[] b = cached.prefill(Arrays.copyOfRange(prompt, 128, 150));
                     double err = Math.max(relative(b, a), relative(cached.next(3), whole.next(3)));
                     metric(p + "_prefill_from_state_vs_one_call_" + dir.getFileName(), err, p == Precision.FP32 ? 1e-5 : 2e-2);
+                }
+            }
+        }
+    }
+
+    /**
+     * Prompt pieces at every kind of start: off a multiple of 64 (decode kernel up to the next one, flash forward after
+     * it), across a window's filling and behind a full window of 64 (flash forward through the kept rows in position
+     * order; a teacher's layers and a hybrid's kept one), a window of 100 from 64 kept rows on, behind a full window of
+     * 40 (decode kernel throughout); each piece's rows against the forward pass.
+     */
+    @Test
+    void promptPiecesAtAnyPositionMatchTheForwardPass() {
+        int[] cuts = {0, 40, 130, 230, 300};
+        for (Path dir : List.of(llama, mistral64, hybrid64, mistral100, mistral, hybrid)) {
+            for (Precision p : Precision.values()) {
+                try (LanguageModel m = gpu(dir, p)) {
+                    int[] ids = ids(new Random(19), cuts[cuts.length - 1], m.vocabSize());
+                    float[][] full = m.forward(ids);
+                    LanguageModel.Decoder d = m.newDecoder();
+                    double worst = 0;
+                    for (int c = 0; c + 1 < cuts.length; c++) {
+                        float[][] rows = d.prefillAll(Arrays.copyOfRange(ids, cuts[c], cuts[c + 1]));
+                        for (int t = 0; t < rows.length; t++) worst = Math.max(worst, relative(rows[t], full[cuts[c] + t]));
+                    }
+                    assertEquals(cuts[cuts.length - 1], d.position());
+                    metric(p + "_prompt_pieces_vs_forward_" + dir.getFileName(), worst, p == Precision.FP32 ? 1e-5 : 2e-2);
                 }
             }
         }

@@ -22,7 +22,8 @@ import gsat2r.gpu.cuda.Dim3;
 public final class Attention {
     private Attention() {}
 
-    private static final int BLOCK = 64;
+    /** Queries (and keys) a CTA of the tile kernels takes: {@link #forwardAfter}'s past positions come in multiples of it. */
+    public static final int BLOCK = 64;
     private static final int THREADS = 128;
 
     /**
@@ -79,9 +80,32 @@ public final class Attention {
         Checks.buffer("o", o, t, s.qSize());
         Alignment.require16("o", o);
         if (lse != null) Checks.buffer("lse", lse, ElementType.F32, s.rows());
+        launchForward(gpu, s, 0, t, o, lse, q, k, v);
+    }
+
+    /**
+     * The forward of {@code s.seqLen()} queries that continue {@code past} earlier positions: {@code q, o [B,T,H,D]}
+     * are positions {@code past ..}, {@code k, v [B,past+T,Hkv,D]} every position from 0 (a KV cache with the new keys
+     * appended), query t sees the keys of position {@code past + t} and before (and the window). {@code past} is a
+     * multiple of 64, so that the result is the last T rows of one {@link #forward} over past + T positions, bit for bit.
+     */
+    public static void forwardAfter(Gpu gpu, Shape s, int past, DeviceBuffer o, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v) {
+        if (past < 0 || past % BLOCK != 0) {
+            throw new IllegalArgumentException("attention after past positions: past must be a multiple of " + BLOCK + " and >= 0, got " + past);
+        }
+        Shape all = new Shape(s.batch(), past + s.seqLen(), s.heads(), s.kvHeads(), s.headDim(), s.window(), s.scale());
+        ElementType t = operands(s, all.kvSize(), q, k, v);
+        Checks.buffer("o", o, t, s.qSize());
+        Alignment.require16("o", o);
+        launchForward(gpu, s, past, t, o, null, q, k, v);
+    }
+
+    private static void launchForward(Gpu gpu, Shape s, int past, ElementType t, DeviceBuffer o, DeviceBuffer lse, DeviceBuffer q,
+                                      DeviceBuffer k, DeviceBuffer v) {
         CudaFunction f = kernel(gpu, "attn_fwd", s.headDim(), t);
         KernelTimes.run(gpu, "attn_fwd", () -> f.launch(gpu.stream(), new Dim3(s.blocks(), s.heads(), s.batch()), Dim3.of(THREADS),
-                sharedBytes("attn_fwd", s.headDim(), t), o, lse, q, k, v, s.seqLen(), s.heads(), s.kvHeads(), s.window(), s.scale()));
+                sharedBytes("attn_fwd", s.headDim(), t), o, lse, q, k, v, s.seqLen(), past, s.heads(), s.kvHeads(), s.window(),
+                s.scale()));
     }
 
     /**
@@ -144,10 +168,15 @@ public final class Attention {
     }
 
     private static ElementType operands(Shape s, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v) {
+        return operands(s, s.kvSize(), q, k, v);
+    }
+
+    /** Checks q against {@code s} and k, v against {@code kvSize} elements (more keys than queries after past positions). */
+    private static ElementType operands(Shape s, long kvSize, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v) {
         ElementType t = Checks.storage("q", q);
         Checks.buffer("q", q, t, s.qSize());
-        Checks.buffer("k", k, t, s.kvSize());
-        Checks.buffer("v", v, t, s.kvSize());
+        Checks.buffer("k", k, t, kvSize);
+        Checks.buffer("v", v, t, kvSize);
         Alignment.require16("q", q);
         Alignment.require16("k", k);
         Alignment.require16("v", v);

@@ -72,6 +72,47 @@ class AttentionGpuTest extends GpuTestSupport {
     }
 
     /**
+     * Queries after every multiple of 64 earlier positions against a cache of all the keys: the rows of one forward
+     * over every position, bit for bit (batch 1, as a decoder's cache). The cache is longer than the keys, its rows
+     * after them NaN, as a decoder's ring buffer holds rows not yet written: none of them may be read.
+     */
+    @ParameterizedTest
+    @EnumSource(value = ElementType.class, names = {"F32", "BF16"})
+    void theForwardAfterPastPositionsIsTheWholeForwardsRows(ElementType t) {
+        Gpu g = gpu();
+        for (Case c : CASES) {
+            if (c.batch() != 1 || c.seqLen() <= 64) continue;
+            int T = c.seqLen(), H = c.heads(), Hkv = c.kvHeads(), D = c.headDim();
+            float scale = gsat2r.core.cpu.Attention.defaultScale(D);
+            Attention.Shape s = new Attention.Shape(1, T, H, Hkv, D, c.window(), scale);
+            float[] q = stored(randn(RNG, (int) s.qSize(), 1.5), t);
+            float[] k = stored(randn(RNG, (int) s.kvSize(), 1.5), t), v = stored(randn(RNG, (int) s.kvSize(), 1), t);
+            int spare = 100 * Hkv * D;
+            float[] kRing = java.util.Arrays.copyOf(k, k.length + spare), vRing = java.util.Arrays.copyOf(v, v.length + spare);
+            java.util.Arrays.fill(kRing, k.length, kRing.length, Float.NaN);
+            java.util.Arrays.fill(vRing, v.length, vRing.length, Float.NaN);
+            try (DeviceBuffer qb = upload(q, t); DeviceBuffer kb = upload(k, t); DeviceBuffer vb = upload(v, t);
+                 DeviceBuffer kr = upload(kRing, t); DeviceBuffer vr = upload(vRing, t); DeviceBuffer ob = poisoned(t, s.qSize())) {
+                Attention.forward(g, s, ob, null, qb, kb, vb);
+                float[] whole = ob.toFloatArray();
+                for (int past = 64; past < T; past += 64) {
+                    int rows = (T - past) * H * D;
+                    Attention.Shape after = new Attention.Shape(1, T - past, H, Hkv, D, c.window(), scale);
+                    try (DeviceBuffer qa = upload(java.util.Arrays.copyOfRange(q, past * H * D, T * H * D), t);
+                         DeviceBuffer oa = poisoned(t, after.qSize())) {
+                        Attention.forwardAfter(g, after, past, oa, qa, kr, vr);
+                        float[] got = oa.toFloatArray();
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOfRange(whole, past * H * D, past * H * D + rows),
+                                got, t + " T" + T + " W" + c.window() + " after " + past);
+                    }
+                }
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Attention.forwardAfter(g,
+                new Attention.Shape(1, 2, 2, 2, 64, 0, 0.125f), 63, null, null, null, null), "past must be a multiple of 64");
+    }
+
+    /**
      * The bf16 tile kernels at D = 64 (Llama-3.2-1B's and tiny-llama's heads) fit several CTAs per
      * Hopper SM: attn_fwd and attn_bwd_dq four (125 and 128 registers, 45 and 54 KB of shared
      * memory), attn_bwd_dkdv three (167 registers, 54.5 KB).
