@@ -102,6 +102,37 @@ class SyntheticDataTest {
     }
 
     @Test
+    void theAnswerTokensSpellEveryRecallTargetAndNothingElse() {
+        List<SyntheticKind> kinds = new ArrayList<>(KINDS);
+        kinds.add(new KeyValueLists(4, 16, 0.3, 0.3, 0.4, 0.5));            // bare lists, fact lists, decoys among facts
+        kinds.add(new Needles(4, 4, 0.5, 0.5));                              // filler haystacks, decoys in haystacks
+        int documents = 0, targets = 0;
+        for (SyntheticKind kind : kinds) {
+            for (Doc.Encoded d : docs(kind, 6, 1025)) {
+                boolean[] marked = AnswerTokens.of(tokenizer, d);
+                assertNotNull(marked, kind.name() + ": the tokens spell the text");
+                List<String> runs = new ArrayList<>();
+                for (int i = 0; i < marked.length; i++) {
+                    if (!marked[i]) continue;
+                    int j = i;
+                    while (j < marked.length && marked[j]) j++;
+                    runs.add(tokenizer.decode(Arrays.copyOfRange(d.tokens(), i, j)).strip());
+                    i = j;
+                }
+                String text = d.doc().text();
+                List<String> expected = d.doc().answers().stream().map(a -> text.substring(a.start(), a.end()).strip()).toList();
+                assertEquals(expected, runs, kind.name() + " in\n" + text);
+                assertTrue(expected.getLast().equals(d.doc().answer().strip()) || d.doc().answer().strip().endsWith(expected.getLast()),
+                        kind.name() + ": the last target is the answer's end");
+                assertFalse(marked[0] || marked[marked.length - 1], "BOS and EOS are no answers");
+                documents++;
+                targets += runs.size();
+            }
+        }
+        assertTrue(documents > 40 && targets > 3 * documents, documents + " documents, " + targets + " targets");
+    }
+
+    @Test
     void keyValueListsLookUpTheValuesTheyListed() {
         for (Doc.Encoded d : docs(KeyValueLists.DEFAULTS, 8, 1025)) {
             String text = d.doc().text();
