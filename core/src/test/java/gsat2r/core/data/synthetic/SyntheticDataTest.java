@@ -541,6 +541,41 @@ class SyntheticDataTest {
         stream.close();
     }
 
+    /**
+     * The answer marks come with the tokens, the same written at once or ahead, asked with or without marks before:
+     * the synthetic windows' marks are their documents' answer tokens, corpus windows have none.
+     */
+    @Test
+    void theAnswerMarksOfABatchAreThoseOfItsWindowsWrittenAtOnceOrAhead() {
+        PackedSequences seq = new PackedSequences(data.train(), 256);
+        SyntheticMix mix = new SyntheticMix(3, List.of(0.3, 0.3, 0.2));
+        SyntheticDocuments docs = new SyntheticDocuments(context, KINDS.subList(0, 3), 3);
+        TrainingStream stream = new TrainingStream(seq, new SequenceOrder(3, seq.count()), mix, docs);
+        int n = 257, marked = 0, corpus = 0;
+        for (long first : new long[] {40, 44, 48, 44, 52, 56}) {               // ahead, ahead, at once, at once, ahead
+            int[] tokens = new int[4 * n];
+            boolean[] answers = new boolean[4 * n];
+            if (first == 52) stream.sequences(48, 4, new int[4 * n]);             // the batch written ahead has no marks
+            stream.sequences(first, 4, tokens, answers);
+            for (int r = 0; r < 4; r++) {
+                int[] one = new int[n];
+                stream.sequence(first + r, one, 0);
+                assertArrayEquals(one, Arrays.copyOfRange(tokens, r * n, (r + 1) * n), "sequence " + (first + r));
+                boolean[] expect = new boolean[n];
+                if (stream.slotOf(first + r) instanceof SyntheticMix.Synthetic(int kind, long j)) {
+                    docs.window(kind, j, new int[n], expect, 0, n);
+                } else {
+                    corpus++;
+                }
+                assertArrayEquals(expect, Arrays.copyOfRange(answers, r * n, (r + 1) * n), "marks of sequence " + (first + r));
+                for (boolean b : expect) if (b) marked++;
+            }
+        }
+        assertTrue(marked > 20 && corpus > 0, marked + " marks, " + corpus + " corpus rows");
+        assertEquals(0, docs.unmarked(), "every document's tokens spell its text");
+        stream.close();
+    }
+
     @Test
     void eachPhaseGivesTheSequencesOfItsOwnMixFromItsFirstSequenceOn() {
         PackedSequences seq = new PackedSequences(data.train(), 256);
