@@ -377,6 +377,10 @@ public final class Trainer {
             listener.note(String.format(Locale.ROOT, "stage %d/%d '%s' (%s): %d steps, trainable %s (%,d parameters)",
                     si + 1, stages.size(), stage.name(), stage.objective().type(), stage.steps(), stage.trainable().spelling(), count));
             for (long n = state.stageStep() + 1; n <= stage.steps(); n++) step(stage, n);
+            if (stage.objective() instanceof Objective.Distill d && d.needsAnswers() && stream.unmarked() > 0) {
+                listener.note("stage '" + stage.name() + "': answer_weight found no answer tokens in " + stream.unmarked()
+                        + " synthetic documents so far (their tokens do not spell their text: a normalizing tokenizer?); they count once");
+            }
             if (stage.trainable() instanceof TrainableSet.Lora lora) {
                 if (lead()) PeftAdapter.write(run.adapter(stage), backend.loraFactors(), lora, stage.name());
                 backend.mergeLora();

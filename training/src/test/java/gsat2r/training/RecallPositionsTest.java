@@ -84,6 +84,11 @@ class RecallPositionsTest {
         assertArrayEquals(new float[] {1, 1, 1, 1, 2, 1}, new Objective.Distill(1, 0, 2, 3).positionWeights(unmarked),
                 "no marks: the recall weight alone");
         assertNull(new Objective.Distill(1, 0, 1, 3).positionWeights(unmarked));
+        // two rows: row s's target t is token s·(T + 1) + t + 1, its weight at s·T + t
+        boolean[] two = new boolean[14];
+        two[7 + 3] = true;                                  // row 1's token 3: the target of its position 2
+        assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 1, 1}, new Objective.Distill(1, 0, 1, 5).positionWeights(
+                new TokenBatch(2, 6, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, two)));
         assertTrue(new Objective.Distill(1, 0, 1, 3).needsAnswers());
         assertFalse(new Objective.Distill(1, 0, 4).needsAnswers());
         assertThrows(IllegalArgumentException.class, () -> new Objective.Distill(1, 0, 1, 101));

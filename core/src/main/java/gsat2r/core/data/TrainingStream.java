@@ -80,6 +80,11 @@ public final class TrainingStream implements AutoCloseable {
         return at;
     }
 
+    /** Synthetic documents written so far whose answer tokens could not be found ({@link SyntheticDocuments#unmarked}). */
+    public long unmarked() {
+        return phases.stream().map(Phase::synthetic).filter(java.util.Objects::nonNull).distinct().mapToLong(SyntheticDocuments::unmarked).sum();
+    }
+
     /** Tokens of a sequence: T + 1 (inputs and targets). */
     public int windowTokens() {
         return corpus.length() + 1;

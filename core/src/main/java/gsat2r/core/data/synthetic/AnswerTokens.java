@@ -6,9 +6,11 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Which tokens of an encoded document are its recall targets ({@link Doc#answers}): a token is one when its
- * first byte other than white space lies in an answer's characters. The tokens' bytes ({@link
- * Tokenizer#tokenBytes}, specials left out) spell the text's UTF-8, so the walk is exact; a tokenizer that
- * changes the text on its way (a normalizer, a SentencePiece space) is caught by the lengths not agreeing.
+ * first byte other than white space lies in an answer's characters (a token of white space alone, when it
+ * lies inside one). The tokens' bytes ({@link
+ * Tokenizer#tokenBytes}, specials left out) spell the text's UTF-8 (after the one space a SentencePiece
+ * tokenizer puts first), so the walk is exact; a tokenizer that changes the text otherwise (a normalizer) is
+ * caught by the bytes not agreeing.
  */
 public final class AnswerTokens {
     private AnswerTokens() {}
@@ -24,18 +26,27 @@ public final class AnswerTokens {
         boolean[] marked = new boolean[tokens.length];
         long[] spans = byteSpans(text, encoded.doc());
         int at = 0, span = 0;
+        boolean leading = true;
         for (int i = 0; i < tokens.length; i++) {
             if (tokenizer.isSpecial(tokens[i])) continue;
             byte[] b = tokenizer.tokenBytes(tokens[i]);
+            if (b == null) return null;
+            // SentencePiece's dummy prefix: one space before the text that the text does not have
+            int skip = leading && b.length > 0 && b[0] == ' ' && (utf8.length == 0 || utf8[0] != ' ') ? 1 : 0;
+            leading = false;
             int first = -1;
-            for (int j = 0; j < b.length; j++) {
-                if (at + j >= utf8.length || utf8[at + j] != b[j]) return null;
-                if (first < 0 && !Character.isWhitespace(b[j] & 0xff)) first = at + j;
+            for (int j = skip; j < b.length; j++) {
+                int k = at + j - skip;
+                if (k >= utf8.length || utf8[k] != b[j]) return null;
+                if (first < 0 && !Character.isWhitespace(b[j] & 0xff)) first = k;
             }
-            at += b.length;
-            if (first < 0) continue;
-            while (span < spans.length && (int) spans[span] <= first) span++;       // spans[span]: the first whose end is past it
-            marked[i] = span < spans.length && (int) (spans[span] >>> 32) <= first;
+            int from = at;
+            at += b.length - skip;
+            boolean blank = first < 0;                 // white space alone: an answer's only inside one ("42 €")
+            int probe = blank ? from : first;
+            while (span < spans.length && (int) spans[span] <= probe) span++;       // spans[span]: the first whose end is past it
+            int start = span < spans.length ? (int) (spans[span] >>> 32) : Integer.MAX_VALUE;
+            marked[i] = blank ? start < probe : start <= probe;
         }
         return at == utf8.length ? marked : null;
     }

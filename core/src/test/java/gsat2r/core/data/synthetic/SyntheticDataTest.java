@@ -545,6 +545,32 @@ class SyntheticDataTest {
      * The answer marks come with the tokens, the same written at once or ahead, asked with or without marks before:
      * the synthetic windows' marks are their documents' answer tokens, corpus windows have none.
      */
+    /**
+     * Targets after characters of two to four UTF-8 bytes are found by their bytes, not their characters; on a
+     * SentencePiece tokenizer after its leading space too; tokens of another text mark nothing.
+     */
+    @Test
+    void answerTokensCountBytesAndRefuseTokensOfAnotherText() {
+        Doc.Writer w = new Doc.Writer().append("Le café naïve 😀 dit: ").answer("Zürich").append(", puis ");
+        int end = w.length();
+        Doc d = w.answer("42 €").append(".").doc(end);
+        for (Tokenizer t : List.of(tokenizer, Tokenizer.load(TestTokenizers.dir(TestTokenizers.SENTENCEPIECE)))) {
+            int[] ids = t.encode(d.text());
+            boolean[] marked = AnswerTokens.of(t, new Doc.Encoded(d, ids));
+            assertNotNull(marked, "the tokens spell the text");
+            List<String> runs = new ArrayList<>();
+            for (int i = 0; i < ids.length; i++) {
+                int j = i;
+                while (j < ids.length && marked[j]) j++;
+                if (j > i) runs.add(t.decode(Arrays.copyOfRange(ids, i, j)).strip());
+                i = j;
+            }
+            assertEquals(List.of("Zürich", "42 €"), runs);
+            assertNull(AnswerTokens.of(t, new Doc.Encoded(d, t.encode("Le cafe naive dit: Zurich, puis 42."))));
+            if (t != tokenizer) t.close();
+        }
+    }
+
     @Test
     void theAnswerMarksOfABatchAreThoseOfItsWindowsWrittenAtOnceOrAhead() {
         PackedSequences seq = new PackedSequences(data.train(), 256);
@@ -552,7 +578,7 @@ class SyntheticDataTest {
         SyntheticDocuments docs = new SyntheticDocuments(context, KINDS.subList(0, 3), 3);
         TrainingStream stream = new TrainingStream(seq, new SequenceOrder(3, seq.count()), mix, docs);
         int n = 257, marked = 0, corpus = 0;
-        for (long first : new long[] {40, 44, 48, 44, 52, 56}) {               // ahead, ahead, at once, at once, ahead
+        for (long first : new long[] {40, 44, 48, 44, 52, 56}) {     // at once, then ahead, ahead, at once, at once (52: ahead without marks), ahead
             int[] tokens = new int[4 * n];
             boolean[] answers = new boolean[4 * n];
             if (first == 52) stream.sequences(48, 4, new int[4 * n]);             // the batch written ahead has no marks
