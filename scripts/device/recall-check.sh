@@ -42,7 +42,7 @@
 # norm=, slots=, kvh=, init=, conv=, cinit=, clr=: gate normalizer, slots, the GSA layers' kv heads (student.kv_heads), gate
 # init, short convolutions' taps, init and learning-rate scale (every stage); seed=: the data's and the student's seed (dseed=, sseed=: the data's alone, the student's conversion's alone); hs=: the attention-transfer stage's hidden_states;
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
-# distill stages' ce_weight; pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
+# distill stages' ce_weight; aw=: the distill stages' answer_weight (a tail= given after it keeps it); pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
 # recipe's), which t.kv=, t.needles=, t.facts= ... (every mix setting above with t.) set as the settings without t. do
 # the recipe's, and t.lr=, t.ce=, t.w= its lr, ce_weight and recall_weight; give tail= before them); a.kv=, a.facts= ... (the same with a.):
@@ -296,6 +296,7 @@ setters.update({
     "t.lr": lambda v: tail().__setitem__("lr", float(v)),
     "t.ce": lambda v: tail().__setitem__("ce_weight", float(v)),
     "t.w": lambda v: tail().__setitem__("recall_weight", float(v)),
+    "aw": lambda v: [s.__setitem__("answer_weight", float(v)) for s in r["stages"] if s["type"] == "distill"],
     "sw": mix_switch,
     "at": lambda v: stage("attention-transfer").__setitem__("tokens", int(v)),
     "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),

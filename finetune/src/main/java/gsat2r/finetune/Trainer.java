@@ -20,6 +20,7 @@ import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.training.BackendOutOfMemoryException;
 import gsat2r.training.BackendRequest;
 import gsat2r.training.LossSums;
+import gsat2r.training.Objective;
 import gsat2r.training.ParameterInfo;
 import gsat2r.finetune.student.StudentConverter;
 import gsat2r.training.TokenBatch;
@@ -376,6 +377,10 @@ public final class Trainer {
             listener.note(String.format(Locale.ROOT, "stage %d/%d '%s' (%s): %d steps, trainable %s (%,d parameters)",
                     si + 1, stages.size(), stage.name(), stage.objective().type(), stage.steps(), stage.trainable().spelling(), count));
             for (long n = state.stageStep() + 1; n <= stage.steps(); n++) step(stage, n);
+            if (stage.objective() instanceof Objective.Distill d && d.needsAnswers() && stream.unmarked() > 0) {
+                listener.note("stage '" + stage.name() + "': answer_weight found no answer tokens in " + stream.unmarked()
+                        + " synthetic documents so far (their tokens do not spell their text: a normalizing tokenizer?); they count once");
+            }
             if (stage.trainable() instanceof TrainableSet.Lora lora) {
                 if (lead()) PeftAdapter.write(run.adapter(stage), backend.loraFactors(), lora, stage.name());
                 backend.mergeLora();
@@ -401,7 +406,8 @@ public final class Trainer {
         try {
             List<LossSums> mine = new ArrayList<>();
             for (int j = 0; j < split.gradAccum(); j++) {
-                TokenBatch batch = trainBatch(split.firstSequence(state.sequences(), j, group.rank()), split.microBatch());
+                TokenBatch batch = trainBatch(split.firstSequence(state.sequences(), j, group.rank()), split.microBatch(),
+                        stage.objective() instanceof Objective.Distill d && d.needsAnswers());
                 mine.add(backend.forwardBackward(stage.objective(), batch, 1.0 / positions, j == split.gradAccum() - 1));
             }
             LossSums sums = combine(mine);
@@ -453,12 +459,13 @@ public final class Trainer {
         return new T2rException(where(stage, n) + ": " + what + "; stopped without applying this update; " + advice);
     }
 
-    /** Micro-batch of {@code rows} training sequences, the k-th, (k+1)-th, ... of the run's order. */
-    private TokenBatch trainBatch(long firstSequence, int rows) {
+    /** Micro-batch of {@code rows} training sequences, the k-th, (k+1)-th, ... of the run's order, with their answer marks if asked. */
+    private TokenBatch trainBatch(long firstSequence, int rows, boolean answers) {
         int T = recipe.seqLen();
         int[] tokens = new int[rows * (T + 1)];
-        stream.sequences(firstSequence, rows, tokens);
-        return new TokenBatch(rows, T, tokens);
+        boolean[] marks = answers ? new boolean[tokens.length] : null;
+        stream.sequences(firstSequence, rows, tokens, marks);
+        return new TokenBatch(rows, T, tokens, marks);
     }
 
     private double elapsed() {

@@ -312,6 +312,21 @@ class TrainerTest {
     }
 
     @Test
+    void anAnswerWeightResumesBitIdenticallyAndTrainsOtherwiseThanWithout() throws IOException {
+        String without = syntheticRecipe("answers-base.json")
+                .replace("\"type\": \"distill\",", "\"type\": \"distill\", \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 1, \"min_pairs\": 1, \"max_pairs\": 3}],");
+        Path recipe = root.resolve("answers.json"), plain = root.resolve("answers-plain.json");
+        Files.writeString(recipe, without.replace("\"type\": \"distill\",", "\"type\": \"distill\", \"answer_weight\": 4,"));
+        Files.writeString(plain, without);
+        Path whole = tmp.resolve("answers-whole"), broken = tmp.resolve("answers-broken"), unweighted = tmp.resolve("answers-unweighted");
+        train(recipe, whole, false, new TrainingListener() {});
+        assertResumesAsOneRun(recipe, whole, broken, 8, 10);
+        assertEquals(4.0, JSON.readTree(whole.resolve("run.json").toFile()).path("recipe").path("stages").get(1).path("answer_weight").asDouble());
+        train(plain, unweighted, false, new TrainingListener() {});
+        assertFalse(withoutTimes(unweighted).equals(withoutTimes(whole)), "the answer weight changes what the distill stage learns");
+    }
+
+    @Test
     void aMixSwitchInsideAStageChangesItsSequencesFromThatStepAndResumesBitIdentically() throws IOException {
         String plainText = syntheticRecipe("switch-base.json");
         String text = plainText.replace("\"type\": \"distill\",", "\"type\": \"distill\", \"synthetic_switch\": {\"after_steps\": 3, "

@@ -27,8 +27,10 @@ package gsat2r.training;
  *     {@link TrainingBackend#evaluate} also {@code top1}: the count of positions where the student's
  *     most likely token is the teacher's. With a recall weight r ≠ 1, a position whose target repeats an
  *     earlier trigram of its sequence ({@link RecallPositions}) counts r times: its loss, its terms and its
- *     gradient are multiplied by r (the sums' position count stays the number of positions). Evaluation
- *     is never weighted.</li>
+ *     gradient are multiplied by r (the sums' position count stays the number of positions); with an
+ *     answer weight a ≠ 1, a position whose target is a recall target of a synthetic document (the batch's
+ *     {@link TokenBatch#answers}) is multiplied by a as well (r·a where it is both). Evaluation is never
+ *     weighted.</li>
  * <li>{@link LanguageModeling}: {@code CE(z_S, target)}. Terms: {@code loss}, {@code ce}.</li>
  * </ul>
  */
@@ -81,23 +83,50 @@ public sealed interface Objective {
         }
     }
 
-    record Distill(double temperature, double ceWeight, double recallWeight) implements Objective {
+    record Distill(double temperature, double ceWeight, double recallWeight, double answerWeight) implements Objective {
         public Distill {
             if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0");
             if (!(ceWeight >= 0 && ceWeight <= 1)) throw new IllegalArgumentException("ce_weight must be in [0, 1]");
             if (!(recallWeight >= 0 && recallWeight <= MAX_RECALL_WEIGHT)) {
                 throw new IllegalArgumentException("recall_weight must be in [0, " + (int) MAX_RECALL_WEIGHT + "]");
             }
+            if (!(answerWeight >= 0 && answerWeight <= MAX_RECALL_WEIGHT)) {
+                throw new IllegalArgumentException("answer_weight must be in [0, " + (int) MAX_RECALL_WEIGHT + "]");
+            }
         }
 
-        /** Without recall weighting. */
+        /** Without answer weighting. */
+        public Distill(double temperature, double ceWeight, double recallWeight) {
+            this(temperature, ceWeight, recallWeight, 1);
+        }
+
+        /** Without recall or answer weighting. */
         public Distill(double temperature, double ceWeight) {
             this(temperature, ceWeight, 1);
         }
 
-        /** The loss weight of each target position of a training batch, or null when every position counts once. */
+        /** Whether training batches must say which targets are recall targets ({@link TokenBatch#answers}). */
+        public boolean needsAnswers() {
+            return answerWeight != 1;
+        }
+
+        /**
+         * The loss weight of each target position of a training batch, or null when every position counts once: the
+         * recall weight where the target repeats an earlier trigram ({@link RecallPositions}), times the answer weight
+         * where it is a recall target of a synthetic document (as the batch marks them).
+         */
         public float[] positionWeights(TokenBatch batch) {
-            return RecallPositions.weights(batch, recallWeight);
+            float[] w = RecallPositions.weights(batch, recallWeight);
+            if (answerWeight == 1 || batch.answers() == null) return w;
+            int B = batch.sequences(), T = batch.length();
+            if (w == null) {
+                w = new float[B * T];
+                java.util.Arrays.fill(w, 1f);
+            }
+            for (int s = 0; s < B; s++) {
+                for (int t = 0; t < T; t++) if (batch.answerTarget(s, t)) w[s * T + t] *= (float) answerWeight;
+            }
+            return w;
         }
 
         @Override

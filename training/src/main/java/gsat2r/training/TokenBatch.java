@@ -4,15 +4,29 @@ package gsat2r.training;
  * One micro-batch of training or validation data: {@code sequences} windows of {@code length + 1}
  * token ids each, row-major in {@code tokens}. The inputs of row s are {@code tokens[s·(length+1) + t]}
  * for t in [0, length), the targets the same shifted by one. Every target counts (packed data has no
- * padding), so a batch has {@code sequences · length} target positions.
+ * padding), so a batch has {@code sequences · length} target positions. {@code answers}, laid out as
+ * {@code tokens} (or null: none known), marks the tokens that are recall targets of synthetic documents.
  */
-public record TokenBatch(int sequences, int length, int[] tokens) {
+public record TokenBatch(int sequences, int length, int[] tokens, boolean[] answers) {
 
     public TokenBatch {
         if (sequences < 1 || length < 1) throw new IllegalArgumentException("empty batch: " + sequences + " x " + length);
         if (tokens.length != (long) sequences * (length + 1)) {
             throw new IllegalArgumentException(tokens.length + " tokens for " + sequences + " sequences of " + (length + 1));
         }
+        if (answers != null && answers.length != tokens.length) {
+            throw new IllegalArgumentException(answers.length + " answer marks for " + tokens.length + " tokens");
+        }
+    }
+
+    /** A batch whose recall targets are not known. */
+    public TokenBatch(int sequences, int length, int[] tokens) {
+        this(sequences, length, tokens, null);
+    }
+
+    /** Whether the target of position t of sequence s is a recall target (false when none are known). */
+    public boolean answerTarget(int s, int t) {
+        return answers != null && answers[s * (length + 1) + t + 1];
     }
 
     /** Input token t of sequence s. */

@@ -68,4 +68,30 @@ class RecallPositionsTest {
         assertThrows(IllegalArgumentException.class, () -> RecallPositions.weights(new TokenBatch(1, 3, new int[] {1, 2, 1 << 22, 4}), 2));
         assertThrows(IllegalArgumentException.class, () -> new Objective.Distill(1, 0, -1));
     }
+
+    @Test
+    void theAnswerWeightMultipliesTheRecallWeightAtTheMarkedTargets() {
+        // row "a b c a b c d": targets of positions 0..5 are b c a b c d; the trigram repeats make targets 4 (c) a copy
+        int[] tokens = {1, 2, 3, 1, 2, 3, 4};
+        boolean[] answers = new boolean[tokens.length];
+        answers[5] = true;                                  // token 5 (the target of position 4): a copy and an answer
+        answers[6] = true;                                  // token 6 (the target of position 5): an answer alone
+        TokenBatch marked = new TokenBatch(1, 6, tokens, answers), unmarked = new TokenBatch(1, 6, tokens);
+        assertArrayEquals(new float[] {1, 1, 1, 1, 2, 1}, new Objective.Distill(1, 0, 2).positionWeights(marked));
+        assertArrayEquals(new float[] {1, 1, 1, 1, 6, 3}, new Objective.Distill(1, 0, 2, 3).positionWeights(marked));
+        assertArrayEquals(new float[] {1, 1, 1, 1, 1, 0.5f}, new Objective.Distill(1, 0, 1, 0.5).positionWeights(
+                new TokenBatch(1, 6, tokens, new boolean[] {false, false, false, false, false, false, true})));
+        assertArrayEquals(new float[] {1, 1, 1, 1, 2, 1}, new Objective.Distill(1, 0, 2, 3).positionWeights(unmarked),
+                "no marks: the recall weight alone");
+        assertNull(new Objective.Distill(1, 0, 1, 3).positionWeights(unmarked));
+        // two rows: row s's target t is token s·(T + 1) + t + 1, its weight at s·T + t
+        boolean[] two = new boolean[14];
+        two[7 + 3] = true;                                  // row 1's token 3: the target of its position 2
+        assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 1, 1}, new Objective.Distill(1, 0, 1, 5).positionWeights(
+                new TokenBatch(2, 6, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, two)));
+        assertTrue(new Objective.Distill(1, 0, 1, 3).needsAnswers());
+        assertFalse(new Objective.Distill(1, 0, 4).needsAnswers());
+        assertThrows(IllegalArgumentException.class, () -> new Objective.Distill(1, 0, 1, 101));
+        assertThrows(IllegalArgumentException.class, () -> new TokenBatch(1, 6, tokens, new boolean[3]));
+    }
 }

@@ -302,6 +302,41 @@ public abstract class TrainingBackendContract {
         assertTrue(moved > 1e-6 * size, "the gradient at recall weight 0 equals that at 1: the weights did not reach it");
     }
 
+    /**
+     * The answer weight reaches loss and gradient at the batch's marked targets alone: at a = 2 they are 2·(a = 1) −
+     * (a = 0), as for the recall weight, the marks on a random batch with no copy positions to speak of.
+     */
+    @Test
+    void answerWeightCountsMarkedTargetsLinearly() {
+        int T = sequenceLength();
+        int[] tokens;
+        try (TrainingBackend b = open()) {
+            tokens = batch(b.vocabSize(), 2, 29).tokens().clone();
+        }
+        boolean[] answers = new boolean[tokens.length];
+        for (int i = 3; i < answers.length; i += 5) answers[i] = true;
+        TokenBatch batch = new TokenBatch(2, T, tokens, answers);
+        double[] loss = new double[3];
+        List<Map<String, float[]>> grads = new ArrayList<>();
+        for (int a = 0; a <= 2; a++) {
+            try (TrainingBackend b = open()) {
+                List<ParameterInfo> params = b.setTrainable(new TrainableSet.All(), 1);
+                loss[a] = b.forwardBackward(new Objective.Distill(2.0, 0.3, 1, a), batch, 1.0, true).loss();
+                Map<String, float[]> g = new java.util.LinkedHashMap<>();
+                for (ParameterInfo p : params) g.put(p.name(), b.readGradient(p.name()));
+                grads.add(g);
+            }
+        }
+        assertTrue(loss[0] < loss[1], "marked targets carry loss: " + loss[0] + " < " + loss[1]);
+        assertEquals(2 * loss[1] - loss[0], loss[2], 1e-5 * loss[2], "loss linear in the answer weight");
+        for (String name : grads.get(1).keySet()) {
+            float[] g0 = grads.get(0).get(name), g1 = grads.get(1).get(name), g2 = grads.get(2).get(name);
+            float[] expect = new float[g1.length];
+            for (int i = 0; i < g1.length; i++) expect[i] = 2 * g1[i] - g0[i];
+            assertClose("gradient of " + name + " at answer weight 2", expect, g2, 1e-4);
+        }
+    }
+
     @Test
     void evaluateReturnsTheTrainingLossAndChangesNothing() {
         try (TrainingBackend b = open()) {

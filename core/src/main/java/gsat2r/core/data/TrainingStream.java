@@ -36,8 +36,11 @@ public final class TrainingStream implements AutoCloseable {
     private final java.util.concurrent.ExecutorService ahead;
     private Prefetch prefetch;
 
-    /** A micro-batch being written ahead: its first sequence, its rows, and the tokens when done. */
-    private record Prefetch(long first, int rows, java.util.concurrent.Future<int[]> tokens) {}
+    /** A micro-batch being written ahead: its first sequence, its rows, whether with answers, and the window when done. */
+    private record Prefetch(long first, int rows, boolean answers, java.util.concurrent.Future<Window> window) {}
+
+    /** Tokens, and the answer marks or null. */
+    private record Window(int[] tokens, boolean[] answers) {}
 
     public TrainingStream(PackedSequences corpus, SequenceOrder order, SyntheticMix mix, SyntheticDocuments synthetic) {
         this(corpus, order, List.of(new Phase(0, mix, synthetic)));
@@ -77,6 +80,11 @@ public final class TrainingStream implements AutoCloseable {
         return at;
     }
 
+    /** Synthetic documents written so far whose answer tokens could not be found ({@link SyntheticDocuments#unmarked}). */
+    public long unmarked() {
+        return phases.stream().map(Phase::synthetic).filter(java.util.Objects::nonNull).distinct().mapToLong(SyntheticDocuments::unmarked).sum();
+    }
+
     /** Tokens of a sequence: T + 1 (inputs and targets). */
     public int windowTokens() {
         return corpus.length() + 1;
@@ -107,27 +115,40 @@ public final class TrainingStream implements AutoCloseable {
      * call (what it writes is what this call would: every sequence is a function of the seed and its number).
      */
     public void sequences(long first, int rows, int[] dst) {
+        sequences(first, rows, dst, null);
+    }
+
+    /**
+     * {@link #sequences(long, int, int[])}, and unless {@code answers} is null, laid out as {@code dst}: whether each
+     * token is a recall target of a synthetic document ({@link SyntheticDocuments#window(int, long, int[], boolean[],
+     * int, int)}; never in corpus sequences).
+     */
+    public void sequences(long first, int rows, int[] dst, boolean[] answers) {
         Prefetch p = prefetch;
         prefetch = null;
-        if (p != null && p.first() == first && p.rows() == rows && dst.length >= rows * windowTokens()) {
-            System.arraycopy(done(p), 0, dst, 0, rows * windowTokens());
+        int n = rows * windowTokens();
+        if (p != null && p.first() == first && p.rows() == rows && p.answers() == (answers != null) && dst.length >= n) {
+            Window w = done(p);
+            System.arraycopy(w.tokens(), 0, dst, 0, n);
+            if (answers != null) System.arraycopy(w.answers(), 0, answers, 0, n);
         } else {
-            if (p != null) p.tokens().cancel(false);
-            write(first, rows, dst);
+            if (p != null) p.window().cancel(false);
+            write(first, rows, dst, answers);
         }
         if (ahead != null) {
             long next = first + rows;
-            prefetch = new Prefetch(next, rows, ahead.submit(() -> {
-                int[] tokens = new int[rows * windowTokens()];
-                write(next, rows, tokens);
-                return tokens;
+            boolean marks = answers != null;
+            prefetch = new Prefetch(next, rows, marks, ahead.submit(() -> {
+                Window w = new Window(new int[n], marks ? new boolean[n] : null);
+                write(next, rows, w.tokens(), w.answers());
+                return w;
             }));
         }
     }
 
-    private static int[] done(Prefetch p) {
+    private static Window done(Prefetch p) {
         try {
-            return p.tokens().get();
+            return p.window().get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while writing synthetic sequences", e);
@@ -149,7 +170,7 @@ public final class TrainingStream implements AutoCloseable {
         }
     }
 
-    private void write(long first, int rows, int[] dst) {
+    private void write(long first, int rows, int[] dst, boolean[] answers) {
         SyntheticMix.Slot[] slots = new SyntheticMix.Slot[rows];
         Phase[] of = new Phase[rows];
         long[] windows = new long[rows];
@@ -163,8 +184,11 @@ public final class TrainingStream implements AutoCloseable {
         int n = windowTokens();
         IntStream all = IntStream.range(0, rows);
         (ahead == null || rows < 2 ? all : all.parallel()).forEach(r -> {
-            if (slots[r] instanceof SyntheticMix.Synthetic(int kind, long j)) of[r].synthetic().window(kind, j, dst, r * n, n);
-            else corpus.window(windows[r], dst, r * n);
+            if (slots[r] instanceof SyntheticMix.Synthetic(int kind, long j)) of[r].synthetic().window(kind, j, dst, answers, r * n, n);
+            else {
+                corpus.window(windows[r], dst, r * n);
+                if (answers != null) java.util.Arrays.fill(answers, r * n, (r + 1) * n, false);
+            }
         });
     }
 }

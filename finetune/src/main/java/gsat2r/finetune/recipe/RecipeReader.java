@@ -566,6 +566,8 @@ public final class RecipeReader {
             Double ceWeight = s.number("ce_weight", v -> v >= 0 && v <= 1, "in [0, 1]", null, false);
             Double recallWeight = s.number("recall_weight", v -> v >= 0 && v <= Objective.MAX_RECALL_WEIGHT,
                     "in [0, " + (int) Objective.MAX_RECALL_WEIGHT + "]", null, false);
+            Double answerWeight = s.number("answer_weight", v -> v >= 0 && v <= Objective.MAX_RECALL_WEIGHT,
+                    "in [0, " + (int) Objective.MAX_RECALL_WEIGHT + "]", null, false);
             String hiddenStates = s.choice("hidden_states", HIDDEN_STATES, Objective.HiddenStates.TEACHER.spelling(), false);
             if (!"attention-transfer".equals(type) && s.get("hidden_states") != null) {
                 s.problem("hidden_states", "only for attention-transfer stages");
@@ -576,13 +578,14 @@ public final class RecipeReader {
                 if (temperature != null) s.problem("temperature", "only for distill stages");
                 if (ceWeight != null) s.problem("ce_weight", "only for distill stages");
                 if (recallWeight != null) s.problem("recall_weight", "only for distill stages");
+                if (answerWeight != null) s.problem("answer_weight", "only for distill stages");
             }
             s.finish();
             if (type == null) return null;
             Objective objective = switch (type) {
                 case "attention-transfer" -> new Objective.AttentionTransfer(Objective.HiddenStates.of(hiddenStates));
                 case "distill" -> new Objective.Distill(temperature == null ? 1.0 : temperature, ceWeight == null ? 0.0 : ceWeight,
-                        recallWeight == null ? 1.0 : recallWeight);
+                        recallWeight == null ? 1.0 : recallWeight, answerWeight == null ? 1.0 : answerWeight);
                 default -> new Objective.LanguageModeling();
             };
             o.put("name", name);
@@ -606,6 +609,7 @@ public final class RecipeReader {
                 o.put("temperature", d.temperature());
                 o.put("ce_weight", d.ceWeight());
                 if (d.recallWeight() != 1) o.put("recall_weight", d.recallWeight());
+                if (d.answerWeight() != 1) o.put("answer_weight", d.answerWeight());
             }
             if (synthetic != null) o.set("synthetic", resolvedSynthetic(synthetic));   // absent: the recipe's, as in earlier runs
             if (mixSwitch != null) {

@@ -183,17 +183,20 @@ public record KeyValueLists(int minPairs, int maxPairs, double gapShare, double 
         Function<SplitMix64, String> value = fact && rng.nextInt(5) != 0 ? r -> lex.number(r, 3, 7) : strings(lex, rng.nextInt(5));
         List<String> keys = Lexicon.distinct(n, rng, key), values = Lexicon.distinct(n, rng, value);
         String decoys = fact && decoyShare > 0 && rng.nextDouble() < decoyShare ? decoys(lex, rng) : "";
-        StringBuilder text = new StringBuilder(f.header());
+        Doc.Writer text = new Doc.Writer().append(f.header());
         for (int i = 0; i < n; i++) text.append(decoys).append(f.pair(keys.get(i), values.get(i)));
         if (gapTokens > 0) text.append("\n\n").append(context.haystack(rng, gapTokens)).append("\n\n");
         text.append(decoys).append(f.lookups());
         List<Integer> order = permutation(n, rng);
         int asked = Math.max(1, n / 2 + rng.nextInt(n - n / 2 + 1));       // at least half the keys, in a new order
-        for (int q = 0; q < asked - 1; q++) text.append(f.lookup(keys.get(order.get(q)), values.get(order.get(q))));
+        for (int q = 0; q < asked - 1; q++) {
+            String k = keys.get(order.get(q));
+            text.append(f.ask(k)).append(f.before()).append(k).append(f.sep()).answer(values.get(order.get(q))).append(f.after());
+        }
         int last = order.get(asked - 1);
         text.append(f.ask(keys.get(last))).append(f.before()).append(keys.get(last)).append(f.sep().stripTrailing());
-        String gapBeforeValue = f.sep().substring(f.sep().stripTrailing().length());
-        return new Doc(text.toString(), gapBeforeValue + values.get(last));
+        int answerStart = text.length();
+        return text.append(f.sep().substring(f.sep().stripTrailing().length())).answer(values.get(last)).doc(answerStart);
     }
 
     /** Two to four sentences {@code " The w is x."} of vocabulary words, each word drawn once. */

@@ -136,19 +136,28 @@ public record Needles(int maxNeedles, int maxValues, double fillerShare, double 
         }
         placed.sort((a, b) -> Double.compare(a.depth(), b.depth()));
         String text = (shape == 1 ? INTRO : "") + insert(haystack, placed) + decoys;
+        Doc.Writer doc = new Doc.Writer().append(text);
         if (shape == 3) {                       // every value, in the order the haystack gives them
             List<String> inOrder = placed.stream().map(Placed::value).filter(Objects::nonNull).toList();
-            return new Doc(text + t.question(keys.getFirst()), " " + String.join(", ", inOrder));
+            doc.append(t.question(keys.getFirst()));
+            return list(doc, inOrder);
         }
         int asked = shape == 2 ? 1 + rng.nextInt(2) : 1;
-        StringBuilder prompt = new StringBuilder(text);
         List<Integer> order = KeyValueLists.permutation(needles, rng);
         for (int q = 0; q < asked - 1; q++) {
             int i = order.get(q);
-            prompt.append(t.question(keys.get(i))).append(' ').append(values.get(i)).append('.');
+            doc.append(t.question(keys.get(i))).append(" ").answer(values.get(i)).append(".");
         }
         int last = order.get(asked - 1);
-        return new Doc(prompt + t.question(keys.get(last)), " " + values.get(last));
+        int answerStart = doc.append(t.question(keys.get(last))).length();
+        return doc.append(" ").answer(values.get(last)).doc(answerStart);
+    }
+
+    /** The document whose answer is {@code " a, b, c"}: each item a recall target, the commas not. */
+    static Doc list(Doc.Writer doc, List<String> items) {
+        int answerStart = doc.length();
+        for (int i = 0; i < items.size(); i++) doc.append(i == 0 ? " " : ", ").answer(items.get(i));
+        return doc.doc(answerStart);
     }
 
     /**

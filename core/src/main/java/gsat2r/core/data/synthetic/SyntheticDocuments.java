@@ -19,6 +19,7 @@ public final class SyntheticDocuments {
     private final SyntheticContext context;
     private final List<SyntheticKind> kinds;
     private final long seed;
+    private final java.util.concurrent.atomic.AtomicLong unmarked = new java.util.concurrent.atomic.AtomicLong();
 
     public SyntheticDocuments(SyntheticContext context, List<SyntheticKind> kinds, long seed) {
         this.context = context;
@@ -36,13 +37,33 @@ public final class SyntheticDocuments {
 
     /** Fills {@code dst[off, off + n)} with window {@code index} of kind {@code kind}. */
     public void window(int kind, long index, int[] dst, int off, int n) {
+        window(kind, index, dst, null, off, n);
+    }
+
+    /**
+     * Fills {@code dst[off, off + n)} with window {@code index} of kind {@code kind} and, unless {@code answers} is
+     * null, {@code answers[off, off + n)} with whether each token is a recall target ({@link AnswerTokens}; the corpus
+     * text after the documents never is; a document whose tokens do not spell its text marks none and is counted).
+     */
+    public void window(int kind, long index, int[] dst, boolean[] answers, int off, int n) {
         SplitMix64 rng = random(kind, index);
         int pos = 0;
+        if (answers != null) java.util.Arrays.fill(answers, off, off + n, false);
         for (Doc.Encoded d : documents(rng, kinds.get(kind), n)) {
             System.arraycopy(d.tokens(), 0, dst, off + pos, d.tokens().length);
+            if (answers != null) {
+                boolean[] marked = AnswerTokens.of(context.tokenizer(), d);
+                if (marked != null) System.arraycopy(marked, 0, answers, off + pos, marked.length);
+                else unmarked.incrementAndGet();
+            }
             pos += d.tokens().length;
         }
         context.fill(rng, dst, off + pos, n - pos);
+    }
+
+    /** Documents whose answer tokens could not be found (their tokens do not spell their text), so far. */
+    public long unmarked() {
+        return unmarked.get();
     }
 
     /** The documents of window {@code index} of kind {@code kind} (what {@link #window} packs), for inspection and tests. */

@@ -60,7 +60,7 @@ public record VariableChains(int maxChain) implements SyntheticKind {
         chain(names.subList(length, length + other), numbers.get(1), rng, steps);
         steps.sort((a, b) -> Double.compare(a.depth(), b.depth()));
         String text = Needles.insert(context.haystack(rng, haystackTokens), steps);
-        return new Doc(text + "\n\nWhich names hold " + numbers.get(0) + "? They are", " " + String.join(", ", names.subList(0, length)));
+        return Needles.list(new Doc.Writer().append(text + "\n\nWhich names hold " + numbers.get(0) + "? They are"), names.subList(0, length));
     }
 
     /** The assignments of one chain at increasing depths: the first name takes the number, each next the one before. */

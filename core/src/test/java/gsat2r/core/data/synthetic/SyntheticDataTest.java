@@ -102,6 +102,37 @@ class SyntheticDataTest {
     }
 
     @Test
+    void theAnswerTokensSpellEveryRecallTargetAndNothingElse() {
+        List<SyntheticKind> kinds = new ArrayList<>(KINDS);
+        kinds.add(new KeyValueLists(4, 16, 0.3, 0.3, 0.4, 0.5));            // bare lists, fact lists, decoys among facts
+        kinds.add(new Needles(4, 4, 0.5, 0.5));                              // filler haystacks, decoys in haystacks
+        int documents = 0, targets = 0;
+        for (SyntheticKind kind : kinds) {
+            for (Doc.Encoded d : docs(kind, 6, 1025)) {
+                boolean[] marked = AnswerTokens.of(tokenizer, d);
+                assertNotNull(marked, kind.name() + ": the tokens spell the text");
+                List<String> runs = new ArrayList<>();
+                for (int i = 0; i < marked.length; i++) {
+                    if (!marked[i]) continue;
+                    int j = i;
+                    while (j < marked.length && marked[j]) j++;
+                    runs.add(tokenizer.decode(Arrays.copyOfRange(d.tokens(), i, j)).strip());
+                    i = j;
+                }
+                String text = d.doc().text();
+                List<String> expected = d.doc().answers().stream().map(a -> text.substring(a.start(), a.end()).strip()).toList();
+                assertEquals(expected, runs, kind.name() + " in\n" + text);
+                assertTrue(expected.getLast().equals(d.doc().answer().strip()) || d.doc().answer().strip().endsWith(expected.getLast()),
+                        kind.name() + ": the last target is the answer's end");
+                assertFalse(marked[0] || marked[marked.length - 1], "BOS and EOS are no answers");
+                documents++;
+                targets += runs.size();
+            }
+        }
+        assertTrue(documents > 40 && targets > 3 * documents, documents + " documents, " + targets + " targets");
+    }
+
+    @Test
     void keyValueListsLookUpTheValuesTheyListed() {
         for (Doc.Encoded d : docs(KeyValueLists.DEFAULTS, 8, 1025)) {
             String text = d.doc().text();
@@ -507,6 +538,67 @@ class SyntheticDataTest {
                 assertArrayEquals(one, Arrays.copyOfRange(got, r * 257, (r + 1) * 257), "sequence " + (first + r));
             }
         }
+        stream.close();
+    }
+
+    /**
+     * The answer marks come with the tokens, the same written at once or ahead, asked with or without marks before:
+     * the synthetic windows' marks are their documents' answer tokens, corpus windows have none.
+     */
+    /**
+     * Targets after characters of two to four UTF-8 bytes are found by their bytes, not their characters; on a
+     * SentencePiece tokenizer after its leading space too; tokens of another text mark nothing.
+     */
+    @Test
+    void answerTokensCountBytesAndRefuseTokensOfAnotherText() {
+        Doc.Writer w = new Doc.Writer().append("Le café naïve 😀 dit: ").answer("Zürich").append(", puis ");
+        int end = w.length();
+        Doc d = w.answer("42 €").append(".").doc(end);
+        for (Tokenizer t : List.of(tokenizer, Tokenizer.load(TestTokenizers.dir(TestTokenizers.SENTENCEPIECE)))) {
+            int[] ids = t.encode(d.text());
+            boolean[] marked = AnswerTokens.of(t, new Doc.Encoded(d, ids));
+            assertNotNull(marked, "the tokens spell the text");
+            List<String> runs = new ArrayList<>();
+            for (int i = 0; i < ids.length; i++) {
+                int j = i;
+                while (j < ids.length && marked[j]) j++;
+                if (j > i) runs.add(t.decode(Arrays.copyOfRange(ids, i, j)).strip());
+                i = j;
+            }
+            assertEquals(List.of("Zürich", "42 €"), runs);
+            assertNull(AnswerTokens.of(t, new Doc.Encoded(d, t.encode("Le cafe naive dit: Zurich, puis 42."))));
+            if (t != tokenizer) t.close();
+        }
+    }
+
+    @Test
+    void theAnswerMarksOfABatchAreThoseOfItsWindowsWrittenAtOnceOrAhead() {
+        PackedSequences seq = new PackedSequences(data.train(), 256);
+        SyntheticMix mix = new SyntheticMix(3, List.of(0.3, 0.3, 0.2));
+        SyntheticDocuments docs = new SyntheticDocuments(context, KINDS.subList(0, 3), 3);
+        TrainingStream stream = new TrainingStream(seq, new SequenceOrder(3, seq.count()), mix, docs);
+        int n = 257, marked = 0, corpus = 0;
+        for (long first : new long[] {40, 44, 48, 44, 52, 56}) {     // at once, then ahead, ahead, at once, at once (52: ahead without marks), ahead
+            int[] tokens = new int[4 * n];
+            boolean[] answers = new boolean[4 * n];
+            if (first == 52) stream.sequences(48, 4, new int[4 * n]);             // the batch written ahead has no marks
+            stream.sequences(first, 4, tokens, answers);
+            for (int r = 0; r < 4; r++) {
+                int[] one = new int[n];
+                stream.sequence(first + r, one, 0);
+                assertArrayEquals(one, Arrays.copyOfRange(tokens, r * n, (r + 1) * n), "sequence " + (first + r));
+                boolean[] expect = new boolean[n];
+                if (stream.slotOf(first + r) instanceof SyntheticMix.Synthetic(int kind, long j)) {
+                    docs.window(kind, j, new int[n], expect, 0, n);
+                } else {
+                    corpus++;
+                }
+                assertArrayEquals(expect, Arrays.copyOfRange(answers, r * n, (r + 1) * n), "marks of sequence " + (first + r));
+                for (boolean b : expect) if (b) marked++;
+            }
+        }
+        assertTrue(marked > 20 && corpus > 0, marked + " marks, " + corpus + " corpus rows");
+        assertEquals(0, docs.unmarked(), "every document's tokens spell its text");
         stream.close();
     }
 
