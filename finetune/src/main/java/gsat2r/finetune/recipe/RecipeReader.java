@@ -233,6 +233,7 @@ public final class RecipeReader {
             boolean recompute = r.bool("recompute", false);
 
             List<Stage> stages = stages(r, bma[0] * seqLen);
+            answersToWeigh(stages, synthetic);
             r.finish();
 
             resolved.put("description", description);
@@ -520,6 +521,20 @@ public final class RecipeReader {
                 if (s != null) out.add(s);
             }
             return out;
+        }
+
+        /** A distill stage's answer_weight needs synthetic documents in its data: without them it would weigh nothing. */
+        void answersToWeigh(List<Stage> stages, List<SyntheticSpec> recipes) {
+            for (Stage st : stages) {
+                if (!(st.objective() instanceof Objective.Distill d) || !d.needsAnswers()) continue;
+                List<SyntheticSpec> mix = st.synthetic() != null ? st.synthetic() : recipes;
+                boolean any = mix.stream().anyMatch(x -> x.share() > 0)
+                        || st.mixSwitch() != null && st.mixSwitch().synthetic().stream().anyMatch(x -> x.share() > 0);
+                if (!any) {
+                    problems.add("stages[" + st.index() + "].answer_weight",
+                            "the stage trains on the corpus alone, whose text has no answers to weigh; give it synthetic data (data.synthetic or the stage's synthetic)");
+                }
+            }
         }
 
         Stage stage(Obj s, int index, long tokensPerStep, ObjectNode o) {

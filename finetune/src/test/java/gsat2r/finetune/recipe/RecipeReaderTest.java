@@ -87,7 +87,9 @@ class RecipeReaderTest {
         assertEquals(new Objective.Distill(2, 0.25), kd.objective());
         assertEquals(new Objective.Distill(2, 0.25, 6), parse(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"recall_weight\": 6"))
                 .stages().get(1).objective(), "recall_weight");
-        assertEquals(new Objective.Distill(2, 0.25, 6, 3), parse(GOOD.replace("\"ce_weight\": 0.25",
+        String lists = GOOD.replace("\"validation\": [\"../data/kjv/validation.jsonl\"]}",
+                "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.5}]}");
+        assertEquals(new Objective.Distill(2, 0.25, 6, 3), parse(lists.replace("\"ce_weight\": 0.25",
                 "\"ce_weight\": 0.25, \"recall_weight\": 6, \"answer_weight\": 3")).stages().get(1).objective(), "answer_weight");
         assertEquals(new TrainableSet.Lora(8, 16), kd.trainable(), "lora_alpha defaults to 2R");
         assertEquals(0.99, kd.beta2());
@@ -149,6 +151,9 @@ class RecipeReaderTest {
                 error(GOOD.replace("\"grad_clip\": 0", "\"grad_clip\": 0, \"recall_weight\": 4")));
         assertEquals(FILE + ": stages[2].answer_weight: only for distill stages",
                 error(GOOD.replace("\"grad_clip\": 0", "\"grad_clip\": 0, \"answer_weight\": 4")));
+        assertEquals(FILE + ": stages[1].answer_weight: the stage trains on the corpus alone, whose text has no answers to weigh; "
+                + "give it synthetic data (data.synthetic or the stage's synthetic)",
+                error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weight\": 2")));
         assertEquals(FILE + ": stages[1].answer_weight: must be in [0, 100] (got 200)",
                 error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weight\": 200")));
         assertEquals(FILE + ": stages[1].betas[1]: must be in [0, 1) (got 1.0)", error(GOOD.replace("[0.9, 0.99]", "[0.9, 1.0]")));
