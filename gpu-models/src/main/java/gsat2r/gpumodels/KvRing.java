@@ -157,8 +157,7 @@ final class KvRing implements AutoCloseable {
         Attention.Shape shape = new Attention.Shape(1, T, heads, kvHeads, headDim, window, scale);
         if (pos0 == 0) {
             Attention.forward(gpu, shape, att, null, q, k, v);
-            int keep = Math.min(T, capacity);
-            put(T - keep, k, v, T - keep, keep);
+            putLatest(0, k, v, T);
             return;
         }
         int alone = tokensAlone(window, pos0, T);
@@ -169,10 +168,11 @@ final class KvRing implements AutoCloseable {
             Attention.decode(gpu, one, att.view((long) t * qw, qw), q.view((long) t * qw, qw), keys, values, capacity, pos0 + t);
         }
         if (alone < T) {
-            int rest = T - alone, p0 = pos0 + alone, kw = width;
+            int rest = T - alone, p0 = pos0 + alone;
             Attention.Shape after = new Attention.Shape(1, rest, heads, kvHeads, headDim, window, scale);
             DeviceBuffer q1 = q.view((long) alone * qw, (long) rest * qw), att1 = att.view((long) alone * qw, (long) rest * qw);
-            DeviceBuffer k1 = k.view((long) alone * kw, (long) rest * kw), v1 = v.view((long) alone * kw, (long) rest * kw);
+            long kvOff = (long) alone * width, kvLen = (long) rest * width;
+            DeviceBuffer k1 = k.view(kvOff, kvLen), v1 = v.view(kvOff, kvLen);
             afterKeptRows(after, p0, q1, k1, v1, att1);
         }
     }
@@ -205,6 +205,11 @@ final class KvRing implements AutoCloseable {
             cv.view((long) past * width, (long) T * width).copyFrom(v);
             Attention.forwardAfter(gpu, s, past, att, q, ck, cv);
         }
+        putLatest(p0, k, v, T);
+    }
+
+    /** Stores T tokens at {@code p0 ..}: the last {@code capacity} of them when they are more than the ring holds. */
+    private void putLatest(int p0, DeviceBuffer k, DeviceBuffer v, int T) {
         int keep = Math.min(T, capacity);
         put(p0 + T - keep, k, v, T - keep, keep);
     }
