@@ -30,7 +30,9 @@
 #   [DEADLINE=560] [OUT=DIR] [SAMPLES=10] bash scripts/device/recall-check.sh
 #
 # SAMPLES: prompts per point of recall, passkey and the needle tasks in every evaluation (t2r eval --samples; with 10, one
-# prompt is 10 points of a passkey length; DRY=1 uses 1 whatever it says).
+# prompt is 10 points of a passkey length; DRY=1 uses 1 whatever it says). MET_SAMPLES (default 30; 0: never): a grid
+# student with every layer GSA that meets the three lines (scripts/device/recall_lines.py) is evaluated again on every
+# task on this many prompts a point, into eval/met-grid-NAME (a report to commit, beside its recipes/grid-NAME.json).
 #
 # GRID="NAME:BASE:WEIGHT[:KEEP[:CE[:SET]]] ..." adds variants after (d), each trained and evaluated (lm, recall, passkey)
 # like the naive plan and reported in the table without acceptance checks (a student without attention layers gets a
@@ -42,7 +44,8 @@
 # norm=, slots=, kvh=, init=, conv=, cinit=, clr=: gate normalizer, slots, the GSA layers' kv heads (student.kv_heads), gate
 # init, short convolutions' taps, init and learning-rate scale (every stage); seed=: the data's and the student's seed (dseed=, sseed=: the data's alone, the student's conversion's alone); hs=: the attention-transfer stage's hidden_states;
 # at2=: a second attention-transfer stage of that many tokens on the student's hidden states, after the first; ce=: the
-# distill stages' ce_weight; aw=: the distill stages' answer_weight (a tail= given after it keeps it); pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
+# distill stages' ce_weight; aw=: the distill stages' answer_weight (a tail= given after it keeps it); aw.kv=, aw.needles=,
+# aw.repeats=, aw.variables=: their answer weight of that kind's answers alone (answer_weights); pairs=A-B: kv-recall's min_pairs and max_pairs; teacher=: the teacher's folder; tail=N: the
 # distill stage's last N tokens as a stage of their own, distill-tail, with a synthetic mix of its own (at first the
 # recipe's), which t.kv=, t.needles=, t.facts= ... (every mix setting above with t.) set as the settings without t. do
 # the recipe's, and t.lr=, t.ce=, t.w= its lr, ce_weight and recall_weight; give tail= before them); a.kv=, a.facts= ... (the same with a.):
@@ -83,9 +86,9 @@ W=${WORK:-/tmp/recall-check}
 TASKS=lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt
 GRID_TASKS=${GRID_TASKS:-lm,recall,passkey}
 DRY=${DRY:-0}
-DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=${SAMPLES:-10} AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
+DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=${SAMPLES:-10} MET_SAMPLES=${MET_SAMPLES:-30} AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
 CAP_SCALE=1
-[ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
+[ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 MET_SAMPLES=1 AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
 export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
 export W T2R TASKS DEVICE SAMPLES MAX_TOKENS CONTEXT
 
@@ -182,10 +185,10 @@ PY
 recipes
 
 phase data 60 120 "$T2R" data prepare --tokenizer "$TEACHER" --input "$SHARED/english-mix/train.jsonl.xz" --validation "$VALID" --out "$W/data"
-evaluate() {      # evaluate NAME RUN CONTEXT [TASKS]
+evaluate() {      # evaluate NAME RUN CONTEXT [TASKS [SAMPLES]]
     [ -d "$W/$2/final" ] || { echo "no student: $W/$2/final"; return 1; }
     "$T2R" eval --teacher "$TEACHER" --student "$W/$2/final" --data "$VALID" --context "$3" --tasks "${4:-$TASKS}" \
-        --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
+        --samples "${5:-$SAMPLES}" --max-tokens "$MAX_TOKENS" --device "$DEVICE" --out "$W/eval/$1"
 }
 # gates NAME RUN: t2r gates of the student on english-mix and on the passkey task's filler (its haystack without the
 # needle), into eval/NAME/gates.json and gates-filler.json.
@@ -297,6 +300,9 @@ setters.update({
     "t.ce": lambda v: tail().__setitem__("ce_weight", float(v)),
     "t.w": lambda v: tail().__setitem__("recall_weight", float(v)),
     "aw": lambda v: [s.__setitem__("answer_weight", float(v)) for s in r["stages"] if s["type"] == "distill"],
+    **{f"aw.{short}": (lambda v, kind=kind: [s.setdefault("answer_weights", {}).__setitem__(kind, float(v))
+                                             for s in r["stages"] if s["type"] == "distill"])
+       for short, kind in (("kv", "kv-recall"), ("needles", "needles"), ("repeats", "repeats"), ("variables", "variables"))},
     "sw": mix_switch,
     "at": lambda v: stage("attention-transfer").__setitem__("tokens", int(v)),
     "distill": lambda v: stage("distill").__setitem__("tokens", int(v)),
@@ -332,6 +338,11 @@ grid_student() {
     [ -d "$W/grid-$1/final" ] || return 0               # not trained (skipped or failed): nothing to evaluate
     phase "eval-grid-$1" 30 $(( 80 * PER_GPU )) evaluate "grid-$1" "grid-$1" "$CONTEXT" "$GRID_TASKS"
     [ "${GATES:-1}" = 1 ] && phase "gates-grid-$1" 10 $(( 60 * PER_GPU )) gates "grid-$1" "grid-$1"
+    # a student with every layer GSA that meets the three lines: every task, on MET_SAMPLES prompts a point
+    if [ "$MET_SAMPLES" != 0 ] && [ -f "$W/eval/grid-$1/report.json" ] \
+        && python3 "$ROOT/scripts/device/recall_lines.py" "$W/eval/grid-$1/report.json" "$W/grid-$1/final/config.json" > /dev/null; then
+        phase "met-grid-$1" 40 $(( 120 * PER_GPU )) evaluate "met-grid-$1" "grid-$1" "$CONTEXT" "$TASKS" "$MET_SAMPLES"
+    fi
     return 0
 }
 # PARALLEL=N trains and evaluates up to N grid students at once, each in processes of its own; their output is
@@ -479,9 +490,11 @@ if [ -d "$W/plan" ]; then
     cp "$W/plan/at/metrics.jsonl" "$W/pack/plan/at-metrics.jsonl" 2>/dev/null || true
 fi
 cp -r "$W/logs" "$W/recipes" "$W/pack/"
-if python3 - "$W" "$OUT" "$(elapsed)" "${STATUS[@]}" <<'PY'
+if ROOT=$ROOT MET_SAMPLES=$MET_SAMPLES python3 - "$W" "$OUT" "$(elapsed)" "${STATUS[@]}" <<'PY'
 import json, os, sys
 w, out, seconds, status = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "scripts", "device"))
+import recall_lines
 def report(name):
     f = os.path.join(w, "eval", name, "report.json")
     return json.load(open(f))["results"] if os.path.exists(f) else None
@@ -493,20 +506,13 @@ def ratio(s, t):
     return float("inf") if t == 0 and s > 0 else (s / t if t else 1.0)
 def every_layer(run):                                   # a student without attention layers (its config's attn empty)
     f = os.path.join(w, run, "final", "config.json")
-    return os.path.exists(f) and not json.load(open(f)).get("attn")
-def lines_of_every_layer_gsa(r):                        # the issue's three lines for an every-layer student, at a glance
-    lm, rc, pk = r.get("lm"), r.get("recall"), r.get("passkey")
-    p1024 = [p for p in (pk or {}).get("points", []) if p["length"] == 1024]
-    q16 = [p for p in (rc or {}).get("points", []) if p["pairs"] == 16]
-    if not (lm and p1024 and q16):
-        return None
-    got = [("perplexity", lm["student_perplexity"], 1.05 * lm["teacher_perplexity"], lm["student_perplexity"] <= 1.05 * lm["teacher_perplexity"], "{:.2f}"),
-           ("MQAR@16", 100 * q16[0]["student_accuracy"], 50 * q16[0]["teacher_accuracy"], q16[0]["student_accuracy"] >= 0.5 * q16[0]["teacher_accuracy"], "{:.1f}%"),
-           ("passkey@1024", 100 * p1024[0]["student"]["accuracy"], 80 * p1024[0]["teacher"]["accuracy"],
-            p1024[0]["student"]["accuracy"] >= 0.8 * p1024[0]["teacher"]["accuracy"], "{:.0f}%")]
-    return ("  lines: " + "; ".join(f"{n} {f.format(v)} (line {f.format(l)}) {'ok' if ok else 'NO'}" for n, v, l, ok, f in got)
-            + ("  -> ALL THREE MET" if all(ok for *_, ok, _ in got) else ""))
-grid = [(f"grid-{g}", f"grid {g}") for g in os.environ.get("GRID_LIST", "").split()]
+    return os.path.exists(f) and recall_lines.every_layer(json.load(open(f)))
+grid = []
+for g in os.environ.get("GRID_LIST", "").split():
+    grid.append((f"grid-{g}", f"grid {g}"))
+    if os.path.isdir(os.path.join(w, "eval", f"met-grid-{g}")):        # it met the lines: every task, more prompts
+        grid.append((f"met-grid-{g}", f"grid {g} again, every task on {os.environ.get('MET_SAMPLES')} prompts a point"))
+
 for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybrid", "hybrid (recipe)"), ("recall-llama-planned", "hybrid (planned)"),
                     ("recall-llama-naive", "hybrid (naive 0,7)")] + grid:
     r = report(name)
@@ -549,8 +555,8 @@ for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
             lines.append(f"  {label2}: layer: median half-life, reach at " + "/".join(str(g["distances"][i]) for i in at) + "  "
                          + "  ".join(f"{l['layer']}: {l['half_life']['median']:.0f}, " + "/".join(f"{l['reach'][i]:.1e}" for i in at)
                                      for l in g["layers"]))
-    if name.startswith("grid-"):
-        verdict = lines_of_every_layer_gsa(r) if every_layer(name) else None
+    if "grid-" in name:
+        verdict = recall_lines.verdict(r) if every_layer(name[name.index("grid-"):]) else None
         if verdict:
             lines.append(verdict)
         continue

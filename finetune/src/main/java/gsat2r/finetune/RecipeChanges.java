@@ -22,7 +22,7 @@ record RecipeChanges(List<String> adjustable, List<String> fixed) {
 
     private static final List<Pattern> ADJUSTABLE = List.of(
             Pattern.compile("description|checkpoint_interval|keep_checkpoints|eval_tokens|recompute|device|precision|output_dtype|micro_batch|grad_accum"),
-            Pattern.compile("stages\\[\\d+]\\.(lr|warmup_steps|min_lr_ratio|weight_decay|betas(\\[\\d])?|eps|grad_clip|eval_interval|temperature|ce_weight|recall_weight|answer_weight)"));
+            Pattern.compile("stages\\[\\d+]\\.(lr|warmup_steps|min_lr_ratio|weight_decay|betas(\\[\\d])?|eps|grad_clip|eval_interval|temperature|ce_weight|recall_weight|answer_weight|answer_weights(\\.[a-z-]+)?)"));
 
     static RecipeChanges between(JsonNode before, JsonNode after) {
         List<String> diffs = new ArrayList<>();

@@ -463,7 +463,7 @@ public final class Trainer {
     private TokenBatch trainBatch(long firstSequence, int rows, boolean answers) {
         int T = recipe.seqLen();
         int[] tokens = new int[rows * (T + 1)];
-        boolean[] marks = answers ? new boolean[tokens.length] : null;
+        byte[] marks = answers ? new byte[tokens.length] : null;
         stream.sequences(firstSequence, rows, tokens, marks);
         return new TokenBatch(rows, T, tokens, marks);
     }

@@ -327,6 +327,27 @@ class TrainerTest {
     }
 
     @Test
+    void eachKindsAnswerWeightWeighsItsOwnAnswers() throws IOException {
+        String base = syntheticRecipe("kinds-base.json").replace("\"type\": \"distill\",", "\"type\": \"distill\", \"synthetic\": ["
+                + "{\"kind\": \"kv-recall\", \"share\": 0.5, \"min_pairs\": 1, \"max_pairs\": 3}, {\"kind\": \"repeats\", \"share\": 0.5, \"min_span\": 4, \"max_span\": 12}],");
+        java.util.Map<String, String> weights = new java.util.LinkedHashMap<>();
+        weights.put("common", "\"answer_weight\": 4,");
+        weights.put("every-kind", "\"answer_weights\": {\"kv-recall\": 4, \"repeats\": 4},");
+        weights.put("repeats", "\"answer_weights\": {\"repeats\": 4},");
+        weights.put("kv", "\"answer_weight\": 4, \"answer_weights\": {\"repeats\": 1},");
+        java.util.Map<String, List<String>> runs = new java.util.LinkedHashMap<>();
+        for (var e : weights.entrySet()) {
+            Path recipe = root.resolve("kinds-" + e.getKey() + ".json"), out = tmp.resolve("kinds-" + e.getKey());
+            Files.writeString(recipe, base.replace("\"type\": \"distill\",", "\"type\": \"distill\", " + e.getValue()));
+            train(recipe, out, false, new TrainingListener() {});
+            runs.put(e.getKey(), withoutTimes(out));
+        }
+        assertEquals(runs.get("common"), runs.get("every-kind"), "every kind named at 4 is answer_weight 4");
+        assertEquals(3, new java.util.HashSet<>(List.of(runs.get("common"), runs.get("repeats"), runs.get("kv"))).size(),
+                "the repeats' answers alone, or the lists' alone, weigh otherwise than both");
+    }
+
+    @Test
     void aMixSwitchInsideAStageChangesItsSequencesFromThatStepAndResumesBitIdentically() throws IOException {
         String plainText = syntheticRecipe("switch-base.json");
         String text = plainText.replace("\"type\": \"distill\",", "\"type\": \"distill\", \"synthetic_switch\": {\"after_steps\": 3, "

@@ -1,5 +1,9 @@
 package gsat2r.training;
 
+import gsat2r.core.data.synthetic.SyntheticKind;
+
+import java.util.Map;
+
 /**
  * What a stage minimises, as the backend computes it on one batch. Every objective is a sum over the
  * batch's positions of a per-position loss; {@link LossSums} returns the sums, and the trainer divides
@@ -29,8 +33,8 @@ package gsat2r.training;
  *     earlier trigram of its sequence ({@link RecallPositions}) counts r times: its loss, its terms and its
  *     gradient are multiplied by r (the sums' position count stays the number of positions); with an
  *     answer weight a ≠ 1, a position whose target is a recall target of a synthetic document (the batch's
- *     {@link TokenBatch#answers}) is multiplied by a as well (r·a where it is both). Evaluation is never
- *     weighted.</li>
+ *     {@link TokenBatch#answers}) is multiplied by a as well (r·a where it is both), or by its kind's own
+ *     answer weight where one is given. Evaluation is never weighted.</li>
  * <li>{@link LanguageModeling}: {@code CE(z_S, target)}. Terms: {@code loss}, {@code ce}.</li>
  * </ul>
  */
@@ -83,7 +87,13 @@ public sealed interface Objective {
         }
     }
 
-    record Distill(double temperature, double ceWeight, double recallWeight, double answerWeight) implements Objective {
+    /**
+     * @param answerWeight  the weight of a recall target of a synthetic document
+     * @param answerWeights the weights of the recall targets of the kinds named (by {@link SyntheticKind#NAMES}), in
+     *                      place of {@code answerWeight}
+     */
+    record Distill(double temperature, double ceWeight, double recallWeight, double answerWeight, Map<String, Double> answerWeights)
+            implements Objective {
         public Distill {
             if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0");
             if (!(ceWeight >= 0 && ceWeight <= 1)) throw new IllegalArgumentException("ce_weight must be in [0, 1]");
@@ -93,6 +103,20 @@ public sealed interface Objective {
             if (!(answerWeight >= 0 && answerWeight <= MAX_RECALL_WEIGHT)) {
                 throw new IllegalArgumentException("answer_weight must be in [0, " + (int) MAX_RECALL_WEIGHT + "]");
             }
+            answerWeights = Map.copyOf(answerWeights);
+            for (var e : answerWeights.entrySet()) {
+                if (!SyntheticKind.isName(e.getKey())) {
+                    throw new IllegalArgumentException("answer_weights: no synthetic kind \"" + e.getKey() + "\"");
+                }
+                if (!(e.getValue() >= 0 && e.getValue() <= MAX_RECALL_WEIGHT)) {
+                    throw new IllegalArgumentException("answer_weights." + e.getKey() + " must be in [0, " + (int) MAX_RECALL_WEIGHT + "]");
+                }
+            }
+        }
+
+        /** One answer weight for every kind. */
+        public Distill(double temperature, double ceWeight, double recallWeight, double answerWeight) {
+            this(temperature, ceWeight, recallWeight, answerWeight, Map.of());
         }
 
         /** Without answer weighting. */
@@ -105,26 +129,34 @@ public sealed interface Objective {
             this(temperature, ceWeight, 1);
         }
 
+        /** The answer weight of the recall targets of kind {@code name}. */
+        public double answerWeightOf(String name) {
+            return answerWeights.getOrDefault(name, answerWeight);
+        }
+
         /** Whether training batches must say which targets are recall targets ({@link TokenBatch#answers}). */
         public boolean needsAnswers() {
-            return answerWeight != 1;
+            return SyntheticKind.NAMES.stream().anyMatch(k -> answerWeightOf(k) != 1);
         }
 
         /**
          * The loss weight of each target position of a training batch, or null when every position counts once: the
-         * recall weight where the target repeats an earlier trigram ({@link RecallPositions}), times the answer weight
-         * where it is a recall target of a synthetic document (as the batch marks them).
+         * recall weight where the target repeats an earlier trigram ({@link RecallPositions}), times the answer weight of
+         * its kind where it is a recall target of a synthetic document (as the batch marks them).
          */
         public float[] positionWeights(TokenBatch batch) {
             float[] w = RecallPositions.weights(batch, recallWeight);
-            if (answerWeight == 1 || batch.answers() == null) return w;
+            if (!needsAnswers() || batch.answers() == null) return w;
+            float[] byMark = new float[SyntheticKind.NAMES.size() + 1];
+            byMark[0] = 1;
+            for (String k : SyntheticKind.NAMES) byMark[SyntheticKind.answerMark(k)] = (float) answerWeightOf(k);
             int B = batch.sequences(), T = batch.length();
             if (w == null) {
                 w = new float[B * T];
                 java.util.Arrays.fill(w, 1f);
             }
             for (int s = 0; s < B; s++) {
-                for (int t = 0; t < T; t++) if (batch.answerTarget(s, t)) w[s * T + t] *= (float) answerWeight;
+                for (int t = 0; t < T; t++) w[s * T + t] *= byMark[batch.answerMark(s, t)];
             }
             return w;
         }

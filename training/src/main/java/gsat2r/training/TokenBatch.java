@@ -5,9 +5,10 @@ package gsat2r.training;
  * token ids each, row-major in {@code tokens}. The inputs of row s are {@code tokens[s·(length+1) + t]}
  * for t in [0, length), the targets the same shifted by one. Every target counts (packed data has no
  * padding), so a batch has {@code sequences · length} target positions. {@code answers}, laid out as
- * {@code tokens} (or null: none known), marks the tokens that are recall targets of synthetic documents.
+ * {@code tokens} (or null: none known), marks the tokens that are recall targets of synthetic documents with their
+ * kind's {@link gsat2r.core.data.synthetic.SyntheticKind#answerMark} (0: no recall target).
  */
-public record TokenBatch(int sequences, int length, int[] tokens, boolean[] answers) {
+public record TokenBatch(int sequences, int length, int[] tokens, byte[] answers) {
 
     public TokenBatch {
         if (sequences < 1 || length < 1) throw new IllegalArgumentException("empty batch: " + sequences + " x " + length);
@@ -24,9 +25,9 @@ public record TokenBatch(int sequences, int length, int[] tokens, boolean[] answ
         this(sequences, length, tokens, null);
     }
 
-    /** Whether the target of position t of sequence s is a recall target (false when none are known). */
-    public boolean answerTarget(int s, int t) {
-        return answers != null && answers[s * (length + 1) + t + 1];
+    /** The answer mark of the target of position t of sequence s: 0 when it is no recall target, or none are known. */
+    public int answerMark(int s, int t) {
+        return answers == null ? 0 : answers[s * (length + 1) + t + 1];
     }
 
     /** Input token t of sequence s. */

@@ -1,6 +1,7 @@
 package gsat2r.training;
 
 import gsat2r.core.data.SplitMix64;
+import gsat2r.core.data.synthetic.SyntheticKind;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -73,25 +74,48 @@ class RecallPositionsTest {
     void theAnswerWeightMultipliesTheRecallWeightAtTheMarkedTargets() {
         // row "a b c a b c d": targets of positions 0..5 are b c a b c d; the trigram repeats make targets 4 (c) a copy
         int[] tokens = {1, 2, 3, 1, 2, 3, 4};
-        boolean[] answers = new boolean[tokens.length];
-        answers[5] = true;                                  // token 5 (the target of position 4): a copy and an answer
-        answers[6] = true;                                  // token 6 (the target of position 5): an answer alone
+        byte kv = SyntheticKind.answerMark("kv-recall");
+        byte[] answers = new byte[tokens.length];
+        answers[5] = kv;                                    // token 5 (the target of position 4): a copy and an answer
+        answers[6] = kv;                                    // token 6 (the target of position 5): an answer alone
         TokenBatch marked = new TokenBatch(1, 6, tokens, answers), unmarked = new TokenBatch(1, 6, tokens);
         assertArrayEquals(new float[] {1, 1, 1, 1, 2, 1}, new Objective.Distill(1, 0, 2).positionWeights(marked));
         assertArrayEquals(new float[] {1, 1, 1, 1, 6, 3}, new Objective.Distill(1, 0, 2, 3).positionWeights(marked));
         assertArrayEquals(new float[] {1, 1, 1, 1, 1, 0.5f}, new Objective.Distill(1, 0, 1, 0.5).positionWeights(
-                new TokenBatch(1, 6, tokens, new boolean[] {false, false, false, false, false, false, true})));
+                new TokenBatch(1, 6, tokens, new byte[] {0, 0, 0, 0, 0, 0, kv})));
         assertArrayEquals(new float[] {1, 1, 1, 1, 2, 1}, new Objective.Distill(1, 0, 2, 3).positionWeights(unmarked),
                 "no marks: the recall weight alone");
         assertNull(new Objective.Distill(1, 0, 1, 3).positionWeights(unmarked));
         // two rows: row s's target t is token s·(T + 1) + t + 1, its weight at s·T + t
-        boolean[] two = new boolean[14];
-        two[7 + 3] = true;                                  // row 1's token 3: the target of its position 2
+        byte[] two = new byte[14];
+        two[7 + 3] = kv;                                    // row 1's token 3: the target of its position 2
         assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 1, 1}, new Objective.Distill(1, 0, 1, 5).positionWeights(
                 new TokenBatch(2, 6, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, two)));
         assertTrue(new Objective.Distill(1, 0, 1, 3).needsAnswers());
         assertFalse(new Objective.Distill(1, 0, 4).needsAnswers());
         assertThrows(IllegalArgumentException.class, () -> new Objective.Distill(1, 0, 1, 101));
-        assertThrows(IllegalArgumentException.class, () -> new TokenBatch(1, 6, tokens, new boolean[3]));
+        assertThrows(IllegalArgumentException.class, () -> new TokenBatch(1, 6, tokens, new byte[3]));
+    }
+
+    @Test
+    void eachKindsAnswersTakeItsOwnWeightAndTheRestTheCommonOne() {
+        // row "a b c a b c d e": the target of position 4 (c) is a copy; marks at the targets of positions 3, 4, 5, 6
+        int[] tokens = {1, 2, 3, 1, 2, 3, 4, 5};
+        byte kv = SyntheticKind.answerMark("kv-recall"), needles = SyntheticKind.answerMark("needles"),
+                repeats = SyntheticKind.answerMark("repeats"), variables = SyntheticKind.answerMark("variables");
+        TokenBatch batch = new TokenBatch(1, 7, tokens, new byte[] {0, 0, 0, 0, kv, needles, repeats, variables});
+        var byKind = java.util.Map.of("needles", 8.0, "variables", 0.0);
+        assertArrayEquals(new float[] {1, 1, 1, 3, 16, 3, 0}, new Objective.Distill(1, 0, 2, 3, byKind).positionWeights(batch),
+                "kv-recall and repeats at the common 3, needles at 8 (times the copy weight 2), variables at 0");
+        assertArrayEquals(new float[] {1, 1, 1, 1, 16, 1, 0}, new Objective.Distill(1, 0, 2, 1, byKind).positionWeights(batch));
+        assertTrue(new Objective.Distill(1, 0, 1, 1, java.util.Map.of("needles", 4.0)).needsAnswers(), "a kind's own weight alone");
+        assertFalse(new Objective.Distill(1, 0, 1, 1, java.util.Map.of("needles", 1.0)).needsAnswers(), "every weight 1");
+        assertFalse(new Objective.Distill(1, 0, 1, 3, java.util.Map.of("kv-recall", 1.0, "needles", 1.0, "repeats", 1.0,
+                "variables", 1.0)).needsAnswers(), "every kind named at 1: the common weight weighs nothing");
+        assertEquals(4.0, new Objective.Distill(1, 0, 1, 4, byKind).answerWeightOf("kv-recall"));
+        assertThrows(IllegalArgumentException.class, () -> new Objective.Distill(1, 0, 1, 1, java.util.Map.of("needle", 2.0)));
+        assertThrows(IllegalArgumentException.class, () -> new Objective.Distill(1, 0, 1, 1, java.util.Map.of("needles", -1.0)));
+        assertEquals(java.util.List.of(1, 2, 3, 4), SyntheticKind.NAMES.stream().map(k -> (int) SyntheticKind.answerMark(k)).toList());
+        assertThrows(IllegalArgumentException.class, () -> SyntheticKind.answerMark("lists"));
     }
 }

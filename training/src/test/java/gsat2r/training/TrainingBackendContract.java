@@ -313,8 +313,8 @@ public abstract class TrainingBackendContract {
         try (TrainingBackend b = open()) {
             tokens = batch(b.vocabSize(), 2, 29).tokens().clone();
         }
-        boolean[] answers = new boolean[tokens.length];
-        for (int i = 3; i < answers.length; i += 5) answers[i] = true;
+        byte[] answers = new byte[tokens.length];
+        for (int i = 3; i < answers.length; i += 5) answers[i] = 1;
         TokenBatch batch = new TokenBatch(2, T, tokens, answers);
         double[] loss = new double[3];
         List<Map<String, float[]>> grads = new ArrayList<>();

@@ -40,7 +40,7 @@ public final class TrainingStream implements AutoCloseable {
     private record Prefetch(long first, int rows, boolean answers, java.util.concurrent.Future<Window> window) {}
 
     /** Tokens, and the answer marks or null. */
-    private record Window(int[] tokens, boolean[] answers) {}
+    private record Window(int[] tokens, byte[] answers) {}
 
     public TrainingStream(PackedSequences corpus, SequenceOrder order, SyntheticMix mix, SyntheticDocuments synthetic) {
         this(corpus, order, List.of(new Phase(0, mix, synthetic)));
@@ -119,11 +119,11 @@ public final class TrainingStream implements AutoCloseable {
     }
 
     /**
-     * {@link #sequences(long, int, int[])}, and unless {@code answers} is null, laid out as {@code dst}: whether each
-     * token is a recall target of a synthetic document ({@link SyntheticDocuments#window(int, long, int[], boolean[],
-     * int, int)}; never in corpus sequences).
+     * {@link #sequences(long, int, int[])}, and unless {@code answers} is null, laid out as {@code dst}: each token's
+     * answer mark, the {@link gsat2r.core.data.synthetic.SyntheticKind#answerMark} of the kind whose recall target it is,
+     * else 0 ({@link SyntheticDocuments#window(int, long, int[], byte[], int, int)}; 0 throughout corpus sequences).
      */
-    public void sequences(long first, int rows, int[] dst, boolean[] answers) {
+    public void sequences(long first, int rows, int[] dst, byte[] answers) {
         Prefetch p = prefetch;
         prefetch = null;
         int n = rows * windowTokens();
@@ -139,7 +139,7 @@ public final class TrainingStream implements AutoCloseable {
             long next = first + rows;
             boolean marks = answers != null;
             prefetch = new Prefetch(next, rows, marks, ahead.submit(() -> {
-                Window w = new Window(new int[n], marks ? new boolean[n] : null);
+                Window w = new Window(new int[n], marks ? new byte[n] : null);
                 write(next, rows, w.tokens(), w.answers());
                 return w;
             }));
@@ -170,7 +170,7 @@ public final class TrainingStream implements AutoCloseable {
         }
     }
 
-    private void write(long first, int rows, int[] dst, boolean[] answers) {
+    private void write(long first, int rows, int[] dst, byte[] answers) {
         SyntheticMix.Slot[] slots = new SyntheticMix.Slot[rows];
         Phase[] of = new Phase[rows];
         long[] windows = new long[rows];
@@ -187,7 +187,7 @@ public final class TrainingStream implements AutoCloseable {
             if (slots[r] instanceof SyntheticMix.Synthetic(int kind, long j)) of[r].synthetic().window(kind, j, dst, answers, r * n, n);
             else {
                 corpus.window(windows[r], dst, r * n);
-                if (answers != null) java.util.Arrays.fill(answers, r * n, (r + 1) * n, false);
+                if (answers != null) java.util.Arrays.fill(answers, r * n, (r + 1) * n, (byte) 0);
             }
         });
     }

@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -531,10 +532,32 @@ public final class RecipeReader {
                 boolean any = mix.stream().anyMatch(x -> x.share() > 0)
                         || st.mixSwitch() != null && st.mixSwitch().synthetic().stream().anyMatch(x -> x.share() > 0);
                 if (!any) {
-                    problems.add("stages[" + st.index() + "].answer_weight",
+                    problems.add("stages[" + st.index() + "].answer_weight" + (d.answerWeights().isEmpty() ? "" : "s"),
                             "the stage trains on the corpus alone, whose text has no answers to weigh; give it synthetic data (data.synthetic or the stage's synthetic)");
+                    continue;
+                }
+                for (String k : d.answerWeights().keySet()) {
+                    boolean trains = mix.stream().anyMatch(x -> x.share() > 0 && x.kind().name().equals(k))
+                            || st.mixSwitch() != null && st.mixSwitch().synthetic().stream().anyMatch(x -> x.share() > 0 && x.kind().name().equals(k));
+                    if (!trains) {
+                        problems.add("stages[" + st.index() + "].answer_weights." + k,
+                                "the stage's synthetic data has no " + k + " documents, so the weight would weigh nothing");
+                    }
                 }
             }
+        }
+
+        /** A stage's answer_weights: the answer weight of each synthetic kind it names (none: an empty map). */
+        Map<String, Double> answerWeights(Obj s) {
+            Obj aw = s.object("answer_weights", false);
+            if (aw == null) return Map.of();
+            Map<String, Double> out = new java.util.LinkedHashMap<>();
+            for (String k : SyntheticKind.NAMES) {
+                Double w = aw.number(k, v -> v >= 0 && v <= Objective.MAX_RECALL_WEIGHT, "in [0, " + (int) Objective.MAX_RECALL_WEIGHT + "]", null, false);
+                if (w != null) out.put(k, w);
+            }
+            aw.finish();
+            return out;
         }
 
         Stage stage(Obj s, int index, long tokensPerStep, ObjectNode o) {
@@ -583,6 +606,7 @@ public final class RecipeReader {
                     "in [0, " + (int) Objective.MAX_RECALL_WEIGHT + "]", null, false);
             Double answerWeight = s.number("answer_weight", v -> v >= 0 && v <= Objective.MAX_RECALL_WEIGHT,
                     "in [0, " + (int) Objective.MAX_RECALL_WEIGHT + "]", null, false);
+            Map<String, Double> answerWeights = answerWeights(s);
             String hiddenStates = s.choice("hidden_states", HIDDEN_STATES, Objective.HiddenStates.TEACHER.spelling(), false);
             if (!"attention-transfer".equals(type) && s.get("hidden_states") != null) {
                 s.problem("hidden_states", "only for attention-transfer stages");
@@ -594,13 +618,14 @@ public final class RecipeReader {
                 if (ceWeight != null) s.problem("ce_weight", "only for distill stages");
                 if (recallWeight != null) s.problem("recall_weight", "only for distill stages");
                 if (answerWeight != null) s.problem("answer_weight", "only for distill stages");
+                if (s.get("answer_weights") != null) s.problem("answer_weights", "only for distill stages");
             }
             s.finish();
             if (type == null) return null;
             Objective objective = switch (type) {
                 case "attention-transfer" -> new Objective.AttentionTransfer(Objective.HiddenStates.of(hiddenStates));
                 case "distill" -> new Objective.Distill(temperature == null ? 1.0 : temperature, ceWeight == null ? 0.0 : ceWeight,
-                        recallWeight == null ? 1.0 : recallWeight, answerWeight == null ? 1.0 : answerWeight);
+                        recallWeight == null ? 1.0 : recallWeight, answerWeight == null ? 1.0 : answerWeight, answerWeights);
                 default -> new Objective.LanguageModeling();
             };
             o.put("name", name);
@@ -625,6 +650,10 @@ public final class RecipeReader {
                 o.put("ce_weight", d.ceWeight());
                 if (d.recallWeight() != 1) o.put("recall_weight", d.recallWeight());
                 if (d.answerWeight() != 1) o.put("answer_weight", d.answerWeight());
+                if (!d.answerWeights().isEmpty()) {
+                    ObjectNode aw = o.putObject("answer_weights");
+                    SyntheticKind.NAMES.stream().filter(d.answerWeights()::containsKey).forEach(k -> aw.put(k, d.answerWeights().get(k)));
+                }
             }
             if (synthetic != null) o.set("synthetic", resolvedSynthetic(synthetic));   // absent: the recipe's, as in earlier runs
             if (mixSwitch != null) {

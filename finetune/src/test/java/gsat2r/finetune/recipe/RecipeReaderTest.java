@@ -91,6 +91,23 @@ class RecipeReaderTest {
                 "\"validation\": [\"../data/kjv/validation.jsonl\"], \"synthetic\": [{\"kind\": \"kv-recall\", \"share\": 0.5}]}");
         assertEquals(new Objective.Distill(2, 0.25, 6, 3), parse(lists.replace("\"ce_weight\": 0.25",
                 "\"ce_weight\": 0.25, \"recall_weight\": 6, \"answer_weight\": 3")).stages().get(1).objective(), "answer_weight");
+        Recipe byKind = parse(lists.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weight\": 3, \"answer_weights\": {\"kv-recall\": 5}"));
+        assertEquals(new Objective.Distill(2, 0.25, 1, 3, java.util.Map.of("kv-recall", 5.0)), byKind.stages().get(1).objective(), "answer_weights");
+        assertEquals("{\"kv-recall\":5.0}", byKind.resolved().path("stages").get(1).path("answer_weights").toString(), "run.json");
+        assertTrue(parse(lists).resolved().path("stages").get(1).path("answer_weights").isMissingNode(), "absent without");
+        assertEquals(FILE + ": stages[1].answer_weights.needles: the stage's synthetic data has no needles documents, so the weight would weigh nothing",
+                error(lists.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weights\": {\"needles\": 5}")));
+        assertEquals(FILE + ": stages[1].answer_weights.needle: unknown field (did you mean needles?)",
+                error(lists.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weights\": {\"needle\": 5}")));
+        assertEquals(FILE + ": stages[1].answer_weights.kv-recall: must be in [0, 100] (got -1)",
+                error(lists.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weights\": {\"kv-recall\": -1}")));
+        assertEquals(FILE + ": stages[1].answer_weights: must be an object",
+                error(lists.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weights\": 5")));
+        assertEquals(FILE + ": stages[1].answer_weights: the stage trains on the corpus alone, whose text has no answers to weigh; "
+                + "give it synthetic data (data.synthetic or the stage's synthetic)",
+                error(GOOD.replace("\"ce_weight\": 0.25", "\"ce_weight\": 0.25, \"answer_weights\": {\"needles\": 2}")));
+        assertEquals(FILE + ": stages[2].answer_weights: only for distill stages",
+                error(lists.replace("\"grad_clip\": 0", "\"grad_clip\": 0, \"answer_weights\": {\"kv-recall\": 2}")));
         assertEquals(new TrainableSet.Lora(8, 16), kd.trainable(), "lora_alpha defaults to 2R");
         assertEquals(0.99, kd.beta2());
         assertEquals(50, kd.evalInterval());

@@ -42,19 +42,21 @@ public final class SyntheticDocuments {
 
     /**
      * Fills {@code dst[off, off + n)} with window {@code index} of kind {@code kind} and, unless {@code answers} is
-     * null, {@code answers[off, off + n)} with whether each token is a recall target ({@link AnswerTokens}; the corpus
-     * text after the documents never is; a document whose tokens do not spell its text marks none and is counted).
+     * null, {@code answers[off, off + n)} with each token's answer mark: the kind's {@link SyntheticKind#answerMark}
+     * where the token is a recall target ({@link AnswerTokens}), else 0 (the corpus text after the documents is never
+     * one; a document whose tokens do not spell its text marks none and is counted).
      */
-    public void window(int kind, long index, int[] dst, boolean[] answers, int off, int n) {
+    public void window(int kind, long index, int[] dst, byte[] answers, int off, int n) {
         SplitMix64 rng = random(kind, index);
         int pos = 0;
-        if (answers != null) java.util.Arrays.fill(answers, off, off + n, false);
+        if (answers != null) java.util.Arrays.fill(answers, off, off + n, (byte) 0);
+        byte mark = SyntheticKind.answerMark(kinds.get(kind).name());
         for (Doc.Encoded d : documents(rng, kinds.get(kind), n)) {
             System.arraycopy(d.tokens(), 0, dst, off + pos, d.tokens().length);
             if (answers != null) {
                 boolean[] marked = AnswerTokens.of(context.tokenizer(), d);
-                if (marked != null) System.arraycopy(marked, 0, answers, off + pos, marked.length);
-                else unmarked.incrementAndGet();
+                if (marked == null) unmarked.incrementAndGet();
+                else for (int i = 0; i < marked.length; i++) if (marked[i]) answers[off + pos + i] = mark;
             }
             pos += d.tokens().length;
         }

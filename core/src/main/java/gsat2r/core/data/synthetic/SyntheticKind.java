@@ -38,4 +38,14 @@ public sealed interface SyntheticKind permits KeyValueLists, Needles, RepeatedSp
     static boolean isName(String name) {
         return NAMES.contains(name);
     }
+
+    /**
+     * How a training window's answer marks ({@link SyntheticDocuments#window}) mark the answer tokens of kind
+     * {@code name}: 1 + its place in {@link #NAMES}; 0 marks a token that is no answer.
+     */
+    static byte answerMark(String name) {
+        int i = NAMES.indexOf(name);
+        if (i < 0) throw new IllegalArgumentException("no synthetic kind \"" + name + "\"");
+        return (byte) (i + 1);
+    }
 }

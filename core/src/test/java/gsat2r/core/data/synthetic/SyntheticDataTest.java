@@ -580,21 +580,26 @@ class SyntheticDataTest {
         int n = 257, marked = 0, corpus = 0;
         for (long first : new long[] {40, 44, 48, 44, 52, 56}) {     // at once, then ahead, ahead, at once, at once (52: ahead without marks), ahead
             int[] tokens = new int[4 * n];
-            boolean[] answers = new boolean[4 * n];
+            byte[] answers = new byte[4 * n];
             if (first == 52) stream.sequences(48, 4, new int[4 * n]);             // the batch written ahead has no marks
             stream.sequences(first, 4, tokens, answers);
             for (int r = 0; r < 4; r++) {
                 int[] one = new int[n];
                 stream.sequence(first + r, one, 0);
                 assertArrayEquals(one, Arrays.copyOfRange(tokens, r * n, (r + 1) * n), "sequence " + (first + r));
-                boolean[] expect = new boolean[n];
+                byte[] expect = new byte[n];
+                byte mark = 0;
                 if (stream.slotOf(first + r) instanceof SyntheticMix.Synthetic(int kind, long j)) {
                     docs.window(kind, j, new int[n], expect, 0, n);
+                    mark = SyntheticKind.answerMark(docs.kinds().get(kind).name());
                 } else {
                     corpus++;
                 }
                 assertArrayEquals(expect, Arrays.copyOfRange(answers, r * n, (r + 1) * n), "marks of sequence " + (first + r));
-                for (boolean b : expect) if (b) marked++;
+                for (byte b : expect) {
+                    assertTrue(b == 0 || b == mark, "a window marks its own kind's answers alone: " + b + " in a window of mark " + mark);
+                    if (b != 0) marked++;
+                }
             }
         }
         assertTrue(marked > 20 && corpus > 0, marked + " marks, " + corpus + " corpus rows");
