@@ -540,7 +540,10 @@ for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
         if "first_token_accuracy" in last:    # whether it finds the passkey, and whether it copies on once started
             later = last.get("later_token_accuracy")
             lines.append(f"  passkey at {pk['points'][-1]['length']}: first token {100 * last['first_token_accuracy']:.0f}%, later tokens "
-                         + ("-" if later is None else f"{100 * later:.0f}%"))
+                         + ("-" if later is None else f"{100 * later:.0f}%")
+                         + ("" if "accuracy_by_depth" not in last else
+                            "; by the needle's depth 0/¼/½/¾/1: "
+                            + "/".join("-" if a is None else f"{100 * a:.0f}" for a in last["accuracy_by_depth"]) + "%"))
     for t in ("niah_single", "niah_multikey", "niah_multivalue", "vt"):
         n = r.get(t)
         if n:

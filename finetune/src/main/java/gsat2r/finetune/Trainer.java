@@ -20,6 +20,7 @@ import gsat2r.core.safetensors.SafeTensors;
 import gsat2r.training.BackendOutOfMemoryException;
 import gsat2r.training.BackendRequest;
 import gsat2r.training.LossSums;
+import gsat2r.training.LossWeightShares;
 import gsat2r.training.Objective;
 import gsat2r.training.ParameterInfo;
 import gsat2r.finetune.student.StudentConverter;
@@ -115,6 +116,8 @@ public final class Trainer {
 
     /** Purpose tag for the seeds of LoRA adapters, one per stage ({@link SplitMix64#derive}). */
     static final long LORA_SEED = 0x4C4F5241L;                  // "LORA"
+    /** Sequences a weighted stage's note of where its loss weights fall looks at: about a quarter of a million targets at 1,024. */
+    private static final int WEIGHT_SAMPLE = 256;
 
     private final Recipe recipe;
     private final RunDirectory run;
@@ -376,6 +379,11 @@ public final class Trainer {
             long count = trainable.stream().mapToLong(ParameterInfo::numel).sum();
             listener.note(String.format(Locale.ROOT, "stage %d/%d '%s' (%s): %d steps, trainable %s (%,d parameters)",
                     si + 1, stages.size(), stage.name(), stage.objective().type(), stage.steps(), stage.trainable().spelling(), count));
+            if (lead() && stage.objective() instanceof Objective.Distill d && (d.recallWeight() != 1 || d.needsAnswers())
+                    && state.stageStep() < stage.steps()) {
+                listener.note("stage '" + stage.name() + "', its next " + weightSample(stage) + " sequences: "
+                        + LossWeightShares.of(d, trainBatch(state.sequences(), weightSample(stage), d.needsAnswers())).describe());
+            }
             for (long n = state.stageStep() + 1; n <= stage.steps(); n++) step(stage, n);
             if (stage.objective() instanceof Objective.Distill d && d.needsAnswers() && stream.unmarked() > 0) {
                 listener.note("stage '" + stage.name() + "': answer_weight found no answer tokens in " + stream.unmarked()
@@ -457,6 +465,11 @@ public final class Trainer {
                         + " (now " + stage.lr() + ") or lengthen its warmup, then continue with --resume")
                 .orElse("no checkpoint was written yet: lower " + lrField + " (now " + stage.lr() + ") or lengthen its warmup and start again");
         return new T2rException(where(stage, n) + ": " + what + "; stopped without applying this update; " + advice);
+    }
+
+    /** How many of a weighted stage's next sequences the note of where its loss weights fall looks at. */
+    private int weightSample(Stage stage) {
+        return (int) Math.min(WEIGHT_SAMPLE, (stage.steps() - state.stageStep()) * recipe.batch());
     }
 
     /** Micro-batch of {@code rows} training sequences, the k-th, (k+1)-th, ... of the run's order, with their answer marks if asked. */

@@ -339,8 +339,12 @@ class TrainerTest {
         for (var e : weights.entrySet()) {
             Path recipe = root.resolve("kinds-" + e.getKey() + ".json"), out = tmp.resolve("kinds-" + e.getKey());
             Files.writeString(recipe, base.replace("\"type\": \"distill\",", "\"type\": \"distill\", " + e.getValue()));
-            train(recipe, out, false, new TrainingListener() {});
+            List<String> notes = new ArrayList<>();
+            train(recipe, out, false, noting(notes));
             runs.put(e.getKey(), withoutTimes(out));
+            String shares = notes.stream().filter(n -> n.startsWith("stage 'kd', its next ")).findFirst().orElseThrow(() -> new AssertionError(notes.toString()));
+            assertTrue(shares.matches("stage 'kd', its next \\d+ sequences: targets: copies [0-9.]+%, kv-recall answers [0-9.]+%, repeats answers [0-9.]+%; "
+                    + "loss weight: copies [0-9.]+%, kv-recall answers [0-9.]+%, repeats answers [0-9.]+% \\([0-9.]+ per target\\)"), shares);
         }
         assertEquals(runs.get("common"), runs.get("every-kind"), "every kind named at 4 is answer_weight 4");
         assertEquals(3, new java.util.HashSet<>(List.of(runs.get("common"), runs.get("repeats"), runs.get("kv"))).size(),
