@@ -51,5 +51,7 @@ if __name__ == "__main__":
         sys.exit("usage: recall_lines.py REPORT.json STUDENT_CONFIG.json")
     results = json.load(open(sys.argv[1]))["results"]
     v = verdict(results)
-    print(v.strip() if v else "the report lacks lm, recall at 16 pairs or passkey at 1,024")
-    sys.exit(0 if every_layer(json.load(open(sys.argv[2]))) and met(results) else 1)
+    gsa = every_layer(json.load(open(sys.argv[2])))
+    print((v.strip() if v else "the report lacks lm, recall at 16 pairs or passkey at 1,024")
+          + ("" if gsa else " (but the student keeps attention layers: these lines are every-layer GSA's)"))
+    sys.exit(0 if gsa and met(results) else 1)

@@ -116,8 +116,8 @@ public final class Trainer {
 
     /** Purpose tag for the seeds of LoRA adapters, one per stage ({@link SplitMix64#derive}). */
     static final long LORA_SEED = 0x4C4F5241L;                  // "LORA"
-    /** Sequences a weighted stage's note of where its loss weights fall looks at: about a quarter of a million targets at 1,024. */
-    private static final int WEIGHT_SAMPLE = 256;
+    /** Tokens a weighted stage's note of where its loss weights fall looks at: 256 sequences of 1,024. */
+    private static final long WEIGHT_SAMPLE_TOKENS = 262_144;
 
     private final Recipe recipe;
     private final RunDirectory run;
@@ -135,6 +135,8 @@ public final class Trainer {
     private final Path studentDir;
     private final long t0 = System.nanoTime();
     private double baseElapsed;
+    /** Synthetic documents without answer marks that the notes of where loss weights fall wrote, not the training. */
+    private long peekedUnmarked;
     private long processTokens;
     private TrainerState state;
     private SequencedMap<String, Double> lastEvaluation = new LinkedHashMap<>();
@@ -381,12 +383,11 @@ public final class Trainer {
                     si + 1, stages.size(), stage.name(), stage.objective().type(), stage.steps(), stage.trainable().spelling(), count));
             if (lead() && stage.objective() instanceof Objective.Distill d && (d.recallWeight() != 1 || d.needsAnswers())
                     && state.stageStep() < stage.steps()) {
-                listener.note("stage '" + stage.name() + "', its next " + weightSample(stage) + " sequences: "
-                        + LossWeightShares.of(d, trainBatch(state.sequences(), weightSample(stage), d.needsAnswers())).describe());
+                listener.note("stage '" + stage.name() + "', its next " + weightSample(stage) + " sequences: " + weightShares(d, stage).describe());
             }
             for (long n = state.stageStep() + 1; n <= stage.steps(); n++) step(stage, n);
-            if (stage.objective() instanceof Objective.Distill d && d.needsAnswers() && stream.unmarked() > 0) {
-                listener.note("stage '" + stage.name() + "': answer_weight found no answer tokens in " + stream.unmarked()
+            if (stage.objective() instanceof Objective.Distill d && d.needsAnswers() && stream.unmarked() > peekedUnmarked) {
+                listener.note("stage '" + stage.name() + "': its answer weights found no answer tokens in " + (stream.unmarked() - peekedUnmarked)
                         + " synthetic documents so far (their tokens do not spell their text: a normalizing tokenizer?); they count once");
             }
             if (stage.trainable() instanceof TrainableSet.Lora lora) {
@@ -469,7 +470,19 @@ public final class Trainer {
 
     /** How many of a weighted stage's next sequences the note of where its loss weights fall looks at. */
     private int weightSample(Stage stage) {
-        return (int) Math.min(WEIGHT_SAMPLE, (stage.steps() - state.stageStep()) * recipe.batch());
+        long rows = Math.max(1, WEIGHT_SAMPLE_TOKENS / recipe.seqLen());
+        return (int) Math.min(rows, (stage.steps() - state.stageStep()) * recipe.batch());
+    }
+
+    /** Where a weighted stage's loss weights fall in its next sequences (looked at without disturbing the stream's writing ahead). */
+    private LossWeightShares weightShares(Objective.Distill d, Stage stage) {
+        int rows = weightSample(stage), T = recipe.seqLen();
+        int[] tokens = new int[rows * (T + 1)];
+        byte[] marks = d.needsAnswers() ? new byte[tokens.length] : null;
+        long before = stream.unmarked();
+        stream.peek(state.sequences(), rows, tokens, marks);
+        peekedUnmarked += stream.unmarked() - before;          // documents the look counted, not the training
+        return LossWeightShares.of(d, new TokenBatch(rows, T, tokens, marks));
     }
 
     /** Micro-batch of {@code rows} training sequences, the k-th, (k+1)-th, ... of the run's order, with their answer marks if asked. */

@@ -53,15 +53,20 @@ public record LossWeightShares(long positions, long copies, long[] answers, doub
     public String describe() {
         List<String> targets = new ArrayList<>(), carried = new ArrayList<>();
         targets.add("copies " + percent((double) copies / positions));
-        carried.add("copies " + percent(copyWeight / weight));
+        carried.add("copies " + percent(share(copyWeight)));
         for (String kind : SyntheticKind.NAMES) {
             int m = SyntheticKind.answerMark(kind);
             if (answers[m] == 0) continue;
             targets.add(kind + " answers " + percent((double) answers[m] / positions));
-            carried.add(kind + " answers " + percent(answerWeight[m] / weight));
+            carried.add(kind + " answers " + percent(share(answerWeight[m])));
         }
         return "targets: " + String.join(", ", targets) + "; loss weight: " + String.join(", ", carried)
                 + String.format(Locale.ROOT, " (%.2f per target)", weight / positions);
+    }
+
+    /** The share of the loss weight that {@code w} is (0 when every position weighs nothing). */
+    private double share(double w) {
+        return weight == 0 ? 0 : w / weight;
     }
 
     /** Two significant digits at least, and one decimal from 10% on: 0.11%, 1.4%, 27.8%. */

@@ -119,6 +119,14 @@ public final class TrainingStream implements AutoCloseable {
     }
 
     /**
+     * The same sequences and marks as {@link #sequences(long, int, int[], byte[])}, for a look at them: the micro-batch
+     * being written ahead is left alone, and none is written ahead after them.
+     */
+    public void peek(long first, int rows, int[] dst, byte[] answers) {
+        write(first, rows, dst, answers);
+    }
+
+    /**
      * {@link #sequences(long, int, int[])}, and unless {@code answers} is null, laid out as {@code dst}: each token's
      * answer mark, the {@link gsat2r.core.data.synthetic.SyntheticKind#answerMark} of the kind whose recall target it is,
      * else 0 ({@link SyntheticDocuments#window(int, long, int[], byte[], int, int)}; 0 throughout corpus sequences).

@@ -532,11 +532,11 @@ public final class RecipeReader {
                 boolean any = mix.stream().anyMatch(x -> x.share() > 0)
                         || st.mixSwitch() != null && st.mixSwitch().synthetic().stream().anyMatch(x -> x.share() > 0);
                 if (!any) {
-                    problems.add("stages[" + st.index() + "].answer_weight" + (d.answerWeights().isEmpty() ? "" : "s"),
+                    problems.add("stages[" + st.index() + "].answer_weight" + (d.answerWeight() != 1 ? "" : "s"),
                             "the stage trains on the corpus alone, whose text has no answers to weigh; give it synthetic data (data.synthetic or the stage's synthetic)");
                     continue;
                 }
-                for (String k : d.answerWeights().keySet()) {
+                for (String k : SyntheticKind.NAMES.stream().filter(d.answerWeights()::containsKey).toList()) {
                     boolean trains = mix.stream().anyMatch(x -> x.share() > 0 && x.kind().name().equals(k))
                             || st.mixSwitch() != null && st.mixSwitch().synthetic().stream().anyMatch(x -> x.share() > 0 && x.kind().name().equals(k));
                     if (!trains) {

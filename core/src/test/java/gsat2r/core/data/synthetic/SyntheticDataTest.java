@@ -582,7 +582,14 @@ class SyntheticDataTest {
             int[] tokens = new int[4 * n];
             byte[] answers = new byte[4 * n];
             if (first == 52) stream.sequences(48, 4, new int[4 * n]);             // the batch written ahead has no marks
+            int[] peeked = new int[4 * n];
+            byte[] peekedMarks = new byte[4 * n];
+            if (first == 44) stream.peek(first, 4, peeked, peekedMarks);           // a look between writing ahead and taking it
             stream.sequences(first, 4, tokens, answers);
+            if (first == 44) {
+                assertArrayEquals(tokens, peeked, "a look sees the batch's sequences");
+                assertArrayEquals(answers, peekedMarks, "and their marks");
+            }
             for (int r = 0; r < 4; r++) {
                 int[] one = new int[n];
                 stream.sequence(first + r, one, 0);
