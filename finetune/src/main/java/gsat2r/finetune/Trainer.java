@@ -476,21 +476,24 @@ public final class Trainer {
 
     /** Where a weighted stage's loss weights fall in its next sequences (looked at without disturbing the stream's writing ahead). */
     private LossWeightShares weightShares(Objective.Distill d, Stage stage) {
-        int rows = weightSample(stage), T = recipe.seqLen();
-        int[] tokens = new int[rows * (T + 1)];
-        byte[] marks = d.needsAnswers() ? new byte[tokens.length] : null;
         long before = stream.unmarked();
-        stream.peek(state.sequences(), rows, tokens, marks);
+        TokenBatch sample = batch(state.sequences(), weightSample(stage), d.needsAnswers(), true);
         peekedUnmarked += stream.unmarked() - before;          // documents the look counted, not the training
-        return LossWeightShares.of(d, new TokenBatch(rows, T, tokens, marks));
+        return LossWeightShares.of(d, sample);
     }
 
     /** Micro-batch of {@code rows} training sequences, the k-th, (k+1)-th, ... of the run's order, with their answer marks if asked. */
     private TokenBatch trainBatch(long firstSequence, int rows, boolean answers) {
+        return batch(firstSequence, rows, answers, false);
+    }
+
+    /** Sequences {@code first ..} as a batch: taken from the stream as training does, or only looked at ({@code peek}). */
+    private TokenBatch batch(long first, int rows, boolean answers, boolean peek) {
         int T = recipe.seqLen();
         int[] tokens = new int[rows * (T + 1)];
         byte[] marks = answers ? new byte[tokens.length] : null;
-        stream.sequences(firstSequence, rows, tokens, marks);
+        if (peek) stream.peek(first, rows, tokens, marks);
+        else stream.sequences(first, rows, tokens, marks);
         return new TokenBatch(rows, T, tokens, marks);
     }
 

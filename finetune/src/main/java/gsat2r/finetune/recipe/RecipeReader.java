@@ -528,18 +528,17 @@ public final class RecipeReader {
         void answersToWeigh(List<Stage> stages, List<SyntheticSpec> recipes) {
             for (Stage st : stages) {
                 if (!(st.objective() instanceof Objective.Distill d) || !d.needsAnswers()) continue;
-                List<SyntheticSpec> mix = st.synthetic() != null ? st.synthetic() : recipes;
-                boolean any = mix.stream().anyMatch(x -> x.share() > 0)
-                        || st.mixSwitch() != null && st.mixSwitch().synthetic().stream().anyMatch(x -> x.share() > 0);
-                if (!any) {
+                List<SyntheticSpec> mix = new ArrayList<>(st.synthetic() != null ? st.synthetic() : recipes);
+                if (st.mixSwitch() != null) mix.addAll(st.mixSwitch().synthetic());
+                Set<String> trained = new HashSet<>();                  // the kinds the stage trains on, before or after its switch
+                for (SyntheticSpec x : mix) if (x.share() > 0) trained.add(x.kind().name());
+                if (trained.isEmpty()) {
                     problems.add("stages[" + st.index() + "].answer_weight" + (d.answerWeight() != 1 ? "" : "s"),
                             "the stage trains on the corpus alone, whose text has no answers to weigh; give it synthetic data (data.synthetic or the stage's synthetic)");
                     continue;
                 }
                 for (String k : SyntheticKind.NAMES.stream().filter(d.answerWeights()::containsKey).toList()) {
-                    boolean trains = mix.stream().anyMatch(x -> x.share() > 0 && x.kind().name().equals(k))
-                            || st.mixSwitch() != null && st.mixSwitch().synthetic().stream().anyMatch(x -> x.share() > 0 && x.kind().name().equals(k));
-                    if (!trains) {
+                    if (!trained.contains(k)) {
                         problems.add("stages[" + st.index() + "].answer_weights." + k,
                                 "the stage's synthetic data has no " + k + " documents, so the weight would weigh nothing");
                     }
