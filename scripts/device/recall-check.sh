@@ -563,15 +563,11 @@ for name, label in [("recall-llama-gsa", "every layer GSA"), ("recall-llama-hybr
         if verdict:
             lines.append(verdict)
         continue
-    if lm:
-        check(f"{label}: perplexity within 5% of the teacher's", lm["student_perplexity"] <= 1.05 * lm["teacher_perplexity"])
-    if name == "recall-llama-gsa" and pk and rc:
-        p1024 = [p for p in pk["points"] if p["length"] == 1024]
-        if p1024:
-            check("every layer GSA: passkey at 1,024 >= 80% of the teacher's", p1024[0]["student"]["accuracy"] >= 0.8 * p1024[0]["teacher"]["accuracy"])
-        q16 = [p for p in rc["points"] if p["pairs"] == 16]
-        if q16:
-            check("every layer GSA: MQAR at 16 pairs >= 50% of the teacher's", q16[0]["student_accuracy"] >= 0.5 * q16[0]["teacher_accuracy"])
+    if name == "recall-llama-gsa":                    # each of the three lines whose measure the report has
+        for line_name, _, _, ok, _ in recall_lines.each_line(r):
+            check(f"{label}: {recall_lines.CHECKS[line_name]}", ok)
+    elif lm:
+        check(f"{label}: {recall_lines.CHECKS['perplexity']}", lm["student_perplexity"] <= 1.05 * lm["teacher_perplexity"])
     if name != "recall-llama-gsa" and pk and rc:
         check(f"{label}: passkey >= 95% of the teacher's at every length",
               all(p["student"]["accuracy"] >= 0.95 * p["teacher"]["accuracy"] for p in pk["points"]))
