@@ -63,9 +63,21 @@ def every_layer(config):
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: recall_lines.py REPORT.json STUDENT_CONFIG.json")
-    results = json.load(open(sys.argv[1]))["results"]
+    def read(path, what):
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError) as e:
+            sys.exit(f"recall_lines.py: {path}: not a readable {what} ({e})")
+    report = read(sys.argv[1], "t2r eval report")
+    if not isinstance(report, dict) or not isinstance(report.get("results"), dict):
+        sys.exit(f"recall_lines.py: {sys.argv[1]}: a t2r eval report has a 'results' object")
+    results = report["results"]
     v = verdict(results)
-    gsa = every_layer(json.load(open(sys.argv[2])))
+    config = read(sys.argv[2], "student config.json")
+    if not isinstance(config, dict):
+        sys.exit(f"recall_lines.py: {sys.argv[2]}: a config.json is a JSON object")
+    gsa = every_layer(config)
     print((v.strip() if v else "the report lacks lm, recall at 16 pairs or passkey at 1,024")
           + ("" if gsa else " (but the student keeps attention layers: these lines are every-layer GSA's)"))
     sys.exit(0 if gsa and met(results) else 1)
