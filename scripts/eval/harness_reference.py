@@ -15,6 +15,9 @@ exactly, other numbers to 1e-9 relative. Pure Python (pyarrow only reads the Par
 
     python3 scripts/eval/harness_reference.py --task-data docs/examples/task-data --samples RUN_DIR \
         --num-fewshot 0 --out eval/src/test/resources/harness/reference-0shot.json
+
+With --num-fewshot N the multiple-choice tasks other than MMLU get N examples drawn from their training split, as the
+harness's default sampler draws them (Python's own random.Random(1234).sample, one draw per document in order).
 """
 import argparse
 import json
@@ -115,6 +118,37 @@ DATA = {
 }
 
 
+# The training splits the harness draws few-shot examples from (the default sampler, random.Random(1234) per task), and
+# the tasks without a test split, for which it draws n + 1 and drops the document evaluated (its few-shot split and
+# test split are both None, hence equal).
+TRAIN = {
+    "hellaswag": "Rowan/hellaswag/data/train*", "arc_easy": "allenai/ai2_arc/ARC-Easy/train*",
+    "arc_challenge": "allenai/ai2_arc/ARC-Challenge/train*", "piqa": "baber/piqa/data/train*",
+    "winogrande": "allenai/winogrande/winogrande_xl/train*",
+}
+EXCLUDES_EVALUATED = {"hellaswag", "piqa", "winogrande"}
+
+
+def example(task, doc):
+    """A few-shot example: the user turn (query and target delimiter) and the answer with the few-shot delimiter."""
+    reqs, gold, choices = requests(task, doc, "")
+    if task == "winogrande":
+        return reqs[gold][0] + reqs[gold][1] + "\n\n"
+    return reqs[0][0] + " " + choices[gold] + "\n\n"
+
+
+def drawn_prefixes(task, docs, pool, shots):
+    rnd = random.Random(1234)
+    out = []
+    for d in docs:
+        if task in EXCLUDES_EVALUATED:
+            picked = [x for x in rnd.sample(pool, shots + 1) if x != d][:shots]
+        else:
+            picked = rnd.sample(pool, shots)
+        out.append("".join(example(task, x) for x in picked))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--task-data", type=Path, required=True)
@@ -137,6 +171,9 @@ def main():
         else:
             docs, prefix = rows(a.task_data, DATA[task]), ""
         docs = docs[:len(logged)]
+        prefixes = [prefix] * len(docs)
+        if a.num_fewshot and task in TRAIN:
+            prefixes = drawn_prefixes(task, docs, rows(a.task_data, TRAIN[task]), a.num_fewshot)
         args, metrics = [], {}
         if task == "wikitext":
             lls = [s["filtered_resps"][0] for s in logged]
@@ -148,7 +185,7 @@ def main():
             metrics["bits_per_byte,none"] = -(sum(lls) / sum(nbytes)) / math.log(2)
         else:
             accs, norms, lls_l = [], [], []
-            for d, s in zip(docs, logged):
+            for d, s, prefix in zip(docs, logged, prefixes):
                 reqs, gold, choices = requests(task, d, prefix)
                 args.append([list(r) for r in reqs])
                 lls = [r[0] for r in s["filtered_resps"]]

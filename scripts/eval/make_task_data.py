@@ -62,6 +62,19 @@ PIQA = [
     ("To mend an old garment,", "sew a piece of new cloth upon it.", "sew the old cloth with a matching patch.", 1),
 ]
 
+PIQA_TRAIN = [
+    ("To bind a sheaf of wheat,", "tie it with a cord of straw.", "tie it with the wind.", 0),
+    ("To cross a river without a bridge,", "walk over where the water is deep.", "go over by the ford where it is shallow.", 1),
+    ("To keep oil from spilling,", "carry it in a sealed cruse.", "carry it in an open sieve.", 0),
+    ("To sharpen a sword,", "rub it upon a whetstone.", "rub it upon a loaf of bread.", 0),
+    ("To know the time of the day,", "look upon the dial in the court.", "look upon the bottom of the well.", 0),
+    ("To keep a fire through the night,", "cover the coals with ashes.", "cover the coals with water.", 0),
+    ("To sweeten a drink,", "stir in a little salt.", "stir in a little honey.", 1),
+    ("To find a lost coin in the house,", "light a candle and sweep the floor.", "shut the door and sleep.", 0),
+    ("To keep bread from mould,", "keep it in a damp cellar.", "keep it dry in a covered basket.", 1),
+    ("To wake early for the journey,", "rise at the cock crowing.", "rise when the stars come out.", 0),
+]
+
 WINOGRANDE = [
     ("The shepherd carried the lamb because _ was weary.", "the shepherd", "the lamb", "2"),
     ("Martha served while Mary sat at his feet, for _ was careful about much serving.", "Martha", "Mary", "1"),
@@ -169,6 +182,7 @@ def main(out: Path) -> None:
             rows.append({"id": id_, "question": q, "choices": {"text": texts, "label": labels}, "answerKey": key})
         parquet(rows, arc_features, out / f"allenai/ai2_arc/{name}/test-00000-of-00001.parquet")
     jsonl([{"goal": g, "sol1": a, "sol2": b, "label": l} for g, a, b, l in PIQA], out / "baber/piqa/data/validation.jsonl")
+    jsonl([{"goal": g, "sol1": a, "sol2": b, "label": l} for g, a, b, l in PIQA_TRAIN], out / "baber/piqa/data/train.jsonl")
     parquet([{"sentence": s, "option1": a, "option2": b, "answer": ans} for s, a, b, ans in WINOGRANDE],
             datasets.Features({"sentence": V("string"), "option1": V("string"), "option2": V("string"), "answer": V("string")}),
             out / "allenai/winogrande/winogrande_xl/validation-00000-of-00001.parquet")

@@ -83,9 +83,11 @@ class EvalHarnessCommandTest {
         Path empty = tmp.resolve("empty");
         assertEquals(List.of("error: " + empty.resolve("allenai/ai2_arc") + ": no such directory (put the files of the dataset allenai/ai2_arc there)"),
                 t2r("eval", "--model", KJV, "--tasks", "arc_easy", "--task-data", mkdir(empty), "--out", out).errLines());
-        assertEquals(List.of("--num-fewshot 5: piqa draws its examples at random in the harness; t2r takes n-shot only "
-                        + "for tasks whose examples are the first n of a split (mmlu)", "Try 't2r eval --help' for more information."),
-                t2r("eval", "--model", KJV, "--tasks", "piqa", "--task-data", TASK_DATA, "--num-fewshot", "5", "--out", out).errLines());
+        assertEquals(List.of("--num-fewshot 5: lambada_openai: t2r takes n-shot for the multiple-choice tasks only",
+                        "Try 't2r eval --help' for more information."),
+                t2r("eval", "--model", KJV, "--tasks", "lambada_openai", "--task-data", TASK_DATA, "--num-fewshot", "5", "--out", out).errLines());
+        assertEquals(List.of("error: piqa: --num-fewshot 10 needs 11 documents in the train split, which has 10"),
+                t2r("eval", "--model", KJV, "--tasks", "piqa", "--task-data", TASK_DATA, "--num-fewshot", "10", "--out", out).errLines());
         assertEquals(2, t2r("eval", "--model", KJV, "--teacher", KJV, "--tasks", "piqa", "--out", out).exit());
         assertFalse(Files.exists(Path.of(out)));
     }

@@ -20,7 +20,7 @@ import java.util.Map;
 public final class HarnessRunner {
 
     /**
-     * @param numFewshot     examples before each document (MMLU only), or 0
+     * @param numFewshot     examples before each document (the multiple-choice tasks), or 0
      * @param batchDocuments documents whose requests go to the model together
      * @param bootstrapIters resamples for the standard error of a perplexity (the harness's 100000)
      * @param limit          at most this many documents per task (null: all)
@@ -88,47 +88,35 @@ public final class HarnessRunner {
         return s.groups().stream().anyMatch(g -> g.children().contains(t.name()));
     }
 
-    /** n-shot needs examples that are the first n of a split, not the harness's random draws. */
+    /** A task that t2r runs zero-shot only fails before any task runs. */
     private void checkShots(HarnessTask task) {
         int shots = options.numFewshot();
-        if (shots > 0 && task.fewshotSplit() == null) {
-            throw new T2rException("--num-fewshot " + shots + ": " + task.name() + " draws its examples at random in the harness; "
-                    + "t2r takes n-shot only for tasks whose examples are the first n of a split (mmlu)");
+        if (shots > 0 && task.shots() instanceof HarnessTask.Shots.Unsupported u) {
+            throw new T2rException("--num-fewshot " + shots + ": " + task.name() + ": " + u.why());
         }
     }
 
     TaskResult runTask(HarnessTask task, List<Row> rows, String label) {
         int shots = options.numFewshot();
-        String prefix = task.description();
         checkShots(task);
-        if (shots > 0) prefix += fewshotPrefix(task, shots);
+        Fewshot fewshot = Fewshot.of(task, shots, data);
         int n = options.limit() == null ? rows.size() : Math.min(rows.size(), options.limit());
         List<Doc> docs = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) docs.add(task.toDoc().apply(rows.get(i)));
+        List<String> prefixes = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            docs.add(task.toDoc().apply(rows.get(i)));
+            prefixes.add(task.description() + fewshot.before(docs.getLast()));
+        }
         Progress.Task p = progress.start(label + " " + task.name(), n, "documents");
         List<Scored> scored = new ArrayList<>(n);
         for (int from = 0; from < n; from += options.batchDocuments()) {
             int to = Math.min(n, from + options.batchDocuments());
-            scored.addAll(scoreBatch(task, prefix, docs, from, to));
+            scored.addAll(scoreBatch(task, prefixes, docs, from, to));
             long tokens = 0;
             p.advance(to - from, tokens);
         }
         p.finish();
         return new TaskResult(task, shots, rows.size(), scored, aggregate(task, scored));
-    }
-
-    private String fewshotPrefix(HarnessTask task, int shots) {
-        List<Row> pool = data.rows(task.datasetPath(), task.datasetName(), task.fewshotSplit());
-        if (pool.size() < shots) {
-            throw new T2rException(task.name() + ": --num-fewshot " + shots + " but the " + task.fewshotSplit() + " split has "
-                    + pool.size() + " documents");
-        }
-        StringBuilder s = new StringBuilder();
-        for (Row r : pool.subList(0, shots)) {
-            if (!(task.toDoc().apply(r) instanceof Doc.Choices c)) throw new IllegalStateException("few-shot examples of " + task.name());
-            s.append(c.query()).append(' ').append(c.choices().get(c.gold())).append("\n\n");
-        }
-        return s.toString();
     }
 
     /** The (context, continuation) strings of a document, as the harness's {@code arguments}. */
@@ -143,12 +131,12 @@ public final class HarnessRunner {
         return out;
     }
 
-    private List<Scored> scoreBatch(HarnessTask task, String prefix, List<Doc> docs, int from, int to) {
+    private List<Scored> scoreBatch(HarnessTask task, List<String> prefixes, List<Doc> docs, int from, int to) {
         List<Continuations> requests = new ArrayList<>();
         List<int[]> spans = new ArrayList<>();                     // per document: its requests and how they map back
         List<List<String[]>> args = new ArrayList<>();
         for (int d = from; d < to; d++) {
-            List<String[]> a = arguments(docs.get(d), prefix);
+            List<String[]> a = arguments(docs.get(d), prefixes.get(d));
             args.add(a);
             int start = requests.size();
             if (docs.get(d) instanceof Doc.Rolling r) requests.addAll(encoder.rollingWindows(r.text()));

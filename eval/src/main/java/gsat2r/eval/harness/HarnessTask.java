@@ -14,14 +14,13 @@ import java.util.function.Function;
  * @param datasetPath  the dataset's Hugging Face name ({@code allenai/ai2_arc})
  * @param datasetName  its configuration ({@code ARC-Easy}), or null
  * @param split        the split evaluated
- * @param fewshotSplit where few-shot examples come from, first n in order (MMLU's {@code dev}); null when the
- *                     harness samples them at random, which t2r does not reproduce
+ * @param shots        where its few-shot examples come from and how they are drawn
  * @param description  text before everything else in each prompt (MMLU's subject line), or ""
  * @param version      the task's {@code metadata.version}
  * @param metrics      the metrics of its {@code metric_list}, in order
  */
 public record HarnessTask(String name, String alias, String datasetPath, String datasetName, String split,
-                          String fewshotSplit, String description, Number version, OutputType outputType,
+                          Shots shots, String description, Number version, OutputType outputType,
                           List<String> metrics, Function<Row, Doc> toDoc, Map<String, Object> config) {
 
     public enum OutputType {
@@ -32,6 +31,23 @@ public record HarnessTask(String name, String alias, String datasetPath, String 
         OutputType(String harnessName) {
             this.harnessName = harnessName;
         }
+    }
+
+    /** Where a task's few-shot examples come from, and how the harness draws them. */
+    public sealed interface Shots {
+        /** The first n documents of a split, the same for every document ({@code fewshot_config.sampler: first_n}). */
+        record FirstN(String split) implements Shots {}
+
+        /**
+         * The harness's default sampler: n documents of a split drawn anew for each document evaluated, in order, by
+         * {@code random.Random(1234).sample} (the seed reset per task). With {@code excludesEvaluated} (the task's
+         * few-shot split and test split are the same, which includes both absent) it draws n + 1, drops any that
+         * equals the document evaluated and keeps the first n.
+         */
+        record Drawn(String split, boolean excludesEvaluated) implements Shots {}
+
+        /** No n-shot in t2r, for the reason given. */
+        record Unsupported(String why) implements Shots {}
     }
 
     /** A group of tasks whose {@code acc} the harness averages weighted by the tasks' sizes (MMLU and its categories). */

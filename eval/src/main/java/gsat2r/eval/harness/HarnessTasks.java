@@ -2,6 +2,7 @@ package gsat2r.eval.harness;
 
 import gsat2r.core.T2rException;
 import gsat2r.eval.harness.HarnessTask.OutputType;
+import gsat2r.eval.harness.HarnessTask.Shots;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,6 +24,8 @@ public final class HarnessTasks {
     public static final String HARNESS_COMMIT = "4e7e0d47f33bc71070c1d38394bafbb52b117163";
 
     private static final List<String> ACC = List.of("acc"), ACC_NORM = List.of("acc", "acc_norm");
+
+    private static final Shots ZERO_SHOT = new Shots.Unsupported("t2r takes n-shot for the multiple-choice tasks only");
 
     /** MMLU's subjects and their categories, as the harness's per-subject configurations tag them. */
     static final Map<String, String> MMLU_SUBJECTS = mmluSubjects();
@@ -99,22 +102,22 @@ public final class HarnessTasks {
 
     static HarnessTask task(String name) {
         return switch (name) {
-            case "hellaswag" -> make(name, name, "Rowan/hellaswag", null, "validation", null, "", 1.0,
+            case "hellaswag" -> make(name, name, "Rowan/hellaswag", null, "validation", new Shots.Drawn("train", true), "", 1.0,
                     OutputType.MULTIPLE_CHOICE, ACC_NORM, Prompts::hellaswag,
                     cfg("{{query}}", "{{label}}", "choices", "utils.process_docs"));
             case "arc_easy", "arc_challenge" -> make(name, name, "allenai/ai2_arc", name.equals("arc_easy") ? "ARC-Easy" : "ARC-Challenge",
-                    "test", null, "", 1.0, OutputType.MULTIPLE_CHOICE, ACC_NORM, Prompts::arc,
+                    "test", new Shots.Drawn("train", false), "", 1.0, OutputType.MULTIPLE_CHOICE, ACC_NORM, Prompts::arc,
                     cfg("Question: {{question}}\nAnswer:", "{{choices.label.index(answerKey)}}", "{{choices.text}}", null));
-            case "piqa" -> make(name, name, "baber/piqa", null, "validation", null, "", 1.0, OutputType.MULTIPLE_CHOICE,
+            case "piqa" -> make(name, name, "baber/piqa", null, "validation", new Shots.Drawn("train", true), "", 1.0, OutputType.MULTIPLE_CHOICE,
                     ACC_NORM, Prompts::piqa, cfg("Question: {{goal}}\nAnswer:", "label", "{{[sol1, sol2]}}", null));
-            case "winogrande" -> make(name, name, "allenai/winogrande", "winogrande_xl", "validation", null, "", 1.0,
+            case "winogrande" -> make(name, name, "allenai/winogrande", "winogrande_xl", "validation", new Shots.Drawn("train", true), "", 1.0,
                     OutputType.MULTIPLE_CHOICE, ACC, Prompts::winogrande,
                     cfg("preprocess_winogrande.doc_to_text", "preprocess_winogrande.doc_to_target",
                             "preprocess_winogrande.doc_to_choice", null));
-            case "lambada_openai" -> make(name, name, "EleutherAI/lambada_openai", "default", "test", null, "", 1.0,
+            case "lambada_openai" -> make(name, name, "EleutherAI/lambada_openai", "default", "test", ZERO_SHOT, "", 1.0,
                     OutputType.LOGLIKELIHOOD, List.of("perplexity", "acc"), Prompts::lambada,
                     cfg("{{text.split(' ')[:-1]|join(' ')}}", "{{' '+text.split(' ')[-1]}}", null, null));
-            case "wikitext" -> make(name, name, "EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", "test", null, "", 2.0,
+            case "wikitext" -> make(name, name, "EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", "test", ZERO_SHOT, "", 2.0,
                     OutputType.LOGLIKELIHOOD_ROLLING, List.of("word_perplexity", "byte_perplexity", "bits_per_byte"),
                     Prompts::wikitext, cfg("", "preprocess_wikitext.wikitext_detokenizer", null, null));
             default -> mmluSubject(name);
@@ -130,7 +133,7 @@ public final class HarnessTasks {
                 "answer", Prompts.MMLU_LETTERS, null);
         c.put("tag", "mmlu_" + MMLU_SUBJECTS.get(subject) + "_tasks");
         c.put("fewshot_config", Map.of("sampler", "first_n"));
-        return make(name, subject, "cais/mmlu", subject, "test", "dev", description, 1.0, OutputType.MULTIPLE_CHOICE, ACC,
+        return make(name, subject, "cais/mmlu", subject, "test", new Shots.FirstN("dev"), description, 1.0, OutputType.MULTIPLE_CHOICE, ACC,
                 Prompts::mmlu, c);
     }
 
@@ -143,7 +146,7 @@ public final class HarnessTasks {
         return c;
     }
 
-    private static HarnessTask make(String name, String alias, String path, String config, String split, String fewshotSplit,
+    private static HarnessTask make(String name, String alias, String path, String config, String split, Shots shots,
                                     String description, Number version, OutputType type, List<String> metrics,
                                     java.util.function.Function<gsat2r.datasets.Row, Doc> toDoc, Map<String, Object> prompt) {
         Map<String, Object> c = new LinkedHashMap<>();
@@ -153,7 +156,7 @@ public final class HarnessTasks {
         c.put("dataset_path", path);
         if (config != null) c.put("dataset_name", config);
         c.put(split.equals("test") ? "test_split" : "validation_split", split);
-        if (fewshotSplit != null) c.put("fewshot_split", fewshotSplit);
+        if (shots instanceof Shots.FirstN f) c.put("fewshot_split", f.split());
         c.putAll(prompt);
         c.put("description", description);
         c.put("target_delimiter", " ");
@@ -175,6 +178,6 @@ public final class HarnessTasks {
         c.put("metric_list", list);
         c.put("repeats", 1);
         c.put("metadata", Map.of("version", version));
-        return new HarnessTask(name, alias, path, config, split, fewshotSplit, description, version, type, metrics, toDoc, c);
+        return new HarnessTask(name, alias, path, config, split, shots, description, version, type, metrics, toDoc, c);
     }
 }

@@ -3,9 +3,10 @@ package gsat2r.eval.harness;
 /**
  * CPython's {@code random.Random}: the Mersenne Twister MT19937 seeded as {@code Random(n)} seeds it from a
  * non-negative integer ({@code init_by_array} over the integer's 32-bit words), {@code random()} from two
- * outputs (53 bits), and {@code choices(population, k=n)} without weights. lm-evaluation-harness
- * bootstraps the standard error of a perplexity with these draws ({@code random.Random(i)} per chunk of
- * 1000 resamples), so the same draws give the same standard error.
+ * outputs (53 bits), {@code choices(population, k=n)} without weights, and {@code sample(population, k)}.
+ * lm-evaluation-harness bootstraps the standard error of a perplexity with these draws ({@code random.Random(i)}
+ * per chunk of 1000 resamples) and draws its few-shot examples with {@code sample} ({@code random.Random(1234)}
+ * per task), so the same draws give the same standard error and the same prompts.
  */
 final class PythonRandom {
     private static final int N = 624, M = 397;
@@ -71,6 +72,51 @@ final class PythonRandom {
     double random() {
         long a = (nextInt32() & 0xffffffffL) >>> 5, b = (nextInt32() & 0xffffffffL) >>> 6;
         return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+    }
+
+    /** {@code getrandbits(k)} for 1 <= k <= 32: the top k bits of the next output. */
+    int getrandbits(int k) {
+        if (k < 1 || k > 32) throw new IllegalArgumentException("getrandbits of 1 to 32 bits, not " + k);
+        return nextInt32() >>> (32 - k);
+    }
+
+    /** {@code _randbelow(n)}: draws of {@code n.bit_length()} bits until one is below n. */
+    int randbelow(int n) {
+        if (n < 1) throw new IllegalArgumentException("randbelow of a positive bound, not " + n);
+        int k = 32 - Integer.numberOfLeadingZeros(n);
+        int r = getrandbits(k);
+        while (Integer.compareUnsigned(r, n) >= 0) r = getrandbits(k);
+        return r;
+    }
+
+    /**
+     * The indices {@code random.sample(range(n), k)} returns, in its order. CPython picks by a pool (a list it
+     * swaps the last unpicked index into) when n is no larger than a set of k would be, else by redrawing indices
+     * already picked; both are reproduced, since they consume the generator differently.
+     */
+    int[] sample(int n, int k) {
+        if (k < 0 || k > n) throw new IllegalArgumentException("sample of " + k + " from " + n);
+        int[] out = new int[k];
+        int setsize = 21;
+        if (k > 5) setsize += (int) Math.pow(4, Math.ceil(Math.log(k * 3) / Math.log(4)));
+        if (n <= setsize) {
+            int[] pool = new int[n];
+            for (int i = 0; i < n; i++) pool[i] = i;
+            for (int i = 0; i < k; i++) {
+                int j = randbelow(n - i);
+                out[i] = pool[j];
+                pool[j] = pool[n - i - 1];
+            }
+        } else {
+            java.util.Set<Integer> selected = new java.util.HashSet<>();
+            for (int i = 0; i < k; i++) {
+                int j = randbelow(n);
+                while (selected.contains(j)) j = randbelow(n);
+                selected.add(j);
+                out[i] = j;
+            }
+        }
+        return out;
     }
 
     /** The indices {@code random.choices(range(n), k=n)} draws: {@code floor(random() * n)}, n times. */

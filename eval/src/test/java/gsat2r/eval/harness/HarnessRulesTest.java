@@ -25,6 +25,30 @@ class HarnessRulesTest {
     }
 
     @Test
+    void pythonRandomSamplesWhatCPythonSamples() {
+        // python3 3.11: r = random.Random(seed); r.sample(range(n), k) twice. Small n take CPython's pool method, the
+        // rest its method of redrawing picked indices (n above 21, or above 85 for k of 6 to 21).
+        int[][][] expected = {
+                {{1234, 3, 2}, {1, 0}, {0, 2}},
+                {{1234, 8, 6}, {7, 0, 6, 5, 4, 2}, {1, 0, 2, 7, 6, 3}},
+                {{1234, 40, 5}, {28, 7, 0, 5, 37}, {2, 5, 6, 22, 15}},
+                {{1234, 2251, 25}, {1805, 478, 30, 371, 143, 343, 403, 1452, 969, 71, 126, 64, 1417, 1983, 1898, 608, 373, 749,
+                        468, 59, 2060, 1993, 1023, 264, 2216},
+                        {1908, 280, 364, 2109, 188, 1104, 258, 1238, 1970, 1455, 1091, 1020, 819, 1857, 2171, 79, 2081, 289, 23,
+                                1366, 588, 1936, 1545, 684, 221}},
+                {{7, 100, 11}, {41, 19, 50, 83, 6, 9, 68, 12, 46, 74, 7}, {64, 27, 4, 11, 55, 53, 8, 30, 70, 54, 7}},
+                {{0, 39905, 11}, {25247, 27562, 2653, 16968, 33506, 31845, 26537, 19877, 31234, 23465, 38232},
+                        {14315, 33075, 9127, 18470, 9158, 6214, 16417, 34902, 39446, 9631, 20325}},
+                {{1234, 1, 1}, {0}, {0}},
+        };
+        for (int[][] e : expected) {
+            PythonRandom r = new PythonRandom(e[0][0]);
+            assertArrayEquals(e[1], r.sample(e[0][1], e[0][2]), Arrays.toString(e[0]));
+            assertArrayEquals(e[2], r.sample(e[0][1], e[0][2]), Arrays.toString(e[0]) + ", the second draw");
+        }
+    }
+
+    @Test
     void rollingWindowsPredictEveryTokenOnceAsTheHarnessDocstringShows() {
         // Tokens 0..9, prefix BOS, max length 4: [BOS 0 1 2]→0..3, [3 4 5 6]→4..7, [5 6 7 8]→8 9 (scored last two).
         int[] tokens = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
