@@ -132,8 +132,8 @@ EXCLUDES_EVALUATED = {"hellaswag", "piqa", "winogrande"}
 def example(task, doc):
     """A few-shot example: the user turn (query and target delimiter) and the answer with the few-shot delimiter."""
     reqs, gold, choices = requests(task, doc, "")
-    if task == "winogrande":
-        return reqs[gold][0] + reqs[gold][1] + "\n\n"
+    if task == "winogrande":          # an empty rest of the sentence is no answer: the context alone, no delimiters
+        return reqs[gold][0] + (reqs[gold][1] + "\n\n" if reqs[gold][1].strip() else "")
     return reqs[0][0] + " " + choices[gold] + "\n\n"
 
 

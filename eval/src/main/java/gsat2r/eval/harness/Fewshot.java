@@ -57,7 +57,7 @@ final class Fewshot {
             case Shots.Unsupported u -> throw new IllegalStateException(u.why());
         };
         StringBuilder s = new StringBuilder();
-        for (Doc d : picked) s.append(example(d)).append("\n\n");
+        for (Doc d : picked) s.append(example(d));
         return s.toString();
     }
 
@@ -73,11 +73,16 @@ final class Fewshot {
         return out.subList(0, n);
     }
 
-    /** A document with its answer: the query, a space, the right choice (WinoGrande: the right context and the rest). */
+    /**
+     * A document with its answer and the few-shot delimiter: the query, a space, the right choice and a blank line
+     * (WinoGrande: the right context, then the rest of the sentence). A WinoGrande sentence that ends at its blank has
+     * an empty answer, which the harness takes for none: the context alone, with neither delimiter.
+     */
     static String example(Doc d) {
         return switch (d) {
-            case Doc.Choices c -> c.query() + " " + c.choices().get(c.gold());
-            case Doc.Inputs in -> in.contexts().get(in.gold()) + in.continuation();
+            case Doc.Choices c -> c.query() + " " + c.choices().get(c.gold()) + "\n\n";
+            case Doc.Inputs in -> Py.strip(in.continuation()).isEmpty() ? in.contexts().get(in.gold())
+                    : in.contexts().get(in.gold()) + in.continuation() + "\n\n";
             case Doc.Target t -> throw new IllegalStateException("no few-shot examples of loglikelihood documents");
             case Doc.Rolling r -> throw new IllegalStateException("no few-shot examples of rolling documents");
         };

@@ -78,6 +78,14 @@ class FewshotTest {
     }
 
     @Test
+    void aWinograndeSentenceEndingAtItsBlankIsItsContextAlone() throws IOException {
+        // The harness's build_qa_turn sees an empty answer as none: no target delimiter, no answer, no blank line.
+        String endsAtBlank = "{\"sentence\": \"Abel gave a lamb to _\", \"option1\": \"Cain\", \"option2\": \"Seth\", \"answer\": \"2\"}";
+        assertEquals("Abel gave a lamb to Seth", Fewshot.example(doc(HarnessTasks.task("winogrande"), endsAtBlank)));
+        assertEquals("Abel 1 gave Seth a lamb.\n\n", Fewshot.example(doc(HarnessTasks.task("winogrande"), winoRow(1))));
+    }
+
+    @Test
     void tooSmallAPoolOrAZeroShotTaskIsOneLine() throws IOException {
         write("allenai/winogrande/winogrande_xl/train.jsonl", List.of(winoRow(0), winoRow(1)));
         T2rException e = assertThrows(T2rException.class, () -> Fewshot.of(HarnessTasks.task("winogrande"), 2, new TaskData(data)));
