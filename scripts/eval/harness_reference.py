@@ -118,13 +118,14 @@ DATA = {
 }
 
 
-# The training splits the harness draws few-shot examples from (the default sampler, random.Random(1234) per task), and
+# The splits the harness draws few-shot examples from (the default sampler, random.Random(1234) per task), and
 # the tasks without a test split, for which it draws n + 1 and drops the document evaluated (its few-shot split and
 # test split are both None, hence equal).
 TRAIN = {
     "hellaswag": "Rowan/hellaswag/data/train*", "arc_easy": "allenai/ai2_arc/ARC-Easy/train*",
     "arc_challenge": "allenai/ai2_arc/ARC-Challenge/train*", "piqa": "baber/piqa/data/train*",
     "winogrande": "allenai/winogrande/winogrande_xl/train*",
+    "lambada_openai": "EleutherAI/lambada_openai/default/test*",    # no training or validation split: the test docs
 }
 EXCLUDES_EVALUATED = {"hellaswag", "piqa", "winogrande"}
 
@@ -134,6 +135,8 @@ def example(task, doc):
     reqs, gold, choices = requests(task, doc, "")
     if task == "winogrande":          # an empty rest of the sentence is no answer: the context alone, no delimiters
         return reqs[gold][0] + (reqs[gold][1] + "\n\n" if reqs[gold][1].strip() else "")
+    if task == "lambada_openai":      # the target delimiter, then the target, which has its own leading space
+        return reqs[0][0] + " " + reqs[0][1] + "\n\n"
     return reqs[0][0] + " " + choices[gold] + "\n\n"
 
 

@@ -64,8 +64,9 @@ final class EvalCommand implements Callable<Integer> {
     Path taskData;
 
     @Option(names = "--num-fewshot", paramLabel = "N", defaultValue = "0",
-            description = "Examples before each document of the multiple-choice tasks, drawn as the harness draws them: "
-                    + "the first N of mmlu's dev split, N of the training split at random for the others (default ${DEFAULT-VALUE}).")
+            description = "Examples before each document, drawn as the harness draws them: the first N of mmlu's dev split, "
+                    + "N at random of the training split (lambada_openai: of its test split) for the others; wikitext is "
+                    + "zero-shot (default ${DEFAULT-VALUE}).")
     int numFewshot;
 
     @Option(names = "--add-bos-token", paramLabel = "auto|true|false", defaultValue = "auto",

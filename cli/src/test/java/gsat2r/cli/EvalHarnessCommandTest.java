@@ -83,9 +83,9 @@ class EvalHarnessCommandTest {
         Path empty = tmp.resolve("empty");
         assertEquals(List.of("error: " + empty.resolve("allenai/ai2_arc") + ": no such directory (put the files of the dataset allenai/ai2_arc there)"),
                 t2r("eval", "--model", KJV, "--tasks", "arc_easy", "--task-data", mkdir(empty), "--out", out).errLines());
-        assertEquals(List.of("--num-fewshot 5: lambada_openai: t2r takes n-shot for the multiple-choice tasks only",
+        assertEquals(List.of("--num-fewshot 5: wikitext: a rolling log-likelihood scores each page alone, zero-shot",
                         "Try 't2r eval --help' for more information."),
-                t2r("eval", "--model", KJV, "--tasks", "lambada_openai", "--task-data", TASK_DATA, "--num-fewshot", "5", "--out", out).errLines());
+                t2r("eval", "--model", KJV, "--tasks", "wikitext", "--task-data", TASK_DATA, "--num-fewshot", "5", "--out", out).errLines());
         assertEquals(List.of("error: piqa: --num-fewshot 10 needs 11 documents in the train split, which has 10"),
                 t2r("eval", "--model", KJV, "--tasks", "piqa", "--task-data", TASK_DATA, "--num-fewshot", "10", "--out", out).errLines());
         assertEquals(2, t2r("eval", "--model", KJV, "--teacher", KJV, "--tasks", "piqa", "--out", out).exit());

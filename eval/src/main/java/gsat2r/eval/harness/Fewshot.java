@@ -75,15 +75,16 @@ final class Fewshot {
 
     /**
      * A document with its answer and the few-shot delimiter: the query, a space, the right choice and a blank line
-     * (WinoGrande: the right context, then the rest of the sentence). A WinoGrande sentence that ends at its blank has
-     * an empty answer, which the harness takes for none: the context alone, with neither delimiter.
+     * (WinoGrande: the right context, then the rest of the sentence; LAMBADA: the context, a space, then its
+     * continuation, which starts with a space of its own). A WinoGrande sentence that ends at its blank has an empty
+     * answer, which the harness takes for none: the context alone, with neither delimiter.
      */
     static String example(Doc d) {
         return switch (d) {
             case Doc.Choices c -> c.query() + " " + c.choices().get(c.gold()) + "\n\n";
             case Doc.Inputs in -> Py.strip(in.continuation()).isEmpty() ? in.contexts().get(in.gold())
                     : in.contexts().get(in.gold()) + in.continuation() + "\n\n";
-            case Doc.Target t -> throw new IllegalStateException("no few-shot examples of loglikelihood documents");
+            case Doc.Target t -> t.context() + " " + t.continuation() + "\n\n";
             case Doc.Rolling r -> throw new IllegalStateException("no few-shot examples of rolling documents");
         };
     }

@@ -20,7 +20,7 @@ import java.util.Map;
 public final class HarnessRunner {
 
     /**
-     * @param numFewshot     examples before each document (the multiple-choice tasks), or 0
+     * @param numFewshot     examples before each document (every task but wikitext), or 0
      * @param batchDocuments documents whose requests go to the model together
      * @param bootstrapIters resamples for the standard error of a perplexity (the harness's 100000)
      * @param limit          at most this many documents per task (null: all)

@@ -39,7 +39,8 @@ public record HarnessTask(String name, String alias, String datasetPath, String 
         record FirstN(String split) implements Shots {}
 
         /**
-         * The harness's default sampler: n documents of a split drawn anew for each document evaluated, in order, by
+         * The harness's default sampler: n documents of a split (the training split, or for a task with none its test
+         * split, which may then give a document itself as an example) drawn anew for each document evaluated, in order, by
          * {@code random.Random(1234).sample} (the seed reset per task). With {@code excludesEvaluated} (the task's
          * few-shot split and test split are the same, which includes both absent) it draws n + 1, drops any that
          * equals the document evaluated and keeps the first n.

@@ -25,7 +25,6 @@ public final class HarnessTasks {
 
     private static final List<String> ACC = List.of("acc"), ACC_NORM = List.of("acc", "acc_norm");
 
-    private static final Shots ZERO_SHOT = new Shots.Unsupported("t2r takes n-shot for the multiple-choice tasks only");
 
     /** MMLU's subjects and their categories, as the harness's per-subject configurations tag them. */
     static final Map<String, String> MMLU_SUBJECTS = mmluSubjects();
@@ -114,10 +113,11 @@ public final class HarnessTasks {
                     OutputType.MULTIPLE_CHOICE, ACC, Prompts::winogrande,
                     cfg("preprocess_winogrande.doc_to_text", "preprocess_winogrande.doc_to_target",
                             "preprocess_winogrande.doc_to_choice", null));
-            case "lambada_openai" -> make(name, name, "EleutherAI/lambada_openai", "default", "test", ZERO_SHOT, "", 1.0,
+            case "lambada_openai" -> make(name, name, "EleutherAI/lambada_openai", "default", "test", new Shots.Drawn("test", false), "", 1.0,
                     OutputType.LOGLIKELIHOOD, List.of("perplexity", "acc"), Prompts::lambada,
                     cfg("{{text.split(' ')[:-1]|join(' ')}}", "{{' '+text.split(' ')[-1]}}", null, null));
-            case "wikitext" -> make(name, name, "EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", "test", ZERO_SHOT, "", 2.0,
+            case "wikitext" -> make(name, name, "EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", "test",
+                    new Shots.Unsupported("a rolling log-likelihood scores each page alone, zero-shot"), "", 2.0,
                     OutputType.LOGLIKELIHOOD_ROLLING, List.of("word_perplexity", "byte_perplexity", "bits_per_byte"),
                     Prompts::wikitext, cfg("", "preprocess_wikitext.wikitext_detokenizer", null, null));
             default -> mmluSubject(name);

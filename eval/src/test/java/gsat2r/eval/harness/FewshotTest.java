@@ -91,6 +91,6 @@ class FewshotTest {
         T2rException e = assertThrows(T2rException.class, () -> Fewshot.of(HarnessTasks.task("winogrande"), 2, new TaskData(data)));
         assertEquals("winogrande: --num-fewshot 2 needs 3 documents in the train split, which has 2", e.getMessage());
         e = assertThrows(T2rException.class, () -> Fewshot.of(HarnessTasks.task("wikitext"), 1, new TaskData(data)));
-        assertEquals("--num-fewshot 1: wikitext: t2r takes n-shot for the multiple-choice tasks only", e.getMessage());
+        assertEquals("--num-fewshot 1: wikitext: a rolling log-likelihood scores each page alone, zero-shot", e.getMessage());
     }
 }

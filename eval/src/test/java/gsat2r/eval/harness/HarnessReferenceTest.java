@@ -52,6 +52,12 @@ class HarnessReferenceTest {
         check(List.of("piqa"), 5, "reference-5shot-piqa.json", 4);
     }
 
+    @Test
+    void threeShotLambadaDrawsItsExamplesFromItsTestSplit() throws IOException {
+        // No training or validation split: the harness draws from the test documents themselves, n a document.
+        check(List.of("lambada_openai"), 3, "reference-3shot-lambada.json", 4);
+    }
+
     private void check(List<String> tasks, int shots, String reference, int leastMetrics) throws IOException {
         HarnessEval eval = new HarnessEval(new HarnessEval.Settings(HarnessTasks.select(tasks), new TaskData(TASK_DATA),
                 new HarnessRunner.Options(shots, 3, HarnessMetrics.BOOTSTRAP_ITERS, null, true), HarnessEncoder.Bos.AUTO, 512,
