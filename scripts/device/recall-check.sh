@@ -27,10 +27,11 @@
 # report.json, report.md and plots; plan/plan.json and plan.md; each run's recipe and metrics.jsonl; the logs),
 # summary.txt (the table) and summary.json.
 #
-#   [DEADLINE=560] [OUT=DIR] [SAMPLES=10] bash scripts/device/recall-check.sh
+#   [DEADLINE=560] [OUT=DIR] [SAMPLES=30] bash scripts/device/recall-check.sh
 #
-# SAMPLES: prompts per point of recall, passkey and the needle tasks in every evaluation (t2r eval --samples; with 10, one
-# prompt is 10 points of a passkey length; DRY=1 uses 1 whatever it says). MET_SAMPLES (default 30; 0: never): a grid
+# SAMPLES: prompts per point of recall, passkey and the needle tasks in every evaluation (t2r eval --samples; default 30,
+# the committed every-layer report's count: one prompt is 3.3 points of a passkey length, 10 with SAMPLES=10; DRY=1
+# uses 1 whatever it says). MET_SAMPLES (default 30; 0: never): a grid
 # student with every layer GSA that meets the three lines (scripts/device/recall_lines.py) is evaluated again on every
 # task on this many prompts a point, into eval/met-grid-NAME (a report to commit, beside its recipes/grid-NAME.json).
 #
@@ -86,7 +87,7 @@ W=${WORK:-/tmp/recall-check}
 TASKS=lm,recall,passkey,niah_single,niah_multikey,niah_multivalue,vt
 GRID_TASKS=${GRID_TASKS:-lm,recall,passkey}
 DRY=${DRY:-0}
-DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=${SAMPLES:-10} MET_SAMPLES=${MET_SAMPLES:-30} AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
+DEVICE=cuda CONTEXT=1024 LONG=4096 SAMPLES=${SAMPLES:-30} MET_SAMPLES=${MET_SAMPLES:-30} AT_TOKENS=1048576 PROBES=8 MAX_TOKENS=32768
 CAP_SCALE=1
 [ "$DRY" = 1 ] && DEVICE=cpu CONTEXT=256 LONG=512 SAMPLES=1 MET_SAMPLES=$([ "$MET_SAMPLES" = 0 ] && echo 0 || echo 1) AT_TOKENS=256 PROBES=1 MAX_TOKENS=512 CAP_SCALE=10
 export T2R_JAVA_OPTS=${T2R_JAVA_OPTS:--Xmx32g}
