@@ -27,14 +27,19 @@ final class Fewshot {
         this.pool = pool;
     }
 
-    /** n-shot examples for {@code task} from its few-shot split in {@code data}; none read when n is 0. */
-    static Fewshot of(HarnessTask task, int n, TaskData data) {
-        if (n == 0) return new Fewshot(task, 0, List.of());
-        String split = switch (task.shots()) {
+    /** The split {@code task}'s n-shot examples come from; a task t2r runs zero-shot only fails here, in one line. */
+    static String split(HarnessTask task, int n) {
+        return switch (task.shots()) {
             case Shots.FirstN f -> f.split();
             case Shots.Drawn d -> d.split();
             case Shots.Unsupported u -> throw new T2rException("--num-fewshot " + n + ": " + task.name() + ": " + u.why());
         };
+    }
+
+    /** n-shot examples for {@code task} from its few-shot split in {@code data}; none read when n is 0. */
+    static Fewshot of(HarnessTask task, int n, TaskData data) {
+        if (n == 0) return new Fewshot(task, 0, List.of());
+        String split = split(task, n);
         List<Doc> pool = data.rows(task.datasetPath(), task.datasetName(), split).stream().map(task.toDoc()).toList();
         int needed = drawn(task, n);
         if (pool.size() < needed) {

@@ -90,15 +90,11 @@ public final class HarnessRunner {
 
     /** A task that t2r runs zero-shot only fails before any task runs. */
     private void checkShots(HarnessTask task) {
-        int shots = options.numFewshot();
-        if (shots > 0 && task.shots() instanceof HarnessTask.Shots.Unsupported u) {
-            throw new T2rException("--num-fewshot " + shots + ": " + task.name() + ": " + u.why());
-        }
+        if (options.numFewshot() > 0) Fewshot.split(task, options.numFewshot());
     }
 
     TaskResult runTask(HarnessTask task, List<Row> rows, String label) {
         int shots = options.numFewshot();
-        checkShots(task);
         Fewshot fewshot = Fewshot.of(task, shots, data);
         int n = options.limit() == null ? rows.size() : Math.min(rows.size(), options.limit());
         List<Doc> docs = new ArrayList<>(n);
