@@ -121,7 +121,7 @@ DATA = {
 # The splits the harness draws few-shot examples from (the default sampler, random.Random(1234) per task), and
 # the tasks without a test split, for which it draws n + 1 and drops the document evaluated (its few-shot split and
 # test split are both None, hence equal).
-TRAIN = {
+FEWSHOT_SPLIT = {
     "hellaswag": "Rowan/hellaswag/data/train*", "arc_easy": "allenai/ai2_arc/ARC-Easy/train*",
     "arc_challenge": "allenai/ai2_arc/ARC-Challenge/train*", "piqa": "baber/piqa/data/train*",
     "winogrande": "allenai/winogrande/winogrande_xl/train*",
@@ -175,8 +175,8 @@ def main():
             docs, prefix = rows(a.task_data, DATA[task]), ""
         docs = docs[:len(logged)]
         prefixes = [prefix] * len(docs)
-        if a.num_fewshot and task in TRAIN:
-            prefixes = drawn_prefixes(task, docs, rows(a.task_data, TRAIN[task]), a.num_fewshot)
+        if a.num_fewshot and task in FEWSHOT_SPLIT:
+            prefixes = drawn_prefixes(task, docs, rows(a.task_data, FEWSHOT_SPLIT[task]), a.num_fewshot)
         args, metrics = [], {}
         if task == "wikitext":
             lls = [s["filtered_resps"][0] for s in logged]
